@@ -1,0 +1,146 @@
+#include "api/Einfuse.h"
+
+#include "api/HostExecutor.h"
+#include "backends/cuda/CudaPrinter.h"
+#include "ir/Reference.h"
+#include "support/Error.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#ifdef EINFUSE_HAVE_LLVM
+#include "backends/llvm/HostJit.h"
+#endif
+#ifdef EINFUSE_HAVE_CUDA
+#include "api/CudaExecutor.h"
+#endif
+
+namespace einfuse {
+
+std::string_view target_name(Target t) { return t == Target::Host ? "host" : "cuda"; }
+
+struct CompiledEinsum::Backend {
+    std::unique_ptr<HostExecutor> host;
+#ifdef EINFUSE_HAVE_CUDA
+    std::unique_ptr<CudaExecutor> cuda; // made at the first run: it needs the device's arch
+#endif
+};
+
+CompiledEinsum::CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options)
+    : ast_(frontend::parse_einsum(spec)), options_(std::move(options)), backend_(std::make_unique<Backend>()) {
+    DType out = dtypes.empty() ? DType::F32 : dtypes.front();
+    program_ = frontend::einsum_program(ast_, dtypes, out);
+    plan_ = passes::lower(program_);
+}
+
+CompiledEinsum::~CompiledEinsum() = default;
+CompiledEinsum::CompiledEinsum(CompiledEinsum &&) noexcept = default;
+
+ir::Extents CompiledEinsum::bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const {
+    return frontend::bind_einsum_extents(ast_, shapes, dims);
+}
+
+Shape CompiledEinsum::output_shape(const ir::Extents &extents) const {
+    return frontend::einsum_operand_shape(ast_, -1, extents);
+}
+
+namespace {
+
+double elapsed_us(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - since).count();
+}
+
+} // namespace
+
+RunResult CompiledEinsum::run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat) const {
+    EINFUSE_ASSERT(plan_.kernels.size() == 1, "an einsum lowers to one kernel");
+    if (inputs.size() != program_.inputs.size())
+        throw UserError("expected " + std::to_string(program_.inputs.size()) + " inputs, got " +
+                        std::to_string(inputs.size()));
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i]->dtype() != program_.inputs[i].dtype || inputs[i]->rank() != program_.inputs[i].rank)
+            throw UserError("input " + std::to_string(i) + " does not match the compiled signature");
+
+    const ir::Kernel &k = plan_.kernels.front();
+    RunResult result;
+    result.outputs.emplace_back(program_.outputs.front().dtype, output_shape(extents));
+    std::vector<const Tensor *> params = inputs;
+    params.push_back(&result.outputs.front());
+
+    if (options_.target == Target::Host) {
+        if (!backend_->host) backend_->host = std::make_unique<HostExecutor>(plan_, options_.threads);
+        backend_->host->run(k, params, extents);
+        for (int r = 0; r < repeat; ++r) {
+            auto start = std::chrono::steady_clock::now();
+            backend_->host->run(k, params, extents);
+            result.times_us.push_back(elapsed_us(start));
+        }
+        return result;
+    }
+#ifdef EINFUSE_HAVE_CUDA
+    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch);
+    result.times_us = backend_->cuda->run(k, params, extents, repeat);
+    return result;
+#else
+    throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");
+#endif
+}
+
+std::string emit(const CompiledEinsum &compiled, std::string_view kind) {
+    const auto &kernels = compiled.plan().kernels;
+    if (kind == "plan") {
+        return "einsum \"" + compiled.ast().source + "\" for " + std::string(target_name(compiled.options().target)) +
+               "\n" + compiled.plan().explain();
+    }
+    if (kind == "cu") return cuda_backend::emit_cuda(kernels, EINFUSE_VERSION);
+    if (kind == "llvm") {
+#ifdef EINFUSE_HAVE_LLVM
+        return llvm_backend::emit_llvm_ir(kernels);
+#else
+        throw TargetError("--emit llvm needs the host backend, which is not part of this build");
+#endif
+    }
+    if (kind == "ptx") {
+#ifdef EINFUSE_HAVE_CUDA
+        return cuda_ptx(cuda_backend::emit_cuda(kernels, EINFUSE_VERSION),
+                        compiled.options().arch.empty() ? "sm_90" : compiled.options().arch);
+#else
+        throw TargetError("--emit ptx needs the CUDA backend, which is not part of this build");
+#endif
+    }
+    throw UserError("unknown --emit kind '" + std::string(kind) + "' (expected cu, ptx, llvm or plan)");
+}
+
+Tensor einsum(std::string_view spec, const std::vector<Tensor> &inputs, Target target) {
+    std::vector<DType> dtypes;
+    std::vector<std::optional<Shape>> shapes;
+    std::vector<const Tensor *> ptrs;
+    for (const auto &t : inputs) {
+        dtypes.push_back(t.dtype());
+        shapes.push_back(t.shape());
+        ptrs.push_back(&t);
+    }
+    CompiledEinsum compiled(spec, dtypes, CompileOptions{target, "", 0});
+    return compiled.run(ptrs, compiled.bind(shapes, {})).outputs.front();
+}
+
+Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const Tensor *> &inputs,
+                        const ir::Extents &extents) {
+    return ir::evaluate_reference(compiled.program(), inputs, extents).front();
+}
+
+double tolerance(DType dtype, int64_t n) {
+    double eps = dtype == DType::F64 ? std::numeric_limits<double>::epsilon() : std::numeric_limits<float>::epsilon();
+    return 8.0 * eps * static_cast<double>(std::max<int64_t>(n, 1));
+}
+
+int64_t reduction_length(const CompiledEinsum &compiled, const ir::Extents &extents) {
+    int64_t n = 1;
+    for (const auto &d : compiled.program().definitions)
+        if (const auto *r = d.value.as<ir::Reduce>())
+            for (const auto &v : r->reduce_vars) n *= extents.at(v);
+    return n;
+}
+
+} // namespace einfuse

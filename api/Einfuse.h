@@ -1,0 +1,76 @@
+#pragma once
+// The one layer that sees everything: parse -> passes -> backend -> launch. The CLI and the tests
+// use it; later issues grow it into the public C++ API and the C ABI.
+#include "frontend/Einsum.h"
+#include "passes/Pipeline.h"
+#include "support/Tensor.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace einfuse {
+
+enum class Target { Host, Cuda };
+std::string_view target_name(Target t);
+
+struct CompileOptions {
+    Target target = Target::Host;
+    std::string arch;  // CUDA architecture such as "sm_90"; empty: the device's own
+    int threads = 0;   // host worker threads; 0: all cores
+};
+
+/** What a run produced: the outputs (on the host) and, per timed repetition, microseconds. */
+struct RunResult {
+    std::vector<Tensor> outputs;
+    std::vector<double> times_us;
+};
+
+/** An einsum parsed, checked and lowered for one target. Compiling for the host JITs the code;
+ * for CUDA it is compiled with NVRTC at the first run, for the device that runs it. */
+class CompiledEinsum {
+public:
+    CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options);
+    ~CompiledEinsum();
+    CompiledEinsum(CompiledEinsum &&) noexcept;
+
+    const frontend::EinsumAst &ast() const { return ast_; }
+    const ir::Program &program() const { return program_; }
+    const passes::Plan &plan() const { return plan_; }
+    const CompileOptions &options() const { return options_; }
+
+    /** Index sizes from the inputs' shapes and --dims-style sizes; throws UserError. */
+    ir::Extents bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const;
+    Shape output_shape(const ir::Extents &extents) const;
+
+    /** Computes the outputs; with repeat > 0, also times `repeat` further runs. */
+    RunResult run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat = 0) const;
+
+    struct Backend; // the target's compiled code
+
+private:
+    frontend::EinsumAst ast_;
+    ir::Program program_;
+    passes::Plan plan_;
+    CompileOptions options_;
+    std::unique_ptr<Backend> backend_;
+};
+
+/** Text of the code for the plan: "cu" (standalone CUDA C), "llvm" (host LLVM IR after O3),
+ * "ptx", or "plan". Throws UserError for an unknown kind. */
+std::string emit(const CompiledEinsum &compiled, std::string_view kind);
+
+/** The einsum of host tensors, computed on the host: einfuse::einsum("bij,bjk->bik", {a, b}). */
+Tensor einsum(std::string_view spec, const std::vector<Tensor> &inputs, Target target = Target::Host);
+
+/** The float64 reference result of the same einsum, for checking. */
+Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const Tensor *> &inputs,
+                        const ir::Extents &extents);
+
+/** The tolerance a float result of dtype must meet against the reference, for a reduction over
+ * `reduction_length` terms: a few ulps per term, never below a few ulps. */
+double tolerance(DType dtype, int64_t reduction_length);
+int64_t reduction_length(const CompiledEinsum &compiled, const ir::Extents &extents);
+
+} // namespace einfuse

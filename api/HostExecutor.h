@@ -1,0 +1,22 @@
+#pragma once
+// Runs a plan's kernels, JIT-compiled by the LLVM backend, on this machine's cores.
+#include "api/Einfuse.h"
+
+namespace einfuse {
+
+class HostExecutor {
+public:
+    /** JIT-compiles every kernel of the plan; throws TargetError when LLVM fails or when the
+     * host backend was not built. */
+    HostExecutor(const passes::Plan &plan, int threads);
+    ~HostExecutor();
+
+    /** Runs the plan once over `tensors` (the kernel's params, output last). */
+    void run(const ir::Kernel &k, const std::vector<const Tensor *> &tensors, const ir::Extents &extents) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace einfuse

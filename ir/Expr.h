@@ -1,0 +1,120 @@
+#pragma once
+// Expressions: small immutable nodes behind a shared handle. One X-macro lists the node types;
+// downcast with e.as<Reduce>(), dispatch on every type with visit().
+#include "support/DType.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace einfuse::ir {
+
+#define EINFUSE_EXPR_NODES(X) X(Const) X(Access) X(Binary) X(Reduce) X(ScalarRef)
+
+enum class ExprKind {
+#define EINFUSE_ENUM(N) N,
+    EINFUSE_EXPR_NODES(EINFUSE_ENUM)
+#undef EINFUSE_ENUM
+};
+
+struct ExprBase {
+    ExprBase(ExprKind k, DType t) : kind(k), type(t) {}
+    virtual ~ExprBase() = default;
+    const ExprKind kind;
+    const DType type;
+};
+
+template <class T> struct ExprNode;
+
+/** A handle to an immutable expression node; cheap to copy, compared by identity. */
+class Expr {
+public:
+    Expr() = default;
+    explicit Expr(std::shared_ptr<const ExprBase> node) : node_(std::move(node)) {}
+    bool defined() const { return node_ != nullptr; }
+    ExprKind kind() const { return node_->kind; }
+    DType type() const { return node_->type; }
+    const ExprBase *get() const { return node_.get(); }
+    bool same_as(const Expr &other) const { return node_ == other.node_; }
+    template <class T> const T *as() const {
+        return node_ && node_->kind == T::kKind ? static_cast<const T *>(node_.get()) : nullptr;
+    }
+
+private:
+    std::shared_ptr<const ExprBase> node_;
+};
+
+enum class BinaryOp { Add, Sub, Mul, Div, Max, Min };
+enum class ReduceOp { Sum, Prod, Max, Min };
+
+std::string_view binary_op_symbol(BinaryOp op); // "+", "-", "*", "/", "max", "min"
+std::string_view reduce_op_name(ReduceOp op);   // "sum", "prod", "max", "min"
+/** The identity of op: 0 for sum, 1 for prod, -inf for max, +inf for min. */
+double reduce_identity(ReduceOp op);
+/** The binary operation that folds one more value into a reduction. */
+BinaryOp reduce_combiner(ReduceOp op);
+
+/** A number literal. "ij->ij" scaled by 2 has Const(2) in its body. */
+struct Const : ExprBase {
+    static constexpr ExprKind kKind = ExprKind::Const;
+    Const(DType t, double v) : ExprBase(kKind, t), value(v) {}
+    static Expr make(DType type, double value);
+    const double value;
+};
+
+/** Read of a tensor at index variables. In "bij,bjk->bik", in0[b,i,j]; a diagonal "ii->i" reads
+ * in0[i,i]. */
+struct Access : ExprBase {
+    static constexpr ExprKind kKind = ExprKind::Access;
+    Access(DType t, std::string n, std::vector<std::string> idx)
+        : ExprBase(kKind, t), tensor(std::move(n)), indices(std::move(idx)) {}
+    static Expr make(DType type, std::string tensor, std::vector<std::string> indices);
+    const std::string tensor;
+    const std::vector<std::string> indices;
+};
+
+/** a op b, both of one type. "ij,ij->ij" is Binary(Mul, in0[i,j], in1[i,j]). */
+struct Binary : ExprBase {
+    static constexpr ExprKind kKind = ExprKind::Binary;
+    Binary(BinaryOp o, Expr x, Expr y) : ExprBase(kKind, x.type()), op(o), a(std::move(x)), b(std::move(y)) {}
+    static Expr make(BinaryOp op, Expr a, Expr b);
+    const BinaryOp op;
+    const Expr a, b;
+};
+
+/** Reduce `body` over `reduce_vars`, one value per point of `out_vars`.
+ * "ij,jk->ik" is Reduce({i,k}, {j}, Sum, Mul(Access(in0,{i,j}), Access(in1,{j,k}))). */
+struct Reduce : ExprBase {
+    static constexpr ExprKind kKind = ExprKind::Reduce;
+    Reduce(std::vector<std::string> out, std::vector<std::string> red, ReduceOp o, Expr b)
+        : ExprBase(kKind, b.type()), out_vars(std::move(out)), reduce_vars(std::move(red)), op(o),
+          body(std::move(b)) {}
+    static Expr make(std::vector<std::string> out_vars, std::vector<std::string> reduce_vars, ReduceOp op,
+                     Expr body);
+    const std::vector<std::string> out_vars;
+    const std::vector<std::string> reduce_vars;
+    const ReduceOp op;
+    const Expr body;
+};
+
+/** A named scalar of a loop nest, such as a reduction's accumulator `acc`. Only in loop IR. */
+struct ScalarRef : ExprBase {
+    static constexpr ExprKind kKind = ExprKind::ScalarRef;
+    ScalarRef(DType t, std::string n) : ExprBase(kKind, t), name(std::move(n)) {}
+    static Expr make(DType type, std::string name);
+    const std::string name;
+};
+
+/** Calls f with the node downcast to its own type; f must accept every node type. */
+template <class F> decltype(auto) visit(const Expr &e, F &&f) {
+    switch (e.kind()) {
+#define EINFUSE_CASE(N)                                                                            \
+    case ExprKind::N:                                                                              \
+        return f(*static_cast<const N *>(e.get()));
+        EINFUSE_EXPR_NODES(EINFUSE_CASE)
+#undef EINFUSE_CASE
+    }
+    return f(*static_cast<const Const *>(e.get())); // unreachable: every kind is handled above
+}
+
+} // namespace einfuse::ir

@@ -1,0 +1,39 @@
+#include "ir/Kernel.h"
+
+#include <algorithm>
+
+namespace einfuse::ir {
+
+std::string_view strategy_name(Strategy s) {
+    switch (s) {
+    case Strategy::Unrolled: return "unrolled";
+    case Strategy::BroadcastReduce: return "broadcast-reduce";
+    case Strategy::Gemm: return "gemm";
+    case Strategy::Elementwise: return "elementwise";
+    }
+    return "?";
+}
+
+int Kernel::param_index(const std::string &tensor) const {
+    for (std::size_t i = 0; i < params.size(); ++i)
+        if (params[i].name == tensor) return static_cast<int>(i);
+    return -1;
+}
+
+int Kernel::var_index(const std::string &var) const {
+    auto it = std::find(index_vars.begin(), index_vars.end(), var);
+    return it == index_vars.end() ? -1 : static_cast<int>(it - index_vars.begin());
+}
+
+std::vector<std::string> parallel_vars(const Kernel &k) {
+    std::vector<std::string> vars;
+    Stmt s = k.body;
+    while (const auto *f = s.as<For>()) {
+        if (f->loop_kind != LoopKind::Parallel) break;
+        vars.push_back(f->var);
+        s = f->body;
+    }
+    return vars;
+}
+
+} // namespace einfuse::ir

@@ -1,0 +1,33 @@
+#pragma once
+// A kernel: one loop nest with its calling convention, as the passes decided it. Both backends
+// print a Kernel; neither changes it.
+//
+// Calling convention, shared by the CUDA and host backends: the tensors `params` (inputs first,
+// then outputs), each as a data pointer and `rank` strides counted in elements; then one extent
+// per entry of `index_vars`, in that order.
+#include "ir/Program.h"
+#include "ir/Stmt.h"
+
+namespace einfuse::ir {
+
+enum class Strategy { Unrolled, BroadcastReduce, Gemm, Elementwise };
+std::string_view strategy_name(Strategy s); // "unrolled", "broadcast-reduce", ...
+
+struct Kernel {
+    std::string name;                    // a C identifier, unique per program
+    std::string comment;                 // the statement it computes, in the user's words
+    std::vector<TensorInfo> params;      // inputs, then outputs
+    int num_inputs = 0;
+    std::vector<std::string> index_vars; // extents are passed in this order
+    Stmt body;                           // parallel loops outermost, then serial ones
+    Strategy strategy = Strategy::BroadcastReduce;
+    std::vector<std::string> rejected;   // "gemm: ..." for each strategy not chosen, with the reason
+
+    int param_index(const std::string &tensor) const; // -1 when absent
+    int var_index(const std::string &var) const;      // -1 when absent
+};
+
+/** The parallel loop variables that enclose everything else, outermost first. */
+std::vector<std::string> parallel_vars(const Kernel &k);
+
+} // namespace einfuse::ir

@@ -1,0 +1,43 @@
+#pragma once
+// A program: input tensors, definitions of output tensors, and the index variables they use.
+// "bij,bjk->bik" is
+//   input in0: f32[b,i,j]; input in1: f32[b,j,k]
+//   out[b,i,k] = sum[j](in0[b,i,j] * in1[b,j,k])
+#include "ir/Expr.h"
+
+#include <cstdint>
+#include <map>
+
+namespace einfuse::ir {
+
+struct TensorInfo {
+    std::string name;
+    DType dtype;
+    int rank;
+};
+
+/** tensor[indices] = value, with value a Reduce whose out_vars are `indices`. */
+struct Definition {
+    std::string tensor;
+    std::vector<std::string> indices;
+    Expr value;
+};
+
+struct Program {
+    std::vector<TensorInfo> inputs;
+    std::vector<TensorInfo> outputs;
+    std::vector<std::string> index_vars; // every index variable, in order of first appearance
+    std::vector<Definition> definitions;
+    std::string source;                  // the user's text, for comments in emitted code
+
+    const TensorInfo *find_tensor(const std::string &name) const;
+};
+
+/** The size of every index variable, bound from the inputs' shapes or from --dims. */
+using Extents = std::map<std::string, int64_t>;
+
+/** Throws InternalError if the program breaks an invariant (undeclared tensor or variable, wrong
+ * rank, mixed types, a reduction variable that is also an output variable). */
+void verify(const Program &p);
+
+} // namespace einfuse::ir

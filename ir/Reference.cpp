@@ -1,0 +1,164 @@
+#include "ir/Reference.h"
+
+#include "support/Error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+
+namespace einfuse::ir {
+
+namespace {
+
+/** Every index variable gets a slot in one environment array, so that evaluating an Access is a
+ * dot product of slots and strides instead of a map lookup per element. */
+using Env = std::vector<int64_t>;
+using Eval = std::function<double(Env &)>;
+
+/** Calls f once per point of the box [0, extent(slot)) over `slots`; the point is written into
+ * env. No call when an extent is zero; exactly one when slots is empty. */
+template <class F> void for_each_point(Env &env, const std::vector<int> &slots, const std::vector<int64_t> &extents, F &&f) {
+    for (int s : slots) {
+        if (extents[s] == 0) return;
+        env[s] = 0;
+    }
+    while (true) {
+        f();
+        int d = static_cast<int>(slots.size()) - 1;
+        for (; d >= 0; --d) {
+            if (++env[slots[d]] < extents[slots[d]]) break;
+            env[slots[d]] = 0;
+        }
+        if (d < 0) return;
+    }
+}
+
+double apply(BinaryOp op, double a, double b) {
+    switch (op) {
+    case BinaryOp::Add: return a + b;
+    case BinaryOp::Sub: return a - b;
+    case BinaryOp::Mul: return a * b;
+    case BinaryOp::Div: return a / b;
+    case BinaryOp::Max: return std::max(a, b);
+    case BinaryOp::Min: return std::min(a, b);
+    }
+    return 0;
+}
+
+class Compiler {
+public:
+    Compiler(const Program &p, const std::map<std::string, const Tensor *> &tensors, const Extents &extents)
+        : tensors_(tensors) {
+        for (const auto &v : p.index_vars) {
+            auto it = extents.find(v);
+            if (it == extents.end()) throw UserError("no size given for index '" + v + "'");
+            slot_[v] = static_cast<int>(extent_.size());
+            extent_.push_back(it->second);
+        }
+    }
+
+    int slot(const std::string &v) const { return slot_.at(v); }
+    const std::vector<int64_t> &extents() const { return extent_; }
+
+    Eval compile(const Expr &e) const {
+        return visit(e, [&](const auto &n) { return compile_node(n); });
+    }
+
+private:
+    Eval compile_node(const Const &n) const {
+        return [v = n.value](Env &) { return v; };
+    }
+    Eval compile_node(const ScalarRef &n) const { throw InternalError("ScalarRef '" + n.name + "' in a program"); }
+    Eval compile_node(const Access &n) const {
+        const Tensor *t = tensors_.at(n.tensor);
+        EINFUSE_ASSERT(static_cast<int>(n.indices.size()) == t->rank(), "rank of " + n.tensor);
+        std::vector<std::pair<int, int64_t>> terms;
+        for (std::size_t d = 0; d < n.indices.size(); ++d) {
+            int s = slot(n.indices[d]);
+            int64_t size = t->shape()[d];
+            if (size != extent_[s] && size != 1)
+                throw UserError("tensor " + n.tensor + " has size " + std::to_string(size) + " in dimension " +
+                                std::to_string(d) + " where index '" + n.indices[d] + "' has size " +
+                                std::to_string(extent_[s]));
+            // A size-1 dimension broadcasts against a longer index: it is read at 0 throughout.
+            terms.emplace_back(s, size == 1 ? 0 : t->strides()[d]);
+        }
+        return [t, terms](Env &env) {
+            int64_t offset = 0;
+            for (const auto &[s, stride] : terms) offset += env[s] * stride;
+            return t->load(offset);
+        };
+    }
+    Eval compile_node(const Binary &n) const {
+        return [a = compile(n.a), b = compile(n.b), op = n.op](Env &env) { return apply(op, a(env), b(env)); };
+    }
+    Eval compile_node(const Reduce &n) const {
+        std::vector<int> slots;
+        for (const auto &v : n.reduce_vars) slots.push_back(slot(v));
+        BinaryOp combine = reduce_combiner(n.op);
+        return [this, slots, combine, body = compile(n.body), init = reduce_identity(n.op)](Env &env) {
+            double acc = init;
+            for_each_point(env, slots, extent_, [&] { acc = apply(combine, acc, body(env)); });
+            return acc;
+        };
+    }
+
+    const std::map<std::string, const Tensor *> &tensors_;
+    std::map<std::string, int> slot_;
+    std::vector<int64_t> extent_;
+};
+
+} // namespace
+
+std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const Tensor *> &inputs,
+                                       const Extents &extents) {
+    EINFUSE_ASSERT(inputs.size() == p.inputs.size(), "one tensor per program input");
+    std::map<std::string, const Tensor *> tensors;
+    for (std::size_t i = 0; i < inputs.size(); ++i) tensors[p.inputs[i].name] = inputs[i];
+
+    std::map<std::string, Tensor> results;
+    for (const auto &def : p.definitions) {
+        Compiler c(p, tensors, extents);
+        Shape shape;
+        std::vector<int> slots;
+        for (const auto &v : def.indices) {
+            slots.push_back(c.slot(v));
+            shape.push_back(c.extents()[slots.back()]);
+        }
+        Tensor out(DType::F64, shape);
+        Eval value = c.compile(def.value);
+        Env env(c.extents().size(), 0);
+        int64_t linear = 0;
+        for_each_point(env, slots, c.extents(), [&] { out.store(linear++, value(env)); });
+        results[def.tensor] = out;
+        tensors[def.tensor] = &results[def.tensor]; // later definitions may read it
+    }
+
+    std::vector<Tensor> outputs;
+    for (const auto &t : p.outputs) outputs.push_back(results.at(t.name));
+    return outputs;
+}
+
+double max_relative_error(const Tensor &got, const Tensor &want, double floor) {
+    EINFUSE_ASSERT(got.shape() == want.shape(), "compared tensors differ in shape");
+    std::vector<int> slots(got.rank());
+    for (int d = 0; d < got.rank(); ++d) slots[d] = d;
+    Env index(got.rank(), 0);
+    double worst = 0;
+    for_each_point(index, slots, got.shape(), [&] {
+        int64_t og = 0, ow = 0;
+        for (int d = 0; d < got.rank(); ++d) {
+            og += index[d] * got.strides()[d];
+            ow += index[d] * want.strides()[d];
+        }
+        double g = got.load(og), w = want.load(ow);
+        double err = std::abs(g - w) / std::max(std::abs(w), floor);
+        if (std::isnan(err)) err = std::numeric_limits<double>::infinity();
+        worst = std::max(worst, err);
+    });
+    return worst;
+}
+
+} // namespace einfuse::ir

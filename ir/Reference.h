@@ -1,0 +1,19 @@
+#pragma once
+// The float64 reference interpreter: it defines what a program means. Every kernel einfuse
+// emits is checked against it. It reads inputs of any dtype through their strides and returns
+// contiguous f64 outputs; it computes by definition, element by element, so it is slow.
+#include "ir/Program.h"
+#include "support/Tensor.h"
+
+namespace einfuse::ir {
+
+/** Evaluates p on inputs (in the order of p.inputs) with the given extents; returns the outputs
+ * in the order of p.outputs, as contiguous f64 tensors. */
+std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const Tensor *> &inputs,
+                                       const Extents &extents);
+
+/** The largest |got - want| / max(|want|, floor) over all elements, where floor keeps tiny
+ * reference values from inflating the ratio. */
+double max_relative_error(const Tensor &got, const Tensor &want, double floor = 1.0);
+
+} // namespace einfuse::ir

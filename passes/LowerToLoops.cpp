@@ -1,0 +1,83 @@
+#include "passes/LowerToLoops.h"
+
+#include "ir/Printer.h"
+#include "support/Error.h"
+
+#include <algorithm>
+
+namespace einfuse::passes {
+
+namespace {
+
+/** "bij,bjk->bik" -> "bij_bjk_to_bik": readable in emitted code, a valid C identifier. */
+std::string kernel_name(const ir::Program &p, const ir::Definition &d) {
+    std::string name;
+    for (std::size_t i = 0; i < p.source.size(); ++i) {
+        char c = p.source[i];
+        if (std::isalnum(static_cast<unsigned char>(c))) name += c;
+        else if (c == ',') name += '_';
+        else if (c == '-' && i + 1 < p.source.size() && p.source[i + 1] == '>') name += "_to_";
+    }
+    if (name.empty() || name.size() > 48) name = d.tensor;
+    return "einfuse_" + name;
+}
+
+void collect_tensors(const ir::Expr &e, std::vector<std::string> &names) {
+    if (const auto *a = e.as<ir::Access>()) {
+        if (std::find(names.begin(), names.end(), a->tensor) == names.end()) names.push_back(a->tensor);
+    } else if (const auto *b = e.as<ir::Binary>()) {
+        collect_tensors(b->a, names);
+        collect_tensors(b->b, names);
+    } else if (const auto *r = e.as<ir::Reduce>()) {
+        collect_tensors(r->body, names);
+    }
+}
+
+ir::Stmt nest(const std::vector<std::string> &vars, ir::LoopKind kind, ir::Stmt body) {
+    for (auto it = vars.rbegin(); it != vars.rend(); ++it) body = ir::For::make(*it, kind, body);
+    return body;
+}
+
+} // namespace
+
+ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index) {
+    const ir::Definition &d = p.definitions.at(index);
+    const auto *reduce = d.value.as<ir::Reduce>();
+    EINFUSE_ASSERT(reduce != nullptr, "a definition's value is a Reduce");
+
+    ir::Kernel k;
+    k.name = kernel_name(p, d);
+    std::string indices;
+    for (const auto &v : d.indices) indices += (indices.empty() ? "" : ",") + v;
+    k.comment = d.tensor + "[" + indices + "] = " + ir::to_string(d.value);
+    if (!p.source.empty()) k.comment += "    (from \"" + p.source + "\")";
+
+    std::vector<std::string> inputs;
+    collect_tensors(reduce->body, inputs);
+    for (const auto &t : p.inputs) // keep the program's order: the ABI follows the operands
+        if (std::find(inputs.begin(), inputs.end(), t.name) != inputs.end()) k.params.push_back(t);
+    k.num_inputs = static_cast<int>(k.params.size());
+    k.params.push_back(*p.find_tensor(d.tensor));
+    k.index_vars = p.index_vars;
+
+    // Before: out[b,i,k] = sum[j](in0[b,i,j] * in1[b,j,k])
+    // After:  parallel for b,i,k { f32 acc = 0; for j { acc = acc + in0[b,i,j] * in1[b,j,k] }
+    //                              out[b,i,k] = acc }
+    ir::Stmt inner;
+    if (reduce->reduce_vars.empty()) {
+        inner = ir::Store::make(d.tensor, d.indices, reduce->body);
+    } else {
+        DType t = reduce->type;
+        ir::Expr acc = ir::ScalarRef::make(t, "acc");
+        ir::Expr update = ir::Binary::make(ir::reduce_combiner(reduce->op), acc, reduce->body);
+        inner = ir::Block::make({
+            ir::DeclareScalar::make("acc", t, ir::Const::make(t, ir::reduce_identity(reduce->op))),
+            nest(reduce->reduce_vars, ir::LoopKind::Serial, ir::AssignScalar::make("acc", update)),
+            ir::Store::make(d.tensor, d.indices, acc),
+        });
+    }
+    k.body = nest(d.indices, ir::LoopKind::Parallel, inner);
+    return k;
+}
+
+} // namespace einfuse::passes

@@ -1,0 +1,63 @@
+#include "passes/Pipeline.h"
+
+#include "ir/Printer.h"
+#include "passes/ChooseStrategy.h"
+#include "passes/LowerToLoops.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
+namespace einfuse::passes {
+
+namespace {
+
+int debug_level() {
+    const char *v = std::getenv("EINFUSE_DEBUG");
+    return v ? std::atoi(v) : 0;
+}
+
+bool time_passes() {
+    const char *v = std::getenv("EINFUSE_TIME_PASSES");
+    return v && std::string(v) == "1";
+}
+
+/** Runs one pass, logging its result and time when asked to. */
+template <class F> auto run_pass(const char *name, F &&pass) {
+    auto start = std::chrono::steady_clock::now();
+    auto result = pass();
+    if (time_passes()) {
+        double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+        std::cerr << "einfuse: pass " << name << ": " << us << " us\n";
+    }
+    if (debug_level() >= 2) std::cerr << "einfuse: after " << name << ":\n" << ir::to_string(result) << "\n";
+    return result;
+}
+
+} // namespace
+
+Plan lower(const ir::Program &program) {
+    run_pass("verify", [&] { ir::verify(program); return program; });
+    Plan plan;
+    for (std::size_t i = 0; i < program.definitions.size(); ++i) {
+        ir::Kernel k = run_pass("lower_to_loops", [&] { return lower_to_loops(program, i); });
+        k = run_pass("choose_strategy", [&] { return choose_strategy(std::move(k), program, i); });
+        plan.kernels.push_back(std::move(k));
+    }
+    return plan;
+}
+
+std::string Plan::explain() const {
+    std::string out;
+    for (const auto &k : kernels) {
+        out += "kernel " + k.name + ": " + std::string(ir::strategy_name(k.strategy)) + "\n";
+        out += "  computes: " + k.comment + "\n";
+        out += "  fused: none\n";
+        out += "  not chosen:\n";
+        for (const auto &r : k.rejected) out += "    " + r + "\n";
+        out += "  loop nest:\n" + ir::to_string(k.body, 2);
+    }
+    return out;
+}
+
+} // namespace einfuse::passes

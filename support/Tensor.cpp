@@ -1,0 +1,67 @@
+#include "support/Tensor.h"
+
+#include "support/Error.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace einfuse {
+
+int64_t element_count(const Shape &shape) {
+    int64_t n = 1;
+    for (int64_t s : shape) {
+        if (s < 0) throw UserError("negative dimension size " + std::to_string(s));
+        if (s != 0 && n > std::numeric_limits<int64_t>::max() / s)
+            throw UserError("tensor has more than 2^63 elements");
+        n *= s;
+    }
+    return n;
+}
+
+Shape contiguous_strides(const Shape &shape) {
+    Shape strides(shape.size(), 1);
+    for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d)
+        strides[d] = strides[d + 1] * std::max<int64_t>(shape[d + 1], 1);
+    return strides;
+}
+
+Tensor::Tensor(DType dtype, Shape shape)
+    : dtype_(dtype), shape_(std::move(shape)), strides_(contiguous_strides(shape_)) {
+    std::size_t bytes = nbytes();
+    std::size_t rounded = (bytes + 63) / 64 * 64 + 64;
+    void *p = std::aligned_alloc(64, rounded);
+    if (!p) throw UserError("cannot allocate " + std::to_string(bytes) + " bytes for a tensor");
+    std::memset(p, 0, rounded);
+    storage_ = std::shared_ptr<std::byte[]>(static_cast<std::byte *>(p), [](std::byte *q) { std::free(q); });
+}
+
+double Tensor::load(int64_t offset) const {
+    const std::byte *p = storage_.get() + offset * static_cast<int64_t>(dtype_size(dtype_));
+    switch (dtype_) {
+    case DType::F32: { float v; std::memcpy(&v, p, 4); return v; }
+    case DType::F64: { double v; std::memcpy(&v, p, 8); return v; }
+    case DType::I32: { int32_t v; std::memcpy(&v, p, 4); return v; }
+    case DType::I64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
+    default: throw UserError("element type " + std::string(dtype_name(dtype_)) + " is not supported yet");
+    }
+}
+
+void Tensor::store(int64_t offset, double value) {
+    std::byte *p = storage_.get() + offset * static_cast<int64_t>(dtype_size(dtype_));
+    switch (dtype_) {
+    case DType::F32: { float v = static_cast<float>(value); std::memcpy(p, &v, 4); return; }
+    case DType::F64: std::memcpy(p, &value, 8); return;
+    case DType::I32: { int32_t v = static_cast<int32_t>(value); std::memcpy(p, &v, 4); return; }
+    case DType::I64: { int64_t v = static_cast<int64_t>(value); std::memcpy(p, &v, 8); return; }
+    default: throw UserError("element type " + std::string(dtype_name(dtype_)) + " is not supported yet");
+    }
+}
+
+void Tensor::fill_random(std::mt19937_64 &rng) {
+    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+    int64_t n = size();
+    for (int64_t i = 0; i < n; ++i) store(i, uniform(rng));
+}
+
+} // namespace einfuse

@@ -1,0 +1,50 @@
+#pragma once
+// Host tensors: an owning buffer with a dtype, a shape and strides counted in elements.
+// Strides may be anything (zero for broadcast views); the element of multi-index x lives at
+// data + sum(x[d] * strides[d]) elements.
+#include "support/DType.h"
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <vector>
+
+namespace einfuse {
+
+using Shape = std::vector<int64_t>;
+
+/** Number of elements of shape; throws UserError when it overflows int64. */
+int64_t element_count(const Shape &shape);
+/** Row-major (C order) strides in elements. */
+Shape contiguous_strides(const Shape &shape);
+
+class Tensor {
+public:
+    Tensor() = default;
+    /** A contiguous, 64-byte aligned, zero-initialised tensor. */
+    Tensor(DType dtype, Shape shape);
+
+    DType dtype() const { return dtype_; }
+    const Shape &shape() const { return shape_; }
+    const Shape &strides() const { return strides_; }
+    int rank() const { return static_cast<int>(shape_.size()); }
+    int64_t size() const { return element_count(shape_); }
+    std::size_t nbytes() const { return static_cast<std::size_t>(size()) * dtype_size(dtype_); }
+    void *data() { return storage_.get(); }
+    const void *data() const { return storage_.get(); }
+
+    /** Element at a linear offset (in elements), converted to double. */
+    double load(int64_t offset) const;
+    void store(int64_t offset, double value);
+
+    /** Fills with independent uniform values in [-1, 1): fresh inputs, never zeros. */
+    void fill_random(std::mt19937_64 &rng);
+
+private:
+    DType dtype_ = DType::F32;
+    Shape shape_;
+    Shape strides_;
+    std::shared_ptr<std::byte[]> storage_;
+};
+
+} // namespace einfuse

@@ -1,0 +1,98 @@
+// Every user mistake is a UserError whose rendered text names the problem and puts a caret under
+// it; internal errors never answer bad input.
+#include "frontend/Einsum.h"
+
+#include <doctest/doctest.h>
+
+using namespace einfuse;
+using namespace einfuse::frontend;
+
+namespace {
+
+/** The rendered diagnostic of whatever f throws; fails the test if f throws anything else. */
+template <class F> std::string diagnostic_of(const std::string &source, F &&f) {
+    try {
+        f();
+    } catch (const UserError &e) {
+        return render(e.diagnostic(), source);
+    }
+    FAIL("expected a UserError");
+    return "";
+}
+
+} // namespace
+
+TEST_CASE("diagnostic: size mismatch names the label, both sizes and both operands") {
+    std::string src = "bij,bjk->bik";
+    std::string text = diagnostic_of(src, [&] {
+        bind_einsum_extents(parse_einsum(src), {Shape{8, 2, 3}, Shape{8, 4, 2}}, {});
+    });
+    CHECK(text ==
+          "einfuse: error: index 'j' has size 3 in operand 0 but 4 in operand 1\n"
+          "  bij,bjk->bik\n"
+          "    ^  ^\n");
+}
+
+TEST_CASE("diagnostic: table of user mistakes") {
+    const struct {
+        std::string source;
+        std::vector<std::optional<Shape>> shapes;
+        ir::Extents dims;
+        std::string expected;
+    } rows[] = {
+        {"bij,bjk->bix", {}, {}, "einfuse: error: output index 'x' appears in no operand\n  bij,bjk->bix\n             ^\n"},
+        {"bij,bjk->bii", {}, {}, "einfuse: error: output index 'i' appears twice in the output\n  bij,bjk->bii\n            ^^\n"},
+        {"bij,bjk->bik", {Shape{2, 2}, std::nullopt}, {{"k", 2}},
+         "einfuse: error: operand 0 has rank 2 but its subscripts name 3 indices\n  bij,bjk->bik\n  ^~~\n"},
+        {"bij,bjk->bik", {std::nullopt, std::nullopt}, {{"b", 2}, {"i", 2}, {"j", 2}},
+         "einfuse: error: no size for index 'k': give --dims k=N or the shape of an operand that uses it\n"
+         "  bij,bjk->bik\n        ^\n"},
+        {"ij,jk->ik", {Shape{2, 3}, std::nullopt}, {{"j", 4}, {"k", 1}},
+         "einfuse: error: index 'j' has size 4 in --dims but 3 in operand 0\n  ij,jk->ik\n   ^\n"},
+        {"bij,bj1->bik", {}, {},
+         "einfuse: error: unexpected '1' in einsum subscripts; expected a letter, '...', ',' or '->'\n"
+         "  bij,bj1->bik\n        ^\n"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.source);
+        std::string text = diagnostic_of(row.source, [&] {
+            EinsumAst ast = parse_einsum(row.source);
+            einsum_program(ast, std::vector<DType>(ast.operands.size(), DType::F32), DType::F32);
+            auto shapes = row.shapes.empty() ? std::vector<std::optional<Shape>>(ast.operands.size()) : row.shapes;
+            bind_einsum_extents(ast, shapes, row.dims);
+        });
+        CHECK(text == row.expected);
+    }
+}
+
+TEST_CASE("diagnostic: wrong operand count and unsupported dtype") {
+    EinsumAst ast = parse_einsum("ij,jk->ik");
+    CHECK_THROWS_AS(einsum_program(ast, {DType::F32}, DType::F32), UserError);
+    CHECK_THROWS_AS(einsum_program(ast, {DType::F16, DType::F16}, DType::F16), UserError);
+    CHECK_THROWS_AS(bind_einsum_extents(ast, {Shape{2, 2}}, {}), UserError);
+}
+
+TEST_CASE("diagnostic: no input crashes the parser") {
+    // Every string of up to three characters over the grammar's alphabet and some bytes that are
+    // not in it: each parses or throws UserError, nothing else.
+    const std::string alphabet = "ab.,->  \x01\xff]";
+    std::vector<std::string> inputs{""};
+    for (int len = 1; len <= 3; ++len) {
+        std::vector<std::string> next;
+        for (const auto &s : inputs)
+            if (static_cast<int>(s.size()) == len - 1)
+                for (char c : alphabet) next.push_back(s + c);
+        inputs.insert(inputs.end(), next.begin(), next.end());
+    }
+    int parsed = 0, rejected = 0;
+    for (const auto &s : inputs) {
+        try {
+            parse_einsum(s);
+            ++parsed;
+        } catch (const UserError &) {
+            ++rejected;
+        }
+    }
+    CHECK(parsed > 0);
+    CHECK(rejected > 0);
+}

@@ -1,0 +1,75 @@
+// The einfuse command: `einfuse compile EXPR ...` and `einfuse run EXPR ...`.
+// Exit codes: 0 ok, 1 usage, 2 bad input, 3 check failed, 4 target or backend failure,
+// 5 internal error (a bug in einfuse).
+#include "tools/Commands.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+using namespace einfuse;
+using namespace einfuse::cli;
+
+namespace {
+
+void add_common(CLI::App &cmd, Options &o) {
+    cmd.add_option("EXPR", o.expr, "einsum subscripts, e.g. \"bij,bjk->bik\"")->required();
+    cmd.add_option("--dims", o.dims, "sizes of index labels: i=2,j=3,...");
+    cmd.add_option("--shape", o.shapes, "an operand's shape: NAME=2x3x4 (NAME: 0, 1, ...)");
+    cmd.add_option("--dtype", o.dtypes, "element type: f32 | f64, or NAME=TYPE for one operand");
+    cmd.add_option("--target", o.target, "host | cuda");
+    cmd.add_option("--arch", o.arch, "CUDA architecture, e.g. sm_90");
+    cmd.add_option("--input", o.inputs, "NAME=FILE.npy (not supported yet)");
+    cmd.add_option("--output", o.outputs, "NAME=FILE.npy (not supported yet)");
+    cmd.add_option("--threads", o.threads, "host worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    cmd.add_flag("--json", o.json, "one JSON object on stdout");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    CLI::App app{"einfuse: a tensor-expression compiler (einsum -> CUDA C or host code via LLVM)"};
+    app.require_subcommand(1);
+    Options o;
+    CLI::App *compile = app.add_subcommand("compile", "write code for an expression");
+    add_common(*compile, o);
+    compile->add_option("--emit", o.emit, "cu | ptx | llvm | plan (default: cu for cuda, llvm for host)");
+    compile->add_option("-o", o.output_file, "output file (default: stdout)");
+    CLI::App *run = app.add_subcommand("run", "compile, run on random inputs, optionally check and time");
+    add_common(*run, o);
+    run->add_flag("--check", o.check, "compare with the float64 reference interpreter");
+    run->add_option("--repeat", o.repeat, "time N runs and report the median")->check(CLI::NonNegativeNumber);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError &e) {
+        std::cerr << "einfuse: error: " << e.what() << "\n  (einfuse --help for usage)\n";
+        return kUsage;
+    }
+
+    try {
+        return compile->parsed() ? run_compile(o) : run_run(o);
+    } catch (const UsageError &e) {
+        std::cerr << "einfuse: error: " << e.what() << "\n";
+        return kUsage;
+    } catch (const UserError &e) {
+        std::cerr << render(e.diagnostic(), o.expr);
+        return kBadInput;
+    } catch (const TargetError &e) {
+        std::cerr << "einfuse: error: " << e.what() << "\n";
+        return kTargetFailure;
+    } catch (const InternalError &e) {
+        std::cerr << "einfuse: internal error (please report): " << e.what() << "\n";
+        return kInternal;
+    } catch (const std::bad_alloc &) {
+        std::cerr << "einfuse: error: out of memory\n";
+        return kTargetFailure;
+    } catch (const std::exception &e) {
+        std::cerr << "einfuse: internal error (please report): " << e.what() << "\n";
+        return kInternal;
+    }
+}
