@@ -23,10 +23,16 @@ std::string slurp(const std::string &path) {
     return s.str();
 }
 
+/** The binary under test: the build's, or $EINFUSE_CLI where the tests were carried elsewhere. */
+std::string cli_path() {
+    const char *env = std::getenv("EINFUSE_CLI");
+    return env ? env : EINFUSE_CLI;
+}
+
 /** Runs `einfuse ARGS` through the shell, capturing both streams and the exit code. */
 Result einfuse(const std::string &args) {
     std::string base = "/tmp/einfuse_cli_test_" + std::to_string(getpid());
-    std::string cmd = std::string(EINFUSE_CLI) + " " + args + " >" + base + ".out 2>" + base + ".err";
+    std::string cmd = cli_path() + " " + args + " >" + base + ".out 2>" + base + ".err";
     int status = std::system(cmd.c_str());
     Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(base + ".out"), slurp(base + ".err")};
     std::remove((base + ".out").c_str());

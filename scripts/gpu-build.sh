@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds, here, what runs on the GPU machine (which has neither LLVM nor Boost): a Release build
+# without the LLVM host backend, stripped, into .gpu-carry/ (git-ignored, well under the 64 MiB
+# that may travel). Then run scripts/gpu-check.sh there with `.gpu-carry` carried.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+$SUDO bash scripts/install-deps.sh
+
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DEINFUSE_ENABLE_LLVM=OFF >/dev/null
+cmake --build build-gpu --parallel "$(nproc)"
+rm -rf .gpu-carry && mkdir -p .gpu-carry
+cp build-gpu/tools/einfuse .gpu-carry/
+for t in gpu_tests golden_tests cli_tests unit_tests; do
+    [[ -x build-gpu/tests/$t ]] && cp "build-gpu/tests/$t" .gpu-carry/
+done
+strip .gpu-carry/*
+du -sh .gpu-carry

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine, in the repository root, with .gpu-carry/ (from scripts/gpu-build.sh)
+# beside it: the gpu, golden and cli tests, compute-sanitizer on a CUDA run, and the first
+# timing of bij,bjk->bik next to the installed peers. Results go to $OUT (or ./gpu-results).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu-results}
+mkdir -p "$OUT"
+export EINFUSE_SOURCE_DIR=$PWD EINFUSE_CLI=$PWD/.gpu-carry/einfuse
+bin=.gpu-carry
+status=0
+
+step() { echo; echo "== $* =="; }
+run() { "$@" || { echo "FAILED ($?): $*"; status=1; }; }
+
+{
+    step "device"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+    step "tests: gpu"
+    run $bin/gpu_tests
+    step "tests: golden (nvcc and NVRTC compile the emitted .cu)"
+    run $bin/golden_tests
+    step "tests: cli (host target is not in this build: its cases report exit 4)"
+    run $bin/cli_tests --test-case-exclude="*README*,*--json*"
+    step "einfuse run on the GPU, checked against the float64 reference"
+    for dims in b=262144,i=2,j=2,k=2 b=100000,i=3,j=3,k=3 b=4096,i=16,j=16,k=16 b=7,i=5,j=300,k=2; do
+        run $bin/einfuse run "bij,bjk->bik" --target cuda --dims $dims --check --repeat 20
+    done
+    run $bin/einfuse run "ij,jk->ik" --target cuda --shape 0=300x200 --shape 1=200x1 --dtype f64 --check
+    step "compute-sanitizer memcheck on a CUDA run"
+    run compute-sanitizer --tool memcheck --error-exitcode 9 $bin/einfuse run "bij,bjk->bik" --target cuda --dims b=1000,i=3,j=2,k=3 --check
+    step "first timing: bij,bjk->bik against the peers"
+    run python3 bench/gpu_first_timing.py $bin/einfuse "$OUT"
+    exit $status
+} 2>&1 | tee "$OUT/gpu-check.log"
+exit ${PIPESTATUS[0]}
