@@ -1,0 +1,325 @@
+#include "backends/llvm/CodeGen.h"
+
+#include "support/Error.h"
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/DerivedTypes.h>
+#include <llvm/IR/Function.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include <map>
+
+namespace einfuse::llvm_backend {
+
+namespace {
+
+using llvm::Value;
+
+/** Prints one kernel. The exported function only unpacks `data` and calls `<name>.body`, whose
+ * parameters are the tensors themselves, marked noalias:
+ *
+ *   void @k(ptr %data, ptr %strides, ptr %extents, i64 %begin, i64 %end) {
+ *     %in0 = load ptr, ptr %data ...
+ *     call void @k.body(ptr %in0, ptr %in1, ptr %out, ptr %strides, ptr %extents, i64 %begin, ...)
+ *   }
+ *
+ * Why the split: pointers loaded from an array cannot carry `noalias`, but arguments can, and when
+ * O3 inlines the body it turns them into alias scopes. Without them every store to `out` may
+ * clobber the inputs, and the vectoriser gives up or adds run-time overlap checks. */
+class KernelPrinter {
+  public:
+    KernelPrinter(const ir::Kernel &k, const HostTarget &target, llvm::Module &m)
+        : k_(k), target_(target), m_(m), ctx_(m.getContext()), b_(ctx_) {
+        // `contract` lets acc + a * b become one FMA: one rounding instead of two, never less
+        // accurate. Reassociation stays off: reduction order is the passes' decision, not ours.
+        llvm::FastMathFlags fmf;
+        fmf.setAllowContract();
+        b_.setFastMathFlags(fmf);
+    }
+
+    void emit() {
+        EINFUSE_ASSERT(k_.body.defined(), "kernel '" + k_.name + "' has no body");
+        EINFUSE_ASSERT(!m_.getFunction(k_.name), "two kernels are named '" + k_.name + "'");
+        llvm::Function *body = print_body();
+        print_entry(body);
+    }
+
+  private:
+    llvm::Type *i64() { return b_.getInt64Ty(); }
+    llvm::Type *ptr() { return b_.getPtrTy(); }
+
+    llvm::Type *element_type(DType t) {
+        switch (t) {
+        case DType::F32:
+            return b_.getFloatTy();
+        case DType::F64:
+            return b_.getDoubleTy();
+        default:
+            throw TargetError("the host backend computes f32 and f64 only, not " + std::string(dtype_name(t)) +
+                              " (kernel " + k_.name + ")");
+        }
+    }
+
+    void add_attributes(llvm::Function *f) {
+        f->addFnAttr(llvm::Attribute::NoUnwind);
+        if (!target_.cpu.empty()) f->addFnAttr("target-cpu", target_.cpu);
+        if (!target_.features.empty()) f->addFnAttr("target-features", target_.features);
+    }
+
+    /** A pointer argument that the function only reads and never keeps. */
+    static void read_only_pointer(llvm::Function *f, unsigned arg) {
+        f->addParamAttr(arg, llvm::Attribute::NoAlias);
+        f->addParamAttr(arg, llvm::Attribute::NoCapture);
+        f->addParamAttr(arg, llvm::Attribute::ReadOnly);
+    }
+
+    /** void <name>.body(ptr noalias %<param>..., ptr %strides, ptr %extents, i64 %begin, i64 %end).
+     * Inputs are read-only and may share memory with each other (noalias allows that for memory
+     * nobody writes); outputs are distinct buffers, so noalias holds for them too. */
+    llvm::Function *print_body() {
+        std::size_t n = k_.params.size();
+        std::vector<llvm::Type *> args(n + 2, ptr());
+        args.push_back(i64());
+        args.push_back(i64());
+        auto *type = llvm::FunctionType::get(b_.getVoidTy(), args, false);
+        auto *f = llvm::Function::Create(type, llvm::Function::InternalLinkage, k_.name + ".body", m_);
+        add_attributes(f);
+        f->addFnAttr(llvm::Attribute::AlwaysInline);
+        for (std::size_t p = 0; p < n; ++p) {
+            f->getArg(p)->setName(k_.params[p].name);
+            if (static_cast<int>(p) < k_.num_inputs) {
+                read_only_pointer(f, p);
+            } else {
+                f->addParamAttr(p, llvm::Attribute::NoAlias);
+                f->addParamAttr(p, llvm::Attribute::NoCapture);
+            }
+        }
+        read_only_pointer(f, n);
+        read_only_pointer(f, n + 1);
+        f->getArg(n)->setName("strides");
+        f->getArg(n + 1)->setName("extents");
+        f->getArg(n + 2)->setName("begin");
+        f->getArg(n + 3)->setName("end");
+        fn_ = f;
+
+        b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f));
+        load_arguments(f);
+        if (const auto *outer = k_.body.as<ir::For>(); outer && outer->loop_kind == ir::LoopKind::Parallel) {
+            // The caller splits the outermost parallel loop across threads. Clamping to
+            // [0, extent) costs two instructions and means a bad range cannot reach past the data.
+            Value *lo = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, f->getArg(n + 2), b_.getInt64(0));
+            Value *hi = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, f->getArg(n + 3), extent(outer->var));
+            print_loop(*outer, lo, hi);
+        } else {
+            print_stmt(k_.body);
+        }
+        b_.CreateRetVoid();
+        return f;
+    }
+
+    /** The exported entry point: unpack `data` and call the body. */
+    void print_entry(llvm::Function *body) {
+        auto *type = llvm::FunctionType::get(b_.getVoidTy(), {ptr(), ptr(), ptr(), i64(), i64()}, false);
+        auto *f = llvm::Function::Create(type, llvm::Function::ExternalLinkage, k_.name, m_);
+        add_attributes(f);
+        const char *names[] = {"data", "strides", "extents", "begin", "end"};
+        for (unsigned a = 0; a < 5; ++a)
+            f->getArg(a)->setName(names[a]);
+        for (unsigned a = 0; a < 3; ++a)
+            read_only_pointer(f, a);
+
+        b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f));
+        std::vector<Value *> args;
+        for (std::size_t p = 0; p < k_.params.size(); ++p) {
+            Value *slot = b_.CreateConstInBoundsGEP1_64(ptr(), f->getArg(0), p);
+            args.push_back(b_.CreateLoad(ptr(), slot, k_.params[p].name));
+        }
+        for (unsigned a = 1; a < 5; ++a)
+            args.push_back(f->getArg(a));
+        b_.CreateCall(body, args);
+        b_.CreateRetVoid();
+    }
+
+    /** Strides and extents are loaded once, in the entry block: loop-invariant by construction, so
+     * the vectoriser sees `in1[b,j,k]` as base + k * stride and can version the loop on stride 1. */
+    void load_arguments(llvm::Function *f) {
+        std::size_t n = k_.params.size();
+        std::size_t offset = 0;
+        for (const auto &t : k_.params) {
+            element_type(t.dtype); // reject unsupported types before printing anything else
+            std::vector<Value *> s;
+            for (int d = 0; d < t.rank; ++d, ++offset) {
+                Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), f->getArg(n), offset);
+                s.push_back(b_.CreateLoad(i64(), slot, t.name + ".stride" + std::to_string(d)));
+            }
+            strides_.push_back(std::move(s));
+        }
+        for (std::size_t v = 0; v < k_.index_vars.size(); ++v) {
+            Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), f->getArg(n + 1), v);
+            extents_.push_back(b_.CreateLoad(i64(), slot, k_.index_vars[v] + ".extent"));
+        }
+    }
+
+    Value *extent(const std::string &var) {
+        int v = k_.var_index(var);
+        EINFUSE_ASSERT(v >= 0, "loop variable '" + var + "' is not an index variable of " + k_.name);
+        return extents_[v];
+    }
+
+    void print_stmt(const ir::Stmt &s) {
+        visit(s, [&](const auto &node) { print(node); });
+    }
+
+    void print(const ir::For &f) { print_loop(f, b_.getInt64(0), extent(f.var)); }
+
+    void print(const ir::Block &blk) {
+        scopes_.emplace_back(); // a scalar is visible to the statements after it in this block
+        for (const auto &s : blk.stmts)
+            print_stmt(s);
+        scopes_.pop_back();
+    }
+
+    void print(const ir::Store &s) {
+        int p = param(s.tensor);
+        EINFUSE_ASSERT(p >= k_.num_inputs, "kernel " + k_.name + " stores to input '" + s.tensor + "'");
+        Value *v = print_expr(s.value);
+        EINFUSE_ASSERT(s.value.type() == k_.params[p].dtype, "store of another type to '" + s.tensor + "'");
+        b_.CreateStore(v, address(p, s.indices));
+    }
+
+    void print(const ir::DeclareScalar &d) {
+        // Allocas go to the top of the entry block, where SROA/mem2reg turn them into registers.
+        llvm::BasicBlock &entry = fn_->getEntryBlock();
+        llvm::IRBuilder<> top(&entry, entry.begin());
+        llvm::AllocaInst *slot = top.CreateAlloca(element_type(d.type), nullptr, d.name);
+        if (scopes_.empty()) scopes_.emplace_back();
+        scopes_.back()[d.name] = {slot, d.type};
+        b_.CreateStore(print_expr(d.init), slot);
+    }
+
+    void print(const ir::AssignScalar &a) {
+        const Scalar &s = scalar(a.name);
+        EINFUSE_ASSERT(a.value.type() == s.type, "assignment of another type to '" + a.name + "'");
+        b_.CreateStore(print_expr(a.value), s.slot);
+    }
+
+    /** for (var = lo; var < hi; ++var) body, printed already guarded and rotated:
+     *   pre:  br (lo < hi), loop, exit
+     *   loop: var = phi [lo, pre], [var.next, latch]; body; var.next = var + 1
+     *         br (var.next < hi), loop, exit */
+    void print_loop(const ir::For &f, Value *lo, Value *hi) {
+        EINFUSE_ASSERT(!vars_.count(f.var), "loop variable '" + f.var + "' is bound twice");
+        llvm::BasicBlock *pre = b_.GetInsertBlock();
+        auto *loop = llvm::BasicBlock::Create(ctx_, f.var + ".loop", fn_);
+        auto *exit = llvm::BasicBlock::Create(ctx_, f.var + ".exit", fn_);
+        b_.CreateCondBr(b_.CreateICmpSLT(lo, hi), loop, exit);
+
+        b_.SetInsertPoint(loop);
+        llvm::PHINode *iv = b_.CreatePHI(i64(), 2, f.var);
+        iv->addIncoming(lo, pre);
+        vars_[f.var] = iv;
+        scopes_.emplace_back();
+        print_stmt(f.body);
+        scopes_.pop_back();
+        vars_.erase(f.var);
+
+        Value *next = b_.CreateAdd(iv, b_.getInt64(1), f.var + ".next", /*HasNUW=*/true, /*HasNSW=*/true);
+        iv->addIncoming(next, b_.GetInsertBlock());
+        b_.CreateCondBr(b_.CreateICmpSLT(next, hi), loop, exit);
+        b_.SetInsertPoint(exit);
+    }
+
+    Value *print_expr(const ir::Expr &e) {
+        EINFUSE_ASSERT(e.defined(), "undefined expression in kernel " + k_.name);
+        return visit(e, [&](const auto &node) { return print(node); });
+    }
+
+    Value *print(const ir::Const &c) { return llvm::ConstantFP::get(element_type(c.type), c.value); }
+
+    Value *print(const ir::Access &a) {
+        int p = param(a.tensor);
+        EINFUSE_ASSERT(a.type == k_.params[p].dtype, "read of '" + a.tensor + "' with another type");
+        return b_.CreateLoad(element_type(a.type), address(p, a.indices), a.tensor);
+    }
+
+    Value *print(const ir::Binary &bin) {
+        Value *x = print_expr(bin.a);
+        Value *y = print_expr(bin.b);
+        switch (bin.op) {
+        case ir::BinaryOp::Add:
+            return b_.CreateFAdd(x, y);
+        case ir::BinaryOp::Sub:
+            return b_.CreateFSub(x, y);
+        case ir::BinaryOp::Mul:
+            return b_.CreateFMul(x, y);
+        case ir::BinaryOp::Div:
+            return b_.CreateFDiv(x, y);
+        case ir::BinaryOp::Max:
+            return b_.CreateMaxNum(x, y); // lowers to vmaxps/vmaxpd + a NaN fix-up
+        case ir::BinaryOp::Min:
+            return b_.CreateMinNum(x, y);
+        }
+        throw InternalError("unknown binary operator in kernel " + k_.name);
+    }
+
+    Value *print(const ir::Reduce &) {
+        throw InternalError("kernel " + k_.name + " still holds a Reduce: lower it to loops first");
+    }
+
+    Value *print(const ir::ScalarRef &r) {
+        const Scalar &s = scalar(r.name);
+        EINFUSE_ASSERT(r.type == s.type, "scalar '" + r.name + "' read with another type");
+        return b_.CreateLoad(element_type(s.type), s.slot, r.name);
+    }
+
+    int param(const std::string &tensor) {
+        int p = k_.param_index(tensor);
+        EINFUSE_ASSERT(p >= 0, "tensor '" + tensor + "' is not a parameter of " + k_.name);
+        return p;
+    }
+
+    /** &tensor[v0, v1, ...] = data[p] + sum_d v_d * stride[p][d] elements, in 64-bit arithmetic.
+     * nsw is sound: an address that overflows int64 would be out of bounds anyway. */
+    Value *address(int p, const std::vector<std::string> &indices) {
+        const ir::TensorInfo &t = k_.params[p];
+        EINFUSE_ASSERT(static_cast<int>(indices.size()) == t.rank, "'" + t.name + "' indexed with the wrong rank");
+        Value *offset = nullptr;
+        for (std::size_t d = 0; d < indices.size(); ++d) {
+            auto it = vars_.find(indices[d]);
+            EINFUSE_ASSERT(it != vars_.end(), "variable '" + indices[d] + "' used outside its loop in " + k_.name);
+            Value *term = b_.CreateMul(it->second, strides_[p][d], "", false, true);
+            offset = offset ? b_.CreateAdd(offset, term, "", false, true) : term;
+        }
+        Value *base = fn_->getArg(p);
+        return offset ? b_.CreateInBoundsGEP(element_type(t.dtype), base, offset, t.name + ".addr") : base;
+    }
+
+    struct Scalar {
+        llvm::AllocaInst *slot = nullptr;
+        DType type = DType::F32;
+    };
+
+    const Scalar &scalar(const std::string &name) {
+        for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it)
+            if (auto s = it->find(name); s != it->end()) return s->second;
+        throw InternalError("scalar '" + name + "' is used before its declaration in " + k_.name);
+    }
+
+    const ir::Kernel &k_;
+    const HostTarget &target_;
+    llvm::Module &m_;
+    llvm::LLVMContext &ctx_;
+    llvm::IRBuilder<> b_;
+    llvm::Function *fn_ = nullptr;                      // <name>.body, being printed
+    std::vector<std::vector<Value *>> strides_;         // per param, per dimension
+    std::vector<Value *> extents_;                      // per index variable
+    std::map<std::string, Value *> vars_;               // loop variables in scope -> induction phi
+    std::vector<std::map<std::string, Scalar>> scopes_; // innermost last
+};
+
+} // namespace
+
+void emit_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Module &m) { KernelPrinter(k, target, m).emit(); }
+
+} // namespace einfuse::llvm_backend

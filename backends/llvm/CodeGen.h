@@ -1,0 +1,30 @@
+#pragma once
+// Kernel -> LLVM IR, one function per kernel. This is the backend's printer: it turns the loop
+// nest the passes decided into IR as written, and leaves every optimisation to LLVM's pipeline.
+// Internal to backends/llvm/ (HostJit.cpp is its only user).
+#include "ir/Kernel.h"
+
+#include <string>
+
+namespace llvm {
+class Module;
+}
+
+namespace einfuse::llvm_backend {
+
+/** The CPU the code is for; every emitted function carries it as "target-cpu" and
+ * "target-features" so the vectorisers use the host's vector width (AVX2, AVX-512). */
+struct HostTarget {
+    std::string cpu;
+    std::string features;
+};
+
+/** Adds `k` to `m` as
+ *   extern "C" void <k.name>(void *const *data, const int64_t *strides, const int64_t *extents,
+ *                            int64_t begin, int64_t end)
+ * (see HostJit.h), plus an internal always-inline helper `<k.name>.body` that takes each tensor
+ * as its own noalias pointer. Throws InternalError on a malformed kernel (unknown tensor or
+ * variable, a Reduce, mixed types) and TargetError on an element type the host cannot compute. */
+void emit_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Module &m);
+
+} // namespace einfuse::llvm_backend

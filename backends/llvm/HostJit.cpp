@@ -1,0 +1,162 @@
+// The host backend's driver: print the kernels (CodeGen.cpp), run LLVM's O3 pipeline for the
+// host CPU, hand the module to ORC's LLJIT and resolve every kernel. PassBuilder.h and LLJIT.h
+// take seconds to parse; they stay in this one file.
+//
+// Exceptions never cross LLVM frames: every llvm::Error/Expected is converted to a TargetError
+// here, in our own frames, after LLVM has returned.
+#include "backends/llvm/HostJit.h"
+
+#include "backends/llvm/CodeGen.h"
+#include "support/Error.h"
+
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include <map>
+#include <mutex>
+
+namespace einfuse::llvm_backend {
+
+namespace {
+
+std::string describe(llvm::Error e) { return llvm::toString(std::move(e)); }
+
+template <class T> T take(llvm::Expected<T> value, const char *doing) {
+    if (!value) throw TargetError(std::string("host backend: ") + doing + ": " + describe(value.takeError()));
+    return std::move(*value);
+}
+
+void check(llvm::Error e, const char *doing) {
+    if (e) throw TargetError(std::string("host backend: ") + doing + ": " + describe(std::move(e)));
+}
+
+/** LLVM's target registry is process-wide: initialise the native target exactly once, whichever
+ * thread compiles first. */
+void initialize_native_target() {
+    static std::once_flag once;
+    static bool failed = false;
+    std::call_once(once, [] {
+        failed = llvm::InitializeNativeTarget() || llvm::InitializeNativeTargetAsmPrinter() ||
+                 llvm::InitializeNativeTargetAsmParser();
+    });
+    if (failed) throw TargetError("host backend: LLVM has no code generator for this machine's CPU");
+}
+
+/** This machine's CPU with all its features (AVX2, AVX-512, ...), code generation at -O3. */
+llvm::orc::JITTargetMachineBuilder host_machine() {
+    initialize_native_target();
+    auto jtmb = take(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host CPU");
+    jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+    return jtmb;
+}
+
+/** The new pass manager's O3, with both vectorisers on (PipelineTuningOptions leaves SLP off
+ * by default; clang and opt switch it on at O3). */
+void optimize(llvm::Module &m, llvm::TargetMachine &tm) {
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    llvm::PipelineTuningOptions tuning;
+    tuning.LoopVectorization = true;
+    tuning.SLPVectorization = true;
+    llvm::PassBuilder pb(&tm, tuning); // with tm, the cost models know the host's vector width
+    pb.registerModuleAnalyses(mam);
+    pb.registerCGSCCAnalyses(cgam);
+    pb.registerFunctionAnalyses(fam);
+    pb.registerLoopAnalyses(lam);
+    pb.crossRegisterProxies(lam, fam, cgam, mam);
+    pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+}
+
+/** Prints every kernel into a fresh module for the host, checks it, and optimises it. */
+std::unique_ptr<llvm::Module> build_module(const std::vector<ir::Kernel> &kernels, llvm::LLVMContext &ctx,
+                                           const llvm::orc::JITTargetMachineBuilder &jtmb, llvm::TargetMachine &tm) {
+    auto m = std::make_unique<llvm::Module>("einfuse", ctx);
+    m->setDataLayout(tm.createDataLayout());
+    m->setTargetTriple(tm.getTargetTriple().str());
+    HostTarget target{jtmb.getCPU(), jtmb.getFeatures().getString()};
+    for (const auto &k : kernels)
+        emit_kernel(k, target, *m);
+
+    std::string problems;
+    llvm::raw_string_ostream os(problems);
+    if (llvm::verifyModule(*m, &os)) throw InternalError("host backend printed invalid LLVM IR: " + os.str());
+    optimize(*m, tm);
+    return m;
+}
+
+/** "; einfuse 0.1.0 host kernels ..." then "; <kernel>: <statement>" per kernel, then the IR. */
+std::string ir_text(const llvm::Module &m, const std::vector<ir::Kernel> &kernels, const std::string &cpu) {
+    std::string text =
+        "; einfuse " EINFUSE_VERSION " host kernels: LLVM IR after O3 for " + m.getTargetTriple() + " (" + cpu + ")\n";
+    for (const auto &k : kernels) {
+        std::string comment = k.comment;
+        for (char &c : comment)
+            if (c == '\n' || c == '\r') c = ' '; // a newline would end the IR comment
+        text += "; " + k.name + ": " + comment + "\n";
+    }
+    llvm::raw_string_ostream os(text);
+    m.print(os, nullptr);
+    return os.str();
+}
+
+} // namespace
+
+struct HostModule::Impl {
+    std::unique_ptr<llvm::orc::LLJIT> jit; // owns the machine code the functions point into
+    std::map<std::string, HostKernelFn> functions;
+    std::string ir;
+};
+
+HostModule::HostModule() : impl_(std::make_unique<Impl>()) {}
+HostModule::~HostModule() = default;
+
+std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) {
+    auto jtmb = host_machine();
+    auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
+    auto ctx = std::make_unique<llvm::LLVMContext>(); // declared before the module: outlives it
+    auto m = build_module(kernels, *ctx, jtmb, *tm);
+
+    std::unique_ptr<HostModule> out(new HostModule());
+    Impl &impl = *out->impl_;
+    impl.ir = ir_text(*m, kernels, jtmb.getCPU());
+    // Process symbols are visible by default: loop-idiom recognition may turn a loop into memset.
+    impl.jit = take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create(), "creating the JIT");
+    llvm::orc::ThreadSafeModule tsm(std::move(m), llvm::orc::ThreadSafeContext(std::move(ctx)));
+    check(impl.jit->addIRModule(std::move(tsm)), "adding the module to the JIT");
+
+    // Resolving now compiles the module to machine code once, here, so errors surface from
+    // compile() and function() never touches LLVM.
+    for (const auto &k : kernels) {
+        auto addr = take(impl.jit->lookup(k.name), "generating machine code");
+        impl.functions[k.name] = addr.toPtr<HostKernelFn>();
+    }
+    return out;
+}
+
+HostKernelFn HostModule::function(const std::string &kernel_name) const {
+    auto it = impl_->functions.find(kernel_name);
+    if (it == impl_->functions.end()) throw InternalError("host module has no kernel '" + kernel_name + "'");
+    return it->second;
+}
+
+const std::string &HostModule::optimized_ir() const { return impl_->ir; }
+
+std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels) {
+    auto jtmb = host_machine();
+    auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
+    llvm::LLVMContext ctx;
+    auto m = build_module(kernels, ctx, jtmb, *tm);
+    return ir_text(*m, kernels, jtmb.getCPU());
+}
+
+} // namespace einfuse::llvm_backend

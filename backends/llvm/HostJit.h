@@ -1,0 +1,55 @@
+#pragma once
+// The LLVM host backend: kernels JIT-compiled for this machine's CPU (its own vector width:
+// AVX2, AVX-512), or printed as optimised LLVM IR. No LLVM header leaks from here, so users of
+// the API compile fast.
+#include "ir/Kernel.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace einfuse::llvm_backend {
+
+/** A compiled kernel, in the calling convention of ir/Kernel.h:
+ *   data[p]     base pointer of params[p] (inputs, then outputs), of its dtype
+ *   strides     each param's `rank` strides in elements, concatenated in param order; any value,
+ *               0 for a broadcast dimension
+ *   extents[v]  extent of index_vars[v]
+ *   begin, end  the range of the outermost loop, when it is parallel (the caller splits it across
+ *               threads; clamped to [0, extent)); ignored when the body starts otherwise.
+ * Outputs must not overlap inputs or each other: the code assumes it. */
+using HostKernelFn = void (*)(void *const *data, const int64_t *strides, const int64_t *extents, int64_t begin,
+                              int64_t end);
+
+/** Kernels compiled by LLVM's O3 pipeline and ORC's LLJIT for the host CPU. Every function is
+ * resolved during compile(), so function() is a map lookup, safe to call from any thread, and
+ * the functions may run concurrently. */
+class HostModule {
+  public:
+    /** Throws TargetError when LLVM fails (or a kernel has an element type the host backend does
+     * not compute), InternalError on a malformed kernel or two kernels with one name. */
+    static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels);
+
+    /** Throws InternalError if no kernel has that name. */
+    HostKernelFn function(const std::string &kernel_name) const;
+
+    /** The module's LLVM IR text after O3, as emit_llvm_ir() prints it. */
+    const std::string &optimized_ir() const;
+
+    ~HostModule();
+    HostModule(const HostModule &) = delete;
+    HostModule &operator=(const HostModule &) = delete;
+
+  private:
+    HostModule();
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/** LLVM IR text of the kernels after the O3 pipeline for the host CPU, for
+ * `einfuse compile --emit llvm`: a header line naming einfuse and its version, then each kernel's
+ * statement as a comment, then the module. Throws like HostModule::compile. */
+std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels);
+
+} // namespace einfuse::llvm_backend
