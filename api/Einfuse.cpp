@@ -14,6 +14,7 @@
 #endif
 #ifdef EINFUSE_HAVE_CUDA
 #include "api/CudaExecutor.h"
+#include "runtime/Nvrtc.h"
 #endif
 
 namespace einfuse {

@@ -26,9 +26,17 @@ Shape contiguous_strides(const Shape &shape) {
     return strides;
 }
 
-Tensor::Tensor(DType dtype, Shape shape)
-    : dtype_(dtype), shape_(std::move(shape)), strides_(contiguous_strides(shape_)) {
-    std::size_t bytes = nbytes();
+Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, shape, contiguous_strides(shape)) {}
+
+Tensor::Tensor(DType dtype, Shape shape, Shape strides)
+    : dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)) {
+    EINFUSE_ASSERT(strides_.size() == shape_.size(), "one stride per dimension");
+    storage_elements_ = element_count(shape_) == 0 ? 0 : 1;
+    for (std::size_t d = 0; d < shape_.size() && storage_elements_ > 0; ++d) {
+        if (strides_[d] < 0) throw UserError("negative strides are not supported");
+        storage_elements_ += (shape_[d] - 1) * strides_[d];
+    }
+    std::size_t bytes = static_cast<std::size_t>(storage_elements_) * dtype_size(dtype_);
     std::size_t rounded = (bytes + 63) / 64 * 64 + 64;
     void *p = std::aligned_alloc(64, rounded);
     if (!p) throw UserError("cannot allocate " + std::to_string(bytes) + " bytes for a tensor");
@@ -60,8 +68,8 @@ void Tensor::store(int64_t offset, double value) {
 
 void Tensor::fill_random(std::mt19937_64 &rng) {
     std::uniform_real_distribution<double> uniform(-1.0, 1.0);
-    int64_t n = size();
-    for (int64_t i = 0; i < n; ++i) store(i, uniform(rng));
+    // Every storage element, so that strided and padded layouts hold no zeros anywhere.
+    for (int64_t i = 0; i < storage_elements_; ++i) store(i, uniform(rng));
 }
 
 } // namespace einfuse

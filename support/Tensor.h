@@ -23,13 +23,20 @@ public:
     Tensor() = default;
     /** A contiguous, 64-byte aligned, zero-initialised tensor. */
     Tensor(DType dtype, Shape shape);
+    /** A tensor laid out with the given non-negative strides (Fortran order, padded rows, zero
+     * strides for broadcast views); storage covers every element the strides reach. */
+    Tensor(DType dtype, Shape shape, Shape strides);
 
     DType dtype() const { return dtype_; }
     const Shape &shape() const { return shape_; }
     const Shape &strides() const { return strides_; }
     int rank() const { return static_cast<int>(shape_.size()); }
     int64_t size() const { return element_count(shape_); }
+    /** Bytes of the elements (size() of them); the storage may be larger when strides pad it. */
     std::size_t nbytes() const { return static_cast<std::size_t>(size()) * dtype_size(dtype_); }
+    /** Elements of storage the strides reach: 1 + sum((shape[d]-1) * strides[d]), 0 if empty. */
+    int64_t storage_elements() const { return storage_elements_; }
+    bool is_contiguous() const { return strides_ == contiguous_strides(shape_); }
     void *data() { return storage_.get(); }
     const void *data() const { return storage_.get(); }
 
@@ -44,6 +51,7 @@ private:
     DType dtype_ = DType::F32;
     Shape shape_;
     Shape strides_;
+    int64_t storage_elements_ = 0;
     std::shared_ptr<std::byte[]> storage_;
 };
 

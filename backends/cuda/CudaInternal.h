@@ -1,0 +1,52 @@
+#pragma once
+// Shared by the kernel and launcher printers of this folder; not a public header.
+#include "ir/Kernel.h"
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace einfuse::cuda_backend::detail {
+
+// The launch rule, in one place: the emitted launcher prints these numbers and
+// cuda_launch_config() computes with them. 65535 * 8 blocks of 256 threads keep every SM busy on
+// any current GPU; the kernels' grid-stride loop covers larger problems.
+constexpr int64_t kBlockSize = 256;
+constexpr int64_t kMaxGrid = 65535 * 8;
+
+/** C identifiers for the IR's names. A user may call an index `int`, `idx` or `n_b`; such names
+ * get a trailing `_` until nothing collides, so the emitted text always compiles. */
+class KernelNames {
+  public:
+    explicit KernelNames(const ir::Kernel &k);
+    const std::string &var(const std::string &v) const { return vars_.at(v); }
+    const std::string &tensor(const std::string &t) const { return tensors_.at(t); }
+    const std::string &scalar(const std::string &s) const { return scalars_.at(s); }
+    std::string extent(const std::string &v) const { return "n_" + var(v); }
+    std::string stride(const std::string &t, int d) const { return tensor(t) + "_s" + std::to_string(d); }
+
+  private:
+    /** `wanted`, or `wanted` with `_`s appended, such that it and the names derived from it are
+     * all free; reserves them. */
+    std::string pick(std::string wanted, std::vector<std::string> (*derived)(const std::string &, int), int n);
+    std::set<std::string> taken_;
+    std::map<std::string, std::string> vars_, tensors_, scalars_;
+};
+
+/** Every distinct index list each tensor is read or written with, in order of appearance:
+ * "ii->i" reads in0 as {i,i}; `x[i,d] * x[j,d]` reads x as {i,d} and {j,d}. */
+std::map<std::string, std::vector<std::vector<std::string>>> tensor_accesses(const ir::Kernel &k);
+
+/** The names of the scalars the kernel declares, in order of declaration. */
+std::vector<std::string> declared_scalars(const ir::Kernel &k);
+
+std::string print_kernel(const ir::Kernel &k, const KernelNames &names);
+/** The types, error codes and helpers every launcher uses, guarded for multiple inclusion. */
+std::string launcher_preamble();
+/** The comment at the top of the file documenting the launcher ABI and the error codes. */
+std::string abi_comment();
+std::string print_launcher(const ir::Kernel &k, const KernelNames &names);
+
+} // namespace einfuse::cuda_backend::detail

@@ -1,0 +1,28 @@
+#pragma once
+// CUDA C for kernels: one standalone .cu text with a __global__ function and a validating host
+// launcher per kernel. It prints the loop nest the passes decided; it never changes it.
+#include "ir/Kernel.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace einfuse::cuda_backend {
+
+/** The whole .cu file: a fixed header line naming einfuse `version`, the launcher ABI and error
+ * codes in a comment, then per kernel its statement, the kernel and its `<name>_launch`. The host
+ * part is guarded by `#ifndef __CUDACC_RTC__`, so NVRTC compiles the very same text. */
+std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view einfuse_version);
+
+/** Grid and block of a launch: one thread per point of the flattened parallel loops, capped grid,
+ * grid-stride loop for the rest. grid is 0 when there is no work (do not launch). */
+struct CudaLaunchConfig {
+    int64_t grid, block;
+};
+
+/** The rule the emitted launcher applies, for the in-process runtime. `extents` follow
+ * k.index_vars. */
+CudaLaunchConfig cuda_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents);
+
+} // namespace einfuse::cuda_backend

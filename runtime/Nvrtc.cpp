@@ -1,0 +1,113 @@
+#include "runtime/Nvrtc.h"
+
+#include "support/Error.h"
+
+#include <nvrtc.h>
+
+#include <cstdlib>
+#include <sys/stat.h>
+
+namespace einfuse {
+
+namespace {
+
+void check(nvrtcResult r, const char *call) {
+    if (r != NVRTC_SUCCESS) throw TargetError(std::string(call) + ": " + nvrtcGetErrorString(r));
+}
+
+bool is_dir(const std::string &path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/** The toolkit's include folder: NVRTC 13 does not find its own headers (cuda_fp16.h) without it.
+ * The build's toolkit first, then $CUDA_HOME, then the usual place; the GPU machine has the same. */
+std::string cuda_include_dir() {
+    std::vector<std::string> candidates = {EINFUSE_CUDA_INCLUDE_DIR};
+    if (const char *home = std::getenv("CUDA_HOME")) candidates.push_back(std::string(home) + "/include");
+    candidates.push_back("/usr/local/cuda/include");
+    for (const auto &c : candidates)
+        if (is_dir(c)) return c;
+    return "";
+}
+
+/** Owns an nvrtcProgram, so that a throw on a failed compile does not leak it. */
+class Program {
+  public:
+    explicit Program(const std::string &source) {
+        check(nvrtcCreateProgram(&prog_, source.c_str(), "einfuse.cu", 0, nullptr, nullptr), "nvrtcCreateProgram");
+    }
+    ~Program() { nvrtcDestroyProgram(&prog_); }
+    Program(const Program &) = delete;
+    Program &operator=(const Program &) = delete;
+    nvrtcProgram get() const { return prog_; }
+
+    std::string log() const {
+        std::size_t size = 0;
+        if (nvrtcGetProgramLogSize(prog_, &size) != NVRTC_SUCCESS || size <= 1) return "";
+        std::string text(size, '\0');
+        nvrtcGetProgramLog(prog_, text.data());
+        text.resize(size - 1); // drop the terminating NUL
+        return text;
+    }
+
+  private:
+    nvrtcProgram prog_ = nullptr;
+};
+
+void compile(const Program &prog, const std::string &gpu_arch, const NvrtcOptions &options) {
+    std::vector<std::string> opts = {"--gpu-architecture=" + gpu_arch, "-std=c++17"};
+    std::string include = cuda_include_dir();
+    if (!include.empty()) {
+        opts.push_back("--include-path=" + include);
+        opts.push_back("--include-path=" + include + "/cccl"); // <cuda/std/...>
+    }
+    if (options.fast_math) opts.push_back("--use_fast_math");
+    opts.insert(opts.end(), options.extra.begin(), options.extra.end());
+    std::vector<const char *> argv;
+    for (const auto &o : opts)
+        argv.push_back(o.c_str());
+
+    nvrtcResult r = nvrtcCompileProgram(prog.get(), static_cast<int>(argv.size()), argv.data());
+    if (r != NVRTC_SUCCESS)
+        throw TargetError("NVRTC could not compile the CUDA source for " + gpu_arch + " (" + nvrtcGetErrorString(r) +
+                          "):\n" + prog.log());
+}
+
+/** "sm_90" and "compute_90" both name compute capability 9.0; PTX needs the compute_ form. */
+std::string virtual_arch(const std::string &arch) {
+    return arch.rfind("sm_", 0) == 0 ? "compute_" + arch.substr(3) : arch;
+}
+
+} // namespace
+
+std::vector<char> cuda_cubin(const std::string &source, const std::string &arch, const NvrtcOptions &options) {
+    if (arch.rfind("sm_", 0) != 0)
+        throw TargetError("a CUBIN needs a real architecture such as sm_90, not '" + arch + "'");
+    Program prog(source);
+    compile(prog, arch, options);
+    std::size_t size = 0;
+    check(nvrtcGetCUBINSize(prog.get(), &size), "nvrtcGetCUBINSize");
+    std::vector<char> cubin(size);
+    check(nvrtcGetCUBIN(prog.get(), cubin.data()), "nvrtcGetCUBIN");
+    return cubin;
+}
+
+std::string cuda_ptx(const std::string &source, const std::string &arch, const NvrtcOptions &options) {
+    Program prog(source);
+    compile(prog, virtual_arch(arch), options);
+    std::size_t size = 0;
+    check(nvrtcGetPTXSize(prog.get(), &size), "nvrtcGetPTXSize");
+    std::string ptx(size, '\0');
+    check(nvrtcGetPTX(prog.get(), ptx.data()), "nvrtcGetPTX");
+    if (!ptx.empty() && ptx.back() == '\0') ptx.pop_back();
+    return ptx;
+}
+
+std::string nvrtc_version() {
+    int major = 0, minor = 0;
+    check(nvrtcVersion(&major, &minor), "nvrtcVersion");
+    return std::to_string(major) + "." + std::to_string(minor);
+}
+
+} // namespace einfuse
