@@ -73,3 +73,15 @@ TEST_CASE("host e2e: einfuse::einsum convenience call") {
             CHECK(got.load(i * 3 + k) == doctest::Approx(want).epsilon(1e-12));
         }
 }
+
+TEST_CASE("host e2e: a Fortran-order operand is read in place") {
+    CompiledEinsum c("bij,bjk->bik", {DType::F64, DType::F64}, CompileOptions{});
+    Tensor a(DType::F64, {50, 3, 4});
+    Tensor b(DType::F64, {50, 4, 2}, {1, 50, 200}); // column-major
+    a.fill_random(test::rng());
+    b.fill_random(test::rng());
+    ir::Extents e = c.bind({a.shape(), b.shape()}, {});
+    Tensor got = c.run({&a, &b}, e).outputs.front();
+    Tensor want = einsum_reference(c, {&a, &b}, e);
+    CHECK(ir::max_relative_error(got, want) <= tolerance(DType::F64, 4));
+}

@@ -17,6 +17,8 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include "GpuSkip.h"
+
 #include <random>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,14 +28,7 @@ using namespace einfuse::ir;
 
 namespace {
 
-void require_gpu() {
-    std::string why;
-    if (!cuda_available(&why)) {
-        std::printf("SKIP: no CUDA device: %s\n", why.c_str());
-        std::fflush(stdout);
-        std::exit(77);
-    }
-}
+using test::require_gpu;
 
 /** parallel for b, i, k { acc = 0; for j { acc = acc + in0[b,i,j] * in1[b,j,k] } out[b,i,k] = acc } */
 Kernel bmm_kernel(DType t, const std::string &name) {
