@@ -28,10 +28,11 @@ struct CompiledEinsum::Backend {
 #endif
 };
 
-CompiledEinsum::CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options)
+CompiledEinsum::CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options,
+                               const std::vector<int> &ranks)
     : ast_(frontend::parse_einsum(spec)), options_(std::move(options)), backend_(std::make_unique<Backend>()) {
-    DType out = dtypes.empty() ? DType::F32 : dtypes.front();
-    program_ = frontend::einsum_program(ast_, dtypes, out);
+    resolved_ = frontend::resolve_einsum(ast_, ranks.empty() ? frontend::label_ranks(ast_) : ranks);
+    program_ = frontend::einsum_program(resolved_, dtypes);
     plan_ = passes::lower(program_);
 }
 
@@ -39,11 +40,15 @@ CompiledEinsum::~CompiledEinsum() = default;
 CompiledEinsum::CompiledEinsum(CompiledEinsum &&) noexcept = default;
 
 ir::Extents CompiledEinsum::bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const {
-    return frontend::bind_einsum_extents(ast_, shapes, dims);
+    return frontend::bind_einsum_extents(resolved_, shapes, dims);
 }
 
 Shape CompiledEinsum::output_shape(const ir::Extents &extents) const {
-    return frontend::einsum_operand_shape(ast_, -1, extents);
+    return frontend::einsum_operand_shape(resolved_, -1, extents);
+}
+
+Shape CompiledEinsum::operand_shape(int operand, const ir::Extents &extents) const {
+    return frontend::einsum_operand_shape(resolved_, operand, extents);
 }
 
 namespace {
@@ -116,13 +121,15 @@ std::string emit(const CompiledEinsum &compiled, std::string_view kind) {
 Tensor einsum(std::string_view spec, const std::vector<Tensor> &inputs, Target target) {
     std::vector<DType> dtypes;
     std::vector<std::optional<Shape>> shapes;
+    std::vector<int> ranks;
     std::vector<const Tensor *> ptrs;
     for (const auto &t : inputs) {
         dtypes.push_back(t.dtype());
         shapes.push_back(t.shape());
+        ranks.push_back(t.rank());
         ptrs.push_back(&t);
     }
-    CompiledEinsum compiled(spec, dtypes, CompileOptions{target, "", 0});
+    CompiledEinsum compiled(spec, dtypes, CompileOptions{target, "", 0}, ranks);
     return compiled.run(ptrs, compiled.bind(shapes, {})).outputs.front();
 }
 

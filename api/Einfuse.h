@@ -31,11 +31,15 @@ struct RunResult {
  * for CUDA it is compiled with NVRTC at the first run, for the device that runs it. */
 class CompiledEinsum {
 public:
-    CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options);
+    /** ranks[i] is operand i's rank, needed where it uses '...'; empty: each operand's label
+     * count. Throws UserError for bad subscripts or a signature that does not fit them. */
+    CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options,
+                   const std::vector<int> &ranks = {});
     ~CompiledEinsum();
     CompiledEinsum(CompiledEinsum &&) noexcept;
 
     const frontend::EinsumAst &ast() const { return ast_; }
+    const frontend::ResolvedEinsum &resolved() const { return resolved_; }
     const ir::Program &program() const { return program_; }
     const passes::Plan &plan() const { return plan_; }
     const CompileOptions &options() const { return options_; }
@@ -43,6 +47,7 @@ public:
     /** Index sizes from the inputs' shapes and --dims-style sizes; throws UserError. */
     ir::Extents bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const;
     Shape output_shape(const ir::Extents &extents) const;
+    Shape operand_shape(int operand, const ir::Extents &extents) const;
 
     /** Computes the outputs; with repeat > 0, also times `repeat` further runs. */
     RunResult run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat = 0) const;
@@ -51,6 +56,7 @@ public:
 
 private:
     frontend::EinsumAst ast_;
+    frontend::ResolvedEinsum resolved_;
     ir::Program program_;
     passes::Plan plan_;
     CompileOptions options_;

@@ -13,6 +13,7 @@ void collect_indices(const ir::Stmt &s, std::map<std::string, std::vector<std::s
 
 void collect_indices(const ir::Expr &e, std::map<std::string, std::vector<std::string>> &out) {
     if (const auto *a = e.as<ir::Access>()) out.emplace(a->tensor, a->indices);
+    else if (const auto *c = e.as<ir::Cast>()) collect_indices(c->value, out);
     else if (const auto *b = e.as<ir::Binary>()) {
         collect_indices(b->a, out);
         collect_indices(b->b, out);

@@ -38,9 +38,11 @@ EinsumAst parse_einsum(std::string_view source) {
     };
     auto on_ellipsis = [&](auto &ctx) {
         auto range = x3::_attr(ctx);
-        throw UserError(Diagnostic{"'...' (ellipsis) is not supported yet",
-                                   {{offset(range.begin()), offset(range.end())}},
-                                   {"write out the broadcast dimensions with letters"}});
+        SourceRange where{offset(range.begin()), offset(range.end())};
+        if (current.ellipsis)
+            throw UserError(Diagnostic{"an operand may hold '...' only once", {*current.ellipsis, where}, {}});
+        current.ellipsis = where;
+        current.ellipsis_at = current.labels.size();
     };
     auto on_operand = [&](auto &ctx) {
         auto range = x3::_attr(ctx);

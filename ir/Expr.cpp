@@ -55,6 +55,12 @@ Expr Access::make(DType type, std::string tensor, std::vector<std::string> indic
     return Expr(std::make_shared<const Access>(type, std::move(tensor), std::move(indices)));
 }
 
+Expr Cast::make(DType type, Expr value) {
+    EINFUSE_ASSERT(value.defined(), "Cast needs a value");
+    if (value.type() == type) return value;
+    return Expr(std::make_shared<const Cast>(type, std::move(value)));
+}
+
 Expr Binary::make(BinaryOp op, Expr a, Expr b) {
     EINFUSE_ASSERT(a.defined() && b.defined(), "Binary needs two operands");
     EINFUSE_ASSERT(a.type() == b.type(), "Binary operands must have one type");

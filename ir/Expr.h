@@ -9,7 +9,7 @@
 
 namespace einfuse::ir {
 
-#define EINFUSE_EXPR_NODES(X) X(Const) X(Access) X(Binary) X(Reduce) X(ScalarRef)
+#define EINFUSE_EXPR_NODES(X) X(Const) X(Access) X(Cast) X(Binary) X(Reduce) X(ScalarRef)
 
 enum class ExprKind {
 #define EINFUSE_ENUM(N) N,
@@ -71,6 +71,16 @@ struct Access : ExprBase {
     static Expr make(DType type, std::string tensor, std::vector<std::string> indices);
     const std::string tensor;
     const std::vector<std::string> indices;
+};
+
+/** value converted to `type`: numpy's casting (floats round to nearest, float to integer
+ * truncates). An f16 einsum reads Cast(f32, in0[i,j]) so that it accumulates in f32. */
+struct Cast : ExprBase {
+    static constexpr ExprKind kKind = ExprKind::Cast;
+    Cast(DType t, Expr v) : ExprBase(kKind, t), value(std::move(v)) {}
+    /** Returns value itself when it already has `type`. */
+    static Expr make(DType type, Expr value);
+    const Expr value;
 };
 
 /** a op b, both of one type. "ij,ij->ij" is Binary(Mul, in0[i,j], in1[i,j]). */

@@ -24,6 +24,7 @@ struct ExprText {
     std::string operator()(const Const &n) const { return fmt::format("{}", n.value); }
     std::string operator()(const Access &n) const { return n.tensor + "[" + join(n.indices) + "]"; }
     std::string operator()(const ScalarRef &n) const { return n.name; }
+    std::string operator()(const Cast &n) const { return fmt::format("{}({})", dtype_name(n.type), to_string(n.value)); }
     std::string operator()(const Binary &n) const {
         if (n.op == BinaryOp::Max || n.op == BinaryOp::Min)
             return fmt::format("{}({}, {})", binary_op_symbol(n.op), to_string(n.a), to_string(n.b));

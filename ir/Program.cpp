@@ -39,6 +39,7 @@ private:
         EINFUSE_ASSERT(n.type == t->dtype, "access type differs from tensor '" + n.tensor + "'");
         for (const auto &v : n.indices) EINFUSE_ASSERT(bound.count(v), "index '" + v + "' is not bound here");
     }
+    void check_node(const Cast &n, const std::set<std::string> &bound) { check(n.value, bound); }
     void check_node(const Binary &n, const std::set<std::string> &bound) {
         check(n.a, bound);
         check(n.b, bound);

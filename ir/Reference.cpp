@@ -91,6 +91,13 @@ private:
             return t->load(offset);
         };
     }
+    Eval compile_node(const Cast &n) const {
+        // The reference keeps float64 through casts between float types (it computes the exact
+        // answer that every kernel is measured against); a cast to an integer truncates.
+        Eval v = compile(n.value);
+        if (n.type == DType::I32 || n.type == DType::I64) return [v](Env &env) { return std::trunc(v(env)); };
+        return v;
+    }
     Eval compile_node(const Binary &n) const {
         return [a = compile(n.a), b = compile(n.b), op = n.op](Env &env) { return apply(op, a(env), b(env)); };
     }

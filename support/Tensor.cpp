@@ -1,6 +1,7 @@
 #include "support/Tensor.h"
 
 #include "support/Error.h"
+#include "support/Half.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -51,8 +52,10 @@ double Tensor::load(int64_t offset) const {
     case DType::F64: { double v; std::memcpy(&v, p, 8); return v; }
     case DType::I32: { int32_t v; std::memcpy(&v, p, 4); return v; }
     case DType::I64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    default: throw UserError("element type " + std::string(dtype_name(dtype_)) + " is not supported yet");
+    case DType::F16: { uint16_t v; std::memcpy(&v, p, 2); return half_to_float(v); }
+    case DType::BF16: { uint16_t v; std::memcpy(&v, p, 2); return bf16_to_float(v); }
     }
+    return 0;
 }
 
 void Tensor::store(int64_t offset, double value) {
@@ -62,14 +65,19 @@ void Tensor::store(int64_t offset, double value) {
     case DType::F64: std::memcpy(p, &value, 8); return;
     case DType::I32: { int32_t v = static_cast<int32_t>(value); std::memcpy(p, &v, 4); return; }
     case DType::I64: { int64_t v = static_cast<int64_t>(value); std::memcpy(p, &v, 8); return; }
-    default: throw UserError("element type " + std::string(dtype_name(dtype_)) + " is not supported yet");
+    case DType::F16: { uint16_t v = float_to_half(static_cast<float>(value)); std::memcpy(p, &v, 2); return; }
+    case DType::BF16: { uint16_t v = float_to_bf16(static_cast<float>(value)); std::memcpy(p, &v, 2); return; }
     }
 }
 
 void Tensor::fill_random(std::mt19937_64 &rng) {
     std::uniform_real_distribution<double> uniform(-1.0, 1.0);
-    // Every storage element, so that strided and padded layouts hold no zeros anywhere.
-    for (int64_t i = 0; i < storage_elements_; ++i) store(i, uniform(rng));
+    // Every storage element, so that strided and padded layouts hold no zeros anywhere. Integers
+    // get small non-zero values (-4..4 without 0), so that sums stay exact and do not overflow.
+    std::uniform_int_distribution<int> small(1, 4), sign(0, 1);
+    bool integer = dtype_ == DType::I32 || dtype_ == DType::I64;
+    for (int64_t i = 0; i < storage_elements_; ++i)
+        store(i, integer ? small(rng) * (sign(rng) ? 1 : -1) : uniform(rng));
 }
 
 } // namespace einfuse

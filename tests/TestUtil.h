@@ -16,7 +16,7 @@ inline std::mt19937_64 &rng() {
 inline std::vector<Tensor> random_inputs(const CompiledEinsum &c, const ir::Extents &extents) {
     std::vector<Tensor> inputs;
     for (std::size_t i = 0; i < c.ast().operands.size(); ++i) {
-        inputs.emplace_back(c.program().inputs[i].dtype, frontend::einsum_operand_shape(c.ast(), static_cast<int>(i), extents));
+        inputs.emplace_back(c.program().inputs[i].dtype, c.operand_shape(static_cast<int>(i), extents));
         inputs.back().fill_random(rng());
     }
     return inputs;

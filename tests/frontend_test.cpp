@@ -8,6 +8,8 @@ using namespace einfuse;
 using namespace einfuse::frontend;
 
 namespace {
+ResolvedEinsum resolve(const EinsumAst &ast) { return resolve_einsum(ast, label_ranks(ast)); }
+
 std::string labels(const EinsumOperand &op) {
     std::string s;
     for (const auto &l : op.labels) s += l.name;
@@ -71,14 +73,14 @@ TEST_CASE("parser: malformed subscripts are user errors pointing at the bad char
 
 TEST_CASE("binder: implicit output follows numpy (labels used once, sorted)") {
     EinsumAst ast = parse_einsum("jb,ai");
-    ir::Program p = einsum_program(ast, {DType::F32, DType::F32}, DType::F32);
+    ir::Program p = einsum_program(resolve(ast), {DType::F32, DType::F32});
     CHECK(p.definitions[0].indices == std::vector<std::string>{"a", "b", "i", "j"});
-    ir::Program q = einsum_program(parse_einsum("ij,jk"), {DType::F32, DType::F32}, DType::F32);
+    ir::Program q = einsum_program(resolve(parse_einsum("ij,jk")), {DType::F32, DType::F32});
     CHECK(ir::to_string(q.definitions[0].value) == "sum[j](in0[i,j] * in1[j,k])");
 }
 
 TEST_CASE("binder: sizes from shapes and --dims, size-1 broadcasting") {
-    EinsumAst ast = parse_einsum("bij,bjk->bik");
+    ResolvedEinsum ast = resolve(parse_einsum("bij,bjk->bik"));
     auto e = bind_einsum_extents(ast, {Shape{5, 2, 3}, Shape{5, 3, 4}}, {});
     CHECK(e == ir::Extents{{"b", 5}, {"i", 2}, {"j", 3}, {"k", 4}});
     auto d = bind_einsum_extents(ast, {std::nullopt, std::nullopt}, {{"b", 7}, {"i", 2}, {"j", 2}, {"k", 2}});
@@ -86,4 +88,75 @@ TEST_CASE("binder: sizes from shapes and --dims, size-1 broadcasting") {
     auto b = bind_einsum_extents(ast, {Shape{1, 2, 3}, Shape{5, 3, 4}}, {});
     CHECK(b.at("b") == 5);
     CHECK(einsum_operand_shape(ast, -1, e) == Shape{5, 2, 4});
+}
+
+namespace {
+std::string vars(const std::vector<IndexUse> &uses) {
+    std::string s;
+    for (const auto &u : uses) s += (s.empty() ? "" : ",") + u.var;
+    return s;
+}
+} // namespace
+
+TEST_CASE("resolver: '...' expands right-aligned, as numpy broadcasts") {
+    const struct {
+        const char *spec;
+        std::vector<int> ranks;
+        std::vector<std::string> operands;
+        std::string output;
+    } rows[] = {
+        {"...ij,...jk->...ik", {4, 3}, {"ell0,ell1,i,j", "ell1,j,k"}, "ell0,ell1,i,k"},
+        {"ij...", {3}, {"i,j,ell0"}, "ell0,i,j"},
+        {"i...,...->i...", {3, 2}, {"i,ell0,ell1", "ell0,ell1"}, "i,ell0,ell1"},
+        {"...ii->...i", {2}, {"i,i"}, "i"},
+        {"a...b,b->a", {2, 1}, {"a,b", "b"}, "a"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.spec);
+        ResolvedEinsum e = resolve_einsum(parse_einsum(row.spec), row.ranks);
+        REQUIRE(e.operands.size() == row.operands.size());
+        for (std::size_t i = 0; i < row.operands.size(); ++i) CHECK(vars(e.operands[i]) == row.operands[i]);
+        CHECK(vars(e.output) == row.output);
+    }
+}
+
+TEST_CASE("resolver: numpy's rejections") {
+    const struct {
+        const char *spec;
+        std::vector<int> ranks;
+    } rows[] = {
+        {"...ij->ij", {3}},     // broadcast dimensions but no '...' in the output
+        {"ij->...", {3}},       // rank 3 with two labels and no '...'
+        {"...ij", {1}},         // rank below the labels
+        {"...ij,jk", {-1, 2}},  // '...' with an unknown rank
+        {"i..j...", {3}},       // two ellipses (the parser)
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.spec);
+        CHECK_THROWS_AS(resolve_einsum(parse_einsum(row.spec), row.ranks), UserError);
+    }
+}
+
+TEST_CASE("promotion follows numpy; f16 and bf16 accumulate in f32") {
+    using D = DType;
+    const struct {
+        std::vector<D> in;
+        D out;
+    } rows[] = {
+        {{D::F32, D::F32}, D::F32}, {{D::F16, D::F32}, D::F32}, {{D::I32, D::F32}, D::F64},
+        {{D::I32, D::I64}, D::I64}, {{D::I32, D::F16}, D::F64}, {{D::F16, D::BF16}, D::F32},
+        {{D::BF16, D::BF16}, D::BF16}, {{D::F64, D::I64}, D::F64},
+    };
+    for (const auto &row : rows) CHECK(promote_types(row.in) == row.out);
+    auto ast = parse_einsum("ij,jk->ik");
+    ir::Program p = einsum_program(resolve_einsum(ast, {2, 2}), {D::F16, D::F16});
+    CHECK(p.outputs[0].dtype == D::F16);
+    CHECK(ir::to_string(p.definitions[0].value) == "sum[j](f32(in0[i,j]) * f32(in1[j,k]))");
+}
+
+TEST_CASE("binder: a diagonal's dimensions must agree exactly; size 1 does not broadcast there") {
+    auto ast = parse_einsum("ii->i");
+    ResolvedEinsum e = resolve_einsum(ast, {2});
+    CHECK(bind_einsum_extents(e, {Shape{3, 3}}, {}).at("i") == 3);
+    CHECK_THROWS_AS(bind_einsum_extents(e, {Shape{3, 1}}, {}), UserError);
 }

@@ -7,8 +7,15 @@
 using namespace einfuse;
 using namespace einfuse::ir;
 
+namespace {
+Program program_of(const char *spec) {
+    auto ast = frontend::parse_einsum(spec);
+    return frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)), {DType::F32, DType::F32});
+}
+} // namespace
+
 TEST_CASE("printer: the program of bij,bjk->bik") {
-    Program p = frontend::einsum_program(frontend::parse_einsum("bij,bjk->bik"), {DType::F32, DType::F32}, DType::F32);
+    Program p = program_of("bij,bjk->bik");
     CHECK(to_string(p) ==
           "input in0: f32 rank 3\n"
           "input in1: f32 rank 3\n"
@@ -34,7 +41,7 @@ TEST_CASE("nodes: make() checks invariants, as<>() downcasts") {
 }
 
 TEST_CASE("verifier: catches broken programs") {
-    Program p = frontend::einsum_program(frontend::parse_einsum("ij,jk->ik"), {DType::F32, DType::F32}, DType::F32);
+    Program p = program_of("ij,jk->ik");
     CHECK_NOTHROW(verify(p));
     Program wrong_rank = p;
     wrong_rank.inputs[0].rank = 3;

@@ -10,7 +10,7 @@ using namespace einfuse;
 namespace {
 passes::Plan plan_of(const char *spec) {
     auto ast = frontend::parse_einsum(spec);
-    return passes::lower(frontend::einsum_program(ast, std::vector<DType>(ast.operands.size(), DType::F32), DType::F32));
+    return passes::lower(frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)), std::vector<DType>(ast.operands.size(), DType::F32)));
 }
 } // namespace
 

@@ -13,7 +13,8 @@ using namespace einfuse;
 namespace {
 
 ir::Program program(const char *spec, int operands) {
-    return frontend::einsum_program(frontend::parse_einsum(spec), std::vector<DType>(operands, DType::F64), DType::F64);
+    return frontend::einsum_program(frontend::resolve_einsum(frontend::parse_einsum(spec), frontend::label_ranks(frontend::parse_einsum(spec))),
+                                   std::vector<DType>(operands, DType::F64));
 }
 
 Tensor random_tensor(Shape s) {

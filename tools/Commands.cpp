@@ -20,8 +20,14 @@ void reject_unhonoured(const Options &o) {
 CompiledEinsum compile_expr(const Options &o, Target default_target) {
     Target target = o.target.empty() ? default_target : parse_target(o.target);
     frontend::EinsumAst ast = frontend::parse_einsum(o.expr); // for the operand count
-    std::vector<DType> dtypes = parse_dtypes(o.dtypes, ast.operands.size());
-    return CompiledEinsum(o.expr, dtypes, CompileOptions{target, o.arch, o.threads});
+    std::size_t operands = ast.operands.size();
+    std::vector<DType> dtypes = parse_dtypes(o.dtypes, operands);
+    std::vector<int> ranks; // from --shape where given: an operand with '...' needs one
+    for (const auto &shape : parse_shapes(o.shapes, operands))
+        ranks.push_back(shape ? static_cast<int>(shape->size()) : -1);
+    for (std::size_t i = 0; i < operands; ++i)
+        if (ranks[i] < 0 && !ast.operands[i].ellipsis) ranks[i] = static_cast<int>(ast.operands[i].labels.size());
+    return CompiledEinsum(o.expr, dtypes, CompileOptions{target, o.arch, o.threads}, ranks);
 }
 
 void write_text(const std::string &text, const std::string &file) {
@@ -75,7 +81,7 @@ int run_run(const Options &o) {
     std::vector<const Tensor *> ptrs;
     std::size_t bytes = 0;
     for (std::size_t i = 0; i < operands; ++i) {
-        inputs.emplace_back(compiled.program().inputs[i].dtype, frontend::einsum_operand_shape(compiled.ast(), i, extents));
+        inputs.emplace_back(compiled.program().inputs[i].dtype, compiled.operand_shape(static_cast<int>(i), extents));
         inputs.back().fill_random(rng);
         bytes += inputs.back().nbytes();
     }

@@ -1,0 +1,173 @@
+// From parsed subscripts to index variables and the IR, by numpy.einsum's rules: '...' stands
+// for the dimensions the labels do not cover, right-aligned across operands; the implicit output
+// is the broadcast dimensions, then the labels used exactly once, in sorted order.
+#include "frontend/Einsum.h"
+
+#include <algorithm>
+#include <map>
+
+namespace einfuse::frontend {
+
+namespace {
+
+std::string var_name(char label) { return std::string(1, label); }
+std::string ellipsis_var(int k) { return "ell" + std::to_string(k); }
+
+SourceRange whole(const std::string &source) { return {0, static_cast<int>(source.size())}; }
+
+/** An operand's dimensions: its labels with `count` broadcast dimensions where '...' stands
+ * (the rightmost `count` of the `total` broadcast variables). */
+std::vector<IndexUse> expand(const EinsumOperand &op, int count, int total) {
+    std::vector<IndexUse> dims;
+    for (std::size_t i = 0; i <= op.labels.size(); ++i) {
+        if (op.ellipsis && i == op.ellipsis_at)
+            for (int k = total - count; k < total; ++k) dims.push_back({ellipsis_var(k), *op.ellipsis});
+        if (i < op.labels.size()) dims.push_back({var_name(op.labels[i].name), op.labels[i].where});
+    }
+    return dims;
+}
+
+std::vector<IndexUse> implicit_output(const EinsumAst &ast, int broadcast_dims) {
+    std::map<char, const Label *> first_use;
+    std::map<char, int> uses;
+    SourceRange ellipsis_where{};
+    for (const auto &op : ast.operands) {
+        if (op.ellipsis) ellipsis_where = *op.ellipsis;
+        for (const auto &l : op.labels) {
+            first_use.emplace(l.name, &l);
+            ++uses[l.name];
+        }
+    }
+    std::vector<IndexUse> out;
+    for (int k = 0; k < broadcast_dims; ++k) out.push_back({ellipsis_var(k), ellipsis_where});
+    for (const auto &[name, count] : uses) // std::map iterates in sorted (ASCII) order, as numpy
+        if (count == 1) out.push_back({var_name(name), first_use[name]->where});
+    return out;
+}
+
+void check_output_labels(const EinsumAst &ast) {
+    std::map<char, bool> in_inputs;
+    for (const auto &op : ast.operands)
+        for (const auto &l : op.labels) in_inputs[l.name] = true;
+    std::map<char, const Label *> seen;
+    for (const auto &l : ast.output->labels) {
+        if (!in_inputs.count(l.name))
+            throw UserError(Diagnostic{"output index '" + var_name(l.name) + "' appears in no operand", {l.where}, {}});
+        if (auto [it, fresh] = seen.emplace(l.name, &l); !fresh)
+            throw UserError(Diagnostic{"output index '" + var_name(l.name) + "' appears twice in the output",
+                                       {it->second->where, l.where}, {}});
+    }
+}
+
+} // namespace
+
+ResolvedEinsum resolve_einsum(const EinsumAst &ast, const std::vector<int> &ranks) {
+    if (ranks.size() != ast.operands.size())
+        throw UserError(Diagnostic{"the subscripts name " + std::to_string(ast.operands.size()) + " operands but " +
+                                       std::to_string(ranks.size()) + " were given",
+                                   {whole(ast.source)}, {}});
+    std::vector<int> broadcast(ast.operands.size(), 0);
+    int total = 0;
+    for (std::size_t i = 0; i < ast.operands.size(); ++i) {
+        const auto &op = ast.operands[i];
+        int labels = static_cast<int>(op.labels.size());
+        std::string name = "operand " + std::to_string(i);
+        if (op.ellipsis && ranks[i] < 0)
+            throw UserError(Diagnostic{name + " uses '...': its shape must be given", {*op.ellipsis}, {}});
+        if (ranks[i] < 0) continue;
+        if (op.ellipsis ? ranks[i] < labels : ranks[i] != labels)
+            throw UserError(Diagnostic{name + " has rank " + std::to_string(ranks[i]) + " but its subscripts name " +
+                                           std::to_string(labels) + " indices" + (op.ellipsis ? " besides '...'" : ""),
+                                       {op.where},
+                                       op.ellipsis || ranks[i] < labels
+                                           ? std::vector<std::string>{}
+                                           : std::vector<std::string>{"use '...' for dimensions without labels"}});
+        broadcast[i] = ranks[i] - labels;
+        total = std::max(total, broadcast[i]);
+    }
+
+    ResolvedEinsum e;
+    e.source = ast.source;
+    for (std::size_t i = 0; i < ast.operands.size(); ++i) e.operands.push_back(expand(ast.operands[i], broadcast[i], total));
+    if (!ast.output) {
+        e.output = implicit_output(ast, total);
+        return e;
+    }
+    check_output_labels(ast);
+    if (total > 0 && !ast.output->ellipsis)
+        throw UserError(Diagnostic{"the operands have " + std::to_string(total) +
+                                       " broadcast dimension(s) under '...', but the output has no '...' to keep them",
+                                   {ast.output->where.begin == ast.output->where.end
+                                        ? SourceRange{ast.output->where.begin - 2, ast.output->where.begin}
+                                        : ast.output->where},
+                                   {"numpy rejects this too; write '...' in the output"}});
+    e.output = expand(*ast.output, total, total);
+    return e;
+}
+
+std::vector<int> label_ranks(const EinsumAst &ast) {
+    std::vector<int> ranks;
+    for (const auto &op : ast.operands) ranks.push_back(op.ellipsis ? -1 : static_cast<int>(op.labels.size()));
+    return ranks;
+}
+
+DType promote_types(const std::vector<DType> &types) {
+    // numpy's lattice for these types: floats f16 < f32 < f64, integers i32 < i64; an integer
+    // with a float narrower than f64 gives f64. bf16, which numpy lacks, ranks as f16 does, and
+    // f16 with bf16 gives f32 (neither holds the other).
+    auto rank = [](DType t) {
+        switch (t) {
+        case DType::F16: case DType::BF16: return 1;
+        case DType::F32: return 2;
+        case DType::F64: return 3;
+        default: return 0;
+        }
+    };
+    DType result = types.empty() ? DType::F32 : types.front();
+    for (DType t : types) {
+        bool int_a = rank(result) == 0, int_b = rank(t) == 0;
+        if (int_a && int_b) result = (result == DType::I64 || t == DType::I64) ? DType::I64 : DType::I32;
+        else if (int_a != int_b) result = DType::F64;
+        else if (rank(t) > rank(result)) result = t;
+        else if (rank(t) == rank(result) && t != result) result = DType::F32; // f16 with bf16
+    }
+    return result;
+}
+
+ir::Program einsum_program(const ResolvedEinsum &e, const std::vector<DType> &dtypes) {
+    if (dtypes.size() != e.operands.size())
+        throw UserError(Diagnostic{"the subscripts name " + std::to_string(e.operands.size()) + " operands but " +
+                                       std::to_string(dtypes.size()) + " were given",
+                                   {whole(e.source)}, {}});
+    DType out_type = promote_types(dtypes);
+    // f16 and bf16 accumulate in f32; the store rounds once.
+    DType acc_type = (out_type == DType::F16 || out_type == DType::BF16) ? DType::F32 : out_type;
+
+    ir::Program p;
+    p.source = e.source;
+    ir::Expr body;
+    for (std::size_t i = 0; i < e.operands.size(); ++i) {
+        std::string name = "in" + std::to_string(i);
+        std::vector<std::string> indices;
+        for (const auto &use : e.operands[i]) {
+            indices.push_back(use.var);
+            if (std::find(p.index_vars.begin(), p.index_vars.end(), use.var) == p.index_vars.end())
+                p.index_vars.push_back(use.var);
+        }
+        p.inputs.push_back({name, dtypes[i], static_cast<int>(indices.size())});
+        ir::Expr access = ir::Cast::make(acc_type, ir::Access::make(dtypes[i], name, indices));
+        body = body.defined() ? ir::Binary::make(ir::BinaryOp::Mul, body, access) : access;
+    }
+    if (!body.defined()) body = ir::Const::make(acc_type, 1.0);
+
+    std::vector<std::string> out_vars, reduce_vars;
+    for (const auto &use : e.output) out_vars.push_back(use.var);
+    for (const auto &v : p.index_vars)
+        if (std::find(out_vars.begin(), out_vars.end(), v) == out_vars.end()) reduce_vars.push_back(v);
+    p.outputs.push_back({"out", out_type, static_cast<int>(out_vars.size())});
+    p.definitions.push_back({"out", out_vars, ir::Reduce::make(out_vars, reduce_vars, ir::ReduceOp::Sum, body)});
+    ir::verify(p);
+    return p;
+}
+
+} // namespace einfuse::frontend
