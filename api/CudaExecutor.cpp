@@ -12,35 +12,55 @@ CudaExecutor::CudaExecutor(const passes::Plan &plan, const std::string &arch) {
     module_ = std::make_unique<CudaModule>(cuda_cubin(source, arch.empty() ? ctx.arch() : arch));
 }
 
-std::vector<double> CudaExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &tensors,
+namespace {
+
+std::size_t storage_bytes(const Tensor &t) {
+    return static_cast<std::size_t>(t.storage_elements()) * dtype_size(t.dtype());
+}
+
+/** One kernel's launch: its function, grid and argument block (pointers, strides, extents). */
+struct Launch {
+    CudaFunction fn;
+    cuda_backend::CudaLaunchConfig config;
+    LaunchArgs args;
+};
+
+} // namespace
+
+std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
                                       const ir::Extents &extents, int repeat) const {
     CudaContext::get(); // makes the context current on this thread
-    KernelArgs host_args = kernel_args(k, tensors, extents);
+    std::map<std::string, DeviceBuffer> buffers;
+    for (const auto &[name, t] : tensors) buffers.emplace(name, DeviceBuffer(storage_bytes(*t)));
+    for (const auto &in : plan.program.inputs) buffers.at(in.name).upload(tensors.at(in.name)->data(), storage_bytes(*tensors.at(in.name)));
 
-    std::vector<DeviceBuffer> buffers;
-    LaunchArgs args;
-    std::size_t stride_at = 0;
-    for (std::size_t p = 0; p < tensors.size(); ++p) {
-        const Tensor &t = *tensors[p];
-        std::size_t bytes = static_cast<std::size_t>(t.storage_elements()) * dtype_size(t.dtype());
-        buffers.emplace_back(bytes);
-        if (static_cast<int>(p) < k.num_inputs) buffers.back().upload(t.data(), bytes);
-        args.add_pointer(buffers.back());
-        for (int d = 0; d < t.rank(); ++d) args.add_i64(host_args.strides[stride_at++]);
+    std::vector<Launch> launches;
+    for (const auto &k : plan.kernels) {
+        std::vector<const Tensor *> params;
+        for (const auto &p : k.params) params.push_back(tensors.at(p.name));
+        KernelArgs host_args = kernel_args(k, params, extents);
+        Launch l{module_->function(k.name), cuda_backend::cuda_launch_config(k, host_args.extents), {}};
+        std::size_t stride_at = 0;
+        for (const auto &p : k.params) {
+            l.args.add_pointer(buffers.at(p.name));
+            for (int d = 0; d < p.rank; ++d) l.args.add_i64(host_args.strides[stride_at++]);
+        }
+        for (int64_t e : host_args.extents) l.args.add_i64(e);
+        launches.push_back(std::move(l));
     }
-    for (int64_t e : host_args.extents) args.add_i64(e);
 
-    CudaFunction fn = module_->function(k.name);
-    auto config = cuda_backend::cuda_launch_config(k, host_args.extents);
-    auto launch = [&] { cuda_launch(fn, config.grid, config.block, args.pointers()); };
-    launch();
+    auto run_all = [&] {
+        for (auto &l : launches) cuda_launch(l.fn, l.config.grid, l.config.block, l.args.pointers());
+    };
+    run_all();
     std::vector<double> times_us;
-    for (int r = 0; r < repeat; ++r) times_us.push_back(cuda_time_ms(launch) * 1e3);
+    for (int r = 0; r < repeat; ++r) times_us.push_back(cuda_time_ms(run_all) * 1e3);
     CudaContext::get().synchronize();
 
-    const Tensor &out = *tensors.back();
-    buffers.back().download(const_cast<void *>(out.data()),
-                            static_cast<std::size_t>(out.storage_elements()) * dtype_size(out.dtype()));
+    for (const auto &out : plan.program.outputs) {
+        const Tensor &t = *tensors.at(out.name);
+        buffers.at(out.name).download(const_cast<void *>(t.data()), storage_bytes(t));
+    }
     return times_us;
 }
 

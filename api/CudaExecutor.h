@@ -4,6 +4,8 @@
 #include "api/Einfuse.h"
 #include "runtime/CudaDriver.h"
 
+#include <map>
+
 namespace einfuse {
 
 class CudaExecutor {
@@ -12,9 +14,10 @@ public:
      * when there is no device or NVRTC fails. */
     CudaExecutor(const passes::Plan &plan, const std::string &arch);
 
-    /** Uploads `tensors` (the kernel's params, output last), runs once, downloads the output,
-     * and returns the times of `repeat` further runs in microseconds (CUDA events). */
-    std::vector<double> run(const ir::Kernel &k, const std::vector<const Tensor *> &tensors,
+    /** Uploads the plan's inputs from `tensors` (every tensor of the lowered program by name),
+     * runs the kernels in order once, downloads the outputs into their host tensors, and returns
+     * the times of `repeat` further runs of the whole plan in microseconds (CUDA events). */
+    std::vector<double> run(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
                             const ir::Extents &extents, int repeat) const;
 
 private:

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 
 #ifdef EINFUSE_HAVE_LLVM
 #include "backends/llvm/HostJit.h"
@@ -59,8 +60,42 @@ double elapsed_us(std::chrono::steady_clock::time_point since) {
 
 } // namespace
 
+void CompiledEinsum::plan_for(const ir::Extents &sizes) {
+    plan_ = passes::lower(program_, sizes);
+    backend_ = std::make_unique<Backend>(); // compiled code belongs to the old plan
+}
+
+namespace {
+
+/** Buffers for everything the plan writes: the outputs (returned) and the temporaries. */
+struct Workspace {
+    std::vector<Tensor> outputs, temporaries;
+    std::map<std::string, const Tensor *> by_name;
+};
+
+Workspace make_workspace(const ir::Program &lowered, const std::vector<const Tensor *> &inputs,
+                         const ir::Extents &extents) {
+    Workspace w;
+    auto shape_of = [&](const std::string &tensor) {
+        for (const auto &d : lowered.definitions)
+            if (d.tensor == tensor) {
+                Shape shape;
+                for (const auto &v : d.indices) shape.push_back(extents.at(v));
+                return shape;
+            }
+        throw InternalError("no definition of " + tensor);
+    };
+    for (const auto &t : lowered.outputs) w.outputs.emplace_back(t.dtype, shape_of(t.name));
+    for (const auto &t : lowered.temporaries) w.temporaries.emplace_back(t.dtype, shape_of(t.name));
+    for (std::size_t i = 0; i < inputs.size(); ++i) w.by_name[lowered.inputs[i].name] = inputs[i];
+    for (std::size_t i = 0; i < w.outputs.size(); ++i) w.by_name[lowered.outputs[i].name] = &w.outputs[i];
+    for (std::size_t i = 0; i < w.temporaries.size(); ++i) w.by_name[lowered.temporaries[i].name] = &w.temporaries[i];
+    return w;
+}
+
+} // namespace
+
 RunResult CompiledEinsum::run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat) const {
-    EINFUSE_ASSERT(plan_.kernels.size() == 1, "an einsum lowers to one kernel");
     if (inputs.size() != program_.inputs.size())
         throw UserError("expected " + std::to_string(program_.inputs.size()) + " inputs, got " +
                         std::to_string(inputs.size()));
@@ -68,29 +103,33 @@ RunResult CompiledEinsum::run(const std::vector<const Tensor *> &inputs, const i
         if (inputs[i]->dtype() != program_.inputs[i].dtype || inputs[i]->rank() != program_.inputs[i].rank)
             throw UserError("input " + std::to_string(i) + " does not match the compiled signature");
 
-    const ir::Kernel &k = plan_.kernels.front();
+    Workspace w = make_workspace(plan_.program, inputs, extents);
     RunResult result;
-    result.outputs.emplace_back(program_.outputs.front().dtype, output_shape(extents));
-    std::vector<const Tensor *> params = inputs;
-    params.push_back(&result.outputs.front());
-
     if (options_.target == Target::Host) {
         if (!backend_->host) backend_->host = std::make_unique<HostExecutor>(plan_, options_.threads);
-        backend_->host->run(k, params, extents);
+        auto run_all = [&] {
+            for (const auto &k : plan_.kernels) {
+                std::vector<const Tensor *> params;
+                for (const auto &t : k.params) params.push_back(w.by_name.at(t.name));
+                backend_->host->run(k, params, extents);
+            }
+        };
+        run_all();
         for (int r = 0; r < repeat; ++r) {
             auto start = std::chrono::steady_clock::now();
-            backend_->host->run(k, params, extents);
+            run_all();
             result.times_us.push_back(elapsed_us(start));
         }
-        return result;
-    }
+    } else {
 #ifdef EINFUSE_HAVE_CUDA
-    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch);
-    result.times_us = backend_->cuda->run(k, params, extents, repeat);
-    return result;
+        if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch);
+        result.times_us = backend_->cuda->run(plan_, w.by_name, extents, repeat);
 #else
-    throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");
+        throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");
 #endif
+    }
+    result.outputs = std::move(w.outputs);
+    return result;
 }
 
 std::string emit(const CompiledEinsum &compiled, std::string_view kind) {
@@ -130,7 +169,9 @@ Tensor einsum(std::string_view spec, const std::vector<Tensor> &inputs, Target t
         ptrs.push_back(&t);
     }
     CompiledEinsum compiled(spec, dtypes, CompileOptions{target, "", 0}, ranks);
-    return compiled.run(ptrs, compiled.bind(shapes, {})).outputs.front();
+    ir::Extents extents = compiled.bind(shapes, {});
+    compiled.plan_for(extents);
+    return compiled.run(ptrs, extents).outputs.front();
 }
 
 Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const Tensor *> &inputs,

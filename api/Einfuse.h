@@ -44,6 +44,10 @@ public:
     const passes::Plan &plan() const { return plan_; }
     const CompileOptions &options() const { return options_; }
 
+    /** Re-plans for these index sizes (the contraction order of three or more operands depends
+     * on them); without it the plan assumes sizes. Call before run(). */
+    void plan_for(const ir::Extents &sizes);
+
     /** Index sizes from the inputs' shapes and --dims-style sizes; throws UserError. */
     ir::Extents bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const;
     Shape output_shape(const ir::Extents &extents) const;

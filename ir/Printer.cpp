@@ -73,6 +73,7 @@ std::string to_string(const Program &p) {
     std::string out;
     for (const auto &t : p.inputs) out += tensor_decl("input", t);
     for (const auto &t : p.outputs) out += tensor_decl("output", t);
+    for (const auto &t : p.temporaries) out += tensor_decl("temporary", t);
     for (const auto &d : p.definitions) out += d.tensor + "[" + join(d.indices) + "] = " + to_string(d.value) + "\n";
     return out;
 }

@@ -8,7 +8,7 @@
 namespace einfuse::ir {
 
 const TensorInfo *Program::find_tensor(const std::string &name) const {
-    for (const auto *list : {&inputs, &outputs})
+    for (const auto *list : {&inputs, &outputs, &temporaries})
         for (const auto &t : *list)
             if (t.name == name) return &t;
     return nullptr;

@@ -26,6 +26,7 @@ struct Definition {
 struct Program {
     std::vector<TensorInfo> inputs;
     std::vector<TensorInfo> outputs;
+    std::vector<TensorInfo> temporaries;  // intermediates a pass introduced; never returned
     std::vector<std::string> index_vars; // every index variable, in order of first appearance
     std::vector<Definition> definitions;
     std::string source;                  // the user's text, for comments in emitted code

@@ -18,7 +18,9 @@ std::string kernel_name(const ir::Program &p, const ir::Definition &d) {
         else if (c == ',') name += '_';
         else if (c == '-' && i + 1 < p.source.size() && p.source[i + 1] == '>') name += "_to_";
     }
-    if (name.empty() || name.size() > 48) name = d.tensor;
+    if (name.empty() || name.size() > 48) name = "program";
+    // Several kernels of one program (contraction steps, statements) get the tensor they define.
+    if (p.definitions.size() > 1) name += "_" + d.tensor;
     return "einfuse_" + name;
 }
 
@@ -30,6 +32,8 @@ void collect_tensors(const ir::Expr &e, std::vector<std::string> &names) {
         collect_tensors(b->b, names);
     } else if (const auto *r = e.as<ir::Reduce>()) {
         collect_tensors(r->body, names);
+    } else if (const auto *c = e.as<ir::Cast>()) {
+        collect_tensors(c->value, names);
     }
 }
 
@@ -54,8 +58,9 @@ ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index) {
 
     std::vector<std::string> inputs;
     collect_tensors(reduce->body, inputs);
-    for (const auto &t : p.inputs) // keep the program's order: the ABI follows the operands
-        if (std::find(inputs.begin(), inputs.end(), t.name) != inputs.end()) k.params.push_back(t);
+    for (const auto *list : {&p.inputs, &p.temporaries}) // the program's order: the ABI follows the operands
+        for (const auto &t : *list)
+            if (std::find(inputs.begin(), inputs.end(), t.name) != inputs.end()) k.params.push_back(t);
     k.num_inputs = static_cast<int>(k.params.size());
     k.params.push_back(*p.find_tensor(d.tensor));
     k.index_vars = p.index_vars;
@@ -63,9 +68,11 @@ ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index) {
     // Before: out[b,i,k] = sum[j](in0[b,i,j] * in1[b,j,k])
     // After:  parallel for b,i,k { f32 acc = 0; for j { acc = acc + in0[b,i,j] * in1[b,j,k] }
     //                              out[b,i,k] = acc }
+    // The store converts to the tensor's type: an f16 einsum accumulates in f32, rounds once.
+    DType stored = p.find_tensor(d.tensor)->dtype;
     ir::Stmt inner;
     if (reduce->reduce_vars.empty()) {
-        inner = ir::Store::make(d.tensor, d.indices, reduce->body);
+        inner = ir::Store::make(d.tensor, d.indices, ir::Cast::make(stored, reduce->body));
     } else {
         DType t = reduce->type;
         ir::Expr acc = ir::ScalarRef::make(t, "acc");
@@ -73,7 +80,7 @@ ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index) {
         inner = ir::Block::make({
             ir::DeclareScalar::make("acc", t, ir::Const::make(t, ir::reduce_identity(reduce->op))),
             nest(reduce->reduce_vars, ir::LoopKind::Serial, ir::AssignScalar::make("acc", update)),
-            ir::Store::make(d.tensor, d.indices, acc),
+            ir::Store::make(d.tensor, d.indices, ir::Cast::make(stored, acc)),
         });
     }
     k.body = nest(d.indices, ir::LoopKind::Parallel, inner);

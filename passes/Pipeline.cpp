@@ -2,6 +2,7 @@
 
 #include "ir/Printer.h"
 #include "passes/ChooseStrategy.h"
+#include "passes/ContractionOrder.h"
 #include "passes/LowerToLoops.h"
 
 #include <chrono>
@@ -36,9 +37,11 @@ template <class F> auto run_pass(const char *name, F &&pass) {
 
 } // namespace
 
-Plan lower(const ir::Program &program) {
-    run_pass("verify", [&] { ir::verify(program); return program; });
+Plan lower(const ir::Program &input, const ir::Extents &sizes) {
+    run_pass("verify", [&] { ir::verify(input); return input; });
     Plan plan;
+    plan.program = run_pass("order_contractions", [&] { return order_contractions(input, sizes, plan.notes); });
+    const ir::Program &program = plan.program;
     for (std::size_t i = 0; i < program.definitions.size(); ++i) {
         ir::Kernel k = run_pass("lower_to_loops", [&] { return lower_to_loops(program, i); });
         k = run_pass("choose_strategy", [&] { return choose_strategy(std::move(k), program, i); });
@@ -49,6 +52,7 @@ Plan lower(const ir::Program &program) {
 
 std::string Plan::explain() const {
     std::string out;
+    for (const auto &n : notes) out += n + "\n";
     for (const auto &k : kernels) {
         out += "kernel " + k.name + ": " + std::string(ir::strategy_name(k.strategy)) + "\n";
         out += "  computes: " + k.comment + "\n";

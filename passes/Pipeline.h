@@ -6,12 +6,15 @@
 namespace einfuse::passes {
 
 struct Plan {
-    std::vector<ir::Kernel> kernels;
+    ir::Program program;             // as lowered: after contraction order, with its temporaries
+    std::vector<ir::Kernel> kernels; // in the order they run
+    std::vector<std::string> notes;  // decisions about the whole program (contraction order)
     /** The text of --emit plan: each kernel, its strategy, its loop nest, and why the other
      * strategies were not chosen. */
     std::string explain() const;
 };
 
-Plan lower(const ir::Program &program);
+/** `sizes` are the index sizes to plan for, where known (the contraction order depends on them). */
+Plan lower(const ir::Program &program, const ir::Extents &sizes = {});
 
 } // namespace einfuse::passes
