@@ -180,8 +180,17 @@ Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const 
 }
 
 double tolerance(DType dtype, int64_t n) {
-    double eps = dtype == DType::F64 ? std::numeric_limits<double>::epsilon() : std::numeric_limits<float>::epsilon();
-    return 8.0 * eps * static_cast<double>(std::max<int64_t>(n, 1));
+    // Accumulation: a few ulps of the accumulation type per term. Storing to f16 or bf16 then
+    // rounds once more: 2^-11 or 2^-8 of the value, doubled for margin. Integers are exact.
+    switch (dtype) {
+    case DType::I32:
+    case DType::I64: return 0.0;
+    case DType::F64: return 8.0 * std::numeric_limits<double>::epsilon() * static_cast<double>(std::max<int64_t>(n, 1));
+    default: break;
+    }
+    double accumulate = 8.0 * std::numeric_limits<float>::epsilon() * static_cast<double>(std::max<int64_t>(n, 1));
+    double store = dtype == DType::F16 ? 0x1p-10 : dtype == DType::BF16 ? 0x1p-7 : 0.0;
+    return accumulate + store;
 }
 
 int64_t reduction_length(const CompiledEinsum &compiled, const ir::Extents &extents) {

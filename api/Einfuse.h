@@ -78,8 +78,9 @@ Tensor einsum(std::string_view spec, const std::vector<Tensor> &inputs, Target t
 Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const Tensor *> &inputs,
                         const ir::Extents &extents);
 
-/** The tolerance a float result of dtype must meet against the reference, for a reduction over
- * `reduction_length` terms: a few ulps per term, never below a few ulps. */
+/** The largest relative error (against max(|reference|, 1)) a result of dtype may have, for a
+ * reduction over `reduction_length` terms: a few ulps of the accumulation type per term, plus the
+ * final rounding of f16/bf16; 0 for integers, which must be exact. */
 double tolerance(DType dtype, int64_t reduction_length);
 int64_t reduction_length(const CompiledEinsum &compiled, const ir::Extents &extents);
 

@@ -27,6 +27,4 @@ std::optional<DType> parse_dtype(std::string_view name) {
     return std::nullopt;
 }
 
-bool is_supported(DType t) { return t == DType::F32 || t == DType::F64; }
-
 } // namespace einfuse

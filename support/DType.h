@@ -1,6 +1,5 @@
 #pragma once
-// Element types of tensors. The enum lists every type of the language; the current slice
-// computes in f32 and f64 (see is_supported), the others are parsed and rejected clearly.
+// Element types of tensors: every type of the language. f16 and bf16 compute in f32.
 #include <cstddef>
 #include <optional>
 #include <string_view>
@@ -15,7 +14,5 @@ std::string_view dtype_name(DType t);
 std::string_view dtype_c_name(DType t);
 std::size_t dtype_size(DType t);
 std::optional<DType> parse_dtype(std::string_view name);
-/** Whether the whole pipeline (interpreter, both backends) handles t today. */
-bool is_supported(DType t);
 
 } // namespace einfuse

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -83,17 +84,23 @@ TEST_CASE("exit codes: usage 1, bad input 2 with a caret") {
         {"run \"bij,bjk->bik\" --shape 0=2x2x3 --shape 1=2x4x2", 2, "index 'j' has size 3 in operand 0 but 4 in operand 1"},
         {"run \"bij,bjk->bix\" --dims b=2,i=2,j=2,k=2", 2, "appears in no operand"},
         {"run \"ij,jk->ik\" --dims i=2,j=2", 2, "no size for index 'k'"},
-        {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --dtype f16", 2, "not supported yet"},
+        {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --dtype f8", 1, "expected f16, bf16, f32, f64, i32 or i64"},
         {"run \"ij,jk->ik\" --dims i=2,j=x", 1, "not a size"},
-        {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --input 0=a.npy", 1, "not supported yet"},
+        {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --input 0=/nonexistent/a.npy", 2, "cannot read '/nonexistent/a.npy'"},
+        {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --input 0=" EINFUSE_SOURCE_DIR "/README.md", 2, "not a .npy file"},
+        {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --input 2=a.npy", 1, "operands are 0..1"},
+        {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --input 0=", 1, "expected NAME=FILE.npy"},
+        {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --output r=x.npy", 1, "only result is named 'out'"},
+        {"compile \"ij,jk->ik\" --input 0=a.npy", 1, "belong to `einfuse run`"},
         {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --target tpu", 1, "expected host or cuda"},
         {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --bogus", 1, "bogus"},
         {"frobnicate", 1, "error"},
         {"compile \"ij,jk->ik\" --emit wasm", 1, "expected cu, ptx, llvm or plan"},
     };
     for (const auto &row : rows) {
-        CAPTURE(row.args);
-        Result r = einfuse(row.args);
+        std::string args = row.args; // CAPTURE of a const char * prints the pointer
+        CAPTURE(args);
+        Result r = einfuse(args);
         CHECK(r.code == row.code);
         CHECK(has(r.err, row.stderr_part));
     }
@@ -107,4 +114,113 @@ TEST_CASE("run --target cuda: runs on a GPU, or exits 4 with the reason") {
         CHECK(r.code == 0);
         CHECK(has(r.out, ": ok"));
     }
+}
+
+namespace {
+
+/** A Python 3 with numpy: Debian's (scripts/install-deps.sh installs python3-numpy), which a
+ * pyenv or venv `python3` first on PATH may lack; empty when there is none. */
+std::string python_with_numpy() {
+    for (const char *py : {"/usr/bin/python3", "python3"})
+        if (std::system((std::string(py) + " -c 'import numpy' >/dev/null 2>&1").c_str()) == 0) return py;
+    return "";
+}
+
+/** Runs a Python script (numpy imported as np) in `dir`; its exit code. */
+int python(const std::string &py, const std::string &dir, const std::string &script) {
+    std::string file = dir + "/script.py";
+    std::ofstream(file) << "import sys\nimport numpy as np\n" << script;
+    return WEXITSTATUS(std::system(("cd " + dir + " && " + py + " script.py").c_str()));
+}
+
+} // namespace
+
+TEST_CASE("run --input/--output: .npy files from numpy in, numpy.einsum's result out") {
+    std::string py = python_with_numpy();
+    if (py.empty()) {
+        FAIL_CHECK("no python3 with numpy here: scripts/install-deps.sh installs python3-numpy");
+        return;
+    }
+    namespace fs = std::filesystem;
+    fs::path dir = fs::temp_directory_path() / ("einfuse_cli_npy_" + std::to_string(getpid()));
+    fs::create_directories(dir);
+    const std::string d = dir.string();
+    // Inputs of every kind the reader takes: C and Fortran order, f32 and f64, scalars, rank 1.
+    REQUIRE(python(py, d, R"(
+rng = np.random.default_rng()
+np.save('a.npy', rng.uniform(-1, 1, (64, 2, 3)).astype(np.float32))
+np.save('b.npy', np.asfortranarray(rng.uniform(-1, 1, (64, 3, 4)).astype(np.float32)))
+np.save('m.npy', np.asfortranarray(rng.uniform(-1, 1, (5, 5))))
+np.save('x.npy', rng.uniform(-1, 1, 7))
+np.save('y.npy', rng.uniform(-1, 1, 7))
+np.save('s.npy', np.array(2.5))
+)") == 0);
+
+    const struct {
+        const char *args;
+        const char *numpy; // the expected result, from the same files
+    } rows[] = {
+        {"\"bij,bjk->bik\" --input 0=a.npy --input 1=b.npy", "np.einsum('bij,bjk->bik', np.load('a.npy'), np.load('b.npy'))"},
+        {"\"ii->i\" --input 0=m.npy", "np.einsum('ii->i', np.load('m.npy'))"},
+        {"\"ij->ji\" --input 0=m.npy", "np.load('m.npy').T"},
+        {"\"i,i->\" --input 0=x.npy --input 1=y.npy --dtype f64", "np.einsum('i,i->', np.load('x.npy'), np.load('y.npy'))"},
+        {"\"i,->i\" --input 0=x.npy --input 1=s.npy", "np.load('x.npy') * 2.5"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.args);
+        fs::remove(dir / "r.npy");
+        std::string args = row.args; // file names are relative to `dir`
+        for (std::size_t at = args.find(".npy"); at != std::string::npos; at = args.find(".npy", at + 4 + d.size() + 1))
+            args.insert(args.rfind('=', at) + 1, d + "/");
+        Result r = einfuse("run " + args + " --output out=" + d + "/r.npy --check");
+        CAPTURE(r.err);
+        CHECK(r.code == 0);
+        CHECK(has(r.out, ": ok"));
+        CHECK(python(py, d, std::string("want = ") + row.numpy + R"(
+got = np.load('r.npy')
+ok = got.shape == want.shape and got.dtype == want.dtype and np.allclose(got, want, rtol=1e-5, atol=1e-6)
+if not ok:
+    print('got', got.dtype, got.shape, 'want', want.dtype, want.shape, 'max diff', np.max(np.abs(got - want), initial=0))
+sys.exit(0 if ok else 1)
+)") == 0);
+    }
+
+    SUBCASE("an operand without a file gets random inputs; the output has the bound shape") {
+        Result r = einfuse("run \"bij,bjk->bik\" --input 0=" + d + "/a.npy --dims k=9 --check --json --output out=" + d +
+                           "/r.npy");
+        CHECK(r.code == 0);
+        CHECK(has(r.out, "\"output_file\""));
+        CHECK(python(py, d, "sys.exit(0 if np.load('r.npy').shape == (64, 2, 9) else 1)") == 0);
+    }
+    SUBCASE("files that disagree with the command line or each other: exit 2, naming the file") {
+        const struct {
+            std::string args;
+            std::string stderr_part;
+        } bad[] = {
+            {"\"bij,bjk->bik\" --input 0=" + d + "/a.npy --dims k=2 --dtype f64", "but '" + d + "/a.npy' holds f32"},
+            {"\"bij,bjk->bik\" --input 0=" + d + "/a.npy --dims k=2 --shape 0=64x2x4", "holds 64x2x3"},
+            {"\"bij,bjk->bik\" --input 0=" + d + "/a.npy --dims j=5,k=2", "index 'j' has size 5"},
+            {"\"bij,bjk->bik\" --input 0=" + d + "/a.npy --input 1=" + d + "/m.npy", "from '" + d + "/m.npy'"},
+            {"\"ij,jk->ik\" --input 0=" + d + "/a.npy --dims k=2", "rank 3"},
+        };
+        for (const auto &row : bad) {
+            CAPTURE(row.args);
+            Result r = einfuse("run " + row.args);
+            CHECK(r.code == 2);
+            CHECK(has(r.err, row.stderr_part));
+        }
+    }
+    SUBCASE("a malformed file: exit 2, naming it") {
+        std::ofstream(d + "/bad.npy", std::ios::binary) << std::string("\x93NUMPY\x01\x00\x08\x00{'descr'", 17);
+        Result r = einfuse("run \"ij,jk->ik\" --input 0=" + d + "/bad.npy --dims k=2");
+        CHECK(r.code == 2);
+        CHECK(has(r.err, "cannot read '" + d + "/bad.npy'"));
+    }
+    SUBCASE("an unwritable output: exit 2, naming it") {
+        Result r = einfuse("run \"ij,jk->ik\" --dims i=2,j=2,k=2 --output out=" + d + "/no/such/r.npy");
+        CHECK(r.code == 2);
+        CHECK(has(r.err, "cannot write '" + d + "/no/such/r.npy'"));
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
 }

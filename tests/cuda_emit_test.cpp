@@ -1,7 +1,8 @@
-// The CUDA printer's text: pinned by a golden file, compiled by nvcc and NVRTC (no GPU needed),
+// The CUDA printer's text: pinned by golden files, compiled by nvcc and NVRTC (no GPU needed),
 // and the emitted launcher's argument checks run on the host (they fail before any CUDA call).
 #include "backends/cuda/CudaPrinter.h"
 #include "runtime/Nvrtc.h"
+#include "support/Error.h"
 
 #include <doctest/doctest.h>
 
@@ -27,28 +28,48 @@ std::string source_dir() {
     return env ? env : EINFUSE_SOURCE_DIR;
 }
 
-/** parallel for b, i, k { acc = 0; for j { acc = acc + in0[b,i,j] * in1[b,j,k] } out[b,i,k] = acc } */
-Kernel bmm_kernel(DType t, const std::string &name) {
-    auto at = [&](const char *tensor, std::vector<std::string> idx) { return Access::make(t, tensor, std::move(idx)); };
-    Expr acc = ScalarRef::make(t, "acc");
+/** parallel for b, i, k { acc = 0; for j { acc = acc + in0[b,i,j] * in1[b,j,k] } out[b,i,k] = acc }
+ * with tensors of type `storage` and arithmetic in `compute`, as the frontend builds it: an f16
+ * bmm reads Cast(f32, in0[b,i,j]), accumulates in f32 and stores Cast(f16, acc). */
+Kernel bmm_kernel(DType storage, DType compute, const std::string &name) {
+    auto at = [&](const char *tensor, std::vector<std::string> idx) {
+        return Cast::make(compute, Access::make(storage, tensor, std::move(idx)));
+    };
+    Expr acc = ScalarRef::make(compute, "acc");
     Stmt inner = Block::make({
-        DeclareScalar::make("acc", t, Const::make(t, 0)),
+        DeclareScalar::make("acc", compute, Const::make(compute, 0)),
         For::make("j", LoopKind::Serial,
                   AssignScalar::make("acc", Binary::make(BinaryOp::Add, acc,
                                                          Binary::make(BinaryOp::Mul, at("in0", {"b", "i", "j"}),
                                                                       at("in1", {"b", "j", "k"}))))),
-        Store::make("out", {"b", "i", "k"}, acc),
+        Store::make("out", {"b", "i", "k"}, Cast::make(storage, acc)),
     });
     Kernel k;
     k.name = name;
     k.comment = "bij,bjk->bik";
-    k.params = {{"in0", t, 3}, {"in1", t, 3}, {"out", t, 3}};
+    k.params = {{"in0", storage, 3}, {"in1", storage, 3}, {"out", storage, 3}};
     k.num_inputs = 2;
     k.index_vars = {"b", "i", "j", "k"};
     k.body = For::make("b", LoopKind::Parallel,
                        For::make("i", LoopKind::Parallel, For::make("k", LoopKind::Parallel, inner)));
     return k;
 }
+Kernel bmm_kernel(DType t, const std::string &name) { return bmm_kernel(t, t, name); }
+
+/** out[i] = Cast(to, in0[i]): one kernel per conversion. */
+Kernel cast_kernel(DType from, DType to) {
+    Kernel k;
+    k.name = "cast_" + std::string(dtype_name(from)) + "_" + std::string(dtype_name(to));
+    k.comment = "out[i] = " + std::string(dtype_name(to)) + "(in0[i])";
+    k.params = {{"in0", from, 1}, {"out", to, 1}};
+    k.num_inputs = 1;
+    k.index_vars = {"i"};
+    k.body =
+        For::make("i", LoopKind::Parallel, Store::make("out", {"i"}, Cast::make(to, Access::make(from, "in0", {"i"}))));
+    return k;
+}
+
+const DType kAllTypes[] = {DType::F16, DType::BF16, DType::F32, DType::F64, DType::I32, DType::I64};
 
 std::string read_file(const fs::path &p) {
     std::ifstream in(p, std::ios::binary);
@@ -86,22 +107,34 @@ std::vector<fs::path> golden_cu_files() {
 
 } // namespace
 
-TEST_CASE("golden: bij,bjk->bik f32 as tests/golden/bmm_f32.cu") {
-    std::string text = cuda_backend::emit_cuda({bmm_kernel(DType::F32, "bmm_f32")}, "0.1.0");
-    fs::path golden = source_dir() + "/tests/golden/bmm_f32.cu";
-    if (const char *u = std::getenv("EINFUSE_UPDATE_GOLDEN"); u && std::string(u) == "1") {
-        fs::create_directories(golden.parent_path());
-        write_file(golden, text);
-        MESSAGE("updated " << golden.string());
+TEST_CASE("golden: bij,bjk->bik in f32, f16 (f32 accumulation) and i64 as tests/golden/bmm_*.cu") {
+    struct Row {
+        const char *name;
+        DType storage, compute;
+    };
+    const Row rows[] = {
+        {"bmm_f32", DType::F32, DType::F32}, {"bmm_f16", DType::F16, DType::F32}, {"bmm_i64", DType::I64, DType::I64}};
+    for (const auto &row : rows) {
+        CAPTURE(row.name);
+        std::string text = cuda_backend::emit_cuda({bmm_kernel(row.storage, row.compute, row.name)}, "0.1.0");
+        fs::path golden = source_dir() + "/tests/golden/" + row.name + ".cu";
+        if (const char *u = std::getenv("EINFUSE_UPDATE_GOLDEN"); u && std::string(u) == "1") {
+            fs::create_directories(golden.parent_path());
+            write_file(golden, text);
+            MESSAGE("updated " << golden.string());
+        }
+        std::string want = read_file(golden);
+        if (text != want) {
+            fs::path got = temp_dir() / (std::string(row.name) + ".cu");
+            write_file(got, text);
+            FAIL_CHECK("emitted text differs from the golden; see: diff -u "
+                       << golden.string() << " " << got.string() << "  (EINFUSE_UPDATE_GOLDEN=1 rewrites it)");
+        }
+        CHECK(text.rfind("// Generated by einfuse 0.1.0. Do not edit.\n", 0) == 0);
+        // The f16 headers only where f16 is used; the wrapping helpers only for integers.
+        CHECK((text.find("#include <cuda_fp16.h>") != std::string::npos) == (row.storage == DType::F16));
+        CHECK((text.find("einfuse_wrap_add(") != std::string::npos) == (row.storage == DType::I64));
     }
-    std::string want = read_file(golden);
-    if (text != want) {
-        fs::path got = temp_dir() / "bmm_f32.cu";
-        write_file(got, text);
-        FAIL_CHECK("emitted text differs from the golden; see: diff -u " << golden.string() << " " << got.string()
-                                                                         << "  (EINFUSE_UPDATE_GOLDEN=1 rewrites it)");
-    }
-    CHECK(text.rfind("// Generated by einfuse 0.1.0. Do not edit.\n", 0) == 0);
 }
 
 TEST_CASE("golden: every golden .cu compiles with nvcc -arch=sm_90 -c") {
@@ -114,6 +147,7 @@ TEST_CASE("golden: every golden .cu compiles with nvcc -arch=sm_90 -c") {
         auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + file.string() + " -o " +
                                      (temp_dir() / (file.stem().string() + ".o")).string());
         CHECK_MESSAGE(rc == 0, out);
+        CHECK_MESSAGE(out.find("warning") == std::string::npos, out); // emitted code compiles cleanly
     }
 }
 
@@ -169,6 +203,104 @@ TEST_CASE("emit: unusual kernels compile with NVRTC") {
     }
 }
 
+TEST_CASE("emit: every conversion between the six element types compiles with NVRTC and nvcc") {
+    std::vector<Kernel> kernels;
+    for (DType from : kAllTypes)
+        for (DType to : kAllTypes)
+            if (from != to) kernels.push_back(cast_kernel(from, to));
+    std::string text = cuda_backend::emit_cuda(kernels, "test");
+    CHECK(text.find("out[i * out_s0] = __float2half_rn(__bfloat162float(in0[i * in0_s0]));") != std::string::npos);
+    CHECK(text.find("out[i * out_s0] = __double2int_rz(in0[i * in0_s0]);") != std::string::npos);
+    CHECK(text.find("out[i * out_s0] = (int)in0[i * in0_s0];") != std::string::npos);
+    CHECK(text.find("//   inputs: in0[i] bf16 (__nv_bfloat16)") != std::string::npos);
+    std::string ptx = cuda_ptx(text, "sm_90");
+    CHECK(ptx.find(".entry cast_i64_f16") != std::string::npos);
+    if (fs::exists(kNvcc)) { // the launchers cast data to every element type: the host side too
+        fs::path dir = temp_dir();
+        write_file(dir / "casts.cu", text);
+        auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / "casts.cu").string() + " -o " +
+                                     (dir / "casts.o").string());
+        CHECK_MESSAGE(rc == 0, out);
+        CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
+    }
+}
+
+TEST_CASE("emit: integer and half-precision corners") {
+    const double inf = std::numeric_limits<double>::infinity();
+    SUBCASE("i32/i64: max/min identities, most negative constants, wrapping ops, a C cast of an infix sum") {
+        // m[] = max over i of min(in0[i] - 3, +inf) for i32; s[] = min over i of (i64(in0[i]) * -2^63)
+        Expr x = Access::make(DType::I32, "in0", {"i"});
+        Expr m = ScalarRef::make(DType::I32, "m"), s = ScalarRef::make(DType::I64, "s");
+        Expr v = Binary::make(BinaryOp::Min, Binary::make(BinaryOp::Sub, x, Const::make(DType::I32, 3)),
+                              Const::make(DType::I32, inf));
+        Expr w =
+            Binary::make(BinaryOp::Mul, Cast::make(DType::I64, x), Const::make(DType::I64, -9223372036854775808.0));
+        Expr f = Access::make(DType::F32, "in1", {"i"});
+        Kernel k;
+        k.name = "int_corners";
+        k.params = {{"in0", DType::I32, 1},
+                    {"in1", DType::F32, 1},
+                    {"mo", DType::I32, 0},
+                    {"so", DType::I64, 0},
+                    {"d", DType::F64, 1}};
+        k.num_inputs = 2;
+        k.index_vars = {"i"};
+        k.body = Block::make({
+            DeclareScalar::make("m", DType::I32, Const::make(DType::I32, -inf)),
+            DeclareScalar::make("s", DType::I64, Const::make(DType::I64, inf)),
+            For::make(
+                "i", LoopKind::Serial,
+                Block::make({AssignScalar::make("m", Binary::make(BinaryOp::Max, m, v)),
+                             AssignScalar::make("s", Binary::make(BinaryOp::Min, s, w)),
+                             Store::make("d", {"i"}, Cast::make(DType::F64, Binary::make(BinaryOp::Add, f, f)))})),
+            Store::make("mo", std::vector<std::string>{}, m),
+            Store::make("so", std::vector<std::string>{}, s),
+        });
+        std::string text = cuda_backend::emit_cuda({k}, "test");
+        CHECK(text.find("int m = (-2147483647 - 1);") != std::string::npos);
+        CHECK(text.find("long long s = 9223372036854775807LL;") != std::string::npos);
+        CHECK(text.find("max(m, min(einfuse_wrap_sub(in0[i * in0_s0], 3), 2147483647))") != std::string::npos);
+        CHECK(text.find("einfuse_wrap_mul((long long)in0[i * in0_s0], (-9223372036854775807LL - 1))") !=
+              std::string::npos);
+        CHECK(text.find("(double)(in1[i * in1_s0] + in1[i * in1_s0])") != std::string::npos);
+        CHECK(text.find("cuda_fp16.h") == std::string::npos);
+        CHECK(!cuda_cubin(text, "sm_90").empty());
+    }
+    SUBCASE("f16/bf16 scalars and constants") {
+        Kernel k;
+        k.name = "half_consts";
+        k.params = {{"h", DType::F16, 1}, {"g", DType::BF16, 1}};
+        k.num_inputs = 0;
+        k.index_vars = {"i"};
+        k.body = For::make("i", LoopKind::Parallel,
+                           Block::make({DeclareScalar::make("t", DType::F16, Const::make(DType::F16, -inf)),
+                                        Store::make("h", {"i"}, ScalarRef::make(DType::F16, "t")),
+                                        Store::make("g", {"i"}, Const::make(DType::BF16, 0.5))}));
+        std::string text = cuda_backend::emit_cuda({k}, "test");
+        CHECK(text.find("__half t = __double2half((-__longlong_as_double(0x7ff0000000000000LL)));") !=
+              std::string::npos);
+        CHECK(text.find("g[i * g_s0] = __double2bfloat16(0.5);") != std::string::npos);
+        CHECK(text.find("#include <cuda_bf16.h>") != std::string::npos);
+        CHECK(!cuda_cubin(text, "sm_90").empty());
+    }
+    SUBCASE("what the frontend never produces is an internal error, not wrong code") {
+        auto kernel_of = [](Expr value) {
+            Kernel k;
+            k.name = "bad";
+            k.params = {{"in0", value.type(), 1}, {"out", value.type(), 1}};
+            k.num_inputs = 1;
+            k.index_vars = {"i"};
+            k.body = For::make("i", LoopKind::Parallel, Store::make("out", {"i"}, value));
+            return k;
+        };
+        Expr h = Access::make(DType::F16, "in0", {"i"}), n = Access::make(DType::I64, "in0", {"i"});
+        CHECK_THROWS_AS(cuda_backend::emit_cuda({kernel_of(Binary::make(BinaryOp::Add, h, h))}, "t"), InternalError);
+        CHECK_THROWS_AS(cuda_backend::emit_cuda({kernel_of(Binary::make(BinaryOp::Div, n, n))}, "t"), InternalError);
+        CHECK_THROWS_AS(cuda_backend::emit_cuda({kernel_of(Const::make(DType::I32, 0.5))}, "t"), InternalError);
+        CHECK_THROWS_AS(cuda_backend::emit_cuda({kernel_of(Const::make(DType::I32, 3e9))}, "t"), InternalError);
+    }
+}
+
 TEST_CASE("emit: the launch configuration rule") {
     Kernel k = bmm_kernel(DType::F32, "bmm");
     auto c = cuda_backend::cuda_launch_config(k, {262144, 2, 2, 2}); // b, i, j, k: 2^20 threads
@@ -188,8 +320,15 @@ TEST_CASE("emit: the launcher rejects bad arguments before touching the GPU") {
     fs::path dir = temp_dir();
     write_file(dir / "f32.cu", cuda_backend::emit_cuda({bmm_kernel(DType::F32, "bmm_f32")}, "test"));
     write_file(dir / "f64.cu", cuda_backend::emit_cuda({bmm_kernel(DType::F64, "bmm_f64")}, "test"));
+    // Integer and f16 files twice over: the wrapping helpers are guarded too.
+    write_file(dir / "i32.cu", cuda_backend::emit_cuda({bmm_kernel(DType::I32, "bmm_i32")}, "test"));
+    write_file(dir / "i64.cu", cuda_backend::emit_cuda({bmm_kernel(DType::I64, "bmm_i64")}, "test"));
+    write_file(dir / "f16.cu", cuda_backend::emit_cuda({bmm_kernel(DType::F16, DType::F32, "bmm_f16")}, "test"));
     write_file(dir / "main.cu", R"(#include "f32.cu"
 #include "f64.cu"
+#include "i32.cu"
+#include "i64.cu"
+#include "f16.cu"
 #include <stdio.h>
 int main() {
     int64_t sa[3] = {5, 2, 3}, sb[3] = {5, 3, 4}, so[3] = {5, 2, 4};
@@ -201,6 +340,8 @@ int main() {
     printf("%d ", bmm_f32_launch(NULL, 2, &out, sizes, 4, 0));           // 1 null inputs
     printf("%d ", bmm_f32_launch(in, 1, &out, sizes, 4, 0));             // 2 count
     printf("%d ", bmm_f64_launch(in, 2, &out, sizes, 3, 0));             // 2 count
+    printf("%d ", bmm_i64_launch(in, 3, &out, sizes, 4, 0));             // 2 count
+    printf("%d ", bmm_f16_launch(in, 2, &out, sizes, 5, 0));             // 2 count
     in[1].ndim = 2; printf("%d ", bmm_f32_launch(in, 2, &out, sizes, 4, 0)); in[1].ndim = 3; // 3 ndim
     sb[1] = 4; printf("%d ", bmm_f32_launch(in, 2, &out, sizes, 4, 0)); sb[1] = 3;          // 4 shape
     sizes[2] = -1; printf("%d ", bmm_f32_launch(in, 2, &out, sizes, 4, 0)); sizes[2] = 3;   // 5 size
@@ -215,5 +356,6 @@ int main() {
 )");
     auto [rc, out] = run_command("cd " + dir.string() + " && " + kNvcc + " -arch=sm_90 -o check main.cu && ./check");
     CHECK_MESSAGE(rc == 0, out);
-    CHECK(out.substr(out.size() >= 20 ? out.size() - 20 : 0) == "1 2 2 3 4 5 6 1 0 4\n");
+    const std::string want = "1 2 2 2 2 3 4 5 6 1 0 4\n";
+    CHECK(out.substr(out.size() >= want.size() ? out.size() - want.size() : 0) == want);
 }

@@ -1,10 +1,13 @@
-// The CUDA backend and runtime on a real device: the hand-built bij,bjk->bik loop nest, printed,
-// compiled by NVRTC for the device's arch and launched through the driver API, against a float64
-// host loop on fresh random inputs. Without a device every test exits 77 (CTest: skipped).
+// The CUDA backend and runtime on a real device: the hand-built bij,bjk->bik loop nest in every
+// element type, printed, compiled by NVRTC for the device's arch and launched through the driver
+// API, against a float64 host loop on fresh random inputs (integers: exact, wrapped like numpy).
+// Without a device every test exits 77 (CTest: skipped).
+#include "GpuSkip.h"
 #include "backends/cuda/CudaPrinter.h"
 #include "runtime/CudaDriver.h"
 #include "runtime/Nvrtc.h"
 #include "support/Error.h"
+#include "support/Tensor.h"
 
 #include <doctest/doctest.h>
 
@@ -12,12 +15,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
-#include "GpuSkip.h"
 
 #include <random>
 #include <sys/wait.h>
@@ -30,57 +33,69 @@ namespace {
 
 using test::require_gpu;
 
-/** parallel for b, i, k { acc = 0; for j { acc = acc + in0[b,i,j] * in1[b,j,k] } out[b,i,k] = acc } */
-Kernel bmm_kernel(DType t, const std::string &name) {
-    auto at = [&](const char *tensor, std::vector<std::string> idx) { return Access::make(t, tensor, std::move(idx)); };
-    Expr acc = ScalarRef::make(t, "acc");
+/** parallel for b, i, k { acc = 0; for j { acc = acc + in0[b,i,j] * in1[b,j,k] } out[b,i,k] = acc }
+ * with tensors of type `storage` and arithmetic in `compute`, as the frontend builds it: an f16
+ * bmm reads Cast(f32, in0[b,i,j]), accumulates in f32 and stores Cast(f16, acc). */
+Kernel bmm_kernel(DType storage, DType compute, const std::string &name) {
+    auto at = [&](const char *tensor, std::vector<std::string> idx) {
+        return Cast::make(compute, Access::make(storage, tensor, std::move(idx)));
+    };
+    Expr acc = ScalarRef::make(compute, "acc");
     Stmt inner = Block::make({
-        DeclareScalar::make("acc", t, Const::make(t, 0)),
+        DeclareScalar::make("acc", compute, Const::make(compute, 0)),
         For::make("j", LoopKind::Serial,
                   AssignScalar::make("acc", Binary::make(BinaryOp::Add, acc,
                                                          Binary::make(BinaryOp::Mul, at("in0", {"b", "i", "j"}),
                                                                       at("in1", {"b", "j", "k"}))))),
-        Store::make("out", {"b", "i", "k"}, acc),
+        Store::make("out", {"b", "i", "k"}, Cast::make(storage, acc)),
     });
     Kernel k;
     k.name = name;
     k.comment = "bij,bjk->bik";
-    k.params = {{"in0", t, 3}, {"in1", t, 3}, {"out", t, 3}};
+    k.params = {{"in0", storage, 3}, {"in1", storage, 3}, {"out", storage, 3}};
     k.num_inputs = 2;
     k.index_vars = {"b", "i", "j", "k"};
     k.body = For::make("b", LoopKind::Parallel,
                        For::make("i", LoopKind::Parallel, For::make("k", LoopKind::Parallel, inner)));
     return k;
 }
+Kernel bmm_kernel(DType t, const std::string &name) { return bmm_kernel(t, t, name); }
 
 std::mt19937_64 &rng() {
     static std::mt19937_64 r(std::random_device{}()); // fresh inputs on every run
     return r;
 }
 
-/** A strided operand: `elements` values in memory and the strides that read it as [b, x, y]. */
-template <class T> struct Operand {
-    std::vector<T> host;
-    std::vector<int64_t> strides;
-    T at(int64_t b, int64_t x, int64_t y) const { return host[b * strides[0] + x * strides[1] + y * strides[2]]; }
-};
+bool is_integer(DType t) { return t == DType::I32 || t == DType::I64; }
 
-/** Random values in [-1, 1), never zeros everywhere. Layouts: row-major, "transposed" (the last
- * two dimensions swapped in memory), or "broadcast" (one matrix shared by every b, stride 0). */
-template <class T> Operand<T> make_operand(int64_t nb, int64_t nx, int64_t ny, const std::string &layout) {
-    Operand<T> op;
-    int64_t mats = layout == "broadcast" ? 1 : nb;
-    op.host.resize(mats * nx * ny);
-    std::uniform_real_distribution<double> dist(-1.0, 1.0);
-    for (auto &v : op.host)
-        v = static_cast<T>(dist(rng()));
-    if (layout == "transposed")
-        op.strides = {nx * ny, 1, nx};
-    else if (layout == "broadcast")
-        op.strides = {0, ny, 1};
-    else
-        op.strides = {nx * ny, ny, 1};
+/** A host operand read as [b, x, y]. Layouts: row-major, "transposed" (the last two dimensions
+ * swapped in memory), or "broadcast" (one matrix shared by every b, stride 0). Values: uniform in
+ * [-1, 1) rounded to the type, small non-zero integers for i32/i64 (Tensor::fill_random); with
+ * `big`, integers whose products and sums overflow the type. */
+Tensor make_operand(DType t, int64_t nb, int64_t nx, int64_t ny, const std::string &layout, bool big) {
+    Shape strides = layout == "transposed"  ? Shape{nx * ny, 1, nx}
+                    : layout == "broadcast" ? Shape{0, ny, 1}
+                                            : Shape{nx * ny, ny, 1};
+    Tensor op(t, {nb, nx, ny}, strides);
+    op.fill_random(rng());
+    if (big) {
+        // Up to 2^30 (i32) or 2^52 (i64, exact in the double Tensor::store takes) in magnitude.
+        std::uniform_int_distribution<int64_t> dist(-(int64_t{1} << (t == DType::I32 ? 30 : 52)),
+                                                    int64_t{1} << (t == DType::I32 ? 30 : 52));
+        for (int64_t e = 0; e < op.storage_elements(); ++e)
+            op.store(e, static_cast<double>(dist(rng())));
+    }
     return op;
+}
+
+double at(const Tensor &t, int64_t b, int64_t x, int64_t y) {
+    return t.load(b * t.strides()[0] + x * t.strides()[1] + y * t.strides()[2]);
+}
+
+int64_t load_i64(const Tensor &t, int64_t offset) {
+    int64_t v;
+    std::memcpy(&v, static_cast<const char *>(t.data()) + offset * 8, 8);
+    return v;
 }
 
 struct Case {
@@ -88,11 +103,26 @@ struct Case {
     const char *layout0, *layout1;
 };
 
-/** Runs the kernel on the device and returns the largest error relative to the sum of |terms|
- * (the accuracy a dot product of length j can promise), or throws. */
-template <class T> double run_case(DType t, const Case &c) {
-    const std::string name = "bmm_" + std::string(dtype_name(t));
-    Kernel k = bmm_kernel(t, name);
+/** The smallest normal number of t: below it the output's rounding error is absolute (f16
+ * subnormals), so the error is measured relative to at least this much. */
+double smallest_normal(DType t) {
+    switch (t) {
+    case DType::F16:
+        return 6.103515625e-05; // 2^-14
+    case DType::F64:
+        return std::numeric_limits<double>::min();
+    default:
+        return std::numeric_limits<float>::min(); // bf16 has f32's exponent range
+    }
+}
+
+/** Runs the kernel on the device against a host loop. Floats: the largest error relative to the
+ * sum of |terms| (the accuracy a dot product of length j can promise). Integers: the number of
+ * elements that differ from the exact result wrapped to the type's width, as numpy wraps (for
+ * the small default inputs that is the float64 loop's exact value). */
+double run_case(DType storage, DType compute, const Case &c, bool big = false) {
+    const std::string name = "bmm_" + std::string(dtype_name(storage));
+    Kernel k = bmm_kernel(storage, compute, name);
     static std::map<std::string, std::unique_ptr<CudaModule>> modules; // compile each dtype once
     auto &module = modules[name];
     if (!module)
@@ -100,56 +130,78 @@ template <class T> double run_case(DType t, const Case &c) {
             std::make_unique<CudaModule>(cuda_cubin(cuda_backend::emit_cuda({k}, "test"), CudaContext::get().arch()));
     CudaFunction f = module->function(name);
 
-    Operand<T> a = make_operand<T>(c.b, c.i, c.j, c.layout0);
-    Operand<T> bm = make_operand<T>(c.b, c.j, c.k, c.layout1);
+    const std::size_t esize = dtype_size(storage);
+    Tensor a = make_operand(storage, c.b, c.i, c.j, c.layout0, big);
+    Tensor bm = make_operand(storage, c.b, c.j, c.k, c.layout1, big);
     // The output is padded: row stride k+1, so the kernel must honour the strides it is given.
-    std::vector<int64_t> out_strides = {c.i * (c.k + 1), c.k + 1, 1};
-    std::size_t out_elems = static_cast<std::size_t>(c.b * c.i * (c.k + 1));
+    Tensor got(storage, {c.b, c.i, c.k}, {c.i * (c.k + 1), c.k + 1, 1});
 
-    DeviceBuffer da(a.host.size() * sizeof(T)), db(bm.host.size() * sizeof(T)), dout(out_elems * sizeof(T));
-    da.upload(a.host.data(), a.host.size() * sizeof(T));
-    db.upload(bm.host.data(), bm.host.size() * sizeof(T));
+    DeviceBuffer da(a.storage_elements() * esize), db(bm.storage_elements() * esize),
+        dout(got.storage_elements() * esize);
+    da.upload(a.data(), a.storage_elements() * esize);
+    db.upload(bm.data(), bm.storage_elements() * esize);
     dout.zero();
 
     LaunchArgs args;
-    args.add_pointer(da);
-    for (auto s : a.strides)
-        args.add_i64(s);
-    args.add_pointer(db);
-    for (auto s : bm.strides)
-        args.add_i64(s);
-    args.add_pointer(dout);
-    for (auto s : out_strides)
-        args.add_i64(s);
+    for (auto [buf, t] : {std::pair<DeviceBuffer *, const Tensor *>{&da, &a}, {&db, &bm}, {&dout, &got}}) {
+        args.add_pointer(*buf);
+        for (auto s : t->strides())
+            args.add_i64(s);
+    }
     std::vector<int64_t> extents = {c.b, c.i, c.j, c.k};
     for (auto e : extents)
         args.add_i64(e);
     auto cfg = cuda_backend::cuda_launch_config(k, extents);
     cuda_launch(f, cfg.grid, cfg.block, args.pointers());
     CudaContext::get().synchronize();
+    dout.download(got.data(), got.storage_elements() * esize);
 
-    std::vector<T> got(out_elems);
-    dout.download(got.data(), out_elems * sizeof(T));
     double worst = 0;
     for (int64_t b = 0; b < c.b; ++b)
         for (int64_t i = 0; i < c.i; ++i)
             for (int64_t kk = 0; kk < c.k; ++kk) {
                 double want = 0, scale = 0;
+                uint64_t wrapped = 0; // two's complement sum of products, modulo 2^64
                 for (int64_t j = 0; j < c.j; ++j) {
-                    double term = static_cast<double>(a.at(b, i, j)) * static_cast<double>(bm.at(b, j, kk));
-                    want += term;
-                    scale += std::abs(term);
+                    double x = at(a, b, i, j), y = at(bm, b, j, kk);
+                    want += x * y;
+                    scale += std::abs(x * y);
+                    wrapped +=
+                        static_cast<uint64_t>(static_cast<int64_t>(x)) * static_cast<uint64_t>(static_cast<int64_t>(y));
                 }
-                double g = got[b * out_strides[0] + i * out_strides[1] + kk];
-                worst = std::max(worst, std::abs(g - want) / std::max(scale, std::numeric_limits<double>::min()));
+                double g = at(got, b, i, kk);
+                if (storage == DType::I32)
+                    worst += g != static_cast<double>(static_cast<int32_t>(static_cast<uint32_t>(wrapped)));
+                else if (storage == DType::I64) // read exactly: a wrapped i64 needs all 64 bits
+                    worst += load_i64(got, b * got.strides()[0] + i * got.strides()[1] + kk) !=
+                             static_cast<int64_t>(wrapped);
+                else
+                    worst = std::max(worst, std::abs(g - want) / std::max(scale, smallest_normal(storage)));
             }
     return worst;
 }
 
-double tolerance(DType t, int64_t n) {
-    double eps = t == DType::F64 ? std::numeric_limits<double>::epsilon() : std::numeric_limits<float>::epsilon();
-    return 8.0 * eps * static_cast<double>(std::max<int64_t>(n, 1));
+double epsilon(DType t) {
+    switch (t) {
+    case DType::F16:
+        return 9.765625e-04; // 2^-10
+    case DType::BF16:
+        return 7.8125e-03; // 2^-7
+    case DType::F64:
+        return std::numeric_limits<double>::epsilon();
+    default:
+        return std::numeric_limits<float>::epsilon();
+    }
 }
+
+/** 8 eps per term of the reduction in the compute type, plus the rounding of the result to the
+ * storage type (half an ulp, eps/2, relative to |result| <= the sum of |terms|); 0 for integers. */
+double tolerance(DType storage, DType compute, int64_t n) {
+    if (is_integer(storage)) return 0;
+    double t = 8.0 * epsilon(compute) * static_cast<double>(std::max<int64_t>(n, 1));
+    return storage == compute ? t : t + epsilon(storage);
+}
+double tolerance(DType t, int64_t n) { return tolerance(t, t, n); }
 
 const Case kCases[] = {
     {262144, 2, 2, 2, "contiguous", "contiguous"},                                             // the seed's size
@@ -188,7 +240,7 @@ TEST_CASE("gpu: bij,bjk->bik f32 against a float64 host loop") {
         CAPTURE(c.k);
         CAPTURE(std::string(c.layout0));
         CAPTURE(std::string(c.layout1));
-        CHECK(run_case<float>(DType::F32, c) <= tolerance(DType::F32, c.j));
+        CHECK(run_case(DType::F32, DType::F32, c) <= tolerance(DType::F32, c.j));
     }
 }
 
@@ -199,7 +251,42 @@ TEST_CASE("gpu: bij,bjk->bik f64 against a float64 host loop") {
         CAPTURE(c.j);
         CAPTURE(std::string(c.layout0));
         CAPTURE(std::string(c.layout1));
-        CHECK(run_case<double>(DType::F64, c) <= tolerance(DType::F64, c.j));
+        CHECK(run_case(DType::F64, DType::F64, c) <= tolerance(DType::F64, c.j));
+    }
+}
+
+TEST_CASE("gpu: bij,bjk->bik f16 and bf16, accumulated in f32, against a float64 host loop") {
+    require_gpu();
+    for (DType t : {DType::F16, DType::BF16})
+        for (const auto &c : kCases) {
+            CAPTURE(dtype_name(t));
+            CAPTURE(c.b);
+            CAPTURE(c.j);
+            CAPTURE(std::string(c.layout0));
+            CAPTURE(std::string(c.layout1));
+            CHECK(run_case(t, DType::F32, c) <= tolerance(t, DType::F32, c.j));
+        }
+}
+
+TEST_CASE("gpu: bij,bjk->bik i32 and i64 exactly") {
+    require_gpu();
+    for (DType t : {DType::I32, DType::I64})
+        for (const auto &c : kCases) {
+            CAPTURE(dtype_name(t));
+            CAPTURE(c.b);
+            CAPTURE(c.j);
+            CAPTURE(std::string(c.layout0));
+            CAPTURE(std::string(c.layout1));
+            CHECK(run_case(t, t, c) == 0);
+        }
+}
+
+TEST_CASE("gpu: i32 and i64 products and sums wrap around on overflow, as numpy's do") {
+    require_gpu();
+    const Case c = {64, 4, 37, 4, "contiguous", "transposed"};
+    for (DType t : {DType::I32, DType::I64}) {
+        CAPTURE(dtype_name(t));
+        CHECK(run_case(t, t, c, /*big=*/true) == 0);
     }
 }
 

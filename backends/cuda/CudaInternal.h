@@ -42,6 +42,22 @@ std::map<std::string, std::vector<std::vector<std::string>>> tensor_accesses(con
 /** The names of the scalars the kernel declares, in order of declaration. */
 std::vector<std::string> declared_scalars(const ir::Kernel &k);
 
+/** Every element type the kernel touches: its tensors, scalars and expression nodes. */
+std::set<DType> kernel_dtypes(const ir::Kernel &k);
+
+// Element types (CudaTypes.cpp).
+bool is_integer(DType t);
+/** The spelling of t in emitted code: __half, __nv_bfloat16, float, double, int, long long. */
+std::string c_type(DType t);
+/** A literal of exactly type t that reads back as v; ±inf of an integer type is its max/min. */
+std::string literal(DType t, double v);
+/** `value`, printed C of type `from`, converted to `to` with numpy's rounding; `infix` when value
+ * is an infix expression (a + b) that a C cast would otherwise bind to its first operand only. */
+std::string convert(DType from, DType to, const std::string &value, bool infix);
+/** Device code that kernels of these types need before them: the f16/bf16 headers and the
+ * wrapping integer helpers; "" for f32 and f64 only. */
+std::string device_prelude(const std::set<DType> &types);
+
 std::string print_kernel(const ir::Kernel &k, const KernelNames &names);
 /** The types, error codes and helpers every launcher uses, guarded for multiple inclusion. */
 std::string launcher_preamble();

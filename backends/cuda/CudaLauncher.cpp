@@ -18,11 +18,13 @@ std::string abi_comment() {
 //   output  its output tensor (an array, in the listed order, if it has several)
 //   sizes   the size of every index variable, in the order listed above the launcher
 //   stream  the stream to launch on (0: the default stream)
-// A tensor is { data (device pointer), ndim, shape[ndim], strides[ndim] in elements }. Dimension d
-// of a tensor indexed by variable v needs shape[d] == sizes[v]; an input may instead broadcast it
-// with shape[d] == 1 and strides[d] == 0. Any other strides are allowed (negative, overlapping
-// inputs), except that an output needs a nonzero stride wherever its size exceeds 1. Outputs must
-// not overlap inputs or each other. The launch is asynchronous, like any kernel launch.
+// A tensor is { data (device pointer), ndim, shape[ndim], strides[ndim] in elements }; data holds
+// elements of the type listed above the launcher: f16 __half (IEEE binary16), bf16 __nv_bfloat16,
+// f32 float, f64 double, i32 int (32-bit), i64 long long (64-bit). Dimension d of a tensor indexed
+// by variable v needs shape[d] == sizes[v]; an input may instead broadcast it with shape[d] == 1
+// and strides[d] == 0. Any other strides are allowed (negative, overlapping inputs), except that an
+// output needs a nonzero stride wherever its size exceeds 1. Outputs must not overlap inputs or
+// each other. The launch is asynchronous, like any kernel launch.
 //
 // The launcher returns 0 after queueing the kernel (or when there is nothing to compute), else:
 //   EINFUSE_ERR_NULL_POINTER  1  inputs, output, sizes, a shape or strides is NULL, or data is
@@ -136,7 +138,7 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
         auto it = accesses.find(t.name);
         std::string dims = it == accesses.end() ? "" : join(it->second.front(), ", ");
         (static_cast<int>(p) < k.num_inputs ? ins : outs)
-            .push_back(t.name + "[" + dims + "] " + std::string(dtype_name(t.dtype)));
+            .push_back(t.name + "[" + dims + "] " + std::string(dtype_name(t.dtype)) + " (" + c_type(t.dtype) + ")");
     }
     std::string out = "#ifndef __CUDACC_RTC__\n";
     out += "// " + k.name + "_launch\n";
@@ -196,8 +198,7 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
         bool input = static_cast<int>(p) < k.num_inputs;
         std::string ref =
             input ? "inputs[" + std::to_string(p) + "]" : "output[" + std::to_string(p - k.num_inputs) + "]";
-        std::string arg =
-            "(" + std::string(input ? "const " : "") + std::string(dtype_c_name(t.dtype)) + " *)" + ref + ".data";
+        std::string arg = "(" + std::string(input ? "const " : "") + c_type(t.dtype) + " *)" + ref + ".data";
         for (int d = 0; d < t.rank; ++d)
             arg += ", " + ref + ".strides[" + std::to_string(d) + "]";
         args.push_back(arg);

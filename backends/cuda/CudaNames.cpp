@@ -24,6 +24,9 @@ const char *const kReserved[] = {
     "typename", "union",     "unsigned", "using",    "virtual",      "void",          "volatile",    "while",
     "xor",      "threadIdx", "blockIdx", "blockDim", "gridDim",      "warpSize",      "fmax",        "fmin",
     "fmaxf",    "fminf",     "NULL",     "idx",      "rest",         "total",         "main"};
+// Functions and types the kernels name: a tensor called `max` would hide max() inside the kernel.
+const char *const kCalled[] = {
+    "max", "min", "half", "nv_bfloat16", "einfuse_wrap_add", "einfuse_wrap_sub", "einfuse_wrap_mul"};
 
 std::vector<std::string> var_derived(const std::string &c, int) { return {"n_" + c}; }
 std::vector<std::string> tensor_derived(const std::string &c, int rank) {
@@ -34,35 +37,50 @@ std::vector<std::string> tensor_derived(const std::string &c, int rank) {
 }
 std::vector<std::string> no_derived(const std::string &, int) { return {}; }
 
-void walk(const ir::Expr &e, const std::function<void(const ir::Access &)> &f) {
-    if (const auto *a = e.as<ir::Access>())
-        f(*a);
+/** Calls f on e and on every node below it. Casts must be walked through: an f16 kernel reads
+ * Cast(f32, in0[b,i,j]), and a missed Access would go unchecked by the launcher. */
+void each_node(const ir::Expr &e, const std::function<void(const ir::Expr &)> &f) {
+    f(e);
+    if (const auto *c = e.as<ir::Cast>())
+        each_node(c->value, f);
     else if (const auto *b = e.as<ir::Binary>()) {
-        walk(b->a, f);
-        walk(b->b, f);
-    }
+        each_node(b->a, f);
+        each_node(b->b, f);
+    } else if (const auto *r = e.as<ir::Reduce>())
+        each_node(r->body, f);
 }
 
-/** Calls on_access for every Access and Store (as tensor + indices) and on_decl for every scalar. */
-void walk(const ir::Stmt &s,
-          const std::function<void(const std::string &, const std::vector<std::string> &)> &on_access,
-          const std::function<void(const ir::DeclareScalar &)> &on_decl) {
-    auto access = [&](const ir::Access &a) { on_access(a.tensor, a.indices); };
-    if (const auto *f = s.as<ir::For>())
-        walk(f->body, on_access, on_decl);
-    else if (const auto *b = s.as<ir::Block>()) {
-        for (const auto &x : b->stmts)
-            walk(x, on_access, on_decl);
-    } else if (const auto *st = s.as<ir::Store>()) {
-        walk(st->value, access);
-        on_access(st->tensor, st->indices);
-    } else if (const auto *d = s.as<ir::DeclareScalar>()) {
-        walk(d->init, access);
-        on_decl(*d);
-    } else if (const auto *a = s.as<ir::AssignScalar>()) {
-        walk(a->value, access);
+/** Calls on_expr for every expression node, on_access for every Access and Store (as tensor +
+ * indices) and on_decl for every scalar declaration. */
+struct Walker {
+    std::function<void(const ir::Expr &)> on_expr = [](const ir::Expr &) {};
+    std::function<void(const std::string &, const std::vector<std::string> &)> on_access =
+        [](const std::string &, const std::vector<std::string> &) {};
+    std::function<void(const ir::DeclareScalar &)> on_decl = [](const ir::DeclareScalar &) {};
+
+    void expr(const ir::Expr &e) const {
+        each_node(e, [&](const ir::Expr &n) {
+            on_expr(n);
+            if (const auto *a = n.as<ir::Access>()) on_access(a->tensor, a->indices);
+        });
     }
-}
+    void stmt(const ir::Stmt &s) const {
+        if (const auto *f = s.as<ir::For>())
+            stmt(f->body);
+        else if (const auto *b = s.as<ir::Block>()) {
+            for (const auto &x : b->stmts)
+                stmt(x);
+        } else if (const auto *st = s.as<ir::Store>()) {
+            expr(st->value);
+            on_access(st->tensor, st->indices);
+        } else if (const auto *d = s.as<ir::DeclareScalar>()) {
+            expr(d->init);
+            on_decl(*d);
+        } else if (const auto *a = s.as<ir::AssignScalar>()) {
+            expr(a->value);
+        }
+    }
+};
 
 } // namespace
 
@@ -84,6 +102,7 @@ std::string KernelNames::pick(std::string c, std::vector<std::string> (*derived)
 }
 
 KernelNames::KernelNames(const ir::Kernel &k) : taken_(std::begin(kReserved), std::end(kReserved)) {
+    taken_.insert(std::begin(kCalled), std::end(kCalled));
     taken_.insert(k.name);
     taken_.insert(k.name + "_launch");
     for (const auto &v : k.index_vars)
@@ -96,21 +115,31 @@ KernelNames::KernelNames(const ir::Kernel &k) : taken_(std::begin(kReserved), st
 
 std::map<std::string, std::vector<std::vector<std::string>>> tensor_accesses(const ir::Kernel &k) {
     std::map<std::string, std::vector<std::vector<std::string>>> out;
-    walk(
-        k.body,
-        [&](const std::string &t, const std::vector<std::string> &idx) {
-            auto &seen = out[t];
-            if (std::find(seen.begin(), seen.end(), idx) == seen.end()) seen.push_back(idx);
-        },
-        [](const ir::DeclareScalar &) {});
+    Walker w;
+    w.on_access = [&](const std::string &t, const std::vector<std::string> &idx) {
+        auto &seen = out[t];
+        if (std::find(seen.begin(), seen.end(), idx) == seen.end()) seen.push_back(idx);
+    };
+    w.stmt(k.body);
     return out;
 }
 
 std::vector<std::string> declared_scalars(const ir::Kernel &k) {
     std::vector<std::string> out;
-    walk(
-        k.body, [](const std::string &, const std::vector<std::string> &) {},
-        [&](const ir::DeclareScalar &d) { out.push_back(d.name); });
+    Walker w;
+    w.on_decl = [&](const ir::DeclareScalar &d) { out.push_back(d.name); };
+    w.stmt(k.body);
+    return out;
+}
+
+std::set<DType> kernel_dtypes(const ir::Kernel &k) {
+    std::set<DType> out;
+    for (const auto &t : k.params)
+        out.insert(t.dtype);
+    Walker w;
+    w.on_expr = [&](const ir::Expr &e) { out.insert(e.type()); };
+    w.on_decl = [&](const ir::DeclareScalar &d) { out.insert(d.type); };
+    w.stmt(k.body);
     return out;
 }
 

@@ -3,38 +3,11 @@
 #include "backends/cuda/CudaInternal.h"
 #include "support/Error.h"
 
-#include <charconv>
-#include <cmath>
-
 namespace einfuse::cuda_backend {
 
 namespace detail {
 
 namespace {
-
-bool is_f32(DType t) { return t == DType::F32; }
-
-void require_supported(DType t) {
-    if (t != DType::F32 && t != DType::F64)
-        throw TargetError("the CUDA backend does not handle " + std::string(dtype_name(t)) + " yet (f32 and f64 only)");
-}
-
-/** A literal that reads back as the same value: 0.5f, 1e+20, and bit patterns for inf and nan
- * (INFINITY would need <math.h>, which NVRTC does not have without include paths). */
-std::string literal(DType t, double v) {
-    if (std::isnan(v)) return is_f32(t) ? "__int_as_float(0x7fffffff)" : "__longlong_as_double(0x7ff8000000000000LL)";
-    if (std::isinf(v)) {
-        std::string inf = is_f32(t) ? "__int_as_float(0x7f800000)" : "__longlong_as_double(0x7ff0000000000000LL)";
-        return v < 0 ? "(-" + inf + ")" : inf;
-    }
-    char buf[64];
-    auto end = is_f32(t) ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v)).ptr
-                         : std::to_chars(buf, buf + sizeof buf, v).ptr;
-    std::string text(buf, end);
-    if (text.find_first_of(".e") == std::string::npos) text += ".0"; // "2" would be an int
-    if (is_f32(t)) text += "f";
-    return v < 0 ? "(" + text + ")" : text; // "a - -1.0" reads badly; "a - (-1.0)" does not
-}
 
 int precedence(ir::BinaryOp op) {
     switch (op) {
@@ -54,10 +27,11 @@ class ExprPrinter {
     explicit ExprPrinter(const KernelNames &names) : names_(names) {}
 
     std::string print(const ir::Expr &e) const {
-        require_supported(e.type());
         if (const auto *c = e.as<ir::Const>()) return literal(c->type, c->value);
         if (const auto *s = e.as<ir::ScalarRef>()) return names_.scalar(s->name);
         if (const auto *a = e.as<ir::Access>()) return access(a->tensor, a->indices);
+        if (const auto *c = e.as<ir::Cast>())
+            return convert(c->value.type(), c->type, print(c->value), infix(c->value));
         if (const auto *b = e.as<ir::Binary>()) return binary(*b);
         throw InternalError("the CUDA backend got a Reduce: the passes lower every Reduce to loops first");
     }
@@ -71,10 +45,20 @@ class ExprPrinter {
     }
 
   private:
+    /** Whether e prints as `a op b`: float + - * /. Integer ops and max/min print as calls. */
+    static bool infix(const ir::Expr &e) {
+        const auto *b = e.as<ir::Binary>();
+        return b && !is_integer(b->type) && precedence(b->op) < 3;
+    }
+
     std::string binary(const ir::Binary &b) const {
+        if (b.type == DType::F16 || b.type == DType::BF16)
+            throw InternalError("the CUDA backend got " + std::string(dtype_name(b.type)) +
+                                " arithmetic: the frontend computes f16/bf16 in f32 through Casts");
+        if (is_integer(b.type)) return integer_binary(b);
         if (b.op == ir::BinaryOp::Max || b.op == ir::BinaryOp::Min) {
             std::string fn = b.op == ir::BinaryOp::Max ? "fmax" : "fmin";
-            return fn + (is_f32(b.type) ? "f(" : "(") + print(b.a) + ", " + print(b.b) + ")";
+            return fn + (b.type == DType::F32 ? "f(" : "(") + print(b.a) + ", " + print(b.b) + ")";
         }
         // Parentheses only where C would group differently: a right operand of equal precedence
         // keeps them, since floating-point a - (b - c) and a + (b + c) are not a - b - c, a + b + c.
@@ -85,6 +69,32 @@ class ExprPrinter {
             return paren ? "(" + print(e) + ")" : print(e);
         };
         return operand(b.a, false) + " " + std::string(ir::binary_op_symbol(b.op)) + " " + operand(b.b, true);
+    }
+
+    /** acc + x in i64 is einfuse_wrap_add(acc, x): numpy wraps where C++'s signed overflow is
+     * undefined (see device_prelude). max and min are CUDA's signed int/long long overloads. */
+    std::string integer_binary(const ir::Binary &b) const {
+        const char *fn = nullptr;
+        switch (b.op) {
+        case ir::BinaryOp::Add:
+            fn = "einfuse_wrap_add";
+            break;
+        case ir::BinaryOp::Sub:
+            fn = "einfuse_wrap_sub";
+            break;
+        case ir::BinaryOp::Mul:
+            fn = "einfuse_wrap_mul";
+            break;
+        case ir::BinaryOp::Max:
+            fn = "max";
+            break;
+        case ir::BinaryOp::Min:
+            fn = "min";
+            break;
+        case ir::BinaryOp::Div:
+            throw InternalError("the CUDA backend got an integer division: the frontend divides in floating point");
+        }
+        return std::string(fn) + "(" + print(b.a) + ", " + print(b.b) + ")";
     }
 
     const KernelNames &names_;
@@ -110,9 +120,7 @@ class StmtPrinter {
         } else if (const auto *st = s.as<ir::Store>()) {
             out_ += pad + expr_.access(st->tensor, st->indices) + " = " + expr_.print(st->value) + ";\n";
         } else if (const auto *d = s.as<ir::DeclareScalar>()) {
-            require_supported(d->type);
-            out_ += pad + std::string(dtype_c_name(d->type)) + " " + names_.scalar(d->name) + " = " +
-                    expr_.print(d->init) + ";\n";
+            out_ += pad + c_type(d->type) + " " + names_.scalar(d->name) + " = " + expr_.print(d->init) + ";\n";
         } else if (const auto *a = s.as<ir::AssignScalar>()) {
             out_ += pad + names_.scalar(a->name) + " = " + expr_.print(a->value) + ";\n";
         }
@@ -138,10 +146,9 @@ std::string signature(const ir::Kernel &k, const KernelNames &names) {
     std::vector<std::string> params;
     for (std::size_t p = 0; p < k.params.size(); ++p) {
         const auto &t = k.params[p];
-        require_supported(t.dtype);
         bool input = static_cast<int>(p) < k.num_inputs;
-        std::string line = std::string(input ? "const " : "") + std::string(dtype_c_name(t.dtype)) + " *__restrict__ " +
-                           names.tensor(t.name);
+        std::string line =
+            std::string(input ? "const " : "") + c_type(t.dtype) + " *__restrict__ " + names.tensor(t.name);
         for (int d = 0; d < t.rank; ++d)
             line += ", long long " + names.stride(t.name, d);
         params.push_back(line);
@@ -208,7 +215,13 @@ std::string comment_lines(const std::string &text) {
 
 std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view einfuse_version) {
     std::string out = "// Generated by einfuse " + std::string(einfuse_version) + ". Do not edit.\n";
-    out += detail::abi_comment() + "\n" + detail::launcher_preamble();
+    std::set<DType> types;
+    for (const auto &k : kernels)
+        for (DType t : detail::kernel_dtypes(k))
+            types.insert(t);
+    // Before the host part: its launchers cast data pointers to __half * as well.
+    std::string prelude = detail::device_prelude(types);
+    out += detail::abi_comment() + "\n" + (prelude.empty() ? "" : prelude + "\n") + detail::launcher_preamble();
     for (const auto &k : kernels) {
         out += "\n" + comment_lines(k.comment.empty() ? k.name : k.comment);
         detail::KernelNames names(k);

@@ -1,5 +1,6 @@
 #include "backends/llvm/CodeGen.h"
 
+#include "backends/llvm/TypeLowering.h"
 #include "support/Error.h"
 
 #include <llvm/IR/Constants.h>
@@ -49,17 +50,7 @@ class KernelPrinter {
     llvm::Type *i64() { return b_.getInt64Ty(); }
     llvm::Type *ptr() { return b_.getPtrTy(); }
 
-    llvm::Type *element_type(DType t) {
-        switch (t) {
-        case DType::F32:
-            return b_.getFloatTy();
-        case DType::F64:
-            return b_.getDoubleTy();
-        default:
-            throw TargetError("the host backend computes f32 and f64 only, not " + std::string(dtype_name(t)) +
-                              " (kernel " + k_.name + ")");
-        }
-    }
+    llvm::Type *element_type(DType t) { return lowered_type(ctx_, t); }
 
     void add_attributes(llvm::Function *f) {
         f->addFnAttr(llvm::Attribute::NoUnwind);
@@ -147,7 +138,6 @@ class KernelPrinter {
         std::size_t n = k_.params.size();
         std::size_t offset = 0;
         for (const auto &t : k_.params) {
-            element_type(t.dtype); // reject unsupported types before printing anything else
             std::vector<Value *> s;
             for (int d = 0; d < t.rank; ++d, ++offset) {
                 Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), f->getArg(n), offset);
@@ -235,7 +225,9 @@ class KernelPrinter {
         return visit(e, [&](const auto &node) { return print(node); });
     }
 
-    Value *print(const ir::Const &c) { return llvm::ConstantFP::get(element_type(c.type), c.value); }
+    Value *print(const ir::Const &c) { return constant(b_, c.type, c.value); }
+
+    Value *print(const ir::Cast &c) { return convert(b_, print_expr(c.value), c.value.type(), c.type); }
 
     Value *print(const ir::Access &a) {
         int p = param(a.tensor);
@@ -246,6 +238,12 @@ class KernelPrinter {
     Value *print(const ir::Binary &bin) {
         Value *x = print_expr(bin.a);
         Value *y = print_expr(bin.b);
+        if (is_integer(bin.type)) return print_integer(bin.op, x, y);
+        // The frontend computes f16/bf16 in f32 (Cast on read and on store), so arithmetic on the
+        // i16 bit patterns never reaches us; were it to, it would be silently wrong.
+        if (bin.type == DType::F16 || bin.type == DType::BF16)
+            throw InternalError("kernel " + k_.name + " computes in " + std::string(dtype_name(bin.type)) +
+                                ": cast to f32 first");
         switch (bin.op) {
         case ir::BinaryOp::Add:
             return b_.CreateFAdd(x, y);
@@ -259,6 +257,32 @@ class KernelPrinter {
             return b_.CreateMaxNum(x, y); // lowers to vmaxps/vmaxpd + a NaN fix-up
         case ir::BinaryOp::Min:
             return b_.CreateMinNum(x, y);
+        }
+        throw InternalError("unknown binary operator in kernel " + k_.name);
+    }
+
+    /** i32/i64 arithmetic wraps on overflow, as numpy's does: no nsw/nuw. */
+    Value *print_integer(ir::BinaryOp op, Value *x, Value *y) {
+        switch (op) {
+        case ir::BinaryOp::Add:
+            return b_.CreateAdd(x, y);
+        case ir::BinaryOp::Sub:
+            return b_.CreateSub(x, y);
+        case ir::BinaryOp::Mul:
+            return b_.CreateMul(x, y);
+        case ir::BinaryOp::Div: {
+            // sdiv truncates toward zero. x / 0 and MIN / -1 are undefined behaviour in LLVM (a
+            // trap on x86): divide by 1 instead and give 0 and -x (wrapped: MIN) like numpy.
+            Value *zero = b_.CreateICmpEQ(y, llvm::ConstantInt::get(y->getType(), 0));
+            Value *minus_one = b_.CreateICmpEQ(y, llvm::ConstantInt::getSigned(y->getType(), -1));
+            Value *safe = b_.CreateSelect(b_.CreateOr(zero, minus_one), llvm::ConstantInt::get(y->getType(), 1), y);
+            Value *q = b_.CreateSelect(minus_one, b_.CreateNeg(x), b_.CreateSDiv(x, safe));
+            return b_.CreateSelect(zero, llvm::ConstantInt::get(y->getType(), 0), q);
+        }
+        case ir::BinaryOp::Max:
+            return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, x, y);
+        case ir::BinaryOp::Min:
+            return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, x, y);
         }
         throw InternalError("unknown binary operator in kernel " + k_.name);
     }

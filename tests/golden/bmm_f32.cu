@@ -10,11 +10,13 @@
 //   output  its output tensor (an array, in the listed order, if it has several)
 //   sizes   the size of every index variable, in the order listed above the launcher
 //   stream  the stream to launch on (0: the default stream)
-// A tensor is { data (device pointer), ndim, shape[ndim], strides[ndim] in elements }. Dimension d
-// of a tensor indexed by variable v needs shape[d] == sizes[v]; an input may instead broadcast it
-// with shape[d] == 1 and strides[d] == 0. Any other strides are allowed (negative, overlapping
-// inputs), except that an output needs a nonzero stride wherever its size exceeds 1. Outputs must
-// not overlap inputs or each other. The launch is asynchronous, like any kernel launch.
+// A tensor is { data (device pointer), ndim, shape[ndim], strides[ndim] in elements }; data holds
+// elements of the type listed above the launcher: f16 __half (IEEE binary16), bf16 __nv_bfloat16,
+// f32 float, f64 double, i32 int (32-bit), i64 long long (64-bit). Dimension d of a tensor indexed
+// by variable v needs shape[d] == sizes[v]; an input may instead broadcast it with shape[d] == 1
+// and strides[d] == 0. Any other strides are allowed (negative, overlapping inputs), except that an
+// output needs a nonzero stride wherever its size exceeds 1. Outputs must not overlap inputs or
+// each other. The launch is asynchronous, like any kernel launch.
 //
 // The launcher returns 0 after queueing the kernel (or when there is nothing to compute), else:
 //   EINFUSE_ERR_NULL_POINTER  1  inputs, output, sizes, a shape or strides is NULL, or data is
@@ -106,8 +108,8 @@ extern "C" __global__ void bmm_f32(
 
 #ifndef __CUDACC_RTC__
 // bmm_f32_launch
-//   inputs: in0[b, i, j] f32, in1[b, j, k] f32
-//   output: out[b, i, k] f32
+//   inputs: in0[b, i, j] f32 (float), in1[b, j, k] f32 (float)
+//   output: out[b, i, k] f32 (float)
 //   sizes:  b, i, j, k (num_sizes = 4)
 extern "C" int bmm_f32_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,
     const int64_t *sizes, int num_sizes, cudaStream_t stream) {

@@ -1,0 +1,178 @@
+// Element types in emitted CUDA C: their spellings, literals, numpy's conversions between them,
+// and the few lines of device code (headers, wrapping integer helpers) that some types need.
+#include "backends/cuda/CudaInternal.h"
+
+#include "support/Error.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace einfuse::cuda_backend::detail {
+
+namespace {
+
+/** A literal of a float type that reads back as the same value: 0.5f, 1e+20, and bit patterns
+ * for inf and nan (INFINITY would need <math.h>, which NVRTC does not have). */
+std::string float_literal(DType t, double v) {
+    bool f32 = t == DType::F32;
+    if (std::isnan(v)) return f32 ? "__int_as_float(0x7fffffff)" : "__longlong_as_double(0x7ff8000000000000LL)";
+    if (std::isinf(v)) {
+        std::string inf = f32 ? "__int_as_float(0x7f800000)" : "__longlong_as_double(0x7ff0000000000000LL)";
+        return v < 0 ? "(-" + inf + ")" : inf;
+    }
+    char buf[64];
+    auto end = f32 ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v)).ptr
+                   : std::to_chars(buf, buf + sizeof buf, v).ptr;
+    std::string text(buf, end);
+    if (text.find_first_of(".e") == std::string::npos) text += ".0"; // "2" would be an int
+    if (f32) text += "f";
+    return v < 0 ? "(" + text + ")" : text; // "a - -1.0" reads badly; "a - (-1.0)" does not
+}
+
+/** An integer literal of exactly type t, so that overloads such as max(long long, long long) and
+ * einfuse_wrap_add resolve: 7 for i32, 7LL for i64. ±inf mean the type's max and min (the
+ * identities of max and min reductions). The most negative value cannot be written as one
+ * literal (-2147483648 is minus a long long), hence (-2147483647 - 1). */
+std::string int_literal(DType t, double v) {
+    bool i64 = t == DType::I64;
+    const char *max = i64 ? "9223372036854775807LL" : "2147483647";
+    const char *min = i64 ? "(-9223372036854775807LL - 1)" : "(-2147483647 - 1)";
+    if (std::isinf(v)) return v > 0 ? max : min;
+    double lo = i64 ? -9223372036854775808.0 : -2147483648.0; // -2^63, -2^31: exact in double
+    if (std::isnan(v) || v != std::trunc(v) || v < lo || v >= -lo)
+        throw InternalError("the " + std::string(dtype_name(t)) + " constant " + std::to_string(v) +
+                            " is not an integer of its type");
+    if (v == lo) return min;
+    std::string text = std::to_string(static_cast<long long>(v)) + (i64 ? "LL" : "");
+    return v < 0 ? "(" + text + ")" : text;
+}
+
+/** One of numpy's conversions as CUDA C; `%` stands for the operand. CUDA's intrinsics name the
+ * rounding: _rn (to nearest even) for float->float and integer->float, _rz (toward zero) for
+ * float->integer; the _rz ones saturate where C's (int)x would be undefined behaviour for
+ * out-of-range values. f16 <-> bf16 widens to f32 first, exactly, then rounds once. A pattern
+ * starting with a C cast needs an infix operand parenthesised. */
+struct Conversion {
+    DType from, to;
+    const char *pattern;
+};
+
+using D = DType;
+constexpr Conversion kConversions[] = {
+    {D::BF16, D::F16, "__float2half_rn(__bfloat162float(%))"},
+    {D::F32, D::F16, "__float2half_rn(%)"},
+    {D::F64, D::F16, "__double2half(%)"}, // one rounding: via float could round twice
+    {D::I32, D::F16, "__int2half_rn(%)"},
+    {D::I64, D::F16, "__ll2half_rn(%)"},
+
+    {D::F16, D::BF16, "__float2bfloat16_rn(__half2float(%))"},
+    {D::F32, D::BF16, "__float2bfloat16_rn(%)"},
+    {D::F64, D::BF16, "__double2bfloat16(%)"},
+    {D::I32, D::BF16, "__int2bfloat16_rn(%)"},
+    {D::I64, D::BF16, "__ll2bfloat16_rn(%)"},
+
+    {D::F16, D::F32, "__half2float(%)"},
+    {D::BF16, D::F32, "__bfloat162float(%)"},
+    {D::F64, D::F32, "__double2float_rn(%)"},
+    {D::I32, D::F32, "__int2float_rn(%)"},
+    {D::I64, D::F32, "__ll2float_rn(%)"},
+
+    {D::F16, D::F64, "(double)__half2float(%)"}, // exact: every f16 is an f32
+    {D::BF16, D::F64, "(double)__bfloat162float(%)"},
+    {D::F32, D::F64, "(double)%"},
+    {D::I32, D::F64, "__int2double_rn(%)"},
+    {D::I64, D::F64, "__ll2double_rn(%)"},
+
+    {D::F16, D::I32, "__half2int_rz(%)"},
+    {D::BF16, D::I32, "__bfloat162int_rz(%)"},
+    {D::F32, D::I32, "__float2int_rz(%)"},
+    {D::F64, D::I32, "__double2int_rz(%)"},
+    {D::I64, D::I32, "(int)%"}, // keeps the low 32 bits, like numpy's astype (modular in nvcc)
+
+    {D::F16, D::I64, "__half2ll_rz(%)"},
+    {D::BF16, D::I64, "__bfloat162ll_rz(%)"},
+    {D::F32, D::I64, "__float2ll_rz(%)"},
+    {D::F64, D::I64, "__double2ll_rz(%)"},
+    {D::I32, D::I64, "(long long)%"},
+};
+
+} // namespace
+
+bool is_integer(DType t) { return t == DType::I32 || t == DType::I64; }
+
+std::string c_type(DType t) {
+    switch (t) {
+    case DType::F16:
+        return "__half";
+    case DType::BF16:
+        return "__nv_bfloat16";
+    case DType::F32:
+        return "float";
+    case DType::F64:
+        return "double";
+    case DType::I32:
+        return "int"; // NVRTC has no <stdint.h>; every CUDA target has 32-bit int
+    case DType::I64:
+        return "long long";
+    }
+    throw InternalError("unknown DType");
+}
+
+std::string literal(DType t, double v) {
+    switch (t) {
+    case DType::F32:
+    case DType::F64:
+        return float_literal(t, v);
+    case DType::I32:
+    case DType::I64:
+        return int_literal(t, v);
+    // Rounded once from the exact double; the frontend only makes f16/bf16 constants that fit.
+    case DType::F16:
+        return "__double2half(" + float_literal(DType::F64, v) + ")";
+    case DType::BF16:
+        return "__double2bfloat16(" + float_literal(DType::F64, v) + ")";
+    }
+    throw InternalError("unknown DType");
+}
+
+std::string convert(DType from, DType to, const std::string &value, bool infix) {
+    if (from == to) return value;
+    for (const auto &c : kConversions) {
+        if (c.from != from || c.to != to) continue;
+        std::string pattern = c.pattern;
+        std::string operand = infix && pattern[0] == '(' ? "(" + value + ")" : value;
+        return pattern.replace(pattern.find('%'), 1, operand);
+    }
+    throw InternalError("no conversion from " + std::string(dtype_name(from)) + " to " + std::string(dtype_name(to)));
+}
+
+std::string device_prelude(const std::set<DType> &types) {
+    std::string out;
+    if (types.count(DType::F16)) out += "#include <cuda_fp16.h> // __half and its conversions\n";
+    if (types.count(DType::BF16)) out += "#include <cuda_bf16.h> // __nv_bfloat16 and its conversions\n";
+    if (types.count(DType::I32) || types.count(DType::I64))
+        out += std::string(out.empty() ? "" : "\n") +
+               R"(// Integer + - * wrap around on overflow, as numpy's do. Signed overflow is undefined behaviour in
+// C++ (the compiler may assume it never happens), so they compute in the unsigned type of the same
+// width, where wrapping is defined, and convert back (two's complement). Not static: nvcc warns
+// about unused static functions, and inline functions may be defined in several files.
+#ifndef EINFUSE_WRAP_1
+#define EINFUSE_WRAP_1
+__device__ __forceinline__ int einfuse_wrap_add(int a, int b) { return (int)((unsigned)a + (unsigned)b); }
+__device__ __forceinline__ int einfuse_wrap_sub(int a, int b) { return (int)((unsigned)a - (unsigned)b); }
+__device__ __forceinline__ int einfuse_wrap_mul(int a, int b) { return (int)((unsigned)a * (unsigned)b); }
+__device__ __forceinline__ long long einfuse_wrap_add(long long a, long long b) {
+    return (long long)((unsigned long long)a + (unsigned long long)b);
+}
+__device__ __forceinline__ long long einfuse_wrap_sub(long long a, long long b) {
+    return (long long)((unsigned long long)a - (unsigned long long)b);
+}
+__device__ __forceinline__ long long einfuse_wrap_mul(long long a, long long b) {
+    return (long long)((unsigned long long)a * (unsigned long long)b);
+}
+#endif // EINFUSE_WRAP_1
+)";
+    return out;
+}
+
+} // namespace einfuse::cuda_backend::detail
