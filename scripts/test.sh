@@ -12,3 +12,4 @@ echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer =="
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEINFUSE_SANITIZE=ON >/dev/null
 cmake --build build-asan --parallel "$(nproc)" --target unit_tests diagnostics_tests
 (cd build-asan && ctest --output-on-failure -L unit --timeout 600)
+echo "== frontend fuzzing (libFuzzer, ASan+UBSan, 30 s) ==" && bash scripts/fuzz.sh 30

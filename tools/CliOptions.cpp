@@ -69,8 +69,8 @@ std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &s
     return shapes;
 }
 
-std::vector<DType> parse_dtypes(const std::vector<std::string> &specs, std::size_t operands) {
-    std::vector<DType> dtypes(operands, DType::F32);
+std::vector<std::optional<DType>> parse_dtypes(const std::vector<std::string> &specs, std::size_t operands) {
+    std::vector<std::optional<DType>> dtypes(operands);
     auto parse = [](const std::string &v) {
         auto t = parse_dtype(v);
         if (!t) throw UsageError("--dtype " + v + ": expected f16, bf16, f32, f64, i32 or i64");
@@ -85,6 +85,30 @@ std::vector<DType> parse_dtypes(const std::vector<std::string> &specs, std::size
         dtypes[operand_index(name, operands, "--dtype")] = parse(value);
     }
     return dtypes;
+}
+
+std::vector<std::optional<std::string>> parse_inputs(const std::vector<std::string> &specs, std::size_t operands) {
+    std::vector<std::optional<std::string>> files(operands);
+    for (const auto &spec : specs) {
+        auto [name, file] = key_value(spec, "--input");
+        std::size_t i = operand_index(name, operands, "--input");
+        if (file.empty()) throw UsageError("--input " + spec + ": expected NAME=FILE.npy");
+        if (files[i]) throw UsageError("--input gives operand " + name + " twice");
+        files[i] = file;
+    }
+    return files;
+}
+
+std::optional<std::string> parse_einsum_output(const std::vector<std::string> &specs) {
+    std::optional<std::string> file;
+    for (const auto &spec : specs) {
+        auto [name, value] = key_value(spec, "--output");
+        if (name != "out") throw UsageError("--output names '" + name + "': an einsum's only result is named 'out'");
+        if (value.empty()) throw UsageError("--output " + spec + ": expected out=FILE.npy");
+        if (file) throw UsageError("--output gives 'out' twice");
+        file = value;
+    }
+    return file;
 }
 
 Target parse_target(const std::string &text) {

@@ -19,8 +19,8 @@ void add_common(CLI::App &cmd, Options &o) {
     cmd.add_option("--dtype", o.dtypes, "element type: f32 | f64, or NAME=TYPE for one operand");
     cmd.add_option("--target", o.target, "host | cuda");
     cmd.add_option("--arch", o.arch, "CUDA architecture, e.g. sm_90");
-    cmd.add_option("--input", o.inputs, "NAME=FILE.npy (not supported yet)");
-    cmd.add_option("--output", o.outputs, "NAME=FILE.npy (not supported yet)");
+    cmd.add_option("--input", o.inputs, "(run) an operand from numpy's .npy file: NAME=FILE.npy (NAME: 0, 1, ...)");
+    cmd.add_option("--output", o.outputs, "(run) write the result to a .npy file: out=FILE.npy");
     cmd.add_option("--threads", o.threads, "host worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
     cmd.add_flag("--json", o.json, "one JSON object on stdout");
 }
@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
     add_common(*compile, o);
     compile->add_option("--emit", o.emit, "cu | ptx | llvm | plan (default: cu for cuda, llvm for host)");
     compile->add_option("-o", o.output_file, "output file (default: stdout)");
-    CLI::App *run = app.add_subcommand("run", "compile, run on random inputs, optionally check and time");
+    CLI::App *run = app.add_subcommand("run", "compile, run on given or random inputs, optionally check and time");
     add_common(*run, o);
     run->add_flag("--check", o.check, "compare with the float64 reference interpreter");
     run->add_option("--repeat", o.repeat, "time N runs and report the median")->check(CLI::NonNegativeNumber);
