@@ -12,6 +12,33 @@ inline std::mt19937_64 &rng() {
     return r;
 }
 
+struct TableCase {
+    const char *spec;
+    ir::Extents extents;
+};
+
+/** The end-to-end table both targets run: the brief's shapes, diagonals, transposes, scalars,
+ * three operands, zero sizes. */
+inline const TableCase kEinsumCases[] = {
+    {"bij,bjk->bik", {{"b", 262144}, {"i", 2}, {"j", 2}, {"k", 2}}},
+    {"bij,bjk->bik", {{"b", 1000}, {"i", 3}, {"j", 3}, {"k", 3}}},
+    {"bij,bjk->bik", {{"b", 33}, {"i", 9}, {"j", 4}, {"k", 1}}},
+    {"bij,bjk->bik", {{"b", 3}, {"i", 17}, {"j", 300}, {"k", 5}}},
+    {"ij,jk->ik", {{"i", 64}, {"j", 1}, {"k", 48}}},
+    {"nc,nc->n", {{"n", 5000}, {"c", 7}}},
+    {"bij,bpj->bpi", {{"b", 12}, {"p", 1000}, {"i", 3}, {"j", 3}}},
+    {"ij,jk", {{"i", 5}, {"j", 6}, {"k", 7}}},
+    {"ii->", {{"i", 9}}},
+    {"ii->i", {{"i", 9}}},
+    {"ij->ji", {{"i", 13}, {"j", 31}}},
+    {"i,i->", {{"i", 100000}}},
+    {",i->i", {{"i", 10}}},
+    {"ij,jk,kl->il", {{"i", 4}, {"j", 5}, {"k", 6}, {"l", 3}}},
+    {"ij,jk,kl->il", {{"i", 40}, {"j", 50}, {"k", 60}, {"l", 3}}},
+    {"bij,bjk->bik", {{"b", 0}, {"i", 2}, {"j", 2}, {"k", 2}}},
+    {"ij,jk->ik", {{"i", 3}, {"j", 0}, {"k", 2}}},
+};
+
 /** Random inputs for an einsum under extents, in operand order. */
 inline std::vector<Tensor> random_inputs(const CompiledEinsum &c, const ir::Extents &extents) {
     std::vector<Tensor> inputs;
@@ -28,8 +55,9 @@ inline std::vector<const Tensor *> pointers(const std::vector<Tensor> &ts) {
     return out;
 }
 
-/** Runs c on fresh random inputs and returns {max relative error, tolerance}. */
-inline std::pair<double, double> run_and_compare(const CompiledEinsum &c, const ir::Extents &extents) {
+/** Plans c for extents, runs it on fresh random inputs, returns {max relative error, tolerance}. */
+inline std::pair<double, double> run_and_compare(CompiledEinsum &c, const ir::Extents &extents) {
+    c.plan_for(extents);
     auto inputs = random_inputs(c, extents);
     auto ptrs = pointers(inputs);
     Tensor got = c.run(ptrs, extents).outputs.front();

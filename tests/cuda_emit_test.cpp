@@ -4,6 +4,8 @@
 #include "runtime/Nvrtc.h"
 #include "support/Error.h"
 
+#include "BmmKernel.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -28,33 +30,7 @@ std::string source_dir() {
     return env ? env : EINFUSE_SOURCE_DIR;
 }
 
-/** parallel for b, i, k { acc = 0; for j { acc = acc + in0[b,i,j] * in1[b,j,k] } out[b,i,k] = acc }
- * with tensors of type `storage` and arithmetic in `compute`, as the frontend builds it: an f16
- * bmm reads Cast(f32, in0[b,i,j]), accumulates in f32 and stores Cast(f16, acc). */
-Kernel bmm_kernel(DType storage, DType compute, const std::string &name) {
-    auto at = [&](const char *tensor, std::vector<std::string> idx) {
-        return Cast::make(compute, Access::make(storage, tensor, std::move(idx)));
-    };
-    Expr acc = ScalarRef::make(compute, "acc");
-    Stmt inner = Block::make({
-        DeclareScalar::make("acc", compute, Const::make(compute, 0)),
-        For::make("j", LoopKind::Serial,
-                  AssignScalar::make("acc", Binary::make(BinaryOp::Add, acc,
-                                                         Binary::make(BinaryOp::Mul, at("in0", {"b", "i", "j"}),
-                                                                      at("in1", {"b", "j", "k"}))))),
-        Store::make("out", {"b", "i", "k"}, Cast::make(storage, acc)),
-    });
-    Kernel k;
-    k.name = name;
-    k.comment = "bij,bjk->bik";
-    k.params = {{"in0", storage, 3}, {"in1", storage, 3}, {"out", storage, 3}};
-    k.num_inputs = 2;
-    k.index_vars = {"b", "i", "j", "k"};
-    k.body = For::make("b", LoopKind::Parallel,
-                       For::make("i", LoopKind::Parallel, For::make("k", LoopKind::Parallel, inner)));
-    return k;
-}
-Kernel bmm_kernel(DType t, const std::string &name) { return bmm_kernel(t, t, name); }
+using test::bmm_kernel;
 
 /** out[i] = Cast(to, in0[i]): one kernel per conversion. */
 Kernel cast_kernel(DType from, DType to) {

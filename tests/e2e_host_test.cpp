@@ -6,37 +6,11 @@
 
 using namespace einfuse;
 
-namespace {
-
-struct Case {
-    const char *spec;
-    ir::Extents extents;
-};
-
-const Case kCases[] = {
-    {"bij,bjk->bik", {{"b", 262144}, {"i", 2}, {"j", 2}, {"k", 2}}},
-    {"bij,bjk->bik", {{"b", 1000}, {"i", 3}, {"j", 3}, {"k", 3}}},
-    {"bij,bjk->bik", {{"b", 33}, {"i", 9}, {"j", 4}, {"k", 1}}},
-    {"bij,bjk->bik", {{"b", 3}, {"i", 17}, {"j", 300}, {"k", 5}}},
-    {"ij,jk->ik", {{"i", 64}, {"j", 1}, {"k", 48}}},
-    {"nc,nc->n", {{"n", 5000}, {"c", 7}}},
-    {"bij,bpj->bpi", {{"b", 12}, {"p", 100}, {"i", 3}, {"j", 3}}},
-    {"ij,jk", {{"i", 5}, {"j", 6}, {"k", 7}}},
-    {"ii->", {{"i", 9}}},
-    {"ii->i", {{"i", 9}}},
-    {"ij->ji", {{"i", 13}, {"j", 31}}},
-    {"i,i->", {{"i", 100000}}},
-    {"ij,jk,kl->il", {{"i", 4}, {"j", 5}, {"k", 6}, {"l", 3}}},
-    {"bij,bjk->bik", {{"b", 0}, {"i", 2}, {"j", 2}, {"k", 2}}},
-    {"ij,jk->ik", {{"i", 3}, {"j", 0}, {"k", 2}}},
-};
-
-} // namespace
 
 TEST_CASE("host e2e: einsums against the float64 reference, f32 and f64, any thread count") {
     for (DType dtype : {DType::F32, DType::F64})
         for (int threads : {1, 2, 3})
-            for (const auto &c : kCases) {
+            for (const auto &c : test::kEinsumCases) {
                 CAPTURE(c.spec);
                 CAPTURE(dtype_name(dtype));
                 CAPTURE(threads);
