@@ -102,3 +102,40 @@ TEST_CASE("diagnostic: no input crashes the parser") {
     CHECK(parsed > 0);
     CHECK(rejected > 0);
 }
+
+TEST_CASE("diagnostic: '...', diagonals and operand counts, rendered") {
+    const struct {
+        std::string source;
+        std::vector<std::optional<Shape>> shapes;
+        std::string expected;
+    } rows[] = {
+        {"ij,jk->ik", {Shape{2, 2}},
+         "einfuse: error: the subscripts name 2 operands but 1 were given\n  ij,jk->ik\n  ^~~~~~~~~\n"},
+        {"i...j...k", {Shape{2, 2, 2}},
+         "einfuse: error: an operand may hold '...' only once\n  i...j...k\n   ^~~ ^~~\n"},
+        {"...ij->ij", {Shape{3, 2, 2}},
+         "einfuse: error: the operands have 1 broadcast dimension(s) under '...', but the output has no '...' to "
+         "keep them\n  ...ij->ij\n         ^~\n  note: numpy rejects this too; write '...' in the output\n"},
+        {"ii->i", {Shape{3, 4}},
+         "einfuse: error: index 'i' takes a diagonal of operand 0, whose dimensions 0 and 1 differ (3 and 4)\n"
+         "  ii->i\n  ^^\n"},
+        {"...ij,jk", {std::nullopt, Shape{2, 2}},
+         "einfuse: error: operand 0 uses '...': its shape must be given\n  ...ij,jk\n  ^~~\n"},
+        {"ij->j", {Shape{2, 2, 2}},
+         "einfuse: error: operand 0 has rank 3 but its subscripts name 2 indices\n  ij->j\n  ^~\n"
+         "  note: use '...' for dimensions without labels\n"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.source);
+        std::string text = diagnostic_of(row.source, [&] {
+            EinsumAst ast = parse_einsum(row.source);
+            std::vector<int> ranks = label_ranks(ast);
+            ranks.resize(row.shapes.size(), -1);
+            for (std::size_t i = 0; i < row.shapes.size(); ++i)
+                if (row.shapes[i]) ranks[i] = static_cast<int>(row.shapes[i]->size());
+            ResolvedEinsum e = resolve_einsum(ast, ranks);
+            bind_einsum_extents(e, row.shapes, {});
+        });
+        CHECK(text == row.expected);
+    }
+}
