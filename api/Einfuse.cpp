@@ -3,10 +3,12 @@
 #include "api/HostExecutor.h"
 #include "backends/cuda/CudaPrinter.h"
 #include "ir/Reference.h"
+#include "ir/Walk.h"
 #include "support/Error.h"
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 
@@ -22,34 +24,45 @@ namespace einfuse {
 
 std::string_view target_name(Target t) { return t == Target::Host ? "host" : "cuda"; }
 
-struct CompiledEinsum::Backend {
+struct Compiled::Backend {
     std::unique_ptr<HostExecutor> host;
 #ifdef EINFUSE_HAVE_CUDA
     std::unique_ptr<CudaExecutor> cuda; // made at the first run: it needs the device's arch
 #endif
 };
 
-CompiledEinsum::CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options,
-                               const std::vector<int> &ranks)
-    : ast_(frontend::parse_einsum(spec)), options_(std::move(options)), backend_(std::make_unique<Backend>()) {
-    resolved_ = frontend::resolve_einsum(ast_, ranks.empty() ? frontend::label_ranks(ast_) : ranks);
-    program_ = frontend::einsum_program(resolved_, dtypes);
+Compiled::Compiled(ir::Program program, CompileOptions options)
+    : program_(std::move(program)), options_(std::move(options)), backend_(std::make_unique<Backend>()) {
     plan_ = passes::lower(program_);
 }
 
-CompiledEinsum::~CompiledEinsum() = default;
-CompiledEinsum::CompiledEinsum(CompiledEinsum &&) noexcept = default;
+Compiled::~Compiled() = default;
+Compiled::Compiled(Compiled &&) noexcept = default;
 
-ir::Extents CompiledEinsum::bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const {
-    return frontend::bind_einsum_extents(resolved_, shapes, dims);
+void Compiled::plan_for(const ir::Extents &sizes) {
+    plan_ = passes::lower(program_, sizes);
+    backend_ = std::make_unique<Backend>(); // compiled code belongs to the old plan
 }
 
-Shape CompiledEinsum::output_shape(const ir::Extents &extents) const {
-    return frontend::einsum_operand_shape(resolved_, -1, extents);
+std::vector<Tensor> Compiled::reference(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const {
+    return ir::evaluate_reference(program_, inputs, extents);
 }
 
-Shape CompiledEinsum::operand_shape(int operand, const ir::Extents &extents) const {
-    return frontend::einsum_operand_shape(resolved_, operand, extents);
+int64_t Compiled::reduction_length(const ir::Extents &extents) const {
+    // Per definition, the product of every reduced extent (nested reductions multiply); the
+    // largest over the definitions.
+    int64_t longest = 1;
+    for (const auto &d : program_.definitions) {
+        int64_t n = 1;
+        std::function<void(const ir::Expr &)> walk = [&](const ir::Expr &e) {
+            if (const auto *r = e.as<ir::Reduce>())
+                for (const auto &v : r->reduce_vars) n *= std::max<int64_t>(extents.at(v), 1);
+            for (const auto &c : ir::children(e)) walk(c);
+        };
+        walk(d.value);
+        longest = std::max(longest, n);
+    }
+    return longest;
 }
 
 namespace {
@@ -57,15 +70,6 @@ namespace {
 double elapsed_us(std::chrono::steady_clock::time_point since) {
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - since).count();
 }
-
-} // namespace
-
-void CompiledEinsum::plan_for(const ir::Extents &sizes) {
-    plan_ = passes::lower(program_, sizes);
-    backend_ = std::make_unique<Backend>(); // compiled code belongs to the old plan
-}
-
-namespace {
 
 /** Buffers for everything the plan writes: the outputs (returned) and the temporaries. */
 struct Workspace {
@@ -95,13 +99,13 @@ Workspace make_workspace(const ir::Program &lowered, const std::vector<const Ten
 
 } // namespace
 
-RunResult CompiledEinsum::run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat) const {
+RunResult Compiled::run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat) const {
     if (inputs.size() != program_.inputs.size())
         throw UserError("expected " + std::to_string(program_.inputs.size()) + " inputs, got " +
                         std::to_string(inputs.size()));
     for (std::size_t i = 0; i < inputs.size(); ++i)
         if (inputs[i]->dtype() != program_.inputs[i].dtype || inputs[i]->rank() != program_.inputs[i].rank)
-            throw UserError("input " + std::to_string(i) + " does not match the compiled signature");
+            throw UserError("input " + program_.inputs[i].name + " does not match the compiled signature");
 
     Workspace w = make_workspace(plan_.program, inputs, extents);
     RunResult result;
@@ -132,10 +136,50 @@ RunResult CompiledEinsum::run(const std::vector<const Tensor *> &inputs, const i
     return result;
 }
 
-std::string emit(const CompiledEinsum &compiled, std::string_view kind) {
+struct CompiledEinsum::Parts {
+    frontend::EinsumAst ast;
+    frontend::ResolvedEinsum resolved;
+    ir::Program program;
+};
+
+namespace {
+CompiledEinsum::Parts einsum_parts(std::string_view spec, const std::vector<DType> &dtypes, const std::vector<int> &ranks);
+}
+
+CompiledEinsum::CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options,
+                               const std::vector<int> &ranks)
+    : CompiledEinsum(einsum_parts(spec, dtypes, ranks), std::move(options)) {}
+
+CompiledEinsum::CompiledEinsum(Parts &&parts, CompileOptions options)
+    : Compiled(std::move(parts.program), std::move(options)), ast_(std::move(parts.ast)),
+      resolved_(std::move(parts.resolved)) {}
+
+namespace {
+CompiledEinsum::Parts einsum_parts(std::string_view spec, const std::vector<DType> &dtypes, const std::vector<int> &ranks) {
+    CompiledEinsum::Parts parts;
+    parts.ast = frontend::parse_einsum(spec);
+    parts.resolved = frontend::resolve_einsum(parts.ast, ranks.empty() ? frontend::label_ranks(parts.ast) : ranks);
+    parts.program = frontend::einsum_program(parts.resolved, dtypes);
+    return parts;
+}
+} // namespace
+
+ir::Extents CompiledEinsum::bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const {
+    return frontend::bind_einsum_extents(resolved_, shapes, dims);
+}
+
+Shape CompiledEinsum::output_shape(const ir::Extents &extents) const {
+    return frontend::einsum_operand_shape(resolved_, -1, extents);
+}
+
+Shape CompiledEinsum::operand_shape(int operand, const ir::Extents &extents) const {
+    return frontend::einsum_operand_shape(resolved_, operand, extents);
+}
+
+std::string emit(const Compiled &compiled, std::string_view kind) {
     const auto &kernels = compiled.plan().kernels;
     if (kind == "plan") {
-        return "einsum \"" + compiled.ast().source + "\" for " + std::string(target_name(compiled.options().target)) +
+        return "\"" + compiled.program().source + "\" for " + std::string(target_name(compiled.options().target)) +
                "\n" + compiled.plan().explain();
     }
     if (kind == "cu") return cuda_backend::emit_cuda(kernels, EINFUSE_VERSION);
@@ -176,7 +220,7 @@ Tensor einsum(std::string_view spec, const std::vector<Tensor> &inputs, Target t
 
 Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const Tensor *> &inputs,
                         const ir::Extents &extents) {
-    return ir::evaluate_reference(compiled.program(), inputs, extents).front();
+    return compiled.reference(inputs, extents).front();
 }
 
 double tolerance(DType dtype, int64_t n) {
@@ -193,12 +237,8 @@ double tolerance(DType dtype, int64_t n) {
     return accumulate + store;
 }
 
-int64_t reduction_length(const CompiledEinsum &compiled, const ir::Extents &extents) {
-    int64_t n = 1;
-    for (const auto &d : compiled.program().definitions)
-        if (const auto *r = d.value.as<ir::Reduce>())
-            for (const auto &v : r->reduce_vars) n *= extents.at(v);
-    return n;
+int64_t reduction_length(const Compiled &compiled, const ir::Extents &extents) {
+    return compiled.reduction_length(extents);
 }
 
 } // namespace einfuse

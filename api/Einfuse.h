@@ -5,6 +5,7 @@
 #include "passes/Pipeline.h"
 #include "support/Tensor.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,25 +22,22 @@ struct CompileOptions {
     int threads = 0;   // host worker threads; 0: all cores
 };
 
-/** What a run produced: the outputs (on the host) and, per timed repetition, microseconds. */
+/** What a run produced: the outputs (on the host, in the order of program().outputs) and, per
+ * timed repetition, microseconds. */
 struct RunResult {
     std::vector<Tensor> outputs;
     std::vector<double> times_us;
 };
 
-/** An einsum parsed, checked and lowered for one target. Compiling for the host JITs the code;
- * for CUDA it is compiled with NVRTC at the first run, for the device that runs it. */
-class CompiledEinsum {
+/** A program lowered for one target: what einsums and index-notation programs share. Host code
+ * is JIT-compiled at the first run; CUDA code is compiled with NVRTC at the first run, for the
+ * device that runs it. */
+class Compiled {
 public:
-    /** ranks[i] is operand i's rank, needed where it uses '...'; empty: each operand's label
-     * count. Throws UserError for bad subscripts or a signature that does not fit them. */
-    CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options,
-                   const std::vector<int> &ranks = {});
-    ~CompiledEinsum();
-    CompiledEinsum(CompiledEinsum &&) noexcept;
+    Compiled(ir::Program program, CompileOptions options);
+    virtual ~Compiled();
+    Compiled(Compiled &&) noexcept;
 
-    const frontend::EinsumAst &ast() const { return ast_; }
-    const frontend::ResolvedEinsum &resolved() const { return resolved_; }
     const ir::Program &program() const { return program_; }
     const passes::Plan &plan() const { return plan_; }
     const CompileOptions &options() const { return options_; }
@@ -48,33 +46,57 @@ public:
      * on them); without it the plan assumes sizes. Call before run(). */
     void plan_for(const ir::Extents &sizes);
 
-    /** Index sizes from the inputs' shapes and --dims-style sizes; throws UserError. */
-    ir::Extents bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const;
-    Shape output_shape(const ir::Extents &extents) const;
-    Shape operand_shape(int operand, const ir::Extents &extents) const;
-
-    /** Computes the outputs; with repeat > 0, also times `repeat` further runs. */
+    /** Computes the outputs from `inputs` (in the order of program().inputs); with repeat > 0,
+     * also times `repeat` further runs. */
     RunResult run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat = 0) const;
+
+    /** The float64 reference results of the same program, for checking. */
+    std::vector<Tensor> reference(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const;
+
+    /** The number of terms the longest chain of reductions adds up, for tolerances. */
+    int64_t reduction_length(const ir::Extents &extents) const;
 
     struct Backend; // the target's compiled code
 
 private:
-    frontend::EinsumAst ast_;
-    frontend::ResolvedEinsum resolved_;
     ir::Program program_;
     passes::Plan plan_;
     CompileOptions options_;
     std::unique_ptr<Backend> backend_;
 };
 
+/** An einsum parsed, checked and lowered for one target. */
+class CompiledEinsum : public Compiled {
+public:
+    /** ranks[i] is operand i's rank, needed where it uses '...'; empty: each operand's label
+     * count. Throws UserError for bad subscripts or a signature that does not fit them. */
+    CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options,
+                   const std::vector<int> &ranks = {});
+
+    const frontend::EinsumAst &ast() const { return ast_; }
+    const frontend::ResolvedEinsum &resolved() const { return resolved_; }
+
+    /** Index sizes from the inputs' shapes and --dims-style sizes; throws UserError. */
+    ir::Extents bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const;
+    Shape output_shape(const ir::Extents &extents) const;
+    Shape operand_shape(int operand, const ir::Extents &extents) const;
+
+    struct Parts; // what the frontend makes of the subscripts, built before the base class
+
+private:
+    CompiledEinsum(Parts &&parts, CompileOptions options);
+    frontend::EinsumAst ast_;
+    frontend::ResolvedEinsum resolved_;
+};
+
 /** Text of the code for the plan: "cu" (standalone CUDA C), "llvm" (host LLVM IR after O3),
  * "ptx", or "plan". Throws UserError for an unknown kind. */
-std::string emit(const CompiledEinsum &compiled, std::string_view kind);
+std::string emit(const Compiled &compiled, std::string_view kind);
 
 /** The einsum of host tensors, computed on the host: einfuse::einsum("bij,bjk->bik", {a, b}). */
 Tensor einsum(std::string_view spec, const std::vector<Tensor> &inputs, Target target = Target::Host);
 
-/** The float64 reference result of the same einsum, for checking. */
+/** The float64 reference result of an einsum, for checking. */
 Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const Tensor *> &inputs,
                         const ir::Extents &extents);
 
@@ -82,6 +104,6 @@ Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const 
  * reduction over `reduction_length` terms: a few ulps of the accumulation type per term, plus the
  * final rounding of f16/bf16; 0 for integers, which must be exact. */
 double tolerance(DType dtype, int64_t reduction_length);
-int64_t reduction_length(const CompiledEinsum &compiled, const ir::Extents &extents);
+int64_t reduction_length(const Compiled &compiled, const ir::Extents &extents);
 
 } // namespace einfuse

@@ -1,5 +1,7 @@
 #include "api/KernelArgs.h"
 
+#include "ir/Walk.h"
+
 #include "support/Error.h"
 
 #include <map>
@@ -12,12 +14,7 @@ namespace {
 void collect_indices(const ir::Stmt &s, std::map<std::string, std::vector<std::string>> &out);
 
 void collect_indices(const ir::Expr &e, std::map<std::string, std::vector<std::string>> &out) {
-    if (const auto *a = e.as<ir::Access>()) out.emplace(a->tensor, a->indices);
-    else if (const auto *c = e.as<ir::Cast>()) collect_indices(c->value, out);
-    else if (const auto *b = e.as<ir::Binary>()) {
-        collect_indices(b->a, out);
-        collect_indices(b->b, out);
-    }
+    ir::for_each_access(e, [&](const ir::Access &a) { out.emplace(a.tensor, a.indices); });
 }
 
 void collect_indices(const ir::Stmt &s, std::map<std::string, std::vector<std::string>> &out) {

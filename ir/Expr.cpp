@@ -14,6 +14,36 @@ std::string_view binary_op_symbol(BinaryOp op) {
     case BinaryOp::Div: return "/";
     case BinaryOp::Max: return "max";
     case BinaryOp::Min: return "min";
+    case BinaryOp::Pow: return "^";
+    case BinaryOp::Lt: return "<";
+    case BinaryOp::Le: return "<=";
+    case BinaryOp::Gt: return ">";
+    case BinaryOp::Ge: return ">=";
+    case BinaryOp::Eq: return "==";
+    case BinaryOp::Ne: return "!=";
+    }
+    return "?";
+}
+
+bool binary_op_is_call(BinaryOp op) { return op == BinaryOp::Max || op == BinaryOp::Min; }
+
+std::string_view unary_op_name(UnaryOp op) {
+    switch (op) {
+    case UnaryOp::Neg: return "-";
+    case UnaryOp::Exp: return "exp";
+    case UnaryOp::Log: return "log";
+    case UnaryOp::Sqrt: return "sqrt";
+    case UnaryOp::Rsqrt: return "rsqrt";
+    case UnaryOp::Abs: return "abs";
+    case UnaryOp::Tanh: return "tanh";
+    case UnaryOp::Sigmoid: return "sigmoid";
+    case UnaryOp::Relu: return "relu";
+    case UnaryOp::Gelu: return "gelu";
+    case UnaryOp::Sin: return "sin";
+    case UnaryOp::Cos: return "cos";
+    case UnaryOp::Floor: return "floor";
+    case UnaryOp::Ceil: return "ceil";
+    case UnaryOp::Sign: return "sign";
     }
     return "?";
 }
@@ -59,6 +89,17 @@ Expr Cast::make(DType type, Expr value) {
     EINFUSE_ASSERT(value.defined(), "Cast needs a value");
     if (value.type() == type) return value;
     return Expr(std::make_shared<const Cast>(type, std::move(value)));
+}
+
+Expr Unary::make(UnaryOp op, Expr a) {
+    EINFUSE_ASSERT(a.defined(), "Unary needs an operand");
+    return Expr(std::make_shared<const Unary>(op, std::move(a)));
+}
+
+Expr Select::make(Expr cond, Expr a, Expr b) {
+    EINFUSE_ASSERT(cond.defined() && a.defined() && b.defined(), "Select needs three operands");
+    EINFUSE_ASSERT(cond.type() == a.type() && a.type() == b.type(), "Select's operands must have one type");
+    return Expr(std::make_shared<const Select>(std::move(cond), std::move(a), std::move(b)));
 }
 
 Expr Binary::make(BinaryOp op, Expr a, Expr b) {

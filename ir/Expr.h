@@ -9,7 +9,7 @@
 
 namespace einfuse::ir {
 
-#define EINFUSE_EXPR_NODES(X) X(Const) X(Access) X(Cast) X(Binary) X(Reduce) X(ScalarRef)
+#define EINFUSE_EXPR_NODES(X) X(Const) X(Access) X(Cast) X(Unary) X(Binary) X(Select) X(Reduce) X(ScalarRef)
 
 enum class ExprKind {
 #define EINFUSE_ENUM(N) N,
@@ -44,10 +44,18 @@ private:
     std::shared_ptr<const ExprBase> node_;
 };
 
-enum class BinaryOp { Add, Sub, Mul, Div, Max, Min };
+/** Comparisons (Lt .. Ne) give 1 or 0 in the operands' type. Pow is a^b. */
+enum class BinaryOp { Add, Sub, Mul, Div, Max, Min, Pow, Lt, Le, Gt, Ge, Eq, Ne };
+/** The language's one-argument functions, and negation. Relu is max(x, 0); Gelu is
+ * x * Phi(x) with the exact normal CDF (erf), as PyTorch's default; Sigmoid is 1/(1+e^-x);
+ * Sign is -1, 0 or 1; Rsqrt is 1/sqrt(x). */
+enum class UnaryOp { Neg, Exp, Log, Sqrt, Rsqrt, Abs, Tanh, Sigmoid, Relu, Gelu, Sin, Cos, Floor, Ceil, Sign };
 enum class ReduceOp { Sum, Prod, Max, Min };
 
-std::string_view binary_op_symbol(BinaryOp op); // "+", "-", "*", "/", "max", "min"
+std::string_view binary_op_symbol(BinaryOp op); // "+", "-", "*", "/", "max", "min", "^", "<", ...
+/** Whether the op prints as a function call, max(a, b), rather than infix. */
+bool binary_op_is_call(BinaryOp op);
+std::string_view unary_op_name(UnaryOp op);     // "-", "exp", "log", ..., "sign"
 std::string_view reduce_op_name(ReduceOp op);   // "sum", "prod", "max", "min"
 /** The identity of op: 0 for sum, 1 for prod, -inf for max, +inf for min. */
 double reduce_identity(ReduceOp op);
@@ -81,6 +89,23 @@ struct Cast : ExprBase {
     /** Returns value itself when it already has `type`. */
     static Expr make(DType type, Expr value);
     const Expr value;
+};
+
+/** op(a). "out[i] = relu(x[i])" is Unary(Relu, x[i]). */
+struct Unary : ExprBase {
+    static constexpr ExprKind kKind = ExprKind::Unary;
+    Unary(UnaryOp o, Expr x) : ExprBase(kKind, x.type()), op(o), a(std::move(x)) {}
+    static Expr make(UnaryOp op, Expr a);
+    const UnaryOp op;
+    const Expr a;
+};
+
+/** cond != 0 ? a : b, all three of one type: the language's where(c, a, b). */
+struct Select : ExprBase {
+    static constexpr ExprKind kKind = ExprKind::Select;
+    Select(Expr c, Expr x, Expr y) : ExprBase(kKind, x.type()), cond(std::move(c)), a(std::move(x)), b(std::move(y)) {}
+    static Expr make(Expr cond, Expr a, Expr b);
+    const Expr cond, a, b;
 };
 
 /** a op b, both of one type. "ij,ij->ij" is Binary(Mul, in0[i,j], in1[i,j]). */

@@ -16,7 +16,7 @@ std::string join(const std::vector<std::string> &items, const char *sep = ",") {
  * "(a + b) * c" and "a + b * c" stay distinct without precedence rules. */
 std::string operand(const Expr &e) {
     const auto *b = e.as<Binary>();
-    bool infix = b && b->op != BinaryOp::Max && b->op != BinaryOp::Min;
+    bool infix = b && !binary_op_is_call(b->op);
     return infix ? "(" + to_string(e) + ")" : to_string(e);
 }
 
@@ -24,9 +24,16 @@ struct ExprText {
     std::string operator()(const Const &n) const { return fmt::format("{}", n.value); }
     std::string operator()(const Access &n) const { return n.tensor + "[" + join(n.indices) + "]"; }
     std::string operator()(const ScalarRef &n) const { return n.name; }
+    std::string operator()(const Unary &n) const {
+        if (n.op == UnaryOp::Neg) return "-" + operand(n.a);
+        return fmt::format("{}({})", unary_op_name(n.op), to_string(n.a));
+    }
+    std::string operator()(const Select &n) const {
+        return fmt::format("where({}, {}, {})", to_string(n.cond), to_string(n.a), to_string(n.b));
+    }
     std::string operator()(const Cast &n) const { return fmt::format("{}({})", dtype_name(n.type), to_string(n.value)); }
     std::string operator()(const Binary &n) const {
-        if (n.op == BinaryOp::Max || n.op == BinaryOp::Min)
+        if (binary_op_is_call(n.op))
             return fmt::format("{}({}, {})", binary_op_symbol(n.op), to_string(n.a), to_string(n.b));
         return fmt::format("{} {} {}", operand(n.a), binary_op_symbol(n.op), operand(n.b));
     }

@@ -40,6 +40,12 @@ private:
         for (const auto &v : n.indices) EINFUSE_ASSERT(bound.count(v), "index '" + v + "' is not bound here");
     }
     void check_node(const Cast &n, const std::set<std::string> &bound) { check(n.value, bound); }
+    void check_node(const Unary &n, const std::set<std::string> &bound) { check(n.a, bound); }
+    void check_node(const Select &n, const std::set<std::string> &bound) {
+        check(n.cond, bound);
+        check(n.a, bound);
+        check(n.b, bound);
+    }
     void check_node(const Binary &n, const std::set<std::string> &bound) {
         check(n.a, bound);
         check(n.b, bound);

@@ -43,6 +43,34 @@ double apply(BinaryOp op, double a, double b) {
     case BinaryOp::Div: return a / b;
     case BinaryOp::Max: return std::max(a, b);
     case BinaryOp::Min: return std::min(a, b);
+    case BinaryOp::Pow: return std::pow(a, b);
+    case BinaryOp::Lt: return a < b;
+    case BinaryOp::Le: return a <= b;
+    case BinaryOp::Gt: return a > b;
+    case BinaryOp::Ge: return a >= b;
+    case BinaryOp::Eq: return a == b;
+    case BinaryOp::Ne: return a != b;
+    }
+    return 0;
+}
+
+double apply(UnaryOp op, double x) {
+    switch (op) {
+    case UnaryOp::Neg: return -x;
+    case UnaryOp::Exp: return std::exp(x);
+    case UnaryOp::Log: return std::log(x);
+    case UnaryOp::Sqrt: return std::sqrt(x);
+    case UnaryOp::Rsqrt: return 1.0 / std::sqrt(x);
+    case UnaryOp::Abs: return std::abs(x);
+    case UnaryOp::Tanh: return std::tanh(x);
+    case UnaryOp::Sigmoid: return 1.0 / (1.0 + std::exp(-x));
+    case UnaryOp::Relu: return x > 0 ? x : 0.0;
+    case UnaryOp::Gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case UnaryOp::Sin: return std::sin(x);
+    case UnaryOp::Cos: return std::cos(x);
+    case UnaryOp::Floor: return std::floor(x);
+    case UnaryOp::Ceil: return std::ceil(x);
+    case UnaryOp::Sign: return (x > 0) - (x < 0);
     }
     return 0;
 }
@@ -97,6 +125,12 @@ private:
         Eval v = compile(n.value);
         if (n.type == DType::I32 || n.type == DType::I64) return [v](Env &env) { return std::trunc(v(env)); };
         return v;
+    }
+    Eval compile_node(const Unary &n) const {
+        return [a = compile(n.a), op = n.op](Env &env) { return apply(op, a(env)); };
+    }
+    Eval compile_node(const Select &n) const {
+        return [c = compile(n.cond), a = compile(n.a), b = compile(n.b)](Env &env) { return c(env) != 0 ? a(env) : b(env); };
     }
     Eval compile_node(const Binary &n) const {
         return [a = compile(n.a), b = compile(n.b), op = n.op](Env &env) { return apply(op, a(env), b(env)); };

@@ -1,6 +1,7 @@
 #include "passes/LowerToLoops.h"
 
 #include "ir/Printer.h"
+#include "ir/Walk.h"
 #include "support/Error.h"
 
 #include <algorithm>
@@ -25,22 +26,44 @@ std::string kernel_name(const ir::Program &p, const ir::Definition &d) {
 }
 
 void collect_tensors(const ir::Expr &e, std::vector<std::string> &names) {
-    if (const auto *a = e.as<ir::Access>()) {
-        if (std::find(names.begin(), names.end(), a->tensor) == names.end()) names.push_back(a->tensor);
-    } else if (const auto *b = e.as<ir::Binary>()) {
-        collect_tensors(b->a, names);
-        collect_tensors(b->b, names);
-    } else if (const auto *r = e.as<ir::Reduce>()) {
-        collect_tensors(r->body, names);
-    } else if (const auto *c = e.as<ir::Cast>()) {
-        collect_tensors(c->value, names);
-    }
+    ir::for_each_access(e, [&](const ir::Access &a) {
+        if (std::find(names.begin(), names.end(), a.tensor) == names.end()) names.push_back(a.tensor);
+    });
 }
 
 ir::Stmt nest(const std::vector<std::string> &vars, ir::LoopKind kind, ir::Stmt body) {
     for (auto it = vars.rbegin(); it != vars.rend(); ++it) body = ir::For::make(*it, kind, body);
     return body;
 }
+
+/** Replaces every Reduce in an expression by a register accumulator, emitting the loops that
+ * compute it before the expression; nested reductions nest their loops.
+ * Before: out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d]) ^ 2)) * w[j])
+ * After:  f32 acc = 0
+ *         for j: { f32 acc1 = 0; for d: acc1 = acc1 + (x[i,d] - y[j,d]) ^ 2
+ *                  acc = acc + exp(-acc1) * w[j] }
+ *         -> acc */
+class ReductionLowering {
+public:
+    ir::Expr lower(const ir::Expr &e, std::vector<ir::Stmt> &stmts) {
+        const auto *r = e.as<ir::Reduce>();
+        if (!r) return ir::map_children(e, [&](const ir::Expr &c) { return lower(c, stmts); });
+        if (r->reduce_vars.empty()) return lower(r->body, stmts); // an elementwise definition
+        std::string name = count_ == 0 ? "acc" : "acc" + std::to_string(count_);
+        ++count_;
+        ir::Expr acc = ir::ScalarRef::make(r->type, name);
+        std::vector<ir::Stmt> inner;
+        ir::Expr body = lower(r->body, inner);
+        inner.push_back(ir::AssignScalar::make(name, ir::Binary::make(ir::reduce_combiner(r->op), acc, body)));
+        stmts.push_back(ir::DeclareScalar::make(name, r->type, ir::Const::make(r->type, ir::reduce_identity(r->op))));
+        stmts.push_back(nest(r->reduce_vars, ir::LoopKind::Serial,
+                             inner.size() == 1 ? inner.front() : ir::Block::make(inner)));
+        return acc;
+    }
+
+private:
+    int count_ = 0;
+};
 
 } // namespace
 
@@ -70,19 +93,10 @@ ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index) {
     //                              out[b,i,k] = acc }
     // The store converts to the tensor's type: an f16 einsum accumulates in f32, rounds once.
     DType stored = p.find_tensor(d.tensor)->dtype;
-    ir::Stmt inner;
-    if (reduce->reduce_vars.empty()) {
-        inner = ir::Store::make(d.tensor, d.indices, ir::Cast::make(stored, reduce->body));
-    } else {
-        DType t = reduce->type;
-        ir::Expr acc = ir::ScalarRef::make(t, "acc");
-        ir::Expr update = ir::Binary::make(ir::reduce_combiner(reduce->op), acc, reduce->body);
-        inner = ir::Block::make({
-            ir::DeclareScalar::make("acc", t, ir::Const::make(t, ir::reduce_identity(reduce->op))),
-            nest(reduce->reduce_vars, ir::LoopKind::Serial, ir::AssignScalar::make("acc", update)),
-            ir::Store::make(d.tensor, d.indices, ir::Cast::make(stored, acc)),
-        });
-    }
+    std::vector<ir::Stmt> stmts;
+    ir::Expr value = ReductionLowering().lower(d.value, stmts);
+    stmts.push_back(ir::Store::make(d.tensor, d.indices, ir::Cast::make(stored, value)));
+    ir::Stmt inner = stmts.size() == 1 ? stmts.front() : ir::Block::make(stmts);
     k.body = nest(d.indices, ir::LoopKind::Parallel, inner);
     return k;
 }

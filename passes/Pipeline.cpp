@@ -3,6 +3,7 @@
 #include "ir/Printer.h"
 #include "passes/ChooseStrategy.h"
 #include "passes/ContractionOrder.h"
+#include "passes/FuseProducers.h"
 #include "passes/LowerToLoops.h"
 
 #include <chrono>
@@ -40,7 +41,8 @@ template <class F> auto run_pass(const char *name, F &&pass) {
 Plan lower(const ir::Program &input, const ir::Extents &sizes) {
     run_pass("verify", [&] { ir::verify(input); return input; });
     Plan plan;
-    plan.program = run_pass("order_contractions", [&] { return order_contractions(input, sizes, plan.notes); });
+    ir::Program fused = run_pass("fuse_producers", [&] { return fuse_producers(input, plan.notes); });
+    plan.program = run_pass("order_contractions", [&] { return order_contractions(fused, sizes, plan.notes); });
     const ir::Program &program = plan.program;
     for (std::size_t i = 0; i < program.definitions.size(); ++i) {
         ir::Kernel k = run_pass("lower_to_loops", [&] { return lower_to_loops(program, i); });
@@ -56,7 +58,6 @@ std::string Plan::explain() const {
     for (const auto &k : kernels) {
         out += "kernel " + k.name + ": " + std::string(ir::strategy_name(k.strategy)) + "\n";
         out += "  computes: " + k.comment + "\n";
-        out += "  fused: none\n";
         out += "  not chosen:\n";
         for (const auto &r : k.rejected) out += "    " + r + "\n";
         out += "  loop nest:\n" + ir::to_string(k.body, 2);

@@ -1,0 +1,139 @@
+#include "passes/FuseProducers.h"
+
+#include "ir/Walk.h"
+#include "support/Error.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+namespace einfuse::passes {
+
+namespace {
+
+using VarSet = std::set<std::string>;
+
+/** One read of a tensor: the index variables it uses and those of the loops around it. */
+struct Read {
+    std::vector<std::string> indices;
+    VarSet enclosing;
+};
+
+/** Every read of `tensor` in e, with the variables bound around it. */
+void find_reads(const ir::Expr &e, const std::string &tensor, VarSet bound, std::vector<Read> &reads) {
+    if (const auto *a = e.as<ir::Access>()) {
+        if (a->tensor == tensor) reads.push_back({a->indices, bound});
+        return;
+    }
+    if (const auto *r = e.as<ir::Reduce>()) bound.insert(r->reduce_vars.begin(), r->reduce_vars.end());
+    for (const auto &c : ir::children(e)) find_reads(c, tensor, bound, reads);
+}
+
+/** The variables a definition's value binds itself (its reductions'). */
+VarSet bound_inside(const ir::Expr &e) {
+    VarSet vars;
+    std::function<void(const ir::Expr &)> walk = [&](const ir::Expr &x) {
+        if (const auto *r = x.as<ir::Reduce>()) vars.insert(r->reduce_vars.begin(), r->reduce_vars.end());
+        for (const auto &c : ir::children(x)) walk(c);
+    };
+    walk(e);
+    return vars;
+}
+
+bool has_reduction(const ir::Definition &d) { return !bound_inside(d.value).empty(); }
+
+/** The value of producer d read at `indices`: its definition with its index variables renamed.
+ * "C[b,i,k] = sum[j](A[b,i,j] * B[b,j,k])" read as C[x,y,z] is sum[j](A[x,y,j] * B[x,j,z]). */
+ir::Expr value_at(const ir::Definition &d, const std::vector<std::string> &indices) {
+    std::function<ir::Expr(const ir::Expr &)> rename = [&](const ir::Expr &e) -> ir::Expr {
+        if (const auto *a = e.as<ir::Access>()) {
+            std::vector<std::string> renamed = a->indices;
+            for (auto &v : renamed) {
+                auto it = std::find(d.indices.begin(), d.indices.end(), v);
+                if (it != d.indices.end()) v = indices[it - d.indices.begin()];
+            }
+            return renamed == a->indices ? e : ir::Access::make(a->type, a->tensor, renamed);
+        }
+        return ir::map_children(e, rename);
+    };
+    const auto *r = d.value.as<ir::Reduce>();
+    EINFUSE_ASSERT(r != nullptr, "a definition's value is a Reduce");
+    ir::Expr body = rename(r->body);
+    return r->reduce_vars.empty() ? body : ir::Reduce::make({}, r->reduce_vars, r->op, body);
+}
+
+/** e with every read of d's tensor replaced by d's value there. */
+ir::Expr inline_reads(const ir::Expr &e, const ir::Definition &d) {
+    if (const auto *a = e.as<ir::Access>(); a && a->tensor == d.tensor) return value_at(d, a->indices);
+    return ir::map_children(e, [&](const ir::Expr &c) { return inline_reads(c, d); });
+}
+
+std::string join(const std::vector<std::string> &v) {
+    std::string s;
+    for (const auto &x : v) s += (s.empty() ? "" : ",") + x;
+    return s;
+}
+
+/** Why d cannot be fused into its readers, or "" if it can. */
+std::string why_materialise(const ir::Definition &d, const std::vector<Read> &reads, const std::vector<std::string> &readers) {
+    VarSet inside = bound_inside(d.value);
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+        for (const auto &v : reads[i].enclosing)
+            if (std::find(reads[i].indices.begin(), reads[i].indices.end(), v) == reads[i].indices.end())
+                return readers[i] + " reads it inside a loop over '" + v + "', which " + d.tensor +
+                       " does not depend on: fusing would recompute each element for every " + v;
+        for (const auto &v : reads[i].indices)
+            if (inside.count(v)) return readers[i] + " reads it with variable '" + v + "', which its reduction binds";
+        for (const auto &v : reads[i].enclosing)
+            if (inside.count(v)) return "its reduction variable '" + v + "' is also bound where " + readers[i] + " reads it";
+    }
+    if (has_reduction(d) && reads.size() > 1)
+        return "it holds a reduction and is read " + std::to_string(reads.size()) + " times: fusing would compute it each time";
+    return "";
+}
+
+} // namespace
+
+ir::Program fuse_producers(const ir::Program &p, std::vector<std::string> &notes) {
+    ir::Program q = p;
+    for (std::size_t i = 0; i < q.definitions.size();) {
+        const ir::Definition d = q.definitions[i];
+        bool is_temporary = std::any_of(q.temporaries.begin(), q.temporaries.end(),
+                                        [&](const ir::TensorInfo &t) { return t.name == d.tensor; });
+        if (!is_temporary) {
+            ++i;
+            continue;
+        }
+        std::vector<Read> reads;
+        std::vector<std::string> readers;
+        for (std::size_t c = i + 1; c < q.definitions.size(); ++c) {
+            const ir::Definition &consumer = q.definitions[c];
+            find_reads(consumer.value, d.tensor, VarSet(consumer.indices.begin(), consumer.indices.end()), reads);
+            readers.resize(reads.size(), consumer.tensor);
+        }
+        std::string why = reads.empty() ? "nothing reads it" : why_materialise(d, reads, readers);
+        if (!why.empty()) {
+            notes.push_back("materialised: " + d.tensor + "[" + join(d.indices) + "]: " + why);
+            ++i;
+            continue;
+        }
+        std::vector<std::string> into;
+        for (std::size_t c = i + 1; c < q.definitions.size(); ++c) {
+            ir::Definition &consumer = q.definitions[c];
+            ir::Expr fused = inline_reads(consumer.value, d);
+            if (!fused.same_as(consumer.value) && std::find(into.begin(), into.end(), consumer.tensor) == into.end())
+                into.push_back(consumer.tensor);
+            consumer.value = fused;
+        }
+        notes.push_back("fused: " + d.tensor + "[" + join(d.indices) + "] into " + join(into) +
+                        " (never written to memory)");
+        q.definitions.erase(q.definitions.begin() + static_cast<std::ptrdiff_t>(i));
+        q.temporaries.erase(std::remove_if(q.temporaries.begin(), q.temporaries.end(),
+                                           [&](const ir::TensorInfo &t) { return t.name == d.tensor; }),
+                            q.temporaries.end());
+    }
+    ir::verify(q);
+    return q;
+}
+
+} // namespace einfuse::passes
