@@ -176,6 +176,24 @@ Shape CompiledEinsum::operand_shape(int operand, const ir::Extents &extents) con
     return frontend::einsum_operand_shape(resolved_, operand, extents);
 }
 
+CompiledProgram::CompiledProgram(std::string_view source, const std::map<std::string, DType> &dtypes,
+                                 CompileOptions options, const std::vector<std::string> &outputs)
+    : CompiledProgram(std::make_shared<const frontend::ProgramAst>(frontend::parse_program(source)), dtypes,
+                      std::move(options), outputs) {}
+
+CompiledProgram::CompiledProgram(std::shared_ptr<const frontend::ProgramAst> ast,
+                                 const std::map<std::string, DType> &dtypes, CompileOptions options,
+                                 const std::vector<std::string> &outputs)
+    : Compiled(frontend::program_ir(*ast, dtypes, outputs), std::move(options)), ast_(std::move(ast)) {}
+
+ir::Extents CompiledProgram::bind(const std::map<std::string, Shape> &shapes, const ir::Extents &dims) const {
+    return frontend::bind_program_extents(*ast_, shapes, dims);
+}
+
+Shape CompiledProgram::tensor_shape(const std::string &tensor, const ir::Extents &extents) const {
+    return frontend::program_tensor_shape(*ast_, tensor, extents);
+}
+
 std::string emit(const Compiled &compiled, std::string_view kind) {
     const auto &kernels = compiled.plan().kernels;
     if (kind == "plan") {

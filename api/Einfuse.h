@@ -2,6 +2,7 @@
 // The one layer that sees everything: parse -> passes -> backend -> launch. The CLI and the tests
 // use it; later issues grow it into the public C++ API and the C ABI.
 #include "frontend/Einsum.h"
+#include "frontend/Program.h"
 #include "passes/Pipeline.h"
 #include "support/Tensor.h"
 
@@ -87,6 +88,27 @@ private:
     CompiledEinsum(Parts &&parts, CompileOptions options);
     frontend::EinsumAst ast_;
     frontend::ResolvedEinsum resolved_;
+};
+
+/** An index-notation program parsed, checked and lowered for one target. */
+class CompiledProgram : public Compiled {
+public:
+    /** dtypes: element type per input tensor (missing: f32). outputs: the tensors to return;
+     * empty: those defined and not read by a later statement. Throws UserError. */
+    CompiledProgram(std::string_view source, const std::map<std::string, DType> &dtypes, CompileOptions options,
+                    const std::vector<std::string> &outputs = {});
+
+    const frontend::ProgramAst &ast() const { return *ast_; }
+
+    /** Index sizes from input shapes (by tensor name) and --dims-style sizes; throws UserError. */
+    ir::Extents bind(const std::map<std::string, Shape> &shapes, const ir::Extents &dims) const;
+    /** The shape of an input or defined tensor under extents. */
+    Shape tensor_shape(const std::string &tensor, const ir::Extents &extents) const;
+
+private:
+    CompiledProgram(std::shared_ptr<const frontend::ProgramAst> ast, const std::map<std::string, DType> &dtypes,
+                    CompileOptions options, const std::vector<std::string> &outputs);
+    std::shared_ptr<const frontend::ProgramAst> ast_;
 };
 
 /** Text of the code for the plan: "cu" (standalone CUDA C), "llvm" (host LLVM IR after O3),

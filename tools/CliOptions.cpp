@@ -1,5 +1,6 @@
 #include "tools/CliOptions.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace einfuse::cli {
@@ -33,14 +34,13 @@ std::pair<std::string, std::string> key_value(const std::string &text, const cha
     return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
-/** The operand an option names: "0", "1", ... for an einsum. */
-std::size_t operand_index(const std::string &name, std::size_t operands, const char *option) {
-    std::size_t i = 0;
-    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), i);
-    if (ec != std::errc() || end != name.data() + name.size() || i >= operands)
-        throw UsageError(std::string(option) + " names '" + name + "': an einsum's operands are 0.." +
-                         std::to_string(operands == 0 ? 0 : operands - 1));
-    return i;
+/** The input an option names, as an index into names. */
+std::size_t name_index(const std::string &name, const std::vector<std::string> &names, const char *option) {
+    auto it = std::find(names.begin(), names.end(), name);
+    if (it != names.end()) return static_cast<std::size_t>(it - names.begin());
+    std::string list;
+    for (const auto &n : names) list += (list.empty() ? "" : ", ") + n;
+    throw UsageError(std::string(option) + " names '" + name + "', which is not one of: " + (list.empty() ? "(none)" : list));
 }
 
 } // namespace
@@ -56,11 +56,11 @@ ir::Extents parse_dims(const std::string &text) {
     return dims;
 }
 
-std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &specs, std::size_t operands) {
-    std::vector<std::optional<Shape>> shapes(operands);
+std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &specs, const std::vector<std::string> &names) {
+    std::vector<std::optional<Shape>> shapes(names.size());
     for (const auto &spec : specs) {
         auto [name, value] = key_value(spec, "--shape");
-        std::size_t i = operand_index(name, operands, "--shape");
+        std::size_t i = name_index(name, names, "--shape");
         Shape shape;
         if (!value.empty() && value != "scalar")
             for (const auto &s : split(value, 'x')) shape.push_back(parse_size(s, "--shape " + name));
@@ -69,8 +69,8 @@ std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &s
     return shapes;
 }
 
-std::vector<std::optional<DType>> parse_dtypes(const std::vector<std::string> &specs, std::size_t operands) {
-    std::vector<std::optional<DType>> dtypes(operands);
+std::vector<std::optional<DType>> parse_dtypes(const std::vector<std::string> &specs, const std::vector<std::string> &names) {
+    std::vector<std::optional<DType>> dtypes(names.size());
     auto parse = [](const std::string &v) {
         auto t = parse_dtype(v);
         if (!t) throw UsageError("--dtype " + v + ": expected f16, bf16, f32, f64, i32 or i64");
@@ -82,33 +82,39 @@ std::vector<std::optional<DType>> parse_dtypes(const std::vector<std::string> &s
             continue;
         }
         auto [name, value] = key_value(spec, "--dtype");
-        dtypes[operand_index(name, operands, "--dtype")] = parse(value);
+        dtypes[name_index(name, names, "--dtype")] = parse(value);
     }
     return dtypes;
 }
 
-std::vector<std::optional<std::string>> parse_inputs(const std::vector<std::string> &specs, std::size_t operands) {
-    std::vector<std::optional<std::string>> files(operands);
+namespace {
+/** NAME=FILE options, at most one per name. */
+std::vector<std::optional<std::string>> parse_files(const std::vector<std::string> &specs,
+                                                    const std::vector<std::string> &names, const char *option) {
+    std::vector<std::optional<std::string>> files(names.size());
     for (const auto &spec : specs) {
-        auto [name, file] = key_value(spec, "--input");
-        std::size_t i = operand_index(name, operands, "--input");
-        if (file.empty()) throw UsageError("--input " + spec + ": expected NAME=FILE.npy");
-        if (files[i]) throw UsageError("--input gives operand " + name + " twice");
+        auto [name, file] = key_value(spec, option);
+        std::size_t i = name_index(name, names, option);
+        if (file.empty()) throw UsageError(std::string(option) + " " + spec + ": expected NAME=FILE.npy");
+        if (files[i]) throw UsageError(std::string(option) + " gives '" + name + "' twice");
         files[i] = file;
     }
     return files;
 }
+} // namespace
 
-std::optional<std::string> parse_einsum_output(const std::vector<std::string> &specs) {
-    std::optional<std::string> file;
-    for (const auto &spec : specs) {
-        auto [name, value] = key_value(spec, "--output");
-        if (name != "out") throw UsageError("--output names '" + name + "': an einsum's only result is named 'out'");
-        if (value.empty()) throw UsageError("--output " + spec + ": expected out=FILE.npy");
-        if (file) throw UsageError("--output gives 'out' twice");
-        file = value;
-    }
-    return file;
+std::vector<std::optional<std::string>> parse_inputs(const std::vector<std::string> &specs, const std::vector<std::string> &names) {
+    return parse_files(specs, names, "--input");
+}
+
+std::vector<std::optional<std::string>> parse_outputs(const std::vector<std::string> &specs, const std::vector<std::string> &names) {
+    return parse_files(specs, names, "--output");
+}
+
+std::string shape_text(const Shape &s) {
+    std::string out;
+    for (auto d : s) out += (out.empty() ? "" : "x") + std::to_string(d);
+    return out.empty() ? "scalar" : out;
 }
 
 Target parse_target(const std::string &text) {

@@ -17,7 +17,7 @@ struct UsageError : std::runtime_error {
 struct Options {
     std::string expr;
     std::string dims;                 // "b=2,i=3"
-    std::vector<std::string> shapes;  // "0=2x3"
+    std::vector<std::string> shapes;  // "0=2x3" (einsum operand 0) or "A=2x3" (program tensor A)
     std::vector<std::string> dtypes;  // "f32" or "0=f64"
     std::vector<std::string> inputs;  // "0=a.npy"
     std::vector<std::string> outputs; // "out=r.npy"
@@ -32,15 +32,21 @@ struct Options {
 };
 
 ir::Extents parse_dims(const std::string &text);
-/** Operand shapes by operand number; unknown operands stay nullopt. */
-std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &specs, std::size_t operands);
-/** Element types by operand: `--dtype T` sets every operand, `--dtype NAME=T` one (later options
- * win); nullopt where none was given, so that a .npy input can supply it. */
-std::vector<std::optional<DType>> parse_dtypes(const std::vector<std::string> &specs, std::size_t operands);
-/** .npy files by operand number ("0=a.npy"); nullopt for operands that get random inputs. */
-std::vector<std::optional<std::string>> parse_inputs(const std::vector<std::string> &specs, std::size_t operands);
-/** The file for `--output out=FILE`, or nullopt; an einsum's only result is named `out`. */
-std::optional<std::string> parse_einsum_output(const std::vector<std::string> &specs);
+
+// Inputs are named as the expression names them: "0", "1", ... for an einsum's operands, the
+// tensors' names for a program. Each parser returns one entry per name, nullopt where no option
+// gave one, and throws UsageError for a name that is not an input.
+
+/** --shape NAME=2x3x4 ("NAME=scalar" for rank 0). */
+std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &specs, const std::vector<std::string> &names);
+/** `--dtype T` sets every input, `--dtype NAME=T` one (later options win). */
+std::vector<std::optional<DType>> parse_dtypes(const std::vector<std::string> &specs, const std::vector<std::string> &names);
+/** --input NAME=FILE.npy. */
+std::vector<std::optional<std::string>> parse_inputs(const std::vector<std::string> &specs, const std::vector<std::string> &names);
+/** --output NAME=FILE.npy, by output name ("out" for an einsum). */
+std::vector<std::optional<std::string>> parse_outputs(const std::vector<std::string> &specs, const std::vector<std::string> &names);
 Target parse_target(const std::string &text);
+/** "2x3x4", or "scalar" for rank 0: the --shape spelling. */
+std::string shape_text(const Shape &s);
 
 } // namespace einfuse::cli
