@@ -1,6 +1,9 @@
 #include "passes/ChooseStrategy.h"
 
+#include "ir/Walk.h"
 #include "support/Error.h"
+
+#include <functional>
 
 #include <optional>
 
@@ -12,10 +15,18 @@ using Strategy = ir::Strategy;
 
 /** Each matcher returns nothing when the strategy fits, or the reason it does not. */
 std::optional<std::string> why_not_elementwise(const ir::Reduce &r) {
-    if (r.reduce_vars.empty()) return std::nullopt;
-    std::string vars;
-    for (const auto &v : r.reduce_vars) vars += (vars.empty() ? "" : ",") + v;
-    return "it reduces over " + vars;
+    // Any reduction, at the top or nested inside the value, needs a loop per output element.
+    std::vector<std::string> vars;
+    std::function<void(const ir::Expr &)> walk = [&](const ir::Expr &e) {
+        if (const auto *x = e.as<ir::Reduce>()) vars.insert(vars.end(), x->reduce_vars.begin(), x->reduce_vars.end());
+        for (const auto &c : ir::children(e)) walk(c);
+    };
+    walk(r.body);
+    vars.insert(vars.begin(), r.reduce_vars.begin(), r.reduce_vars.end());
+    if (vars.empty()) return std::nullopt;
+    std::string list;
+    for (const auto &v : vars) list += (list.empty() ? "" : ",") + v;
+    return "it reduces over " + list;
 }
 
 std::optional<std::string> why_not_unrolled(const ir::Reduce &) {

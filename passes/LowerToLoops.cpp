@@ -10,17 +10,20 @@ namespace einfuse::passes {
 
 namespace {
 
-/** "bij,bjk->bik" -> "bij_bjk_to_bik": readable in emitted code, a valid C identifier. */
+/** An einsum's kernel is named after its subscripts ("bij,bjk->bik" -> "bij_bjk_to_bik"), a
+ * program's after the tensor it defines: readable in emitted code, a valid C identifier. */
 std::string kernel_name(const ir::Program &p, const ir::Definition &d) {
+    bool einsum = p.source.find_first_of("[=") == std::string::npos;
     std::string name;
-    for (std::size_t i = 0; i < p.source.size(); ++i) {
+    for (std::size_t i = 0; einsum && i < p.source.size(); ++i) {
         char c = p.source[i];
         if (std::isalnum(static_cast<unsigned char>(c))) name += c;
         else if (c == ',') name += '_';
         else if (c == '-' && i + 1 < p.source.size() && p.source[i + 1] == '>') name += "_to_";
     }
-    if (name.empty() || name.size() > 48) name = "program";
-    // Several kernels of one program (contraction steps, statements) get the tensor they define.
+    if (!einsum) return "einfuse_" + d.tensor;
+    if (name.empty() || name.size() > 48) name = "einsum";
+    // Several kernels of one einsum (contraction steps) get the tensor each defines.
     if (p.definitions.size() > 1) name += "_" + d.tensor;
     return "einfuse_" + name;
 }

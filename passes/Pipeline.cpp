@@ -4,6 +4,7 @@
 #include "passes/ChooseStrategy.h"
 #include "passes/ContractionOrder.h"
 #include "passes/FuseProducers.h"
+#include "passes/Simplify.h"
 #include "passes/LowerToLoops.h"
 
 #include <chrono>
@@ -41,7 +42,8 @@ template <class F> auto run_pass(const char *name, F &&pass) {
 Plan lower(const ir::Program &input, const ir::Extents &sizes) {
     run_pass("verify", [&] { ir::verify(input); return input; });
     Plan plan;
-    ir::Program fused = run_pass("fuse_producers", [&] { return fuse_producers(input, plan.notes); });
+    ir::Program simple = run_pass("simplify", [&] { return simplify(input); });
+    ir::Program fused = run_pass("fuse_producers", [&] { return fuse_producers(simple, plan.notes); });
     plan.program = run_pass("order_contractions", [&] { return order_contractions(fused, sizes, plan.notes); });
     const ir::Program &program = plan.program;
     for (std::size_t i = 0; i < program.definitions.size(); ++i) {

@@ -104,7 +104,7 @@ TEST_CASE("fusion: the Gaussian kernel sum is one loop nest with two accumulator
           "  for j:\n"
           "    f32 acc1 = 0\n"
           "    for d:\n"
-          "      acc1 = acc1 + ((x[i,d] - y[j,d]) ^ 2)\n"
+          "      acc1 = acc1 + ((x[i,d] - y[j,d]) * (x[i,d] - y[j,d]))\n" // x^2 simplified to x*x
           "    acc = acc + (exp(-acc1) * w[j])\n"
           "  out[i] = acc\n");
     CHECK(same_meaning(gaussian(), plan.program, {{"i", 7}, {"j", 9}, {"d", 3}}, {{7, 3}, {9, 3}, {9}}) < 1e-12);

@@ -1,0 +1,26 @@
+// Index-notation programs through the whole pipeline on the host, against the float64 reference,
+// with the number of kernels fusion leaves.
+#include "ProgramCases.h"
+
+#include <doctest/doctest.h>
+
+using namespace einfuse;
+
+TEST_CASE("host e2e: programs against the float64 reference, fused as planned") {
+    for (DType dtype : {DType::F32, DType::F64})
+        for (const auto &c : test::kProgramCases) {
+            std::string source = c.source;
+            CAPTURE(source);
+            CAPTURE(dtype_name(dtype));
+            std::size_t kernels = 0;
+            CHECK(test::run_program_case(c, dtype, Target::Host, kernels) <= 1.0);
+            CHECK(kernels == c.kernels);
+        }
+}
+
+TEST_CASE("host e2e: the Gaussian kernel sum allocates nothing of size N*M") {
+    CompiledProgram p("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])", {}, CompileOptions{});
+    p.plan_for({{"i", 100000}, {"j", 100000}, {"d", 3}});
+    CHECK(p.plan().program.temporaries.empty());
+    CHECK(p.plan().kernels.size() == 1);
+}
