@@ -224,3 +224,34 @@ sys.exit(0 if ok else 1)
     std::error_code ec;
     fs::remove_all(dir, ec);
 }
+
+TEST_CASE("programs: run and check, tensors named by the program, exit codes") {
+    Result r = einfuse("run \"C[b,i,k] = A[b,i,j] * B[b,j,k]; D[b,i,k] = relu(C[b,i,k] + bias[k])\" "
+                       "--shape A=4x3x5 --shape B=4x5x2 --check --json");
+    CHECK(r.code == 0);
+    CHECK(has(r.out, "fused: C[b,i,k] into D"));
+    CHECK(has(r.out, "\"check\": \"pass\""));
+    CHECK(has(r.out, "\"name\": \"D\""));
+
+    Result gauss = einfuse("run \"out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])\" --dims i=300,j=200,d=3 --check");
+    CHECK(gauss.code == 0);
+    CHECK(has(gauss.out, ": ok"));
+
+    const struct {
+        const char *args;
+        int code;
+        const char *stderr_part;
+    } rows[] = {
+        {"run \"C[i] = A[i] + B[i]\" --shape A=3 --shape B=4", 2, "index 'i' has size 3"},
+        {"run \"C[i] = foo(A[i])\" --dims i=3", 2, "foo"},
+        {"run \"C[i] = A[i] +\" --dims i=3", 2, "^"},
+        {"run \"C[i] = A[i]\" --shape Z=3", 1, "which is not one of: A"},
+        {"run \"C[i] = A[i]\" --dims i=3 --output Q=x.npy", 1, "which is not one of: C"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.args);
+        Result e = einfuse(row.args);
+        CHECK(e.code == row.code);
+        CHECK(has(e.err, row.stderr_part));
+    }
+}

@@ -13,14 +13,14 @@ using namespace einfuse::cli;
 namespace {
 
 void add_common(CLI::App &cmd, Options &o) {
-    cmd.add_option("EXPR", o.expr, "einsum subscripts, e.g. \"bij,bjk->bik\"")->required();
+    cmd.add_option("EXPR", o.expr, "einsum subscripts (\"bij,bjk->bik\") or an index-notation program (\"D[i] = relu(A[i,j] * x[j])\")")->required();
     cmd.add_option("--dims", o.dims, "sizes of index labels: i=2,j=3,...");
-    cmd.add_option("--shape", o.shapes, "an operand's shape: NAME=2x3x4 (NAME: 0, 1, ...)");
-    cmd.add_option("--dtype", o.dtypes, "element type: f32 | f64, or NAME=TYPE for one operand");
+    cmd.add_option("--shape", o.shapes, "an input's shape: NAME=2x3x4 (NAME: 0, 1, ... for an einsum; a program's tensor name)");
+    cmd.add_option("--dtype", o.dtypes, "element type f16|bf16|f32|f64|i32|i64, or NAME=TYPE for one input");
     cmd.add_option("--target", o.target, "host | cuda");
     cmd.add_option("--arch", o.arch, "CUDA architecture, e.g. sm_90");
-    cmd.add_option("--input", o.inputs, "(run) an operand from numpy's .npy file: NAME=FILE.npy (NAME: 0, 1, ...)");
-    cmd.add_option("--output", o.outputs, "(run) write the result to a .npy file: out=FILE.npy");
+    cmd.add_option("--input", o.inputs, "(run) an input from numpy's .npy file: NAME=FILE.npy");
+    cmd.add_option("--output", o.outputs, "(run) write an output to a .npy file: NAME=FILE.npy (an einsum's is out)");
     cmd.add_option("--threads", o.threads, "host worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
     cmd.add_flag("--json", o.json, "one JSON object on stdout");
 }
