@@ -4,6 +4,7 @@
 
 #include "support/Error.h"
 
+#include <functional>
 #include <map>
 
 namespace einfuse {
@@ -56,6 +57,19 @@ KernelArgs kernel_args(const ir::Kernel &k, const std::vector<const Tensor *> &t
             args.strides.push_back(broadcast ? 0 : t.strides()[d]);
         }
     }
+    // An unrolled loop was compiled for one trip count: other sizes need another plan.
+    std::function<void(const ir::Stmt &)> check_fixed = [&](const ir::Stmt &s) {
+        if (const auto *f = s.as<ir::For>()) {
+            if (f->loop_kind == ir::LoopKind::Unrolled && extents.at(f->var) != f->fixed_extent)
+                throw UserError("kernel " + k.name + " was planned for " + f->var + "=" + std::to_string(f->fixed_extent) +
+                                " but runs with " + f->var + "=" + std::to_string(extents.at(f->var)) +
+                                ": plan for these sizes first (plan_for)");
+            check_fixed(f->body);
+        } else if (const auto *b = s.as<ir::Block>()) {
+            for (const auto &x : b->stmts) check_fixed(x);
+        }
+    };
+    check_fixed(k.body);
     auto outer = ir::parallel_vars(k);
     if (!outer.empty()) args.outer_extent = extents.at(outer.front());
     return args;

@@ -47,6 +47,8 @@ struct StmtText {
     int indent;
     std::string pad() const { return std::string(indent * 2, ' '); }
     std::string operator()(const For &n) const {
+        if (n.loop_kind == LoopKind::Unrolled)
+            return fmt::format("{}unrolled for {} in {}:\n{}", pad(), n.var, n.fixed_extent, to_string(n.body, indent + 1));
         const char *kind = n.loop_kind == LoopKind::Parallel ? "parallel for " : "for ";
         return pad() + kind + n.var + ":\n" + to_string(n.body, indent + 1);
     }

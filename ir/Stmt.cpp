@@ -4,9 +4,10 @@
 
 namespace einfuse::ir {
 
-Stmt For::make(std::string var, LoopKind kind, Stmt body) {
+Stmt For::make(std::string var, LoopKind kind, Stmt body, int64_t fixed_extent) {
     EINFUSE_ASSERT(!var.empty() && body.defined(), "For needs a variable and a body");
-    return Stmt(std::make_shared<const For>(std::move(var), kind, std::move(body)));
+    EINFUSE_ASSERT((kind == LoopKind::Unrolled) == (fixed_extent >= 0), "an Unrolled loop, and only it, has a fixed extent");
+    return Stmt(std::make_shared<const For>(std::move(var), kind, std::move(body), fixed_extent));
 }
 
 Stmt Block::make(std::vector<Stmt> stmts) {

@@ -4,6 +4,8 @@
 //   parallel for b, i, k { acc = 0; for j { acc = acc + in0[b,i,j] * in1[b,j,k] } out[b,i,k] = acc }
 #include "ir/Expr.h"
 
+#include <cstdint>
+
 namespace einfuse::ir {
 
 #define EINFUSE_STMT_NODES(X) X(For) X(Block) X(Store) X(DeclareScalar) X(AssignScalar)
@@ -36,18 +38,24 @@ private:
 };
 
 /** How a loop's iterations are spread. Parallel loops are independent: the CUDA backend maps
- * them to threads, the host backend splits the outermost one across workers. */
-enum class LoopKind { Serial, Parallel };
+ * them to threads, the host backend splits the outermost one across workers. Unrolled loops
+ * run in one thread over a trip count fixed when the kernel is compiled (For::fixed_extent), so
+ * backends may unroll them fully and keep their values in registers. */
+enum class LoopKind { Serial, Parallel, Unrolled };
 
 /** for var in [0, extent(var)) { body }. The extent is the index variable's size, a kernel
- * argument. */
+ * argument; an Unrolled loop also knows it when compiled (fixed_extent), and the kernel is valid
+ * only for that size. */
 struct For : StmtBase {
     static constexpr StmtKind kKind = StmtKind::For;
-    For(std::string v, LoopKind k, Stmt b) : StmtBase(kKind), var(std::move(v)), loop_kind(k), body(std::move(b)) {}
-    static Stmt make(std::string var, LoopKind kind, Stmt body);
+    For(std::string v, LoopKind k, Stmt b, int64_t fixed)
+        : StmtBase(kKind), var(std::move(v)), loop_kind(k), body(std::move(b)), fixed_extent(fixed) {}
+    /** fixed_extent >= 0 exactly when kind is Unrolled. */
+    static Stmt make(std::string var, LoopKind kind, Stmt body, int64_t fixed_extent = -1);
     const std::string var;
     const LoopKind loop_kind;
     const Stmt body;
+    const int64_t fixed_extent;
 };
 
 struct Block : StmtBase {

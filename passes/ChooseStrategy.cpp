@@ -3,6 +3,7 @@
 #include "ir/Walk.h"
 #include "support/Error.h"
 
+#include <algorithm>
 #include <functional>
 
 #include <optional>
@@ -29,8 +30,48 @@ std::optional<std::string> why_not_elementwise(const ir::Reduce &r) {
     return "it reduces over " + list;
 }
 
-std::optional<std::string> why_not_unrolled(const ir::Reduce &) {
-    return std::string("not implemented yet: needs extents fixed at compile time");
+/** The unrolled strategy: one thread per point of the batch indices (those every tensor uses),
+ * everything else unrolled in registers. "bij,bjk->bik" at i=j=k=2: batch b, unroll i, j, k. */
+std::optional<std::string> why_not_unrolled(const ir::Definition &d, const ir::Extents &sizes, UnrollSchedule &schedule) {
+    if (sizes.empty()) return std::string("index sizes are not known when planning (unrolling fixes them)");
+    std::vector<std::vector<std::string>> uses{d.indices};
+    std::vector<std::string> all(d.indices);
+    bool nested = false;
+    std::function<void(const ir::Expr &, int)> walk = [&](const ir::Expr &e, int depth) {
+        if (const auto *a = e.as<ir::Access>()) uses.push_back(a->indices);
+        if (const auto *r = e.as<ir::Reduce>()) {
+            nested |= depth > 0 && !r->reduce_vars.empty();
+            all.insert(all.end(), r->reduce_vars.begin(), r->reduce_vars.end());
+            depth += r->reduce_vars.empty() ? 0 : 1;
+        }
+        for (const auto &c : ir::children(e)) walk(c, depth);
+    };
+    walk(d.value, 0);
+    if (nested) return std::string("nested reductions are not unrolled");
+    std::vector<std::string> batch, small;
+    for (const auto &v : all) {
+        bool everywhere = std::all_of(uses.begin(), uses.end(), [&](const std::vector<std::string> &u) {
+            return std::find(u.begin(), u.end(), v) != u.end();
+        });
+        auto &list = everywhere ? batch : small;
+        if (std::find(list.begin(), list.end(), v) == list.end()) list.push_back(v);
+    }
+    if (batch.empty()) return std::string("no batch index is shared by every tensor");
+    int64_t work = 1;
+    for (const auto &v : small) {
+        auto it = sizes.find(v);
+        if (it == sizes.end()) return "the size of '" + v + "' is not known when planning";
+        if (it->second > kMaxUnrolledExtent)
+            return "index '" + v + "' has extent " + std::to_string(it->second) + ", above the unrolling limit " +
+                   std::to_string(kMaxUnrolledExtent);
+        work *= it->second;
+    }
+    if (work > kMaxUnrolledWork)
+        return "one batch element needs " + std::to_string(work) + " unrolled multiply-adds, above " +
+               std::to_string(kMaxUnrolledWork);
+    schedule.vars = small;
+    for (const auto &v : small) schedule.extents[v] = sizes.at(v);
+    return std::nullopt;
 }
 
 std::optional<std::string> why_not_gemm(const ir::Reduce &) {
@@ -39,8 +80,10 @@ std::optional<std::string> why_not_gemm(const ir::Reduce &) {
 
 } // namespace
 
-ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index) {
-    const auto *r = p.definitions.at(index).value.as<ir::Reduce>();
+ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index, const ir::Extents &sizes,
+                           UnrollSchedule &schedule) {
+    const ir::Definition &d = p.definitions.at(index);
+    const auto *r = d.value.as<ir::Reduce>();
     EINFUSE_ASSERT(r != nullptr, "a definition's value is a Reduce");
 
     // In order of preference; the first that fits wins, the others keep their reasons.
@@ -49,9 +92,10 @@ ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index
         Strategy strategy;
         std::optional<std::string> why_not;
     };
+    UnrollSchedule unroll;
     const Candidate candidates[] = {
         {Strategy::Elementwise, why_not_elementwise(*r)},
-        {Strategy::Unrolled, why_not_unrolled(*r)},
+        {Strategy::Unrolled, why_not_unrolled(d, sizes, unroll)},
         {Strategy::Gemm, why_not_gemm(*r)},
         {Strategy::BroadcastReduce, std::nullopt},
     };
@@ -66,6 +110,7 @@ ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index
             k.rejected.push_back(std::string(ir::strategy_name(c.strategy)) + ": " + why);
         }
     }
+    schedule = k.strategy == Strategy::Unrolled ? unroll : UnrollSchedule{};
     return k;
 }
 

@@ -34,8 +34,14 @@ void collect_tensors(const ir::Expr &e, std::vector<std::string> &names) {
     });
 }
 
-ir::Stmt nest(const std::vector<std::string> &vars, ir::LoopKind kind, ir::Stmt body) {
-    for (auto it = vars.rbegin(); it != vars.rend(); ++it) body = ir::For::make(*it, kind, body);
+/** Loops over vars around body, outermost first; a variable the schedule unrolls gets an
+ * Unrolled loop with its fixed trip count instead of `kind`. */
+ir::Stmt nest(const std::vector<std::string> &vars, ir::LoopKind kind, ir::Stmt body, const UnrollSchedule &schedule) {
+    for (auto it = vars.rbegin(); it != vars.rend(); ++it) {
+        bool unroll = std::find(schedule.vars.begin(), schedule.vars.end(), *it) != schedule.vars.end();
+        body = unroll ? ir::For::make(*it, ir::LoopKind::Unrolled, body, schedule.extents.at(*it))
+                      : ir::For::make(*it, kind, body);
+    }
     return body;
 }
 
@@ -48,6 +54,8 @@ ir::Stmt nest(const std::vector<std::string> &vars, ir::LoopKind kind, ir::Stmt 
  *         -> acc */
 class ReductionLowering {
 public:
+    explicit ReductionLowering(const UnrollSchedule &schedule) : schedule_(schedule) {}
+
     ir::Expr lower(const ir::Expr &e, std::vector<ir::Stmt> &stmts) {
         const auto *r = e.as<ir::Reduce>();
         if (!r) return ir::map_children(e, [&](const ir::Expr &c) { return lower(c, stmts); });
@@ -60,17 +68,18 @@ public:
         inner.push_back(ir::AssignScalar::make(name, ir::Binary::make(ir::reduce_combiner(r->op), acc, body)));
         stmts.push_back(ir::DeclareScalar::make(name, r->type, ir::Const::make(r->type, ir::reduce_identity(r->op))));
         stmts.push_back(nest(r->reduce_vars, ir::LoopKind::Serial,
-                             inner.size() == 1 ? inner.front() : ir::Block::make(inner)));
+                             inner.size() == 1 ? inner.front() : ir::Block::make(inner), schedule_));
         return acc;
     }
 
 private:
+    const UnrollSchedule &schedule_;
     int count_ = 0;
 };
 
 } // namespace
 
-ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index) {
+ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index, const UnrollSchedule &schedule) {
     const ir::Definition &d = p.definitions.at(index);
     const auto *reduce = d.value.as<ir::Reduce>();
     EINFUSE_ASSERT(reduce != nullptr, "a definition's value is a Reduce");
@@ -97,10 +106,14 @@ ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index) {
     // The store converts to the tensor's type: an f16 einsum accumulates in f32, rounds once.
     DType stored = p.find_tensor(d.tensor)->dtype;
     std::vector<ir::Stmt> stmts;
-    ir::Expr value = ReductionLowering().lower(d.value, stmts);
+    ir::Expr value = ReductionLowering(schedule).lower(d.value, stmts);
     stmts.push_back(ir::Store::make(d.tensor, d.indices, ir::Cast::make(stored, value)));
     ir::Stmt inner = stmts.size() == 1 ? stmts.front() : ir::Block::make(stmts);
-    k.body = nest(d.indices, ir::LoopKind::Parallel, inner);
+    // Parallel loops stay outermost; the unrolled output loops go inside them, in their order.
+    std::vector<std::string> parallel, unrolled;
+    for (const auto &v : d.indices)
+        (std::find(schedule.vars.begin(), schedule.vars.end(), v) != schedule.vars.end() ? unrolled : parallel).push_back(v);
+    k.body = nest(parallel, ir::LoopKind::Parallel, nest(unrolled, ir::LoopKind::Serial, inner, schedule), schedule);
     return k;
 }
 

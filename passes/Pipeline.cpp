@@ -48,7 +48,14 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes) {
     const ir::Program &program = plan.program;
     for (std::size_t i = 0; i < program.definitions.size(); ++i) {
         ir::Kernel k = run_pass("lower_to_loops", [&] { return lower_to_loops(program, i); });
-        k = run_pass("choose_strategy", [&] { return choose_strategy(std::move(k), program, i); });
+        UnrollSchedule schedule;
+        k = run_pass("choose_strategy", [&] { return choose_strategy(std::move(k), program, i, sizes, schedule); });
+        if (!schedule.vars.empty()) {
+            ir::Kernel unrolled = run_pass("lower_to_loops (unrolled)", [&] { return lower_to_loops(program, i, schedule); });
+            unrolled.strategy = k.strategy;
+            unrolled.rejected = k.rejected;
+            k = std::move(unrolled);
+        }
         plan.kernels.push_back(std::move(k));
     }
     return plan;

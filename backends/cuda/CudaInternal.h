@@ -44,6 +44,8 @@ std::vector<std::string> declared_scalars(const ir::Kernel &k);
 
 /** Every element type the kernel touches: its tensors, scalars and expression nodes. */
 std::set<DType> kernel_dtypes(const ir::Kernel &k);
+/** Every unary operator the kernel applies (some need device helpers; see device_prelude). */
+std::set<ir::UnaryOp> kernel_unary_ops(const ir::Kernel &k);
 
 // Element types (CudaTypes.cpp).
 bool is_integer(DType t);
@@ -54,9 +56,17 @@ std::string literal(DType t, double v);
 /** `value`, printed C of type `from`, converted to `to` with numpy's rounding; `infix` when value
  * is an infix expression (a + b) that a C cast would otherwise bind to its first operand only. */
 std::string convert(DType from, DType to, const std::string &value, bool infix);
-/** Device code that kernels of these types need before them: the f16/bf16 headers and the
- * wrapping integer helpers; "" for f32 and f64 only. */
-std::string device_prelude(const std::set<DType> &types);
+/** Device code that kernels of these types and unary operators need before them: the f16/bf16
+ * headers, the wrapping integer helpers, and einfuse_sign/einfuse_gelu/einfuse_wrap_abs; "" for
+ * f32 and f64 arithmetic without sign, gelu or abs. */
+std::string device_prelude(const std::set<DType> &types, const std::set<ir::UnaryOp> &ops);
+
+// Expressions (CudaExpr.cpp).
+/** e as a C expression; throws InternalError for what the frontend never emits (a Reduce,
+ * f16/bf16 arithmetic, integer division, exp or pow of an integer). */
+std::string print_expr(const ir::Expr &e, const KernelNames &names);
+/** tensor[i * tensor_s0 + j * tensor_s1], or tensor[0] for a scalar. */
+std::string print_access(const std::string &tensor, const std::vector<std::string> &idx, const KernelNames &names);
 
 std::string print_kernel(const ir::Kernel &k, const KernelNames &names);
 /** The types, error codes and helpers every launcher uses, guarded for multiple inclusion. */

@@ -1,5 +1,6 @@
 #include "backends/cuda/CudaInternal.h"
 
+#include "ir/Walk.h"
 #include "support/Error.h"
 
 #include <algorithm>
@@ -27,6 +28,11 @@ const char *const kReserved[] = {
 // Functions and types the kernels name: a tensor called `max` would hide max() inside the kernel.
 const char *const kCalled[] = {
     "max", "min", "half", "nv_bfloat16", "einfuse_wrap_add", "einfuse_wrap_sub", "einfuse_wrap_mul"};
+// The math functions that Unary, pow and the device prelude call (CudaExpr.cpp, CudaTypes.cpp).
+const char *const kMathCalled[] = {
+    "exp",   "expf",  "log",   "logf", "sqrt", "sqrtf", "rsqrt",        "rsqrtf",       "fabs",
+    "fabsf", "tanh",  "tanhf", "sin",  "sinf", "cos",   "cosf",         "floor",        "floorf",
+    "ceil",  "ceilf", "pow",   "powf", "erfc", "erfcf", "einfuse_sign", "einfuse_gelu", "einfuse_wrap_abs"};
 
 std::vector<std::string> var_derived(const std::string &c, int) { return {"n_" + c}; }
 std::vector<std::string> tensor_derived(const std::string &c, int rank) {
@@ -37,17 +43,12 @@ std::vector<std::string> tensor_derived(const std::string &c, int rank) {
 }
 std::vector<std::string> no_derived(const std::string &, int) { return {}; }
 
-/** Calls f on e and on every node below it. Casts must be walked through: an f16 kernel reads
- * Cast(f32, in0[b,i,j]), and a missed Access would go unchecked by the launcher. */
+/** Calls f on e and on every node below it, through every kind of node (ir::children): an f16
+ * kernel reads Cast(f32, in0[b,i,j]), and a missed Access would go unchecked by the launcher. */
 void each_node(const ir::Expr &e, const std::function<void(const ir::Expr &)> &f) {
     f(e);
-    if (const auto *c = e.as<ir::Cast>())
-        each_node(c->value, f);
-    else if (const auto *b = e.as<ir::Binary>()) {
-        each_node(b->a, f);
-        each_node(b->b, f);
-    } else if (const auto *r = e.as<ir::Reduce>())
-        each_node(r->body, f);
+    for (const auto &c : ir::children(e))
+        each_node(c, f);
 }
 
 /** Calls on_expr for every expression node, on_access for every Access and Store (as tensor +
@@ -103,6 +104,7 @@ std::string KernelNames::pick(std::string c, std::vector<std::string> (*derived)
 
 KernelNames::KernelNames(const ir::Kernel &k) : taken_(std::begin(kReserved), std::end(kReserved)) {
     taken_.insert(std::begin(kCalled), std::end(kCalled));
+    taken_.insert(std::begin(kMathCalled), std::end(kMathCalled));
     taken_.insert(k.name);
     taken_.insert(k.name + "_launch");
     for (const auto &v : k.index_vars)
@@ -128,6 +130,16 @@ std::vector<std::string> declared_scalars(const ir::Kernel &k) {
     std::vector<std::string> out;
     Walker w;
     w.on_decl = [&](const ir::DeclareScalar &d) { out.push_back(d.name); };
+    w.stmt(k.body);
+    return out;
+}
+
+std::set<ir::UnaryOp> kernel_unary_ops(const ir::Kernel &k) {
+    std::set<ir::UnaryOp> out;
+    Walker w;
+    w.on_expr = [&](const ir::Expr &e) {
+        if (const auto *u = e.as<ir::Unary>()) out.insert(u->op);
+    };
     w.stmt(k.body);
     return out;
 }

@@ -9,100 +9,9 @@ namespace detail {
 
 namespace {
 
-int precedence(ir::BinaryOp op) {
-    switch (op) {
-    case ir::BinaryOp::Add:
-    case ir::BinaryOp::Sub:
-        return 1;
-    case ir::BinaryOp::Mul:
-    case ir::BinaryOp::Div:
-        return 2;
-    default:
-        return 3; // fmaxf(a, b): a call, never needs parentheses
-    }
-}
-
-class ExprPrinter {
-  public:
-    explicit ExprPrinter(const KernelNames &names) : names_(names) {}
-
-    std::string print(const ir::Expr &e) const {
-        if (const auto *c = e.as<ir::Const>()) return literal(c->type, c->value);
-        if (const auto *s = e.as<ir::ScalarRef>()) return names_.scalar(s->name);
-        if (const auto *a = e.as<ir::Access>()) return access(a->tensor, a->indices);
-        if (const auto *c = e.as<ir::Cast>())
-            return convert(c->value.type(), c->type, print(c->value), infix(c->value));
-        if (const auto *b = e.as<ir::Binary>()) return binary(*b);
-        throw InternalError("the CUDA backend got a Reduce: the passes lower every Reduce to loops first");
-    }
-
-    /** t[i * t_s0 + j * t_s1]: strides are arguments, so one kernel serves every layout. */
-    std::string access(const std::string &tensor, const std::vector<std::string> &idx) const {
-        std::string offset;
-        for (std::size_t d = 0; d < idx.size(); ++d)
-            offset += (d ? " + " : "") + names_.var(idx[d]) + " * " + names_.stride(tensor, static_cast<int>(d));
-        return names_.tensor(tensor) + "[" + (offset.empty() ? "0" : offset) + "]";
-    }
-
-  private:
-    /** Whether e prints as `a op b`: float + - * /. Integer ops and max/min print as calls. */
-    static bool infix(const ir::Expr &e) {
-        const auto *b = e.as<ir::Binary>();
-        return b && !is_integer(b->type) && precedence(b->op) < 3;
-    }
-
-    std::string binary(const ir::Binary &b) const {
-        if (b.type == DType::F16 || b.type == DType::BF16)
-            throw InternalError("the CUDA backend got " + std::string(dtype_name(b.type)) +
-                                " arithmetic: the frontend computes f16/bf16 in f32 through Casts");
-        if (is_integer(b.type)) return integer_binary(b);
-        if (b.op == ir::BinaryOp::Max || b.op == ir::BinaryOp::Min) {
-            std::string fn = b.op == ir::BinaryOp::Max ? "fmax" : "fmin";
-            return fn + (b.type == DType::F32 ? "f(" : "(") + print(b.a) + ", " + print(b.b) + ")";
-        }
-        // Parentheses only where C would group differently: a right operand of equal precedence
-        // keeps them, since floating-point a - (b - c) and a + (b + c) are not a - b - c, a + b + c.
-        int p = precedence(b.op);
-        auto operand = [&](const ir::Expr &e, bool right) {
-            const auto *inner = e.as<ir::Binary>();
-            bool paren = inner && (precedence(inner->op) < p || (right && precedence(inner->op) == p));
-            return paren ? "(" + print(e) + ")" : print(e);
-        };
-        return operand(b.a, false) + " " + std::string(ir::binary_op_symbol(b.op)) + " " + operand(b.b, true);
-    }
-
-    /** acc + x in i64 is einfuse_wrap_add(acc, x): numpy wraps where C++'s signed overflow is
-     * undefined (see device_prelude). max and min are CUDA's signed int/long long overloads. */
-    std::string integer_binary(const ir::Binary &b) const {
-        const char *fn = nullptr;
-        switch (b.op) {
-        case ir::BinaryOp::Add:
-            fn = "einfuse_wrap_add";
-            break;
-        case ir::BinaryOp::Sub:
-            fn = "einfuse_wrap_sub";
-            break;
-        case ir::BinaryOp::Mul:
-            fn = "einfuse_wrap_mul";
-            break;
-        case ir::BinaryOp::Max:
-            fn = "max";
-            break;
-        case ir::BinaryOp::Min:
-            fn = "min";
-            break;
-        case ir::BinaryOp::Div:
-            throw InternalError("the CUDA backend got an integer division: the frontend divides in floating point");
-        }
-        return std::string(fn) + "(" + print(b.a) + ", " + print(b.b) + ")";
-    }
-
-    const KernelNames &names_;
-};
-
 class StmtPrinter {
   public:
-    StmtPrinter(const KernelNames &names, std::string &out) : names_(names), expr_(names), out_(out) {}
+    StmtPrinter(const KernelNames &names, std::string &out) : names_(names), out_(out) {}
 
     void print(const ir::Stmt &s, int depth) {
         std::string pad(4 * depth, ' ');
@@ -118,11 +27,11 @@ class StmtPrinter {
             print_body(s, depth + 1);
             out_ += pad + "}\n";
         } else if (const auto *st = s.as<ir::Store>()) {
-            out_ += pad + expr_.access(st->tensor, st->indices) + " = " + expr_.print(st->value) + ";\n";
+            out_ += pad + print_access(st->tensor, st->indices, names_) + " = " + print_expr(st->value, names_) + ";\n";
         } else if (const auto *d = s.as<ir::DeclareScalar>()) {
-            out_ += pad + c_type(d->type) + " " + names_.scalar(d->name) + " = " + expr_.print(d->init) + ";\n";
+            out_ += pad + c_type(d->type) + " " + names_.scalar(d->name) + " = " + print_expr(d->init, names_) + ";\n";
         } else if (const auto *a = s.as<ir::AssignScalar>()) {
-            out_ += pad + names_.scalar(a->name) + " = " + expr_.print(a->value) + ";\n";
+            out_ += pad + names_.scalar(a->name) + " = " + print_expr(a->value, names_) + ";\n";
         }
     }
 
@@ -138,7 +47,6 @@ class StmtPrinter {
 
   private:
     const KernelNames &names_;
-    ExprPrinter expr_;
     std::string &out_;
 };
 
@@ -216,11 +124,15 @@ std::string comment_lines(const std::string &text) {
 std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view einfuse_version) {
     std::string out = "// Generated by einfuse " + std::string(einfuse_version) + ". Do not edit.\n";
     std::set<DType> types;
-    for (const auto &k : kernels)
+    std::set<ir::UnaryOp> ops;
+    for (const auto &k : kernels) {
         for (DType t : detail::kernel_dtypes(k))
             types.insert(t);
+        for (ir::UnaryOp op : detail::kernel_unary_ops(k))
+            ops.insert(op);
+    }
     // Before the host part: its launchers cast data pointers to __half * as well.
-    std::string prelude = detail::device_prelude(types);
+    std::string prelude = detail::device_prelude(types, ops);
     out += detail::abi_comment() + "\n" + (prelude.empty() ? "" : prelude + "\n") + detail::launcher_preamble();
     for (const auto &k : kernels) {
         out += "\n" + comment_lines(k.comment.empty() ? k.name : k.comment);

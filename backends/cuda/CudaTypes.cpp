@@ -146,7 +146,7 @@ std::string convert(DType from, DType to, const std::string &value, bool infix) 
     throw InternalError("no conversion from " + std::string(dtype_name(from)) + " to " + std::string(dtype_name(to)));
 }
 
-std::string device_prelude(const std::set<DType> &types) {
+std::string device_prelude(const std::set<DType> &types, const std::set<ir::UnaryOp> &ops) {
     std::string out;
     if (types.count(DType::F16)) out += "#include <cuda_fp16.h> // __half and its conversions\n";
     if (types.count(DType::BF16)) out += "#include <cuda_bf16.h> // __nv_bfloat16 and its conversions\n";
@@ -171,6 +171,26 @@ __device__ __forceinline__ long long einfuse_wrap_mul(long long a, long long b) 
     return (long long)((unsigned long long)a * (unsigned long long)b);
 }
 #endif // EINFUSE_WRAP_1
+)";
+    if (ops.count(ir::UnaryOp::Sign) || ops.count(ir::UnaryOp::Gelu) || ops.count(ir::UnaryOp::Abs))
+        out += std::string(out.empty() ? "" : "\n") +
+               R"(// sign, gelu and integer |x| are functions because they use their operand more than once: a
+// call prints (and evaluates) a nested operand once, where a macro-like expansion would double it.
+// gelu(x) = x * Phi(x) = x/2 * erfc(-x/sqrt2); the textbook x/2 * (1 + erf(x/sqrt2)) cancels for
+// negative x (at x = -3 it keeps only erf's absolute error). |MIN| wraps to MIN, as numpy's does.
+#ifndef EINFUSE_MATH_1
+#define EINFUSE_MATH_1
+__device__ __forceinline__ float einfuse_sign(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
+__device__ __forceinline__ double einfuse_sign(double x) { return (double)((x > 0.0) - (x < 0.0)); }
+__device__ __forceinline__ int einfuse_sign(int x) { return (x > 0) - (x < 0); }
+__device__ __forceinline__ long long einfuse_sign(long long x) { return (long long)((x > 0) - (x < 0)); }
+__device__ __forceinline__ float einfuse_gelu(float x) { return 0.5f * x * erfcf(-x * 0.707106781f); }
+__device__ __forceinline__ double einfuse_gelu(double x) { return 0.5 * x * erfc(-x * 0.7071067811865476); }
+__device__ __forceinline__ int einfuse_wrap_abs(int x) { return x < 0 ? (int)(0u - (unsigned)x) : x; }
+__device__ __forceinline__ long long einfuse_wrap_abs(long long x) {
+    return x < 0 ? (long long)(0ull - (unsigned long long)x) : x;
+}
+#endif // EINFUSE_MATH_1
 )";
     return out;
 }

@@ -1,5 +1,6 @@
 #include "backends/llvm/CodeGen.h"
 
+#include "backends/llvm/ScalarOps.h"
 #include "backends/llvm/TypeLowering.h"
 #include "support/Error.h"
 
@@ -235,56 +236,21 @@ class KernelPrinter {
         return b_.CreateLoad(element_type(a.type), address(p, a.indices), a.tensor);
     }
 
+    Value *print(const ir::Unary &u) { return unary_op(b_, u.op, print_expr(u.a), u.type, k_.name); }
+
     Value *print(const ir::Binary &bin) {
         Value *x = print_expr(bin.a);
         Value *y = print_expr(bin.b);
-        if (is_integer(bin.type)) return print_integer(bin.op, x, y);
-        // The frontend computes f16/bf16 in f32 (Cast on read and on store), so arithmetic on the
-        // i16 bit patterns never reaches us; were it to, it would be silently wrong.
-        if (bin.type == DType::F16 || bin.type == DType::BF16)
-            throw InternalError("kernel " + k_.name + " computes in " + std::string(dtype_name(bin.type)) +
-                                ": cast to f32 first");
-        switch (bin.op) {
-        case ir::BinaryOp::Add:
-            return b_.CreateFAdd(x, y);
-        case ir::BinaryOp::Sub:
-            return b_.CreateFSub(x, y);
-        case ir::BinaryOp::Mul:
-            return b_.CreateFMul(x, y);
-        case ir::BinaryOp::Div:
-            return b_.CreateFDiv(x, y);
-        case ir::BinaryOp::Max:
-            return b_.CreateMaxNum(x, y); // lowers to vmaxps/vmaxpd + a NaN fix-up
-        case ir::BinaryOp::Min:
-            return b_.CreateMinNum(x, y);
-        }
-        throw InternalError("unknown binary operator in kernel " + k_.name);
+        return binary_op(b_, bin.op, x, y, bin.type, k_.name);
     }
 
-    /** i32/i64 arithmetic wraps on overflow, as numpy's does: no nsw/nuw. */
-    Value *print_integer(ir::BinaryOp op, Value *x, Value *y) {
-        switch (op) {
-        case ir::BinaryOp::Add:
-            return b_.CreateAdd(x, y);
-        case ir::BinaryOp::Sub:
-            return b_.CreateSub(x, y);
-        case ir::BinaryOp::Mul:
-            return b_.CreateMul(x, y);
-        case ir::BinaryOp::Div: {
-            // sdiv truncates toward zero. x / 0 and MIN / -1 are undefined behaviour in LLVM (a
-            // trap on x86): divide by 1 instead and give 0 and -x (wrapped: MIN) like numpy.
-            Value *zero = b_.CreateICmpEQ(y, llvm::ConstantInt::get(y->getType(), 0));
-            Value *minus_one = b_.CreateICmpEQ(y, llvm::ConstantInt::getSigned(y->getType(), -1));
-            Value *safe = b_.CreateSelect(b_.CreateOr(zero, minus_one), llvm::ConstantInt::get(y->getType(), 1), y);
-            Value *q = b_.CreateSelect(minus_one, b_.CreateNeg(x), b_.CreateSDiv(x, safe));
-            return b_.CreateSelect(zero, llvm::ConstantInt::get(y->getType(), 0), q);
-        }
-        case ir::BinaryOp::Max:
-            return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, x, y);
-        case ir::BinaryOp::Min:
-            return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, x, y);
-        }
-        throw InternalError("unknown binary operator in kernel " + k_.name);
+    /** Both arms are evaluated (they have no side effects), then a `select`: no branch, so the
+     * loop stays vectorisable. */
+    Value *print(const ir::Select &s) {
+        Value *c = print_expr(s.cond);
+        Value *x = print_expr(s.a);
+        Value *y = print_expr(s.b);
+        return select_op(b_, c, x, y, s.type, k_.name);
     }
 
     Value *print(const ir::Reduce &) {

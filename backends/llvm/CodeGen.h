@@ -24,7 +24,8 @@ struct HostTarget {
  *                            int64_t begin, int64_t end)
  * (see HostJit.h), plus an internal always-inline helper `<k.name>.body` that takes each tensor
  * as its own noalias pointer. Throws InternalError on a malformed kernel (unknown tensor or
- * variable, a Reduce, mixed types, arithmetic directly in f16/bf16). Every element type is
+ * variable, a Reduce, mixed types, arithmetic directly in f16/bf16, exp or pow of an integer:
+ * see ScalarOps.h). Every element type is
  * supported; f16 and bf16 are converted with integer bit arithmetic (see TypeLowering.h). */
 void emit_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Module &m);
 

@@ -7,6 +7,7 @@
 #include "backends/llvm/HostJit.h"
 
 #include "backends/llvm/CodeGen.h"
+#include "backends/llvm/ScalarOps.h"
 #include "support/Error.h"
 
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -109,6 +110,20 @@ std::string ir_text(const llvm::Module &m, const std::vector<ir::Kernel> &kernel
     return os.str();
 }
 
+/** Kernels call libm (tanhf, erfc) and LLVM lowers some intrinsics to libm calls (llvm.exp.f32 ->
+ * expf, sin + cos -> sincosf). LLJIT's default process-symbol generator finds them only if the
+ * host binary happens to load libm (with --as-needed, only if it calls libm itself): define them
+ * explicitly, from addresses this file takes, so every binary that links the backend resolves them. */
+void define_libm(llvm::orc::LLJIT &jit) {
+    std::size_t n = 0;
+    const LibmSymbol *table = libm_symbols(&n);
+    llvm::orc::SymbolMap symbols;
+    for (std::size_t i = 0; i < n; ++i)
+        symbols[jit.mangleAndIntern(table[i].name)] = {llvm::orc::ExecutorAddr::fromPtr(table[i].address),
+                                                       llvm::JITSymbolFlags::Exported};
+    check(jit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))), "defining libm symbols");
+}
+
 } // namespace
 
 struct HostModule::Impl {
@@ -129,8 +144,10 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
     std::unique_ptr<HostModule> out(new HostModule());
     Impl &impl = *out->impl_;
     impl.ir = ir_text(*m, kernels, jtmb.getCPU());
-    // Process symbols are visible by default: loop-idiom recognition may turn a loop into memset.
+    // Process symbols are visible by default (LLJITBuilder links a process-symbol JITDylib):
+    // loop-idiom recognition may turn a loop into memset. libm is defined explicitly on top.
     impl.jit = take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create(), "creating the JIT");
+    define_libm(*impl.jit);
     llvm::orc::ThreadSafeModule tsm(std::move(m), llvm::orc::ThreadSafeContext(std::move(ctx)));
     check(impl.jit->addIRModule(std::move(tsm)), "adding the module to the JIT");
 

@@ -1,0 +1,206 @@
+// Expressions as CUDA C: tensor reads, literals, casts, and the arithmetic of Unary, Binary and
+// Select with the float64 reference's meaning (ir/Reference.cpp). Floats call CUDA's math library
+// by its C names (expf / exp, tanhf, powf, rsqrtf); integers wrap like numpy's through the
+// einfuse_wrap_* helpers of the device prelude (CudaTypes.cpp).
+#include "backends/cuda/CudaInternal.h"
+
+#include "support/Error.h"
+
+namespace einfuse::cuda_backend::detail {
+
+namespace {
+
+using ir::BinaryOp;
+using ir::UnaryOp;
+
+int precedence(BinaryOp op) {
+    switch (op) {
+    case BinaryOp::Add:
+    case BinaryOp::Sub:
+        return 1;
+    case BinaryOp::Mul:
+    case BinaryOp::Div:
+        return 2;
+    default:
+        return 3; // fmaxf(a, b), powf(a, b), (float)(a < b): never need parentheses
+    }
+}
+
+bool is_comparison(BinaryOp op) {
+    return op == BinaryOp::Lt || op == BinaryOp::Le || op == BinaryOp::Gt || op == BinaryOp::Ge || op == BinaryOp::Eq ||
+           op == BinaryOp::Ne;
+}
+
+/** The C name of a float function: "exp" in f64, "expf" in f32. */
+std::string fn(const char *name, DType t) { return std::string(name) + (t == DType::F32 ? "f" : ""); }
+
+void reject_16bit(DType t, const char *what) {
+    if (t == DType::F16 || t == DType::BF16)
+        throw InternalError("the CUDA backend got " + std::string(dtype_name(t)) + " " + what +
+                            ": the frontend computes f16/bf16 in f32 through Casts");
+}
+
+class ExprPrinter {
+  public:
+    explicit ExprPrinter(const KernelNames &names) : names_(names) {}
+
+    std::string print(const ir::Expr &e) const {
+        return visit(e, [&](const auto &n) { return node(n); });
+    }
+
+  private:
+    std::string node(const ir::Const &c) const { return literal(c.type, c.value); }
+    std::string node(const ir::ScalarRef &s) const { return names_.scalar(s.name); }
+    std::string node(const ir::Access &a) const { return print_access(a.tensor, a.indices, names_); }
+    std::string node(const ir::Cast &c) const {
+        return convert(c.value.type(), c.type, print(c.value), infix(c.value));
+    }
+    std::string node(const ir::Reduce &) const {
+        throw InternalError("the CUDA backend got a Reduce: the passes lower every Reduce to loops first");
+    }
+
+    /** Whether e prints as `a op b`: float + - * /. Everything else prints as a call, a cast or
+     * in parentheses of its own. */
+    static bool infix(const ir::Expr &e) {
+        const auto *b = e.as<ir::Binary>();
+        return b && !is_integer(b->type) && precedence(b->op) < 3;
+    }
+
+    /** -x, with x parenthesised where it is infix, and where it is itself a negation: `--x`
+     * would be a decrement. Before: Neg(Add(a, b)), Neg(Neg(a)). After: -(a + b), -(-a). */
+    std::string negate(const ir::Expr &x) const {
+        const auto *inner = x.as<ir::Unary>();
+        bool paren = infix(x) || (inner && inner->op == UnaryOp::Neg);
+        return paren ? "-(" + print(x) + ")" : "-" + print(x);
+    }
+
+    std::string node(const ir::Unary &u) const {
+        reject_16bit(u.type, "arithmetic");
+        if (is_integer(u.type)) return integer_unary(u);
+        DType t = u.type;
+        std::string x = print(u.a);
+        switch (u.op) {
+        case UnaryOp::Neg:
+            return negate(u.a);
+        case UnaryOp::Exp:
+            return fn("exp", t) + "(" + x + ")";
+        case UnaryOp::Log:
+            return fn("log", t) + "(" + x + ")";
+        case UnaryOp::Sqrt:
+            return fn("sqrt", t) + "(" + x + ")";
+        case UnaryOp::Rsqrt:
+            return fn("rsqrt", t) + "(" + x + ")";
+        case UnaryOp::Abs:
+            return fn("fabs", t) + "(" + x + ")";
+        case UnaryOp::Tanh:
+            return fn("tanh", t) + "(" + x + ")";
+        case UnaryOp::Sigmoid:
+            return literal(t, 1) + " / (" + literal(t, 1) + " + " + fn("exp", t) + "(" + negate(u.a) + "))";
+        case UnaryOp::Relu: // fmax ignores a NaN operand: relu(NaN) = 0, as the reference has it
+            return fn("fmax", t) + "(" + x + ", " + literal(t, 0) + ")";
+        case UnaryOp::Gelu:
+            return "einfuse_gelu(" + x + ")";
+        case UnaryOp::Sin:
+            return fn("sin", t) + "(" + x + ")";
+        case UnaryOp::Cos:
+            return fn("cos", t) + "(" + x + ")";
+        case UnaryOp::Floor:
+            return fn("floor", t) + "(" + x + ")";
+        case UnaryOp::Ceil:
+            return fn("ceil", t) + "(" + x + ")";
+        case UnaryOp::Sign:
+            return "einfuse_sign(" + x + ")";
+        }
+        throw InternalError("unknown unary operator");
+    }
+
+    /** -x and |x| wrap (-MIN and |MIN| are MIN), as numpy's do; relu is max(x, 0). */
+    std::string integer_unary(const ir::Unary &u) const {
+        std::string x = print(u.a);
+        switch (u.op) {
+        case UnaryOp::Neg:
+            return "einfuse_wrap_sub(" + literal(u.type, 0) + ", " + x + ")";
+        case UnaryOp::Abs:
+            return "einfuse_wrap_abs(" + x + ")";
+        case UnaryOp::Relu:
+            return "max(" + x + ", " + literal(u.type, 0) + ")";
+        case UnaryOp::Sign:
+            return "einfuse_sign(" + x + ")";
+        default:
+            throw InternalError("the CUDA backend got " + std::string(ir::unary_op_name(u.op)) + " of an " +
+                                std::string(dtype_name(u.type)) + ": the frontend computes it in f64");
+        }
+    }
+
+    /** (c != 0.0f ? a : b): a NaN condition is != 0, as in C and the reference. */
+    std::string node(const ir::Select &s) const {
+        reject_16bit(s.type, "select");
+        return "(" + print(s.cond) + " != " + literal(s.type, 0) + " ? " + print(s.a) + " : " + print(s.b) + ")";
+    }
+
+    std::string node(const ir::Binary &b) const {
+        reject_16bit(b.type, "arithmetic");
+        if (is_comparison(b.op)) // C's 0/1 int, in the operands' type; NaN: false except !=
+            return "(" + c_type(b.type) + ")(" + print(b.a) + " " + std::string(ir::binary_op_symbol(b.op)) + " " +
+                   print(b.b) + ")";
+        if (is_integer(b.type)) return integer_binary(b);
+        if (b.op == BinaryOp::Max || b.op == BinaryOp::Min || b.op == BinaryOp::Pow) {
+            const char *name = b.op == BinaryOp::Max ? "fmax" : b.op == BinaryOp::Min ? "fmin" : "pow";
+            return fn(name, b.type) + "(" + print(b.a) + ", " + print(b.b) + ")";
+        }
+        // Parentheses only where C would group differently: a right operand of equal precedence
+        // keeps them, since floating-point a - (b - c) and a + (b + c) are not a - b - c, a + b + c.
+        int p = precedence(b.op);
+        auto operand = [&](const ir::Expr &e, bool right) {
+            const auto *inner = e.as<ir::Binary>();
+            bool paren = inner && (precedence(inner->op) < p || (right && precedence(inner->op) == p));
+            return paren ? "(" + print(e) + ")" : print(e);
+        };
+        return operand(b.a, false) + " " + std::string(ir::binary_op_symbol(b.op)) + " " + operand(b.b, true);
+    }
+
+    /** acc + x in i64 is einfuse_wrap_add(acc, x): numpy wraps where C++'s signed overflow is
+     * undefined (see device_prelude). max and min are CUDA's signed int/long long overloads. */
+    std::string integer_binary(const ir::Binary &b) const {
+        const char *name = nullptr;
+        switch (b.op) {
+        case BinaryOp::Add:
+            name = "einfuse_wrap_add";
+            break;
+        case BinaryOp::Sub:
+            name = "einfuse_wrap_sub";
+            break;
+        case BinaryOp::Mul:
+            name = "einfuse_wrap_mul";
+            break;
+        case BinaryOp::Max:
+            name = "max";
+            break;
+        case BinaryOp::Min:
+            name = "min";
+            break;
+        case BinaryOp::Div:
+            throw InternalError("the CUDA backend got an integer division: the frontend divides in floating point");
+        default:
+            throw InternalError("the CUDA backend got an integer " + std::string(ir::binary_op_symbol(b.op)) +
+                                ": the frontend computes pow in f64");
+        }
+        return std::string(name) + "(" + print(b.a) + ", " + print(b.b) + ")";
+    }
+
+    const KernelNames &names_;
+};
+
+} // namespace
+
+std::string print_expr(const ir::Expr &e, const KernelNames &names) { return ExprPrinter(names).print(e); }
+
+/** t[i * t_s0 + j * t_s1]: strides are arguments, so one kernel serves every layout. */
+std::string print_access(const std::string &tensor, const std::vector<std::string> &idx, const KernelNames &names) {
+    std::string offset;
+    for (std::size_t d = 0; d < idx.size(); ++d)
+        offset += (d ? " + " : "") + names.var(idx[d]) + " * " + names.stride(tensor, static_cast<int>(d));
+    return names.tensor(tensor) + "[" + (offset.empty() ? "0" : offset) + "]";
+}
+
+} // namespace einfuse::cuda_backend::detail
