@@ -112,3 +112,39 @@ TEST_CASE("order_contractions: table of choices") {
         if (std::string(row.spec).size() > 30) CHECK(plan.explain().find("greedy") != std::string::npos);
     }
 }
+
+TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with the reason otherwise") {
+    const struct {
+        const char *spec;
+        ir::Extents sizes;
+        ir::Strategy strategy;
+        const char *reason; // in the unrolled rejection, when not chosen
+    } rows[] = {
+        {"bij,bjk->bik", {{"b", 1000}, {"i", 2}, {"j", 2}, {"k", 2}}, ir::Strategy::Unrolled, ""},
+        {"bij,bjk->bik", {{"b", 1000}, {"i", 8}, {"j", 8}, {"k", 8}}, ir::Strategy::Unrolled, ""},
+        {"bij,bjk->bik", {{"b", 1000}, {"i", 16}, {"j", 16}, {"k", 16}}, ir::Strategy::BroadcastReduce,
+         "4096 unrolled multiply-adds, above 1024"},
+        {"bij,bjk->bik", {}, ir::Strategy::BroadcastReduce, "not known when planning"},
+        {"bij,bjk->bik", {{"b", 3}, {"i", 17}, {"j", 300}, {"k", 5}}, ir::Strategy::BroadcastReduce,
+         "index 'i' has extent 17, above the unrolling limit 16"},
+        {"ij,jk->ik", {{"i", 4}, {"j", 4}, {"k", 4}}, ir::Strategy::BroadcastReduce, "no batch index"},
+        {"nc,nc->n", {{"n", 100000}, {"c", 8}}, ir::Strategy::Unrolled, ""},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.spec);
+        CAPTURE(row.sizes.size());
+        passes::Plan plan = passes::lower(program_of(row.spec, DType::F32), row.sizes);
+        REQUIRE(plan.kernels.size() == 1);
+        CHECK(plan.kernels[0].strategy == row.strategy);
+        if (row.strategy != ir::Strategy::Unrolled) CHECK(plan.explain().find(row.reason) != std::string::npos);
+    }
+    passes::Plan d2 = passes::lower(program_of("bij,bjk->bik", DType::F32), {{"b", 8}, {"i", 2}, {"j", 2}, {"k", 2}});
+    CHECK(ir::to_string(d2.kernels[0].body) ==
+          "parallel for b:\n"
+          "  unrolled for i in 2:\n"
+          "    unrolled for k in 2:\n"
+          "      f32 acc = 0\n"
+          "      unrolled for j in 2:\n"
+          "        acc = acc + (in0[b,i,j] * in1[b,j,k])\n"
+          "      out[b,i,k] = acc\n");
+}

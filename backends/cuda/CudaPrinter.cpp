@@ -18,8 +18,13 @@ class StmtPrinter {
         if (const auto *f = s.as<ir::For>()) {
             // A parallel loop below a serial one has independent iterations: running them in
             // order is correct, and the passes put parallel loops outermost anyway.
+            // An unrolled loop has its trip count as a constant, so the compiler unrolls it and
+            // keeps the accumulators and loaded values in registers.
             const std::string &v = names_.var(f->var);
-            out_ += pad + "for (long long " + v + " = 0; " + v + " < " + names_.extent(f->var) + "; ++" + v + ") {\n";
+            bool unrolled = f->loop_kind == ir::LoopKind::Unrolled;
+            std::string bound = unrolled ? std::to_string(f->fixed_extent) : names_.extent(f->var);
+            if (unrolled) out_ += pad + "#pragma unroll\n";
+            out_ += pad + "for (long long " + v + " = 0; " + v + " < " + bound + "; ++" + v + ") {\n";
             print_body(f->body, depth + 1);
             out_ += pad + "}\n";
         } else if (s.as<ir::Block>()) {

@@ -162,7 +162,11 @@ class KernelPrinter {
         visit(s, [&](const auto &node) { print(node); });
     }
 
-    void print(const ir::For &f) { print_loop(f, b_.getInt64(0), extent(f.var)); }
+    /** An unrolled loop's trip count is a constant, so O3 unrolls it fully. */
+    void print(const ir::For &f) {
+        Value *hi = f.loop_kind == ir::LoopKind::Unrolled ? b_.getInt64(f.fixed_extent) : extent(f.var);
+        print_loop(f, b_.getInt64(0), hi);
+    }
 
     void print(const ir::Block &blk) {
         scopes_.emplace_back(); // a scalar is visible to the statements after it in this block
