@@ -33,14 +33,14 @@ struct Compiled::Backend {
 
 Compiled::Compiled(ir::Program program, CompileOptions options)
     : program_(std::move(program)), options_(std::move(options)), backend_(std::make_unique<Backend>()) {
-    plan_ = passes::lower(program_);
+    plan_ = passes::lower(program_, {}, device());
 }
 
 Compiled::~Compiled() = default;
 Compiled::Compiled(Compiled &&) noexcept = default;
 
 void Compiled::plan_for(const ir::Extents &sizes) {
-    plan_ = passes::lower(program_, sizes);
+    plan_ = passes::lower(program_, sizes, device());
     backend_ = std::make_unique<Backend>(); // compiled code belongs to the old plan
 }
 

@@ -60,6 +60,7 @@ public:
     struct Backend; // the target's compiled code
 
 private:
+    passes::Device device() const { return options_.target == Target::Cuda ? passes::Device::Gpu : passes::Device::Host; }
     ir::Program program_;
     passes::Plan plan_;
     CompileOptions options_;

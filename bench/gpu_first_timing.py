@@ -80,6 +80,22 @@ def main():
                      f"{bmm_us:.1f} | {written_us:.1f} |")
         del x, y, src, dst
         torch.cuda.empty_cache()
+    lines += ["", "Gaussian kernel sum out[i] = sum[j](exp(-sum[d]((x[i,d]-y[j,d])^2)) * w[j]), D=3, fp32", "",
+              "| N=M | einfuse us | torch eager us |", "| --- | --- | --- |"]
+    gauss = "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])"
+    for n in (20_000, 100_000):
+        cmd = [binary, "run", gauss, "--target", "cuda", "--dims", f"i={n},j={n},d=3", "--repeat", "10", "--json"]
+        if n <= 20_000:
+            cmd.append("--check")
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        ef = json.loads(proc.stdout)["median_us"] if proc.returncode == 0 else f"exit {proc.returncode}"
+        eager = float("nan")
+        if n <= 20_000:
+            x, y, w = (torch.rand(n, 3, device="cuda"), torch.rand(n, 3, device="cuda"), torch.rand(n, device="cuda"))
+            eager = time_cuda(lambda: (torch.exp(-((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)) * w).sum(1), repeat=10)
+            del x, y, w
+            torch.cuda.empty_cache()
+        lines.append(f"| {n} | {ef if isinstance(ef, str) else f'{ef:.1f}'} | {eager:.1f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(out_dir, "gpu_first_timing.md"), "w") as f:

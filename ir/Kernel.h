@@ -21,6 +21,7 @@ struct Kernel {
     std::vector<std::string> index_vars; // extents are passed in this order
     Stmt body;                           // parallel loops outermost, then serial ones
     Strategy strategy = Strategy::BroadcastReduce;
+    std::string strategy_detail;         // how the chosen strategy was applied, for --emit plan
     std::vector<std::string> rejected;   // "gemm: ..." for each strategy not chosen, with the reason
 
     int param_index(const std::string &tensor) const; // -1 when absent

@@ -32,13 +32,18 @@ std::optional<std::string> why_not_elementwise(const ir::Reduce &r) {
 
 /** The unrolled strategy: one thread per point of the batch indices (those every tensor uses),
  * everything else unrolled in registers. "bij,bjk->bik" at i=j=k=2: batch b, unroll i, j, k. */
-std::optional<std::string> why_not_unrolled(const ir::Definition &d, const ir::Extents &sizes, UnrollSchedule &schedule) {
+std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Definition &d, const ir::Extents &sizes,
+                                            Device device, UnrollSchedule &schedule, std::string &detail) {
     if (sizes.empty()) return std::string("index sizes are not known when planning (unrolling fixes them)");
     std::vector<std::vector<std::string>> uses{d.indices};
+    std::vector<DType> use_types{p.find_tensor(d.tensor)->dtype};
     std::vector<std::string> all(d.indices);
     bool nested = false;
     std::function<void(const ir::Expr &, int)> walk = [&](const ir::Expr &e, int depth) {
-        if (const auto *a = e.as<ir::Access>()) uses.push_back(a->indices);
+        if (const auto *a = e.as<ir::Access>()) {
+            uses.push_back(a->indices);
+            use_types.push_back(a->type);
+        }
         if (const auto *r = e.as<ir::Reduce>()) {
             nested |= depth > 0 && !r->reduce_vars.empty();
             all.insert(all.end(), r->reduce_vars.begin(), r->reduce_vars.end());
@@ -70,7 +75,28 @@ std::optional<std::string> why_not_unrolled(const ir::Definition &d, const ir::E
         return "one batch element needs " + std::to_string(work) + " unrolled multiply-adds, above " +
                std::to_string(kMaxUnrolledWork);
     schedule.vars = small;
-    for (const auto &v : small) schedule.extents[v] = sizes.at(v);
+    detail = "a thread per batch element, " + std::to_string(work) + " multiply-adds unrolled";
+    if (device == Device::Gpu) {
+        int64_t widest = 0; // the largest slice of one tensor that one batch element owns
+        for (std::size_t u = 0; u < uses.size(); ++u) {
+            int64_t elements = 1;
+            for (const auto &v : small)
+                if (std::find(uses[u].begin(), uses[u].end(), v) != uses[u].end()) elements *= sizes.at(v);
+            widest = std::max(widest, elements * static_cast<int64_t>(dtype_size(use_types[u])));
+        }
+        if (widest > kMaxGpuSliceBytes) {
+            std::vector<std::string> reduced;
+            for (const auto &v : small)
+                if (std::find(d.indices.begin(), d.indices.end(), v) == d.indices.end()) reduced.push_back(v);
+            if (reduced.empty())
+                return "on the GPU a batch element's slice of " + std::to_string(widest) +
+                       " bytes is read faster by a thread per output element";
+            schedule.vars = reduced;
+            detail = "a thread per output element, the reduction unrolled: a batch element's slice of " +
+                     std::to_string(widest) + " bytes is read faster that way on the GPU";
+        }
+    }
+    for (const auto &v : schedule.vars) schedule.extents[v] = sizes.at(v);
     return std::nullopt;
 }
 
@@ -81,7 +107,7 @@ std::optional<std::string> why_not_gemm(const ir::Reduce &) {
 } // namespace
 
 ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index, const ir::Extents &sizes,
-                           UnrollSchedule &schedule) {
+                           Device device, UnrollSchedule &schedule) {
     const ir::Definition &d = p.definitions.at(index);
     const auto *r = d.value.as<ir::Reduce>();
     EINFUSE_ASSERT(r != nullptr, "a definition's value is a Reduce");
@@ -93,9 +119,10 @@ ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index
         std::optional<std::string> why_not;
     };
     UnrollSchedule unroll;
+    std::string unroll_detail;
     const Candidate candidates[] = {
         {Strategy::Elementwise, why_not_elementwise(*r)},
-        {Strategy::Unrolled, why_not_unrolled(d, sizes, unroll)},
+        {Strategy::Unrolled, why_not_unrolled(p, d, sizes, device, unroll, unroll_detail)},
         {Strategy::Gemm, why_not_gemm(*r)},
         {Strategy::BroadcastReduce, std::nullopt},
     };
@@ -111,6 +138,7 @@ ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index
         }
     }
     schedule = k.strategy == Strategy::Unrolled ? unroll : UnrollSchedule{};
+    k.strategy_detail = k.strategy == Strategy::Unrolled ? unroll_detail : "";
     return k;
 }
 

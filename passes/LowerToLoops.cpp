@@ -93,9 +93,12 @@ ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index, const UnrollS
 
     std::vector<std::string> inputs;
     collect_tensors(reduce->body, inputs);
-    for (const auto *list : {&p.inputs, &p.temporaries}) // the program's order: the ABI follows the operands
+    // The program's order: the ABI follows the operands. An output an earlier statement wrote
+    // may be read here too.
+    for (const auto *list : {&p.inputs, &p.temporaries, &p.outputs})
         for (const auto &t : *list)
-            if (std::find(inputs.begin(), inputs.end(), t.name) != inputs.end()) k.params.push_back(t);
+            if (t.name != d.tensor && std::find(inputs.begin(), inputs.end(), t.name) != inputs.end())
+                k.params.push_back(t);
     k.num_inputs = static_cast<int>(k.params.size());
     k.params.push_back(*p.find_tensor(d.tensor));
     k.index_vars = p.index_vars;

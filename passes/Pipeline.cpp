@@ -39,7 +39,7 @@ template <class F> auto run_pass(const char *name, F &&pass) {
 
 } // namespace
 
-Plan lower(const ir::Program &input, const ir::Extents &sizes) {
+Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device) {
     run_pass("verify", [&] { ir::verify(input); return input; });
     Plan plan;
     ir::Program simple = run_pass("simplify", [&] { return simplify(input); });
@@ -49,11 +49,12 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes) {
     for (std::size_t i = 0; i < program.definitions.size(); ++i) {
         ir::Kernel k = run_pass("lower_to_loops", [&] { return lower_to_loops(program, i); });
         UnrollSchedule schedule;
-        k = run_pass("choose_strategy", [&] { return choose_strategy(std::move(k), program, i, sizes, schedule); });
+        k = run_pass("choose_strategy", [&] { return choose_strategy(std::move(k), program, i, sizes, device, schedule); });
         if (!schedule.vars.empty()) {
             ir::Kernel unrolled = run_pass("lower_to_loops (unrolled)", [&] { return lower_to_loops(program, i, schedule); });
             unrolled.strategy = k.strategy;
             unrolled.rejected = k.rejected;
+            unrolled.strategy_detail = k.strategy_detail;
             k = std::move(unrolled);
         }
         plan.kernels.push_back(std::move(k));
@@ -65,7 +66,8 @@ std::string Plan::explain() const {
     std::string out;
     for (const auto &n : notes) out += n + "\n";
     for (const auto &k : kernels) {
-        out += "kernel " + k.name + ": " + std::string(ir::strategy_name(k.strategy)) + "\n";
+        out += "kernel " + k.name + ": " + std::string(ir::strategy_name(k.strategy)) +
+               (k.strategy_detail.empty() ? "" : " (" + k.strategy_detail + ")") + "\n";
         out += "  computes: " + k.comment + "\n";
         out += "  not chosen:\n";
         for (const auto &r : k.rejected) out += "    " + r + "\n";

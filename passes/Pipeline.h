@@ -14,7 +14,11 @@ struct Plan {
     std::string explain() const;
 };
 
-/** `sizes` are the index sizes to plan for, where known (the contraction order depends on them). */
-Plan lower(const ir::Program &program, const ir::Extents &sizes = {});
+/** Where the plan runs: the strategies' costs differ (see ChooseStrategy.h). */
+enum class Device { Host, Gpu };
+
+/** `sizes` are the index sizes to plan for, where known (the contraction order and the unrolled
+ * strategy depend on them). */
+Plan lower(const ir::Program &program, const ir::Extents &sizes = {}, Device device = Device::Host);
 
 } // namespace einfuse::passes

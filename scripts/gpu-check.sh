@@ -21,7 +21,7 @@ run() { "$@" || { echo "FAILED ($?): $*"; status=1; }; }
     step "tests: golden (nvcc and NVRTC compile the emitted .cu)"
     run $bin/golden_tests
     step "tests: cli (host target is not in this build: its cases report exit 4)"
-    run $bin/cli_tests --test-case-exclude="*README*,*--json*,*--input*"
+    run $bin/cli_tests --test-case-exclude="*README*,*--json*,*--input*,programs*"
     step "einfuse run on the GPU, checked against the float64 reference"
     for dims in b=262144,i=2,j=2,k=2 b=100000,i=3,j=3,k=3 b=4096,i=16,j=16,k=16 b=7,i=5,j=300,k=2; do
         run $bin/einfuse run "bij,bjk->bik" --target cuda --dims $dims --check --repeat 20
@@ -29,6 +29,8 @@ run() { "$@" || { echo "FAILED ($?): $*"; status=1; }; }
     run $bin/einfuse run "ij,jk->ik" --target cuda --shape 0=300x200 --shape 1=200x1 --dtype f64 --check
     for t in f16 bf16 i32 i64; do run $bin/einfuse run "bij,bjk->bik" --target cuda --dims b=100000,i=3,j=4,k=5 --dtype $t --check; done
     run $bin/einfuse run "...ij,jk,kl->...il" --target cuda --shape 0=7x64x64 --shape 1=64x64 --shape 2=64x5 --check
+    run $bin/einfuse run "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])" --target cuda --dims i=3000,j=2000,d=3 --check
+    run $bin/einfuse run "m[i] = max[j](S[i,j]); e[i,j] = exp(S[i,j] - m[i]); s[i] = sum[j](e[i,j]); out[i,j] = e[i,j] / s[i]" --target cuda --dims i=512,j=1000 --check
     step "compute-sanitizer memcheck on a CUDA run"
     run compute-sanitizer --tool memcheck --error-exitcode 9 $bin/einfuse run "bij,bjk->bik" --target cuda --dims b=1000,i=3,j=2,k=3 --check
     step "first timing: bij,bjk->bik against the peers"
