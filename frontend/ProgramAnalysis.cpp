@@ -5,6 +5,7 @@
 #include "frontend/ProgramAnalysis.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 namespace einfuse::frontend {
@@ -28,9 +29,11 @@ int arity(const std::string &function) {
     return -1;
 }
 
-const IndexAst *find_var(const std::vector<IndexAst> &list, const std::string &var) {
-    for (const auto &i : list)
-        if (i.var == var) return &i;
+/** The first of list[0, count) that uses var (count: the whole list by default), pointing into
+ * list itself, never into a copy. */
+const IndexAst *find_var(const std::vector<IndexAst> &list, const std::string &var, std::size_t count = SIZE_MAX) {
+    for (std::size_t i = 0; i < std::min(count, list.size()); ++i)
+        if (list[i].var == var) return &list[i];
     return nullptr;
 }
 
@@ -51,7 +54,7 @@ class Analyzer {
         StatementInfo info;
         for (std::size_t i = 0; i < st.indices.size(); ++i) {
             const IndexAst &v = st.indices[i];
-            if (const IndexAst *first = find_var({st.indices.begin(), st.indices.begin() + i}, v.var))
+            if (const IndexAst *first = find_var(st.indices, v.var, i))
                 fail("index '" + v.var + "' appears twice on the left of '" + st.tensor + "'", {first->where, v.where},
                      {"a diagonal is read on the right: d[i] = A[i,i]"});
             info.lhs.push_back(v.var);

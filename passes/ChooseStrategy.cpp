@@ -88,9 +88,12 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
             std::vector<std::string> reduced;
             for (const auto &v : small)
                 if (std::find(d.indices.begin(), d.indices.end(), v) == d.indices.end()) reduced.push_back(v);
-            if (reduced.empty())
+            int64_t terms = 1;
+            for (const auto &v : reduced) terms *= sizes.at(v);
+            if (reduced.empty() || terms < kMinGpuUnrolledReduction)
                 return "on the GPU a batch element's slice of " + std::to_string(widest) +
-                       " bytes is read faster by a thread per output element";
+                       " bytes is read faster by a thread per output element, and a reduction of " +
+                       std::to_string(terms) + " terms gains nothing from unrolling";
             schedule.vars = reduced;
             detail = "a thread per output element, the reduction unrolled: a batch element's slice of " +
                      std::to_string(widest) + " bytes is read faster that way on the GPU";
