@@ -4,6 +4,8 @@
 #include "api/Einfuse.h"
 #include "ir/Reference.h"
 
+#include <doctest/doctest.h>
+
 #include <random>
 
 namespace einfuse::test {
@@ -66,6 +68,19 @@ inline double run_program_case(const ProgramCase &c, DType dtype, Target target,
         worst = std::max(worst, ir::max_relative_error(got.outputs[i], want[i]) / tol);
     }
     return worst;
+}
+
+/** Every case of kProgramCases in f32 and f64 on target: within tolerance, fused as planned. */
+inline void check_program_cases(Target target) {
+    for (DType dtype : {DType::F32, DType::F64})
+        for (const auto &c : kProgramCases) {
+            std::string source = c.source;
+            CAPTURE(source);
+            CAPTURE(dtype_name(dtype));
+            std::size_t kernels = 0;
+            CHECK(run_program_case(c, dtype, target, kernels) <= 1.0);
+            CHECK(kernels == c.kernels);
+        }
 }
 
 } // namespace einfuse::test

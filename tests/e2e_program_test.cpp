@@ -7,15 +7,7 @@
 using namespace einfuse;
 
 TEST_CASE("host e2e: programs against the float64 reference, fused as planned") {
-    for (DType dtype : {DType::F32, DType::F64})
-        for (const auto &c : test::kProgramCases) {
-            std::string source = c.source;
-            CAPTURE(source);
-            CAPTURE(dtype_name(dtype));
-            std::size_t kernels = 0;
-            CHECK(test::run_program_case(c, dtype, Target::Host, kernels) <= 1.0);
-            CHECK(kernels == c.kernels);
-        }
+    test::check_program_cases(Target::Host);
 }
 
 TEST_CASE("host e2e: the Gaussian kernel sum allocates nothing of size N*M") {

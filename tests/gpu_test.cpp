@@ -207,28 +207,19 @@ TEST_CASE("gpu: the device and the runtime") {
     CHECK_THROWS_AS(m.function("no_such_kernel"), TargetError);
 }
 
-TEST_CASE("gpu: bij,bjk->bik f32 against a float64 host loop") {
+TEST_CASE("gpu: bij,bjk->bik f32 and f64 against a float64 host loop") {
     require_gpu();
-    for (const auto &c : kCases) {
-        CAPTURE(c.b);
-        CAPTURE(c.i);
-        CAPTURE(c.j);
-        CAPTURE(c.k);
-        CAPTURE(std::string(c.layout0));
-        CAPTURE(std::string(c.layout1));
-        CHECK(run_case(DType::F32, DType::F32, c) <= tolerance(DType::F32, c.j));
-    }
-}
-
-TEST_CASE("gpu: bij,bjk->bik f64 against a float64 host loop") {
-    require_gpu();
-    for (const auto &c : kCases) {
-        CAPTURE(c.b);
-        CAPTURE(c.j);
-        CAPTURE(std::string(c.layout0));
-        CAPTURE(std::string(c.layout1));
-        CHECK(run_case(DType::F64, DType::F64, c) <= tolerance(DType::F64, c.j));
-    }
+    for (DType t : {DType::F32, DType::F64})
+        for (const auto &c : kCases) {
+            CAPTURE(dtype_name(t));
+            CAPTURE(c.b);
+            CAPTURE(c.i);
+            CAPTURE(c.j);
+            CAPTURE(c.k);
+            CAPTURE(std::string(c.layout0));
+            CAPTURE(std::string(c.layout1));
+            CHECK(run_case(t, t, c) <= tolerance(t, c.j));
+        }
 }
 
 TEST_CASE("gpu: bij,bjk->bik f16 and bf16, accumulated in f32, against a float64 host loop") {
