@@ -78,10 +78,12 @@ std::string join(const std::vector<std::string> &v) {
 std::string why_materialise(const ir::Definition &d, const std::vector<Read> &reads, const std::vector<std::string> &readers) {
     VarSet inside = bound_inside(d.value);
     for (std::size_t i = 0; i < reads.size(); ++i) {
+        // An elementwise producer costs no more to recompute than to load, so it fuses into any
+        // read (a prologue: relu(A) read inside a matmul's loops); a reduction must not repeat.
         for (const auto &v : reads[i].enclosing)
-            if (std::find(reads[i].indices.begin(), reads[i].indices.end(), v) == reads[i].indices.end())
+            if (!inside.empty() && std::find(reads[i].indices.begin(), reads[i].indices.end(), v) == reads[i].indices.end())
                 return readers[i] + " reads it inside a loop over '" + v + "', which " + d.tensor +
-                       " does not depend on: fusing would recompute each element for every " + v;
+                       " does not depend on: fusing would recompute its reduction for every " + v;
         for (const auto &v : reads[i].indices)
             if (inside.count(v)) return readers[i] + " reads it with variable '" + v + "', which its reduction binds";
         for (const auto &v : reads[i].enclosing)

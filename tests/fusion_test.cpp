@@ -119,3 +119,19 @@ TEST_CASE("fusion: softmax materialises the row max and the row sum, fuses the e
     CHECK(text.find("materialised: s[i]: out reads it inside a loop over 'j'") != std::string::npos);
     CHECK(same_meaning(softmax(), plan.program, {{"i", 5}, {"j", 8}}, {{5, 8}}) < 1e-12);
 }
+
+TEST_CASE("fusion: an elementwise producer read inside a contraction's loops is a prologue") {
+    Program p;
+    p.inputs = {{"A", F, 2}, {"B", F, 2}};
+    p.temporaries = {{"R", F, 2}};
+    p.outputs = {{"C", F, 2}};
+    p.index_vars = {"i", "j", "k"};
+    p.definitions = {
+        define("R", {"i", "j"}, {}, Unary::make(UnaryOp::Relu, at("A", {"i", "j"}))),
+        define("C", {"i", "k"}, {"j"}, Binary::make(BinaryOp::Mul, at("R", {"i", "j"}), at("B", {"j", "k"}))),
+    };
+    passes::Plan plan = passes::lower(p);
+    CHECK(plan.kernels.size() == 1);
+    CHECK(to_string(plan.program.definitions[0].value) == "sum[j](relu(A[i,j]) * B[j,k])");
+    CHECK(same_meaning(p, plan.program, {{"i", 4}, {"j", 5}, {"k", 6}}, {{4, 5}, {5, 6}}) < 1e-12);
+}
