@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite: the Release build with every label
-# (tests that need a GPU report "skipped" without one), then an AddressSanitizer +
-# UndefinedBehaviorSanitizer build that runs the unit tests again.
+# (tests that need a GPU report "skipped" without one), a short libFuzzer run on the frontend,
+# then an AddressSanitizer + UndefinedBehaviorSanitizer build that runs the unit tests again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/build.sh
 (cd build && ctest --output-on-failure --timeout 600)
 
+echo "== frontend fuzzing (libFuzzer, ASan+UBSan, 30 s) =="
+bash scripts/fuzz.sh 30 2>&1 | tail -n 3
+
 echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer =="
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEINFUSE_SANITIZE=ON >/dev/null
 cmake --build build-asan --parallel "$(nproc)" --target unit_tests diagnostics_tests
 (cd build-asan && ctest --output-on-failure -L unit --timeout 600)
-echo "== frontend fuzzing (libFuzzer, ASan+UBSan, 30 s) ==" && bash scripts/fuzz.sh 30
