@@ -71,50 +71,73 @@ double elapsed_us(std::chrono::steady_clock::time_point since) {
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - since).count();
 }
 
-/** Buffers for everything the plan writes: the outputs (returned) and the temporaries. */
-struct Workspace {
-    std::vector<Tensor> outputs, temporaries;
-    std::map<std::string, const Tensor *> by_name;
-};
-
-Workspace make_workspace(const ir::Program &lowered, const std::vector<const Tensor *> &inputs,
-                         const ir::Extents &extents) {
-    Workspace w;
-    auto shape_of = [&](const std::string &tensor) {
-        for (const auto &d : lowered.definitions)
-            if (d.tensor == tensor) {
-                Shape shape;
-                for (const auto &v : d.indices) shape.push_back(extents.at(v));
-                return shape;
-            }
-        throw InternalError("no definition of " + tensor);
-    };
-    for (const auto &t : lowered.outputs) w.outputs.emplace_back(t.dtype, shape_of(t.name));
-    for (const auto &t : lowered.temporaries) w.temporaries.emplace_back(t.dtype, shape_of(t.name));
-    for (std::size_t i = 0; i < inputs.size(); ++i) w.by_name[lowered.inputs[i].name] = inputs[i];
-    for (std::size_t i = 0; i < w.outputs.size(); ++i) w.by_name[lowered.outputs[i].name] = &w.outputs[i];
-    for (std::size_t i = 0; i < w.temporaries.size(); ++i) w.by_name[lowered.temporaries[i].name] = &w.temporaries[i];
-    return w;
+/** The shape of a tensor the lowered program defines, under extents. */
+Shape defined_shape(const ir::Program &lowered, const std::string &tensor, const ir::Extents &extents) {
+    for (const auto &d : lowered.definitions)
+        if (d.tensor == tensor) {
+            Shape shape;
+            for (const auto &v : d.indices) shape.push_back(extents.at(v));
+            return shape;
+        }
+    throw InternalError("no definition of " + tensor);
 }
 
 } // namespace
 
 RunResult Compiled::run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat) const {
+    RunResult result;
+    std::vector<Tensor *> outputs;
+    for (const auto &t : plan_.program.outputs)
+        result.outputs.emplace_back(t.dtype, defined_shape(plan_.program, t.name, extents));
+    for (auto &t : result.outputs) outputs.push_back(&t);
+    result.times_us = execute(inputs, outputs, extents, repeat);
+    return result;
+}
+
+void Compiled::run_into(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
+                        const ir::Extents &extents) const {
+    const auto &wanted = plan_.program.outputs;
+    if (outputs.size() != wanted.size())
+        throw UserError("expected " + std::to_string(wanted.size()) + " outputs, got " + std::to_string(outputs.size()));
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+        Shape shape = defined_shape(plan_.program, wanted[i].name, extents);
+        if (outputs[i]->dtype() != wanted[i].dtype || outputs[i]->shape() != shape)
+            throw UserError("output " + wanted[i].name + " must be " + std::string(dtype_name(wanted[i].dtype)) +
+                            " of the planned shape");
+    }
+    execute(inputs, outputs, extents, 0);
+}
+
+std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
+                                      const ir::Extents &extents, int repeat) const {
     if (inputs.size() != program_.inputs.size())
         throw UserError("expected " + std::to_string(program_.inputs.size()) + " inputs, got " +
                         std::to_string(inputs.size()));
     for (std::size_t i = 0; i < inputs.size(); ++i)
         if (inputs[i]->dtype() != program_.inputs[i].dtype || inputs[i]->rank() != program_.inputs[i].rank)
             throw UserError("input " + program_.inputs[i].name + " does not match the compiled signature");
+    bool host = options_.target == Target::Host;
+    for (const auto *t : inputs)
+        if (host && t->on_device()) throw UserError("the host target cannot read a tensor in device memory");
+    for (const auto *t : outputs)
+        if (host && t->on_device()) throw UserError("the host target cannot write a tensor in device memory");
 
-    Workspace w = make_workspace(plan_.program, inputs, extents);
-    RunResult result;
-    if (options_.target == Target::Host) {
+    // Everything the kernels touch, by name: inputs, outputs, and the temporaries made here.
+    const ir::Program &lowered = plan_.program;
+    std::vector<Tensor> temporaries;
+    for (const auto &t : lowered.temporaries) temporaries.emplace_back(t.dtype, defined_shape(lowered, t.name, extents));
+    std::map<std::string, const Tensor *> by_name;
+    for (std::size_t i = 0; i < inputs.size(); ++i) by_name[lowered.inputs[i].name] = inputs[i];
+    for (std::size_t i = 0; i < outputs.size(); ++i) by_name[lowered.outputs[i].name] = outputs[i];
+    for (std::size_t i = 0; i < temporaries.size(); ++i) by_name[lowered.temporaries[i].name] = &temporaries[i];
+
+    std::vector<double> times_us;
+    if (host) {
         if (!backend_->host) backend_->host = std::make_unique<HostExecutor>(plan_, options_.threads);
         auto run_all = [&] {
             for (const auto &k : plan_.kernels) {
                 std::vector<const Tensor *> params;
-                for (const auto &t : k.params) params.push_back(w.by_name.at(t.name));
+                for (const auto &t : k.params) params.push_back(by_name.at(t.name));
                 backend_->host->run(k, params, extents);
             }
         };
@@ -122,18 +145,16 @@ RunResult Compiled::run(const std::vector<const Tensor *> &inputs, const ir::Ext
         for (int r = 0; r < repeat; ++r) {
             auto start = std::chrono::steady_clock::now();
             run_all();
-            result.times_us.push_back(elapsed_us(start));
+            times_us.push_back(elapsed_us(start));
         }
-    } else {
-#ifdef EINFUSE_HAVE_CUDA
-        if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch);
-        result.times_us = backend_->cuda->run(plan_, w.by_name, extents, repeat);
-#else
-        throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");
-#endif
+        return times_us;
     }
-    result.outputs = std::move(w.outputs);
-    return result;
+#ifdef EINFUSE_HAVE_CUDA
+    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch);
+    return backend_->cuda->run(plan_, by_name, extents, repeat);
+#else
+    throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");
+#endif
 }
 
 struct CompiledEinsum::Parts {

@@ -51,6 +51,13 @@ public:
      * also times `repeat` further runs. */
     RunResult run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat = 0) const;
 
+    /** Computes into caller-allocated outputs (in the order of program().outputs), which must
+     * have the planned shapes and the outputs' dtypes, any strides. Tensors may be borrowed views
+     * (Tensor::borrow): for Target::Cuda, device tensors are used in place and host tensors are
+     * copied; Target::Host needs host tensors. Throws UserError on a mismatch. */
+    void run_into(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
+                  const ir::Extents &extents) const;
+
     /** The float64 reference results of the same program, for checking. */
     std::vector<Tensor> reference(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const;
 
@@ -60,6 +67,8 @@ public:
     struct Backend; // the target's compiled code
 
 private:
+    std::vector<double> execute(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
+                                const ir::Extents &extents, int repeat) const;
     passes::Device device() const { return options_.target == Target::Cuda ? passes::Device::Gpu : passes::Device::Host; }
     ir::Program program_;
     passes::Plan plan_;

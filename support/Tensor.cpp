@@ -29,14 +29,34 @@ Shape contiguous_strides(const Shape &shape) {
 
 Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, shape, contiguous_strides(shape)) {}
 
+namespace {
+/** Elements of storage the strides reach: 1 + sum((shape[d]-1) * strides[d]), 0 if empty. */
+int64_t reach(const Shape &shape, const Shape &strides) {
+    EINFUSE_ASSERT(strides.size() == shape.size(), "one stride per dimension");
+    int64_t n = element_count(shape) == 0 ? 0 : 1;
+    for (std::size_t d = 0; d < shape.size() && n > 0; ++d) {
+        if (strides[d] < 0) throw UserError("negative strides are not supported");
+        n += (shape[d] - 1) * strides[d];
+    }
+    return n;
+}
+} // namespace
+
+Tensor Tensor::borrow(void *data, DType dtype, Shape shape, Shape strides, bool on_device) {
+    Tensor t;
+    t.dtype_ = dtype;
+    t.storage_elements_ = reach(shape, strides);
+    t.shape_ = std::move(shape);
+    t.strides_ = std::move(strides);
+    t.on_device_ = on_device;
+    if (!data && t.storage_elements_ > 0) throw UserError("a tensor with elements has a null data pointer");
+    t.storage_ = std::shared_ptr<std::byte[]>(static_cast<std::byte *>(data), [](std::byte *) {}); // not ours
+    return t;
+}
+
 Tensor::Tensor(DType dtype, Shape shape, Shape strides)
     : dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)) {
-    EINFUSE_ASSERT(strides_.size() == shape_.size(), "one stride per dimension");
-    storage_elements_ = element_count(shape_) == 0 ? 0 : 1;
-    for (std::size_t d = 0; d < shape_.size() && storage_elements_ > 0; ++d) {
-        if (strides_[d] < 0) throw UserError("negative strides are not supported");
-        storage_elements_ += (shape_[d] - 1) * strides_[d];
-    }
+    storage_elements_ = reach(shape_, strides_);
     std::size_t bytes = static_cast<std::size_t>(storage_elements_) * dtype_size(dtype_);
     std::size_t rounded = (bytes + 63) / 64 * 64 + 64;
     void *p = std::aligned_alloc(64, rounded);
@@ -46,6 +66,7 @@ Tensor::Tensor(DType dtype, Shape shape, Shape strides)
 }
 
 double Tensor::load(int64_t offset) const {
+    EINFUSE_ASSERT(!on_device_, "the host cannot read a device tensor");
     const std::byte *p = storage_.get() + offset * static_cast<int64_t>(dtype_size(dtype_));
     switch (dtype_) {
     case DType::F32: { float v; std::memcpy(&v, p, 4); return v; }
@@ -59,6 +80,7 @@ double Tensor::load(int64_t offset) const {
 }
 
 void Tensor::store(int64_t offset, double value) {
+    EINFUSE_ASSERT(!on_device_, "the host cannot write a device tensor");
     std::byte *p = storage_.get() + offset * static_cast<int64_t>(dtype_size(dtype_));
     switch (dtype_) {
     case DType::F32: { float v = static_cast<float>(value); std::memcpy(p, &v, 4); return; }

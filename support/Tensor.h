@@ -26,6 +26,9 @@ public:
     /** A tensor laid out with the given non-negative strides (Fortran order, padded rows, zero
      * strides for broadcast views); storage covers every element the strides reach. */
     Tensor(DType dtype, Shape shape, Shape strides);
+    /** A view of memory the caller owns and keeps alive: host memory, or (on_device) memory of
+     * the current CUDA device, which the host never reads: load/store refuse it. */
+    static Tensor borrow(void *data, DType dtype, Shape shape, Shape strides, bool on_device = false);
 
     DType dtype() const { return dtype_; }
     const Shape &shape() const { return shape_; }
@@ -37,6 +40,7 @@ public:
     /** Elements of storage the strides reach: 1 + sum((shape[d]-1) * strides[d]), 0 if empty. */
     int64_t storage_elements() const { return storage_elements_; }
     bool is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+    bool on_device() const { return on_device_; }
     void *data() { return storage_.get(); }
     const void *data() const { return storage_.get(); }
 
@@ -52,6 +56,7 @@ private:
     Shape shape_;
     Shape strides_;
     int64_t storage_elements_ = 0;
+    bool on_device_ = false;
     std::shared_ptr<std::byte[]> storage_;
 };
 
