@@ -8,6 +8,7 @@ packages=(
     llvm-19-dev libzstd-dev zlib1g-dev libxml2-dev libz3-dev libffi-dev libncurses-dev
     libboost1.81-dev doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
     python3-numpy
+    libdlpack-dev pkg-config
     clang-19 libclang-rt-19-dev
 )
 

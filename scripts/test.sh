@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite: the Release build with every label
-# (tests that need a GPU report "skipped" without one), a short libFuzzer run on the frontend,
+# (tests that need a GPU report "skipped" without one), the installed tree built against by a
+# separate consumer project (scripts/consumer-test.sh), a short libFuzzer run on the frontend,
 # then an AddressSanitizer + UndefinedBehaviorSanitizer build that runs the unit tests again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/build.sh
 (cd build && ctest --output-on-failure --timeout 600)
+bash scripts/consumer-test.sh build
 
 echo "== frontend fuzzing (libFuzzer, ASan+UBSan, 30 s) =="
 bash scripts/fuzz.sh 30 2>&1 | tail -n 3

@@ -157,4 +157,16 @@ CudaLaunchConfig cuda_launch_config(const ir::Kernel &k, const std::vector<int64
     return {grid, detail::kBlockSize};
 }
 
+CudaLaunchRule cuda_launch_rule() { return {detail::kBlockSize, detail::kMaxGrid}; }
+
+std::vector<std::vector<std::string>> cuda_param_indices(const ir::Kernel &k) {
+    auto accesses = detail::tensor_accesses(k);
+    std::vector<std::vector<std::string>> out;
+    for (const auto &p : k.params) {
+        auto it = accesses.find(p.name);
+        out.push_back(it == accesses.end() ? std::vector<std::string>{} : it->second.front());
+    }
+    return out;
+}
+
 } // namespace einfuse::cuda_backend

@@ -25,4 +25,15 @@ struct CudaLaunchConfig {
  * k.index_vars. */
 CudaLaunchConfig cuda_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents);
 
+/** The rule's constants, for hosts that launch the kernels themselves: `block` threads per block,
+ * grid = min(ceil(total / block), max_grid), total = the product of the parallel loops' sizes. */
+struct CudaLaunchRule {
+    int64_t block, max_grid;
+};
+CudaLaunchRule cuda_launch_rule();
+
+/** Per param of k, the index variables of its dimensions as the kernel first accesses it
+ * ("ii->i": in0 is {i, i}); empty for a param the kernel never accesses. */
+std::vector<std::vector<std::string>> cuda_param_indices(const ir::Kernel &k);
+
 } // namespace einfuse::cuda_backend

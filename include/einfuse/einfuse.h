@@ -1,0 +1,76 @@
+/* einfuse's C ABI: einsums and index-notation programs on DLPack tensors, from C or any FFI.
+ *
+ *   DLTensor in[2] = {a, b}, out = c;          // caller-allocated, host (kDLCPU) or kDLCUDA
+ *   if (einfuse_einsum("bij,bjk->bik", 2, in, &out) != 0)
+ *       fprintf(stderr, "%s\n", einfuse_last_error());
+ *
+ * Valid C99 and C++. Every function catches everything: none throws or aborts on bad input.
+ * docs/c-abi.md has the rules in full (DLPack, error codes, the kernel cache, threads). */
+#ifndef EINFUSE_EINFUSE_H
+#define EINFUSE_EINFUSE_H
+
+#include <dlpack/dlpack.h>
+
+#if defined(_WIN32)
+#define EINFUSE_EXPORT __declspec(dllexport)
+#elif defined(__GNUC__)
+#define EINFUSE_EXPORT __attribute__((visibility("default")))
+#else
+#define EINFUSE_EXPORT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What every int-returning function returns; the message of a failure is einfuse_last_error(). */
+enum einfuse_status {
+    EINFUSE_OK = 0,
+    EINFUSE_ERROR_ARGUMENT = 1,   /* a null pointer, a wrong count, an unsupported dtype or device */
+    EINFUSE_ERROR_EXPRESSION = 2, /* the expression, a shape or a type is wrong (as the CLI's exit 2) */
+    EINFUSE_ERROR_TARGET = 4,     /* no CUDA device, CUDA not built in, NVRTC or launch failed */
+    EINFUSE_ERROR_INTERNAL = 5    /* einfuse's own bug, or out of memory */
+};
+
+/* A compiled, reusable kernel for one expression and signature. Opaque. */
+typedef struct einfuse_kernel einfuse_kernel;
+
+/* Computes an einsum ("bij,bjk->bik") or a one-output program ("D[i] = relu(A[i,j] * x[j])") of
+ * `inputs` into the caller-allocated `output`. The sizes come from the inputs' shapes; the output
+ * must have the result's shape and dtype (any strides that do not overlap). All tensors live on
+ * the host (kDLCPU) or all on one CUDA device (kDLCUDA; computed there, in place). A program's
+ * inputs are given in the order of their first use in the text. Compiled kernels are cached per (expression, dtypes,
+ * ranks, device), so a repeated call does not recompile. Returns an einfuse_status. */
+EINFUSE_EXPORT int einfuse_einsum(const char *spec, int num_inputs, const DLTensor *inputs, DLTensor *output);
+
+/* The message of this thread's last failure ("" if none); valid until this thread's next call. */
+EINFUSE_EXPORT const char *einfuse_last_error(void);
+
+/* Compiles `expr` for inputs of these dtypes (NULL: all float32) and ranks (NULL: from the
+ * expression) for device_type kDLCPU or kDLCUDA. Needs no GPU: CUDA code is built for the device
+ * at the first run. Returns NULL on failure (see einfuse_last_error). */
+EINFUSE_EXPORT einfuse_kernel *einfuse_compile(const char *expr, int num_inputs, const DLDataType *dtypes,
+                                               const int *ranks, int device_type);
+
+/* Runs k: sizes are bound from the inputs' shapes at each call (re-planned only when they change);
+ * outputs in the order of the program's outputs (an einsum has one). Runs of one kernel from
+ * several threads take turns. Returns an einfuse_status. */
+EINFUSE_EXPORT int einfuse_run(einfuse_kernel *k, int num_inputs, const DLTensor *inputs, int num_outputs,
+                               DLTensor *outputs);
+
+/* The standalone CUDA source of k, the text `einfuse compile --target cuda` writes (planned for
+ * the sizes of k's last run, if any). Owned by k: valid until the next call for k or
+ * einfuse_free(k). NULL on failure. */
+EINFUSE_EXPORT const char *einfuse_kernel_source(einfuse_kernel *k);
+
+/* Releases k; NULL is ignored. */
+EINFUSE_EXPORT void einfuse_free(einfuse_kernel *k);
+
+/* einfuse's version, "MAJOR.MINOR.PATCH". */
+EINFUSE_EXPORT const char *einfuse_version(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* EINFUSE_EINFUSE_H */

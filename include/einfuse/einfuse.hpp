@@ -1,0 +1,330 @@
+#pragma once
+// einfuse's public C++ API: einsums and index-notation programs on host or CUDA device memory,
+// reusable compiled kernels, and the CUDA source of a kernel for hosts that compile it themselves.
+// Light on purpose: the standard library and DLPack only (no LLVM, Boost or CUDA headers), so a
+// user's translation unit compiles fast. docs/api.md is the reference, with examples.
+//
+// Every entry point throws einfuse::Error (never an internal type) on failure.
+#include <dlpack/dlpack.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace einfuse {
+
+// ---------------------------------------------------------------------------------------------
+// Element types, devices, errors
+
+/** Element types of the language; f16 and bf16 accumulate in f32. */
+enum class ScalarType { F16, BF16, F32, F64, I32, I64 };
+/** "f32" for ScalarType::F32: the spelling of the CLI's --dtype. */
+std::string_view scalar_type_name(ScalarType t);
+/** Bytes per element. */
+std::size_t scalar_type_size(ScalarType t);
+
+/** Where memory lives, and where a kernel runs: the host (CPU) or a CUDA device. */
+enum class DeviceKind { Cpu, Cuda };
+
+/** A device: the host, or CUDA device `id`. einfuse runs on CUDA device 0 (its primary context,
+ * the one the CUDA runtime API uses too); views of another device are refused. */
+struct Device {
+    DeviceKind kind = DeviceKind::Cpu;
+    int id = 0;
+    static Device cpu() { return {DeviceKind::Cpu, 0}; }
+    static Device cuda(int id = 0) { return {DeviceKind::Cuda, id}; }
+    bool operator==(const Device &o) const { return kind == o.kind && id == o.id; }
+    bool operator!=(const Device &o) const { return !(*this == o); }
+};
+
+/** Why a call failed. Input: the caller's mistake (bad expression, shape, dtype, layout);
+ * Target: a backend or device that cannot do the job (no GPU, NVRTC failed); Internal: an
+ * einfuse bug, never the answer to bad input. */
+enum class ErrorKind { Input, Target, Internal };
+
+/** The one exception type of the API. what() is the full clang-style text, with carets under the
+ * offending part of the expression for input errors:
+ *   einfuse: error: index 'j' has size 3 in operand 0 but 4 in operand 1
+ *     bij,bjk->bik
+ *       ^   ^
+ * message() is the first line's message alone. */
+class Error : public std::runtime_error {
+public:
+    Error(ErrorKind kind, std::string message, const std::string &rendered);
+    ErrorKind kind() const { return kind_; }
+    const std::string &message() const { return message_; }
+
+private:
+    ErrorKind kind_;
+    std::string message_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Tensors
+
+namespace detail {
+template <class T, class = void> struct is_element : std::false_type {};
+template <class T> // arithmetic only, so that sizeof never sees void
+struct is_element<T, std::enable_if_t<std::is_arithmetic_v<T>>>
+    : std::bool_constant<std::is_same_v<std::remove_cv_t<T>, float> || std::is_same_v<std::remove_cv_t<T>, double> ||
+                         (std::is_integral_v<T> && std::is_signed_v<T> && (sizeof(T) == 4 || sizeof(T) == 8))> {};
+template <class T> constexpr bool is_element_v = is_element<T>::value;
+template <class T> constexpr ScalarType scalar_type_of() {
+    using U = std::remove_cv_t<T>;
+    if constexpr (std::is_same_v<U, float>) return ScalarType::F32;
+    else if constexpr (std::is_same_v<U, double>) return ScalarType::F64;
+    else if constexpr (sizeof(U) == 4) return ScalarType::I32;
+    else return ScalarType::I64;
+}
+} // namespace detail
+
+/** A non-owning view of a tensor: data, element type, shape, strides counted in elements, and the
+ * device the data lives on. The caller keeps the memory alive while einfuse uses it. einfuse only
+ * writes outputs; inputs may point to const memory. Strides may be any non-negative values
+ * (Fortran order, padded rows, 0 for a broadcast dimension of an input). */
+class View {
+public:
+    View() = default;
+    /** strides empty: C-contiguous (row-major). Throws Error when strides and shape differ in
+     * length or a size is negative. */
+    View(void *data, ScalarType dtype, std::vector<std::int64_t> shape, std::vector<std::int64_t> strides = {},
+         Device device = {});
+    View(const void *data, ScalarType dtype, std::vector<std::int64_t> shape,
+         std::vector<std::int64_t> strides = {}, Device device = {})
+        : View(const_cast<void *>(data), dtype, std::move(shape), std::move(strides), device) {}
+    /** Typed: the dtype follows T (float f32, double f64, 32-bit int i32, 64-bit int i64). */
+    template <class T, std::enable_if_t<detail::is_element_v<T>, int> = 0>
+    View(T *data, std::vector<std::int64_t> shape, std::vector<std::int64_t> strides = {}, Device device = {})
+        : View(const_cast<std::remove_cv_t<T> *>(data), detail::scalar_type_of<T>(), std::move(shape),
+               std::move(strides), device) {}
+
+    void *data() const { return data_; }
+    ScalarType dtype() const { return dtype_; }
+    const std::vector<std::int64_t> &shape() const { return shape_; }
+    /** Always one per dimension: the contiguous ones when constructed with none. */
+    const std::vector<std::int64_t> &strides() const { return strides_; }
+    Device device() const { return device_; }
+    int ndim() const { return static_cast<int>(shape_.size()); }
+    std::int64_t numel() const;
+    bool is_contiguous() const;
+
+private:
+    void *data_ = nullptr;
+    ScalarType dtype_ = ScalarType::F32;
+    std::vector<std::int64_t> shape_, strides_;
+    Device device_;
+};
+
+/** The View of a DLTensor (byte_offset applied; NULL strides: C-contiguous). Devices: kDLCPU and
+ * kDLCUDAHost are the host, kDLCUDA and kDLCUDAManaged a CUDA device. Throws Error for other
+ * devices, vector lanes, or element types einfuse lacks. The view copies shape and strides, so
+ * the DLTensor's own arrays may go away; its data must not. */
+View from_dlpack(const DLTensor &t);
+
+/** The DLTensor of a View. Its shape and strides point into the View's own storage: the
+ * DLTensor is valid while `v` lives, unmoved and unassigned. Treat them as read-only. */
+DLTensor to_dlpack(const View &v);
+
+/** An owning, C-contiguous, zero-initialised host tensor: what the allocating calls return.
+ * Copies are deep. */
+class Array {
+public:
+    Array() = default;
+    Array(ScalarType dtype, std::vector<std::int64_t> shape);
+
+    ScalarType dtype() const { return dtype_; }
+    const std::vector<std::int64_t> &shape() const { return shape_; }
+    int ndim() const { return static_cast<int>(shape_.size()); }
+    std::int64_t numel() const;
+    std::size_t nbytes() const { return bytes_.size(); }
+    void *data() { return bytes_.data(); }
+    const void *data() const { return bytes_.data(); }
+    /** The elements as T; throws Error when T is not the dtype. */
+    template <class T> T *data_as() { check_type(detail::scalar_type_of<T>()); return static_cast<T *>(data()); }
+    template <class T> const T *data_as() const {
+        check_type(detail::scalar_type_of<T>());
+        return static_cast<const T *>(data());
+    }
+    /** Every element converted to double, in C order (f16 and bf16 included). */
+    std::vector<double> to_doubles() const;
+    /** A host View of the whole array (valid while the array lives and is not resized). */
+    View view();
+    View view() const;
+
+private:
+    void check_type(ScalarType t) const;
+    ScalarType dtype_ = ScalarType::F32;
+    std::vector<std::int64_t> shape_;
+    std::vector<std::byte> bytes_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Compiling
+
+/** What a kernel is compiled for, besides the expression.
+ * Einsum: `dtypes` one per operand; `ranks` per operand, needed only where an operand uses '...'
+ * (empty: each operand's label count).
+ * Program: input element types positionally in `dtypes` (inputs in order of first use) or by name
+ * in `input_dtypes` (missing: f32); `outputs` the tensors to return (empty: those defined and not
+ * read by a later statement). */
+struct Signature {
+    std::vector<ScalarType> dtypes;
+    std::vector<int> ranks;
+    std::map<std::string, ScalarType> input_dtypes;
+    std::vector<std::string> outputs;
+
+    static Signature einsum(std::vector<ScalarType> dtypes, std::vector<int> ranks = {});
+    static Signature program(std::map<std::string, ScalarType> input_dtypes = {},
+                             std::vector<std::string> outputs = {});
+    /** The dtypes and ranks of these views, positionally (either form). */
+    static Signature of(const std::vector<View> &inputs);
+};
+
+struct KernelOptions {
+    std::string arch; // CUDA architecture such as "sm_90"; empty: the device's own
+    int threads = 0;  // host worker threads; 0: all cores
+};
+
+/** A tensor a kernel reads or writes: its name ("in0", "out" for einsums; the program's names),
+ * element type and rank. */
+struct TensorSpec {
+    std::string name;
+    ScalarType dtype;
+    int rank;
+};
+
+/** Index sizes by variable: einsum labels ("b") or program index variables. */
+using Sizes = std::map<std::string, std::int64_t>;
+
+namespace detail {
+struct KernelState;
+}
+
+/** A compiled einsum or program, reusable and cheap to copy (copies share the compiled code).
+ * Thread-safe: concurrent run() calls on one kernel (or its copies) take turns. */
+class Kernel {
+public:
+    Kernel() = default; // empty: every call but operator bool throws Error
+
+    /** Computes into caller-allocated outputs: inputs in the order of inputs(), outputs in the
+     * order of outputs(), each of its dtype and rank, any non-negative strides (an output's must
+     * be nonzero over sizes > 1). Index sizes are bound from the inputs' (and a program's
+     * outputs') shapes on every call; the kernel re-plans only when they differ from the last
+     * call's. On the CUDA target, device views are used in place and host views are copied;
+     * the call returns when the outputs are written. The host target takes host views only. */
+    void run(const std::vector<View> &inputs, const std::vector<View> &outputs) const;
+    /** The same, returning the outputs as new host arrays. */
+    std::vector<Array> run(const std::vector<View> &inputs) const;
+
+    /** The standalone .cu text (`einfuse compile` for the same expression), planned for the sizes
+     * of the last run, or for no sizes before the first. */
+    std::string cuda_source() const;
+    /** The plan of the kernel's target (`einfuse compile --emit plan`), for the last run's sizes. */
+    std::string plan() const;
+
+    const std::string &expression() const;
+    DeviceKind target() const;
+    std::vector<TensorSpec> inputs() const;
+    std::vector<TensorSpec> outputs() const;
+
+    explicit operator bool() const { return state_ != nullptr; }
+    /** Whether both are the same compiled kernel (as compile() returns on a cache hit). */
+    bool operator==(const Kernel &o) const { return state_ == o.state_; }
+    bool operator!=(const Kernel &o) const { return state_ != o.state_; }
+
+private:
+    friend Kernel compile(std::string_view, const Signature &, DeviceKind, const KernelOptions &);
+    std::shared_ptr<detail::KernelState> state_;
+};
+
+/** Parses, checks and lowers `expr` (einsum subscripts or an index-notation program) for
+ * `target`. Cached in-process by (expr, signature, target, options): compiling the same again
+ * returns the same Kernel. Thread-safe. Code is generated at the first run. */
+Kernel compile(std::string_view expr, const Signature &signature, DeviceKind target = DeviceKind::Cpu,
+               const KernelOptions &options = {});
+
+struct CacheStats {
+    std::size_t hits = 0, misses = 0, entries = 0;
+};
+CacheStats compile_cache_stats();
+/** Empties the cache; kernels already returned stay valid. */
+void clear_compile_cache();
+
+// ---------------------------------------------------------------------------------------------
+// One-shot calls (compiled through the same cache)
+
+/** Computes an einsum, or a one-output program (inputs in order of first use), into `output`:
+ * on the CUDA device when any view is on it (host views are copied there and back), else on the
+ * host. Returns when the output is written. */
+void einsum_into(std::string_view spec, const std::vector<View> &inputs, const View &output,
+                 const KernelOptions &options = {});
+
+/** The same, into a new host Array (the result is on the host even when computed on the GPU):
+ * einfuse::einsum("bij,bjk->bik", {a, b}) or einfuse::einsum("bij,bjk->bik", a, b). */
+Array einsum(std::string_view spec, const std::vector<View> &inputs, const KernelOptions &options = {});
+template <class... Views, std::enable_if_t<(sizeof...(Views) > 0) && (std::is_convertible_v<const Views &, View> && ...), int> = 0>
+Array einsum(std::string_view spec, const Views &...inputs) {
+    return einsum(spec, std::vector<View>{View(inputs)...});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embedding: the CUDA source for a host framework's own NVRTC or nvcc
+
+/** How to launch a kernel without its launcher: `block` threads per block and
+ * grid = min(ceil(total / block), max_grid) blocks, total = the product of the sizes of the
+ * `parallel` variables (the kernel's grid-stride loop covers the rest; total 0: do not launch).
+ * `grid` is that number for the sizes given to cuda_source(), or -1 when they were not given. */
+struct LaunchConfig {
+    std::int64_t block = 0;
+    std::int64_t max_grid = 0;
+    std::int64_t grid = -1;
+    std::vector<std::string> parallel;
+    std::string rule; // the rule in words, e.g. "grid = min(ceil(b*i*k / 256), 524280), block = 256"
+};
+
+enum class ParamRole { Input, Output, Temporary };
+
+/** A kernel parameter: a tensor of the program (Input, Output) or an intermediate that the caller
+ * allocates between kernels (Temporary), with the index variable of each dimension. */
+struct KernelParam {
+    std::string name;
+    ScalarType dtype;
+    std::vector<std::string> indices;
+    ParamRole role;
+};
+
+/** One `extern "C" __global__` kernel of the source and its `extern "C"` host launcher
+ * (documented at the top of the source). The kernel's own arguments, in order: per param a data
+ * pointer and one `long long` stride per dimension (elements; 0 for a broadcast size-1 dimension
+ * of an input), then one `long long` size per entry of `sizes`. */
+struct EmbeddedKernel {
+    std::string name;      // the __global__ function
+    std::string launcher;  // name + "_launch"; host code, guarded by #ifndef __CUDACC_RTC__
+    std::string statement; // what it computes, in the user's words
+    std::string strategy;  // "unrolled", "broadcast-reduce", "gemm" or "elementwise"
+    int num_inputs = 0;
+    std::vector<KernelParam> params; // inputs, then outputs
+    std::vector<std::string> sizes;  // index variables: the launcher's sizes[] and the last arguments
+    LaunchConfig launch;
+};
+
+/** Everything a host needs to compile and launch an expression's kernels itself. */
+struct EmbeddedSource {
+    std::string source;                 // exactly the text `einfuse compile EXPR` writes
+    std::vector<EmbeddedKernel> kernels; // in the order they must run
+    std::vector<TensorSpec> inputs, outputs, temporaries;
+    Sizes sizes;                        // every index size, when sizes were given
+};
+
+/** The CUDA source of `expr` for `signature`; with `sizes` (as `einfuse compile --dims`), planned
+ * for them (unrolled kernels then accept only those sizes) and with each launch's grid. */
+EmbeddedSource cuda_source(std::string_view expr, const Signature &signature, const Sizes &sizes = {});
+
+} // namespace einfuse

@@ -1,0 +1,93 @@
+// The public C++ API on the GPU: device views used in place, host views copied, and the embedding
+// API's source compiled with NVRTC and launched by hand. Skipped (exit 77) without a device.
+#include "einfuse/einfuse.hpp"
+
+#include "GpuSkip.h"
+#include "TestUtil.h"
+#include "runtime/Nvrtc.h"
+
+#include <doctest/doctest.h>
+
+using einfuse::DType;
+using einfuse::Tensor;
+
+namespace {
+
+std::size_t bytes_of(const Tensor &t) { return static_cast<std::size_t>(t.storage_elements()) * dtype_size(t.dtype()); }
+
+/** A device copy of t, and a public view of it with t's layout. */
+struct DeviceCopy {
+    einfuse::DeviceBuffer buffer;
+    einfuse::View view;
+    explicit DeviceCopy(const Tensor &t) : buffer(std::max<std::size_t>(bytes_of(t), 1)) {
+        buffer.upload(t.data(), bytes_of(t));
+        view = einfuse::View(reinterpret_cast<void *>(buffer.address()), static_cast<einfuse::ScalarType>(t.dtype()),
+                             t.shape(), t.strides(), einfuse::Device::cuda());
+    }
+};
+
+Tensor random_tensor(DType t, einfuse::Shape shape) {
+    Tensor x(t, shape);
+    x.fill_random(einfuse::test::rng());
+    return x;
+}
+
+double error_against_reference(const char *spec, const std::vector<const Tensor *> &inputs, const Tensor &got) {
+    std::vector<DType> dtypes;
+    std::vector<std::optional<einfuse::Shape>> shapes;
+    for (const auto *t : inputs) {
+        dtypes.push_back(t->dtype());
+        shapes.push_back(t->shape());
+    }
+    einfuse::CompiledEinsum c(spec, dtypes, einfuse::CompileOptions{});
+    auto extents = c.bind(shapes, {});
+    double err = einfuse::ir::max_relative_error(got, einfuse::einsum_reference(c, inputs, extents));
+    return err / std::max(einfuse::tolerance(got.dtype(), c.reduction_length(extents)), 1e-300);
+}
+
+} // namespace
+
+TEST_CASE("public API gpu: einsum_into on device views, in place") {
+    einfuse::test::require_gpu();
+    Tensor a = random_tensor(DType::F32, {4096, 3, 3}), b = random_tensor(DType::F32, {4096, 3, 3});
+    Tensor out(DType::F32, {4096, 3, 3});
+    DeviceCopy da(a), db(b), dout(out);
+    einfuse::einsum_into("bij,bjk->bik", {da.view, db.view}, dout.view);
+    dout.buffer.download(out.data(), bytes_of(out));
+    CHECK(error_against_reference("bij,bjk->bik", {&a, &b}, out) <= 1.0);
+}
+
+TEST_CASE("public API gpu: a CUDA kernel takes host views too, and returns host arrays") {
+    einfuse::test::require_gpu();
+    Tensor a = random_tensor(DType::F64, {50, 7}), b = random_tensor(DType::F64, {7, 9});
+    einfuse::Kernel k = einfuse::compile("ij,jk->ik", einfuse::Signature::einsum({einfuse::ScalarType::F64, einfuse::ScalarType::F64}),
+                                         einfuse::DeviceKind::Cuda);
+    auto got = k.run({einfuse::View(static_cast<double *>(a.data()), {50, 7}), einfuse::View(static_cast<double *>(b.data()), {7, 9})});
+    REQUIRE(got.size() == 1);
+    Tensor g = Tensor::borrow(got[0].data(), DType::F64, got[0].shape(), einfuse::contiguous_strides(got[0].shape()));
+    CHECK(error_against_reference("ij,jk->ik", {&a, &b}, g) <= 1.0);
+}
+
+TEST_CASE("public API gpu: the embedded source compiled with NVRTC and launched by hand") {
+    einfuse::test::require_gpu();
+    const int64_t B = 1000;
+    einfuse::EmbeddedSource s = einfuse::cuda_source(
+        "bij,bjk->bik", einfuse::Signature::einsum({einfuse::ScalarType::F32, einfuse::ScalarType::F32}),
+        {{"b", B}, {"i", 2}, {"j", 2}, {"k", 2}});
+    REQUIRE(s.kernels.size() == 1);
+    const einfuse::EmbeddedKernel &k = s.kernels[0];
+    einfuse::CudaContext &ctx = einfuse::CudaContext::get();
+    einfuse::CudaModule module(einfuse::cuda_cubin(s.source, ctx.arch()));
+    Tensor a = random_tensor(DType::F32, {B, 2, 2}), b = random_tensor(DType::F32, {B, 2, 2}), out(DType::F32, {B, 2, 2});
+    DeviceCopy da(a), db(b), dout(out);
+    einfuse::LaunchArgs args;
+    for (const DeviceCopy *t : {&da, &db, &dout}) {
+        args.add_pointer(t->buffer.address());
+        for (int64_t st : t->view.strides()) args.add_i64(st);
+    }
+    for (const auto &v : k.sizes) args.add_i64(s.sizes.at(v));
+    einfuse::cuda_launch(module.function(k.name), k.launch.grid, k.launch.block, args.pointers());
+    ctx.synchronize();
+    dout.buffer.download(out.data(), bytes_of(out));
+    CHECK(error_against_reference("bij,bjk->bik", {&a, &b}, out) <= 1.0);
+}

@@ -1,0 +1,308 @@
+// The public C++ API (include/einfuse/einfuse.hpp) on the host: results against the float64
+// reference on fresh random inputs, DLPack, strided views, the compile cache, programs, errors,
+// and the embedding API's source against the CLI's.
+#include "einfuse/einfuse.hpp"
+
+#include "TestUtil.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+namespace pub = einfuse; // the public names, spelled apart from the internal ones below
+using einfuse::DType;
+using einfuse::Tensor;
+
+namespace {
+
+Tensor borrowed(const pub::View &v) {
+    return Tensor::borrow(v.data(), static_cast<DType>(v.dtype()), v.shape(), v.strides());
+}
+
+pub::View view_of(Tensor &t) {
+    return pub::View(t.data(), static_cast<pub::ScalarType>(t.dtype()), t.shape(), t.strides());
+}
+
+/** Max relative error of `got` against the float64 reference of spec on `inputs`, and the
+ * tolerance for it. */
+std::pair<double, double> compare_einsum(const char *spec, std::vector<Tensor *> inputs, const Tensor &got) {
+    std::vector<DType> dtypes;
+    std::vector<std::optional<einfuse::Shape>> shapes;
+    std::vector<const Tensor *> ptrs;
+    for (auto *t : inputs) {
+        dtypes.push_back(t->dtype());
+        shapes.push_back(t->shape());
+        ptrs.push_back(t);
+    }
+    einfuse::CompiledEinsum c(spec, dtypes, einfuse::CompileOptions{});
+    auto extents = c.bind(shapes, {});
+    Tensor want = einfuse::einsum_reference(c, ptrs, extents);
+    return {einfuse::ir::max_relative_error(got, want), einfuse::tolerance(got.dtype(), c.reduction_length(extents))};
+}
+
+Tensor random_tensor(DType t, einfuse::Shape shape, einfuse::Shape strides = {}) {
+    Tensor x = strides.empty() ? Tensor(t, shape) : Tensor(t, shape, strides);
+    x.fill_random(einfuse::test::rng());
+    return x;
+}
+
+std::string cli_compile(const std::string &args) {
+    const char *env = std::getenv("EINFUSE_CLI");
+    std::string file = "/tmp/einfuse_public_api_test_" + std::to_string(getpid()) + ".cu";
+    std::string cmd = std::string(env ? env : EINFUSE_CLI) + " compile " + args + " -o " + file;
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    std::ifstream f(file);
+    std::stringstream s;
+    s << f.rdbuf();
+    std::remove(file.c_str());
+    return s.str();
+}
+
+} // namespace
+
+TEST_CASE("public API: einsum_into on host views matches the float64 reference") {
+    for (DType t : {DType::F32, DType::F64}) {
+        Tensor a = random_tensor(t, {37, 3, 4}), b = random_tensor(t, {37, 4, 5});
+        Tensor out(t, {37, 3, 5});
+        pub::einsum_into("bij,bjk->bik", {view_of(a), view_of(b)}, view_of(out));
+        auto [err, tol] = compare_einsum("bij,bjk->bik", {&a, &b}, out);
+        CHECK(err <= tol);
+    }
+}
+
+TEST_CASE("public API: einsum returns a host Array; typed views and the variadic form") {
+    Tensor a = random_tensor(DType::F32, {6, 7}), b = random_tensor(DType::F32, {7, 2});
+    pub::View va(static_cast<const float *>(a.data()), {6, 7}), vb(static_cast<const float *>(b.data()), {7, 2});
+    CHECK(va.dtype() == pub::ScalarType::F32);
+    pub::Array r = pub::einsum("ij,jk", va, vb);
+    REQUIRE(r.shape() == std::vector<int64_t>{6, 2});
+    CHECK(r.dtype() == pub::ScalarType::F32);
+    Tensor got = borrowed(r.view());
+    auto [err, tol] = compare_einsum("ij,jk", {&a, &b}, got);
+    CHECK(err <= tol);
+    CHECK(r.to_doubles().size() == 12);
+    CHECK(r.to_doubles()[5] == doctest::Approx(r.data_as<float>()[5]));
+    CHECK_THROWS_AS(r.data_as<double>(), pub::Error);
+}
+
+TEST_CASE("public API: strided and Fortran-order views, in and out") {
+    // A in Fortran order, B with padded rows, the output written transposed.
+    Tensor a = random_tensor(DType::F64, {5, 6}, {1, 5});
+    Tensor b = random_tensor(DType::F64, {6, 4}, {8, 1});
+    Tensor out(DType::F64, {5, 4}, {1, 5});
+    pub::View va(a.data(), pub::ScalarType::F64, {5, 6}, {1, 5});
+    pub::View vb(b.data(), pub::ScalarType::F64, {6, 4}, {8, 1});
+    CHECK_FALSE(va.is_contiguous());
+    pub::einsum_into("ij,jk->ik", {va, vb}, pub::View(out.data(), pub::ScalarType::F64, {5, 4}, {1, 5}));
+    auto [err, tol] = compare_einsum("ij,jk->ik", {&a, &b}, out);
+    CHECK(err <= tol);
+
+    // A zero-stride broadcast input: every row of x is the same vector.
+    Tensor row = random_tensor(DType::F32, {3});
+    Tensor x = Tensor::borrow(row.data(), DType::F32, {4, 3}, {0, 1});
+    Tensor y(DType::F32, {4});
+    pub::einsum_into("ij->i", {pub::View(row.data(), pub::ScalarType::F32, {4, 3}, {0, 1})}, view_of(y));
+    auto [err2, tol2] = compare_einsum("ij->i", {&x}, y);
+    CHECK(err2 <= tol2);
+}
+
+TEST_CASE("public API: DLPack round trip") {
+    std::vector<float> storage(64);
+    pub::View v(storage.data(), pub::ScalarType::F32, {4, 3}, {1, 4});
+    DLTensor t = pub::to_dlpack(v);
+    CHECK(t.data == storage.data());
+    CHECK(t.ndim == 2);
+    CHECK(t.device.device_type == kDLCPU);
+    CHECK(t.dtype.code == kDLFloat);
+    CHECK(t.dtype.bits == 32);
+    CHECK(t.dtype.lanes == 1);
+    CHECK(t.shape[0] == 4);
+    CHECK(t.strides[1] == 4);
+    pub::View back = pub::from_dlpack(t);
+    CHECK(back.data() == v.data());
+    CHECK(back.dtype() == v.dtype());
+    CHECK(back.shape() == v.shape());
+    CHECK(back.strides() == v.strides());
+    CHECK(back.device() == pub::Device::cpu());
+
+    SUBCASE("NULL strides are C order; byte_offset moves data; devices map") {
+        int64_t shape[] = {2, 5};
+        DLTensor d{};
+        d.data = storage.data();
+        d.device = {kDLCUDA, 0};
+        d.ndim = 2;
+        d.dtype = {kDLBfloat, 16, 1};
+        d.shape = shape;
+        d.byte_offset = 8;
+        pub::View w = pub::from_dlpack(d);
+        CHECK(w.strides() == std::vector<int64_t>{5, 1});
+        CHECK(w.data() == reinterpret_cast<char *>(storage.data()) + 8);
+        CHECK(w.dtype() == pub::ScalarType::BF16);
+        CHECK(w.device() == pub::Device::cuda(0));
+    }
+    SUBCASE("unsupported DLPack tensors are input errors") {
+        DLTensor d = t;
+        d.dtype = {kDLUInt, 8, 1};
+        CHECK_THROWS_AS(pub::from_dlpack(d), pub::Error);
+        d = t;
+        d.dtype.lanes = 4;
+        CHECK_THROWS_AS(pub::from_dlpack(d), pub::Error);
+        d = t;
+        d.device.device_type = kDLOpenCL;
+        try {
+            pub::from_dlpack(d);
+            FAIL("expected an error");
+        } catch (const pub::Error &e) {
+            CHECK(e.kind() == pub::ErrorKind::Input);
+        }
+    }
+}
+
+TEST_CASE("public API: compile caches by (expression, signature, target)") {
+    auto sig = pub::Signature::einsum({pub::ScalarType::F32, pub::ScalarType::F32});
+    pub::CacheStats before = pub::compile_cache_stats();
+    pub::Kernel k1 = pub::compile("ni,ni->n", sig);
+    pub::Kernel k2 = pub::compile("ni,ni->n", sig);
+    CHECK(k1 == k2);
+    pub::CacheStats after = pub::compile_cache_stats();
+    CHECK(after.hits >= before.hits + 1);
+    CHECK(pub::compile("ni,ni->n", pub::Signature::einsum({pub::ScalarType::F64, pub::ScalarType::F64})) != k1);
+    CHECK(pub::compile("ni,ni->n", sig, pub::DeviceKind::Cuda) != k1); // lowered only: no GPU needed
+    CHECK(k1.inputs().size() == 2);
+    CHECK(k1.outputs().at(0).name == "out");
+
+    // Reused across sizes: bound from the shapes on each call, re-planned when they change.
+    for (int64_t n : {100, 100, 7, 1000}) {
+        Tensor a = random_tensor(DType::F32, {n, 3}), b = random_tensor(DType::F32, {n, 3});
+        Tensor out(DType::F32, {n});
+        k1.run({view_of(a), view_of(b)}, {view_of(out)});
+        auto [err, tol] = compare_einsum("ni,ni->n", {&a, &b}, out);
+        CHECK(err <= tol);
+    }
+    CHECK(k1.plan().find("ni,ni->n") != std::string::npos);
+}
+
+TEST_CASE("public API: concurrent runs of one cached kernel") {
+    pub::Kernel k = pub::compile("ij,j->i", pub::Signature::einsum({pub::ScalarType::F64, pub::ScalarType::F64}));
+    std::vector<std::thread> threads;
+    std::vector<int> ok(4, 0);
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            int64_t n = 10 + t; // different sizes: the kernel re-plans under its lock
+            std::mt19937_64 rng(t);
+            for (int rep = 0; rep < 5; ++rep) {
+                Tensor a(DType::F64, {n, 9}), x(DType::F64, {9}), y(DType::F64, {n});
+                a.fill_random(rng);
+                x.fill_random(rng);
+                k.run({view_of(a), view_of(x)}, {view_of(y)});
+                auto [err, tol] = compare_einsum("ij,j->i", {&a, &x}, y);
+                ok[t] += err <= tol;
+            }
+        });
+    for (auto &t : threads) t.join();
+    CHECK(ok == std::vector<int>(4, 5));
+}
+
+TEST_CASE("public API: programs, by position and by name") {
+    const char *src = "C[i,k] = A[i,j] * B[j,k]\nD[i,k] = relu(C[i,k] + bias[k])";
+    Tensor a = random_tensor(DType::F32, {8, 5}), b = random_tensor(DType::F32, {5, 6}), bias = random_tensor(DType::F32, {6});
+    einfuse::CompiledProgram ref(src, {}, einfuse::CompileOptions{});
+    auto extents = ref.bind({{"A", a.shape()}, {"B", b.shape()}, {"bias", bias.shape()}}, {});
+    std::vector<Tensor> want = ref.reference({&a, &b, &bias}, extents);
+
+    SUBCASE("einsum_into takes a one-output program, inputs in order of first use") {
+        Tensor d(DType::F32, {8, 6});
+        pub::einsum_into(src, {view_of(a), view_of(b), view_of(bias)}, view_of(d));
+        CHECK(einfuse::ir::max_relative_error(d, want[0]) <= einfuse::tolerance(DType::F32, 5));
+    }
+    SUBCASE("compile with named dtypes and named outputs") {
+        pub::Kernel k = pub::compile(src, pub::Signature::program({{"A", pub::ScalarType::F32}}, {"C", "D"}));
+        REQUIRE(k.outputs().size() == 2);
+        CHECK(k.inputs().at(2).name == "bias");
+        std::vector<pub::Array> got = k.run({view_of(a), view_of(b), view_of(bias)});
+        REQUIRE(got.size() == 2);
+        CHECK(got[1].shape() == std::vector<int64_t>{8, 6});
+        Tensor d = borrowed(got[1].view());
+        CHECK(einfuse::ir::max_relative_error(d, want[0]) <= einfuse::tolerance(DType::F32, 5));
+    }
+}
+
+TEST_CASE("public API: errors are einfuse::Error with the rendered diagnostic") {
+    std::vector<float> a(2 * 3 * 3), b(2 * 4 * 5), c(2 * 3 * 5);
+    try {
+        pub::einsum_into("bij,bjk->bik", {pub::View(a.data(), {2, 3, 3}), pub::View(b.data(), {2, 4, 5})},
+                         pub::View(c.data(), {2, 3, 5}));
+        FAIL("expected an error");
+    } catch (const pub::Error &e) {
+        std::string what = e.what();
+        CHECK(e.kind() == pub::ErrorKind::Input);
+        CHECK(what.rfind("einfuse: error: ", 0) == 0);
+        CHECK(what.find("  bij,bjk->bik\n") != std::string::npos);
+        CHECK(what.find('^') != std::string::npos);
+        CHECK(what.find(e.message()) != std::string::npos);
+    }
+    try {
+        pub::compile("ij,jk->iq", pub::Signature::einsum({pub::ScalarType::F32, pub::ScalarType::F32}));
+        FAIL("expected an error");
+    } catch (const pub::Error &e) {
+        CHECK(e.kind() == pub::ErrorKind::Input);
+        CHECK(std::string(e.what()).find('^') != std::string::npos);
+    }
+    CHECK_THROWS_AS(pub::View(a.data(), pub::ScalarType::F32, {2, 3}, {1}), pub::Error);
+    CHECK_THROWS_AS(pub::Kernel().run({}, {}), pub::Error);
+    // The host target refuses device memory.
+    CHECK_THROWS_AS(pub::compile("i->i", pub::Signature::einsum({pub::ScalarType::F32}))
+                        .run({pub::View(a.data(), pub::ScalarType::F32, {3}, {}, pub::Device::cuda())},
+                             {pub::View(c.data(), {3})}),
+                    pub::Error);
+}
+
+TEST_CASE("public API: the embedding API's source is what `einfuse compile` writes") {
+    auto sig = pub::Signature::einsum({pub::ScalarType::F32, pub::ScalarType::F32});
+    SUBCASE("without sizes") {
+        pub::EmbeddedSource s = pub::cuda_source("bij,bjk->bik", sig);
+        CHECK(s.source == cli_compile("\"bij,bjk->bik\""));
+        REQUIRE(s.kernels.size() == 1);
+        const auto &k = s.kernels[0];
+        CHECK(s.source.find("extern \"C\" __global__ void " + k.name + "(") != std::string::npos);
+        CHECK(s.source.find("extern \"C\" int " + k.launcher + "(") != std::string::npos);
+        CHECK(k.launch.block == 256);
+        CHECK(k.launch.grid == -1);
+        CHECK(k.sizes == std::vector<std::string>{"b", "i", "j", "k"});
+        REQUIRE(k.params.size() == 3);
+        CHECK(k.params[0].indices == std::vector<std::string>{"b", "i", "j"});
+        CHECK(k.params[2].role == pub::ParamRole::Output);
+    }
+    SUBCASE("with sizes: planned for them, with the grid") {
+        pub::EmbeddedSource s = pub::cuda_source("bij,bjk->bik", sig, {{"b", 100000}, {"i", 3}, {"j", 3}, {"k", 3}});
+        CHECK(s.source == cli_compile("\"bij,bjk->bik\" --dims b=100000,i=3,j=3,k=3"));
+        REQUIRE(!s.kernels.empty());
+        CHECK(s.kernels[0].launch.grid > 0);
+        CHECK(s.sizes.at("b") == 100000);
+    }
+    SUBCASE("a program with f64 inputs") {
+        const char *src = "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])";
+        pub::EmbeddedSource s = pub::cuda_source(src, pub::Signature::program({{"x", pub::ScalarType::F64},
+                                                                              {"y", pub::ScalarType::F64},
+                                                                              {"w", pub::ScalarType::F64}}));
+        CHECK(s.source == cli_compile(std::string("\"") + src + "\" --dtype f64"));
+        CHECK(s.outputs.at(0).name == "out");
+    }
+    SUBCASE("a Kernel's cuda_source follows its last run's sizes") {
+        pub::Kernel k = pub::compile("bij,bjk->bik", sig);
+        CHECK(k.cuda_source() == cli_compile("\"bij,bjk->bik\""));
+        Tensor a = random_tensor(DType::F32, {5, 2, 2}), b = random_tensor(DType::F32, {5, 2, 2});
+        Tensor c(DType::F32, {5, 2, 2});
+        k.run({view_of(a), view_of(b)}, {view_of(c)});
+        CHECK(k.cuda_source() == cli_compile("\"bij,bjk->bik\" --dims b=5,i=2,j=2,k=2"));
+    }
+    SUBCASE("bad sizes get a caret") {
+        CHECK_THROWS_AS(pub::cuda_source("ij->i", pub::Signature::einsum({pub::ScalarType::F32}), {{"i", -3}}),
+                        pub::Error);
+    }
+}
