@@ -262,6 +262,27 @@ Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const 
     return compiled.reference(inputs, extents).front();
 }
 
+#ifdef EINFUSE_HAVE_CUDA
+std::shared_ptr<void> allocate_device_memory(std::size_t bytes, void **address) {
+    CudaContext::get();
+    auto buffer = std::make_shared<DeviceBuffer>(bytes);
+    *address = reinterpret_cast<void *>(buffer->address());
+    return buffer;
+}
+
+void download_device_memory(const std::shared_ptr<void> &memory, void *host, std::size_t bytes) {
+    CudaContext::get();
+    static_cast<const DeviceBuffer *>(memory.get())->download(host, bytes);
+}
+#else
+std::shared_ptr<void> allocate_device_memory(std::size_t, void **) {
+    throw TargetError("device memory needs the CUDA backend, which is not part of this build");
+}
+void download_device_memory(const std::shared_ptr<void> &, void *, std::size_t) {
+    throw TargetError("device memory needs the CUDA backend, which is not part of this build");
+}
+#endif
+
 double tolerance(DType dtype, int64_t n) {
     // Accumulation: a few ulps of the accumulation type per term. Storing to f16 or bf16 then
     // rounds once more: 2^-11 or 2^-8 of the value, doubled for margin. Integers are exact.

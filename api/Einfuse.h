@@ -132,6 +132,12 @@ Tensor einsum(std::string_view spec, const std::vector<Tensor> &inputs, Target t
 Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const Tensor *> &inputs,
                         const ir::Extents &extents);
 
+/** Device memory of the current CUDA device, freed with the returned handle; `*address`
+ * receives its address. Throws TargetError where there is no device or no CUDA backend. */
+std::shared_ptr<void> allocate_device_memory(std::size_t bytes, void **address);
+/** Copies the first `bytes` of memory from allocate_device_memory to the host. */
+void download_device_memory(const std::shared_ptr<void> &memory, void *host, std::size_t bytes);
+
 /** The largest relative error (against max(|reference|, 1)) a result of dtype may have, for a
  * reduction over `reduction_length` terms: a few ulps of the accumulation type per term, plus the
  * final rounding of f16/bf16; 0 for integers, which must be exact. */

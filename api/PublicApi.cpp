@@ -8,6 +8,7 @@
 #include "backends/cuda/CudaPrinter.h"
 #include "support/Error.h"
 
+#include <algorithm>
 #include <mutex>
 #include <numeric>
 #include <sstream>
@@ -143,28 +144,44 @@ DLTensor to_dlpack(const View &v) {
     return t;
 }
 
-Array::Array(ScalarType dtype, std::vector<std::int64_t> shape) : dtype_(dtype), shape_(std::move(shape)) {
+Array::Array(ScalarType dtype, std::vector<std::int64_t> shape, Device device)
+    : dtype_(dtype), shape_(std::move(shape)), device_(device) {
     std::int64_t n = guarded("", [&] { return element_count(shape_); });
-    bytes_.resize(static_cast<std::size_t>(n) * scalar_type_size(dtype_));
+    std::size_t bytes = static_cast<std::size_t>(n) * scalar_type_size(dtype_);
+    if (device_.kind == DeviceKind::Cpu) {
+        bytes_.resize(bytes);
+        return;
+    }
+    if (device_.id != 0) input_error("einfuse drives CUDA device 0 only, not device " + std::to_string(device_.id));
+    device_memory_ = guarded("", [&] { return allocate_device_memory(bytes, &device_data_); });
 }
 
 std::int64_t Array::numel() const { return guarded("", [&] { return element_count(shape_); }); }
+std::size_t Array::nbytes() const { return static_cast<std::size_t>(numel()) * scalar_type_size(dtype_); }
+void *Array::data() { return device_memory_ ? device_data_ : bytes_.data(); }
+const void *Array::data() const { return device_memory_ ? device_data_ : bytes_.data(); }
 
 void Array::check_type(ScalarType t) const {
+    if (device_memory_) input_error("the array lives on the CUDA device: the host cannot read it in place");
     if (t != dtype_)
         input_error("the array holds " + std::string(scalar_type_name(dtype_)) + ", not " +
                     std::string(scalar_type_name(t)));
 }
 
 std::vector<double> Array::to_doubles() const {
+    if (device_memory_) { // copy to the host, then read as a host array
+        Array host(dtype_, shape_);
+        guarded("", [&] { download_device_memory(device_memory_, host.data(), nbytes()); });
+        return host.to_doubles();
+    }
     Tensor t = borrow(view());
     std::vector<double> out(static_cast<std::size_t>(numel()));
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = t.load(static_cast<int64_t>(i));
     return out;
 }
 
-View Array::view() { return View(data(), dtype_, shape_); }
-View Array::view() const { return View(data(), dtype_, shape_); }
+View Array::view() { return View(data(), dtype_, shape_, {}, device_); }
+View Array::view() const { return View(data(), dtype_, shape_, {}, device_); }
 
 // ---------------------------------------------------------------------------------------------
 // Compiled kernels and their cache
@@ -385,7 +402,10 @@ std::vector<Array> Kernel::run(const std::vector<View> &inputs) const {
         ir::Extents extents = bind(s, inputs, nullptr);
         for (const auto &t : s.compiled->program().outputs) {
             Shape shape = s.einsum ? s.einsum->output_shape(extents) : s.program->tensor_shape(t.name, extents);
-            results.emplace_back(external(t.dtype), shape);
+            // Results live where the inputs do: on the device when any input is there.
+            bool on_device = std::any_of(inputs.begin(), inputs.end(),
+                                         [](const View &v) { return v.device().kind == DeviceKind::Cuda; });
+            results.emplace_back(external(t.dtype), shape, on_device ? Device::cuda() : Device::cpu());
         }
     });
     for (auto &a : results) views.push_back(a.view());

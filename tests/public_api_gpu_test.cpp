@@ -91,3 +91,19 @@ TEST_CASE("public API gpu: the embedded source compiled with NVRTC and launched 
     dout.buffer.download(out.data(), bytes_of(out));
     CHECK(error_against_reference("bij,bjk->bik", {&a, &b}, out) <= 1.0);
 }
+
+TEST_CASE("public API gpu: einsum of device views returns a device array") {
+    einfuse::test::require_gpu();
+    Tensor a = random_tensor(DType::F32, {1000, 3, 4}), b = random_tensor(DType::F32, {1000, 4, 2});
+    einfuse::Array da(einfuse::ScalarType::F32, {1000, 3, 4}, einfuse::Device::cuda());
+    einfuse::Array db(einfuse::ScalarType::F32, {1000, 4, 2}, einfuse::Device::cuda());
+    // Fill the device arrays through a device-to-device einsum of the host data: "ijk->ijk".
+    einfuse::einsum_into("ijk->ijk", {einfuse::View(static_cast<float *>(a.data()), {1000, 3, 4})}, da.view());
+    einfuse::einsum_into("ijk->ijk", {einfuse::View(static_cast<float *>(b.data()), {1000, 4, 2})}, db.view());
+    einfuse::Array got = einfuse::einsum("bij,bjk->bik", da.view(), db.view());
+    CHECK(got.device() == einfuse::Device::cuda());
+    std::vector<double> values = got.to_doubles();
+    Tensor g32(DType::F32, {1000, 3, 2});
+    for (std::size_t i = 0; i < values.size(); ++i) g32.store(static_cast<int64_t>(i), values[i]);
+    CHECK(error_against_reference("bij,bjk->bik", {&a, &b}, g32) <= 1.0);
+}

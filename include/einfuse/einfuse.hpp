@@ -132,29 +132,33 @@ View from_dlpack(const DLTensor &t);
  * DLTensor is valid while `v` lives, unmoved and unassigned. Treat them as read-only. */
 DLTensor to_dlpack(const View &v);
 
-/** An owning, C-contiguous, zero-initialised host tensor: what the allocating calls return.
- * Copies are deep. */
+/** An owning, C-contiguous tensor: what the allocating calls return. On the host it is
+ * zero-initialised and copies are deep; on a CUDA device (Device::cuda()) its memory is shared by
+ * copies, uninitialised until written, and read on the host through to_doubles(). */
 class Array {
 public:
     Array() = default;
-    Array(ScalarType dtype, std::vector<std::int64_t> shape);
+    Array(ScalarType dtype, std::vector<std::int64_t> shape, Device device = Device::cpu());
 
     ScalarType dtype() const { return dtype_; }
     const std::vector<std::int64_t> &shape() const { return shape_; }
+    Device device() const { return device_; }
     int ndim() const { return static_cast<int>(shape_.size()); }
     std::int64_t numel() const;
-    std::size_t nbytes() const { return bytes_.size(); }
-    void *data() { return bytes_.data(); }
-    const void *data() const { return bytes_.data(); }
-    /** The elements as T; throws Error when T is not the dtype. */
+    std::size_t nbytes() const;
+    /** The elements' address: host memory, or device memory for a device array. */
+    void *data();
+    const void *data() const;
+    /** The elements as T (host arrays only); throws Error when T is not the dtype. */
     template <class T> T *data_as() { check_type(detail::scalar_type_of<T>()); return static_cast<T *>(data()); }
     template <class T> const T *data_as() const {
         check_type(detail::scalar_type_of<T>());
         return static_cast<const T *>(data());
     }
-    /** Every element converted to double, in C order (f16 and bf16 included). */
+    /** Every element converted to double, in C order (f16 and bf16 included); a device array
+     * is copied to the host first. */
     std::vector<double> to_doubles() const;
-    /** A host View of the whole array (valid while the array lives and is not resized). */
+    /** A View of the whole array, on its device (valid while the array lives). */
     View view();
     View view() const;
 
@@ -162,7 +166,10 @@ private:
     void check_type(ScalarType t) const;
     ScalarType dtype_ = ScalarType::F32;
     std::vector<std::int64_t> shape_;
-    std::vector<std::byte> bytes_;
+    Device device_;
+    std::vector<std::byte> bytes_;        // host arrays
+    std::shared_ptr<void> device_memory_; // device arrays, shared by copies
+    void *device_data_ = nullptr;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -220,7 +227,8 @@ public:
      * call's. On the CUDA target, device views are used in place and host views are copied;
      * the call returns when the outputs are written. The host target takes host views only. */
     void run(const std::vector<View> &inputs, const std::vector<View> &outputs) const;
-    /** The same, returning the outputs as new host arrays. */
+    /** The same, returning the outputs as new arrays: on the CUDA device when any input is
+     * there, else on the host. */
     std::vector<Array> run(const std::vector<View> &inputs) const;
 
     /** The standalone .cu text (`einfuse compile` for the same expression), planned for the sizes
@@ -267,7 +275,8 @@ void einsum_into(std::string_view spec, const std::vector<View> &inputs, const V
                  const KernelOptions &options = {});
 
 /** The same, into a new host Array (the result is on the host even when computed on the GPU):
- * einfuse::einsum("bij,bjk->bik", {a, b}) or einfuse::einsum("bij,bjk->bik", a, b). */
+ * einfuse::einsum("bij,bjk->bik", {a, b}) or einfuse::einsum("bij,bjk->bik", a, b). The result
+ * lives where the computation ran: on the CUDA device when an input is there, else on the host. */
 Array einsum(std::string_view spec, const std::vector<View> &inputs, const KernelOptions &options = {});
 template <class... Views, std::enable_if_t<(sizeof...(Views) > 0) && (std::is_convertible_v<const Views &, View> && ...), int> = 0>
 Array einsum(std::string_view spec, const Views &...inputs) {
