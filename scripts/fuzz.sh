@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the einsum frontend (tests/fuzz/fuzz_einsum.cpp) with libFuzzer for N seconds
+# Fuzzes the frontend (einsums and index-notation programs, then the passes) (tests/fuzz/fuzz_einsum.cpp) with libFuzzer for N seconds
 # (default 30): builds it with clang++-19 and AddressSanitizer + UndefinedBehaviorSanitizer into
 # build-fuzz/ straight from support/, ir/ and frontend/ (the project's CMake build uses g++), then
 # runs it on the seed corpus tests/fuzz/corpus/. New inputs it finds go to build-fuzz/corpus/, so
@@ -18,7 +18,7 @@ flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,addre
 mkdir -p "$out/obj" "$out/corpus"
 
 # Recompiles a source when it, or any header of the layers it sees, is newer than its object.
-sources=(support/*.cpp ir/*.cpp frontend/*.cpp tests/fuzz/fuzz_einsum.cpp)
+sources=(support/*.cpp ir/*.cpp frontend/*.cpp passes/*.cpp tests/fuzz/fuzz_einsum.cpp)
 newest_header=$(ls -t support/*.h ir/*.h frontend/*.h | head -1)
 objects=()
 stale=()

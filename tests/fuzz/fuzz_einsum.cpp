@@ -5,6 +5,8 @@
 // InternalError from a broken invariant, std::out_of_range from a stray .at()) aborts, and so
 // does every sanitizer finding. Built and run by scripts/fuzz.sh, not by CMake.
 #include "frontend/Einsum.h"
+#include "frontend/Program.h"
+#include "passes/Pipeline.h"
 #include "ir/Printer.h"
 #include "support/Error.h"
 
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <exception>
 #include <string>
 
@@ -25,8 +28,30 @@ struct Bytes {
     uint8_t next() { return pos < size ? data[pos++] : 0; }
 };
 
+/** An index-notation program: parse, check, lower to IR, then through the passes (fusion,
+ * contraction order, loop nests), binding small sizes from the bytes. */
+void fuzz_program(std::string_view source, Bytes &bytes) {
+    using namespace einfuse;
+    frontend::ProgramAst ast = frontend::parse_program(source);
+    std::map<std::string, DType> dtypes;
+    std::map<std::string, Shape> shapes;
+    const DType kinds[] = {DType::F32, DType::F64, DType::F16, DType::I32};
+    for (const auto &[name, rank] : frontend::program_inputs(ast)) {
+        dtypes[name] = kinds[bytes.next() % 4];
+        if (bytes.next() & 0x80) continue;
+        Shape shape;
+        for (int d = 0; d < rank; ++d) shape.push_back((bytes.next() + 2) % 4);
+        shapes[name] = shape;
+    }
+    ir::Program program = frontend::program_ir(ast, dtypes);
+    (void)ir::to_string(program);
+    ir::Extents extents = frontend::bind_program_extents(ast, shapes, {});
+    (void)passes::lower(program, extents);
+}
+
 void fuzz_one(std::string_view subscripts, Bytes &bytes) {
     using namespace einfuse;
+    if (frontend::is_program(subscripts)) return fuzz_program(subscripts, bytes);
     frontend::EinsumAst ast = frontend::parse_einsum(subscripts);
     std::size_t n = ast.operands.size();
     if (n > 16) return; // wide enough; keeps each input fast
