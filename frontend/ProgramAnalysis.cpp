@@ -5,6 +5,7 @@
 #include "frontend/ProgramAnalysis.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <set>
 
@@ -91,7 +92,9 @@ class Analyzer {
     void expr(const ExprAst &e, std::vector<const IndexAst *> &bound) {
         switch (e.kind) {
         case ExprAstKind::Number:
-            if (e.number != static_cast<double>(static_cast<long long>(e.number))) a_.needs_float = true;
+            // A literal that is not a whole number, or that i32 cannot hold, makes an integer
+            // program compute in f64: every integer constant then fits its type.
+            if (!(std::abs(e.number) < 0x1p31) || e.number != std::trunc(e.number)) a_.needs_float = true;
             return;
         case ExprAstKind::Read:
             return read(e, bound);
