@@ -54,12 +54,7 @@ int64_t Compiled::reduction_length(const ir::Extents &extents) const {
     int64_t longest = 1;
     for (const auto &d : program_.definitions) {
         int64_t n = 1;
-        std::function<void(const ir::Expr &)> walk = [&](const ir::Expr &e) {
-            if (const auto *r = e.as<ir::Reduce>())
-                for (const auto &v : r->reduce_vars) n *= std::max<int64_t>(extents.at(v), 1);
-            for (const auto &c : ir::children(e)) walk(c);
-        };
-        walk(d.value);
+        for (const auto &v : ir::reduced_vars(d.value)) n *= std::max<int64_t>(extents.at(v), 1);
         longest = std::max(longest, n);
     }
     return longest;

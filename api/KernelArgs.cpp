@@ -4,40 +4,16 @@
 
 #include "support/Error.h"
 
-#include <functional>
 #include <map>
 
 namespace einfuse {
 
-namespace {
-
-/** The index variables each tensor is read or written with, from the loop nest. */
-void collect_indices(const ir::Stmt &s, std::map<std::string, std::vector<std::string>> &out);
-
-void collect_indices(const ir::Expr &e, std::map<std::string, std::vector<std::string>> &out) {
-    ir::for_each_access(e, [&](const ir::Access &a) { out.emplace(a.tensor, a.indices); });
-}
-
-void collect_indices(const ir::Stmt &s, std::map<std::string, std::vector<std::string>> &out) {
-    if (const auto *f = s.as<ir::For>()) collect_indices(f->body, out);
-    else if (const auto *b = s.as<ir::Block>()) {
-        for (const auto &x : b->stmts) collect_indices(x, out);
-    } else if (const auto *st = s.as<ir::Store>()) {
-        out.emplace(st->tensor, st->indices);
-        collect_indices(st->value, out);
-    } else if (const auto *d = s.as<ir::DeclareScalar>()) {
-        collect_indices(d->init, out);
-    } else if (const auto *a = s.as<ir::AssignScalar>()) {
-        collect_indices(a->value, out);
-    }
-}
-
-} // namespace
 
 KernelArgs kernel_args(const ir::Kernel &k, const std::vector<const Tensor *> &tensors, const ir::Extents &extents) {
     EINFUSE_ASSERT(tensors.size() == k.params.size(), "one tensor per kernel parameter");
+    // The index variables each tensor is read or written with, from the loop nest.
     std::map<std::string, std::vector<std::string>> indices;
-    collect_indices(k.body, indices);
+    ir::for_each_tensor_use(k.body, [&](const std::string &t, const std::vector<std::string> &idx) { indices.emplace(t, idx); });
 
     KernelArgs args;
     for (const auto &v : k.index_vars) args.extents.push_back(extents.at(v));
@@ -58,18 +34,12 @@ KernelArgs kernel_args(const ir::Kernel &k, const std::vector<const Tensor *> &t
         }
     }
     // An unrolled loop was compiled for one trip count: other sizes need another plan.
-    std::function<void(const ir::Stmt &)> check_fixed = [&](const ir::Stmt &s) {
-        if (const auto *f = s.as<ir::For>()) {
-            if (f->loop_kind == ir::LoopKind::Unrolled && extents.at(f->var) != f->fixed_extent)
-                throw UserError("kernel " + k.name + " was planned for " + f->var + "=" + std::to_string(f->fixed_extent) +
-                                " but runs with " + f->var + "=" + std::to_string(extents.at(f->var)) +
-                                ": plan for these sizes first (plan_for)");
-            check_fixed(f->body);
-        } else if (const auto *b = s.as<ir::Block>()) {
-            for (const auto &x : b->stmts) check_fixed(x);
-        }
-    };
-    check_fixed(k.body);
+    ir::for_each_loop(k.body, [&](const ir::For &f) {
+        if (f.loop_kind == ir::LoopKind::Unrolled && extents.at(f.var) != f.fixed_extent)
+            throw UserError("kernel " + k.name + " was planned for " + f.var + "=" + std::to_string(f.fixed_extent) +
+                            " but runs with " + f.var + "=" + std::to_string(extents.at(f.var)) +
+                            ": plan for these sizes first (plan_for)");
+    });
     auto outer = ir::parallel_vars(k);
     if (!outer.empty()) args.outer_extent = extents.at(outer.front());
     return args;

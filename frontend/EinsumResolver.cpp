@@ -4,6 +4,7 @@
 #include "frontend/Einsum.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 namespace einfuse::frontend {
@@ -57,6 +58,18 @@ void check_output_labels(const EinsumAst &ast) {
             throw UserError(Diagnostic{"output index '" + var_name(l.name) + "' appears twice in the output",
                                        {it->second->where, l.where}, {}});
     }
+}
+
+/** "bij,bjk->bik" -> "bij_bjk_to_bik": readable in emitted code, a valid C identifier. */
+std::string kernel_base_name(const std::string &source) {
+    std::string name;
+    for (std::size_t i = 0; i < source.size(); ++i) {
+        char c = source[i];
+        if (std::isalpha(static_cast<unsigned char>(c))) name += c;
+        else if (c == ',') name += '_';
+        else if (c == '-' && i + 1 < source.size() && source[i + 1] == '>') name += "_to_";
+    }
+    return name.empty() || name.size() > 48 ? "einsum" : name;
 }
 
 } // namespace
@@ -145,6 +158,7 @@ ir::Program einsum_program(const ResolvedEinsum &e, const std::vector<DType> &dt
 
     ir::Program p;
     p.source = e.source;
+    p.name = kernel_base_name(e.source);
     ir::Expr body;
     for (std::size_t i = 0; i < e.operands.size(); ++i) {
         std::string name = "in" + std::to_string(i);

@@ -30,6 +30,8 @@ struct Program {
     std::vector<std::string> index_vars; // every index variable, in order of first appearance
     std::vector<Definition> definitions;
     std::string source;                  // the user's text, for comments in emitted code
+    std::string name;                    // a C identifier naming its kernels ("bij_bjk_to_bik");
+                                         // empty: each kernel is named after the tensor it defines
 
     const TensorInfo *find_tensor(const std::string &name) const;
 };

@@ -21,6 +21,43 @@ void for_each_access(const Expr &e, const std::function<void(const Access &)> &f
     for (const auto &c : children(e)) for_each_access(c, f);
 }
 
+std::vector<std::string> reduced_vars(const Expr &e) {
+    std::vector<std::string> vars;
+    if (const auto *r = e.as<Reduce>()) vars = r->reduce_vars;
+    for (const auto &c : children(e))
+        for (auto &v : reduced_vars(c)) vars.push_back(std::move(v));
+    return vars;
+}
+
+namespace {
+/** The statements directly inside s, and the expressions s itself evaluates. */
+void parts(const Stmt &s, std::vector<Stmt> &inner, std::vector<Expr> &exprs) {
+    if (const auto *f = s.as<For>()) inner.push_back(f->body);
+    else if (const auto *b = s.as<Block>()) inner = b->stmts;
+    else if (const auto *st = s.as<Store>()) exprs.push_back(st->value);
+    else if (const auto *d = s.as<DeclareScalar>()) exprs.push_back(d->init);
+    else if (const auto *a = s.as<AssignScalar>()) exprs.push_back(a->value);
+}
+} // namespace
+
+void for_each_tensor_use(const Stmt &s,
+                         const std::function<void(const std::string &, const std::vector<std::string> &)> &f) {
+    std::vector<Stmt> inner;
+    std::vector<Expr> exprs;
+    parts(s, inner, exprs);
+    for (const auto &e : exprs) for_each_access(e, [&](const Access &a) { f(a.tensor, a.indices); });
+    if (const auto *st = s.as<Store>()) f(st->tensor, st->indices);
+    for (const auto &x : inner) for_each_tensor_use(x, f);
+}
+
+void for_each_loop(const Stmt &s, const std::function<void(const For &)> &f) {
+    if (const auto *loop = s.as<For>()) f(*loop);
+    std::vector<Stmt> inner;
+    std::vector<Expr> exprs;
+    parts(s, inner, exprs);
+    for (const auto &x : inner) for_each_loop(x, f);
+}
+
 Expr map_children(const Expr &e, const std::function<Expr(const Expr &)> &f) {
     std::vector<Expr> old = children(e), now;
     bool changed = false;

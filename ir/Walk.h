@@ -2,6 +2,7 @@
 // Generic traversals of expressions, so that passes which only look for one kind of node need
 // not list every other kind.
 #include "ir/Expr.h"
+#include "ir/Stmt.h"
 
 #include <functional>
 
@@ -12,6 +13,17 @@ std::vector<Expr> children(const Expr &e);
 
 /** Calls f on every Access in e, depth first, left to right. */
 void for_each_access(const Expr &e, const std::function<void(const Access &)> &f);
+
+/** The variables every Reduce in e reduces over, outer reductions first ("sum[j](exp(-sum[d](..)))"
+ * gives j, d). */
+std::vector<std::string> reduced_vars(const Expr &e);
+
+/** Calls f(tensor, indices) for every tensor a loop nest reads or writes, in program order. */
+void for_each_tensor_use(const Stmt &s,
+                         const std::function<void(const std::string &, const std::vector<std::string> &)> &f);
+
+/** Calls f on every loop of a loop nest, outermost first. */
+void for_each_loop(const Stmt &s, const std::function<void(const For &)> &f);
 
 /** e with each child replaced by f(child); the very same node when nothing changed. */
 Expr map_children(const Expr &e, const std::function<Expr(const Expr &)> &f);

@@ -17,13 +17,8 @@ using Strategy = ir::Strategy;
 /** Each matcher returns nothing when the strategy fits, or the reason it does not. */
 std::optional<std::string> why_not_elementwise(const ir::Reduce &r) {
     // Any reduction, at the top or nested inside the value, needs a loop per output element.
-    std::vector<std::string> vars;
-    std::function<void(const ir::Expr &)> walk = [&](const ir::Expr &e) {
-        if (const auto *x = e.as<ir::Reduce>()) vars.insert(vars.end(), x->reduce_vars.begin(), x->reduce_vars.end());
-        for (const auto &c : ir::children(e)) walk(c);
-    };
-    walk(r.body);
-    vars.insert(vars.begin(), r.reduce_vars.begin(), r.reduce_vars.end());
+    std::vector<std::string> vars = r.reduce_vars;
+    for (auto &v : ir::reduced_vars(r.body)) vars.push_back(std::move(v));
     if (vars.empty()) return std::nullopt;
     std::string list;
     for (const auto &v : vars) list += (list.empty() ? "" : ",") + v;

@@ -31,13 +31,8 @@ void find_reads(const ir::Expr &e, const std::string &tensor, VarSet bound, std:
 
 /** The variables a definition's value binds itself (its reductions'). */
 VarSet bound_inside(const ir::Expr &e) {
-    VarSet vars;
-    std::function<void(const ir::Expr &)> walk = [&](const ir::Expr &x) {
-        if (const auto *r = x.as<ir::Reduce>()) vars.insert(r->reduce_vars.begin(), r->reduce_vars.end());
-        for (const auto &c : ir::children(x)) walk(c);
-    };
-    walk(e);
-    return vars;
+    std::vector<std::string> vars = ir::reduced_vars(e);
+    return VarSet(vars.begin(), vars.end());
 }
 
 bool has_reduction(const ir::Definition &d) { return !bound_inside(d.value).empty(); }

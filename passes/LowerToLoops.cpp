@@ -10,22 +10,11 @@ namespace einfuse::passes {
 
 namespace {
 
-/** An einsum's kernel is named after its subscripts ("bij,bjk->bik" -> "bij_bjk_to_bik"), a
- * program's after the tensor it defines: readable in emitted code, a valid C identifier. */
+/** The program's name, with the tensor defined when there are several kernels (contraction
+ * steps); a program without a name names each kernel after its tensor. */
 std::string kernel_name(const ir::Program &p, const ir::Definition &d) {
-    bool einsum = p.source.find_first_of("[=") == std::string::npos;
-    std::string name;
-    for (std::size_t i = 0; einsum && i < p.source.size(); ++i) {
-        char c = p.source[i];
-        if (std::isalnum(static_cast<unsigned char>(c))) name += c;
-        else if (c == ',') name += '_';
-        else if (c == '-' && i + 1 < p.source.size() && p.source[i + 1] == '>') name += "_to_";
-    }
-    if (!einsum) return "einfuse_" + d.tensor;
-    if (name.empty() || name.size() > 48) name = "einsum";
-    // Several kernels of one einsum (contraction steps) get the tensor each defines.
-    if (p.definitions.size() > 1) name += "_" + d.tensor;
-    return "einfuse_" + name;
+    if (p.name.empty()) return "einfuse_" + d.tensor;
+    return "einfuse_" + p.name + (p.definitions.size() > 1 ? "_" + d.tensor : "");
 }
 
 void collect_tensors(const ir::Expr &e, std::vector<std::string> &names) {

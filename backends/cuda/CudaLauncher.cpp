@@ -1,8 +1,7 @@
 // The host half of the emitted file: the ABI comment, the shared types and helpers, and one
 // launcher per kernel that validates its arguments before it launches.
 #include "backends/cuda/CudaInternal.h"
-
-#include <functional>
+#include "ir/Walk.h"
 
 #include "support/Error.h"
 
@@ -187,18 +186,12 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
         }
     }
     // Unrolled loops were compiled for one trip count: any other size is refused.
-    std::function<void(const ir::Stmt &)> fixed = [&](const ir::Stmt &s) {
-        if (const auto *f = s.as<ir::For>()) {
-            if (f->loop_kind == ir::LoopKind::Unrolled)
-                out += "    if (err == EINFUSE_OK && sizes[" + std::to_string(k.var_index(f->var)) + "] != " +
-                       std::to_string(f->fixed_extent) + ") err = EINFUSE_ERR_SIZE; // " + f->var +
-                       " is unrolled for this size\n";
-            fixed(f->body);
-        } else if (const auto *b = s.as<ir::Block>()) {
-            for (const auto &x : b->stmts) fixed(x);
-        }
-    };
-    fixed(k.body);
+    ir::for_each_loop(k.body, [&](const ir::For &f) {
+        if (f.loop_kind == ir::LoopKind::Unrolled)
+            out += "    if (err == EINFUSE_OK && sizes[" + std::to_string(k.var_index(f.var)) + "] != " +
+                   std::to_string(f.fixed_extent) + ") err = EINFUSE_ERR_SIZE; // " + f.var +
+                   " is unrolled for this size\n";
+    });
     out += "    if (err != EINFUSE_OK) return err;\n";
     out += "    if (total == 0) return EINFUSE_OK;\n\n";
 
