@@ -51,7 +51,11 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
         std::vector<const Tensor *> params;
         for (const auto &p : k.params) params.push_back(tensors.at(p.name));
         KernelArgs host_args = kernel_args(k, params, extents);
-        Launch l{module_->function(k.name), cuda_backend::cuda_launch_config(k, host_args.extents), {}};
+        bool staged = cuda_backend::cuda_staged_fits(k, host_args.strides, host_args.extents);
+        Launch l{module_->function(staged ? cuda_backend::cuda_staged_kernel_name(k) : k.name),
+                 staged ? cuda_backend::cuda_staged_launch_config(k, host_args.extents)
+                        : cuda_backend::cuda_launch_config(k, host_args.extents),
+                 {}};
         std::size_t stride_at = 0;
         for (const auto &p : k.params) {
             l.args.add_pointer(address.at(p.name));

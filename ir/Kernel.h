@@ -8,10 +8,22 @@
 #include "ir/Program.h"
 #include "ir/Stmt.h"
 
+#include <optional>
+
 namespace einfuse::ir {
 
 enum class Strategy { Unrolled, BroadcastReduce, Gemm, Elementwise };
 std::string_view strategy_name(Strategy s); // "unrolled", "broadcast-reduce", ...
+
+/** How a GPU kernel stages its inputs through shared memory: a block copies the slices of
+ * `batch_per_block` consecutive values of `batch_var` of every input with 16-byte loads, then
+ * its threads compute from shared memory. Only for inputs stored contiguously with `batch_var`
+ * outermost; the launcher checks that and otherwise runs the plain kernel. */
+struct Staging {
+    std::string batch_var;
+    int64_t batch_per_block = 0;
+    Extents extents; // the fixed size of every other index variable
+};
 
 struct Kernel {
     std::string name;                    // a C identifier, unique per program
@@ -23,6 +35,7 @@ struct Kernel {
     Strategy strategy = Strategy::BroadcastReduce;
     std::string strategy_detail;         // how the chosen strategy was applied, for --emit plan
     std::vector<std::string> rejected;   // "gemm: ..." for each strategy not chosen, with the reason
+    std::optional<Staging> staging;      // GPU only: a shared-memory staged variant, when it pays
 
     int param_index(const std::string &tensor) const; // -1 when absent
     int var_index(const std::string &var) const;      // -1 when absent

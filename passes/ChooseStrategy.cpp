@@ -66,9 +66,6 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
                    std::to_string(kMaxUnrolledExtent);
         work *= it->second;
     }
-    if (work > kMaxUnrolledWork)
-        return "one batch element needs " + std::to_string(work) + " unrolled multiply-adds, above " +
-               std::to_string(kMaxUnrolledWork);
     schedule.vars = small;
     detail = "a thread per batch element, " + std::to_string(work) + " multiply-adds unrolled";
     if (device == Device::Gpu) {
@@ -83,17 +80,16 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
             std::vector<std::string> reduced;
             for (const auto &v : small)
                 if (std::find(d.indices.begin(), d.indices.end(), v) == d.indices.end()) reduced.push_back(v);
-            int64_t terms = 1;
-            for (const auto &v : reduced) terms *= sizes.at(v);
-            if (reduced.empty() || terms < kMinGpuUnrolledReduction)
-                return "on the GPU a batch element's slice of " + std::to_string(widest) +
-                       " bytes is read faster by a thread per output element, and a reduction of " +
-                       std::to_string(terms) + " terms gains nothing from unrolling";
             schedule.vars = reduced;
+            work = 1;
+            for (const auto &v : reduced) work *= sizes.at(v);
             detail = "a thread per output element, the reduction unrolled: a batch element's slice of " +
                      std::to_string(widest) + " bytes is read faster that way on the GPU";
         }
     }
+    if (work > kMaxUnrolledWork)
+        return "one thread would unroll " + std::to_string(work) + " multiply-adds, above " +
+               std::to_string(kMaxUnrolledWork);
     for (const auto &v : schedule.vars) schedule.extents[v] = sizes.at(v);
     return std::nullopt;
 }

@@ -17,11 +17,9 @@ constexpr int64_t kMaxUnrolledWork = 1024;
  * loads strided across the warp; that pays only while a slice fits one 16-byte access. Measured
  * on an H200 (bij,bjk->bik, fp32, inputs past L2): D=2 at 105% of the copy bandwidth against 40%
  * for a thread per output element, but D=3, 4, 8 at 36%, 28%, 17% against 40%, 40%, 33%. Above
- * this size the output stays a thread per element, and only a reduction of at least
- * kMinGpuUnrolledReduction terms is unrolled: same run, D=8 494 us unrolled against 596 us not,
- * while D=3 and D=4 were slower unrolled (621 and 563 us against 548 and 486 us). */
+ * this size the output is a thread per element, with the reduction unrolled and the inputs
+ * staged through shared memory (passes/GpuStaging.h). */
 constexpr int64_t kMaxGpuSliceBytes = 16;
-constexpr int64_t kMinGpuUnrolledReduction = 8;
 
 /** Returns k with strategy and rejected filled in; for the unrolled strategy, `schedule` gets
  * the loops to unroll (the caller lowers again with it). `sizes` are the index sizes planned

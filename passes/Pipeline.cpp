@@ -4,6 +4,7 @@
 #include "passes/ChooseStrategy.h"
 #include "passes/ContractionOrder.h"
 #include "passes/FuseProducers.h"
+#include "passes/GpuStaging.h"
 #include "passes/Simplify.h"
 #include "passes/LowerToLoops.h"
 
@@ -56,6 +57,13 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device) {
             unrolled.rejected = k.rejected;
             unrolled.strategy_detail = k.strategy_detail;
             k = std::move(unrolled);
+        }
+        if (device == Device::Gpu && k.strategy == ir::Strategy::Unrolled && ir::parallel_vars(k).size() > 1) {
+            std::string why_not;
+            k.staging = plan_gpu_staging(k, sizes, &why_not);
+            k.strategy_detail += k.staging ? ", inputs staged through shared memory " +
+                                                 std::to_string(k.staging->batch_per_block) + " batch elements at a time"
+                                           : "; inputs not staged: " + why_not;
         }
         plan.kernels.push_back(std::move(k));
     }

@@ -34,6 +34,7 @@ TEST_CASE("lower_to_loops: the loop nest of bij,bjk->bik") {
           "      out[b,i,k] = acc\n");
 }
 
+
 TEST_CASE("choose_strategy: table of expressions and strategies") {
     const struct {
         const char *spec;
@@ -123,7 +124,7 @@ TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with th
         {"bij,bjk->bik", {{"b", 1000}, {"i", 2}, {"j", 2}, {"k", 2}}, ir::Strategy::Unrolled, ""},
         {"bij,bjk->bik", {{"b", 1000}, {"i", 8}, {"j", 8}, {"k", 8}}, ir::Strategy::Unrolled, ""},
         {"bij,bjk->bik", {{"b", 1000}, {"i", 16}, {"j", 16}, {"k", 16}}, ir::Strategy::BroadcastReduce,
-         "4096 unrolled multiply-adds, above 1024"},
+         "one thread would unroll 4096 multiply-adds, above 1024"},
         {"bij,bjk->bik", {}, ir::Strategy::BroadcastReduce, "not known when planning"},
         {"bij,bjk->bik", {{"b", 3}, {"i", 17}, {"j", 300}, {"k", 5}}, ir::Strategy::BroadcastReduce,
          "index 'i' has extent 17, above the unrolling limit 16"},
@@ -147,4 +148,62 @@ TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with th
           "      unrolled for j in 2:\n"
           "        acc = acc + (in0[b,i,j] * in1[b,j,k])\n"
           "      out[b,i,k] = acc\n");
+}
+
+TEST_CASE("GPU staging: a thread per output element, inputs staged when a batch element's slice passes 16 bytes") {
+    const struct {
+        int64_t d;
+        int64_t batch_per_block; // 0: not staged
+    } rows[] = {{2, 0}, {3, 128}, {4, 128}, {8, 32}, {16, 8}};
+    for (const auto &row : rows) {
+        CAPTURE(row.d);
+        ir::Extents sizes{{"b", 4096}, {"i", row.d}, {"j", row.d}, {"k", row.d}};
+        passes::Plan plan = passes::lower(program_of("bij,bjk->bik", DType::F32), sizes, passes::Device::Gpu);
+        const ir::Kernel &k = plan.kernels.at(0);
+        CHECK(k.strategy == ir::Strategy::Unrolled);
+        CHECK(k.staging.has_value() == (row.batch_per_block > 0));
+        if (!k.staging) continue;
+        CHECK(k.staging->batch_var == "b");
+        CHECK(k.staging->batch_per_block == row.batch_per_block);
+        CHECK(ir::parallel_vars(k) == std::vector<std::string>{"b", "i", "k"});
+        CHECK(plan.explain().find("staged through shared memory") != std::string::npos);
+    }
+    // 2-byte inputs stage more batch elements per block; a transposed read is not staged.
+    passes::Plan half = passes::lower(program_of("bij,bjk->bik", DType::F16), {{"b", 64}, {"i", 4}, {"j", 4}, {"k", 4}},
+                                      passes::Device::Gpu);
+    REQUIRE(half.kernels.at(0).staging.has_value());
+    CHECK(half.kernels[0].staging->batch_per_block == 256);
+    passes::Plan transposed = passes::lower(program_of("ijb,bjk->bik", DType::F32),
+                                            {{"b", 64}, {"i", 4}, {"j", 4}, {"k", 4}}, passes::Device::Gpu);
+    CHECK_FALSE(transposed.kernels.at(0).staging.has_value());
+    CHECK(transposed.explain().find("not read with 'b' as its first index") != std::string::npos);
+}
+
+TEST_CASE("GPU staging: a thread per output element, inputs staged when a batch element's slice passes 16 bytes") {
+    const struct {
+        int64_t d;
+        int64_t batch_per_block; // 0: not staged
+    } rows[] = {{2, 0}, {3, 128}, {4, 128}, {8, 32}, {16, 8}};
+    for (const auto &row : rows) {
+        CAPTURE(row.d);
+        ir::Extents sizes{{"b", 4096}, {"i", row.d}, {"j", row.d}, {"k", row.d}};
+        passes::Plan plan = passes::lower(program_of("bij,bjk->bik", DType::F32), sizes, passes::Device::Gpu);
+        const ir::Kernel &k = plan.kernels.at(0);
+        CHECK(k.strategy == ir::Strategy::Unrolled);
+        CHECK(k.staging.has_value() == (row.batch_per_block > 0));
+        if (!k.staging) continue;
+        CHECK(k.staging->batch_var == "b");
+        CHECK(k.staging->batch_per_block == row.batch_per_block);
+        CHECK(ir::parallel_vars(k) == std::vector<std::string>{"b", "i", "k"});
+        CHECK(plan.explain().find("staged through shared memory") != std::string::npos);
+    }
+    // 2-byte inputs stage more batch elements per block; a transposed read is not staged.
+    passes::Plan half = passes::lower(program_of("bij,bjk->bik", DType::F16), {{"b", 64}, {"i", 4}, {"j", 4}, {"k", 4}},
+                                      passes::Device::Gpu);
+    REQUIRE(half.kernels.at(0).staging.has_value());
+    CHECK(half.kernels[0].staging->batch_per_block == 256);
+    passes::Plan transposed = passes::lower(program_of("ijb,bjk->bik", DType::F32),
+                                            {{"b", 64}, {"i", 4}, {"j", 4}, {"k", 4}}, passes::Device::Gpu);
+    CHECK_FALSE(transposed.kernels.at(0).staging.has_value());
+    CHECK(transposed.explain().find("not read with 'b' as its first index") != std::string::npos);
 }

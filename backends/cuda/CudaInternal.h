@@ -68,7 +68,18 @@ std::string print_expr(const ir::Expr &e, const KernelNames &names);
 /** tensor[i * tensor_s0 + j * tensor_s1], or tensor[0] for a scalar. */
 std::string print_access(const std::string &tensor, const std::vector<std::string> &idx, const KernelNames &names);
 
+/** `extern "C" __global__ void name(params)`: k's parameters, for its kernel and its variants. */
+std::string kernel_signature(const ir::Kernel &k, const KernelNames &names, const std::string &name);
+/** The statements of s, indented `depth` levels, without braces of their own. */
+std::string print_statements(const ir::Stmt &s, const KernelNames &names, int depth);
 std::string print_kernel(const ir::Kernel &k, const KernelNames &names);
+
+// The shared-memory staged variant of a kernel with k.staging (CudaStaged.cpp).
+std::string print_staged_kernel(const ir::Kernel &k, const KernelNames &names);
+/** Launcher lines that run the staged variant and return when every input is dense. */
+std::string print_staged_launch(const ir::Kernel &k, const KernelNames &names, const std::string &args);
+/** The host helper those lines call, guarded for multiple inclusion. */
+std::string staged_launcher_helpers();
 /** The types, error codes and helpers every launcher uses, guarded for multiple inclusion. */
 std::string launcher_preamble();
 /** The comment at the top of the file documenting the launcher ABI and the error codes. */

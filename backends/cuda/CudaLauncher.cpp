@@ -195,11 +195,6 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
     out += "    if (err != EINFUSE_OK) return err;\n";
     out += "    if (total == 0) return EINFUSE_OK;\n\n";
 
-    out += "    const int64_t block = " + std::to_string(kBlockSize) + ";\n";
-    out += "    int64_t grid = (total + block - 1) / block;\n";
-    out += "    if (grid > " + std::to_string(kMaxGrid) + ") grid = " + std::to_string(kMaxGrid) +
-           "; // the kernel's grid-stride loop covers the rest\n";
-
     std::vector<std::string> args;
     for (std::size_t p = 0; p < k.params.size(); ++p) {
         const auto &t = k.params[p];
@@ -215,6 +210,12 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
     for (std::size_t v = 0; v < k.index_vars.size(); ++v)
         sizes.push_back("sizes[" + std::to_string(v) + "]");
     if (!sizes.empty()) args.push_back(join(sizes, ", "));
+
+    if (k.staging) out += print_staged_launch(k, names, join(args, ",\n            "));
+    out += "    const int64_t block = " + std::to_string(kBlockSize) + ";\n";
+    out += "    int64_t grid = (total + block - 1) / block;\n";
+    out += "    if (grid > " + std::to_string(kMaxGrid) + ") grid = " + std::to_string(kMaxGrid) +
+           "; // the kernel's grid-stride loop covers the rest\n";
 
     out += "    " + k.name + "<<<(unsigned)grid, (unsigned)block, 0, stream>>>(\n        " + join(args, ",\n        ") +
            ");\n";

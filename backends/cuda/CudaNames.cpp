@@ -24,7 +24,9 @@ const char *const kReserved[] = {
     "switch",   "template",  "this",     "throw",    "true",         "try",           "typedef",     "typeid",
     "typename", "union",     "unsigned", "using",    "virtual",      "void",          "volatile",    "while",
     "xor",      "threadIdx", "blockIdx", "blockDim", "gridDim",      "warpSize",      "fmax",        "fmin",
-    "fmaxf",    "fminf",     "NULL",     "idx",      "rest",         "total",         "main"};
+    "fmaxf",    "fminf",     "NULL",     "idx",      "rest",         "total",         "main",
+    // The staged kernels' locals and types (CudaStaged.cpp).
+    "tile0",    "tile_n",    "tile_t",   "tile_b",   "tile_fast",    "uint4",         "einfuse_is_dense"};
 // Functions and types the kernels name: a tensor called `max` would hide max() inside the kernel.
 const char *const kCalled[] = {
     "max", "min", "half", "nv_bfloat16", "einfuse_wrap_add", "einfuse_wrap_sub", "einfuse_wrap_mul"};
@@ -39,6 +41,7 @@ std::vector<std::string> tensor_derived(const std::string &c, int rank) {
     std::vector<std::string> out;
     for (int d = 0; d < rank; ++d)
         out.push_back(c + "_s" + std::to_string(d));
+    for (const char *staged : {"_stage", "_tile", "_v"}) out.push_back(c + staged); // CudaStaged.cpp
     return out;
 }
 std::vector<std::string> no_derived(const std::string &, int) { return {}; }

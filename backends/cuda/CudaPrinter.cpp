@@ -3,6 +3,8 @@
 #include "backends/cuda/CudaInternal.h"
 #include "support/Error.h"
 
+#include <algorithm>
+
 namespace einfuse::cuda_backend {
 
 namespace detail {
@@ -55,7 +57,9 @@ class StmtPrinter {
     std::string &out_;
 };
 
-std::string signature(const ir::Kernel &k, const KernelNames &names) {
+} // namespace
+
+std::string kernel_signature(const ir::Kernel &k, const KernelNames &names, const std::string &name) {
     std::vector<std::string> params;
     for (std::size_t p = 0; p < k.params.size(); ++p) {
         const auto &t = k.params[p];
@@ -71,13 +75,17 @@ std::string signature(const ir::Kernel &k, const KernelNames &names) {
         extents += (extents.empty() ? "long long " : ", long long ") + names.extent(v);
     if (!extents.empty()) params.push_back(extents);
 
-    std::string out = "extern \"C\" __global__ void " + k.name + "(";
+    std::string out = "extern \"C\" __global__ void " + name + "(";
     for (std::size_t i = 0; i < params.size(); ++i)
         out += (i ? ",\n    " : "\n    ") + params[i];
     return out + ")";
 }
 
-} // namespace
+std::string print_statements(const ir::Stmt &s, const KernelNames &names, int depth) {
+    std::string out;
+    StmtPrinter(names, out).print_body(s, depth);
+    return out;
+}
 
 std::string print_kernel(const ir::Kernel &k, const KernelNames &names) {
     std::vector<std::string> par = ir::parallel_vars(k);
@@ -85,7 +93,7 @@ std::string print_kernel(const ir::Kernel &k, const KernelNames &names) {
     for (std::size_t i = 0; i < par.size(); ++i)
         inner = inner.as<ir::For>()->body;
 
-    std::string out = signature(k, names) + " {\n";
+    std::string out = kernel_signature(k, names, k.name) + " {\n";
     // The parallel loops become one 64-bit linear index, last variable fastest, so that
     // neighbouring threads touch neighbouring output elements. Before: parallel for b, i, k.
     // After: for idx in [0, n_b*n_i*n_k) step grid size { k = idx % n_k; i = idx / n_k % n_i; ... }
@@ -104,9 +112,7 @@ std::string print_kernel(const ir::Kernel &k, const KernelNames &names) {
                    "; rest /= " + names.extent(par[i]) + ";\n";
         out += "        const long long " + names.var(par[0]) + " = rest;\n";
     }
-    std::string body;
-    StmtPrinter(names, body).print_body(inner, 2);
-    return out + body + "    }\n}\n";
+    return out + print_statements(inner, names, 2) + "    }\n}\n";
 }
 
 } // namespace detail
@@ -139,10 +145,13 @@ std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view e
     // Before the host part: its launchers cast data pointers to __half * as well.
     std::string prelude = detail::device_prelude(types, ops);
     out += detail::abi_comment() + "\n" + (prelude.empty() ? "" : prelude + "\n") + detail::launcher_preamble();
+    if (std::any_of(kernels.begin(), kernels.end(), [](const ir::Kernel &k) { return k.staging.has_value(); }))
+        out += detail::staged_launcher_helpers();
     for (const auto &k : kernels) {
         out += "\n" + comment_lines(k.comment.empty() ? k.name : k.comment);
         detail::KernelNames names(k);
         out += detail::print_kernel(k, names) + "\n";
+        if (k.staging) out += detail::print_staged_kernel(k, names) + "\n";
         out += detail::print_launcher(k, names);
     }
     return out;

@@ -32,6 +32,14 @@ struct CudaLaunchRule {
 };
 CudaLaunchRule cuda_launch_rule();
 
+/** Whether the launch with these arguments (strides of the params, concatenated, and extents in
+ * the order of k.index_vars) may run k's shared-memory staged variant: k has one and every input
+ * is dense in row-major order of its indices' sizes. Its kernel, cuda_staged_kernel_name(k),
+ * takes k's parameters and is launched as cuda_staged_launch_config says. */
+std::string cuda_staged_kernel_name(const ir::Kernel &k);
+bool cuda_staged_fits(const ir::Kernel &k, const std::vector<int64_t> &strides, const std::vector<int64_t> &extents);
+CudaLaunchConfig cuda_staged_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents);
+
 /** Per param of k, the index variables of its dimensions as the kernel first accesses it
  * ("ii->i": in0 is {i, i}); empty for a param the kernel never accesses. */
 std::vector<std::vector<std::string>> cuda_param_indices(const ir::Kernel &k);

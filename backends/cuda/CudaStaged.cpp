@@ -1,0 +1,202 @@
+// The shared-memory staged variant of an unrolled kernel (ir::Staging). A block takes
+// `batch_per_block` consecutive batch elements; its threads first copy every input's slices of
+// them into shared memory with 16-byte loads (one contiguous run per input, so the loads are
+// coalesced), then compute a thread per output element from shared memory, exactly as the plain
+// kernel does from global memory. The body is the plain kernel's, printed in a scope where each
+// input's name means its batch element's slice in shared memory:
+//
+//   const float *__restrict__ in0 = in0_stage + tile_b * 9;   // was the global tensor
+//   const long long in0_s0 = 0, in0_s1 = 3, in0_s2 = 1;      // was its runtime strides
+#include "backends/cuda/CudaInternal.h"
+#include "backends/cuda/CudaPrinter.h"
+#include "ir/Walk.h"
+#include "support/Error.h"
+
+namespace einfuse::cuda_backend {
+
+namespace detail {
+
+namespace {
+
+constexpr int64_t kVectorBytes = 16; // one uint4 load
+
+/** An input as the staged kernel sees it: its slice of one batch element, stored densely. */
+struct StagedInput {
+    const ir::TensorInfo *info;
+    std::vector<std::string> indices; // as first accessed: the batch variable, then the rest
+    int64_t slice = 1;                // elements per batch element
+    std::vector<int64_t> strides;     // dense strides of its dimensions after the first
+};
+
+std::vector<StagedInput> staged_inputs(const ir::Kernel &k) {
+    auto accesses = tensor_accesses(k);
+    std::vector<StagedInput> out;
+    for (int p = 0; p < k.num_inputs; ++p) {
+        StagedInput in{&k.params[p], accesses.at(k.params[p].name).front(), 1, {}};
+        for (std::size_t d = in.indices.size(); d-- > 1;) {
+            in.strides.insert(in.strides.begin(), in.slice);
+            in.slice *= k.staging->extents.at(in.indices[d]);
+        }
+        out.push_back(std::move(in));
+    }
+    return out;
+}
+
+std::string ll(int64_t v) { return std::to_string(v) + "LL"; }
+
+/** The copy of one tile of every input into shared memory. The 16-byte path loads everything
+ * into registers before storing anything, so that all of a thread's loads are in flight at once;
+ * a partial last tile or a misaligned input takes the element-by-element path. */
+std::string print_tile_copy(const std::vector<StagedInput> &inputs, const KernelNames &names, int64_t tile,
+                            int64_t block) {
+    std::string aligned, out;
+    for (const auto &in : inputs)
+        aligned += std::string(aligned.empty() ? "" : " | ") + "(unsigned long long)" + names.tensor(in.info->name) +
+                   "_tile";
+    out += "        const bool tile_fast = tile_n == " + std::to_string(tile) + " && ((" + aligned + ") & 15) == 0;\n";
+    out += "        if (tile_fast) {\n";
+    std::string stores;
+    for (const auto &in : inputs) {
+        const std::string t = names.tensor(in.info->name);
+        int64_t vectors = tile * in.slice * static_cast<int64_t>(dtype_size(in.info->dtype)) / kVectorBytes;
+        int64_t per_thread = (vectors + block - 1) / block;
+        std::string guard = vectors % block == 0 ? "" : "if (r * " + std::to_string(block) + " + (int)threadIdx.x < " +
+                                                            std::to_string(vectors) + ") ";
+        std::string at = "r * " + std::to_string(block) + " + threadIdx.x";
+        out += "            uint4 " + t + "_v[" + std::to_string(per_thread) + "];\n";
+        out += "#pragma unroll\n            for (int r = 0; r < " + std::to_string(per_thread) + "; ++r) " + guard +
+               t + "_v[r] = __ldcs((const uint4 *)" + t + "_tile + " + at + ");\n";
+        stores += "#pragma unroll\n            for (int r = 0; r < " + std::to_string(per_thread) + "; ++r) " + guard +
+                  "((uint4 *)" + t + "_stage)[" + at + "] = " + t + "_v[r];\n";
+    }
+    out += stores + "        } else {\n";
+    for (const auto &in : inputs) {
+        const std::string t = names.tensor(in.info->name);
+        out += "            for (int e = threadIdx.x; e < tile_n * " + std::to_string(in.slice) + "; e += " +
+               std::to_string(block) + ") " + t + "_stage[e] = " + t + "_tile[e];\n";
+    }
+    return out + "        }\n";
+}
+
+} // namespace
+
+std::string print_staged_kernel(const ir::Kernel &k, const KernelNames &names) {
+    EINFUSE_ASSERT(k.staging.has_value(), "a staged kernel has a staging");
+    const ir::Staging &st = *k.staging;
+    const int64_t tile = st.batch_per_block, block = kBlockSize;
+    auto inputs = staged_inputs(k);
+    std::vector<std::string> par = ir::parallel_vars(k);
+    EINFUSE_ASSERT(!par.empty() && par.front() == st.batch_var, "the batch variable is the outermost parallel one");
+    int64_t per_element = 1; // output elements per batch element: threads' work per batch element
+    for (std::size_t i = 1; i < par.size(); ++i) per_element *= st.extents.at(par[i]);
+
+    std::string out = "// " + k.name + " with its inputs staged through shared memory, " + std::to_string(tile) +
+                      " batch elements per block; for dense inputs only (the launcher checks).\n";
+    out += kernel_signature(k, names, "__launch_bounds__(" + std::to_string(block) + ") " + cuda_staged_kernel_name(k)) +
+           " {\n";
+    for (const auto &in : inputs)
+        out += "    __shared__ __align__(16) " + c_type(in.info->dtype) + " " + names.tensor(in.info->name) +
+               "_stage[" + std::to_string(tile * in.slice) + "];\n";
+    const std::string n_batch = names.extent(st.batch_var);
+    out += "    for (long long tile0 = (long long)blockIdx.x * " + ll(tile) + "; tile0 < " + n_batch +
+           "; tile0 += (long long)gridDim.x * " + ll(tile) + ") {\n";
+    out += "        const int tile_n = (int)min(" + ll(tile) + ", " + n_batch + " - tile0);\n";
+    for (const auto &in : inputs) {
+        const std::string t = names.tensor(in.info->name), type = c_type(in.info->dtype);
+        out += "        const " + type + " *" + t + "_tile = " + t + " + tile0 * " + ll(in.slice) + ";\n";
+    }
+    out += print_tile_copy(inputs, names, tile, block);
+    out += "        __syncthreads();\n";
+    out += "        for (int tile_t = threadIdx.x; tile_t < tile_n * " + std::to_string(per_element) +
+           "; tile_t += " + std::to_string(block) + ") {\n";
+    out += "            int rest = tile_t;\n";
+    for (std::size_t i = par.size(); i-- > 1;) {
+        std::string n = std::to_string(st.extents.at(par[i]));
+        out += "            const long long " + names.var(par[i]) + " = rest % " + n + "; rest /= " + n + ";\n";
+    }
+    out += "            const int tile_b = rest;\n";
+    out += "            const long long " + names.var(st.batch_var) + " = tile0 + tile_b;\n";
+    out += "            {\n";
+    for (const auto &in : inputs) {
+        const std::string t = names.tensor(in.info->name);
+        out += "                const " + c_type(in.info->dtype) + " *__restrict__ " + t + " = " + t +
+               "_stage + tile_b * " + std::to_string(in.slice) + ";\n";
+        out += "                const long long " + names.stride(in.info->name, 0) + " = 0";
+        for (std::size_t d = 0; d < in.strides.size(); ++d)
+            out += ", " + names.stride(in.info->name, static_cast<int>(d + 1)) + " = " + std::to_string(in.strides[d]);
+        out += ";\n";
+    }
+    ir::Stmt inner = k.body;
+    for (std::size_t i = 0; i < par.size(); ++i) inner = inner.as<ir::For>()->body;
+    out += print_statements(inner, names, 4);
+    out += "            }\n        }\n        __syncthreads();\n    }\n}\n";
+    return out;
+}
+
+std::string staged_launcher_helpers() {
+    return R"(#ifndef __CUDACC_RTC__
+#ifndef EINFUSE_LAUNCHER_DENSE_1
+#define EINFUSE_LAUNCHER_DENSE_1
+// Whether t, indexed by variables dims, is stored densely in row-major order of the variables'
+// sizes (dimensions of size 1 may have any stride): what a staged kernel needs of its inputs.
+static inline int einfuse_is_dense(const einfuse_tensor *t, const int *dims, const int64_t *sizes) {
+    int64_t expected = 1;
+    for (int d = t->ndim - 1; d >= 0; --d) {
+        int64_t n = sizes[dims[d]];
+        if (n > 1 && (t->shape[d] != n || t->strides[d] != expected)) return 0;
+        expected *= n;
+    }
+    return 1;
+}
+#endif // EINFUSE_LAUNCHER_DENSE_1
+#endif // __CUDACC_RTC__
+)";
+}
+
+std::string print_staged_launch(const ir::Kernel &k, const KernelNames &names, const std::string &args) {
+    const ir::Staging &st = *k.staging;
+    std::string dense;
+    for (int p = 0; p < k.num_inputs; ++p)
+        dense += std::string(dense.empty() ? "" : " && ") + "einfuse_is_dense(&inputs[" + std::to_string(p) + "], " +
+                 names.tensor(k.params[p].name) + "_dims, sizes)";
+    std::string tile = std::to_string(st.batch_per_block);
+    std::string n_batch = "sizes[" + std::to_string(k.var_index(st.batch_var)) + "]";
+    std::string out = "    if (" + dense + ") { // every input dense: the shared-memory staged variant\n";
+    out += "        int64_t tiles = (" + n_batch + " + " + tile + " - 1) / " + tile + ";\n";
+    out += "        if (tiles > " + std::to_string(kMaxGrid) + ") tiles = " + std::to_string(kMaxGrid) + ";\n";
+    out += "        " + cuda_staged_kernel_name(k) + "<<<(unsigned)tiles, " + std::to_string(kBlockSize) +
+           ", 0, stream>>>(\n            " + args + ");\n";
+    out += "        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n    }\n";
+    return out;
+}
+
+} // namespace detail
+
+std::string cuda_staged_kernel_name(const ir::Kernel &k) { return k.name + "_staged"; }
+
+bool cuda_staged_fits(const ir::Kernel &k, const std::vector<int64_t> &strides, const std::vector<int64_t> &extents) {
+    if (!k.staging) return false;
+    auto indices = cuda_param_indices(k);
+    std::size_t at = 0;
+    for (std::size_t p = 0; p < k.params.size(); ++p) {
+        const int rank = k.params[p].rank;
+        if (static_cast<int>(p) < k.num_inputs) {
+            int64_t expected = 1;
+            for (int d = rank; d-- > 0;) {
+                int64_t n = extents.at(k.var_index(indices[p][d]));
+                if (n > 1 && strides.at(at + d) != expected) return false;
+                expected *= n;
+            }
+        }
+        at += rank;
+    }
+    return true;
+}
+
+CudaLaunchConfig cuda_staged_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents) {
+    int64_t batch = extents.at(k.var_index(k.staging->batch_var));
+    int64_t tiles = (batch + k.staging->batch_per_block - 1) / k.staging->batch_per_block;
+    return {std::min(tiles, detail::kMaxGrid), detail::kBlockSize};
+}
+
+} // namespace einfuse::cuda_backend

@@ -1,0 +1,58 @@
+#include "passes/GpuStaging.h"
+
+#include "ir/Walk.h"
+
+#include <algorithm>
+
+namespace einfuse::passes {
+
+std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Extents &sizes,
+                                            std::string *why_not) {
+    auto refuse = [&](std::string why) -> std::optional<ir::Staging> {
+        *why_not = std::move(why);
+        return std::nullopt;
+    };
+    std::vector<std::string> par = ir::parallel_vars(k);
+    if (par.empty()) return refuse("no parallel loop");
+    const std::string &batch = par.front();
+
+    // Every input is read with the batch index first, so that a block's batch elements are one
+    // contiguous run of it when the input is stored in order.
+    int64_t slice_bytes = 0;
+    bool batch_first = true, sizes_known = true;
+    for (int in = 0; in < k.num_inputs; ++in) {
+        const ir::TensorInfo &t = k.params[in];
+        int64_t elements = 1;
+        ir::for_each_tensor_use(k.body, [&](const std::string &name, const std::vector<std::string> &idx) {
+            if (name != t.name) return;
+            batch_first &= !idx.empty() && idx.front() == batch && std::count(idx.begin(), idx.end(), batch) == 1;
+            elements = 1;
+            for (std::size_t d = 1; d < idx.size(); ++d) {
+                auto it = sizes.find(idx[d]);
+                sizes_known &= it != sizes.end();
+                elements *= it == sizes.end() ? 1 : it->second;
+            }
+        });
+        slice_bytes += elements * static_cast<int64_t>(dtype_size(t.dtype));
+    }
+    if (!batch_first) return refuse("an input is not read with '" + batch + "' as its first index");
+    if (!sizes_known) return refuse("the size of an input's inner dimension is not known");
+    if (slice_bytes == 0) return refuse("no input to stage");
+
+    int64_t per_block = kMinStagedBatch;
+    while (per_block * 2 <= kMaxStagedBatch && per_block * 2 * slice_bytes <= kStagedBytesPerBlock) per_block *= 2;
+    if (per_block * slice_bytes > kStagedBytesPerBlock)
+        return refuse("a batch element's input slices take " + std::to_string(slice_bytes) + " bytes, above " +
+                      std::to_string(kStagedBytesPerBlock / kMinStagedBatch));
+
+    ir::Staging s{batch, per_block, {}};
+    for (const auto &v : k.index_vars) {
+        if (v == batch) continue;
+        auto it = sizes.find(v);
+        if (it == sizes.end()) return refuse("the size of '" + v + "' is not known");
+        s.extents[v] = it->second;
+    }
+    return s;
+}
+
+} // namespace einfuse::passes

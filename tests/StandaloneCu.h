@@ -1,0 +1,99 @@
+#pragma once
+// Runs an emitted .cu the way a user of the standalone file does: nvcc compiles it with a plain
+// host program that uploads the inputs, calls the launcher and downloads the output. The inputs
+// travel as raw files, so the caller checks the result against the reference on the same data.
+#include "support/Tensor.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace einfuse::test {
+
+inline const char *kNvcc = "/usr/local/cuda/bin/nvcc";
+
+/** A tensor as the launcher gets it: the host data and the device layout (shape, strides in
+ * elements, and an offset in elements from a 256-byte aligned allocation). */
+struct StandaloneTensor {
+    const Tensor *host;            // dense, row-major; its bytes are uploaded as they are
+    std::vector<int64_t> shape;    // what the launcher is told
+    std::vector<int64_t> strides;  // likewise
+    int64_t offset = 0;            // elements from the allocation's start
+};
+
+inline std::string int64_list(const std::vector<int64_t> &v) {
+    std::string out;
+    for (auto x : v) out += (out.empty() ? "" : ", ") + std::to_string(x) + "LL";
+    return out.empty() ? "0" : out;
+}
+
+/** Compiles `cu` with a host program that calls `<kernel>_launch` and returns the output's bytes
+ * (`output_elements` elements of `output_bytes_per_element` each, dense) or nothing when nvcc is
+ * missing. Throws std::runtime_error when the build or the launch fails. */
+inline std::optional<std::vector<char>> run_standalone(const std::string &cu, const std::string &kernel,
+                                                       const std::vector<StandaloneTensor> &inputs,
+                                                       const StandaloneTensor &output, const std::vector<int64_t> &sizes,
+                                                       std::size_t element_bytes) {
+    if (!std::filesystem::exists(kNvcc)) return std::nullopt;
+    static int serial = 0;
+    auto dir = std::filesystem::temp_directory_path() /
+               ("einfuse_standalone_" + std::to_string(::getpid()) + "_" + std::to_string(serial++));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "kernel.cu") << cu;
+    std::string main = "#include \"kernel.cu\"\n#include <stdio.h>\n#include <stdlib.h>\n"
+                       "static void *upload(const char *path, size_t bytes, size_t room) {\n"
+                       "    char *host = (char *)calloc(room ? room : 1, 1); FILE *f = fopen(path, \"rb\");\n"
+                       "    if (!f || fread(host, 1, bytes, f) != bytes) exit(3); fclose(f);\n"
+                       "    void *dev; if (cudaMalloc(&dev, room ? room : 1) != cudaSuccess) exit(4);\n"
+                       "    cudaMemcpy(dev, host, room, cudaMemcpyHostToDevice); free(host); return dev; }\n"
+                       "int main() {\n";
+    std::string tensors;
+    for (std::size_t i = 0; i <= inputs.size(); ++i) {
+        const StandaloneTensor &t = i < inputs.size() ? inputs[i] : output;
+        std::string n = std::to_string(i), file = (dir / ("t" + n + ".bin")).string();
+        std::size_t bytes = t.host->size() * element_bytes;
+        std::size_t room = bytes + static_cast<std::size_t>(t.offset) * element_bytes;
+        if (i < inputs.size()) {
+            std::ofstream f(file, std::ios::binary);
+            f.write(static_cast<const char *>(t.host->data()), static_cast<std::streamsize>(bytes));
+        } else {
+            std::ofstream(file, std::ios::binary) << std::string(bytes, '\0');
+        }
+        main += "    int64_t shape" + n + "[] = {" + int64_list(t.shape) + "}, strides" + n + "[] = {" +
+                int64_list(t.strides) + "};\n";
+        main += "    char *d" + n + " = (char *)upload(\"" + file + "\", " + std::to_string(bytes) + ", " +
+                std::to_string(room) + ");\n";
+        tensors += "{d" + n + " + " + std::to_string(t.offset * static_cast<int64_t>(element_bytes)) + ", " +
+                   std::to_string(t.shape.size()) + ", shape" + n + ", strides" + n + "}" +
+                   (i + 1 < inputs.size() ? ", " : "");
+        if (i + 1 == inputs.size()) tensors += "};\n    einfuse_tensor out = ";
+    }
+    std::string out_n = std::to_string(inputs.size());
+    main += "    einfuse_tensor in[] = {" + tensors + ";\n";
+    main += "    int64_t sizes[] = {" + int64_list(sizes) + "};\n";
+    main += "    int rc = " + kernel + "_launch(in, " + std::to_string(inputs.size()) + ", &out, sizes, " +
+            std::to_string(sizes.size()) + ", 0);\n";
+    main += "    if (rc != EINFUSE_OK || cudaDeviceSynchronize() != cudaSuccess) { printf(\"launch %d\\n\", rc); "
+            "return 1; }\n";
+    std::size_t out_bytes = output.host->size() * element_bytes;
+    main += "    char *back = (char *)malloc(" + std::to_string(out_bytes + 1) + ");\n";
+    main += "    cudaMemcpy(back, d" + out_n + ", " + std::to_string(out_bytes) + ", cudaMemcpyDeviceToHost);\n";
+    main += "    FILE *f = fopen(\"" + (dir / "result.bin").string() + "\", \"wb\"); fwrite(back, 1, " +
+            std::to_string(out_bytes) + ", f); fclose(f);\n    return 0;\n}\n";
+    std::ofstream(dir / "main.cu") << main;
+    std::string build = std::string(kNvcc) + " -arch=sm_90 -o " + (dir / "main").string() + " " +
+                        (dir / "main.cu").string() + " > " + (dir / "build.log").string() + " 2>&1";
+    if (std::system(build.c_str()) != 0) throw std::runtime_error("nvcc failed: see " + (dir / "build.log").string());
+    if (std::system((dir / "main").string().c_str()) != 0) throw std::runtime_error("the standalone program failed");
+    std::ifstream in(dir / "result.bin", std::ios::binary);
+    std::vector<char> result(out_bytes);
+    in.read(result.data(), static_cast<std::streamsize>(out_bytes));
+    std::filesystem::remove_all(dir);
+    return result;
+}
+
+} // namespace einfuse::test
