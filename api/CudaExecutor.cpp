@@ -23,7 +23,19 @@ struct Launch {
     CudaFunction fn;
     cuda_backend::CudaLaunchConfig config;
     LaunchArgs args;
+    int64_t grid_y = 1;
 };
+
+/** Pointer and strides of every param from first to last (exclusive), then optionally more. */
+void add_params(LaunchArgs &args, const ir::Kernel &k, std::size_t first, std::size_t last,
+                const std::map<std::string, std::uint64_t> &address, const std::vector<int64_t> &strides) {
+    std::size_t at = 0;
+    for (std::size_t p = 0; p < first; ++p) at += static_cast<std::size_t>(k.params[p].rank);
+    for (std::size_t p = first; p < last; ++p) {
+        args.add_pointer(address.at(k.params[p].name));
+        for (int d = 0; d < k.params[p].rank; ++d) args.add_i64(strides[at++]);
+    }
+}
 
 } // namespace
 
@@ -47,26 +59,57 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
             buffers.at(in.name).upload(tensors.at(in.name)->data(), storage_bytes(*tensors.at(in.name)));
 
     std::vector<Launch> launches;
+    std::vector<DeviceBuffer> scratch; // the partial results of split reductions
     for (const auto &k : plan.kernels) {
         std::vector<const Tensor *> params;
         for (const auto &p : k.params) params.push_back(tensors.at(p.name));
         KernelArgs host_args = kernel_args(k, params, extents);
+        const std::size_t num_params = k.params.size(), num_inputs = static_cast<std::size_t>(k.num_inputs);
+        auto config = cuda_backend::cuda_launch_config(k, host_args.extents);
+        if (k.tiling) {
+            // The tiled kernel, then, when its reduction is split, the combine kernel over the parts.
+            int64_t reduce_extent = host_args.extents.at(k.var_index(k.tiling->reduce_var));
+            int64_t splits = cuda_backend::cuda_tiled_splits(k, config.grid, reduce_extent);
+            int64_t total = 1;
+            for (const auto &v : ir::parallel_vars(k)) total *= host_args.extents.at(k.var_index(v));
+            Launch tiled{module_->function(cuda_backend::cuda_tiled_kernel_name(k)), config, {}, splits};
+            add_params(tiled.args, k, 0, num_params, address, host_args.strides);
+            for (int64_t e : host_args.extents) tiled.args.add_i64(e);
+            if (k.tiling->combine) {
+                const ir::Kernel &combine = *k.tiling->combine;
+                scratch.emplace_back(static_cast<std::size_t>(splits > 1 ? splits * total : 1) *
+                                     dtype_size(combine.params.at(num_inputs).dtype));
+                tiled.args.add_pointer(splits > 1 ? scratch.back().address() : 0);
+            }
+            launches.push_back(std::move(tiled));
+            if (splits > 1) {
+                Launch c{module_->function(k.tiling->combine->name), config, {}};
+                add_params(c.args, k, 0, num_inputs, address, host_args.strides);
+                c.args.add_pointer(scratch.back().address()); // the parts, [split, parallel...] densely
+                c.args.add_i64(total);
+                std::vector<std::string> par = ir::parallel_vars(k);
+                for (std::size_t d = 0; d < par.size(); ++d) {
+                    int64_t stride = 1;
+                    for (std::size_t e = d + 1; e < par.size(); ++e) stride *= host_args.extents.at(k.var_index(par[e]));
+                    c.args.add_i64(stride);
+                }
+                add_params(c.args, k, num_inputs, num_params, address, host_args.strides);
+                for (int64_t e : host_args.extents) c.args.add_i64(e);
+                c.args.add_i64(splits);
+                launches.push_back(std::move(c));
+            }
+            continue;
+        }
         bool staged = cuda_backend::cuda_staged_fits(k, host_args.strides, host_args.extents);
         Launch l{module_->function(staged ? cuda_backend::cuda_staged_kernel_name(k) : k.name),
-                 staged ? cuda_backend::cuda_staged_launch_config(k, host_args.extents)
-                        : cuda_backend::cuda_launch_config(k, host_args.extents),
-                 {}};
-        std::size_t stride_at = 0;
-        for (const auto &p : k.params) {
-            l.args.add_pointer(address.at(p.name));
-            for (int d = 0; d < p.rank; ++d) l.args.add_i64(host_args.strides[stride_at++]);
-        }
+                 staged ? cuda_backend::cuda_staged_launch_config(k, host_args.extents) : config, {}};
+        add_params(l.args, k, 0, num_params, address, host_args.strides);
         for (int64_t e : host_args.extents) l.args.add_i64(e);
         launches.push_back(std::move(l));
     }
 
     auto run_all = [&] {
-        for (auto &l : launches) cuda_launch(l.fn, l.config.grid, l.config.block, l.args.pointers());
+        for (auto &l : launches) cuda_launch(l.fn, l.config.grid, l.config.block, l.args.pointers(), nullptr, l.grid_y);
     };
     run_all();
     std::vector<double> times_us;

@@ -8,6 +8,7 @@
 #include "ir/Program.h"
 #include "ir/Stmt.h"
 
+#include <memory>
 #include <optional>
 
 namespace einfuse::ir {
@@ -25,6 +26,22 @@ struct Staging {
     Extents extents; // the fixed size of every other index variable
 };
 
+struct Kernel;
+
+/** How a GPU broadcast-reduce kernel tiles its reduction loop `reduce_var` through shared memory:
+ * every tensor read inside it that depends on `reduce_var` and on no parallel variable (the
+ * reduced operand: y[j,d] and w[j] in sum[j] exp(-|x[i]-y[j]|^2) * w[j]) is copied a tile of
+ * rows at a time, and every thread of the block reads it from there. With `combine` the loop is
+ * also split across blocks: each writes its partial accumulator, and `combine` (a kernel of its
+ * own) folds the partials in a fixed order, so results do not depend on timing. */
+struct Tiling {
+    std::string reduce_var;
+    std::vector<std::string> tensors;   // the reduced operands, staged per tile
+    Extents extents;                    // the fixed sizes of their other indices
+    std::string accumulator;            // the scalar the loop accumulates into
+    std::shared_ptr<const Kernel> combine; // null: not split (the loop does more than accumulate)
+};
+
 struct Kernel {
     std::string name;                    // a C identifier, unique per program
     std::string comment;                 // the statement it computes, in the user's words
@@ -36,6 +53,7 @@ struct Kernel {
     std::string strategy_detail;         // how the chosen strategy was applied, for --emit plan
     std::vector<std::string> rejected;   // "gemm: ..." for each strategy not chosen, with the reason
     std::optional<Staging> staging;      // GPU only: a shared-memory staged variant, when it pays
+    std::optional<Tiling> tiling;        // GPU only: the tiled (and split) broadcast-reduce variant
 
     int param_index(const std::string &tensor) const; // -1 when absent
     int var_index(const std::string &var) const;      // -1 when absent

@@ -5,6 +5,7 @@
 #include "passes/ContractionOrder.h"
 #include "passes/FuseProducers.h"
 #include "passes/GpuStaging.h"
+#include "passes/GpuTiling.h"
 #include "passes/Simplify.h"
 #include "passes/LowerToLoops.h"
 
@@ -38,6 +39,30 @@ template <class F> auto run_pass(const char *name, F &&pass) {
     return result;
 }
 
+/** The GPU's tiled broadcast-reduce: the short inner loops unrolled (when sizes are known), then
+ * the tiling and split of the reduction (passes/GpuTiling.h), noted in the plan. */
+ir::Kernel plan_tiling(ir::Kernel k, const ir::Program &program, std::size_t index, const ir::Extents &sizes) {
+    UnrollSchedule inner = inner_unroll_schedule(k, sizes);
+    if (!inner.vars.empty()) {
+        ir::Kernel unrolled = run_pass("lower_to_loops (inner loops unrolled)", [&] { return lower_to_loops(program, index, inner); });
+        unrolled.strategy = k.strategy;
+        unrolled.rejected = k.rejected;
+        k = std::move(unrolled);
+    }
+    std::string why_not;
+    k.tiling = plan_gpu_tiling(k, sizes, &why_not);
+    if (!k.tiling) {
+        k.strategy_detail = "not tiled: " + why_not;
+        return k;
+    }
+    std::string tensors;
+    for (const auto &t : k.tiling->tensors) tensors += (tensors.empty() ? "" : ", ") + t;
+    k.strategy_detail = tensors + " tiled through shared memory along '" + k.tiling->reduce_var + "'" +
+                        (k.tiling->combine ? ", the reduction split across blocks when the output is small"
+                                           : "; not split: the loop does more than accumulate one value");
+    return k;
+}
+
 } // namespace
 
 Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device) {
@@ -58,6 +83,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device) {
             unrolled.strategy_detail = k.strategy_detail;
             k = std::move(unrolled);
         }
+        if (device == Device::Gpu && k.strategy == ir::Strategy::BroadcastReduce) k = plan_tiling(std::move(k), program, i, sizes);
         if (device == Device::Gpu && k.strategy == ir::Strategy::Unrolled && ir::parallel_vars(k).size() > 1) {
             std::string why_not;
             k.staging = plan_gpu_staging(k, sizes, &why_not);

@@ -228,10 +228,12 @@ void **LaunchArgs::pointers() {
     return pointers_.data();
 }
 
-void cuda_launch(CudaFunction f, std::int64_t grid, std::int64_t block, void **args, void *stream) {
+void cuda_launch(CudaFunction f, std::int64_t grid, std::int64_t block, void **args, void *stream, std::int64_t grid_y) {
     if (grid == 0) return;
-    EINFUSE_ASSERT(grid > 0 && grid <= 0x7fffffff && block > 0 && block <= 1024, "a launch shape the driver accepts");
-    check(driver().cuLaunchKernel(static_cast<CUfunction>(f.handle), static_cast<unsigned>(grid), 1, 1,
+    EINFUSE_ASSERT(grid > 0 && grid <= 0x7fffffff && block > 0 && block <= 1024 && grid_y > 0 && grid_y <= 65535,
+                   "a launch shape the driver accepts");
+    check(driver().cuLaunchKernel(static_cast<CUfunction>(f.handle), static_cast<unsigned>(grid),
+                                  static_cast<unsigned>(grid_y), 1,
                                   static_cast<unsigned>(block), 1, 1, 0, static_cast<CUstream>(stream), args, nullptr),
           "cuLaunchKernel");
 }

@@ -87,7 +87,8 @@ class LaunchArgs {
 };
 
 /** Queues f on `stream` (a CUstream; nullptr: the default stream). A grid of 0 launches nothing. */
-void cuda_launch(CudaFunction f, std::int64_t grid, std::int64_t block, void **args, void *stream = nullptr);
+void cuda_launch(CudaFunction f, std::int64_t grid, std::int64_t block, void **args, void *stream = nullptr,
+                 std::int64_t grid_y = 1);
 
 /** Milliseconds that `work` takes on `stream`, measured with CUDA events (waits for it). */
 double cuda_time_ms(const std::function<void()> &work, void *stream = nullptr);

@@ -69,7 +69,12 @@ std::string print_expr(const ir::Expr &e, const KernelNames &names);
 std::string print_access(const std::string &tensor, const std::vector<std::string> &idx, const KernelNames &names);
 
 /** `extern "C" __global__ void name(params)`: k's parameters, for its kernel and its variants. */
-std::string kernel_signature(const ir::Kernel &k, const KernelNames &names, const std::string &name);
+std::string kernel_signature(const ir::Kernel &k, const KernelNames &names, const std::string &name,
+                             const std::string &extra = "");
+/** `const long long total = n_b * n_i;`: the product of the parallel variables' extents. */
+std::string print_parallel_total(const std::vector<std::string> &par, const KernelNames &names);
+/** The parallel variables from the linear index `idx`, the last one fastest. */
+std::string print_index_split(const std::vector<std::string> &par, const KernelNames &names, int depth);
 /** The statements of s, indented `depth` levels, without braces of their own. */
 std::string print_statements(const ir::Stmt &s, const KernelNames &names, int depth);
 std::string print_kernel(const ir::Kernel &k, const KernelNames &names);
@@ -80,6 +85,14 @@ std::string print_staged_kernel(const ir::Kernel &k, const KernelNames &names);
 std::string print_staged_launch(const ir::Kernel &k, const KernelNames &names, const std::string &args);
 /** The host helper those lines call, guarded for multiple inclusion. */
 std::string staged_launcher_helpers();
+
+// The tiled broadcast-reduce variant of a kernel with k.tiling, and its combine kernel
+// (CudaTiled.cpp).
+constexpr int64_t kTiledTargetBlocks = 4096; // split the reduction until a launch has this many blocks
+constexpr int64_t kMaxSplits = 64;           // and at most this many parts
+std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names);
+/** Launcher lines that run the tiled kernel, and the combine kernel when split, and return. */
+std::string print_tiled_launch(const ir::Kernel &k, const KernelNames &names, const std::vector<std::string> &args);
 /** The types, error codes and helpers every launcher uses, guarded for multiple inclusion. */
 std::string launcher_preamble();
 /** The comment at the top of the file documenting the launcher ABI and the error codes. */

@@ -26,7 +26,10 @@ const char *const kReserved[] = {
     "xor",      "threadIdx", "blockIdx", "blockDim", "gridDim",      "warpSize",      "fmax",        "fmin",
     "fmaxf",    "fminf",     "NULL",     "idx",      "rest",         "total",         "main",
     // The staged kernels' locals and types (CudaStaged.cpp).
-    "tile0",    "tile_n",    "tile_t",   "tile_b",   "tile_fast",    "uint4",         "einfuse_is_dense"};
+    "tile0",    "tile_n",    "tile_t",   "tile_b",   "tile_fast",    "uint4",         "einfuse_is_dense",
+    "tile_chunk", "tile_begin", "tile_end", "tile_base", "tile_active", "tile_j0", "tile_rows", "tile_jj",
+    "tile_float", "tile_double", "tile_int", "tile_long_long", "tile___half", "tile___nv_bfloat16",
+    "tile_e", "tile_c", "einfuse_partial", "einfuse_split", "einfuse_splits", "dim3"};
 // Functions and types the kernels name: a tensor called `max` would hide max() inside the kernel.
 const char *const kCalled[] = {
     "max", "min", "half", "nv_bfloat16", "einfuse_wrap_add", "einfuse_wrap_sub", "einfuse_wrap_mul"};

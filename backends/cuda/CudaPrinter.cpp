@@ -59,7 +59,8 @@ class StmtPrinter {
 
 } // namespace
 
-std::string kernel_signature(const ir::Kernel &k, const KernelNames &names, const std::string &name) {
+std::string kernel_signature(const ir::Kernel &k, const KernelNames &names, const std::string &name,
+                             const std::string &extra) {
     std::vector<std::string> params;
     for (std::size_t p = 0; p < k.params.size(); ++p) {
         const auto &t = k.params[p];
@@ -74,6 +75,7 @@ std::string kernel_signature(const ir::Kernel &k, const KernelNames &names, cons
     for (const auto &v : k.index_vars)
         extents += (extents.empty() ? "long long " : ", long long ") + names.extent(v);
     if (!extents.empty()) params.push_back(extents);
+    if (!extra.empty()) params.push_back(extra);
 
     std::string out = "extern \"C\" __global__ void " + name + "(";
     for (std::size_t i = 0; i < params.size(); ++i)
@@ -87,6 +89,27 @@ std::string print_statements(const ir::Stmt &s, const KernelNames &names, int de
     return out;
 }
 
+std::string print_index_split(const std::vector<std::string> &par, const KernelNames &names, int depth) {
+    std::string pad(4 * depth, ' '), out;
+    if (par.size() == 1) {
+        out += pad + "const long long " + names.var(par[0]) + " = idx;\n";
+    } else if (par.size() > 1) {
+        out += pad + "long long rest = idx;\n";
+        for (std::size_t i = par.size(); i-- > 1;)
+            out += pad + "const long long " + names.var(par[i]) + " = rest % " + names.extent(par[i]) + "; rest /= " +
+                   names.extent(par[i]) + ";\n";
+        out += pad + "const long long " + names.var(par[0]) + " = rest;\n";
+    }
+    return out;
+}
+
+std::string print_parallel_total(const std::vector<std::string> &par, const KernelNames &names) {
+    std::string total;
+    for (const auto &v : par)
+        total += (total.empty() ? "" : " * ") + names.extent(v);
+    return "    const long long total = " + (total.empty() ? std::string("1") : total) + ";\n";
+}
+
 std::string print_kernel(const ir::Kernel &k, const KernelNames &names) {
     std::vector<std::string> par = ir::parallel_vars(k);
     ir::Stmt inner = k.body;
@@ -97,21 +120,10 @@ std::string print_kernel(const ir::Kernel &k, const KernelNames &names) {
     // The parallel loops become one 64-bit linear index, last variable fastest, so that
     // neighbouring threads touch neighbouring output elements. Before: parallel for b, i, k.
     // After: for idx in [0, n_b*n_i*n_k) step grid size { k = idx % n_k; i = idx / n_k % n_i; ... }
-    std::string total;
-    for (const auto &v : par)
-        total += (total.empty() ? "" : " * ") + names.extent(v);
-    out += "    const long long total = " + (total.empty() ? std::string("1") : total) + ";\n";
+    out += print_parallel_total(par, names);
     out += "    for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;\n"
            "         idx += (long long)gridDim.x * blockDim.x) {\n";
-    if (par.size() == 1) {
-        out += "        const long long " + names.var(par[0]) + " = idx;\n";
-    } else if (par.size() > 1) {
-        out += "        long long rest = idx;\n";
-        for (std::size_t i = par.size(); i-- > 1;)
-            out += "        const long long " + names.var(par[i]) + " = rest % " + names.extent(par[i]) +
-                   "; rest /= " + names.extent(par[i]) + ";\n";
-        out += "        const long long " + names.var(par[0]) + " = rest;\n";
-    }
+    out += print_index_split(par, names, 2);
     return out + print_statements(inner, names, 2) + "    }\n}\n";
 }
 
@@ -152,6 +164,7 @@ std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view e
         detail::KernelNames names(k);
         out += detail::print_kernel(k, names) + "\n";
         if (k.staging) out += detail::print_staged_kernel(k, names) + "\n";
+        if (k.tiling) out += detail::print_tiled_kernels(k, names) + "\n";
         out += detail::print_launcher(k, names);
     }
     return out;

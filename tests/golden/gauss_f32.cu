@@ -102,7 +102,7 @@ extern "C" __global__ void gauss_f32(
             for (long long d = 0; d < n_d; ++d) {
                 d2 = d2 + (x[i * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
             }
-            acc = acc + expf(-d2) * w[j * w_s0];
+            acc = acc + __expf(-d2) * w[j * w_s0];
         }
         out[i * out_s0] = acc;
     }

@@ -1,0 +1,261 @@
+// The tiled broadcast-reduce variant of a kernel (ir::Tiling). A thread still owns an output
+// point, but the block walks the reduction loop a tile of kTileRows rows at a time: its threads
+// copy the tile of the reduced operands into shared memory (one row per dtype, padded to 16
+// bytes, so that a row is one 16-byte load), and every thread then reads the rows from there.
+// gridDim.y splits the loop into parts; each block writes its partial accumulator and the
+// combine kernel folds the parts in order. The loop body is the plain kernel's, printed in a
+// scope where each reduced operand's name means its slot in the tile:
+//
+//   const long long j = tile_jj;                                      // the row in the tile
+//   const float *__restrict__ y = tile_float + 0;                     // was the global tensor
+//   const long long y_s0 = 4, y_s1 = 1;                               // row width, slot strides
+#include "backends/cuda/CudaInternal.h"
+#include "backends/cuda/CudaPrinter.h"
+#include "ir/Walk.h"
+#include "passes/GpuTiling.h"
+#include "support/Error.h"
+
+#include <algorithm>
+
+namespace einfuse::cuda_backend {
+
+namespace detail {
+
+namespace {
+
+constexpr int64_t kRows = passes::kTileRows;
+
+/** Where a reduced operand lives in the tile: in the shared array of its type, `offset`
+ * elements into each row of `width`; its other indices dense within its slot. */
+struct Slot {
+    const ir::TensorInfo *info;
+    std::vector<std::string> indices; // as accessed: the reduction variable among the others
+    std::string array;                // tile_float, tile_double, ...
+    int64_t offset = 0, width = 0, size = 1;
+    std::vector<int64_t> strides;     // per dimension; the reduction variable's is the row width
+};
+
+std::string array_name(DType t) {
+    std::string c = c_type(t);
+    std::replace(c.begin(), c.end(), ' ', '_');
+    return "tile_" + c;
+}
+
+std::vector<Slot> slots(const ir::Kernel &k) {
+    const ir::Tiling &t = *k.tiling;
+    auto accesses = tensor_accesses(k);
+    std::vector<Slot> out;
+    std::map<std::string, int64_t> used; // elements per row of each array so far
+    for (const auto &name : t.tensors) {
+        Slot s{&k.params.at(k.param_index(name)), accesses.at(name).front(), array_name(k.params.at(k.param_index(name)).dtype)};
+        s.strides.assign(s.indices.size(), 0);
+        for (std::size_t d = s.indices.size(); d-- > 0;) {
+            if (s.indices[d] == t.reduce_var) continue;
+            s.strides[d] = s.size;
+            s.size *= t.extents.at(s.indices[d]);
+        }
+        s.offset = used[s.array];
+        used[s.array] += s.size;
+        out.push_back(std::move(s));
+    }
+    for (auto &s : out) { // rows padded to 16 bytes
+        int64_t per_vector = 16 / static_cast<int64_t>(dtype_size(s.info->dtype));
+        s.width = (used[s.array] + per_vector - 1) / per_vector * per_vector;
+        for (std::size_t d = 0; d < s.indices.size(); ++d)
+            if (s.indices[d] == t.reduce_var) s.strides[d] = s.width;
+    }
+    return out;
+}
+
+/** The statements around the reduction loop: before it, the loop, and after it. */
+struct Around {
+    std::vector<ir::Stmt> before, after;
+    const ir::For *loop = nullptr;
+};
+
+Around around(const ir::Kernel &k) {
+    ir::Stmt s = k.body;
+    for (std::size_t i = 0; i < ir::parallel_vars(k).size(); ++i) s = s.as<ir::For>()->body;
+    std::vector<ir::Stmt> stmts = s.as<ir::Block>() ? s.as<ir::Block>()->stmts : std::vector<ir::Stmt>{s};
+    Around a;
+    for (const auto &x : stmts) {
+        if (!a.loop && x.as<ir::For>())
+            a.loop = x.as<ir::For>();
+        else
+            (a.loop ? a.after : a.before).push_back(x);
+    }
+    EINFUSE_ASSERT(a.loop && a.loop->var == k.tiling->reduce_var, "a tiled kernel has its reduction loop");
+    return a;
+}
+
+std::string print_list(const std::vector<ir::Stmt> &stmts, const KernelNames &names, int depth) {
+    return stmts.empty() ? "" : print_statements(ir::Block::make(stmts), names, depth);
+}
+
+/** The copy of rows [tile_j0, tile_j0 + tile_rows) of every reduced operand into the tile:
+ * element tile_e of the copy is row tile_e / size, and tile_c = tile_e % size its place in the slot, split into the
+ * operand's other indices (the last fastest) to find it in global memory. */
+std::string print_tile_load(const std::vector<Slot> &slots, const KernelNames &names, const ir::Tiling &tiling) {
+    std::string out;
+    for (const auto &s : slots) {
+        const std::string n = std::to_string(s.size);
+        out += "            for (int tile_e = threadIdx.x; tile_e < tile_rows * " + n + "; tile_e += " +
+               std::to_string(kRows) + ") {\n";
+        if (s.size > 1) out += "                long long tile_c = tile_e % " + n + ";\n";
+        std::string at;
+        for (std::size_t d = s.indices.size(); d-- > 0;) {
+            std::string stride = names.stride(s.info->name, static_cast<int>(d));
+            if (s.indices[d] == tiling.reduce_var) {
+                at += " + (tile_j0 + tile_e / " + n + ") * " + stride;
+                continue;
+            }
+            std::string extent = std::to_string(tiling.extents.at(s.indices[d])), c = "tile_c" + std::to_string(d);
+            out += "                const long long " + c + " = tile_c % " + extent + "; tile_c /= " + extent + ";\n";
+            at += " + " + c + " * " + stride;
+        }
+        out += "                " + s.array + "[(tile_e / " + n + ") * " + std::to_string(s.width) + " + " +
+               std::to_string(s.offset) + " + tile_e % " + n + "] = " + names.tensor(s.info->name) + "[0" + at + "];\n";
+        out += "            }\n";
+    }
+    return out;
+}
+
+} // namespace
+
+std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
+    const ir::Tiling &tiling = *k.tiling;
+    std::vector<Slot> tile = slots(k);
+    Around a = around(k);
+    std::vector<std::string> par = ir::parallel_vars(k);
+    const bool split = tiling.combine != nullptr;
+    DType acc_type = DType::F32;
+    for (const auto &s : a.before)
+        if (const auto *d = s.as<ir::DeclareScalar>(); d && d->name == tiling.accumulator) acc_type = d->type;
+
+    std::string out = "// " + k.name + " with its reduced operands tiled through shared memory" +
+                      (split ? "; gridDim.y splits the reduction, and " + k.name + "_combine folds the parts" : "") +
+                      ".\n";
+    out += kernel_signature(k, names, "__launch_bounds__(" + std::to_string(kRows) + ") " + cuda_tiled_kernel_name(k),
+                            split ? c_type(acc_type) + " *__restrict__ einfuse_partial" : "") +
+           " {\n";
+    std::map<std::string, std::pair<DType, int64_t>> arrays;
+    for (const auto &s : tile) arrays[s.array] = {s.info->dtype, s.width};
+    for (const auto &[array, shape] : arrays)
+        out += "    __shared__ __align__(16) " + c_type(shape.first) + " " + array + "[" +
+               std::to_string(kRows * shape.second) + "];\n";
+    const std::string n_j = names.extent(tiling.reduce_var);
+    out += print_parallel_total(par, names);
+    out += "    const long long tile_chunk = (" + n_j + " + gridDim.y - 1) / gridDim.y;\n";
+    out += "    const long long tile_begin = (long long)blockIdx.y * tile_chunk;\n";
+    out += "    const long long tile_end = min(" + n_j + ", tile_begin + tile_chunk);\n";
+    out += "    // Whole blocks iterate together, for __syncthreads(): a thread past the end computes the\n"
+           "    // last point again and stores nothing.\n";
+    out += "    for (long long tile_base = (long long)blockIdx.x * " + std::to_string(kRows) +
+           "; tile_base < total; tile_base += (long long)gridDim.x * " + std::to_string(kRows) + ") {\n";
+    out += "        const bool tile_active = tile_base + threadIdx.x < total;\n";
+    out += "        const long long idx = min(tile_base + (long long)threadIdx.x, total - 1);\n";
+    out += print_index_split(par, names, 2);
+    out += print_list(a.before, names, 2);
+    out += "        for (long long tile_j0 = tile_begin; tile_j0 < tile_end; tile_j0 += " + std::to_string(kRows) +
+           ") {\n";
+    out += "            const int tile_rows = (int)min(" + std::to_string(kRows) + "LL, tile_end - tile_j0);\n";
+    out += "            __syncthreads(); // the previous tile is consumed\n";
+    out += print_tile_load(tile, names, tiling);
+    out += "            __syncthreads();\n";
+    out += "#pragma unroll 4\n";
+    out += "            for (int tile_jj = 0; tile_jj < tile_rows; ++tile_jj) {\n";
+    out += "                const long long " + names.var(tiling.reduce_var) + " = tile_jj;\n";
+    for (const auto &s : tile) {
+        const std::string t = names.tensor(s.info->name);
+        out += "                const " + c_type(s.info->dtype) + " *__restrict__ " + t + " = " + s.array + " + " +
+               std::to_string(s.offset) + ";\n";
+        out += "                const long long ";
+        for (std::size_t d = 0; d < s.strides.size(); ++d)
+            out += (d ? ", " : "") + names.stride(s.info->name, static_cast<int>(d)) + " = " + std::to_string(s.strides[d]);
+        out += ";\n";
+    }
+    out += print_statements(a.loop->body, names, 4);
+    out += "            }\n        }\n";
+    if (split) {
+        out += "        if (gridDim.y > 1) {\n";
+        out += "            if (tile_active) einfuse_partial[(long long)blockIdx.y * total + idx] = " +
+               names.scalar(tiling.accumulator) + ";\n";
+        out += "        } else if (tile_active) {\n";
+    } else {
+        out += "        if (tile_active) {\n";
+    }
+    out += print_list(a.after, names, 3);
+    out += "        }\n    }\n}\n";
+    if (split) {
+        KernelNames combine_names(*tiling.combine);
+        out += "\n// The parts of " + k.name + "_tiled's split reduction, folded in order.\n";
+        out += print_kernel(*tiling.combine, combine_names);
+    }
+    return out;
+}
+
+std::string print_tiled_launch(const ir::Kernel &k, const KernelNames &names, const std::vector<std::string> &args) {
+    const ir::Tiling &tiling = *k.tiling;
+    const std::string rows = std::to_string(kRows), name = cuda_tiled_kernel_name(k);
+    std::string out = "    { // the tiled kernel; its reduction split across blocks when the output is small\n";
+    out += "        int64_t grid = (total + " + rows + " - 1) / " + rows + ";\n";
+    out += "        if (grid > " + std::to_string(kMaxGrid) + ") grid = " + std::to_string(kMaxGrid) + ";\n";
+    std::string joined;
+    for (const auto &a : args) joined += (joined.empty() ? "" : ",\n            ") + a;
+    if (!tiling.combine) {
+        out += "        " + name + "<<<(unsigned)grid, " + rows + ", 0, stream>>>(\n            " + joined + ");\n";
+        return out + "        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n    }\n";
+    }
+    const ir::Kernel &combine = *tiling.combine;
+    const ir::TensorInfo &partial = combine.params.at(k.num_inputs);
+    const std::string acc = c_type(partial.dtype);
+    std::string n_j = "sizes[" + std::to_string(k.var_index(tiling.reduce_var)) + "]";
+    out += "        int64_t einfuse_splits = " + std::to_string(kTiledTargetBlocks) + " / grid, tiles = (" + n_j + " + " +
+           rows + " - 1) / " + rows + ";\n";
+    out += "        if (einfuse_splits > " + std::to_string(kMaxSplits) + ") einfuse_splits = " + std::to_string(kMaxSplits) +
+           ";\n";
+    out += "        if (einfuse_splits > tiles) einfuse_splits = tiles;\n";
+    out += "        if (einfuse_splits < 1) einfuse_splits = 1;\n";
+    out += "        " + acc + " *einfuse_partial = NULL;\n";
+    out += "        if (einfuse_splits > 1 && cudaMallocAsync((void **)&einfuse_partial, (size_t)(einfuse_splits * total) * "
+           "sizeof(" + acc + "), stream) != cudaSuccess) {\n";
+    out += "            (void)cudaGetLastError(); // no memory for the parts: run unsplit\n";
+    out += "            einfuse_splits = 1;\n            einfuse_partial = NULL;\n        }\n";
+    out += "        " + name + "<<<dim3((unsigned)grid, (unsigned)einfuse_splits), " + rows + ", 0, stream>>>(\n            " +
+           joined + ",\n            einfuse_partial);\n";
+    // The combine kernel's arguments: k's inputs, the parts [split, parallel...] densely, k's
+    // outputs, k's sizes and the split count.
+    std::vector<std::string> par = ir::parallel_vars(k);
+    std::string partial_arg = "(const " + acc + " *)einfuse_partial, total", stride;
+    for (std::size_t d = 0; d < par.size(); ++d) {
+        stride.clear();
+        for (std::size_t e = d + 1; e < par.size(); ++e)
+            stride += (stride.empty() ? "" : " * ") + std::string("sizes[") + std::to_string(k.var_index(par[e])) + "]";
+        partial_arg += ", " + (stride.empty() ? std::string("(int64_t)1") : stride);
+    }
+    std::vector<std::string> combine_args(args.begin(), args.begin() + k.num_inputs);
+    combine_args.push_back(partial_arg);
+    combine_args.insert(combine_args.end(), args.begin() + k.num_inputs, args.end());
+    combine_args.back() += ", einfuse_splits";
+    std::string joined_combine;
+    for (const auto &a : combine_args) joined_combine += (joined_combine.empty() ? "" : ",\n                ") + a;
+    out += "        if (einfuse_splits > 1) {\n";
+    out += "            " + combine.name + "<<<(unsigned)grid, " + rows + ", 0, stream>>>(\n                " +
+           joined_combine + ");\n";
+    out += "            cudaFreeAsync(einfuse_partial, stream);\n        }\n";
+    (void)names;
+    return out + "        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n    }\n";
+}
+
+} // namespace detail
+
+std::string cuda_tiled_kernel_name(const ir::Kernel &k) { return k.name + "_tiled"; }
+
+int64_t cuda_tiled_splits(const ir::Kernel &k, int64_t grid, int64_t reduce_extent) {
+    if (!k.tiling || !k.tiling->combine || grid <= 0) return 1;
+    int64_t wanted = std::max<int64_t>(1, detail::kTiledTargetBlocks / grid);
+    int64_t tiles = (reduce_extent + detail::kRows - 1) / detail::kRows;
+    return std::max<int64_t>(1, std::min({wanted, detail::kMaxSplits, tiles}));
+}
+
+} // namespace einfuse::cuda_backend

@@ -1,0 +1,174 @@
+#include "passes/GpuTiling.h"
+
+#include "ir/Walk.h"
+#include "passes/ChooseStrategy.h"
+
+#include <algorithm>
+
+namespace einfuse::passes {
+
+namespace {
+
+bool contains(const std::vector<std::string> &v, const std::string &x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+/** The statements inside the parallel loops, as one list. */
+std::vector<ir::Stmt> inner_statements(const ir::Kernel &k) {
+    ir::Stmt s = k.body;
+    for (std::size_t i = 0; i < ir::parallel_vars(k).size(); ++i) s = s.as<ir::For>()->body;
+    if (const auto *b = s.as<ir::Block>()) return b->stmts;
+    return {s};
+}
+
+/** The combine kernel: for each output point, acc = init; acc = acc op partial[s, point...] for
+ * every split s in order; then the statements that followed the reduction loop. It reads the
+ * partials as one more input, `einfuse_partial`, indexed by `einfuse_split` and the parallel
+ * variables. */
+std::shared_ptr<const ir::Kernel> combine_kernel(const ir::Kernel &k, const std::vector<ir::Stmt> &before,
+                                                 const std::vector<ir::Stmt> &after, const ir::DeclareScalar &acc,
+                                                 ir::BinaryOp op) {
+    ir::Kernel c;
+    c.name = k.name + "_combine";
+    c.comment = "the partial results of " + k.name + ", combined in order";
+    c.params.assign(k.params.begin(), k.params.begin() + k.num_inputs);
+    std::vector<std::string> par = ir::parallel_vars(k);
+    const std::string split = "einfuse_split", partial = "einfuse_partial";
+    c.params.push_back({partial, acc.type, static_cast<int>(par.size()) + 1});
+    c.params.insert(c.params.end(), k.params.begin() + k.num_inputs, k.params.end());
+    c.num_inputs = k.num_inputs + 1;
+    c.index_vars = k.index_vars;
+    c.index_vars.push_back(split);
+    std::vector<std::string> at{split};
+    at.insert(at.end(), par.begin(), par.end());
+    ir::Expr value = ir::Binary::make(op, ir::ScalarRef::make(acc.type, acc.name), ir::Access::make(acc.type, partial, at));
+    std::vector<ir::Stmt> body(before);
+    body.push_back(ir::For::make(split, ir::LoopKind::Serial, ir::AssignScalar::make(acc.name, value)));
+    body.insert(body.end(), after.begin(), after.end());
+    ir::Stmt nest = ir::Block::make(body);
+    for (std::size_t i = par.size(); i-- > 0;) nest = ir::For::make(par[i], ir::LoopKind::Parallel, nest);
+    c.body = nest;
+    c.strategy = ir::Strategy::Elementwise;
+    return std::make_shared<const ir::Kernel>(std::move(c));
+}
+
+/** The accumulator and combining operator when `loop`'s body is `acc = acc op x` and nothing
+ * else writes acc; nothing otherwise. */
+std::optional<ir::BinaryOp> accumulation(const ir::For &loop, const ir::DeclareScalar &acc) {
+    const auto *a = loop.body.as<ir::AssignScalar>();
+    if (!a) {
+        const auto *b = loop.body.as<ir::Block>();
+        if (!b || b->stmts.empty()) return std::nullopt;
+        for (std::size_t i = 0; i + 1 < b->stmts.size(); ++i) // only private scalars before it
+            if (!b->stmts[i].as<ir::DeclareScalar>() && !b->stmts[i].as<ir::For>()) return std::nullopt;
+        a = b->stmts.back().as<ir::AssignScalar>();
+    }
+    if (!a || a->name != acc.name) return std::nullopt;
+    const auto *bin = a->value.as<ir::Binary>();
+    const auto *ref = bin ? bin->a.as<ir::ScalarRef>() : nullptr;
+    if (!ref || ref->name != acc.name) return std::nullopt;
+    if (bin->op != ir::BinaryOp::Add && bin->op != ir::BinaryOp::Mul && bin->op != ir::BinaryOp::Max &&
+        bin->op != ir::BinaryOp::Min)
+        return std::nullopt;
+    return bin->op;
+}
+
+} // namespace
+
+std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents &sizes, std::string *why_not) {
+    auto refuse = [&](std::string why) -> std::optional<ir::Tiling> {
+        *why_not = std::move(why);
+        return std::nullopt;
+    };
+    std::vector<std::string> par = ir::parallel_vars(k);
+    // Every thread of a block computes an output point of its own; with fewer points than
+    // threads the rest would repeat the work.
+    if (par.empty()) return refuse("a single output point: a block's threads would all compute it");
+    int64_t points = 1;
+    for (const auto &v : par) points *= sizes.count(v) ? sizes.at(v) : kTileRows;
+    if (points < kTileRows)
+        return refuse(std::to_string(points) + " output points, fewer than a block's " + std::to_string(kTileRows) +
+                      " threads");
+    std::vector<ir::Stmt> stmts = inner_statements(k);
+    // Leading scalar declarations, one serial reduction loop, then the statements using its result.
+    std::size_t at = 0;
+    while (at < stmts.size() && stmts[at].as<ir::DeclareScalar>()) ++at;
+    const auto *loop = at < stmts.size() ? stmts[at].as<ir::For>() : nullptr;
+    if (!loop || loop->loop_kind != ir::LoopKind::Serial) return refuse("no serial reduction loop inside the parallel ones");
+    std::vector<ir::Stmt> before(stmts.begin(), stmts.begin() + static_cast<long>(at));
+    std::vector<ir::Stmt> after(stmts.begin() + static_cast<long>(at) + 1, stmts.end());
+    for (const auto &s : after)
+        if (s.as<ir::For>()) return refuse("more than one reduction loop");
+
+    ir::Tiling t;
+    t.reduce_var = loop->var;
+    bool fits = true;
+    std::string why;
+    ir::for_each_tensor_use(loop->body, [&](const std::string &name, const std::vector<std::string> &idx) {
+        if (!contains(idx, t.reduce_var)) return;
+        for (const auto &v : par)
+            if (contains(idx, v)) {
+                fits = false;
+                why = name + " depends on both '" + t.reduce_var + "' and the output's '" + v + "'";
+            }
+        if (std::count(idx.begin(), idx.end(), t.reduce_var) != 1) {
+            fits = false;
+            why = name + " is read on a diagonal of '" + t.reduce_var + "'";
+        }
+        for (const auto &v : idx) {
+            if (v == t.reduce_var) continue;
+            auto it = sizes.find(v);
+            if (it == sizes.end()) {
+                fits = false;
+                why = "the size of '" + v + "' is not known when planning";
+            } else {
+                t.extents[v] = it->second;
+            }
+        }
+        if (!contains(t.tensors, name)) t.tensors.push_back(name);
+    });
+    if (!fits) return refuse(why);
+    if (t.tensors.empty()) return refuse("no operand depends on '" + t.reduce_var + "' alone");
+    int64_t row_bytes = 0;
+    for (const auto &name : t.tensors) {
+        const ir::TensorInfo &info = k.params.at(k.param_index(name));
+        int64_t slot = 1;
+        ir::for_each_tensor_use(loop->body, [&](const std::string &n, const std::vector<std::string> &idx) {
+            if (n != name) return;
+            slot = 1;
+            for (const auto &v : idx) slot *= v == t.reduce_var ? 1 : t.extents.at(v);
+        });
+        row_bytes += slot * static_cast<int64_t>(dtype_size(info.dtype)) + 16; // + padding, at most
+    }
+    if (row_bytes * kTileRows > kMaxTileBytes)
+        return refuse("a row of the reduced operands takes " + std::to_string(row_bytes) + " bytes, above " +
+                      std::to_string(kMaxTileBytes / kTileRows));
+
+    if (before.size() == 1) {
+        const auto &acc = *before.front().as<ir::DeclareScalar>();
+        if (auto op = accumulation(*loop, acc)) {
+            t.accumulator = acc.name;
+            t.combine = combine_kernel(k, before, after, acc, *op);
+        }
+    }
+    return t;
+}
+
+UnrollSchedule inner_unroll_schedule(const ir::Kernel &k, const ir::Extents &sizes) {
+    UnrollSchedule schedule;
+    for (const auto &s : inner_statements(k)) {
+        const auto *loop = s.as<ir::For>();
+        if (!loop || loop->loop_kind != ir::LoopKind::Serial) continue;
+        ir::for_each_loop(loop->body, [&](const ir::For &inner) {
+            auto it = sizes.find(inner.var);
+            if (inner.loop_kind == ir::LoopKind::Serial && it != sizes.end() && it->second <= kMaxUnrolledExtent &&
+                !contains(schedule.vars, inner.var)) {
+                schedule.vars.push_back(inner.var);
+                schedule.extents[inner.var] = it->second;
+            }
+        });
+    }
+    return schedule;
+}
+
+} // namespace einfuse::passes

@@ -1,0 +1,24 @@
+#pragma once
+// Decides how a GPU broadcast-reduce kernel tiles its reduction through shared memory and
+// whether it may split the reduction across blocks (ir::Tiling). Without it, a kernel with few
+// output points, the Gaussian kernel sum at N=20k say, runs 20k threads on a GPU that holds 270k.
+#include "ir/Kernel.h"
+#include "passes/LowerToLoops.h"
+
+namespace einfuse::passes {
+
+/** Rows of the reduced operand one tile holds: one per thread of a 256-thread block. */
+constexpr int64_t kTileRows = 256;
+/** The most shared memory a tile may take, so that several blocks share an SM. */
+constexpr int64_t kMaxTileBytes = 32768;
+
+/** The tiling of k, a broadcast-reduce kernel whose reduced operands' other indices have the
+ * sizes in `sizes`; nothing, with the reason in *why_not, when its loop nest does not fit. */
+std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents &sizes, std::string *why_not);
+
+/** The loops nested inside k's outermost reduction loop whose sizes are known and at most
+ * kMaxUnrolledExtent: unrolled, they keep the reduced operand's row in registers
+ * (sum[d] (x[i,d]-y[j,d])^2 at d=3). */
+UnrollSchedule inner_unroll_schedule(const ir::Kernel &k, const ir::Extents &sizes);
+
+} // namespace einfuse::passes

@@ -1,0 +1,95 @@
+// The GPU's tiled broadcast-reduce kernels (passes/GpuTiling.h, backends/cuda/CudaTiled.cpp):
+// reductions split across blocks or not, every combining operator, operands whose reduction index
+// is not first, and the standalone .cu's launcher, against the float64 reference.
+#include "GpuSkip.h"
+#include "StandaloneCu.h"
+#include "TestUtil.h"
+
+#include <cstring>
+
+#include <doctest/doctest.h>
+
+using namespace einfuse;
+
+namespace {
+
+const char *kGauss = "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])";
+
+/** Runs a one-output program on fresh random inputs; {max relative error, tolerance}. */
+std::pair<double, double> run_program(const char *text, const ir::Extents &sizes, std::string *plan) {
+    CompiledProgram p(text, {}, CompileOptions{Target::Cuda, "", 0});
+    p.plan_for(sizes);
+    *plan = emit(p, "plan");
+    std::map<std::string, Tensor> inputs;
+    std::vector<const Tensor *> ptrs;
+    for (const auto &in : p.program().inputs) {
+        Tensor x(in.dtype, p.tensor_shape(in.name, sizes));
+        x.fill_random(test::rng());
+        inputs.emplace(in.name, std::move(x));
+    }
+    for (const auto &in : p.program().inputs) ptrs.push_back(&inputs.at(in.name));
+    Tensor got = p.run(ptrs, sizes).outputs.front();
+    Tensor want = p.reference(ptrs, sizes).front();
+    return {ir::max_relative_error(got, want), tolerance(got.dtype(), p.reduction_length(sizes) + 16)};
+}
+
+} // namespace
+
+TEST_CASE("gpu tiled: the Gaussian kernel sum, split across blocks and not") {
+    test::require_gpu();
+    const struct {
+        int64_t n, m;
+    } rows[] = {{300, 5000}, {1000, 1000}, {20000, 2000}, {257, 70001}, {300000, 300}};
+    for (const auto &row : rows) {
+        CAPTURE(row.n);
+        CAPTURE(row.m);
+        std::string plan;
+        auto [err, tol] = run_program(kGauss, {{"i", row.n}, {"j", row.m}, {"d", 3}}, &plan);
+        CHECK(plan.find("tiled through shared memory") != std::string::npos);
+        CHECK(err <= tol);
+    }
+}
+
+TEST_CASE("gpu tiled: max, min and product reductions, transposed operands, epilogues") {
+    test::require_gpu();
+    const struct {
+        const char *text;
+        ir::Extents sizes;
+    } rows[] = {
+        {"out[i] = max[j](x[i] * y[j])", {{"i", 1000}, {"j", 30000}}},
+        {"out[i] = min[j](x[i] - y[j])", {{"i", 700}, {"j", 9000}}},
+        {"out[i] = prod[j](1 + 0.0001 * x[i] * y[j])", {{"i", 600}, {"j", 5000}}},
+        {"out[i] = sum[j](exp(-sum[d]((x[i,d] - y[d,j])^2)) * w[j])", {{"i", 900}, {"j", 4000}, {"d", 4}}},
+        {"out[i] = sum[j](sum[c](k[j,c] * x[i,c]) * exp(-(v[i] - y[j])^2))", {{"i", 300}, {"j", 6000}, {"c", 2}}},
+        {"out[i] = log(sum[j](exp(x[i] * y[j]))) + z[i]", {{"i", 2000}, {"j", 3000}}},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.text);
+        std::string plan;
+        auto [err, tol] = run_program(row.text, row.sizes, &plan);
+        CHECK(plan.find("tiled through shared memory") != std::string::npos);
+        CHECK(err <= tol);
+    }
+}
+
+TEST_CASE("gpu tiled: the standalone .cu's launcher splits, combines and frees its parts") {
+    test::require_gpu();
+    const int64_t N = 500, M = 40000, D = 3;
+    ir::Extents sizes{{"i", N}, {"j", M}, {"d", D}};
+    CompiledProgram p(kGauss, {}, CompileOptions{Target::Cuda, "", 0});
+    p.plan_for(sizes);
+    std::string cu = emit(p, "cu");
+    REQUIRE(cu.find("einfuse_out_combine<<<") != std::string::npos);
+    Tensor x(DType::F32, {N, D}), y(DType::F32, {M, D}), w(DType::F32, {M}), out(DType::F32, {N});
+    for (Tensor *t : {&x, &y, &w}) t->fill_random(test::rng());
+    auto bytes = test::run_standalone(cu, "einfuse_out",
+                                      {{&x, {N, D}, {D, 1}, 0}, {&y, {M, D}, {D, 1}, 0}, {&w, {M}, {1}, 0}},
+                                      {&out, {N}, {1}, 0}, {N, M, D}, 4);
+    if (!bytes) {
+        MESSAGE("skipped: no nvcc");
+        return;
+    }
+    std::memcpy(const_cast<void *>(out.data()), bytes->data(), bytes->size());
+    Tensor want = p.reference({&x, &y, &w}, sizes).front();
+    CHECK(ir::max_relative_error(out, want) <= tolerance(DType::F32, M + 16));
+}
