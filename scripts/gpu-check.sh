@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, in the repository root, with .gpu-carry/ (from scripts/gpu-build.sh)
-# beside it: the gpu, golden and cli tests, compute-sanitizer on a CUDA run, and the first
-# timing of bij,bjk->bik next to the installed peers. Results go to $OUT (or ./gpu-results).
+# beside it. `tests`: the gpu, golden and cli tests, CLI runs checked against the reference, and
+# compute-sanitizer memcheck and racecheck on the staged and tiled kernels. `bench`: the
+# benchmark of the brief's table against the installed peers (bench/gpu_bench.py; `quick` skips
+# torch.compile). Default: tests, then the quick benchmark. Results go to $OUT (or ./gpu-results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
 mkdir -p "$OUT"
 export EINFUSE_SOURCE_DIR=$PWD EINFUSE_CLI=$PWD/.gpu-carry/einfuse
 bin=.gpu-carry
+GAUSS="out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])"
 status=0
 
 step() { echo; echo "== $* =="; }
 run() { "$@" || { echo "FAILED ($?): $*"; status=1; }; }
 
+what=${1:-all}
 {
     step "device"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+    if [[ $what == bench ]]; then
+        step "benchmark: the brief's table against the peers"
+        run python3 bench/gpu_bench.py $bin/einfuse "$OUT"
+        exit $status
+    fi
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     step "tests: gpu"
     run $bin/gpu_tests
@@ -31,10 +41,15 @@ run() { "$@" || { echo "FAILED ($?): $*"; status=1; }; }
     run $bin/einfuse run "...ij,jk,kl->...il" --target cuda --shape 0=7x64x64 --shape 1=64x64 --shape 2=64x5 --check
     run $bin/einfuse run "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])" --target cuda --dims i=3000,j=2000,d=3 --check
     run $bin/einfuse run "m[i] = max[j](S[i,j]); e[i,j] = exp(S[i,j] - m[i]); s[i] = sum[j](e[i,j]); out[i,j] = e[i,j] / s[i]" --target cuda --dims i=512,j=1000 --check
-    step "compute-sanitizer memcheck on a CUDA run"
-    run compute-sanitizer --tool memcheck --error-exitcode 9 $bin/einfuse run "bij,bjk->bik" --target cuda --dims b=1000,i=3,j=2,k=3 --check
-    step "first timing: bij,bjk->bik against the peers"
-    run python3 bench/gpu_first_timing.py $bin/einfuse "$OUT"
+    step "compute-sanitizer memcheck and racecheck: plain, staged and tiled kernels"
+    for tool in memcheck racecheck; do
+        run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "bij,bjk->bik" --target cuda --dims b=1000,i=3,j=2,k=3 --check
+        run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "bij,bjk->bik" --target cuda --dims b=1001,i=4,j=4,k=4 --check
+        run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "$GAUSS" --target cuda --dims i=700,j=3000,d=3 --check
+    done
+    run compute-sanitizer --tool memcheck --error-exitcode 9 $bin/gpu_tests --test-case="gpu staged*,gpu tiled*"
+    step "benchmark (quick: no torch.compile)"
+    run python3 bench/gpu_bench.py $bin/einfuse "$OUT" --quick
     exit $status
 } 2>&1 | tee "$OUT/gpu-check.log"
 exit ${PIPESTATUS[0]}
