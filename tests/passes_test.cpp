@@ -122,8 +122,8 @@ TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with th
     } rows[] = {
         {"bij,bjk->bik", {{"b", 1000}, {"i", 2}, {"j", 2}, {"k", 2}}, ir::Strategy::Unrolled, ""},
         {"bij,bjk->bik", {{"b", 1000}, {"i", 8}, {"j", 8}, {"k", 8}}, ir::Strategy::Unrolled, ""},
-        {"bij,bjk->bik", {{"b", 1000}, {"i", 16}, {"j", 16}, {"k", 16}}, ir::Strategy::BroadcastReduce,
-         "4096 unrolled multiply-adds, above 1024"},
+        // On the host, D=16 loops over i and unrolls k and j (see the GPU's answer below).
+        {"bij,bjk->bik", {{"b", 1000}, {"i", 16}, {"j", 16}, {"k", 16}}, ir::Strategy::Unrolled, ""},
         {"bij,bjk->bik", {}, ir::Strategy::BroadcastReduce, "not known when planning"},
         {"bij,bjk->bik", {{"b", 3}, {"i", 17}, {"j", 300}, {"k", 5}}, ir::Strategy::BroadcastReduce,
          "index 'i' has extent 17, above the unrolling limit 16"},
@@ -138,6 +138,13 @@ TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with th
         CHECK(plan.kernels[0].strategy == row.strategy);
         if (row.strategy != ir::Strategy::Unrolled) CHECK(plan.explain().find(row.reason) != std::string::npos);
     }
+    ir::Extents d16{{"b", 1000}, {"i", 16}, {"j", 16}, {"k", 16}};
+    passes::Plan gpu16 = passes::lower(program_of("bij,bjk->bik", DType::F32), d16, passes::Device::Gpu);
+    CHECK(gpu16.kernels[0].strategy == ir::Strategy::BroadcastReduce);
+    CHECK(gpu16.explain().find("4096 unrolled multiply-adds, above 1024") != std::string::npos);
+    passes::Plan host16 = passes::lower(program_of("bij,bjk->bik", DType::F32), d16, passes::Device::Host);
+    CHECK(host16.explain().find("256 multiply-adds unrolled per iteration of the loop over i") != std::string::npos);
+    CHECK(ir::to_string(host16.kernels[0].body).find("parallel for i:\n    unrolled for k in 16:") != std::string::npos);
     passes::Plan d2 = passes::lower(program_of("bij,bjk->bik", DType::F32), {{"b", 8}, {"i", 2}, {"j", 2}, {"k", 2}});
     CHECK(ir::to_string(d2.kernels[0].body) ==
           "parallel for b:\n"

@@ -2,6 +2,7 @@
 
 #include "backends/llvm/ScalarOps.h"
 #include "backends/llvm/TypeLowering.h"
+#include "ir/Walk.h"
 #include "support/Error.h"
 
 #include <llvm/IR/Constants.h>
@@ -43,8 +44,9 @@ class KernelPrinter {
     void emit() {
         EINFUSE_ASSERT(k_.body.defined(), "kernel '" + k_.name + "' has no body");
         EINFUSE_ASSERT(!m_.getFunction(k_.name), "two kernels are named '" + k_.name + "'");
-        llvm::Function *body = print_body();
-        print_entry(body);
+        llvm::Function *general = print_body(false);
+        llvm::Function *contiguous = has_fixed_extents() ? print_body(true) : nullptr;
+        print_entry(general, contiguous);
     }
 
   private:
@@ -69,13 +71,13 @@ class KernelPrinter {
     /** void <name>.body(ptr noalias %<param>..., ptr %strides, ptr %extents, i64 %begin, i64 %end).
      * Inputs are read-only and may share memory with each other (noalias allows that for memory
      * nobody writes); outputs are distinct buffers, so noalias holds for them too. */
-    llvm::Function *print_body() {
+    llvm::Function *print_body(bool contiguous) {
         std::size_t n = k_.params.size();
         std::vector<llvm::Type *> args(n + 2, ptr());
         args.push_back(i64());
         args.push_back(i64());
         auto *type = llvm::FunctionType::get(b_.getVoidTy(), args, false);
-        auto *f = llvm::Function::Create(type, llvm::Function::InternalLinkage, k_.name + ".body", m_);
+        auto *f = llvm::Function::Create(type, llvm::Function::InternalLinkage, k_.name + (contiguous ? ".body.contiguous" : ".body"), m_);
         add_attributes(f);
         f->addFnAttr(llvm::Attribute::AlwaysInline);
         for (std::size_t p = 0; p < n; ++p) {
@@ -96,7 +98,9 @@ class KernelPrinter {
         fn_ = f;
 
         b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f));
-        load_arguments(f);
+        strides_.clear();
+        extents_.clear();
+        load_arguments(f, contiguous);
         if (const auto *outer = k_.body.as<ir::For>(); outer && outer->loop_kind == ir::LoopKind::Parallel) {
             // The caller splits the outermost parallel loop across threads. Clamping to
             // [0, extent) costs two instructions and means a bad range cannot reach past the data.
@@ -110,8 +114,12 @@ class KernelPrinter {
         return f;
     }
 
-    /** The exported entry point: unpack `data` and call the body. */
-    void print_entry(llvm::Function *body) {
+    /** The exported entry point: unpack `data` and call a body. With a contiguous variant, the
+     * entry compares the strides it was given with the row-major strides of the extents and
+     * calls the variant when all agree, the general body otherwise (broadcast, transposed,
+     * padded operands):
+     *   if (strides == row_major(extents)) k.body.contiguous(...) else k.body(...) */
+    void print_entry(llvm::Function *general, llvm::Function *contiguous) {
         auto *type = llvm::FunctionType::get(b_.getVoidTy(), {ptr(), ptr(), ptr(), i64(), i64()}, false);
         auto *f = llvm::Function::Create(type, llvm::Function::ExternalLinkage, k_.name, m_);
         add_attributes(f);
@@ -129,26 +137,94 @@ class KernelPrinter {
         }
         for (unsigned a = 1; a < 5; ++a)
             args.push_back(f->getArg(a));
-        b_.CreateCall(body, args);
+        if (!contiguous) {
+            b_.CreateCall(general, args);
+            b_.CreateRetVoid();
+            return;
+        }
+        strides_.clear();
+        extents_.clear();
+        load_arguments_from(f->getArg(1), f->getArg(2), false);
+        std::vector<std::vector<Value *>> given = strides_;
+        Value *same = b_.getTrue();
+        auto wanted = row_major_strides();
+        for (std::size_t p = 0; p < given.size(); ++p)
+            for (std::size_t d = 0; d < given[p].size(); ++d)
+                same = b_.CreateAnd(same, b_.CreateICmpEQ(given[p][d], wanted[p][d]));
+        auto *fast = llvm::BasicBlock::Create(ctx_, "contiguous", f);
+        auto *slow = llvm::BasicBlock::Create(ctx_, "strided", f);
+        b_.CreateCondBr(same, fast, slow);
+        b_.SetInsertPoint(fast);
+        b_.CreateCall(contiguous, args);
+        b_.CreateRetVoid();
+        b_.SetInsertPoint(slow);
+        b_.CreateCall(general, args);
         b_.CreateRetVoid();
     }
 
+    /** True when some loop has a trip count fixed at compile time (the unrolled strategy): then
+     * the row-major strides are constants, and a variant that uses them lets LLVM see
+     * `in0[b,i,j]` as in0 + 4*b + 2*i + j at D=2, an interleaved access group the loop
+     * vectoriser turns into wide loads and shuffles across batch elements. With strides loaded
+     * at run time it can only version on stride 1, and the batch loop stays scalar. */
+    bool has_fixed_extents() const {
+        bool fixed = false;
+        ir::for_each_loop(k_.body, [&](const ir::For &f) { fixed |= f.loop_kind == ir::LoopKind::Unrolled; });
+        return fixed;
+    }
+
+    /** Each param's strides if it were stored densely in row-major order: the product of the
+     * extents of the later dimensions, constants where a loop's trip count is fixed. Needs
+     * extents_ loaded. */
+    std::vector<std::vector<Value *>> row_major_strides() {
+        std::map<std::string, int64_t> fixed;
+        ir::for_each_loop(k_.body, [&](const ir::For &f) {
+            if (f.loop_kind == ir::LoopKind::Unrolled) fixed[f.var] = f.fixed_extent;
+        });
+        std::map<std::string, std::vector<std::string>> uses;
+        ir::for_each_tensor_use(k_.body, [&](const std::string &t, const std::vector<std::string> &idx) { uses.emplace(t, idx); });
+        std::vector<std::vector<Value *>> out;
+        for (const auto &t : k_.params) {
+            const auto &vars = uses.at(t.name);
+            std::vector<Value *> s(t.rank);
+            Value *running = b_.getInt64(1);
+            for (int d = t.rank - 1; d >= 0; --d) {
+                s[d] = running;
+                auto it = fixed.find(vars[d]);
+                Value *e = it != fixed.end() ? b_.getInt64(it->second) : extent(vars[d]);
+                running = b_.CreateMul(running, e, "", false, true);
+            }
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
     /** Strides and extents are loaded once, in the entry block: loop-invariant by construction, so
-     * the vectoriser sees `in1[b,j,k]` as base + k * stride and can version the loop on stride 1. */
-    void load_arguments(llvm::Function *f) {
+     * the vectoriser sees `in1[b,j,k]` as base + k * stride and can version the loop on stride 1.
+     * The contiguous variant computes the strides from the extents instead (its entry checked
+     * that they agree). */
+    void load_arguments(llvm::Function *f, bool contiguous) {
         std::size_t n = k_.params.size();
+        load_arguments_from(f->getArg(n), f->getArg(n + 1), contiguous);
+    }
+
+    void load_arguments_from(Value *strides, Value *extents, bool contiguous) {
+        for (std::size_t v = 0; v < k_.index_vars.size(); ++v) {
+            Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), extents, v);
+            extents_.push_back(b_.CreateLoad(i64(), slot, k_.index_vars[v] + ".extent"));
+        }
+        if (contiguous) {
+            strides_ = row_major_strides();
+            return;
+        }
         std::size_t offset = 0;
         for (const auto &t : k_.params) {
             std::vector<Value *> s;
             for (int d = 0; d < t.rank; ++d, ++offset) {
-                Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), f->getArg(n), offset);
+                Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), strides, offset);
                 s.push_back(b_.CreateLoad(i64(), slot, t.name + ".stride" + std::to_string(d)));
             }
             strides_.push_back(std::move(s));
-        }
-        for (std::size_t v = 0; v < k_.index_vars.size(); ++v) {
-            Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), f->getArg(n + 1), v);
-            extents_.push_back(b_.CreateLoad(i64(), slot, k_.index_vars[v] + ".extent"));
         }
     }
 
