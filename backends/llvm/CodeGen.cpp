@@ -2,6 +2,7 @@
 
 #include "backends/llvm/ScalarOps.h"
 #include "backends/llvm/TypeLowering.h"
+#include "backends/llvm/VectorMath.h"
 #include "ir/Walk.h"
 #include "support/Error.h"
 
@@ -11,6 +12,7 @@
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
 #include <map>
 
 namespace einfuse::llvm_backend {
@@ -256,23 +258,30 @@ class KernelPrinter {
         EINFUSE_ASSERT(p >= k_.num_inputs, "kernel " + k_.name + " stores to input '" + s.tensor + "'");
         Value *v = print_expr(s.value);
         EINFUSE_ASSERT(s.value.type() == k_.params[p].dtype, "store of another type to '" + s.tensor + "'");
-        b_.CreateStore(v, address(p, s.indices));
+        Value *where = address(p, s.indices);
+        if (!where->getType()->isVectorTy()) return void(b_.CreateStore(v, where));
+        // Each lane writes its own element (the lane variable is an output index).
+        b_.CreateMaskedScatter(widen(v), where, align(k_.params[p].dtype), all_lanes());
     }
 
     void print(const ir::DeclareScalar &d) {
         // Allocas go to the top of the entry block, where SROA/mem2reg turn them into registers.
         llvm::BasicBlock &entry = fn_->getEntryBlock();
         llvm::IRBuilder<> top(&entry, entry.begin());
-        llvm::AllocaInst *slot = top.CreateAlloca(element_type(d.type), nullptr, d.name);
+        // In a lane loop every scalar is a vector: one accumulator per lane.
+        llvm::Type *type = lanes_ ? vector_of(d.type) : element_type(d.type);
+        llvm::AllocaInst *slot = top.CreateAlloca(type, nullptr, d.name);
         if (scopes_.empty()) scopes_.emplace_back();
-        scopes_.back()[d.name] = {slot, d.type};
-        b_.CreateStore(print_expr(d.init), slot);
+        scopes_.back()[d.name] = {slot, d.type, type};
+        Value *init = print_expr(d.init);
+        b_.CreateStore(lanes_ ? widen(init) : init, slot);
     }
 
     void print(const ir::AssignScalar &a) {
         const Scalar &s = scalar(a.name);
         EINFUSE_ASSERT(a.value.type() == s.type, "assignment of another type to '" + a.name + "'");
-        b_.CreateStore(print_expr(a.value), s.slot);
+        Value *v = print_expr(a.value);
+        b_.CreateStore(s.llvm_type->isVectorTy() ? widen(v) : v, s.slot);
     }
 
     /** for (var = lo; var < hi; ++var) body, printed already guarded and rotated:
@@ -281,6 +290,7 @@ class KernelPrinter {
      *         br (var.next < hi), loop, exit */
     void print_loop(const ir::For &f, Value *lo, Value *hi) {
         EINFUSE_ASSERT(!vars_.count(f.var), "loop variable '" + f.var + "' is bound twice");
+        if (!lanes_ && is_lane_loop(f)) lo = print_lane_loop(f, lo, hi); // then the tail, below
         llvm::BasicBlock *pre = b_.GetInsertBlock();
         auto *loop = llvm::BasicBlock::Create(ctx_, f.var + ".loop", fn_);
         auto *exit = llvm::BasicBlock::Create(ctx_, f.var + ".exit", fn_);
@@ -308,12 +318,16 @@ class KernelPrinter {
 
     Value *print(const ir::Const &c) { return constant(b_, c.type, c.value); }
 
-    Value *print(const ir::Cast &c) { return convert(b_, print_expr(c.value), c.value.type(), c.type); }
+    Value *print(const ir::Cast &c) {
+        return per_lane(b_, print_expr(c.value), [&](Value *x) { return convert(b_, x, c.value.type(), c.type); });
+    }
 
     Value *print(const ir::Access &a) {
         int p = param(a.tensor);
         EINFUSE_ASSERT(a.type == k_.params[p].dtype, "read of '" + a.tensor + "' with another type");
-        return b_.CreateLoad(element_type(a.type), address(p, a.indices), a.tensor);
+        Value *where = address(p, a.indices);
+        if (!where->getType()->isVectorTy()) return b_.CreateLoad(element_type(a.type), where, a.tensor);
+        return b_.CreateMaskedGather(vector_of(a.type), where, align(a.type), all_lanes(), nullptr, a.tensor);
     }
 
     Value *print(const ir::Unary &u) { return unary_op(b_, u.op, print_expr(u.a), u.type, k_.name); }
@@ -321,6 +335,7 @@ class KernelPrinter {
     Value *print(const ir::Binary &bin) {
         Value *x = print_expr(bin.a);
         Value *y = print_expr(bin.b);
+        if (x->getType()->isVectorTy() != y->getType()->isVectorTy()) x = widen(x), y = widen(y);
         return binary_op(b_, bin.op, x, y, bin.type, k_.name);
     }
 
@@ -330,6 +345,8 @@ class KernelPrinter {
         Value *c = print_expr(s.cond);
         Value *x = print_expr(s.a);
         Value *y = print_expr(s.b);
+        if (c->getType()->isVectorTy() || x->getType()->isVectorTy() || y->getType()->isVectorTy())
+            c = widen(c), x = widen(x), y = widen(y);
         return select_op(b_, c, x, y, s.type, k_.name);
     }
 
@@ -340,7 +357,7 @@ class KernelPrinter {
     Value *print(const ir::ScalarRef &r) {
         const Scalar &s = scalar(r.name);
         EINFUSE_ASSERT(r.type == s.type, "scalar '" + r.name + "' read with another type");
-        return b_.CreateLoad(element_type(s.type), s.slot, r.name);
+        return b_.CreateLoad(s.llvm_type, s.slot, r.name);
     }
 
     int param(const std::string &tensor) {
@@ -358,7 +375,11 @@ class KernelPrinter {
         for (std::size_t d = 0; d < indices.size(); ++d) {
             auto it = vars_.find(indices[d]);
             EINFUSE_ASSERT(it != vars_.end(), "variable '" + indices[d] + "' used outside its loop in " + k_.name);
-            Value *term = b_.CreateMul(it->second, strides_[p][d], "", false, true);
+            Value *var = it->second, *stride = strides_[p][d];
+            if (var->getType()->isVectorTy()) stride = widen(stride);
+            Value *term = b_.CreateMul(var, stride, "", false, true);
+            if (offset && offset->getType()->isVectorTy() != term->getType()->isVectorTy())
+                offset = widen(offset), term = widen(term);
             offset = offset ? b_.CreateAdd(offset, term, "", false, true) : term;
         }
         Value *base = fn_->getArg(p);
@@ -368,7 +389,67 @@ class KernelPrinter {
     struct Scalar {
         llvm::AllocaInst *slot = nullptr;
         DType type = DType::F32;
+        llvm::Type *llvm_type = nullptr; // the element type, or a vector of it in a lane loop
     };
+
+    // ---- Lane loops: a parallel loop vectorised by hand, one iteration per vector lane ----
+
+    /** A parallel loop whose body reduces (a serial loop inside, no parallel one), in a kernel of
+     * f32/f64 tensors with no unrolled loops: the broadcast-reduce strategy. LLVM's loop
+     * vectoriser only vectorises innermost loops, and the innermost loop here is the reduction,
+     * which it could vectorise only by reordering the sum. Lanes over the parallel loop keep
+     * every lane's sum in the serial order, so each result has the same bits as the scalar
+     * code's, whatever the vector width or the split across threads. */
+    bool is_lane_loop(const ir::For &f) const {
+        if (f.loop_kind != ir::LoopKind::Parallel || target_.vector_bits < 128) return false;
+        for (const auto &t : k_.params)
+            if (t.dtype != DType::F32 && t.dtype != DType::F64) return false;
+        bool reduces = false, nested_parallel = false, unrolled = false;
+        ir::for_each_loop(f.body, [&](const ir::For &inner) {
+            reduces |= inner.loop_kind == ir::LoopKind::Serial;
+            nested_parallel |= inner.loop_kind == ir::LoopKind::Parallel;
+        });
+        ir::for_each_loop(k_.body, [&](const ir::For &any) { unrolled |= any.loop_kind == ir::LoopKind::Unrolled; });
+        return reduces && !nested_parallel && !unrolled;
+    }
+
+    /** for (v = lo; v + L <= hi; v += L) body with var = <v, v+1, ..., v+L-1>; returns where the
+     * scalar tail starts. "out[i] = sum[j](exp(-sum[d](..)) * w[j])" at L=16: 16 values of i
+     * per iteration, x[i,d] gathered once per j loop (LICM hoists it), y[j,d] and w[j] loaded
+     * once and broadcast, 16 accumulators in one register. L: the host's vector width. */
+    Value *print_lane_loop(const ir::For &f, Value *lo, Value *hi) {
+        int widest = 4;
+        for (const auto &t : k_.params) widest = std::max(widest, static_cast<int>(dtype_size(t.dtype)));
+        lanes_ = static_cast<unsigned>(target_.vector_bits / (8 * widest));
+        llvm::BasicBlock *pre = b_.GetInsertBlock();
+        Value *count = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b_.CreateSub(hi, lo), b_.getInt64(0));
+        Value *vector_end = b_.CreateAdd(lo, b_.CreateAnd(count, b_.getInt64(-static_cast<int64_t>(lanes_))));
+        auto *loop = llvm::BasicBlock::Create(ctx_, f.var + ".lanes", fn_);
+        auto *exit = llvm::BasicBlock::Create(ctx_, f.var + ".lanes.exit", fn_);
+        b_.CreateCondBr(b_.CreateICmpSLT(lo, vector_end), loop, exit);
+
+        b_.SetInsertPoint(loop);
+        llvm::PHINode *iv = b_.CreatePHI(i64(), 2, f.var + ".first");
+        iv->addIncoming(lo, pre);
+        std::vector<llvm::Constant *> steps;
+        for (unsigned l = 0; l < lanes_; ++l) steps.push_back(b_.getInt64(l));
+        vars_[f.var] = b_.CreateAdd(widen(iv), llvm::ConstantVector::get(steps), f.var);
+        scopes_.emplace_back();
+        print_stmt(f.body);
+        scopes_.pop_back();
+        vars_.erase(f.var);
+        Value *next = b_.CreateAdd(iv, b_.getInt64(lanes_), "", true, true);
+        iv->addIncoming(next, b_.GetInsertBlock());
+        b_.CreateCondBr(b_.CreateICmpSLT(next, vector_end), loop, exit);
+        b_.SetInsertPoint(exit);
+        lanes_ = 0;
+        return vector_end;
+    }
+
+    llvm::Type *vector_of(DType t) { return llvm::FixedVectorType::get(element_type(t), lanes_); }
+    Value *widen(Value *v) { return v->getType()->isVectorTy() ? v : b_.CreateVectorSplat(lanes_, v); }
+    Value *all_lanes() { return llvm::ConstantInt::getTrue(llvm::FixedVectorType::get(b_.getInt1Ty(), lanes_)); }
+    static llvm::Align align(DType t) { return llvm::Align(dtype_size(t)); }
 
     const Scalar &scalar(const std::string &name) {
         for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it)
@@ -386,6 +467,7 @@ class KernelPrinter {
     std::vector<Value *> extents_;                      // per index variable
     std::map<std::string, Value *> vars_;               // loop variables in scope -> induction phi
     std::vector<std::map<std::string, Scalar>> scopes_; // innermost last
+    unsigned lanes_ = 0;                                // inside a lane loop: its vector width
 };
 
 } // namespace

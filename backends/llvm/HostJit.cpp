@@ -78,13 +78,22 @@ void optimize(llvm::Module &m, llvm::TargetMachine &tm) {
     pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
 }
 
+/** The widest vector registers the features allow: the lane count of hand-vectorised loops. */
+int vector_bits(const std::string &features) {
+    auto has = [&](const char *f) { return ("," + features + ",").find(std::string(",+") + f + ",") != std::string::npos; };
+    if (has("avx512f")) return 512;
+    if (has("avx2") || has("avx")) return 256;
+    if (has("sse2")) return 128;
+    return 0;
+}
+
 /** Prints every kernel into a fresh module for the host, checks it, and optimises it. */
 std::unique_ptr<llvm::Module> build_module(const std::vector<ir::Kernel> &kernels, llvm::LLVMContext &ctx,
                                            const llvm::orc::JITTargetMachineBuilder &jtmb, llvm::TargetMachine &tm) {
     auto m = std::make_unique<llvm::Module>("einfuse", ctx);
     m->setDataLayout(tm.createDataLayout());
     m->setTargetTriple(tm.getTargetTriple().str());
-    HostTarget target{jtmb.getCPU(), jtmb.getFeatures().getString()};
+    HostTarget target{jtmb.getCPU(), jtmb.getFeatures().getString(), vector_bits(jtmb.getFeatures().getString())};
     for (const auto &k : kernels)
         emit_kernel(k, target, *m);
 
