@@ -89,7 +89,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         exe = build_baseline(tmp)
         copy_us = {t: baseline_us(exe, "copy", BYTES, t, reps) for t in thread_counts}
-        print(f"# host benchmark, {time.strftime('%Y-%m-%d')}, {cpu_model()}, {cores} cores, numpy {np.__version__}")
+        print(f"# host benchmark, {time.strftime('%Y-%m-%d')}, {cpu_model()}, {cores} cores, numpy {np.__version__}, "
+              f"load average {os.getloadavg()[0]:.2f}")
         for t in thread_counts:
             print(f"# copy, {t} thread(s): {copy_us[t]:.0f} us for {BYTES / 1e6:.0f} MB = {gbps(BYTES, copy_us[t]):.1f} GB/s")
         print()
@@ -132,6 +133,36 @@ def main():
             ef_us, _ = einfuse_run(cli, expr, {"i": n, "j": n, "d": 3}, t, reps)
             gpp_us = baseline_us(exe, "gauss", n, n, t, reps)
             print(f"| {t} | {ef_us / 1e3:.2f} | {gpp_us / 1e3:.2f} | {np_gauss:.1f} | {np_gauss / (ef_us / 1e3):.0f}x |")
+
+        print()
+        plan, cold, warm = compile_times(cli, os.path.join(tmp, "cache"))
+        print(f"Compile time (whole `einfuse run` process on bij,bjk->bik D=3 B=64, median of 7): plan only {plan:.0f} ms, "
+              f"run with the cache off {cold:.0f} ms (JIT ~{cold - plan:.0f} ms), run with a warm disk cache "
+              f"{warm:.0f} ms (~{warm - plan:.0f} ms)")
+        print(f"# load average at the end: {os.getloadavg()[0]:.2f} (another build on the machine skews the 2-thread rows)")
+
+
+def compile_times(cli, cache_dir):
+    """Whole-process wall times of the CLI on a tiny bij,bjk->bik (D=3, B=64), medians of 7: with
+    the cache off, with the cache warm, and planning only (--emit plan, no JIT). Differences from
+    the last are the JIT's share."""
+    args = ["bij,bjk->bik", "--dims", "b=64,i=3,j=3,k=3"]
+
+    def wall(cmd, env):
+        times = []
+        for _ in range(7):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
+            times.append(time.perf_counter() - t)
+        return sorted(times)[3] * 1e3
+
+    env = dict(os.environ)
+    plan = wall([cli, "compile", *args, "--target", "host", "--emit", "plan"], env)
+    env["EINFUSE_CACHE_DIR"] = "off"
+    cold = wall([cli, "run", *args], env)
+    env["EINFUSE_CACHE_DIR"] = cache_dir
+    warm = wall([cli, "run", *args], env)
+    return plan, cold, warm
 
 
 def cpu_model():
