@@ -1,6 +1,7 @@
 #include "api/HostExecutor.h"
 
 #include "api/KernelArgs.h"
+#include "api/ThreadPool.h"
 #include "support/Error.h"
 
 #include <algorithm>
@@ -14,15 +15,20 @@ namespace einfuse {
 
 #ifdef EINFUSE_HAVE_LLVM
 
+/** Iterations of a loop nest a part must run before another thread pays for itself. */
+constexpr double kMinIterationsPerPart = 32 * 1024;
+
 struct HostExecutor::Impl {
     std::unique_ptr<llvm_backend::HostModule> module;
     int threads;
+    bool all_cores; // the caller left the count to us
 };
 
 HostExecutor::HostExecutor(const passes::Plan &plan, int threads) : impl_(std::make_unique<Impl>()) {
     impl_->module = llvm_backend::HostModule::compile(plan.kernels);
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     impl_->threads = threads > 0 ? threads : static_cast<int>(cores);
+    impl_->all_cores = threads <= 0;
 }
 
 HostExecutor::~HostExecutor() = default;
@@ -34,24 +40,22 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     for (const Tensor *t : tensors) data.push_back(const_cast<void *>(t->data()));
     auto fn = impl_->module->function(k.name);
 
-    // The outermost parallel loop is split into one contiguous range per worker; every element
+    // The outermost parallel loop is split into one contiguous range per part; every element
     // is computed by the same code whatever the split, so results do not depend on the count.
+    // With the default thread count, a call with fewer than kMinIterationsPerPart iterations of
+    // the whole loop nest per part takes fewer parts: waking a worker costs ~10 us. A count the
+    // caller asked for is used as given.
     int64_t n = args.outer_extent;
-    int workers = static_cast<int>(std::min<int64_t>(impl_->threads, std::max<int64_t>(n, 1)));
-    auto range = [&](int w) { return std::pair<int64_t, int64_t>{n * w / workers, n * (w + 1) / workers}; };
-    if (workers <= 1) {
-        fn(data.data(), args.strides.data(), args.extents.data(), 0, n);
-        return;
+    int64_t parts64 = std::min<int64_t>(impl_->threads, std::max<int64_t>(n, 1));
+    if (impl_->all_cores) {
+        double iterations = 1;
+        for (int64_t e : args.extents) iterations *= static_cast<double>(std::max<int64_t>(e, 1));
+        parts64 = std::min<int64_t>(parts64, static_cast<int64_t>(iterations / kMinIterationsPerPart) + 1);
     }
-    std::vector<std::thread> pool;
-    for (int w = 1; w < workers; ++w)
-        pool.emplace_back([&, w] {
-            auto [begin, end] = range(w);
-            fn(data.data(), args.strides.data(), args.extents.data(), begin, end);
-        });
-    auto [begin, end] = range(0);
-    fn(data.data(), args.strides.data(), args.extents.data(), begin, end);
-    for (auto &t : pool) t.join();
+    int parts = static_cast<int>(parts64);
+    ThreadPool::shared().run(parts, [&](int p) {
+        fn(data.data(), args.strides.data(), args.extents.data(), n * p / parts, n * (p + 1) / parts);
+    });
 }
 
 #else

@@ -25,6 +25,26 @@ std::optional<std::string> why_not_elementwise(const ir::Reduce &r) {
     return "it reduces over " + list;
 }
 
+/** On the host, a batch element too big to unroll whole runs its outer output indices as loops
+ * and unrolls the rest: "bij,bjk->bik" at D=16 keeps i a loop and unrolls k and j (256
+ * multiply-adds: one 16-wide vector row per i). Moves variables from `small` to the loops,
+ * outermost output index first, until `work` fits; returns the note for the plan. */
+std::string loop_over_rows(const ir::Definition &d, const ir::Extents &sizes, std::vector<std::string> &small,
+                           int64_t &work) {
+    std::string looped;
+    for (const auto &v : d.indices) {
+        if (work <= kMaxUnrolledWork) break;
+        auto it = std::find(small.begin(), small.end(), v);
+        if (it == small.end() || small.size() == 1) continue;
+        auto size = sizes.find(v);
+        if (size == sizes.end()) continue;
+        work /= std::max<int64_t>(size->second, 1);
+        looped += (looped.empty() ? "" : ",") + v;
+        small.erase(it);
+    }
+    return looped.empty() ? "" : " per iteration of the loop over " + looped;
+}
+
 /** The unrolled strategy: one thread per point of the batch indices (those every tensor uses),
  * everything else unrolled in registers. "bij,bjk->bik" at i=j=k=2: batch b, unroll i, j, k. */
 std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Definition &d, const ir::Extents &sizes,
@@ -66,8 +86,10 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
                    std::to_string(kMaxUnrolledExtent);
         work *= it->second;
     }
+    std::string rows;
+    if (device == Device::Host) rows = loop_over_rows(d, sizes, small, work);
     schedule.vars = small;
-    detail = "a thread per batch element, " + std::to_string(work) + " multiply-adds unrolled";
+    detail = "a thread per batch element, " + std::to_string(work) + " multiply-adds unrolled" + rows;
     if (device == Device::Gpu) {
         int64_t widest = 0; // the largest slice of one tensor that one batch element owns
         for (std::size_t u = 0; u < uses.size(); ++u) {

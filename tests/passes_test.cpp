@@ -123,8 +123,10 @@ TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with th
     } rows[] = {
         {"bij,bjk->bik", {{"b", 1000}, {"i", 2}, {"j", 2}, {"k", 2}}, ir::Strategy::Unrolled, ""},
         {"bij,bjk->bik", {{"b", 1000}, {"i", 8}, {"j", 8}, {"k", 8}}, ir::Strategy::Unrolled, ""},
-        {"bij,bjk->bik", {{"b", 1000}, {"i", 16}, {"j", 16}, {"k", 16}}, ir::Strategy::BroadcastReduce,
-         "one thread would unroll 4096 multiply-adds, above 1024"},
+        // On the host, D=16 loops over i and unrolls k and j; on the GPU a thread per output element.
+        {"bij,bjk->bik", {{"b", 1000}, {"i", 16}, {"j", 16}, {"k", 16}}, ir::Strategy::Unrolled, ""},
+        {"bij,bjk->bik", {{"b", 1000}, {"i", 16}, {"j", 32}, {"k", 16}}, ir::Strategy::BroadcastReduce,
+         "index 'j' has extent 32, above the unrolling limit 16"},
         {"bij,bjk->bik", {}, ir::Strategy::BroadcastReduce, "not known when planning"},
         {"bij,bjk->bik", {{"b", 3}, {"i", 17}, {"j", 300}, {"k", 5}}, ir::Strategy::BroadcastReduce,
          "index 'i' has extent 17, above the unrolling limit 16"},
@@ -139,6 +141,13 @@ TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with th
         CHECK(plan.kernels[0].strategy == row.strategy);
         if (row.strategy != ir::Strategy::Unrolled) CHECK(plan.explain().find(row.reason) != std::string::npos);
     }
+    ir::Extents d16{{"b", 1000}, {"i", 16}, {"j", 16}, {"k", 16}};
+    passes::Plan gpu16 = passes::lower(program_of("bij,bjk->bik", DType::F32), d16, passes::Device::Gpu);
+    CHECK(gpu16.kernels[0].strategy == ir::Strategy::Unrolled);
+    CHECK(gpu16.explain().find("a thread per output element") != std::string::npos);
+    passes::Plan host16 = passes::lower(program_of("bij,bjk->bik", DType::F32), d16, passes::Device::Host);
+    CHECK(host16.explain().find("256 multiply-adds unrolled per iteration of the loop over i") != std::string::npos);
+    CHECK(ir::to_string(host16.kernels[0].body).find("parallel for i:\n    unrolled for k in 16:") != std::string::npos);
     passes::Plan d2 = passes::lower(program_of("bij,bjk->bik", DType::F32), {{"b", 8}, {"i", 2}, {"j", 2}, {"k", 2}});
     CHECK(ir::to_string(d2.kernels[0].body) ==
           "parallel for b:\n"
@@ -148,35 +157,6 @@ TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with th
           "      unrolled for j in 2:\n"
           "        acc = acc + (in0[b,i,j] * in1[b,j,k])\n"
           "      out[b,i,k] = acc\n");
-}
-
-TEST_CASE("GPU staging: a thread per output element, inputs staged when a batch element's slice passes 16 bytes") {
-    const struct {
-        int64_t d;
-        int64_t batch_per_block; // 0: not staged
-    } rows[] = {{2, 0}, {3, 128}, {4, 128}, {8, 32}, {16, 8}};
-    for (const auto &row : rows) {
-        CAPTURE(row.d);
-        ir::Extents sizes{{"b", 4096}, {"i", row.d}, {"j", row.d}, {"k", row.d}};
-        passes::Plan plan = passes::lower(program_of("bij,bjk->bik", DType::F32), sizes, passes::Device::Gpu);
-        const ir::Kernel &k = plan.kernels.at(0);
-        CHECK(k.strategy == ir::Strategy::Unrolled);
-        CHECK(k.staging.has_value() == (row.batch_per_block > 0));
-        if (!k.staging) continue;
-        CHECK(k.staging->batch_var == "b");
-        CHECK(k.staging->batch_per_block == row.batch_per_block);
-        CHECK(ir::parallel_vars(k) == std::vector<std::string>{"b", "i", "k"});
-        CHECK(plan.explain().find("staged through shared memory") != std::string::npos);
-    }
-    // 2-byte inputs stage more batch elements per block; a transposed read is not staged.
-    passes::Plan half = passes::lower(program_of("bij,bjk->bik", DType::F16), {{"b", 64}, {"i", 4}, {"j", 4}, {"k", 4}},
-                                      passes::Device::Gpu);
-    REQUIRE(half.kernels.at(0).staging.has_value());
-    CHECK(half.kernels[0].staging->batch_per_block == 256);
-    passes::Plan transposed = passes::lower(program_of("ijb,bjk->bik", DType::F32),
-                                            {{"b", 64}, {"i", 4}, {"j", 4}, {"k", 4}}, passes::Device::Gpu);
-    CHECK_FALSE(transposed.kernels.at(0).staging.has_value());
-    CHECK(transposed.explain().find("not read with 'b' as its first index") != std::string::npos);
 }
 
 TEST_CASE("GPU staging: a thread per output element, inputs staged when a batch element's slice passes 16 bytes") {

@@ -2,6 +2,8 @@
 
 #include "backends/llvm/ScalarOps.h"
 #include "backends/llvm/TypeLowering.h"
+#include "backends/llvm/VectorMath.h"
+#include "ir/Walk.h"
 #include "support/Error.h"
 
 #include <llvm/IR/Constants.h>
@@ -10,6 +12,7 @@
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
 #include <map>
 
 namespace einfuse::llvm_backend {
@@ -43,8 +46,9 @@ class KernelPrinter {
     void emit() {
         EINFUSE_ASSERT(k_.body.defined(), "kernel '" + k_.name + "' has no body");
         EINFUSE_ASSERT(!m_.getFunction(k_.name), "two kernels are named '" + k_.name + "'");
-        llvm::Function *body = print_body();
-        print_entry(body);
+        llvm::Function *general = print_body(false);
+        llvm::Function *contiguous = has_fixed_extents() ? print_body(true) : nullptr;
+        print_entry(general, contiguous);
     }
 
   private:
@@ -69,13 +73,13 @@ class KernelPrinter {
     /** void <name>.body(ptr noalias %<param>..., ptr %strides, ptr %extents, i64 %begin, i64 %end).
      * Inputs are read-only and may share memory with each other (noalias allows that for memory
      * nobody writes); outputs are distinct buffers, so noalias holds for them too. */
-    llvm::Function *print_body() {
+    llvm::Function *print_body(bool contiguous) {
         std::size_t n = k_.params.size();
         std::vector<llvm::Type *> args(n + 2, ptr());
         args.push_back(i64());
         args.push_back(i64());
         auto *type = llvm::FunctionType::get(b_.getVoidTy(), args, false);
-        auto *f = llvm::Function::Create(type, llvm::Function::InternalLinkage, k_.name + ".body", m_);
+        auto *f = llvm::Function::Create(type, llvm::Function::InternalLinkage, k_.name + (contiguous ? ".body.contiguous" : ".body"), m_);
         add_attributes(f);
         f->addFnAttr(llvm::Attribute::AlwaysInline);
         for (std::size_t p = 0; p < n; ++p) {
@@ -96,7 +100,9 @@ class KernelPrinter {
         fn_ = f;
 
         b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f));
-        load_arguments(f);
+        strides_.clear();
+        extents_.clear();
+        load_arguments(f, contiguous);
         if (const auto *outer = k_.body.as<ir::For>(); outer && outer->loop_kind == ir::LoopKind::Parallel) {
             // The caller splits the outermost parallel loop across threads. Clamping to
             // [0, extent) costs two instructions and means a bad range cannot reach past the data.
@@ -110,8 +116,12 @@ class KernelPrinter {
         return f;
     }
 
-    /** The exported entry point: unpack `data` and call the body. */
-    void print_entry(llvm::Function *body) {
+    /** The exported entry point: unpack `data` and call a body. With a contiguous variant, the
+     * entry compares the strides it was given with the row-major strides of the extents and
+     * calls the variant when all agree, the general body otherwise (broadcast, transposed,
+     * padded operands):
+     *   if (strides == row_major(extents)) k.body.contiguous(...) else k.body(...) */
+    void print_entry(llvm::Function *general, llvm::Function *contiguous) {
         auto *type = llvm::FunctionType::get(b_.getVoidTy(), {ptr(), ptr(), ptr(), i64(), i64()}, false);
         auto *f = llvm::Function::Create(type, llvm::Function::ExternalLinkage, k_.name, m_);
         add_attributes(f);
@@ -129,26 +139,94 @@ class KernelPrinter {
         }
         for (unsigned a = 1; a < 5; ++a)
             args.push_back(f->getArg(a));
-        b_.CreateCall(body, args);
+        if (!contiguous) {
+            b_.CreateCall(general, args);
+            b_.CreateRetVoid();
+            return;
+        }
+        strides_.clear();
+        extents_.clear();
+        load_arguments_from(f->getArg(1), f->getArg(2), false);
+        std::vector<std::vector<Value *>> given = strides_;
+        Value *same = b_.getTrue();
+        auto wanted = row_major_strides();
+        for (std::size_t p = 0; p < given.size(); ++p)
+            for (std::size_t d = 0; d < given[p].size(); ++d)
+                same = b_.CreateAnd(same, b_.CreateICmpEQ(given[p][d], wanted[p][d]));
+        auto *fast = llvm::BasicBlock::Create(ctx_, "contiguous", f);
+        auto *slow = llvm::BasicBlock::Create(ctx_, "strided", f);
+        b_.CreateCondBr(same, fast, slow);
+        b_.SetInsertPoint(fast);
+        b_.CreateCall(contiguous, args);
+        b_.CreateRetVoid();
+        b_.SetInsertPoint(slow);
+        b_.CreateCall(general, args);
         b_.CreateRetVoid();
     }
 
+    /** True when some loop has a trip count fixed at compile time (the unrolled strategy): then
+     * the row-major strides are constants, and a variant that uses them lets LLVM see
+     * `in0[b,i,j]` as in0 + 4*b + 2*i + j at D=2, an interleaved access group the loop
+     * vectoriser turns into wide loads and shuffles across batch elements. With strides loaded
+     * at run time it can only version on stride 1, and the batch loop stays scalar. */
+    bool has_fixed_extents() const {
+        bool fixed = false;
+        ir::for_each_loop(k_.body, [&](const ir::For &f) { fixed |= f.loop_kind == ir::LoopKind::Unrolled; });
+        return fixed;
+    }
+
+    /** Each param's strides if it were stored densely in row-major order: the product of the
+     * extents of the later dimensions, constants where a loop's trip count is fixed. Needs
+     * extents_ loaded. */
+    std::vector<std::vector<Value *>> row_major_strides() {
+        std::map<std::string, int64_t> fixed;
+        ir::for_each_loop(k_.body, [&](const ir::For &f) {
+            if (f.loop_kind == ir::LoopKind::Unrolled) fixed[f.var] = f.fixed_extent;
+        });
+        std::map<std::string, std::vector<std::string>> uses;
+        ir::for_each_tensor_use(k_.body, [&](const std::string &t, const std::vector<std::string> &idx) { uses.emplace(t, idx); });
+        std::vector<std::vector<Value *>> out;
+        for (const auto &t : k_.params) {
+            const auto &vars = uses.at(t.name);
+            std::vector<Value *> s(t.rank);
+            Value *running = b_.getInt64(1);
+            for (int d = t.rank - 1; d >= 0; --d) {
+                s[d] = running;
+                auto it = fixed.find(vars[d]);
+                Value *e = it != fixed.end() ? b_.getInt64(it->second) : extent(vars[d]);
+                running = b_.CreateMul(running, e, "", false, true);
+            }
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
     /** Strides and extents are loaded once, in the entry block: loop-invariant by construction, so
-     * the vectoriser sees `in1[b,j,k]` as base + k * stride and can version the loop on stride 1. */
-    void load_arguments(llvm::Function *f) {
+     * the vectoriser sees `in1[b,j,k]` as base + k * stride and can version the loop on stride 1.
+     * The contiguous variant computes the strides from the extents instead (its entry checked
+     * that they agree). */
+    void load_arguments(llvm::Function *f, bool contiguous) {
         std::size_t n = k_.params.size();
+        load_arguments_from(f->getArg(n), f->getArg(n + 1), contiguous);
+    }
+
+    void load_arguments_from(Value *strides, Value *extents, bool contiguous) {
+        for (std::size_t v = 0; v < k_.index_vars.size(); ++v) {
+            Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), extents, v);
+            extents_.push_back(b_.CreateLoad(i64(), slot, k_.index_vars[v] + ".extent"));
+        }
+        if (contiguous) {
+            strides_ = row_major_strides();
+            return;
+        }
         std::size_t offset = 0;
         for (const auto &t : k_.params) {
             std::vector<Value *> s;
             for (int d = 0; d < t.rank; ++d, ++offset) {
-                Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), f->getArg(n), offset);
+                Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), strides, offset);
                 s.push_back(b_.CreateLoad(i64(), slot, t.name + ".stride" + std::to_string(d)));
             }
             strides_.push_back(std::move(s));
-        }
-        for (std::size_t v = 0; v < k_.index_vars.size(); ++v) {
-            Value *slot = b_.CreateConstInBoundsGEP1_64(i64(), f->getArg(n + 1), v);
-            extents_.push_back(b_.CreateLoad(i64(), slot, k_.index_vars[v] + ".extent"));
         }
     }
 
@@ -180,23 +258,30 @@ class KernelPrinter {
         EINFUSE_ASSERT(p >= k_.num_inputs, "kernel " + k_.name + " stores to input '" + s.tensor + "'");
         Value *v = print_expr(s.value);
         EINFUSE_ASSERT(s.value.type() == k_.params[p].dtype, "store of another type to '" + s.tensor + "'");
-        b_.CreateStore(v, address(p, s.indices));
+        Value *where = address(p, s.indices);
+        if (!where->getType()->isVectorTy()) return void(b_.CreateStore(v, where));
+        // Each lane writes its own element (the lane variable is an output index).
+        b_.CreateMaskedScatter(widen(v), where, align(k_.params[p].dtype), all_lanes());
     }
 
     void print(const ir::DeclareScalar &d) {
         // Allocas go to the top of the entry block, where SROA/mem2reg turn them into registers.
         llvm::BasicBlock &entry = fn_->getEntryBlock();
         llvm::IRBuilder<> top(&entry, entry.begin());
-        llvm::AllocaInst *slot = top.CreateAlloca(element_type(d.type), nullptr, d.name);
+        // In a lane loop every scalar is a vector: one accumulator per lane.
+        llvm::Type *type = lanes_ ? vector_of(d.type) : element_type(d.type);
+        llvm::AllocaInst *slot = top.CreateAlloca(type, nullptr, d.name);
         if (scopes_.empty()) scopes_.emplace_back();
-        scopes_.back()[d.name] = {slot, d.type};
-        b_.CreateStore(print_expr(d.init), slot);
+        scopes_.back()[d.name] = {slot, d.type, type};
+        Value *init = print_expr(d.init);
+        b_.CreateStore(lanes_ ? widen(init) : init, slot);
     }
 
     void print(const ir::AssignScalar &a) {
         const Scalar &s = scalar(a.name);
         EINFUSE_ASSERT(a.value.type() == s.type, "assignment of another type to '" + a.name + "'");
-        b_.CreateStore(print_expr(a.value), s.slot);
+        Value *v = print_expr(a.value);
+        b_.CreateStore(s.llvm_type->isVectorTy() ? widen(v) : v, s.slot);
     }
 
     /** for (var = lo; var < hi; ++var) body, printed already guarded and rotated:
@@ -205,6 +290,7 @@ class KernelPrinter {
      *         br (var.next < hi), loop, exit */
     void print_loop(const ir::For &f, Value *lo, Value *hi) {
         EINFUSE_ASSERT(!vars_.count(f.var), "loop variable '" + f.var + "' is bound twice");
+        if (!lanes_ && is_lane_loop(f)) lo = print_lane_loop(f, lo, hi); // then the tail, below
         llvm::BasicBlock *pre = b_.GetInsertBlock();
         auto *loop = llvm::BasicBlock::Create(ctx_, f.var + ".loop", fn_);
         auto *exit = llvm::BasicBlock::Create(ctx_, f.var + ".exit", fn_);
@@ -232,12 +318,16 @@ class KernelPrinter {
 
     Value *print(const ir::Const &c) { return constant(b_, c.type, c.value); }
 
-    Value *print(const ir::Cast &c) { return convert(b_, print_expr(c.value), c.value.type(), c.type); }
+    Value *print(const ir::Cast &c) {
+        return per_lane(b_, print_expr(c.value), [&](Value *x) { return convert(b_, x, c.value.type(), c.type); });
+    }
 
     Value *print(const ir::Access &a) {
         int p = param(a.tensor);
         EINFUSE_ASSERT(a.type == k_.params[p].dtype, "read of '" + a.tensor + "' with another type");
-        return b_.CreateLoad(element_type(a.type), address(p, a.indices), a.tensor);
+        Value *where = address(p, a.indices);
+        if (!where->getType()->isVectorTy()) return b_.CreateLoad(element_type(a.type), where, a.tensor);
+        return b_.CreateMaskedGather(vector_of(a.type), where, align(a.type), all_lanes(), nullptr, a.tensor);
     }
 
     Value *print(const ir::Unary &u) { return unary_op(b_, u.op, print_expr(u.a), u.type, k_.name); }
@@ -245,6 +335,7 @@ class KernelPrinter {
     Value *print(const ir::Binary &bin) {
         Value *x = print_expr(bin.a);
         Value *y = print_expr(bin.b);
+        if (x->getType()->isVectorTy() != y->getType()->isVectorTy()) x = widen(x), y = widen(y);
         return binary_op(b_, bin.op, x, y, bin.type, k_.name);
     }
 
@@ -254,6 +345,8 @@ class KernelPrinter {
         Value *c = print_expr(s.cond);
         Value *x = print_expr(s.a);
         Value *y = print_expr(s.b);
+        if (c->getType()->isVectorTy() || x->getType()->isVectorTy() || y->getType()->isVectorTy())
+            c = widen(c), x = widen(x), y = widen(y);
         return select_op(b_, c, x, y, s.type, k_.name);
     }
 
@@ -264,7 +357,7 @@ class KernelPrinter {
     Value *print(const ir::ScalarRef &r) {
         const Scalar &s = scalar(r.name);
         EINFUSE_ASSERT(r.type == s.type, "scalar '" + r.name + "' read with another type");
-        return b_.CreateLoad(element_type(s.type), s.slot, r.name);
+        return b_.CreateLoad(s.llvm_type, s.slot, r.name);
     }
 
     int param(const std::string &tensor) {
@@ -282,7 +375,11 @@ class KernelPrinter {
         for (std::size_t d = 0; d < indices.size(); ++d) {
             auto it = vars_.find(indices[d]);
             EINFUSE_ASSERT(it != vars_.end(), "variable '" + indices[d] + "' used outside its loop in " + k_.name);
-            Value *term = b_.CreateMul(it->second, strides_[p][d], "", false, true);
+            Value *var = it->second, *stride = strides_[p][d];
+            if (var->getType()->isVectorTy()) stride = widen(stride);
+            Value *term = b_.CreateMul(var, stride, "", false, true);
+            if (offset && offset->getType()->isVectorTy() != term->getType()->isVectorTy())
+                offset = widen(offset), term = widen(term);
             offset = offset ? b_.CreateAdd(offset, term, "", false, true) : term;
         }
         Value *base = fn_->getArg(p);
@@ -292,7 +389,67 @@ class KernelPrinter {
     struct Scalar {
         llvm::AllocaInst *slot = nullptr;
         DType type = DType::F32;
+        llvm::Type *llvm_type = nullptr; // the element type, or a vector of it in a lane loop
     };
+
+    // ---- Lane loops: a parallel loop vectorised by hand, one iteration per vector lane ----
+
+    /** A parallel loop whose body reduces (a serial loop inside, no parallel one), in a kernel of
+     * f32/f64 tensors with no unrolled loops: the broadcast-reduce strategy. LLVM's loop
+     * vectoriser only vectorises innermost loops, and the innermost loop here is the reduction,
+     * which it could vectorise only by reordering the sum. Lanes over the parallel loop keep
+     * every lane's sum in the serial order, so each result has the same bits as the scalar
+     * code's, whatever the vector width or the split across threads. */
+    bool is_lane_loop(const ir::For &f) const {
+        if (f.loop_kind != ir::LoopKind::Parallel || target_.vector_bits < 128) return false;
+        for (const auto &t : k_.params)
+            if (t.dtype != DType::F32 && t.dtype != DType::F64) return false;
+        bool reduces = false, nested_parallel = false, unrolled = false;
+        ir::for_each_loop(f.body, [&](const ir::For &inner) {
+            reduces |= inner.loop_kind == ir::LoopKind::Serial;
+            nested_parallel |= inner.loop_kind == ir::LoopKind::Parallel;
+        });
+        ir::for_each_loop(k_.body, [&](const ir::For &any) { unrolled |= any.loop_kind == ir::LoopKind::Unrolled; });
+        return reduces && !nested_parallel && !unrolled;
+    }
+
+    /** for (v = lo; v + L <= hi; v += L) body with var = <v, v+1, ..., v+L-1>; returns where the
+     * scalar tail starts. "out[i] = sum[j](exp(-sum[d](..)) * w[j])" at L=16: 16 values of i
+     * per iteration, x[i,d] gathered once per j loop (LICM hoists it), y[j,d] and w[j] loaded
+     * once and broadcast, 16 accumulators in one register. L: the host's vector width. */
+    Value *print_lane_loop(const ir::For &f, Value *lo, Value *hi) {
+        int widest = 4;
+        for (const auto &t : k_.params) widest = std::max(widest, static_cast<int>(dtype_size(t.dtype)));
+        lanes_ = static_cast<unsigned>(target_.vector_bits / (8 * widest));
+        llvm::BasicBlock *pre = b_.GetInsertBlock();
+        Value *count = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b_.CreateSub(hi, lo), b_.getInt64(0));
+        Value *vector_end = b_.CreateAdd(lo, b_.CreateAnd(count, b_.getInt64(-static_cast<int64_t>(lanes_))));
+        auto *loop = llvm::BasicBlock::Create(ctx_, f.var + ".lanes", fn_);
+        auto *exit = llvm::BasicBlock::Create(ctx_, f.var + ".lanes.exit", fn_);
+        b_.CreateCondBr(b_.CreateICmpSLT(lo, vector_end), loop, exit);
+
+        b_.SetInsertPoint(loop);
+        llvm::PHINode *iv = b_.CreatePHI(i64(), 2, f.var + ".first");
+        iv->addIncoming(lo, pre);
+        std::vector<llvm::Constant *> steps;
+        for (unsigned l = 0; l < lanes_; ++l) steps.push_back(b_.getInt64(l));
+        vars_[f.var] = b_.CreateAdd(widen(iv), llvm::ConstantVector::get(steps), f.var);
+        scopes_.emplace_back();
+        print_stmt(f.body);
+        scopes_.pop_back();
+        vars_.erase(f.var);
+        Value *next = b_.CreateAdd(iv, b_.getInt64(lanes_), "", true, true);
+        iv->addIncoming(next, b_.GetInsertBlock());
+        b_.CreateCondBr(b_.CreateICmpSLT(next, vector_end), loop, exit);
+        b_.SetInsertPoint(exit);
+        lanes_ = 0;
+        return vector_end;
+    }
+
+    llvm::Type *vector_of(DType t) { return llvm::FixedVectorType::get(element_type(t), lanes_); }
+    Value *widen(Value *v) { return v->getType()->isVectorTy() ? v : b_.CreateVectorSplat(lanes_, v); }
+    Value *all_lanes() { return llvm::ConstantInt::getTrue(llvm::FixedVectorType::get(b_.getInt1Ty(), lanes_)); }
+    static llvm::Align align(DType t) { return llvm::Align(dtype_size(t)); }
 
     const Scalar &scalar(const std::string &name) {
         for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it)
@@ -310,6 +467,7 @@ class KernelPrinter {
     std::vector<Value *> extents_;                      // per index variable
     std::map<std::string, Value *> vars_;               // loop variables in scope -> induction phi
     std::vector<std::map<std::string, Scalar>> scopes_; // innermost last
+    unsigned lanes_ = 0;                                // inside a lane loop: its vector width
 };
 
 } // namespace

@@ -17,6 +17,7 @@ namespace einfuse::llvm_backend {
 struct HostTarget {
     std::string cpu;
     std::string features;
+    int vector_bits = 0; // the widest vector register: 512 with AVX-512, 256 with AVX2; 0: none used
 };
 
 /** Adds `k` to `m` as

@@ -8,8 +8,11 @@
 
 #include "backends/llvm/CodeGen.h"
 #include "backends/llvm/ScalarOps.h"
+#include "support/DiskCache.h"
 #include "support/Error.h"
 
+#include <llvm/Config/llvm-config.h>
+#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
@@ -23,6 +26,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 
 namespace einfuse::llvm_backend {
 
@@ -78,21 +82,70 @@ void optimize(llvm::Module &m, llvm::TargetMachine &tm) {
     pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
 }
 
-/** Prints every kernel into a fresh module for the host, checks it, and optimises it. */
-std::unique_ptr<llvm::Module> build_module(const std::vector<ir::Kernel> &kernels, llvm::LLVMContext &ctx,
+/** The widest vector registers the features allow: the lane count of hand-vectorised loops. */
+int vector_bits(const std::string &features) {
+    auto has = [&](const char *f) { return ("," + features + ",").find(std::string(",+") + f + ",") != std::string::npos; };
+    if (has("avx512f")) return 512;
+    if (has("avx2") || has("avx")) return 256;
+    if (has("sse2")) return 128;
+    return 0;
+}
+
+/** Prints every kernel into a fresh module for the host and checks it; not yet optimised. */
+std::unique_ptr<llvm::Module> print_module(const std::vector<ir::Kernel> &kernels, llvm::LLVMContext &ctx,
                                            const llvm::orc::JITTargetMachineBuilder &jtmb, llvm::TargetMachine &tm) {
     auto m = std::make_unique<llvm::Module>("einfuse", ctx);
     m->setDataLayout(tm.createDataLayout());
     m->setTargetTriple(tm.getTargetTriple().str());
-    HostTarget target{jtmb.getCPU(), jtmb.getFeatures().getString()};
+    HostTarget target{jtmb.getCPU(), jtmb.getFeatures().getString(), vector_bits(jtmb.getFeatures().getString())};
     for (const auto &k : kernels)
         emit_kernel(k, target, *m);
 
     std::string problems;
     llvm::raw_string_ostream os(problems);
     if (llvm::verifyModule(*m, &os)) throw InternalError("host backend printed invalid LLVM IR: " + os.str());
+    return m;
+}
+
+std::unique_ptr<llvm::Module> build_module(const std::vector<ir::Kernel> &kernels, llvm::LLVMContext &ctx,
+                                           const llvm::orc::JITTargetMachineBuilder &jtmb, llvm::TargetMachine &tm) {
+    auto m = print_module(kernels, ctx, jtmb, tm);
     optimize(*m, tm);
     return m;
+}
+
+/** What the machine code depends on: the IR as printed (it names every kernel and holds every
+ * size fixed at planning), the CPU and its features, the pipeline's options, the versions. */
+std::string cache_key(const llvm::Module &m, const llvm::orc::JITTargetMachineBuilder &jtmb) {
+    std::string text = "einfuse " EINFUSE_VERSION "; LLVM " LLVM_VERSION_STRING "; O3 loop+slp vectorise; " +
+                       m.getTargetTriple() + "; " + jtmb.getCPU() + "; " + jtmb.getFeatures().getString() + "\n";
+    llvm::raw_string_ostream os(text);
+    m.print(os, nullptr);
+    return content_hash(os.str());
+}
+
+/** Object code for the module: from this process's memory, else from the disk cache, else
+ * optimised and compiled here (and then kept in both). */
+std::string object_code(std::unique_ptr<llvm::Module> m, const llvm::orc::JITTargetMachineBuilder &jtmb,
+                        llvm::TargetMachine &tm) {
+    static std::mutex lock;
+    static std::map<std::string, std::string> memory;
+    std::string key = cache_key(*m, jtmb);
+    {
+        std::lock_guard<std::mutex> hold(lock);
+        if (auto it = memory.find(key); it != memory.end()) return it->second;
+    }
+    DiskCache disk = DiskCache::from_environment("host");
+    std::optional<std::string> bytes = disk.load(key);
+    if (!bytes) {
+        optimize(*m, tm);
+        llvm::orc::SimpleCompiler compile(tm);
+        auto object = take(compile(*m), "generating machine code");
+        bytes = std::string(object->getBuffer());
+        disk.store(key, *bytes);
+    }
+    std::lock_guard<std::mutex> hold(lock);
+    return memory.emplace(key, std::move(*bytes)).first->second;
 }
 
 /** "; einfuse 0.1.0 host kernels ..." then "; <kernel>: <statement>" per kernel, then the IR. */
@@ -129,6 +182,8 @@ void define_libm(llvm::orc::LLJIT &jit) {
 struct HostModule::Impl {
     std::unique_ptr<llvm::orc::LLJIT> jit; // owns the machine code the functions point into
     std::map<std::string, HostKernelFn> functions;
+    std::vector<ir::Kernel> kernels;       // for optimized_ir(), printed when asked
+    std::once_flag ir_once;
     std::string ir;
 };
 
@@ -138,23 +193,26 @@ HostModule::~HostModule() = default;
 std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) {
     auto jtmb = host_machine();
     auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
-    auto ctx = std::make_unique<llvm::LLVMContext>(); // declared before the module: outlives it
-    auto m = build_module(kernels, *ctx, jtmb, *tm);
+    std::string object;
+    {
+        llvm::LLVMContext ctx; // declared before the module: outlives it
+        object = object_code(print_module(kernels, ctx, jtmb, *tm), jtmb, *tm);
+    }
 
     std::unique_ptr<HostModule> out(new HostModule());
     Impl &impl = *out->impl_;
-    impl.ir = ir_text(*m, kernels, jtmb.getCPU());
+    impl.kernels = kernels;
     // Process symbols are visible by default (LLJITBuilder links a process-symbol JITDylib):
     // loop-idiom recognition may turn a loop into memset. libm is defined explicitly on top.
     impl.jit = take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create(), "creating the JIT");
     define_libm(*impl.jit);
-    llvm::orc::ThreadSafeModule tsm(std::move(m), llvm::orc::ThreadSafeContext(std::move(ctx)));
-    check(impl.jit->addIRModule(std::move(tsm)), "adding the module to the JIT");
+    check(impl.jit->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, "einfuse-host-kernels")),
+          "adding the object code to the JIT");
 
-    // Resolving now compiles the module to machine code once, here, so errors surface from
-    // compile() and function() never touches LLVM.
+    // Resolving now links the object once, here, so errors surface from compile() and
+    // function() never touches LLVM.
     for (const auto &k : kernels) {
-        auto addr = take(impl.jit->lookup(k.name), "generating machine code");
+        auto addr = take(impl.jit->lookup(k.name), "linking the machine code");
         impl.functions[k.name] = addr.toPtr<HostKernelFn>();
     }
     return out;
@@ -166,7 +224,11 @@ HostKernelFn HostModule::function(const std::string &kernel_name) const {
     return it->second;
 }
 
-const std::string &HostModule::optimized_ir() const { return impl_->ir; }
+const std::string &HostModule::optimized_ir() const {
+    // The machine code may come from a cache, without the optimised IR: print it on demand.
+    std::call_once(impl_->ir_once, [&] { impl_->ir = emit_llvm_ir(impl_->kernels); });
+    return impl_->ir;
+}
 
 std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels) {
     auto jtmb = host_machine();

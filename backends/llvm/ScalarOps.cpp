@@ -1,6 +1,7 @@
 #include "backends/llvm/ScalarOps.h"
 
 #include "backends/llvm/TypeLowering.h"
+#include "backends/llvm/VectorMath.h"
 #include "support/Error.h"
 
 #include <llvm/IR/Constants.h>
@@ -38,6 +39,7 @@ void reject_16bit(DType t, const std::string &where) {
  * -fno-math-errno would: no memory touched (errno is nobody's business here), no unwinding, so
  * the loop vectoriser and LICM treat it like an intrinsic. */
 Value *libm_call(IRBuilderBase &b, const char *name, Value *x) {
+    if (x->getType()->isVectorTy()) return per_lane(b, x, [&](Value *lane) { return libm_call(b, name, lane); });
     llvm::Module *m = b.GetInsertBlock()->getModule();
     bool f32 = x->getType()->isFloatTy();
     std::string symbol = std::string(name) + (f32 ? "f" : "");
@@ -58,8 +60,8 @@ Value *float_unary(IRBuilderBase &b, UnaryOp op, Value *x) {
     switch (op) {
     case UnaryOp::Neg:
         return b.CreateFNeg(x);
-    case UnaryOp::Exp:
-        return intrinsic(llvm::Intrinsic::exp);
+    case UnaryOp::Exp: // f32: written out, so it vectorises (VectorMath.h)
+        return x->getType()->getScalarType()->isFloatTy() ? exp_f32(b, x) : intrinsic(llvm::Intrinsic::exp);
     case UnaryOp::Log:
         return intrinsic(llvm::Intrinsic::log);
     case UnaryOp::Sqrt:

@@ -1,0 +1,66 @@
+#include "api/ThreadPool.h"
+
+namespace einfuse {
+
+ThreadPool &ThreadPool::shared() {
+    static ThreadPool pool;
+    return pool;
+}
+
+ThreadPool::~ThreadPool() {
+    {
+        std::lock_guard<std::mutex> lock(m_);
+        stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto &t : workers_) t.join();
+}
+
+void ThreadPool::add_workers(int count) {
+    while (static_cast<int>(workers_.size()) < count) {
+        int part = static_cast<int>(workers_.size()) + 1;
+        workers_.emplace_back([this, part] { work(part); });
+    }
+}
+
+/** Each worker waits for a new generation, runs its part if the call has one, reports back. */
+void ThreadPool::work(int part) {
+    unsigned long seen = 0;
+    for (;;) {
+        const std::function<void(int)> *task = nullptr;
+        {
+            std::unique_lock<std::mutex> lock(m_);
+            wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+            if (stop_) return;
+            seen = generation_;
+            if (part >= parts_) continue;
+            task = task_;
+        }
+        (*task)(part);
+        std::lock_guard<std::mutex> lock(m_);
+        if (--pending_ == 0) done_.notify_one();
+    }
+}
+
+void ThreadPool::run(int parts, const std::function<void(int)> &task) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (parts <= 1 || !busy.owns_lock()) {
+        for (int p = 0; p < parts; ++p) task(p);
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(m_);
+        add_workers(parts - 1);
+        task_ = &task;
+        parts_ = parts;
+        pending_ = parts - 1;
+        ++generation_;
+    }
+    wake_.notify_all();
+    task(0);
+    std::unique_lock<std::mutex> lock(m_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    task_ = nullptr;
+}
+
+} // namespace einfuse

@@ -1,0 +1,43 @@
+#pragma once
+// A persistent pool of worker threads for the host backend: threads are started once and wait
+// between calls, so a kernel call costs a wake-up, not a thread start (tens of microseconds).
+// Knows nothing of kernels or the IR.
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace einfuse {
+
+class ThreadPool {
+  public:
+    /** The process's pool; workers are added on demand and live until exit. */
+    static ThreadPool &shared();
+
+    /** Runs task(0), ..., task(parts - 1) and returns when all have finished: part 0 on the
+     * calling thread, the others on workers. Which thread runs a part never changes what the part
+     * computes, so results do not depend on the pool. While another call holds the pool (another
+     * user thread, or a task that calls run again) the parts run one after another on the caller
+     * instead of waiting. Tasks must not throw. */
+    void run(int parts, const std::function<void(int)> &task);
+
+    ~ThreadPool();
+
+  private:
+    ThreadPool() = default;
+    void add_workers(int count);
+    void work(int part);
+
+    std::mutex busy_;                 // held for a whole run()
+    std::mutex m_;                    // guards everything below
+    std::condition_variable wake_, done_;
+    std::vector<std::thread> workers_; // workers_[w] runs part w + 1
+    const std::function<void(int)> *task_ = nullptr;
+    int parts_ = 0;
+    int pending_ = 0;
+    unsigned long generation_ = 0;
+    bool stop_ = false;
+};
+
+} // namespace einfuse
