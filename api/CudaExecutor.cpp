@@ -69,10 +69,11 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
         if (k.tiling) {
             // The tiled kernel, then, when its reduction is split, the combine kernel over the parts.
             int64_t reduce_extent = host_args.extents.at(k.var_index(k.tiling->reduce_var));
-            int64_t splits = cuda_backend::cuda_tiled_splits(k, config.grid, reduce_extent);
+            auto tiled_config = cuda_backend::cuda_tiled_launch_config(k, host_args.extents);
+            int64_t splits = cuda_backend::cuda_tiled_splits(k, tiled_config.grid, reduce_extent);
             int64_t total = 1;
             for (const auto &v : ir::parallel_vars(k)) total *= host_args.extents.at(k.var_index(v));
-            Launch tiled{module_->function(cuda_backend::cuda_tiled_kernel_name(k)), config, {}, splits};
+            Launch tiled{module_->function(cuda_backend::cuda_tiled_kernel_name(k)), tiled_config, {}, splits};
             add_params(tiled.args, k, 0, num_params, address, host_args.strides);
             for (int64_t e : host_args.extents) tiled.args.add_i64(e);
             if (k.tiling->combine) {

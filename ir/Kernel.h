@@ -39,6 +39,7 @@ struct Tiling {
     std::vector<std::string> tensors;   // the reduced operands, staged per tile
     Extents extents;                    // the fixed sizes of their other indices
     std::string accumulator;            // the scalar the loop accumulates into
+    int64_t points_per_thread = 1;      // output points per thread, sharing each row read
     std::shared_ptr<const Kernel> combine; // null: not split (the loop does more than accumulate)
 };
 

@@ -102,6 +102,7 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
 
     ir::Tiling t;
     t.reduce_var = loop->var;
+    t.points_per_thread = kTiledPointsPerThread;
     bool fits = true;
     std::string why;
     ir::for_each_tensor_use(loop->body, [&](const std::string &name, const std::vector<std::string> &idx) {

@@ -17,7 +17,7 @@ namespace einfuse::test {
 inline const char *kNvcc = "/usr/local/cuda/bin/nvcc";
 
 /** A tensor as the launcher gets it: the host data and the device layout (shape, strides in
- * elements, and an offset in elements from a 256-byte aligned allocation). */
+ * elements, and an offset in elements from a 256-byte aligned allocation, where the data starts). */
 struct StandaloneTensor {
     const Tensor *host;            // dense, row-major; its bytes are uploaded as they are
     std::vector<int64_t> shape;    // what the launcher is told
@@ -47,7 +47,7 @@ inline std::optional<std::vector<char>> run_standalone(const std::string &cu, co
     std::string main = "#include \"kernel.cu\"\n#include <stdio.h>\n#include <stdlib.h>\n"
                        "static void *upload(const char *path, size_t bytes, size_t room) {\n"
                        "    char *host = (char *)calloc(room ? room : 1, 1); FILE *f = fopen(path, \"rb\");\n"
-                       "    if (!f || fread(host, 1, bytes, f) != bytes) exit(3); fclose(f);\n"
+                       "    if (!f || fread(host + (room - bytes), 1, bytes, f) != bytes) exit(3); fclose(f);\n"
                        "    void *dev; if (cudaMalloc(&dev, room ? room : 1) != cudaSuccess) exit(4);\n"
                        "    cudaMemcpy(dev, host, room, cudaMemcpyHostToDevice); free(host); return dev; }\n"
                        "int main() {\n";

@@ -163,7 +163,7 @@ TEST_CASE("GPU staging: a thread per output element, inputs staged when a batch 
     const struct {
         int64_t d;
         int64_t batch_per_block; // 0: not staged
-    } rows[] = {{2, 0}, {3, 128}, {4, 128}, {8, 32}, {16, 8}};
+    } rows[] = {{2, 0}, {3, 256}, {4, 128}, {8, 32}, {16, 8}};
     for (const auto &row : rows) {
         CAPTURE(row.d);
         ir::Extents sizes{{"b", 4096}, {"i", row.d}, {"j", row.d}, {"k", row.d}};

@@ -48,7 +48,9 @@ TEST_CASE("gpu staged: bij,bjk->bik for D=3..16, partial tiles, every float type
                 CAPTURE(b);
                 ir::Extents sizes = bmm_sizes(b, d);
                 CompiledEinsum c = bmm(t, sizes);
-                CHECK(emit(c, "plan").find("staged through shared memory") != std::string::npos);
+                // f64 at D=16: 4 KiB of slices per batch element, more than a block stages.
+                bool staged = !(t == DType::F64 && d == 16);
+                CHECK((emit(c, "plan").find("staged through shared memory") != std::string::npos) == staged);
                 auto [err, tol] = test::run_and_compare(c, sizes);
                 CHECK(err <= tol);
             }

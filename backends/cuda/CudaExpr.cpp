@@ -34,11 +34,8 @@ bool is_comparison(BinaryOp op) {
 /** The C name of a float function: "exp" in f64, "expf" in f32. */
 std::string fn(const char *name, DType t) { return std::string(name) + (t == DType::F32 ? "f" : ""); }
 
-/** exp in f32 is __expf, the hardware's exp2 of x * log2(e): 2 instructions where expf takes 8,
- * which the Gaussian kernel sum is bound by. Its error, 2 + 1.16 |x| ulps, is that of rounding
- * x itself to f32 (|x| ulps of exp(x)), so it loses nothing the input had; results below 2^-126
- * flush to 0. */
-std::string exp_call(DType t) { return t == DType::F32 ? "__expf" : "exp"; }
+/** exp in f32 is einfuse_exp (the device prelude's, one hardware instruction); in f64 exp. */
+std::string exp_call(DType t) { return t == DType::F32 ? "einfuse_exp" : "exp"; }
 
 void reject_16bit(DType t, const char *what) {
     if (t == DType::F16 || t == DType::BF16)

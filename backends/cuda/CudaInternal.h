@@ -24,8 +24,14 @@ class KernelNames {
     const std::string &var(const std::string &v) const { return vars_.at(v); }
     const std::string &tensor(const std::string &t) const { return tensors_.at(t); }
     const std::string &scalar(const std::string &s) const { return scalars_.at(s); }
-    std::string extent(const std::string &v) const { return "n_" + var(v); }
+    std::string extent(const std::string &v) const { return "n_" + base_vars_.at(v); }
     std::string stride(const std::string &t, int d) const { return tensor(t) + "_s" + std::to_string(d); }
+
+    /** The names for a thread's point `r` > 0 of several (a tiled kernel's register blocking):
+     * `vars` and every scalar get the suffix _p<r>; tensors, strides and extents stay. The
+     * locals idx_p<r>, rest_p<r> and tile_active_p<r> (r < kMaxPoints) are reserved for it. */
+    KernelNames for_point(int r, const std::vector<std::string> &vars) const;
+    static constexpr int kMaxPoints = 8;
 
   private:
     /** `wanted`, or `wanted` with `_`s appended, such that it and the names derived from it are
@@ -33,6 +39,7 @@ class KernelNames {
     std::string pick(std::string wanted, std::vector<std::string> (*derived)(const std::string &, int), int n);
     std::set<std::string> taken_;
     std::map<std::string, std::string> vars_, tensors_, scalars_;
+    std::map<std::string, std::string> base_vars_; // vars_ before for_point renamed them
 };
 
 /** Every distinct index list each tensor is read or written with, in order of appearance:
@@ -73,8 +80,10 @@ std::string kernel_signature(const ir::Kernel &k, const KernelNames &names, cons
                              const std::string &extra = "");
 /** `const long long total = n_b * n_i;`: the product of the parallel variables' extents. */
 std::string print_parallel_total(const std::vector<std::string> &par, const KernelNames &names);
-/** The parallel variables from the linear index `idx`, the last one fastest. */
-std::string print_index_split(const std::vector<std::string> &par, const KernelNames &names, int depth);
+/** The parallel variables from the linear index `idx`, the last one fastest; `rest` is the
+ * scratch variable's name. */
+std::string print_index_split(const std::vector<std::string> &par, const KernelNames &names, int depth,
+                              const std::string &idx = "idx", const std::string &rest = "rest");
 /** The statements of s, indented `depth` levels, without braces of their own. */
 std::string print_statements(const ir::Stmt &s, const KernelNames &names, int depth);
 std::string print_kernel(const ir::Kernel &k, const KernelNames &names);

@@ -37,7 +37,7 @@ const char *const kCalled[] = {
 const char *const kMathCalled[] = {
     "exp",   "expf",  "log",   "logf", "sqrt", "sqrtf", "rsqrt",        "rsqrtf",       "fabs",
     "fabsf", "tanh",  "tanhf", "sin",  "sinf", "cos",   "cosf",         "floor",        "floorf",
-    "ceil",  "ceilf", "pow",   "powf", "erfc", "erfcf", "einfuse_sign", "einfuse_gelu", "einfuse_wrap_abs"};
+    "ceil",  "ceilf", "pow",   "powf", "erfc", "erfcf", "einfuse_sign", "einfuse_gelu", "einfuse_wrap_abs", "einfuse_exp"};
 
 std::vector<std::string> var_derived(const std::string &c, int) { return {"n_" + c}; }
 std::vector<std::string> tensor_derived(const std::string &c, int rank) {
@@ -113,12 +113,23 @@ KernelNames::KernelNames(const ir::Kernel &k) : taken_(std::begin(kReserved), st
     taken_.insert(std::begin(kMathCalled), std::end(kMathCalled));
     taken_.insert(k.name);
     taken_.insert(k.name + "_launch");
+    for (int r = 1; r < kMaxPoints; ++r)
+        for (const char *local : {"idx_p", "rest_p", "tile_active_p"}) taken_.insert(local + std::to_string(r));
     for (const auto &v : k.index_vars)
         vars_[v] = pick(v, var_derived, 0);
+    base_vars_ = vars_;
     for (const auto &t : k.params)
         tensors_[t.name] = pick(t.name, tensor_derived, t.rank);
     for (const auto &s : declared_scalars(k))
         if (!scalars_.count(s)) scalars_[s] = pick(s, no_derived, 0);
+}
+
+KernelNames KernelNames::for_point(int r, const std::vector<std::string> &vars) const {
+    KernelNames out(*this);
+    const std::string suffix = "_p" + std::to_string(r);
+    for (const auto &v : vars) out.vars_[v] = out.pick(vars_.at(v) + suffix, no_derived, 0);
+    for (auto &[name, c] : out.scalars_) c = out.pick(c + suffix, no_derived, 0);
+    return out;
 }
 
 std::map<std::string, std::vector<std::vector<std::string>>> tensor_accesses(const ir::Kernel &k) {

@@ -89,16 +89,17 @@ std::string print_statements(const ir::Stmt &s, const KernelNames &names, int de
     return out;
 }
 
-std::string print_index_split(const std::vector<std::string> &par, const KernelNames &names, int depth) {
+std::string print_index_split(const std::vector<std::string> &par, const KernelNames &names, int depth,
+                              const std::string &idx, const std::string &rest) {
     std::string pad(4 * depth, ' '), out;
     if (par.size() == 1) {
-        out += pad + "const long long " + names.var(par[0]) + " = idx;\n";
+        out += pad + "const long long " + names.var(par[0]) + " = " + idx + ";\n";
     } else if (par.size() > 1) {
-        out += pad + "long long rest = idx;\n";
+        out += pad + "long long " + rest + " = " + idx + ";\n";
         for (std::size_t i = par.size(); i-- > 1;)
-            out += pad + "const long long " + names.var(par[i]) + " = rest % " + names.extent(par[i]) + "; rest /= " +
-                   names.extent(par[i]) + ";\n";
-        out += pad + "const long long " + names.var(par[0]) + " = rest;\n";
+            out += pad + "const long long " + names.var(par[i]) + " = " + rest + " % " + names.extent(par[i]) + "; " +
+                   rest + " /= " + names.extent(par[i]) + ";\n";
+        out += pad + "const long long " + names.var(par[0]) + " = " + rest + ";\n";
     }
     return out;
 }

@@ -42,11 +42,12 @@ CudaLaunchConfig cuda_staged_launch_config(const ir::Kernel &k, const std::vecto
 
 /** k's tiled broadcast-reduce kernel (k.tiling): k's parameters, then, when k.tiling->combine
  * is set, a pointer to the partial results (splits * total elements of the accumulator's type).
- * Launched with a 256-thread block, grid.x as cuda_launch_config says and grid.y =
+ * Launched as cuda_tiled_launch_config says, with grid.y =
  * cuda_tiled_splits(k, grid.x, size of the reduction variable); with grid.y > 1 the combine
  * kernel (its own parameters: k's inputs, the partials [split, parallel variables...], k's
  * outputs, k's sizes and the split count) then runs with cuda_launch_config's grid. */
 std::string cuda_tiled_kernel_name(const ir::Kernel &k);
+CudaLaunchConfig cuda_tiled_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents);
 int64_t cuda_tiled_splits(const ir::Kernel &k, int64_t grid, int64_t reduce_extent);
 
 /** Per param of k, the index variables of its dimensions as the kernel first accesses it

@@ -144,18 +144,28 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
         out += "    __shared__ __align__(16) " + c_type(shape.first) + " " + array + "[" +
                std::to_string(kRows * shape.second) + "];\n";
     const std::string n_j = names.extent(tiling.reduce_var);
+    const int points = static_cast<int>(tiling.points_per_thread);
+    const std::string span = std::to_string(kRows * points); // output points per block and step
+    // Point r of a thread is tile_base + threadIdx.x + r * 256; its names carry _p<r>.
+    std::vector<KernelNames> point_names{names};
+    for (int r = 1; r < points; ++r) point_names.push_back(names.for_point(r, par));
+    auto suffix = [](int r) { return r ? "_p" + std::to_string(r) : std::string(); };
+
     out += print_parallel_total(par, names);
     out += "    const long long tile_chunk = (" + n_j + " + gridDim.y - 1) / gridDim.y;\n";
     out += "    const long long tile_begin = (long long)blockIdx.y * tile_chunk;\n";
     out += "    const long long tile_end = min(" + n_j + ", tile_begin + tile_chunk);\n";
-    out += "    // Whole blocks iterate together, for __syncthreads(): a thread past the end computes the\n"
+    out += "    // Whole blocks iterate together, for __syncthreads(): a point past the end computes the\n"
            "    // last point again and stores nothing.\n";
-    out += "    for (long long tile_base = (long long)blockIdx.x * " + std::to_string(kRows) +
-           "; tile_base < total; tile_base += (long long)gridDim.x * " + std::to_string(kRows) + ") {\n";
-    out += "        const bool tile_active = tile_base + threadIdx.x < total;\n";
-    out += "        const long long idx = min(tile_base + (long long)threadIdx.x, total - 1);\n";
-    out += print_index_split(par, names, 2);
-    out += print_list(a.before, names, 2);
+    out += "    for (long long tile_base = (long long)blockIdx.x * " + span + "; tile_base < total; tile_base += " +
+           "(long long)gridDim.x * " + span + ") {\n";
+    for (int r = 0; r < points; ++r) {
+        std::string at = "tile_base + threadIdx.x" + (r ? " + " + std::to_string(r * kRows) : std::string());
+        out += "        const bool tile_active" + suffix(r) + " = " + at + " < total;\n";
+        out += "        const long long idx" + suffix(r) + " = min(" + at + ", total - 1);\n";
+        out += print_index_split(par, point_names[r], 2, "idx" + suffix(r), "rest" + suffix(r));
+        out += print_list(a.before, point_names[r], 2);
+    }
     out += "        for (long long tile_j0 = tile_begin; tile_j0 < tile_end; tile_j0 += " + std::to_string(kRows) +
            ") {\n";
     out += "            const int tile_rows = (int)min(" + std::to_string(kRows) + "LL, tile_end - tile_j0);\n";
@@ -174,18 +184,22 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
             out += (d ? ", " : "") + names.stride(s.info->name, static_cast<int>(d)) + " = " + std::to_string(s.strides[d]);
         out += ";\n";
     }
-    out += print_statements(a.loop->body, names, 4);
+    for (int r = 0; r < points; ++r)
+        out += "                {\n" + print_statements(a.loop->body, point_names[r], 5) + "                }\n";
     out += "            }\n        }\n";
-    if (split) {
-        out += "        if (gridDim.y > 1) {\n";
-        out += "            if (tile_active) einfuse_partial[(long long)blockIdx.y * total + idx] = " +
-               names.scalar(tiling.accumulator) + ";\n";
-        out += "        } else if (tile_active) {\n";
-    } else {
-        out += "        if (tile_active) {\n";
+    for (int r = 0; r < points; ++r) {
+        const std::string active = "tile_active" + suffix(r);
+        if (split) {
+            out += "        if (gridDim.y > 1) {\n";
+            out += "            if (" + active + ") einfuse_partial[(long long)blockIdx.y * total + idx" + suffix(r) +
+                   "] = " + point_names[r].scalar(tiling.accumulator) + ";\n";
+            out += "        } else if (" + active + ") {\n";
+        } else {
+            out += "        if (" + active + ") {\n";
+        }
+        out += print_list(a.after, point_names[r], 3) + "        }\n";
     }
-    out += print_list(a.after, names, 3);
-    out += "        }\n    }\n}\n";
+    out += "    }\n}\n";
     if (split) {
         KernelNames combine_names(*tiling.combine);
         out += "\n// The parts of " + k.name + "_tiled's split reduction, folded in order.\n";
@@ -198,7 +212,8 @@ std::string print_tiled_launch(const ir::Kernel &k, const KernelNames &names, co
     const ir::Tiling &tiling = *k.tiling;
     const std::string rows = std::to_string(kRows), name = cuda_tiled_kernel_name(k);
     std::string out = "    { // the tiled kernel; its reduction split across blocks when the output is small\n";
-    out += "        int64_t grid = (total + " + rows + " - 1) / " + rows + ";\n";
+    const std::string span = std::to_string(kRows * tiling.points_per_thread);
+    out += "        int64_t grid = (total + " + span + " - 1) / " + span + ";\n";
     out += "        if (grid > " + std::to_string(kMaxGrid) + ") grid = " + std::to_string(kMaxGrid) + ";\n";
     std::string joined;
     for (const auto &a : args) joined += (joined.empty() ? "" : ",\n            ") + a;
@@ -240,7 +255,9 @@ std::string print_tiled_launch(const ir::Kernel &k, const KernelNames &names, co
     std::string joined_combine;
     for (const auto &a : combine_args) joined_combine += (joined_combine.empty() ? "" : ",\n                ") + a;
     out += "        if (einfuse_splits > 1) {\n";
-    out += "            " + combine.name + "<<<(unsigned)grid, " + rows + ", 0, stream>>>(\n                " +
+    out += "            int64_t combine_grid = (total + " + rows + " - 1) / " + rows + ";\n";
+    out += "            if (combine_grid > " + std::to_string(kMaxGrid) + ") combine_grid = " + std::to_string(kMaxGrid) + ";\n";
+    out += "            " + combine.name + "<<<(unsigned)combine_grid, " + rows + ", 0, stream>>>(\n                " +
            joined_combine + ");\n";
     out += "            cudaFreeAsync(einfuse_partial, stream);\n        }\n";
     (void)names;
@@ -250,6 +267,13 @@ std::string print_tiled_launch(const ir::Kernel &k, const KernelNames &names, co
 } // namespace detail
 
 std::string cuda_tiled_kernel_name(const ir::Kernel &k) { return k.name + "_tiled"; }
+
+CudaLaunchConfig cuda_tiled_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents) {
+    int64_t total = 1;
+    for (const auto &v : ir::parallel_vars(k)) total *= extents.at(k.var_index(v));
+    int64_t span = detail::kRows * k.tiling->points_per_thread;
+    return {std::min((total + span - 1) / span, detail::kMaxGrid), detail::kRows};
+}
 
 int64_t cuda_tiled_splits(const ir::Kernel &k, int64_t grid, int64_t reduce_extent) {
     if (!k.tiling || !k.tiling->combine || grid <= 0) return 1;

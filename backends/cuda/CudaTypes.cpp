@@ -172,6 +172,21 @@ __device__ __forceinline__ long long einfuse_wrap_mul(long long a, long long b) 
 }
 #endif // EINFUSE_WRAP_1
 )";
+    if (types.count(DType::F32) && (ops.count(ir::UnaryOp::Exp) || ops.count(ir::UnaryOp::Sigmoid)))
+        out += std::string(out.empty() ? "" : "\n") +
+               R"(// exp in f32: the hardware's exp2 of x * log2(e), one instruction. Its error, 2 ulps plus
+// |x| ulps from rounding x * log2(e), is that of rounding x itself to f32; results below 2^-126
+// flush to 0 (an absolute error under 1.2e-38). expf takes 8 instructions, __expf 5 (it rescales
+// subnormal results), and the Gaussian kernel sum is bound by them.
+#ifndef EINFUSE_EXP_1
+#define EINFUSE_EXP_1
+__device__ __forceinline__ float einfuse_exp(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x * 1.4426950408889634f));
+    return y;
+}
+#endif // EINFUSE_EXP_1
+)";
     if (ops.count(ir::UnaryOp::Sign) || ops.count(ir::UnaryOp::Gelu) || ops.count(ir::UnaryOp::Abs))
         out += std::string(out.empty() ? "" : "\n") +
                R"(// sign, gelu and integer |x| are functions because they use their operand more than once: a
