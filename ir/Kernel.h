@@ -23,7 +23,8 @@ std::string_view strategy_name(Strategy s); // "unrolled", "broadcast-reduce", .
 struct Staging {
     std::string batch_var;
     int64_t batch_per_block = 0;
-    Extents extents; // the fixed size of every other index variable
+    Extents extents;               // the fixed size of every other index variable
+    int64_t points_per_thread = 1; // output elements per thread, of one batch element
 };
 
 struct Kernel;

@@ -45,13 +45,21 @@ std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Exten
         return refuse("a batch element's input slices take " + std::to_string(slice_bytes) + " bytes, above " +
                       std::to_string(kStagedBytesPerBlock / kMinStagedBatch));
 
-    ir::Staging s{batch, per_block, {}};
+    ir::Staging s{batch, per_block, {}, 1};
     for (const auto &v : k.index_vars) {
         if (v == batch) continue;
         auto it = sizes.find(v);
         if (it == sizes.end()) return refuse("the size of '" + v + "' is not known");
         s.extents[v] = it->second;
     }
+    // Several output elements per thread where a long unrolled reduction reads shared memory
+    // twice per multiply-add: the shared reads, not DRAM, bound it otherwise.
+    int64_t terms = 1;
+    ir::for_each_loop(k.body, [&](const ir::For &f) {
+        if (f.loop_kind == ir::LoopKind::Unrolled) terms *= f.fixed_extent;
+    });
+    if (terms >= kMinTermsForPoints && par.size() > 1 && s.extents.at(par[1]) % kPointsPerThread == 0)
+        s.points_per_thread = kPointsPerThread;
     return s;
 }
 

@@ -18,6 +18,12 @@ constexpr int64_t kStagedBytesPerBlock = 20480;
 constexpr int64_t kMinStagedBatch = 8;
 constexpr int64_t kMaxStagedBatch = 256;
 
+/** Output elements per thread when the unrolled reduction has at least kMinTermsForPoints terms:
+ * at D=16 a thread per element reads shared memory twice per multiply-add, and those reads bound
+ * it (H200: 258 us, 75% of the copy bandwidth); four rows per thread share the reads of B. */
+constexpr int64_t kPointsPerThread = 4;
+constexpr int64_t kMinTermsForPoints = 8;
+
 /** The staging of k, an unrolled kernel planned for the index sizes `sizes`; nothing when it
  * does not apply, with the reason in *why_not. */
 std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Extents &sizes, std::string *why_not);

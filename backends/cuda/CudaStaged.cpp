@@ -107,11 +107,17 @@ std::string print_staged_kernel(const ir::Kernel &k, const KernelNames &names) {
     }
     out += print_tile_copy(inputs, names, tile, block);
     out += "        __syncthreads();\n";
-    out += "        for (int tile_t = threadIdx.x; tile_t < tile_n * " + std::to_string(per_element) +
-           "; tile_t += " + std::to_string(block) + ") {\n";
+    // A thread computes `points` output elements of one batch element: rows i, i + n_i/points,
+    // ... of the outermost output variable i, the others alike (D=16: rows i, i+4, i+8, i+12 of
+    // column k), so that their shared reads of the other operand (B[j,k]) are one load.
+    const int64_t points = st.points_per_thread, stride = per_element / points;
+    const std::string &row = par.size() > 1 ? par[1] : st.batch_var;
+    const int64_t row_step = par.size() > 1 ? st.extents.at(row) / points : 0;
+    out += "        for (int tile_t = threadIdx.x; tile_t < tile_n * " + std::to_string(stride) + "; tile_t += " +
+           std::to_string(block) + ") {\n";
     out += "            int rest = tile_t;\n";
     for (std::size_t i = par.size(); i-- > 1;) {
-        std::string n = std::to_string(st.extents.at(par[i]));
+        std::string n = std::to_string(i == 1 ? row_step : st.extents.at(par[i]));
         out += "            const long long " + names.var(par[i]) + " = rest % " + n + "; rest /= " + n + ";\n";
     }
     out += "            const int tile_b = rest;\n";
@@ -128,7 +134,14 @@ std::string print_staged_kernel(const ir::Kernel &k, const KernelNames &names) {
     }
     ir::Stmt inner = k.body;
     for (std::size_t i = 0; i < par.size(); ++i) inner = inner.as<ir::For>()->body;
-    out += print_statements(inner, names, 4);
+    for (int64_t r = 0; r < points; ++r) {
+        KernelNames point = r ? names.for_point(static_cast<int>(r), {row}) : names;
+        out += "                {\n";
+        if (r)
+            out += "                    const long long " + point.var(row) + " = " + names.var(row) + " + " +
+                   std::to_string(r * row_step) + ";\n";
+        out += print_statements(inner, point, 5) + "                }\n";
+    }
     out += "            }\n        }\n        __syncthreads();\n    }\n}\n";
     return out;
 }
@@ -161,7 +174,10 @@ std::string print_staged_launch(const ir::Kernel &k, const KernelNames &names, c
                  names.tensor(k.params[p].name) + "_dims, sizes)";
     std::string tile = std::to_string(st.batch_per_block);
     std::string n_batch = "sizes[" + std::to_string(k.var_index(st.batch_var)) + "]";
-    std::string out = "    if (" + dense + ") { // every input dense: the shared-memory staged variant\n";
+    // The staged kernel has the sizes of every variable but the batch built in.
+    for (const auto &[v, n] : st.extents)
+        dense += " && sizes[" + std::to_string(k.var_index(v)) + "] == " + std::to_string(n);
+    std::string out = "    if (" + dense + ") { // inputs dense, sizes as planned: the shared-memory staged variant\n";
     out += "        int64_t tiles = (" + n_batch + " + " + tile + " - 1) / " + tile + ";\n";
     out += "        if (tiles > " + std::to_string(kMaxGrid) + ") tiles = " + std::to_string(kMaxGrid) + ";\n";
     out += "        " + cuda_staged_kernel_name(k) + "<<<(unsigned)tiles, " + std::to_string(kBlockSize) +
@@ -176,6 +192,8 @@ std::string cuda_staged_kernel_name(const ir::Kernel &k) { return k.name + "_sta
 
 bool cuda_staged_fits(const ir::Kernel &k, const std::vector<int64_t> &strides, const std::vector<int64_t> &extents) {
     if (!k.staging) return false;
+    for (const auto &[v, n] : k.staging->extents)
+        if (extents.at(k.var_index(v)) != n) return false;
     auto indices = cuda_param_indices(k);
     std::size_t at = 0;
     for (std::size_t p = 0; p < k.params.size(); ++p) {

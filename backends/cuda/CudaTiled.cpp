@@ -172,7 +172,8 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
     out += "            __syncthreads(); // the previous tile is consumed\n";
     out += print_tile_load(tile, names, tiling);
     out += "            __syncthreads();\n";
-    out += "#pragma unroll 4\n";
+    // H200, Gaussian sum at N=M=100k: unrolled 1, 2, 4, 8, 16 times took 4.23, 3.70, 3.94, 3.56, 4.03 ms.
+    out += "#pragma unroll 8\n";
     out += "            for (int tile_jj = 0; tile_jj < tile_rows; ++tile_jj) {\n";
     out += "                const long long " + names.var(tiling.reduce_var) + " = tile_jj;\n";
     for (const auto &s : tile) {
