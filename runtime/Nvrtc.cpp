@@ -1,6 +1,10 @@
 #include "runtime/Nvrtc.h"
 
+#include "support/DiskCache.h"
 #include "support/Error.h"
+
+#include <mutex>
+#include <unordered_map>
 
 #include <nvrtc.h>
 
@@ -81,9 +85,28 @@ std::string virtual_arch(const std::string &arch) {
 
 } // namespace
 
-std::vector<char> cuda_cubin(const std::string &source, const std::string &arch, const NvrtcOptions &options) {
-    if (arch.rfind("sm_", 0) != 0)
-        throw TargetError("a CUBIN needs a real architecture such as sm_90, not '" + arch + "'");
+namespace {
+
+/** What a CUBIN depends on: the source, the architecture, the options, the headers' folder, the
+ * NVRTC that compiles it and einfuse itself. */
+std::string cubin_key(const std::string &source, const std::string &arch, const NvrtcOptions &options) {
+    std::string what = source + '\0' + arch + '\0' + (options.fast_math ? "fast" : "exact") + '\0';
+    for (const auto &o : options.extra) what += o + '\0';
+    what += cuda_include_dir() + '\0' + nvrtc_version() + '\0' + EINFUSE_VERSION;
+    return content_hash(what);
+}
+
+/** CUBINs compiled by this process (NVRTC takes 30-300 ms a kernel; a lookup microseconds). */
+struct MemoryCache {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::vector<char>> cubins;
+};
+MemoryCache &memory_cache() {
+    static MemoryCache cache;
+    return cache;
+}
+
+std::vector<char> compile_cubin(const std::string &source, const std::string &arch, const NvrtcOptions &options) {
     Program prog(source);
     compile(prog, arch, options);
     std::size_t size = 0;
@@ -91,6 +114,37 @@ std::vector<char> cuda_cubin(const std::string &source, const std::string &arch,
     std::vector<char> cubin(size);
     check(nvrtcGetCUBIN(prog.get(), cubin.data()), "nvrtcGetCUBIN");
     return cubin;
+}
+
+} // namespace
+
+std::vector<char> cuda_cubin(const std::string &source, const std::string &arch, const NvrtcOptions &options) {
+    if (arch.rfind("sm_", 0) != 0)
+        throw TargetError("a CUBIN needs a real architecture such as sm_90, not '" + arch + "'");
+    // In memory first, then on disk (shared by processes; see support/DiskCache.h), then NVRTC.
+    const std::string key = cubin_key(source, arch, options);
+    MemoryCache &memory = memory_cache();
+    {
+        std::lock_guard<std::mutex> lock(memory.mutex);
+        if (auto it = memory.cubins.find(key); it != memory.cubins.end()) return it->second;
+    }
+    const DiskCache disk = DiskCache::from_environment("cuda");
+    std::vector<char> cubin;
+    if (auto stored = disk.load(key)) {
+        cubin.assign(stored->begin(), stored->end());
+    } else {
+        cubin = compile_cubin(source, arch, options);
+        disk.store(key, std::string_view(cubin.data(), cubin.size()));
+    }
+    std::lock_guard<std::mutex> lock(memory.mutex);
+    memory.cubins.emplace(key, cubin);
+    return cubin;
+}
+
+void forget_cached_cubins() {
+    MemoryCache &memory = memory_cache();
+    std::lock_guard<std::mutex> lock(memory.mutex);
+    memory.cubins.clear();
 }
 
 std::string cuda_ptx(const std::string &source, const std::string &arch, const NvrtcOptions &options) {

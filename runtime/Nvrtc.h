@@ -10,8 +10,13 @@ struct NvrtcOptions {
     std::vector<std::string> extra; // further NVRTC options, passed as given
 };
 
-/** A CUBIN for `arch` ("sm_90"), ready for CudaModule. Throws TargetError with NVRTC's log. */
+/** A CUBIN for `arch` ("sm_90"), ready for CudaModule. Throws TargetError with NVRTC's log.
+ * Cached in memory and on disk (support/DiskCache.h, subfolder "cuda"), keyed by the source,
+ * architecture, options, CUDA headers, NVRTC version and einfuse version. */
 std::vector<char> cuda_cubin(const std::string &source, const std::string &arch, const NvrtcOptions &options = {});
+
+/** Drops the CUBINs cached in this process's memory (the disk cache stays). */
+void forget_cached_cubins();
 
 /** PTX text for `arch` ("sm_90" or "compute_90": both give compute_90 PTX), for --emit ptx. */
 std::string cuda_ptx(const std::string &source, const std::string &arch, const NvrtcOptions &options = {});

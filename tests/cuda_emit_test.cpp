@@ -176,6 +176,33 @@ TEST_CASE("golden: every golden .cu compiles with NVRTC, kernels only") {
     }
 }
 
+TEST_CASE("NVRTC cache: a CUBIN is stored on disk, read back, and rebuilt when its entry is corrupt") {
+    fs::path dir = temp_dir() / "cubin_cache";
+    fs::remove_all(dir);
+    ::setenv("EINFUSE_CACHE_DIR", dir.string().c_str(), 1);
+    // A source no earlier test compiled, so that the in-memory cache misses.
+    std::string source = "// cache test " + std::to_string(::getpid()) + "\n" +
+                         cuda_backend::emit_cuda({bmm_kernel(DType::F32, "bmm_cache")}, "test");
+    std::vector<char> first = cuda_cubin(source, "sm_90");
+    std::vector<fs::path> entries;
+    for (const auto &e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file()) entries.push_back(e.path());
+    REQUIRE(entries.size() == 1);
+    // As a new process would: the memory cache forgotten, the entry corrupt. It is detected,
+    // compiled again and replaced.
+    forget_cached_cubins();
+    { std::ofstream(entries[0], std::ios::binary | std::ios::trunc) << "not a cubin"; }
+    CHECK(cuda_cubin(source, "sm_90") == first);
+    auto rebuilt = fs::last_write_time(entries[0]);
+    CHECK(fs::file_size(entries[0]) > first.size()); // the cubin and the cache's header
+    // Then read back as it is: a hit leaves the file alone.
+    forget_cached_cubins();
+    CHECK(cuda_cubin(source, "sm_90") == first);
+    CHECK(fs::last_write_time(entries[0]) == rebuilt);
+    ::unsetenv("EINFUSE_CACHE_DIR");
+    fs::remove_all(dir);
+}
+
 TEST_CASE("emit: unusual kernels compile with NVRTC") {
     SUBCASE("f64, max, min, constants, a scalar output with no parallel loop") {
         // out[] = max over i of min(in0[i,i] - 2.5, inf): "ii->" with a twist
