@@ -12,6 +12,18 @@ CudaExecutor::CudaExecutor(const passes::Plan &plan, const std::string &arch) {
     module_ = std::make_unique<CudaModule>(cuda_cubin(source, arch.empty() ? ctx.arch() : arch));
 }
 
+CudaFunction CudaExecutor::function(const std::string &name) const {
+    auto it = functions_.find(name);
+    if (it == functions_.end()) it = functions_.emplace(name, module_->function(name)).first;
+    return it->second;
+}
+
+std::uint64_t CudaExecutor::scratch(const std::string &name, std::size_t bytes) const {
+    DeviceBuffer &b = scratch_[name];
+    if (b.size() < bytes) b = DeviceBuffer(bytes);
+    return b.address();
+}
+
 namespace {
 
 std::size_t storage_bytes(const Tensor &t) {
@@ -59,7 +71,6 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
             buffers.at(in.name).upload(tensors.at(in.name)->data(), storage_bytes(*tensors.at(in.name)));
 
     std::vector<Launch> launches;
-    std::vector<DeviceBuffer> scratch; // the partial results of split reductions
     for (const auto &k : plan.kernels) {
         std::vector<const Tensor *> params;
         for (const auto &p : k.params) params.push_back(tensors.at(p.name));
@@ -73,20 +84,22 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
             int64_t splits = cuda_backend::cuda_tiled_splits(k, tiled_config.grid, reduce_extent);
             int64_t total = 1;
             for (const auto &v : ir::parallel_vars(k)) total *= host_args.extents.at(k.var_index(v));
-            Launch tiled{module_->function(cuda_backend::cuda_tiled_kernel_name(k)), tiled_config, {}, splits};
+            Launch tiled{function(cuda_backend::cuda_tiled_kernel_name(k)), tiled_config, {}, splits};
             add_params(tiled.args, k, 0, num_params, address, host_args.strides);
             for (int64_t e : host_args.extents) tiled.args.add_i64(e);
+            std::uint64_t parts = 0;
             if (k.tiling->combine) {
                 const ir::Kernel &combine = *k.tiling->combine;
-                scratch.emplace_back(static_cast<std::size_t>(splits > 1 ? splits * total : 1) *
-                                     dtype_size(combine.params.at(num_inputs).dtype));
-                tiled.args.add_pointer(splits > 1 ? scratch.back().address() : 0);
+                parts = splits > 1 ? scratch(k.name, static_cast<std::size_t>(splits * total) *
+                                                                       dtype_size(combine.params.at(num_inputs).dtype))
+                                                 : 0;
+                tiled.args.add_pointer(parts);
             }
             launches.push_back(std::move(tiled));
             if (splits > 1) {
-                Launch c{module_->function(k.tiling->combine->name), config, {}};
+                Launch c{function(k.tiling->combine->name), config, {}};
                 add_params(c.args, k, 0, num_inputs, address, host_args.strides);
-                c.args.add_pointer(scratch.back().address()); // the parts, [split, parallel...] densely
+                c.args.add_pointer(parts); // the parts, [split, parallel...] densely
                 c.args.add_i64(total);
                 std::vector<std::string> par = ir::parallel_vars(k);
                 for (std::size_t d = 0; d < par.size(); ++d) {
@@ -102,7 +115,7 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
             continue;
         }
         bool staged = cuda_backend::cuda_staged_fits(k, host_args.strides, host_args.extents);
-        Launch l{module_->function(staged ? cuda_backend::cuda_staged_kernel_name(k) : k.name),
+        Launch l{function(staged ? cuda_backend::cuda_staged_kernel_name(k) : k.name),
                  staged ? cuda_backend::cuda_staged_launch_config(k, host_args.extents) : config, {}};
         add_params(l.args, k, 0, num_params, address, host_args.strides);
         for (int64_t e : host_args.extents) l.args.add_i64(e);
@@ -115,7 +128,7 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
     run_all();
     std::vector<double> times_us;
     for (int r = 0; r < repeat; ++r) times_us.push_back(cuda_time_ms(run_all) * 1e3);
-    CudaContext::get().synchronize();
+    if (!buffers.empty() || repeat > 0) CudaContext::get().synchronize();
 
     for (const auto &out : plan.program.outputs) {
         const Tensor &t = *tensors.at(out.name);

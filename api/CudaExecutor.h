@@ -16,12 +16,21 @@ public:
 
     /** Uploads the plan's inputs from `tensors` (every tensor of the lowered program by name),
      * runs the kernels in order once, downloads the outputs into their host tensors, and returns
-     * the times of `repeat` further runs of the whole plan in microseconds (CUDA events). */
+     * the times of `repeat` further runs of the whole plan in microseconds (CUDA events). When
+     * every tensor is already on the device and repeat is 0, it returns once the kernels are
+     * queued on the default stream, as a kernel launch does. */
     std::vector<double> run(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
                             const ir::Extents &extents, int repeat) const;
 
 private:
+    /** The kernel `name` of the module, looked up once. */
+    CudaFunction function(const std::string &name) const;
+    /** Device memory of at least `bytes` for the partial results of kernel `name`, kept. */
+    std::uint64_t scratch(const std::string &name, std::size_t bytes) const;
+
     std::unique_ptr<CudaModule> module_;
+    mutable std::map<std::string, CudaFunction> functions_;
+    mutable std::map<std::string, DeviceBuffer> scratch_;
 };
 
 } // namespace einfuse

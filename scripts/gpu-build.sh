@@ -16,5 +16,6 @@ cp build-gpu/tools/einfuse .gpu-carry/
 for t in gpu_tests golden_tests cli_tests unit_tests; do
     [[ -x build-gpu/tests/$t ]] && cp "build-gpu/tests/$t" .gpu-carry/
 done
+cp build-gpu/bench/gpu_call_overhead .gpu-carry/
 strip .gpu-carry/*
 du -sh .gpu-carry

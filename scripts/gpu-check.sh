@@ -48,6 +48,8 @@ what=${1:-all}
         run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "$GAUSS" --target cuda --dims i=700,j=3000,d=3 --check
     done
     run compute-sanitizer --tool memcheck --error-exitcode 9 $bin/gpu_tests --test-case="gpu staged*,gpu tiled*"
+    step "host time of a cached call (public C++ API, device arrays)"
+    run $bin/gpu_call_overhead
     step "benchmark (quick: no torch.compile)"
     run python3 bench/gpu_bench.py $bin/einfuse "$OUT" --quick
     exit $status

@@ -224,8 +224,11 @@ public:
      * order of outputs(), each of its dtype and rank, any non-negative strides (an output's must
      * be nonzero over sizes > 1). Index sizes are bound from the inputs' (and a program's
      * outputs') shapes on every call; the kernel re-plans only when they differ from the last
-     * call's. On the CUDA target, device views are used in place and host views are copied;
-     * the call returns when the outputs are written. The host target takes host views only. */
+     * call's. On the CUDA target, device views are used in place and host views are copied.
+     * With host views the call returns when the outputs are written; with device views only, it
+     * returns once the kernels are queued on CUDA's default stream, as a kernel launch does
+     * (later work on that stream, a copy to the host or a synchronize sees the outputs). The
+     * host target takes host views only. */
     void run(const std::vector<View> &inputs, const std::vector<View> &outputs) const;
     /** The same, returning the outputs as new arrays: on the CUDA device when any input is
      * there, else on the host. */

@@ -1,0 +1,38 @@
+// The host time of a cached call through the public C++ API: the kernel compiled once, device
+// arrays, and run() called in a burst short enough that the GPU's queue never fills, so that the
+// wall time per call is einfuse's own work plus the driver's launch (not the kernel's run time).
+// A benchmark, not a test: it prints, it asserts nothing. Usage: gpu_call_overhead [CALLS]
+#include <einfuse/einfuse.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+int main(int argc, char **argv) {
+    const int calls = argc > 1 ? std::atoi(argv[1]) : 200;
+    using einfuse::Array;
+    using einfuse::Device;
+    using einfuse::ScalarType;
+    const std::int64_t b = 4096; // 4 us of kernel at most: the queue stays short
+    // Uninitialised device memory: the values do not change the host time being measured.
+    Array a(ScalarType::F32, {b, 2, 2}, Device::cuda()), c(ScalarType::F32, {b, 2, 2}, Device::cuda());
+    Array out(ScalarType::F32, {b, 2, 2}, Device::cuda());
+    einfuse::Kernel k = einfuse::compile("bij,bjk->bik", einfuse::Signature::of({a.view(), c.view()}),
+                                         einfuse::DeviceKind::Cuda);
+    k.run({a.view(), c.view()}, {out.view()}); // plans, compiles, loads: not timed
+    std::vector<double> per_call_us;
+    for (int round = 0; round < 20; ++round) {
+        (void)out.to_doubles(); // waits for the queue to drain (the copy is on the default stream)
+        auto start = std::chrono::steady_clock::now();
+        for (int i = 0; i < calls; ++i) k.run({a.view(), c.view()}, {out.view()});
+        auto end = std::chrono::steady_clock::now();
+        per_call_us.push_back(std::chrono::duration<double, std::micro>(end - start).count() / calls);
+    }
+    std::sort(per_call_us.begin(), per_call_us.end());
+    std::printf("cached call of bij,bjk->bik (B=%lld, D=2, device arrays): %.2f us host time per call "
+                "(median of 20 bursts of %d; best %.2f us)\n",
+                static_cast<long long>(b), per_call_us[per_call_us.size() / 2], calls, per_call_us.front());
+    return 0;
+}
