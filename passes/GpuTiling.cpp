@@ -128,6 +128,14 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
         }
         if (!contains(t.tensors, name)) t.tensors.push_back(name);
     });
+    // The loop reads a tiled operand only through its tile: one also read without the reduction
+    // variable ("max(v[k], v[q])") is not tiled.
+    ir::for_each_tensor_use(loop->body, [&](const std::string &name, const std::vector<std::string> &idx) {
+        if (contains(t.tensors, name) && !contains(idx, t.reduce_var)) {
+            fits = false;
+            why = name + " is read both along '" + t.reduce_var + "' and not";
+        }
+    });
     if (!fits) return refuse(why);
     if (t.tensors.empty()) return refuse("no operand depends on '" + t.reduce_var + "' alone");
     int64_t row_bytes = 0;

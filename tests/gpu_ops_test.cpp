@@ -55,7 +55,11 @@ TEST_CASE("gpu ops: every unary operator in f32 and f64, and on i32/i64 where de
     for (const auto &row : kUnaryRows) {
         for (DType t : kFloats)
             SUBCASE((std::string(unary_op_name(row.op)) + " " + std::string(dtype_name(t))).c_str()) {
-                check_unary(run_on_gpu, row, t);
+                // f32 exp on the GPU is one ex2.approx of x * log2(e) (backends/cuda/CudaTypes.cpp):
+                // 2 ulps, plus up to 2|x| ulps from rounding the product, within 4 + x^2/2.
+                UnaryRow budget = row;
+                if (t == DType::F32 && (row.op == UnaryOp::Exp || row.op == UnaryOp::Sigmoid)) budget.per_x2 = 0.5;
+                check_unary(run_on_gpu, budget, t);
             }
         if (!row.integers) continue;
         for (DType t : kInts)

@@ -47,7 +47,14 @@ std::vector<Slot> slots(const ir::Kernel &k) {
     std::vector<Slot> out;
     std::map<std::string, int64_t> used; // elements per row of each array so far
     for (const auto &name : t.tensors) {
-        Slot s{&k.params.at(k.param_index(name)), accesses.at(name).front(), array_name(k.params.at(k.param_index(name)).dtype)};
+        // Its index list along the reduction (the kernel may read it otherwise outside the loop).
+        const auto &lists = accesses.at(name);
+        auto along = std::find_if(lists.begin(), lists.end(), [&](const std::vector<std::string> &idx) {
+            return std::find(idx.begin(), idx.end(), t.reduce_var) != idx.end();
+        });
+        EINFUSE_ASSERT(along != lists.end(), "a tiled operand is read along the reduction");
+        const ir::TensorInfo &info = k.params.at(k.param_index(name));
+        Slot s{&info, *along, array_name(info.dtype)};
         s.strides.assign(s.indices.size(), 0);
         for (std::size_t d = s.indices.size(); d-- > 0;) {
             if (s.indices[d] == t.reduce_var) continue;
