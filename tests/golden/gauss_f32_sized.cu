@@ -29,9 +29,9 @@
 //   EINFUSE_ERR_LAUNCH        7  cudaGetLastError() failed after the launch
 // Nothing is launched when an error other than EINFUSE_ERR_LAUNCH is returned.
 
-// exp in f32: the hardware's exp2 of x * log2(e), one instruction. Its error, 2 ulps plus
-// |x| ulps from rounding x * log2(e), is that of rounding x itself to f32; results below 2^-126
-// flush to 0 (an absolute error under 1.2e-38). expf takes 8 instructions, __expf 5 (it rescales
+// exp in f32: the hardware's exp2 of x * log2(e), one instruction. Its error is 2 ulps plus up
+// to 2|x| ulps from rounding x * log2(e), about what rounding x itself to f32 costs; results
+// below 2^-126 flush to 0 (an absolute error under 1.2e-38). expf takes 8 instructions, __expf 5 (it rescales
 // subnormal results), and the Gaussian kernel sum is bound by them.
 #ifndef EINFUSE_EXP_1
 #define EINFUSE_EXP_1
