@@ -1,8 +1,13 @@
 // The host time of a cached call through the public C++ API: the kernel compiled once, device
 // arrays, and run() called in a burst short enough that the GPU's queue never fills, so that the
 // wall time per call is einfuse's own work plus the driver's launch (not the kernel's run time).
-// A benchmark, not a test: it prints, it asserts nothing. Usage: gpu_call_overhead [CALLS]
+// Beside it, the same burst of bare driver launches (cuLaunchKernel of an empty kernel), the
+// floor any launcher pays. A benchmark, not a test: it prints, it asserts nothing.
+// Usage: gpu_call_overhead [CALLS]
 #include <einfuse/einfuse.hpp>
+
+#include "runtime/CudaDriver.h"
+#include "runtime/Nvrtc.h"
 
 #include <algorithm>
 #include <chrono>
@@ -34,5 +39,20 @@ int main(int argc, char **argv) {
     std::printf("cached call of bij,bjk->bik (B=%lld, D=2, device arrays): %.2f us host time per call "
                 "(median of 20 bursts of %d; best %.2f us)\n",
                 static_cast<long long>(b), per_call_us[per_call_us.size() / 2], calls, per_call_us.front());
+
+    einfuse::CudaContext &ctx = einfuse::CudaContext::get();
+    einfuse::CudaModule module(einfuse::cuda_cubin("extern \"C\" __global__ void empty() {}", ctx.arch()));
+    einfuse::CudaFunction empty = module.function("empty");
+    std::vector<double> bare_us;
+    for (int round = 0; round < 20; ++round) {
+        ctx.synchronize();
+        auto start = std::chrono::steady_clock::now();
+        for (int i = 0; i < calls; ++i) einfuse::cuda_launch(empty, 1, 32, nullptr);
+        auto end = std::chrono::steady_clock::now();
+        bare_us.push_back(std::chrono::duration<double, std::micro>(end - start).count() / calls);
+    }
+    std::sort(bare_us.begin(), bare_us.end());
+    std::printf("bare cuLaunchKernel of an empty kernel, same bursts: %.2f us per launch (best %.2f us)\n",
+                bare_us[bare_us.size() / 2], bare_us.front());
     return 0;
 }
