@@ -21,6 +21,8 @@ what=${1:-all}
     step "device"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     if [[ $what == bench ]]; then
+        step "host time of a cached call (public C++ API, device arrays)"
+        run $bin/gpu_call_overhead
         step "benchmark: the brief's table against the peers"
         run python3 bench/gpu_bench.py $bin/einfuse "$OUT"
         exit $status
