@@ -139,10 +139,10 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_bij_bjk_to_bik_staged(
         if (tile_fast) {
             uint4 in0_v[2];
 #pragma unroll
-            for (int r = 0; r < 2; ++r) in0_v[r] = __ldcs((const uint4 *)in0_tile + r * 256 + threadIdx.x);
+            for (int r = 0; r < 2; ++r) in0_v[r] = __ldg((const uint4 *)in0_tile + r * 256 + threadIdx.x);
             uint4 in1_v[2];
 #pragma unroll
-            for (int r = 0; r < 2; ++r) in1_v[r] = __ldcs((const uint4 *)in1_tile + r * 256 + threadIdx.x);
+            for (int r = 0; r < 2; ++r) in1_v[r] = __ldg((const uint4 *)in1_tile + r * 256 + threadIdx.x);
 #pragma unroll
             for (int r = 0; r < 2; ++r) ((uint4 *)in0_stage)[r * 256 + threadIdx.x] = in0_v[r];
 #pragma unroll
