@@ -187,7 +187,8 @@ std::unique_ptr<einfuse_kernel> make_kernel(const char *expr, int num_inputs, co
 }
 
 /** Binds sizes, re-plans when they changed, checks the outputs' shapes and computes. */
-void run_kernel(einfuse_kernel &k, int num_inputs, const DLTensor *inputs, int num_outputs, DLTensor *outputs) {
+void run_kernel(einfuse_kernel &k, int num_inputs, const DLTensor *inputs, int num_outputs, DLTensor *outputs,
+                void *stream = nullptr) {
     if (num_inputs < 0 || num_outputs < 0) throw ArgumentError("a negative tensor count");
     if ((num_inputs > 0 && !inputs) || (num_outputs > 0 && !outputs)) throw ArgumentError("a null tensor array");
     const auto &program = k.compiled->program();
@@ -247,7 +248,7 @@ void run_kernel(einfuse_kernel &k, int num_inputs, const DLTensor *inputs, int n
         in_ptrs.push_back(&t);
     for (auto &t : out)
         out_ptrs.push_back(&t);
-    k.compiled->run_into(in_ptrs, out_ptrs, extents);
+    k.compiled->run_into(in_ptrs, out_ptrs, extents, stream);
 }
 
 /** einfuse_einsum's kernels, by (expression, dtypes, ranks, device), least recently used first
@@ -350,6 +351,14 @@ int einfuse_run(einfuse_kernel *k, int num_inputs, const DLTensor *inputs, int n
     return guarded(k ? k->expr.c_str() : "", [&] {
         if (!k) throw ArgumentError("the kernel is a null pointer");
         run_kernel(*k, num_inputs, inputs, num_outputs, outputs);
+    });
+}
+
+int einfuse_run_on_stream(einfuse_kernel *k, int num_inputs, const DLTensor *inputs, int num_outputs,
+                          DLTensor *outputs, void *stream) {
+    return guarded(k ? k->expr.c_str() : "", [&] {
+        if (!k) throw ArgumentError("the kernel is a null pointer");
+        run_kernel(*k, num_inputs, inputs, num_outputs, outputs, stream);
     });
 }
 

@@ -30,14 +30,6 @@ std::size_t storage_bytes(const Tensor &t) {
     return static_cast<std::size_t>(t.storage_elements()) * dtype_size(t.dtype());
 }
 
-/** One kernel's launch: its function, grid and argument block (pointers, strides, extents). */
-struct Launch {
-    CudaFunction fn;
-    cuda_backend::CudaLaunchConfig config;
-    LaunchArgs args;
-    int64_t grid_y = 1;
-};
-
 /** Pointer and strides of every param from first to last (exclusive), then optionally more. */
 void add_params(LaunchArgs &args, const ir::Kernel &k, std::size_t first, std::size_t last,
                 const std::map<std::string, std::uint64_t> &address, const std::vector<int64_t> &strides) {
@@ -51,25 +43,46 @@ void add_params(LaunchArgs &args, const ir::Kernel &k, std::size_t first, std::s
 
 } // namespace
 
-std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
-                                      const ir::Extents &extents, int repeat) const {
-    CudaContext::get(); // makes the context current on this thread
-    // Tensors already on the device are used in place; host tensors get a device copy, inputs
-    // uploaded now and outputs downloaded at the end.
-    std::map<std::string, DeviceBuffer> buffers;
-    std::map<std::string, std::uint64_t> address;
-    for (const auto &[name, t] : tensors) {
-        if (t->on_device()) {
-            address[name] = reinterpret_cast<std::uint64_t>(t->data());
-            continue;
-        }
-        auto it = buffers.emplace(name, DeviceBuffer(storage_bytes(*t))).first;
-        address[name] = it->second.address();
-    }
-    for (const auto &in : plan.program.inputs)
-        if (!tensors.at(in.name)->on_device())
-            buffers.at(in.name).upload(tensors.at(in.name)->data(), storage_bytes(*tensors.at(in.name)));
+/** One kernel's launch: its function, grid and argument block (pointers, strides, extents). */
+struct CudaExecutor::Launch {
+    CudaFunction fn;
+    cuda_backend::CudaLaunchConfig config;
+    LaunchArgs args;
+    int64_t grid_y = 1;
+};
 
+/** The launches of one call, and what they were built for: a call on the same device tensors
+ * (addresses, shapes, strides) and sizes reuses them and skips building the argument blocks. */
+struct CudaExecutor::Launches {
+    std::vector<std::uint64_t> key;
+    std::vector<Launch> list;
+};
+
+namespace {
+
+/** What a call's launches depend on, when every tensor is on the device; empty otherwise. */
+std::vector<std::uint64_t> launch_key(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
+                                      const ir::Extents &extents) {
+    std::vector<std::uint64_t> key;
+    for (const auto &[name, t] : tensors) {
+        if (!t->on_device()) return {};
+        key.push_back(reinterpret_cast<std::uint64_t>(t->data()));
+        for (int64_t x : t->shape()) key.push_back(static_cast<std::uint64_t>(x));
+        for (int64_t x : t->strides()) key.push_back(static_cast<std::uint64_t>(x));
+    }
+    for (const auto &[v, n] : extents) key.push_back(static_cast<std::uint64_t>(n));
+    key.push_back(reinterpret_cast<std::uint64_t>(&plan));
+    return key;
+}
+
+} // namespace
+
+CudaExecutor::~CudaExecutor() = default;
+
+std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Plan &plan,
+                                                 const std::map<std::string, const Tensor *> &tensors,
+                                                 const std::map<std::string, std::uint64_t> &address,
+                                                 const ir::Extents &extents) const {
     std::vector<Launch> launches;
     for (const auto &k : plan.kernels) {
         std::vector<const Tensor *> params;
@@ -122,18 +135,46 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
         launches.push_back(std::move(l));
     }
 
+    return launches;
+}
+
+std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
+                                      const ir::Extents &extents, int repeat, void *stream) const {
+    CudaContext::get(); // makes the context current on this thread
+    std::vector<std::uint64_t> key = launch_key(plan, tensors, extents);
+    std::map<std::string, DeviceBuffer> buffers;
+    if (key.empty() || !last_ || last_->key != key) {
+        // Tensors already on the device are used in place; host tensors get a device copy, inputs
+        // uploaded now and outputs downloaded at the end.
+        std::map<std::string, std::uint64_t> address;
+        for (const auto &[name, t] : tensors) {
+            if (t->on_device()) {
+                address[name] = reinterpret_cast<std::uint64_t>(t->data());
+                continue;
+            }
+            auto it = buffers.emplace(name, DeviceBuffer(storage_bytes(*t))).first;
+            address[name] = it->second.address();
+        }
+        for (const auto &in : plan.program.inputs)
+            if (!tensors.at(in.name)->on_device())
+                buffers.at(in.name).upload(tensors.at(in.name)->data(), storage_bytes(*tensors.at(in.name)));
+        last_ = std::make_unique<Launches>(Launches{key, build_launches(plan, tensors, address, extents)});
+    }
+
     auto run_all = [&] {
-        for (auto &l : launches) cuda_launch(l.fn, l.config.grid, l.config.block, l.args.pointers(), nullptr, l.grid_y);
+        for (auto &l : last_->list)
+            cuda_launch(l.fn, l.config.grid, l.config.block, l.args.pointers(), stream, l.grid_y);
     };
     run_all();
     std::vector<double> times_us;
-    for (int r = 0; r < repeat; ++r) times_us.push_back(cuda_time_ms(run_all) * 1e3);
+    for (int r = 0; r < repeat; ++r) times_us.push_back(cuda_time_ms(run_all, stream) * 1e3);
     if (!buffers.empty() || repeat > 0) CudaContext::get().synchronize();
 
     for (const auto &out : plan.program.outputs) {
         const Tensor &t = *tensors.at(out.name);
         if (!t.on_device()) buffers.at(out.name).download(const_cast<void *>(t.data()), storage_bytes(t));
     }
+    if (key.empty()) last_.reset(); // its addresses were this call's buffers
     return times_us;
 }
 

@@ -18,11 +18,20 @@ public:
      * runs the kernels in order once, downloads the outputs into their host tensors, and returns
      * the times of `repeat` further runs of the whole plan in microseconds (CUDA events). When
      * every tensor is already on the device and repeat is 0, it returns once the kernels are
-     * queued on the default stream, as a kernel launch does. */
+     * queued on `stream` (a CUstream; nullptr: the default stream), as a kernel launch does. */
     std::vector<double> run(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
-                            const ir::Extents &extents, int repeat) const;
+                            const ir::Extents &extents, int repeat, void *stream = nullptr) const;
+
+    ~CudaExecutor();
 
 private:
+    struct Launch;
+    struct Launches;
+    /** Every kernel launch of the plan for these tensors (device addresses by name) and sizes. */
+    std::vector<Launch> build_launches(const passes::Plan &plan,
+                                              const std::map<std::string, const Tensor *> &tensors,
+                                              const std::map<std::string, std::uint64_t> &address,
+                                              const ir::Extents &extents) const;
     /** The kernel `name` of the module, looked up once. */
     CudaFunction function(const std::string &name) const;
     /** Device memory of at least `bytes` for the partial results of kernel `name`, kept. */
@@ -31,6 +40,7 @@ private:
     std::unique_ptr<CudaModule> module_;
     mutable std::map<std::string, CudaFunction> functions_;
     mutable std::map<std::string, DeviceBuffer> scratch_;
+    mutable std::unique_ptr<Launches> last_; // the last call's launches, reused by the same call
 };
 
 } // namespace einfuse

@@ -90,7 +90,7 @@ RunResult Compiled::run(const std::vector<const Tensor *> &inputs, const ir::Ext
 }
 
 void Compiled::run_into(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
-                        const ir::Extents &extents) const {
+                        const ir::Extents &extents, void *cuda_stream) const {
     const auto &wanted = plan_.program.outputs;
     if (outputs.size() != wanted.size())
         throw UserError("expected " + std::to_string(wanted.size()) + " outputs, got " + std::to_string(outputs.size()));
@@ -100,11 +100,11 @@ void Compiled::run_into(const std::vector<const Tensor *> &inputs, const std::ve
             throw UserError("output " + wanted[i].name + " must be " + std::string(dtype_name(wanted[i].dtype)) +
                             " of the planned shape");
     }
-    execute(inputs, outputs, extents, 0);
+    execute(inputs, outputs, extents, 0, cuda_stream);
 }
 
 std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
-                                      const ir::Extents &extents, int repeat) const {
+                                      const ir::Extents &extents, int repeat, void *cuda_stream) const {
     if (inputs.size() != program_.inputs.size())
         throw UserError("expected " + std::to_string(program_.inputs.size()) + " inputs, got " +
                         std::to_string(inputs.size()));
@@ -146,7 +146,7 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
     }
 #ifdef EINFUSE_HAVE_CUDA
     if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch);
-    return backend_->cuda->run(plan_, by_name, extents, repeat);
+    return backend_->cuda->run(plan_, by_name, extents, repeat, cuda_stream);
 #else
     throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");
 #endif

@@ -54,9 +54,11 @@ public:
     /** Computes into caller-allocated outputs (in the order of program().outputs), which must
      * have the planned shapes and the outputs' dtypes, any strides. Tensors may be borrowed views
      * (Tensor::borrow): for Target::Cuda, device tensors are used in place and host tensors are
-     * copied; Target::Host needs host tensors. Throws UserError on a mismatch. */
+     * copied; Target::Host needs host tensors. Throws UserError on a mismatch. `cuda_stream` (a
+     * CUstream / cudaStream_t; nullptr: the default stream) is where Target::Cuda queues the
+     * kernels; with device tensors only, the call returns once they are queued. */
     void run_into(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
-                  const ir::Extents &extents) const;
+                  const ir::Extents &extents, void *cuda_stream = nullptr) const;
 
     /** The float64 reference results of the same program, for checking. */
     std::vector<Tensor> reference(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const;
@@ -68,7 +70,7 @@ public:
 
 private:
     std::vector<double> execute(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
-                                const ir::Extents &extents, int repeat) const;
+                                const ir::Extents &extents, int repeat, void *cuda_stream = nullptr) const;
     passes::Device device() const { return options_.target == Target::Cuda ? passes::Device::Gpu : passes::Device::Host; }
     ir::Program program_;
     passes::Plan plan_;

@@ -377,6 +377,10 @@ void clear_compile_cache() {
 }
 
 void Kernel::run(const std::vector<View> &inputs, const std::vector<View> &outputs) const {
+    run(inputs, outputs, nullptr);
+}
+
+void Kernel::run(const std::vector<View> &inputs, const std::vector<View> &outputs, void *cuda_stream) const {
     detail::KernelState &s = checked(state_);
     guarded(s.expr, [&] {
         std::vector<Tensor> ins, outs;
@@ -389,7 +393,7 @@ void Kernel::run(const std::vector<View> &inputs, const std::vector<View> &outpu
         std::lock_guard<std::mutex> lock(s.mutex);
         ir::Extents extents = bind(s, inputs, &outputs);
         plan_for(s, extents);
-        s.compiled->run_into(in_ptrs, out_ptrs, extents);
+        s.compiled->run_into(in_ptrs, out_ptrs, extents, cuda_stream);
     });
 }
 

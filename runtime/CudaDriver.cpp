@@ -34,6 +34,8 @@ namespace {
     X(cuModuleGetFunction)                                                                                             \
     X(cuLaunchKernel)                                                                                                  \
     X(cuStreamSynchronize)                                                                                             \
+    X(cuStreamCreate)                                                                                                  \
+    X(cuStreamDestroy_v2)                                                                                              \
     X(cuEventCreate)                                                                                                   \
     X(cuEventDestroy_v2)                                                                                               \
     X(cuEventRecord)                                                                                                   \
@@ -256,6 +258,19 @@ class Event {
 };
 
 } // namespace
+
+CudaStream::CudaStream() {
+    CudaContext::get();
+    CUstream s = nullptr;
+    check(driver().cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    stream_ = s;
+}
+
+CudaStream::~CudaStream() {
+    if (stream_) driver().cuStreamDestroy_v2(static_cast<CUstream>(stream_));
+}
+
+void CudaStream::synchronize() { check(driver().cuStreamSynchronize(static_cast<CUstream>(stream_)), "cuStreamSynchronize"); }
 
 double cuda_time_ms(const std::function<void()> &work, void *stream) {
     CudaContext::get();

@@ -34,6 +34,21 @@ class CudaContext {
     int cc_ = 0;
 };
 
+/** A stream of the context that does not synchronize with the default stream, destroyed with
+ * the object. */
+class CudaStream {
+  public:
+    CudaStream();
+    ~CudaStream();
+    CudaStream(const CudaStream &) = delete;
+    CudaStream &operator=(const CudaStream &) = delete;
+    void *get() const { return stream_; } // a CUstream
+    void synchronize();
+
+  private:
+    void *stream_ = nullptr;
+};
+
 /** Device memory, freed on destruction. Sizes and offsets are in bytes. */
 class DeviceBuffer {
   public:

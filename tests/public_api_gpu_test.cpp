@@ -107,3 +107,27 @@ TEST_CASE("public API gpu: einsum of device views returns a device array") {
     for (std::size_t i = 0; i < values.size(); ++i) g32.store(static_cast<int64_t>(i), values[i]);
     CHECK(error_against_reference("bij,bjk->bik", {&a, &b}, g32) <= 1.0);
 }
+
+TEST_CASE("public API gpu: runs queued on a stream; repeated calls reuse their launches and see new data") {
+    einfuse::test::require_gpu();
+    const einfuse::Shape shape{100000, 3, 3};
+    Tensor a = random_tensor(DType::F32, shape), b = random_tensor(DType::F32, shape), out(DType::F32, shape);
+    DeviceCopy da(a), db(b), dout(out), dout2(out);
+    einfuse::Kernel k = einfuse::compile("bij,bjk->bik",
+                                         einfuse::Signature::einsum({einfuse::ScalarType::F32, einfuse::ScalarType::F32}),
+                                         einfuse::DeviceKind::Cuda);
+    einfuse::CudaStream stream;
+    auto run_and_check = [&](const DeviceCopy &into, const Tensor &x) {
+        k.run({da.view, db.view}, {into.view}, stream.get());
+        stream.synchronize(); // the copy below does not wait for a non-blocking stream
+        into.buffer.download(out.data(), bytes_of(out));
+        CHECK(error_against_reference("bij,bjk->bik", {&x, &b}, out) <= 1.0);
+    };
+    run_and_check(dout, a);
+    // Same tensors again (the launches are reused), with new values in a.
+    Tensor a2 = random_tensor(DType::F32, shape);
+    da.buffer.upload(a2.data(), bytes_of(a2));
+    run_and_check(dout, a2);
+    // Another output: new launches.
+    run_and_check(dout2, a2);
+}

@@ -58,6 +58,13 @@ EINFUSE_EXPORT einfuse_kernel *einfuse_compile(const char *expr, int num_inputs,
 EINFUSE_EXPORT int einfuse_run(einfuse_kernel *k, int num_inputs, const DLTensor *inputs, int num_outputs,
                                DLTensor *outputs);
 
+/* einfuse_run on a CUDA stream (a cudaStream_t or CUstream of device 0's primary context; NULL:
+ * the default stream). With device tensors only it returns once the kernels are queued there,
+ * as a kernel launch does: synchronize the stream before reading the outputs. Host kernels
+ * ignore the stream. */
+EINFUSE_EXPORT int einfuse_run_on_stream(einfuse_kernel *k, int num_inputs, const DLTensor *inputs, int num_outputs,
+                                         DLTensor *outputs, void *stream);
+
 /* The standalone CUDA source of k, the text `einfuse compile --target cuda` writes (planned for
  * the sizes of k's last run, if any). Owned by k: valid until the next call for k or
  * einfuse_free(k). NULL on failure. */

@@ -230,6 +230,10 @@ public:
      * (later work on that stream, a copy to the host or a synchronize sees the outputs). The
      * host target takes host views only. */
     void run(const std::vector<View> &inputs, const std::vector<View> &outputs) const;
+    /** The same, queued on `cuda_stream` (a cudaStream_t or CUstream of device 0's primary
+     * context; nullptr: the default stream). With device views only, synchronize that stream
+     * before reading the outputs. The host target ignores it. */
+    void run(const std::vector<View> &inputs, const std::vector<View> &outputs, void *cuda_stream) const;
     /** The same, returning the outputs as new arrays: on the CUDA device when any input is
      * there, else on the host. */
     std::vector<Array> run(const std::vector<View> &inputs) const;
