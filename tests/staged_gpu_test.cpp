@@ -6,6 +6,9 @@
 #include "TestUtil.h"
 
 #include "runtime/CudaDriver.h"
+#include "support/Half.h"
+
+#include <cmath>
 
 #include <cstring>
 
@@ -112,4 +115,42 @@ TEST_CASE("gpu staged: the standalone .cu's launcher picks the staged kernel for
         Tensor want = einsum_reference(c, {row.in0.host, row.in1.host}, sizes);
         CHECK(ir::max_relative_error(out, want) <= tolerance(DType::F32, D));
     }
+}
+
+TEST_CASE("gpu staged: tensors past 2^31 elements index with 64 bits (f16, D=3)") {
+    test::require_gpu();
+    // 2^31 / 9 + 1001 batch elements: each tensor holds 2,147,492,657 elements (4.3 GB of f16).
+    const int64_t B = (int64_t{1} << 31) / 9 + 1001, D = 3;
+    ir::Extents sizes = bmm_sizes(B, D);
+    CompiledEinsum c = bmm(DType::F16, sizes);
+    REQUIRE(emit(c, "plan").find("staged through shared memory") != std::string::npos);
+    Tensor a(DType::F16, {B, D, D}), b(DType::F16, {B, D, D});
+    REQUIRE(a.size() > (int64_t{1} << 31));
+    // Random values, generated cheaply: a random block of 1M elements repeated with an offset
+    // that changes per repetition, so that no two batch elements far apart are equal by layout.
+    Tensor block(DType::F16, {1 << 20});
+    block.fill_random(test::rng());
+    const auto *src = static_cast<const uint16_t *>(block.data());
+    for (Tensor *t : {&a, &b}) {
+        auto *dst = static_cast<uint16_t *>(t->data());
+        for (int64_t e = 0; e < t->size(); ++e) dst[e] = src[(e + e / (1 << 20) * 7919 + (t == &b) * 104729) % (1 << 20)];
+    }
+    Tensor out = c.run({&a, &b}, sizes).outputs.front();
+    // Spot checks in double, the last batch elements (past 2^31) included.
+    const auto *pa = static_cast<const uint16_t *>(a.data()), *pb = static_cast<const uint16_t *>(b.data());
+    const auto *po = static_cast<const uint16_t *>(out.data());
+    double worst = 0;
+    for (int64_t n = 0; n < 20000; ++n) {
+        int64_t batch = n < 10000 ? n * (B / 10000) : B - 1 - (n - 10000);
+        for (int64_t i = 0; i < D; ++i)
+            for (int64_t k = 0; k < D; ++k) {
+                double want = 0;
+                for (int64_t j = 0; j < D; ++j)
+                    want += static_cast<double>(half_to_float(pa[(batch * D + i) * D + j])) *
+                            half_to_float(pb[(batch * D + j) * D + k]);
+                double got = half_to_float(po[(batch * D + i) * D + k]);
+                worst = std::max(worst, std::abs(got - want) / std::max(std::abs(want), 1.0));
+            }
+    }
+    CHECK(worst <= tolerance(DType::F16, D));
 }
