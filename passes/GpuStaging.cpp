@@ -23,8 +23,10 @@ std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Exten
     for (int in = 0; in < k.num_inputs; ++in) {
         const ir::TensorInfo &t = k.params[in];
         int64_t elements = 1;
+        bool read = false;
         ir::for_each_tensor_use(k.body, [&](const std::string &name, const std::vector<std::string> &idx) {
             if (name != t.name) return;
+            read = true;
             batch_first &= !idx.empty() && idx.front() == batch && std::count(idx.begin(), idx.end(), batch) == 1;
             elements = 1;
             for (std::size_t d = 1; d < idx.size(); ++d) {
@@ -33,6 +35,7 @@ std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Exten
                 elements *= it == sizes.end() ? 1 : it->second;
             }
         });
+        if (!read) return refuse("input " + t.name + " is never read");
         slice_bytes += elements * static_cast<int64_t>(dtype_size(t.dtype));
     }
     if (!batch_first) return refuse("an input is not read with '" + batch + "' as its first index");
