@@ -8,6 +8,8 @@
 
 namespace einfuse {
 
+/** Not thread-safe: it keeps the last call's launches and the split reductions' scratch memory;
+ * its callers (Compiled, the public API, the C ABI) serialize runs of one kernel. */
 class CudaExecutor {
 public:
     /** Compiles every kernel of the plan for `arch` (empty: the device's own). Throws TargetError
