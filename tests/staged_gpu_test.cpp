@@ -59,6 +59,20 @@ TEST_CASE("gpu staged: bij,bjk->bik for D=3..16, partial tiles, every float type
             }
 }
 
+TEST_CASE("gpu staged: integers exactly") {
+    test::require_gpu();
+    for (DType t : {DType::I32, DType::I64})
+        for (int64_t d : {3, 8}) {
+            CAPTURE(dtype_name(t));
+            CAPTURE(d);
+            ir::Extents sizes = bmm_sizes(999, d);
+            CompiledEinsum c = bmm(t, sizes);
+            CHECK(emit(c, "plan").find("staged through shared memory") != std::string::npos);
+            auto [err, tol] = test::run_and_compare(c, sizes);
+            CHECK(err == 0.0);
+        }
+}
+
 TEST_CASE("gpu staged: misaligned, broadcast and transposed inputs take the slower paths correctly") {
     test::require_gpu();
     CudaContext::get();

@@ -16,8 +16,9 @@ namespace {
 const char *kGauss = "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])";
 
 /** Runs a one-output program on fresh random inputs; {max relative error, tolerance}. */
-std::pair<double, double> run_program(const char *text, const ir::Extents &sizes, std::string *plan) {
-    CompiledProgram p(text, {}, CompileOptions{Target::Cuda, "", 0});
+std::pair<double, double> run_program(const char *text, const ir::Extents &sizes, std::string *plan,
+                                      const std::map<std::string, DType> &dtypes = {}) {
+    CompiledProgram p(text, dtypes, CompileOptions{Target::Cuda, "", 0});
     p.plan_for(sizes);
     *plan = emit(p, "plan");
     std::map<std::string, Tensor> inputs;
@@ -67,6 +68,30 @@ TEST_CASE("gpu tiled: max, min and product reductions, transposed operands, epil
         CAPTURE(row.text);
         std::string plan;
         auto [err, tol] = run_program(row.text, row.sizes, &plan);
+        CHECK(plan.find("tiled through shared memory") != std::string::npos);
+        CHECK(err <= tol);
+    }
+}
+
+TEST_CASE("gpu tiled: every element type, and outputs of two indices (partials [split, i, c])") {
+    test::require_gpu();
+    const struct {
+        const char *text;
+        std::map<std::string, DType> dtypes;
+        ir::Extents sizes;
+    } rows[] = {
+        {kGauss, {{"x", DType::F64}, {"y", DType::F64}, {"w", DType::F64}}, {{"i", 3000}, {"j", 5000}, {"d", 3}}},
+        {kGauss, {{"x", DType::F16}, {"y", DType::F16}, {"w", DType::F16}}, {{"i", 3000}, {"j", 5000}, {"d", 3}}},
+        {kGauss, {{"x", DType::BF16}, {"y", DType::BF16}, {"w", DType::F32}}, {{"i", 300}, {"j", 9000}, {"d", 5}}},
+        {"out[i] = sum[j](x[i] * y[j])", {{"x", DType::I32}, {"y", DType::I32}}, {{"i", 700}, {"j", 50000}}},
+        {"out[i] = max[j](x[i] - y[j])", {{"x", DType::I64}, {"y", DType::I64}}, {{"i", 700}, {"j", 50000}}},
+        {"out[i,c] = sum[j](x[i,c] * exp(-(v[i] - y[j])^2))", {}, {{"i", 300}, {"j", 20000}, {"c", 3}}},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.text);
+        CAPTURE(row.dtypes.empty() ? "f32" : dtype_name(row.dtypes.begin()->second));
+        std::string plan;
+        auto [err, tol] = run_program(row.text, row.sizes, &plan, row.dtypes);
         CHECK(plan.find("tiled through shared memory") != std::string::npos);
         CHECK(err <= tol);
     }

@@ -28,7 +28,7 @@ const char *const kReserved[] = {
     // The staged kernels' locals and types (CudaStaged.cpp).
     "tile0",    "tile_n",    "tile_t",   "tile_b",   "tile_fast",    "uint4",         "einfuse_is_dense",
     "tile_chunk", "tile_begin", "tile_end", "tile_base", "tile_active", "tile_j0", "tile_rows", "tile_jj",
-    "tile_float", "tile_double", "tile_int", "tile_long_long", "tile___half", "tile___nv_bfloat16",
+    "tile_float", "tile_double", "tile_int", "tile_long_long", "tile_half", "tile_nv_bfloat16",
     "tile_e", "tile_c", "einfuse_partial", "einfuse_split", "einfuse_splits", "dim3"};
 // Functions and types the kernels name: a tensor called `max` would hide max() inside the kernel.
 const char *const kCalled[] = {

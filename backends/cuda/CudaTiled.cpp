@@ -35,8 +35,11 @@ struct Slot {
     std::vector<int64_t> strides;     // per dimension; the reduction variable's is the row width
 };
 
+/** tile_float, tile_half, tile_nv_bfloat16, tile_long_long: no double underscore, which C++
+ * reserves. */
 std::string array_name(DType t) {
     std::string c = c_type(t);
+    c.erase(0, c.find_first_not_of('_'));
     std::replace(c.begin(), c.end(), ' ', '_');
     return "tile_" + c;
 }
