@@ -79,6 +79,13 @@ std::vector<std::uint64_t> launch_key(const passes::Plan &plan, const std::map<s
 
 CudaExecutor::~CudaExecutor() = default;
 
+bool CudaExecutor::relaunch(void *stream) const {
+    if (!last_ || last_->key.empty()) return false;
+    CudaContext::get();
+    for (auto &l : last_->list) cuda_launch(l.fn, l.config.grid, l.config.block, l.args.pointers(), stream, l.grid_y);
+    return true;
+}
+
 std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Plan &plan,
                                                  const std::map<std::string, const Tensor *> &tensors,
                                                  const std::map<std::string, std::uint64_t> &address,

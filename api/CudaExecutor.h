@@ -24,6 +24,10 @@ public:
     std::vector<double> run(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
                             const ir::Extents &extents, int repeat, void *stream = nullptr) const;
 
+    /** Queues the last run's launches again on `stream`; false when that run had host tensors
+     * (its device copies are gone) or there was none. */
+    bool relaunch(void *stream) const;
+
     ~CudaExecutor();
 
 private:

@@ -103,6 +103,15 @@ void Compiled::run_into(const std::vector<const Tensor *> &inputs, const std::ve
     execute(inputs, outputs, extents, 0, cuda_stream);
 }
 
+bool Compiled::relaunch(void *cuda_stream) const {
+#ifdef EINFUSE_HAVE_CUDA
+    return backend_ && backend_->cuda && backend_->cuda->relaunch(cuda_stream);
+#else
+    (void)cuda_stream;
+    return false;
+#endif
+}
+
 std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
                                       const ir::Extents &extents, int repeat, void *cuda_stream) const {
     if (inputs.size() != program_.inputs.size())

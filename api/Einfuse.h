@@ -60,6 +60,11 @@ public:
     void run_into(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
                   const ir::Extents &extents, void *cuda_stream = nullptr) const;
 
+    /** Queues the last run's kernels again, with the same arguments, on `cuda_stream`: for a
+     * caller that knows the tensors are the same device tensors as then. False (nothing done)
+     * when the last run was not on device tensors only, or there was none. */
+    bool relaunch(void *cuda_stream) const;
+
     /** The float64 reference results of the same program, for checking. */
     std::vector<Tensor> reference(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const;
 
