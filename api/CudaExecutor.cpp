@@ -18,8 +18,9 @@ CudaFunction CudaExecutor::function(const std::string &name) const {
     return it->second;
 }
 
-std::uint64_t CudaExecutor::scratch(const std::string &name, std::size_t bytes) const {
-    DeviceBuffer &b = scratch_[name];
+std::uint64_t CudaExecutor::scratch(const std::string &name, void *stream, std::size_t bytes) const {
+    // One per stream: runs queued on two streams may overlap, and must not share their parts.
+    DeviceBuffer &b = scratch_[{name, stream}];
     if (b.size() < bytes) b = DeviceBuffer(bytes);
     return b.address();
 }
@@ -80,16 +81,17 @@ std::vector<std::uint64_t> launch_key(const passes::Plan &plan, const std::map<s
 CudaExecutor::~CudaExecutor() = default;
 
 bool CudaExecutor::relaunch(void *stream) const {
-    if (!last_ || last_->key.empty()) return false;
+    // The key ends with the stream the launches were built for (their scratch memory is its own).
+    if (!last_ || last_->key.empty() || last_->key.back() != reinterpret_cast<std::uint64_t>(stream)) return false;
     CudaContext::get();
     for (auto &l : last_->list) cuda_launch(l.fn, l.config.grid, l.config.block, l.args.pointers(), stream, l.grid_y);
     return true;
 }
 
 std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Plan &plan,
-                                                 const std::map<std::string, const Tensor *> &tensors,
-                                                 const std::map<std::string, std::uint64_t> &address,
-                                                 const ir::Extents &extents) const {
+                                                               const std::map<std::string, const Tensor *> &tensors,
+                                                               const std::map<std::string, std::uint64_t> &address,
+                                                               const ir::Extents &extents, void *stream) const {
     std::vector<Launch> launches;
     for (const auto &k : plan.kernels) {
         std::vector<const Tensor *> params;
@@ -110,7 +112,7 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
             std::uint64_t parts = 0;
             if (k.tiling->combine) {
                 const ir::Kernel &combine = *k.tiling->combine;
-                parts = splits > 1 ? scratch(k.name, static_cast<std::size_t>(splits * total) *
+                parts = splits > 1 ? scratch(k.name, stream, static_cast<std::size_t>(splits * total) *
                                                                        dtype_size(combine.params.at(num_inputs).dtype))
                                                  : 0;
                 tiled.args.add_pointer(parts);
@@ -149,6 +151,7 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
                                       const ir::Extents &extents, int repeat, void *stream) const {
     CudaContext::get(); // makes the context current on this thread
     std::vector<std::uint64_t> key = launch_key(plan, tensors, extents);
+    if (!key.empty()) key.push_back(reinterpret_cast<std::uint64_t>(stream)); // its scratch is the stream's
     std::map<std::string, DeviceBuffer> buffers;
     if (key.empty() || !last_ || last_->key != key) {
         // Tensors already on the device are used in place; host tensors get a device copy, inputs
@@ -165,7 +168,7 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
         for (const auto &in : plan.program.inputs)
             if (!tensors.at(in.name)->on_device())
                 buffers.at(in.name).upload(tensors.at(in.name)->data(), storage_bytes(*tensors.at(in.name)));
-        last_ = std::make_unique<Launches>(Launches{key, build_launches(plan, tensors, address, extents)});
+        last_ = std::make_unique<Launches>(Launches{key, build_launches(plan, tensors, address, extents, stream)});
     }
 
     auto run_all = [&] {

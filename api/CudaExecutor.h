@@ -33,19 +33,19 @@ public:
 private:
     struct Launch;
     struct Launches;
-    /** Every kernel launch of the plan for these tensors (device addresses by name) and sizes. */
-    std::vector<Launch> build_launches(const passes::Plan &plan,
-                                              const std::map<std::string, const Tensor *> &tensors,
-                                              const std::map<std::string, std::uint64_t> &address,
-                                              const ir::Extents &extents) const;
+    /** Every kernel launch of the plan for these tensors (device addresses by name) and sizes, on
+     * `stream` (whose scratch memory split reductions use). */
+    std::vector<Launch> build_launches(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
+                                       const std::map<std::string, std::uint64_t> &address, const ir::Extents &extents,
+                                       void *stream) const;
     /** The kernel `name` of the module, looked up once. */
     CudaFunction function(const std::string &name) const;
-    /** Device memory of at least `bytes` for the partial results of kernel `name`, kept. */
-    std::uint64_t scratch(const std::string &name, std::size_t bytes) const;
+    /** Device memory of at least `bytes` for the partial results of kernel `name` on `stream`, kept. */
+    std::uint64_t scratch(const std::string &name, void *stream, std::size_t bytes) const;
 
     std::unique_ptr<CudaModule> module_;
     mutable std::map<std::string, CudaFunction> functions_;
-    mutable std::map<std::string, DeviceBuffer> scratch_;
+    mutable std::map<std::pair<std::string, void *>, DeviceBuffer> scratch_; // by kernel and stream
     mutable std::unique_ptr<Launches> last_; // the last call's launches, reused by the same call
 };
 
