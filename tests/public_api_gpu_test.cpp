@@ -131,3 +131,29 @@ TEST_CASE("public API gpu: runs queued on a stream; repeated calls reuse their l
     // Another output: new launches.
     run_and_check(dout2, a2);
 }
+
+TEST_CASE("public API gpu: a split reduction queued on two streams at once keeps its parts apart") {
+    einfuse::test::require_gpu();
+    const char *gauss = "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])";
+    const int64_t n = 2000, m = 60000; // few outputs, a long reduction: split across blocks
+    Tensor x1 = random_tensor(DType::F32, {n, 3}), x2 = random_tensor(DType::F32, {n, 3});
+    Tensor y = random_tensor(DType::F32, {m, 3}), w = random_tensor(DType::F32, {m});
+    Tensor out(DType::F32, {n});
+    DeviceCopy dx1(x1), dx2(x2), dy(y), dw(w), do1(out), do2(out);
+    einfuse::Kernel k = einfuse::compile(gauss, einfuse::Signature::program(), einfuse::DeviceKind::Cuda);
+    einfuse::CudaStream s1, s2;
+    for (int round = 0; round < 3; ++round) { // both streams busy at once, three times
+        k.run({dx1.view, dy.view, dw.view}, {do1.view}, s1.get());
+        k.run({dx2.view, dy.view, dw.view}, {do2.view}, s2.get());
+        s1.synchronize();
+        s2.synchronize();
+    }
+    CHECK(k.plan().find("split across blocks") != std::string::npos);
+    einfuse::CompiledProgram reference(gauss, {}, einfuse::CompileOptions{});
+    einfuse::ir::Extents sizes{{"i", n}, {"j", m}, {"d", 3}};
+    for (auto [dev, x] : {std::pair<const DeviceCopy *, const Tensor *>{&do1, &x1}, {&do2, &x2}}) {
+        dev->buffer.download(out.data(), bytes_of(out));
+        Tensor want = reference.reference({x, &y, &w}, sizes).front();
+        CHECK(einfuse::ir::max_relative_error(out, want) <= einfuse::tolerance(DType::F32, m + 16));
+    }
+}
