@@ -1,6 +1,7 @@
 #include "passes/ChooseStrategy.h"
 
 #include "ir/Walk.h"
+#include "passes/GemmMatch.h"
 #include "support/Error.h"
 
 #include <algorithm>
@@ -116,8 +117,12 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
     return std::nullopt;
 }
 
-std::optional<std::string> why_not_gemm(const ir::Reduce &) {
-    return std::string("not implemented yet: no GEMM lowering in this build");
+/** A matrix product is recognised (passes/GemmMatch.h) but not yet run as one: the plan says
+ * which GEMM it is, or why the contraction is not one. */
+std::optional<std::string> why_not_gemm(const ir::Definition &d) {
+    std::string why;
+    if (auto g = match_gemm(d, &why)) return "a GEMM (" + describe(*g) + "), but this build has no GEMM kernel yet";
+    return "not a GEMM: " + why;
 }
 
 } // namespace
@@ -139,7 +144,7 @@ ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index
     const Candidate candidates[] = {
         {Strategy::Elementwise, why_not_elementwise(*r)},
         {Strategy::Unrolled, why_not_unrolled(p, d, sizes, device, unroll, unroll_detail)},
-        {Strategy::Gemm, why_not_gemm(*r)},
+        {Strategy::Gemm, why_not_gemm(d)},
         {Strategy::BroadcastReduce, std::nullopt},
     };
     bool chosen = false;

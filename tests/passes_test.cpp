@@ -2,6 +2,7 @@
 #include "frontend/Einsum.h"
 #include "ir/Printer.h"
 #include "ir/Reference.h"
+#include "passes/GemmMatch.h"
 #include "passes/Pipeline.h"
 
 #include <random>
@@ -186,4 +187,32 @@ TEST_CASE("GPU staging: a thread per output element, inputs staged when a batch 
                                             {{"b", 64}, {"i", 4}, {"j", 4}, {"k", 4}}, passes::Device::Gpu);
     CHECK_FALSE(transposed.kernels.at(0).staging.has_value());
     CHECK(transposed.explain().find("not read with 'b' as its first index") != std::string::npos);
+}
+
+TEST_CASE("match_gemm: the roles of every index, transposed, grouped and broadcast operands, and refusals") {
+    const struct {
+        const char *spec;
+        const char *described; // describe() of the match, or the reason it is not one
+    } rows[] = {
+        {"ij,jk->ik", "batch -, M i, N k, K j (A = in0, B = in1)"},
+        {"ji,kj->ki", "batch -, M i, N k, K j (A = in0, B = in1)"},      // both operands transposed
+        {"bij,bjk->bik", "batch b, M i, N k, K j (A = in0, B = in1)"},
+        {"ijk,ikl->jl", "batch -, M j, N l, K i,k (A = in0, B = in1)"},  // K = i*k, one contraction
+        {"bij,jk->bik", "batch -, M b,i, N k, K j (A = in0, B = in1)"},  // B broadcast over b: b joins M
+        {"ij,j->i", "batch -, M i, N -, K j (A = in0, B = in1)"},        // a matrix-vector product
+        {"ii,ij->j", "in0 is read on a diagonal of 'i'"},
+        {"ij,k->ik", "'j' is summed over in0 alone"},
+        {"ij,ij->ij", "nothing is contracted"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.spec);
+        ir::Program p = program_of(row.spec, DType::F32);
+        std::string why;
+        auto g = passes::match_gemm(p.definitions.at(0), &why);
+        CHECK((g ? passes::describe(*g) : why).find(row.described) != std::string::npos);
+    }
+    // The plan says which GEMM it saw, and that it is not run as one yet.
+    passes::Plan plan = passes::lower(program_of("ij,jk->ik", DType::F32));
+    CHECK(plan.explain().find("gemm: a GEMM (batch -, M i, N k, K j") != std::string::npos);
+    CHECK(plan.kernels.at(0).strategy == ir::Strategy::BroadcastReduce);
 }
