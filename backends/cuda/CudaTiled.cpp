@@ -130,16 +130,85 @@ std::string print_tile_load(const std::vector<Slot> &slots, const KernelNames &n
     return out;
 }
 
+/** What the parts of a tiled kernel's text share. */
+struct TiledParts {
+    const ir::Kernel &k;
+    const ir::Tiling &tiling;
+    std::vector<Slot> tile;
+    Around around;
+    std::vector<std::string> par;
+    std::vector<KernelNames> point_names; // point r of a thread: names with _p<r> (r > 0)
+    bool split;
+};
+
+std::string suffix(int r) { return r ? "_p" + std::to_string(r) : std::string(); }
+
+/** Per point: whether it exists, its index, its parallel variables and its accumulators. */
+std::string print_points(const TiledParts &t) {
+    std::string out;
+    for (int r = 0; r < static_cast<int>(t.point_names.size()); ++r) {
+        std::string at = "tile_base + threadIdx.x" + (r ? " + " + std::to_string(r * kRows) : std::string());
+        out += "        const bool tile_active" + suffix(r) + " = " + at + " < total;\n";
+        out += "        const long long idx" + suffix(r) + " = min(" + at + ", total - 1);\n";
+        out += print_index_split(t.par, t.point_names[r], 2, "idx" + suffix(r), "rest" + suffix(r));
+        out += print_list(t.around.before, t.point_names[r], 2);
+    }
+    return out;
+}
+
+/** The walk over the reduction a tile at a time: copy the tile, then every row for every point. */
+std::string print_tile_loop(const TiledParts &t, const KernelNames &names) {
+    std::string out = "        for (long long tile_j0 = tile_begin; tile_j0 < tile_end; tile_j0 += " +
+                      std::to_string(kRows) + ") {\n";
+    out += "            const int tile_rows = (int)min(" + std::to_string(kRows) + "LL, tile_end - tile_j0);\n";
+    out += "            __syncthreads(); // the previous tile is consumed\n";
+    out += print_tile_load(t.tile, names, t.tiling);
+    out += "            __syncthreads();\n";
+    // H200, Gaussian sum at N=M=100k: unrolled 1, 2, 4, 8, 16 times took 4.23, 3.70, 3.94, 3.56, 4.03 ms.
+    out += "#pragma unroll 8\n";
+    out += "            for (int tile_jj = 0; tile_jj < tile_rows; ++tile_jj) {\n";
+    out += "                const long long " + names.var(t.tiling.reduce_var) + " = tile_jj;\n";
+    for (const auto &s : t.tile) {
+        const std::string name = names.tensor(s.info->name);
+        out += "                const " + c_type(s.info->dtype) + " *__restrict__ " + name + " = " + s.array + " + " +
+               std::to_string(s.offset) + ";\n";
+        out += "                const long long ";
+        for (std::size_t d = 0; d < s.strides.size(); ++d)
+            out += (d ? ", " : "") + names.stride(s.info->name, static_cast<int>(d)) + " = " + std::to_string(s.strides[d]);
+        out += ";\n";
+    }
+    for (const auto &point : t.point_names)
+        out += "                {\n" + print_statements(t.around.loop->body, point, 5) + "                }\n";
+    return out + "            }\n        }\n";
+}
+
+/** Per point: its part of a split reduction, or, unsplit, the statements after the loop. */
+std::string print_point_results(const TiledParts &t) {
+    std::string out;
+    for (int r = 0; r < static_cast<int>(t.point_names.size()); ++r) {
+        const std::string active = "tile_active" + suffix(r);
+        if (t.split) {
+            out += "        if (gridDim.y > 1) {\n";
+            out += "            if (" + active + ") einfuse_partial[(long long)blockIdx.y * total + idx" + suffix(r) +
+                   "] = " + t.point_names[r].scalar(t.tiling.accumulator) + ";\n";
+            out += "        } else if (" + active + ") {\n";
+        } else {
+            out += "        if (" + active + ") {\n";
+        }
+        out += print_list(t.around.after, t.point_names[r], 3) + "        }\n";
+    }
+    return out;
+}
+
 } // namespace
 
 std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
-    const ir::Tiling &tiling = *k.tiling;
-    std::vector<Slot> tile = slots(k);
-    Around a = around(k);
-    std::vector<std::string> par = ir::parallel_vars(k);
-    const bool split = tiling.combine != nullptr;
+    TiledParts t{k, *k.tiling, slots(k), around(k), ir::parallel_vars(k), {names}, k.tiling->combine != nullptr};
+    for (int r = 1; r < static_cast<int>(t.tiling.points_per_thread); ++r) t.point_names.push_back(names.for_point(r, t.par));
+    const ir::Tiling &tiling = t.tiling;
+    const bool split = t.split;
     DType acc_type = DType::F32;
-    for (const auto &s : a.before)
+    for (const auto &s : t.around.before)
         if (const auto *d = s.as<ir::DeclareScalar>(); d && d->name == tiling.accumulator) acc_type = d->type;
 
     std::string out = "// " + k.name + " with its reduced operands tiled through shared memory" +
@@ -149,19 +218,13 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
                             split ? c_type(acc_type) + " *__restrict__ einfuse_partial" : "") +
            " {\n";
     std::map<std::string, std::pair<DType, int64_t>> arrays;
-    for (const auto &s : tile) arrays[s.array] = {s.info->dtype, s.width};
+    for (const auto &s : t.tile) arrays[s.array] = {s.info->dtype, s.width};
     for (const auto &[array, shape] : arrays)
         out += "    __shared__ __align__(16) " + c_type(shape.first) + " " + array + "[" +
                std::to_string(kRows * shape.second) + "];\n";
     const std::string n_j = names.extent(tiling.reduce_var);
-    const int points = static_cast<int>(tiling.points_per_thread);
-    const std::string span = std::to_string(kRows * points); // output points per block and step
-    // Point r of a thread is tile_base + threadIdx.x + r * 256; its names carry _p<r>.
-    std::vector<KernelNames> point_names{names};
-    for (int r = 1; r < points; ++r) point_names.push_back(names.for_point(r, par));
-    auto suffix = [](int r) { return r ? "_p" + std::to_string(r) : std::string(); };
-
-    out += print_parallel_total(par, names);
+    const std::string span = std::to_string(kRows * tiling.points_per_thread); // output points per block and step
+    out += print_parallel_total(t.par, names);
     out += "    const long long tile_chunk = (" + n_j + " + gridDim.y - 1) / gridDim.y;\n";
     out += "    const long long tile_begin = (long long)blockIdx.y * tile_chunk;\n";
     out += "    const long long tile_end = min(" + n_j + ", tile_begin + tile_chunk);\n";
@@ -169,47 +232,7 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
            "    // last point again and stores nothing.\n";
     out += "    for (long long tile_base = (long long)blockIdx.x * " + span + "; tile_base < total; tile_base += " +
            "(long long)gridDim.x * " + span + ") {\n";
-    for (int r = 0; r < points; ++r) {
-        std::string at = "tile_base + threadIdx.x" + (r ? " + " + std::to_string(r * kRows) : std::string());
-        out += "        const bool tile_active" + suffix(r) + " = " + at + " < total;\n";
-        out += "        const long long idx" + suffix(r) + " = min(" + at + ", total - 1);\n";
-        out += print_index_split(par, point_names[r], 2, "idx" + suffix(r), "rest" + suffix(r));
-        out += print_list(a.before, point_names[r], 2);
-    }
-    out += "        for (long long tile_j0 = tile_begin; tile_j0 < tile_end; tile_j0 += " + std::to_string(kRows) +
-           ") {\n";
-    out += "            const int tile_rows = (int)min(" + std::to_string(kRows) + "LL, tile_end - tile_j0);\n";
-    out += "            __syncthreads(); // the previous tile is consumed\n";
-    out += print_tile_load(tile, names, tiling);
-    out += "            __syncthreads();\n";
-    // H200, Gaussian sum at N=M=100k: unrolled 1, 2, 4, 8, 16 times took 4.23, 3.70, 3.94, 3.56, 4.03 ms.
-    out += "#pragma unroll 8\n";
-    out += "            for (int tile_jj = 0; tile_jj < tile_rows; ++tile_jj) {\n";
-    out += "                const long long " + names.var(tiling.reduce_var) + " = tile_jj;\n";
-    for (const auto &s : tile) {
-        const std::string t = names.tensor(s.info->name);
-        out += "                const " + c_type(s.info->dtype) + " *__restrict__ " + t + " = " + s.array + " + " +
-               std::to_string(s.offset) + ";\n";
-        out += "                const long long ";
-        for (std::size_t d = 0; d < s.strides.size(); ++d)
-            out += (d ? ", " : "") + names.stride(s.info->name, static_cast<int>(d)) + " = " + std::to_string(s.strides[d]);
-        out += ";\n";
-    }
-    for (int r = 0; r < points; ++r)
-        out += "                {\n" + print_statements(a.loop->body, point_names[r], 5) + "                }\n";
-    out += "            }\n        }\n";
-    for (int r = 0; r < points; ++r) {
-        const std::string active = "tile_active" + suffix(r);
-        if (split) {
-            out += "        if (gridDim.y > 1) {\n";
-            out += "            if (" + active + ") einfuse_partial[(long long)blockIdx.y * total + idx" + suffix(r) +
-                   "] = " + point_names[r].scalar(tiling.accumulator) + ";\n";
-            out += "        } else if (" + active + ") {\n";
-        } else {
-            out += "        if (" + active + ") {\n";
-        }
-        out += print_list(a.after, point_names[r], 3) + "        }\n";
-    }
+    out += print_points(t) + print_tile_loop(t, names) + print_point_results(t);
     out += "    }\n}\n";
     if (split) {
         KernelNames combine_names(*tiling.combine);
