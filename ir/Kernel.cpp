@@ -36,4 +36,26 @@ std::vector<std::string> parallel_vars(const Kernel &k) {
     return vars;
 }
 
+Stmt parallel_body(const Kernel &k) {
+    Stmt s = k.body;
+    while (const auto *f = s.as<For>()) {
+        if (f->loop_kind != LoopKind::Parallel) break;
+        s = f->body;
+    }
+    return s;
+}
+
+AroundLoop around_first_loop(const Kernel &k) {
+    Stmt inner = parallel_body(k);
+    std::vector<Stmt> stmts = inner.as<Block>() ? inner.as<Block>()->stmts : std::vector<Stmt>{inner};
+    AroundLoop a;
+    for (const auto &s : stmts) {
+        if (!a.loop && s.as<For>())
+            a.loop = s.as<For>();
+        else
+            (a.loop ? a.after : a.before).push_back(s);
+    }
+    return a;
+}
+
 } // namespace einfuse::ir

@@ -64,4 +64,16 @@ struct Kernel {
 /** The parallel loop variables that enclose everything else, outermost first. */
 std::vector<std::string> parallel_vars(const Kernel &k);
 
+/** The statement inside those parallel loops (the whole body when there are none). */
+Stmt parallel_body(const Kernel &k);
+
+/** The statements inside the parallel loops split at the first loop among them: a reduction's
+ * accumulator declarations, its loop, and what uses its result. `loop` is null when there is no
+ * loop there. */
+struct AroundLoop {
+    std::vector<Stmt> before, after;
+    const For *loop = nullptr;
+};
+AroundLoop around_first_loop(const Kernel &k);
+
 } // namespace einfuse::ir

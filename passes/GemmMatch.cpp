@@ -1,5 +1,7 @@
 #include "passes/GemmMatch.h"
 
+#include "ir/Walk.h"
+
 #include <algorithm>
 
 namespace einfuse::passes {
@@ -31,7 +33,9 @@ std::optional<GemmShape> match_gemm(const ir::Definition &d, std::string *why_no
     };
     const auto *r = d.value.as<ir::Reduce>();
     if (!r || r->op != ir::ReduceOp::Sum) return refuse("not a sum");
-    if (r->reduce_vars.empty()) return refuse("nothing is contracted");
+    if (r->reduce_vars.empty())
+        return refuse(ir::reduced_vars(r->body).empty() ? "nothing is contracted"
+                                                        : "the sum is nested inside other arithmetic");
     const auto *mul = r->body.as<ir::Binary>();
     if (!mul || mul->op != ir::BinaryOp::Mul) return refuse("the summand is not a product of two tensors");
     const ir::Access *a = operand(mul->a), *b = operand(mul->b);

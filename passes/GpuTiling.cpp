@@ -13,14 +13,6 @@ bool contains(const std::vector<std::string> &v, const std::string &x) {
     return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-/** The statements inside the parallel loops, as one list. */
-std::vector<ir::Stmt> inner_statements(const ir::Kernel &k) {
-    ir::Stmt s = k.body;
-    for (std::size_t i = 0; i < ir::parallel_vars(k).size(); ++i) s = s.as<ir::For>()->body;
-    if (const auto *b = s.as<ir::Block>()) return b->stmts;
-    return {s};
-}
-
 /** The combine kernel: for each output point, acc = init; acc = acc op partial[s, point...] for
  * every split s in order; then the statements that followed the reduction loop. It reads the
  * partials as one more input, `einfuse_partial`, indexed by `einfuse_split` and the parallel
@@ -89,14 +81,13 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
     if (points < kTileRows)
         return refuse(std::to_string(points) + " output points, fewer than a block's " + std::to_string(kTileRows) +
                       " threads");
-    std::vector<ir::Stmt> stmts = inner_statements(k);
-    // Leading scalar declarations, one serial reduction loop, then the statements using its result.
-    std::size_t at = 0;
-    while (at < stmts.size() && stmts[at].as<ir::DeclareScalar>()) ++at;
-    const auto *loop = at < stmts.size() ? stmts[at].as<ir::For>() : nullptr;
+    // Scalar declarations, one serial reduction loop, then the statements using its result.
+    ir::AroundLoop around = ir::around_first_loop(k);
+    const ir::For *loop = around.loop;
+    const std::vector<ir::Stmt> &before = around.before, &after = around.after;
     if (!loop || loop->loop_kind != ir::LoopKind::Serial) return refuse("no serial reduction loop inside the parallel ones");
-    std::vector<ir::Stmt> before(stmts.begin(), stmts.begin() + static_cast<long>(at));
-    std::vector<ir::Stmt> after(stmts.begin() + static_cast<long>(at) + 1, stmts.end());
+    for (const auto &s : before)
+        if (!s.as<ir::DeclareScalar>()) return refuse("the reduction loop follows other statements");
     for (const auto &s : after)
         if (s.as<ir::For>()) return refuse("more than one reduction loop");
 
@@ -165,7 +156,8 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
 
 UnrollSchedule inner_unroll_schedule(const ir::Kernel &k, const ir::Extents &sizes) {
     UnrollSchedule schedule;
-    for (const auto &s : inner_statements(k)) {
+    ir::Stmt inner = ir::parallel_body(k);
+    for (const auto &s : inner.as<ir::Block>() ? inner.as<ir::Block>()->stmts : std::vector<ir::Stmt>{inner}) {
         const auto *loop = s.as<ir::For>();
         if (!loop || loop->loop_kind != ir::LoopKind::Serial) continue;
         ir::for_each_loop(loop->body, [&](const ir::For &inner) {

@@ -84,7 +84,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device) {
             k = std::move(unrolled);
         }
         if (device == Device::Gpu && k.strategy == ir::Strategy::BroadcastReduce) k = plan_tiling(std::move(k), program, i, sizes);
-        if (device == Device::Gpu && k.strategy == ir::Strategy::Unrolled && ir::parallel_vars(k).size() > 1) {
+        if (device == Device::Gpu && k.strategy == ir::Strategy::Unrolled) {
             std::string why_not;
             k.staging = plan_gpu_staging(k, sizes, &why_not);
             k.strategy_detail += k.staging ? ", inputs staged through shared memory " +

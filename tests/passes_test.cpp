@@ -1,5 +1,6 @@
 // The pipeline: loop nests and strategy choices, table-driven.
 #include "frontend/Einsum.h"
+#include "frontend/Program.h"
 #include "ir/Printer.h"
 #include "ir/Reference.h"
 #include "passes/GemmMatch.h"
@@ -211,6 +212,10 @@ TEST_CASE("match_gemm: the roles of every index, transposed, grouped and broadca
         auto g = passes::match_gemm(p.definitions.at(0), &why);
         CHECK((g ? passes::describe(*g) : why).find(row.described) != std::string::npos);
     }
+    // A sum inside other work is not a GEMM by itself, and the plan says why.
+    passes::Plan gauss = passes::lower(frontend::program_ir(
+        frontend::parse_program("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])"), {}));
+    CHECK(gauss.explain().find("gemm: not a GEMM: the sum is nested inside other arithmetic") != std::string::npos);
     // The plan says which GEMM it saw, and that it is not run as one yet.
     passes::Plan plan = passes::lower(program_of("ij,jk->ik", DType::F32));
     CHECK(plan.explain().find("gemm: a GEMM (batch -, M i, N k, K j") != std::string::npos);

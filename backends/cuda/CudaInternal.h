@@ -101,7 +101,7 @@ constexpr int64_t kTiledTargetBlocks = 4096; // split the reduction until a laun
 constexpr int64_t kMaxSplits = 64;           // and at most this many parts
 std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names);
 /** Launcher lines that run the tiled kernel, and the combine kernel when split, and return. */
-std::string print_tiled_launch(const ir::Kernel &k, const KernelNames &names, const std::vector<std::string> &args);
+std::string print_tiled_launch(const ir::Kernel &k, const std::vector<std::string> &args);
 /** The types, error codes and helpers every launcher uses, guarded for multiple inclusion. */
 std::string launcher_preamble();
 /** The comment at the top of the file documenting the launcher ABI and the error codes. */

@@ -212,7 +212,7 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
     if (!sizes.empty()) args.push_back(join(sizes, ", "));
 
     if (k.staging) out += print_staged_launch(k, names, join(args, ",\n            "));
-    if (k.tiling) out += print_tiled_launch(k, names, args);
+    if (k.tiling) out += print_tiled_launch(k, args);
     out += "    const int64_t block = " + std::to_string(kBlockSize) + ";\n";
     out += "    int64_t grid = (total + block - 1) / block;\n";
     out += "    if (grid > " + std::to_string(kMaxGrid) + ") grid = " + std::to_string(kMaxGrid) +

@@ -113,9 +113,7 @@ std::string print_parallel_total(const std::vector<std::string> &par, const Kern
 
 std::string print_kernel(const ir::Kernel &k, const KernelNames &names) {
     std::vector<std::string> par = ir::parallel_vars(k);
-    ir::Stmt inner = k.body;
-    for (std::size_t i = 0; i < par.size(); ++i)
-        inner = inner.as<ir::For>()->body;
+    ir::Stmt inner = ir::parallel_body(k);
 
     std::string out = kernel_signature(k, names, k.name) + " {\n";
     // The parallel loops become one 64-bit linear index, last variable fastest, so that

@@ -134,8 +134,7 @@ std::string print_staged_kernel(const ir::Kernel &k, const KernelNames &names) {
             out += ", " + names.stride(in.info->name, static_cast<int>(d + 1)) + " = " + std::to_string(in.strides[d]);
         out += ";\n";
     }
-    ir::Stmt inner = k.body;
-    for (std::size_t i = 0; i < par.size(); ++i) inner = inner.as<ir::For>()->body;
+    ir::Stmt inner = ir::parallel_body(k);
     for (int64_t r = 0; r < points; ++r) {
         KernelNames point = r ? names.for_point(static_cast<int>(r), {row}) : names;
         out += "                {\n";

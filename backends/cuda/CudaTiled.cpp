@@ -57,7 +57,7 @@ std::vector<Slot> slots(const ir::Kernel &k) {
         });
         EINFUSE_ASSERT(along != lists.end(), "a tiled operand is read along the reduction");
         const ir::TensorInfo &info = k.params.at(k.param_index(name));
-        Slot s{&info, *along, array_name(info.dtype)};
+        Slot s{&info, *along, array_name(info.dtype), 0, 0, 1, {}};
         s.strides.assign(s.indices.size(), 0);
         for (std::size_t d = s.indices.size(); d-- > 0;) {
             if (s.indices[d] == t.reduce_var) continue;
@@ -77,23 +77,9 @@ std::vector<Slot> slots(const ir::Kernel &k) {
     return out;
 }
 
-/** The statements around the reduction loop: before it, the loop, and after it. */
-struct Around {
-    std::vector<ir::Stmt> before, after;
-    const ir::For *loop = nullptr;
-};
-
-Around around(const ir::Kernel &k) {
-    ir::Stmt s = k.body;
-    for (std::size_t i = 0; i < ir::parallel_vars(k).size(); ++i) s = s.as<ir::For>()->body;
-    std::vector<ir::Stmt> stmts = s.as<ir::Block>() ? s.as<ir::Block>()->stmts : std::vector<ir::Stmt>{s};
-    Around a;
-    for (const auto &x : stmts) {
-        if (!a.loop && x.as<ir::For>())
-            a.loop = x.as<ir::For>();
-        else
-            (a.loop ? a.after : a.before).push_back(x);
-    }
+/** The statements around the reduction loop that passes/GpuTiling checked. */
+ir::AroundLoop around(const ir::Kernel &k) {
+    ir::AroundLoop a = ir::around_first_loop(k);
     EINFUSE_ASSERT(a.loop && a.loop->var == k.tiling->reduce_var, "a tiled kernel has its reduction loop");
     return a;
 }
@@ -135,7 +121,7 @@ struct TiledParts {
     const ir::Kernel &k;
     const ir::Tiling &tiling;
     std::vector<Slot> tile;
-    Around around;
+    ir::AroundLoop around;
     std::vector<std::string> par;
     std::vector<KernelNames> point_names; // point r of a thread: names with _p<r> (r > 0)
     bool split;
@@ -242,7 +228,7 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
     return out;
 }
 
-std::string print_tiled_launch(const ir::Kernel &k, const KernelNames &names, const std::vector<std::string> &args) {
+std::string print_tiled_launch(const ir::Kernel &k, const std::vector<std::string> &args) {
     const ir::Tiling &tiling = *k.tiling;
     const std::string rows = std::to_string(kRows), name = cuda_tiled_kernel_name(k);
     std::string out = "    { // the tiled kernel; its reduction split across blocks when the output is small\n";
@@ -294,7 +280,6 @@ std::string print_tiled_launch(const ir::Kernel &k, const KernelNames &names, co
     out += "            " + combine.name + "<<<(unsigned)combine_grid, " + rows + ", 0, stream>>>(\n                " +
            joined_combine + ");\n";
     out += "            cudaFreeAsync(einfuse_partial, stream);\n        }\n";
-    (void)names;
     return out + "        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n    }\n";
 }
 
