@@ -44,6 +44,30 @@ struct Tiling {
     std::shared_ptr<const Kernel> combine; // null: not split (the loop does more than accumulate)
 };
 
+/** The part of a GEMM's epilogue that cuBLASLt fuses itself:
+ * out = relu?(alpha * acc + addend + bias). */
+struct LibraryEpilogue {
+    double alpha = 1;
+    std::string addend;   // a tensor read at the output's own indices (cuBLASLt's C, beta 1): "+=", "A@B + C"
+    std::string bias;     // a tensor read at one index of m or n, added to every row or column
+    std::string bias_var; // that index
+    bool relu = false;
+};
+
+/** A GEMM kernel's matrix product: out[batch, m, n] = epilogue(sum over k of a[batch, m, k] *
+ * b[batch, k, n]). Each group lists index variables, in the order the output lists them (k: in
+ * the order a does); several fold into one dimension when the tensors' strides allow it
+ * ("ijk,ikl->jl" has k = {i, k}), and extent-1 ones drop out. The kernel's body keeps the plain
+ * loop nest: any strides run there, and its statements after the reduction loop are the
+ * epilogue (around_first_loop), which the emitted GEMM kernels print as they are. */
+struct Gemm {
+    std::string a, b; // the operands' tensor names
+    std::vector<std::string> batch, m, n, k;
+    std::optional<LibraryEpilogue> library; // the epilogue as cuBLASLt runs it, when it can
+    std::string library_why_not;            // otherwise why not, for the plan
+    bool allow_tf32 = false;                // f32 products may round their inputs to tf32
+};
+
 struct Kernel {
     std::string name;                    // a C identifier, unique per program
     std::string comment;                 // the statement it computes, in the user's words
@@ -56,6 +80,7 @@ struct Kernel {
     std::vector<std::string> rejected;   // "gemm: ..." for each strategy not chosen, with the reason
     std::optional<Staging> staging;      // GPU only: a shared-memory staged variant, when it pays
     std::optional<Tiling> tiling;        // GPU only: the tiled (and split) broadcast-reduce variant
+    std::optional<Gemm> gemm;            // the GEMM strategy's matrix product
 
     int param_index(const std::string &tensor) const; // -1 when absent
     int var_index(const std::string &var) const;      // -1 when absent

@@ -117,12 +117,31 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
     return std::nullopt;
 }
 
-/** A matrix product is recognised (passes/GemmMatch.h) but not yet run as one: the plan says
- * which GEMM it is, or why the contraction is not one. */
-std::optional<std::string> why_not_gemm(const ir::Definition &d) {
+int64_t group_size(const std::vector<std::string> &vars, const ir::Extents &sizes) {
+    int64_t n = 1;
+    for (const auto &v : vars) n *= sizes.at(v);
+    return n;
+}
+
+/** The GEMM strategy: a matrix product (passes/GemmMatch.h) whose M, N and K are all large
+ * enough that tiling it pays (all sizes unknown: assumed so). `gemm` gets the match. */
+std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definition &d, const ir::Extents &sizes,
+                                        std::optional<ir::Gemm> &gemm) {
     std::string why;
-    if (auto g = match_gemm(d, &why)) return "a GEMM (" + describe(*g) + "), but this build has no GEMM kernel yet";
-    return "not a GEMM: " + why;
+    gemm = match_gemm(p, d, &why);
+    if (!gemm) return "not a GEMM: " + why;
+    const std::vector<std::string> *groups[] = {&gemm->m, &gemm->n, &gemm->k};
+    const char *names[] = {"M", "N", "K"};
+    bool known = true;
+    for (const auto *g : groups)
+        for (const auto &v : *g) known &= sizes.count(v) > 0;
+    for (int i = 0; known && i < 3; ++i) {
+        int64_t n = group_size(*groups[i], sizes);
+        if (n < kMinGemmExtent)
+            return "a GEMM (" + describe(*gemm) + "), but " + names[i] + " = " + std::to_string(n) + " is below " +
+                   std::to_string(kMinGemmExtent) + ": the loop nest runs it at the memory limit";
+    }
+    return std::nullopt;
 }
 
 } // namespace
@@ -141,10 +160,11 @@ ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index
     };
     UnrollSchedule unroll;
     std::string unroll_detail;
+    std::optional<ir::Gemm> gemm;
     const Candidate candidates[] = {
         {Strategy::Elementwise, why_not_elementwise(*r)},
         {Strategy::Unrolled, why_not_unrolled(p, d, sizes, device, unroll, unroll_detail)},
-        {Strategy::Gemm, why_not_gemm(d)},
+        {Strategy::Gemm, why_not_gemm(p, d, sizes, gemm)},
         {Strategy::BroadcastReduce, std::nullopt},
     };
     bool chosen = false;
@@ -160,6 +180,7 @@ ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index
     }
     schedule = k.strategy == Strategy::Unrolled ? unroll : UnrollSchedule{};
     k.strategy_detail = k.strategy == Strategy::Unrolled ? unroll_detail : "";
+    if (k.strategy == Strategy::Gemm) k.gemm = std::move(gemm);
     return k;
 }
 

@@ -21,6 +21,12 @@ constexpr int64_t kMaxUnrolledWork = 1024;
  * staged through shared memory (passes/GpuStaging.h). */
 constexpr int64_t kMaxGpuSliceBytes = 16;
 
+/** A matrix product runs as a GEMM only when each of M, N and K (the product of its group's
+ * sizes) is at least this; below, it is a batched dot product or a thin product that the
+ * broadcast-reduce loop nest runs at the memory limit ("nc,nc->n", "ij,nj->ni" with J 10x10).
+ * The sweep in docs/performance.md measures the crossover. */
+constexpr int64_t kMinGemmExtent = 16;
+
 /** Returns k with strategy and rejected filled in; for the unrolled strategy, `schedule` gets
  * the loops to unroll (the caller lowers again with it). `sizes` are the index sizes planned
  * for; empty when unknown. */

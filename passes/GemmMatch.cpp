@@ -3,6 +3,7 @@
 #include "ir/Walk.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace einfuse::passes {
 
@@ -24,22 +25,121 @@ std::string join(const std::vector<std::string> &v) {
     return out.empty() ? "-" : out;
 }
 
-} // namespace
+/** Every Reduce in e that reduces over something, outermost first. */
+void find_sums(const ir::Expr &e, std::vector<const ir::Reduce *> &out) {
+    if (const auto *r = e.as<ir::Reduce>(); r && !r->reduce_vars.empty()) out.push_back(r);
+    for (const auto &c : ir::children(e)) find_sums(c, out);
+}
 
-std::optional<GemmShape> match_gemm(const ir::Definition &d, std::string *why_not) {
-    auto refuse = [&](std::string why) -> std::optional<GemmShape> {
+bool holds(const ir::Expr &e, const ir::Reduce *r) {
+    if (e.get() == r) return true;
+    for (const auto &c : ir::children(e))
+        if (holds(c, r)) return true;
+    return false;
+}
+
+/** The terms of a tree of additions. */
+void add_terms(const ir::Expr &e, std::vector<ir::Expr> &terms) {
+    if (const auto *b = e.as<ir::Binary>(); b && b->op == ir::BinaryOp::Add) {
+        add_terms(b->a, terms);
+        add_terms(b->b, terms);
+    } else {
+        terms.push_back(e);
+    }
+}
+
+/** alpha when e is the product times (or over) a constant, or the product itself. */
+std::optional<double> scaled_product(const ir::Expr &e, const ir::Reduce *product) {
+    if (e.get() == product) return 1.0;
+    const auto *b = e.as<ir::Binary>();
+    if (!b) return std::nullopt;
+    const auto *ca = b->a.as<ir::Const>(), *cb = b->b.as<ir::Const>();
+    if (b->op == ir::BinaryOp::Mul && ca && b->b.get() == product) return ca->value;
+    if (b->op == ir::BinaryOp::Mul && cb && b->a.get() == product) return cb->value;
+    if (b->op == ir::BinaryOp::Div && cb && b->a.get() == product && cb->value != 0) return 1.0 / cb->value;
+    return std::nullopt;
+}
+
+bool same_set(const std::vector<std::string> &a, const std::vector<std::string> &b) {
+    return a.size() == b.size() && std::all_of(a.begin(), a.end(), [&](const std::string &v) { return contains(b, v); });
+}
+
+/** The epilogue `epi` (an expression holding `product`) as cuBLASLt fuses it:
+ * relu?(alpha * product + addend + bias). */
+std::optional<ir::LibraryEpilogue> library_epilogue(const ir::Expr &epi, const ir::Reduce *product, const ir::Gemm &g,
+                                                    const std::vector<std::string> &out_indices, DType out_type,
+                                                    std::string *why_not) {
+    auto refuse = [&](std::string why) -> std::optional<ir::LibraryEpilogue> {
         *why_not = std::move(why);
         return std::nullopt;
     };
-    const auto *r = d.value.as<ir::Reduce>();
-    if (!r || r->op != ir::ReduceOp::Sum) return refuse("not a sum");
-    if (r->reduce_vars.empty())
-        return refuse(ir::reduced_vars(r->body).empty() ? "nothing is contracted"
-                                                        : "the sum is nested inside other arithmetic");
+    ir::LibraryEpilogue lib;
+    ir::Expr e = epi;
+    if (const auto *c = e.as<ir::Cast>(); c && c->type == out_type) e = c->value; // the store's rounding
+    if (const auto *u = e.as<ir::Unary>()) {
+        if (u->op == ir::UnaryOp::Gelu)
+            return refuse("cuBLASLt's GELU is the tanh approximation, and gelu here is the exact one (erf)");
+        if (u->op == ir::UnaryOp::Relu) {
+            lib.relu = true;
+            e = u->a;
+        }
+    }
+    std::vector<ir::Expr> terms;
+    add_terms(e, terms);
+    bool has_product = false;
+    for (const auto &t : terms) {
+        if (holds(t, product)) {
+            auto alpha = scaled_product(t, product);
+            if (!alpha || has_product)
+                return refuse("the product goes through other arithmetic (cuBLASLt fuses a constant scale, a bias, "
+                              "an added tensor and relu)");
+            lib.alpha = *alpha;
+            has_product = true;
+            continue;
+        }
+        const ir::Access *x = operand(t);
+        if (!x) return refuse("the epilogue does more than add a bias or a tensor, scale, and apply relu");
+        if (x->type != out_type) return refuse("'" + x->tensor + "' is not of the output's type");
+        if (same_set(x->indices, out_indices) && x->indices.size() == out_indices.size() && lib.addend.empty()) {
+            lib.addend = x->tensor;
+        } else if (x->indices.size() == 1 && lib.bias.empty() &&
+                   ((g.m.size() == 1 && x->indices[0] == g.m[0]) || (g.n.size() == 1 && x->indices[0] == g.n[0]))) {
+            lib.bias = x->tensor;
+            lib.bias_var = x->indices[0];
+        } else {
+            return refuse("'" + x->tensor + "' is neither a bias along M or N nor a tensor of the output's shape");
+        }
+    }
+    return lib;
+}
+
+/** Library dtypes: both operands and the output of one type among f16, bf16, f32 and f64. */
+std::optional<std::string> library_types(DType a, DType b, DType out) {
+    if (a != b || a != out) return std::string("the operands and the output are not all of one type");
+    if (a == DType::I32 || a == DType::I64) return std::string("cuBLASLt has no ") + std::string(dtype_name(a)) + " GEMM";
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<ir::Gemm> match_gemm(const ir::Program &p, const ir::Definition &d, std::string *why_not) {
+    auto refuse = [&](std::string why) -> std::optional<ir::Gemm> {
+        *why_not = std::move(why);
+        return std::nullopt;
+    };
+    const auto *top = d.value.as<ir::Reduce>();
+    if (!top) return refuse("not a sum");
+    std::vector<const ir::Reduce *> sums;
+    find_sums(d.value, sums);
+    if (sums.empty()) return refuse("nothing is contracted");
+    if (sums.size() > 1) return refuse("it holds " + std::to_string(sums.size()) + " reductions, not one sum of products");
+    const ir::Reduce *r = sums[0];
+    if (r->op != ir::ReduceOp::Sum) return refuse("not a sum");
     const auto *mul = r->body.as<ir::Binary>();
     if (!mul || mul->op != ir::BinaryOp::Mul) return refuse("the summand is not a product of two tensors");
     const ir::Access *a = operand(mul->a), *b = operand(mul->b);
     if (!a || !b) return refuse("the summand is not a product of two tensor reads");
+    if (a->tensor == b->tensor) return refuse("both factors read " + a->tensor);
     for (const ir::Access *x : {a, b})
         for (const auto &v : x->indices)
             if (std::count(x->indices.begin(), x->indices.end(), v) > 1)
@@ -48,7 +148,9 @@ std::optional<GemmShape> match_gemm(const ir::Definition &d, std::string *why_no
         if (!contains(a->indices, v) && !contains(b->indices, v))
             return refuse("the output index '" + v + "' is in neither operand (a broadcast of the result)");
 
-    GemmShape g{a->tensor, b->tensor, {}, {}, {}, {}};
+    ir::Gemm g;
+    g.a = a->tensor;
+    g.b = b->tensor;
     for (const auto &v : d.indices) {
         bool in_a = contains(a->indices, v), in_b = contains(b->indices, v);
         (in_a && in_b ? g.batch : in_a ? g.m : g.n).push_back(v);
@@ -62,10 +164,19 @@ std::optional<GemmShape> match_gemm(const ir::Definition &d, std::string *why_no
         if (!contains(d.indices, v) && !contains(a->indices, v))
             return refuse("'" + v + "' is summed over " + b->tensor + " alone");
     if (g.k.empty()) return refuse("nothing is contracted between the two operands");
+
+    DType out_type = p.find_tensor(d.tensor)->dtype;
+    if (auto why = library_types(a->type, b->type, out_type)) {
+        g.library_why_not = *why;
+    } else {
+        // The epilogue is the definition's value around the sum; a bare sum has none.
+        ir::Expr epi = top == r ? d.value : top->body;
+        g.library = library_epilogue(epi, r, g, d.indices, out_type, &g.library_why_not);
+    }
     return g;
 }
 
-std::string describe(const GemmShape &g) {
+std::string describe(const ir::Gemm &g) {
     return "batch " + join(g.batch) + ", M " + join(g.m) + ", N " + join(g.n) + ", K " + join(g.k) + " (A = " + g.a +
            ", B = " + g.b + ")";
 }

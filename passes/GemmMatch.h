@@ -1,28 +1,21 @@
 #pragma once
-// Recognises a matrix product inside a contraction: sum over K of A[...] * B[...], each index of
-// the statement in exactly the roles a (batched) GEMM has. The first piece of GEMM lowering: the
-// plan names the GEMM it sees, and the strategy pass says why it is not run as one yet.
-#include "ir/Program.h"
+// Recognises a matrix product inside a contraction: out = epilogue(sum over K of A[...] * B[...]),
+// each index of the product in exactly the roles a (batched) GEMM has, and the elementwise work
+// around the sum (bias, relu, scaling, "+=") as the epilogue. Also says which part of that
+// epilogue cuBLASLt can fuse itself.
+#include "ir/Kernel.h"
 
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace einfuse::passes {
 
-/** The index variables of a GEMM C[batch, M, N] = sum[K] A[batch, M, K] * B[batch, K, N], each
- * group in the order the output (or A, for K) lists them; a group may hold several indices
- * ("ijk,ikl->jl" contracts i and k as one K). Either operand may list its indices in any order
- * (a transposed operand). */
-struct GemmShape {
-    std::string a, b; // the operands' tensor names
-    std::vector<std::string> batch, m, n, k;
-};
+/** The GEMM that definition d of p computes (ir::Gemm's groups, operands and library epilogue),
+ * or nothing with the reason in *why_not. Either operand may list its indices in any order (a
+ * transposed operand); an operand without a batch index folds it into M or N. */
+std::optional<ir::Gemm> match_gemm(const ir::Program &p, const ir::Definition &d, std::string *why_not);
 
-/** The GEMM that definition d computes, or nothing with the reason in *why_not. */
-std::optional<GemmShape> match_gemm(const ir::Definition &d, std::string *why_not);
-
-/** "batch b, M i, N k, K j" for the plan. */
-std::string describe(const GemmShape &g);
+/** "batch b, M i, N k, K j (A = in0, B = in1)" for the plan. */
+std::string describe(const ir::Gemm &g);
 
 } // namespace einfuse::passes

@@ -5,6 +5,7 @@
 #include "passes/ContractionOrder.h"
 #include "passes/FuseProducers.h"
 #include "passes/GpuStaging.h"
+#include "passes/GemmMatch.h"
 #include "passes/GpuTiling.h"
 #include "passes/Simplify.h"
 #include "passes/LowerToLoops.h"
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 namespace einfuse::passes {
 
@@ -63,9 +65,32 @@ ir::Kernel plan_tiling(ir::Kernel k, const ir::Program &program, std::size_t ind
     return k;
 }
 
+/** The plan's account of a GEMM: its groups, and who runs the epilogue. */
+void describe_gemm(ir::Kernel &k, const LowerOptions &options) {
+    ir::Gemm &g = *k.gemm;
+    g.allow_tf32 = options.allow_tf32;
+    k.strategy_detail = describe(g);
+    if (!g.library) {
+        k.strategy_detail += "; an emitted tiled kernel, not cuBLASLt: " + g.library_why_not;
+        return;
+    }
+    std::string fused;
+    if (g.library->alpha != 1) {
+        std::ostringstream alpha;
+        alpha << g.library->alpha;
+        fused += ", alpha " + alpha.str();
+    }
+    if (!g.library->addend.empty()) fused += ", + " + g.library->addend;
+    if (!g.library->bias.empty()) fused += ", bias " + g.library->bias + "[" + g.library->bias_var + "]";
+    if (g.library->relu) fused += ", relu";
+    k.strategy_detail += "; cuBLASLt in-process" + (fused.empty() ? "" : " with its epilogue (" + fused.substr(2) + ")") +
+                         ", an emitted tiled kernel in standalone .cu and where strides do not fit it";
+    if (g.allow_tf32) k.strategy_detail += "; f32 inputs rounded to tf32 (allowed)";
+}
+
 } // namespace
 
-Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device) {
+Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device, const LowerOptions &options) {
     run_pass("verify", [&] { ir::verify(input); return input; });
     Plan plan;
     ir::Program simple = run_pass("simplify", [&] { return simplify(input); });
@@ -83,6 +108,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device) {
             unrolled.strategy_detail = k.strategy_detail;
             k = std::move(unrolled);
         }
+        if (k.strategy == ir::Strategy::Gemm) describe_gemm(k, options);
         if (device == Device::Gpu && k.strategy == ir::Strategy::BroadcastReduce) k = plan_tiling(std::move(k), program, i, sizes);
         if (device == Device::Gpu && k.strategy == ir::Strategy::Unrolled) {
             std::string why_not;

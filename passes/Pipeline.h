@@ -17,8 +17,14 @@ struct Plan {
 /** Where the plan runs: the strategies' costs differ (see ChooseStrategy.h). */
 enum class Device { Host, Gpu };
 
+/** Choices the user makes rather than the cost model. */
+struct LowerOptions {
+    bool allow_tf32 = false; // f32 GEMMs may round their inputs to tf32 (tensor cores; about 3 digits)
+};
+
 /** `sizes` are the index sizes to plan for, where known (the contraction order and the unrolled
  * strategy depend on them). */
-Plan lower(const ir::Program &program, const ir::Extents &sizes = {}, Device device = Device::Host);
+Plan lower(const ir::Program &program, const ir::Extents &sizes = {}, Device device = Device::Host,
+           const LowerOptions &options = {});
 
 } // namespace einfuse::passes

@@ -7,6 +7,7 @@
 #include "passes/Pipeline.h"
 
 #include <random>
+#include <sstream>
 
 #include <doctest/doctest.h>
 
@@ -43,9 +44,9 @@ TEST_CASE("choose_strategy: table of expressions and strategies") {
         ir::Strategy strategy;
         std::size_t rejected;
     } rows[] = {
-        {"bij,bjk->bik", ir::Strategy::BroadcastReduce, 3},
+        {"bij,bjk->bik", ir::Strategy::Gemm, 3}, // sizes unknown: a matrix product is a GEMM
         {"ij,ij->ij", ir::Strategy::Elementwise, 3},
-        {"ik,kj->ij", ir::Strategy::BroadcastReduce, 3},
+        {"ik,kj->ij", ir::Strategy::Gemm, 3},
         {"ii->", ir::Strategy::BroadcastReduce, 3},
     };
     for (const auto &row : rows) {
@@ -58,9 +59,9 @@ TEST_CASE("choose_strategy: table of expressions and strategies") {
 
 TEST_CASE("plan text explains every rejection") {
     std::string text = plan_of("bij,bjk->bik").explain();
-    CHECK(text.find("kernel einfuse_bij_bjk_to_bik: broadcast-reduce") != std::string::npos);
+    CHECK(text.find("kernel einfuse_bij_bjk_to_bik: gemm") != std::string::npos);
     CHECK(text.find("elementwise: it reduces over j") != std::string::npos);
-    CHECK(text.find("gemm: ") != std::string::npos);
+    CHECK(text.find("broadcast-reduce: ") != std::string::npos);
     CHECK(text.find("unrolled: ") != std::string::npos);
 }
 
@@ -127,9 +128,9 @@ TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with th
         {"bij,bjk->bik", {{"b", 1000}, {"i", 8}, {"j", 8}, {"k", 8}}, ir::Strategy::Unrolled, ""},
         // On the host, D=16 loops over i and unrolls k and j; on the GPU a thread per output element.
         {"bij,bjk->bik", {{"b", 1000}, {"i", 16}, {"j", 16}, {"k", 16}}, ir::Strategy::Unrolled, ""},
-        {"bij,bjk->bik", {{"b", 1000}, {"i", 16}, {"j", 32}, {"k", 16}}, ir::Strategy::BroadcastReduce,
+        {"bij,bjk->bik", {{"b", 1000}, {"i", 16}, {"j", 32}, {"k", 16}}, ir::Strategy::Gemm,
          "index 'j' has extent 32, above the unrolling limit 16"},
-        {"bij,bjk->bik", {}, ir::Strategy::BroadcastReduce, "not known when planning"},
+        {"bij,bjk->bik", {}, ir::Strategy::Gemm, "not known when planning"},
         {"bij,bjk->bik", {{"b", 3}, {"i", 17}, {"j", 300}, {"k", 5}}, ir::Strategy::BroadcastReduce,
          "index 'i' has extent 17, above the unrolling limit 16"},
         {"ij,jk->ik", {{"i", 4}, {"j", 4}, {"k", 4}}, ir::Strategy::BroadcastReduce, "no batch index"},
@@ -209,15 +210,78 @@ TEST_CASE("match_gemm: the roles of every index, transposed, grouped and broadca
         CAPTURE(row.spec);
         ir::Program p = program_of(row.spec, DType::F32);
         std::string why;
-        auto g = passes::match_gemm(p.definitions.at(0), &why);
+        auto g = passes::match_gemm(p, p.definitions.at(0), &why);
         CHECK((g ? passes::describe(*g) : why).find(row.described) != std::string::npos);
     }
-    // A sum inside other work is not a GEMM by itself, and the plan says why.
+    // Two reductions, one inside the other, are not a GEMM, and the plan says why.
     passes::Plan gauss = passes::lower(frontend::program_ir(
         frontend::parse_program("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])"), {}));
-    CHECK(gauss.explain().find("gemm: not a GEMM: the sum is nested inside other arithmetic") != std::string::npos);
-    // The plan says which GEMM it saw, and that it is not run as one yet.
+    CHECK(gauss.explain().find("gemm: not a GEMM: it holds 2 reductions") != std::string::npos);
+    // Unknown sizes: a matrix product is planned as a GEMM.
     passes::Plan plan = passes::lower(program_of("ij,jk->ik", DType::F32));
-    CHECK(plan.explain().find("gemm: a GEMM (batch -, M i, N k, K j") != std::string::npos);
-    CHECK(plan.kernels.at(0).strategy == ir::Strategy::BroadcastReduce);
+    CHECK(plan.kernels.at(0).strategy == ir::Strategy::Gemm);
+    CHECK(plan.explain().find("kernel einfuse_ij_jk_to_ik: gemm (batch -, M i, N k, K j") != std::string::npos);
+}
+
+namespace {
+ir::Program program_text(const std::string &text, const std::map<std::string, DType> &dtypes = {}) {
+    return frontend::program_ir(frontend::parse_program(text), dtypes);
+}
+} // namespace
+
+TEST_CASE("match_gemm: the epilogue around the sum, and what cuBLASLt fuses of it") {
+    const struct {
+        const char *program;
+        const char *library; // the fused epilogue ("alpha,addend,bias[var],relu"), or the reason it does not fit
+    } rows[] = {
+        {"C[i,k] = A[i,j]*B[j,k]; D[i,k] = relu(C[i,k] + bias[k])", "1,,bias[k],relu"},
+        {"D[i,k] = 2 * sum[j](A[i,j]*B[j,k]) + bias[i]", "2,,bias[i],"},
+        {"D[i,k] = sum[j](A[i,j]*B[j,k]) / 4 + E[i,k]", "0.25,E,,"},
+        {"D[b,i,k] = relu(sum[j](A[b,i,j]*B[b,j,k]))", "1,,,relu"},
+        {"D[i,k] = gelu(sum[j](A[i,j]*B[j,k]))", "GELU is the tanh approximation"},
+        {"D[i,k] = tanh(sum[j](A[i,j]*B[j,k]))", "the product goes through other arithmetic"},
+        {"D[i,k] = sum[j](A[i,j]*B[j,k]) * s[i]", "the product goes through other arithmetic"},
+        {"D[i,k] = sum[j](A[i,j]*B[j,k]) + b2[k,i] + b3[i,k]", "neither a bias along M or N"},
+    };
+    for (const auto &row : rows) {
+        INFO(std::string(row.program));
+        ir::Program p = program_text(row.program);
+        std::string why;
+        auto g = passes::match_gemm(p, p.definitions.back(), &why);
+        if (p.definitions.size() > 1) { // the producer is fused into its consumer first
+            passes::Plan plan = passes::lower(p);
+            REQUIRE(plan.kernels.size() == 1);
+            g = plan.kernels[0].gemm;
+        }
+        INFO(why);
+        REQUIRE(g.has_value());
+        std::string got = g->library_why_not;
+        if (g->library) {
+            std::ostringstream alpha;
+            alpha << g->library->alpha;
+            got = alpha.str() + "," + g->library->addend + "," +
+                  (g->library->bias.empty() ? "" : g->library->bias + "[" + g->library->bias_var + "]") + "," +
+                  (g->library->relu ? "relu" : "");
+        }
+        CHECK(got.find(row.library) != std::string::npos);
+    }
+    // Integer and mixed types have no cuBLASLt GEMM; the emitted kernel runs them.
+    ir::Program ints = program_of("ij,jk->ik", DType::I64);
+    std::string why;
+    auto g = passes::match_gemm(ints, ints.definitions[0], &why);
+    REQUIRE(g.has_value());
+    CHECK_FALSE(g->library.has_value());
+    CHECK(g->library_why_not == "cuBLASLt has no i64 GEMM");
+}
+
+TEST_CASE("choose_strategy: a GEMM only when M, N and K are all large enough") {
+    auto strategy = [](const char *spec, const ir::Extents &sizes) {
+        return passes::lower(program_of(spec, DType::F32), sizes, passes::Device::Gpu).kernels.at(0).strategy;
+    };
+    CHECK(strategy("bij,bjk->bik", {{"b", 64}, {"i", 32}, {"j", 32}, {"k", 32}}) == ir::Strategy::Gemm);
+    CHECK(strategy("bij,bjk->bik", {{"b", 64}, {"i", 2}, {"j", 2}, {"k", 2}}) == ir::Strategy::Unrolled);
+    CHECK(strategy("nc,nc->n", {{"n", 1000}, {"c", 256}}) == ir::Strategy::BroadcastReduce);
+    CHECK(strategy("ij,nj->ni", {{"n", 100000}, {"i", 10}, {"j", 10}}) == ir::Strategy::BroadcastReduce);
+    CHECK(strategy("ij,bjk->bik", {{"b", 192}, {"i", 4096}, {"j", 4096}, {"k", 1}}) == ir::Strategy::Gemm);
+    CHECK(strategy("ijk,ikl->jl", {{"i", 8}, {"j", 64}, {"k", 64}, {"l", 64}}) == ir::Strategy::Gemm);
 }
