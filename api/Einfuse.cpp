@@ -31,16 +31,34 @@ struct Compiled::Backend {
 #endif
 };
 
+namespace {
+
+/** The passes describe a GEMM as the GPU runs it; on the host, say what the LLVM backend does
+ * with it: the packed GEMM, or the loop nest and why. */
+passes::Plan for_target(passes::Plan plan, Target target) {
+#ifdef EINFUSE_HAVE_LLVM
+    if (target == Target::Host)
+        for (auto &k : plan.kernels)
+            if (k.strategy == ir::Strategy::Gemm)
+                k.strategy_detail += (k.strategy_detail.empty() ? "" : "; ") + llvm_backend::host_gemm_choice(k).detail;
+#else
+    (void)target;
+#endif
+    return plan;
+}
+
+} // namespace
+
 Compiled::Compiled(ir::Program program, CompileOptions options)
     : program_(std::move(program)), options_(std::move(options)), backend_(std::make_unique<Backend>()) {
-    plan_ = passes::lower(program_, {}, device());
+    plan_ = for_target(passes::lower(program_, {}, device()), options_.target);
 }
 
 Compiled::~Compiled() = default;
 Compiled::Compiled(Compiled &&) noexcept = default;
 
 void Compiled::plan_for(const ir::Extents &sizes) {
-    plan_ = passes::lower(program_, sizes, device());
+    plan_ = for_target(passes::lower(program_, sizes, device()), options_.target);
     backend_ = std::make_unique<Backend>(); // compiled code belongs to the old plan
 }
 

@@ -5,6 +5,7 @@
 #include "support/Error.h"
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #ifdef EINFUSE_HAVE_LLVM
@@ -22,10 +23,13 @@ struct HostExecutor::Impl {
     std::unique_ptr<llvm_backend::HostModule> module;
     int threads;
     bool all_cores; // the caller left the count to us
+    std::set<std::string> packed_gemm; // kernels compiled as the packed GEMM: they split batch x N
 };
 
 HostExecutor::HostExecutor(const passes::Plan &plan, int threads) : impl_(std::make_unique<Impl>()) {
     impl_->module = llvm_backend::HostModule::compile(plan.kernels);
+    for (const auto &k : plan.kernels)
+        if (k.strategy == ir::Strategy::Gemm && llvm_backend::host_gemm_choice(k).packed) impl_->packed_gemm.insert(k.name);
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     impl_->threads = threads > 0 ? threads : static_cast<int>(cores);
     impl_->all_cores = threads <= 0;
@@ -45,7 +49,8 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     // With the default thread count, a call with fewer than kMinIterationsPerPart iterations of
     // the whole loop nest per part takes fewer parts: waking a worker costs ~10 us. A count the
     // caller asked for is used as given.
-    int64_t n = args.outer_extent;
+    // A packed GEMM splits its columns (batch points x N) instead, in whole micro-tile strips.
+    int64_t n = impl_->packed_gemm.count(k.name) ? llvm_backend::gemm_parallel_extent(k, args.extents) : args.outer_extent;
     int64_t parts64 = std::min<int64_t>(impl_->threads, std::max<int64_t>(n, 1));
     if (impl_->all_cores) {
         double iterations = 1;

@@ -1,5 +1,6 @@
 #include "backends/llvm/CodeGen.h"
 
+#include "backends/llvm/GemmCodeGen.h"
 #include "backends/llvm/ScalarOps.h"
 #include "backends/llvm/TypeLowering.h"
 #include "backends/llvm/VectorMath.h"
@@ -472,6 +473,11 @@ class KernelPrinter {
 
 } // namespace
 
-void emit_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Module &m) { KernelPrinter(k, target, m).emit(); }
+void emit_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Module &m) {
+    // A GEMM kernel runs as the packed GEMM where it can; otherwise (and for every other
+    // strategy) as its loop nest.
+    if (!why_not_packed_gemm(k, target.vector_bits)) return emit_gemm_kernel(k, target, m);
+    KernelPrinter(k, target, m).emit();
+}
 
 } // namespace einfuse::llvm_backend

@@ -7,6 +7,7 @@
 #include "backends/llvm/HostJit.h"
 
 #include "backends/llvm/CodeGen.h"
+#include "backends/llvm/GemmCodeGen.h"
 #include "backends/llvm/ScalarOps.h"
 #include "support/DiskCache.h"
 #include "support/Error.h"
@@ -228,6 +229,12 @@ const std::string &HostModule::optimized_ir() const {
     // The machine code may come from a cache, without the optimised IR: print it on demand.
     std::call_once(impl_->ir_once, [&] { impl_->ir = emit_llvm_ir(impl_->kernels); });
     return impl_->ir;
+}
+
+HostGemmChoice host_gemm_choice(const ir::Kernel &k) {
+    static const int bits = vector_bits(host_machine().getFeatures().getString());
+    if (auto why = why_not_packed_gemm(k, bits)) return {false, "host: the loop nest, not the packed GEMM: " + *why};
+    return {true, "host: " + describe_packed_gemm(k, bits)};
 }
 
 std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels) {

@@ -1,0 +1,669 @@
+// The packed GEMM, GotoBLAS/BLIS style, printed as LLVM IR for the host's vector width. One call
+// computes the output columns [begin, end) of the flattened (batch point, n) range:
+//
+//   for each batch point b:                        (several batch variables: one flat index)
+//     for jc in its columns, step NC:             pack B[b, 0:K, jc:jc+NC] into Bp, NR-wide strips
+//       for ic in 0..M, step MC:                  pack A[b, ic:ic+MC, 0:K] into Ap, MR-tall strips
+//         for each NR strip, for each MR strip:   the micro-kernel: an MR x NR tile of vector
+//                                                 accumulators, K fused multiply-adds deep
+//           epilogue(tile)                        the kernel's statements after its sum, on the
+//                                                 tile, masked at the edges of M and N
+//
+// Why K is not blocked (BLIS has a KC loop): a KC block leaves partial sums that must live
+// somewhere between blocks, and the epilogue ("+=", relu, an f16 store) must see the whole sum.
+// The output cannot hold them (its old value may be read; its type may be f16) and a buffer for
+// them is a partial-sum tensor. So the tile's accumulators stay in registers for all of K, the
+// packed panels hold whole K, and MC / NC shrink as K grows so that an A block fits L2
+// (kABlockBytes) and a B panel stays moderate (kBPanelBytes). Each output element's sum runs
+// k = 0..K-1 in one register lane whatever the tile or thread: the bits do not depend on the
+// split.
+//
+// Packing goes through per-call tables (offset of each flattened m, n, k in each operand, and
+// each group variable's index at each flattened position), so any strides work: transposed,
+// stride 0 (broadcast), grouped indices ("ijk,ikl->jl": K = {i,k}), padded views. Rows of B that
+// are contiguous along n are copied with vector loads; everything else is gathered.
+#include "backends/llvm/GemmCodeGen.h"
+
+#include "backends/llvm/ScalarOps.h"
+#include "backends/llvm/TypeLowering.h"
+#include "backends/llvm/VectorMath.h"
+#include "ir/Walk.h"
+#include "support/Error.h"
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/DerivedTypes.h>
+#include <llvm/IR/Function.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+#include <map>
+
+namespace einfuse::llvm_backend {
+
+namespace {
+
+using llvm::Value;
+
+// Cache budgets (bytes). An A block (MC x K) is reused across a whole B panel from L2; a B panel
+// (K x NC) is reused across every A block from L2/L3. Measured on a 2 MiB-L2 Xeon; see
+// docs/performance.md.
+constexpr int64_t kABlockBytes = 512 * 1024;
+constexpr int64_t kBPanelBytes = 4 * 1024 * 1024;
+constexpr int64_t kMaxMC = 240;
+
+std::string key(const std::string &tensor, const std::vector<std::string> &indices) {
+    std::string k = tensor;
+    for (const auto &v : indices) k += "," + v;
+    return k;
+}
+
+const ir::Access *operand(const ir::Expr &e) {
+    if (const auto *c = e.as<ir::Cast>()) return operand(c->value);
+    return e.as<ir::Access>();
+}
+
+/** The micro-kernel's shape: MR rows by NRV vectors of W lanes. With 32 vector registers
+ * (AVX-512), 14 x 2 vectors: 28 accumulators, 2 B vectors, 1 broadcast A element; with 16
+ * (AVX2, SSE), 6 x 2: 12 + 2 + 1. */
+struct Tile {
+    int mr = 0, nrv = 0, w = 0;
+    int nr() const { return nrv * w; }
+};
+
+Tile tile_for(DType t, int vector_bits) {
+    Tile tile;
+    tile.w = vector_bits / (8 * static_cast<int>(dtype_size(t)));
+    tile.nrv = 2;
+    tile.mr = vector_bits >= 512 ? 14 : 6;
+    return tile;
+}
+
+/** What the packed GEMM takes from the kernel: the accumulator, its type, and the statements
+ * after the reduction loop. */
+struct Parts {
+    std::string acc;
+    DType type = DType::F32;
+    std::vector<ir::Stmt> epilogue;
+};
+
+std::optional<Parts> parts_of(const ir::Kernel &k, std::string *why) {
+    auto refuse = [&](std::string w) -> std::optional<Parts> {
+        *why = std::move(w);
+        return std::nullopt;
+    };
+    if (k.strategy != ir::Strategy::Gemm || !k.gemm) return refuse("not the GEMM strategy");
+    const ir::Gemm &g = *k.gemm;
+    ir::AroundLoop around = ir::around_first_loop(k);
+    if (!around.loop || around.before.size() != 1) return refuse("the loop nest is not one accumulator and its loop");
+    const auto *decl = around.before[0].as<ir::DeclareScalar>();
+    const auto *zero = decl ? decl->init.as<ir::Const>() : nullptr;
+    if (!zero || zero->value != 0) return refuse("the accumulator does not start at 0");
+    Parts parts{decl->name, decl->type, around.after};
+    if (parts.type != DType::F32 && parts.type != DType::F64)
+        return refuse("it accumulates in " + std::string(dtype_name(parts.type)) +
+                      "; the packed GEMM has f32 and f64 micro-kernels only");
+    // The reduction: serial loops over exactly the K variables around acc = acc + x * y.
+    std::vector<std::string> loop_vars;
+    const ir::For *f = around.loop;
+    ir::Stmt inner;
+    while (f) {
+        if (f->loop_kind != ir::LoopKind::Serial) return refuse("the reduction loop is not serial");
+        loop_vars.push_back(f->var);
+        inner = f->body;
+        f = inner.as<ir::For>();
+    }
+    std::vector<std::string> ks = g.k, ls = loop_vars;
+    std::sort(ks.begin(), ks.end());
+    std::sort(ls.begin(), ls.end());
+    if (ks != ls) return refuse("the reduction loops are not the K group");
+    const auto *assign = inner.as<ir::AssignScalar>();
+    const auto *add = assign ? assign->value.as<ir::Binary>() : nullptr;
+    const auto *self = add ? add->a.as<ir::ScalarRef>() : nullptr;
+    const auto *mul = add ? add->b.as<ir::Binary>() : nullptr;
+    if (!add || add->op != ir::BinaryOp::Add || !self || self->name != parts.acc || !mul ||
+        mul->op != ir::BinaryOp::Mul || assign->name != parts.acc)
+        return refuse("the reduction is not acc = acc + a * b");
+    for (const ir::Expr *x : {&mul->a, &mul->b}) {
+        const ir::Access *a = operand(*x);
+        if (!a || (a->tensor != g.a && a->tensor != g.b)) return refuse("a factor is not a read of A or B");
+        if (a->type != parts.type)
+            return refuse(a->tensor + " is " + std::string(dtype_name(a->type)) +
+                          "; the packed GEMM reads operands of the accumulator's type only");
+    }
+    for (const auto &st : parts.epilogue) {
+        bool loops = false;
+        ir::for_each_loop(st, [&](const ir::For &) { loops = true; });
+        if (loops) return refuse("the epilogue has loops of its own");
+    }
+    std::vector<std::string> grouped;
+    for (const auto *grp : {&g.batch, &g.m, &g.n, &g.k}) grouped.insert(grouped.end(), grp->begin(), grp->end());
+    for (const auto &v : k.index_vars)
+        if (std::find(grouped.begin(), grouped.end(), v) == grouped.end())
+            return refuse("index '" + v + "' is in no GEMM group");
+    return parts;
+}
+
+class GemmPrinter {
+  public:
+    GemmPrinter(const ir::Kernel &k, const HostTarget &target, llvm::Module &m, Parts parts)
+        : k_(k), g_(*k.gemm), target_(target), m_(m), ctx_(m.getContext()), b_(ctx_), parts_(std::move(parts)) {
+        tile_ = tile_for(parts_.type, target.vector_bits);
+        llvm::FastMathFlags fmf;
+        fmf.setAllowContract(); // as the loop nest: acc + a * b may fuse in the epilogue too
+        b_.setFastMathFlags(fmf);
+        ir::for_each_tensor_use(k.body, [&](const std::string &t, const std::vector<std::string> &idx) { uses_.emplace(t, idx); });
+    }
+
+    void emit();
+
+  private:
+    // ---- small IR helpers ----
+    llvm::Type *i64() { return b_.getInt64Ty(); }
+    llvm::Type *ptr() { return b_.getPtrTy(); }
+    llvm::Type *elem() { return lowered_type(ctx_, parts_.type); }
+    llvm::VectorType *vec() { return llvm::FixedVectorType::get(elem(), tile_.w); }
+    llvm::VectorType *ivec() { return llvm::FixedVectorType::get(i64(), tile_.w); }
+    Value *c64(int64_t v) { return b_.getInt64(v); }
+    int64_t esize() const { return static_cast<int64_t>(dtype_size(parts_.type)); }
+    llvm::BasicBlock *block(const std::string &name) { return llvm::BasicBlock::Create(ctx_, name, fn_); }
+    Value *iota() {
+        std::vector<llvm::Constant *> steps;
+        for (int l = 0; l < tile_.w; ++l) steps.push_back(b_.getInt64(l));
+        return llvm::ConstantVector::get(steps);
+    }
+    Value *splat(Value *v) { return b_.CreateVectorSplat(tile_.w, v); }
+    Value *min64(Value *a, Value *c) { return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, a, c); }
+    Value *max64(Value *a, Value *c) { return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, a, c); }
+    Value *round_up(Value *x, int64_t to) { return b_.CreateMul(b_.CreateSDiv(b_.CreateAdd(x, c64(to - 1)), c64(to)), c64(to)); }
+    Value *gep(llvm::Type *t, Value *base, Value *offset) { return b_.CreateInBoundsGEP(t, base, offset); }
+    Value *load_i64(Value *table, Value *at) { return b_.CreateLoad(i64(), gep(i64(), table, at)); }
+
+    /** for (iv = lo; iv < hi; iv += step) body(iv), guarded and rotated. */
+    void loop(const std::string &name, Value *lo, Value *hi, Value *step, const std::function<void(Value *)> &body) {
+        llvm::BasicBlock *pre = b_.GetInsertBlock();
+        auto *head = block(name + ".loop"), *exit = block(name + ".exit");
+        b_.CreateCondBr(b_.CreateICmpSLT(lo, hi), head, exit);
+        b_.SetInsertPoint(head);
+        llvm::PHINode *iv = b_.CreatePHI(i64(), 2, name);
+        iv->addIncoming(lo, pre);
+        body(iv);
+        Value *next = b_.CreateAdd(iv, step, name + ".next", true, true);
+        iv->addIncoming(next, b_.GetInsertBlock());
+        b_.CreateCondBr(b_.CreateICmpSLT(next, hi), head, exit);
+        b_.SetInsertPoint(exit);
+    }
+    void when(Value *cond, const std::function<void()> &then) {
+        auto *yes = block("then"), *done = block("endif");
+        b_.CreateCondBr(cond, yes, done);
+        b_.SetInsertPoint(yes);
+        then();
+        b_.CreateBr(done);
+        b_.SetInsertPoint(done);
+    }
+    /** cond ? a() : b(), each arm in its own block (a gather must not run where a load would do). */
+    Value *either(Value *cond, const std::function<Value *()> &a, const std::function<Value *()> &c) {
+        auto *ya = block("either.a"), *yc = block("either.b"), *done = block("either.end");
+        b_.CreateCondBr(cond, ya, yc);
+        b_.SetInsertPoint(ya);
+        Value *va = a();
+        llvm::BasicBlock *ea = b_.GetInsertBlock();
+        b_.CreateBr(done);
+        b_.SetInsertPoint(yc);
+        Value *vc = c();
+        llvm::BasicBlock *ec = b_.GetInsertBlock();
+        b_.CreateBr(done);
+        b_.SetInsertPoint(done);
+        llvm::PHINode *phi = b_.CreatePHI(va->getType(), 2);
+        phi->addIncoming(va, ea);
+        phi->addIncoming(vc, ec);
+        return phi;
+    }
+    Value *alloc(Value *bytes) {
+        auto callee = m_.getOrInsertFunction("aligned_alloc", ptr(), i64(), i64());
+        // aligned_alloc wants a multiple of the alignment; one spare line also keeps size 0 valid.
+        Value *size = b_.CreateMul(b_.CreateAdd(b_.CreateUDiv(bytes, c64(64)), c64(1)), c64(64));
+        Value *p = b_.CreateCall(callee, {c64(64), size});
+        buffers_.push_back(p);
+        return p;
+    }
+
+    // ---- the problem ----
+    Value *extent(const std::string &v) { return extents_.at(v); }
+    int param(const std::string &t) const {
+        int p = k_.param_index(t);
+        EINFUSE_ASSERT(p >= 0, "tensor '" + t + "' is not a parameter of " + k_.name);
+        return p;
+    }
+    /** The stride of tensor p along variable v: the sum over the dimensions it indexes with v
+     * (0 when it does not use v: a broadcast). */
+    Value *stride_of(int p, const std::string &v) {
+        Value *s = c64(0);
+        const auto &idx = uses_.at(k_.params[p].name);
+        for (std::size_t d = 0; d < idx.size(); ++d)
+            if (idx[d] == v) s = b_.CreateAdd(s, strides_[p][d]);
+        return s;
+    }
+    Value *group_size(const std::vector<std::string> &grp) {
+        Value *n = c64(1);
+        for (const auto &v : grp) n = b_.CreateMul(n, extent(v));
+        return n;
+    }
+    /** True when tensor p's offset along the flattened group is the flat index itself (row-major
+     * and unit stride, ignoring extent-1 variables). */
+    Value *unit_along(int p, const std::vector<std::string> &grp) {
+        Value *ok = b_.getTrue(), *inner = c64(1);
+        for (auto it = grp.rbegin(); it != grp.rend(); ++it) {
+            Value *e = extent(*it);
+            Value *fits = b_.CreateOr(b_.CreateICmpEQ(stride_of(p, *it), inner), b_.CreateICmpSLE(e, c64(1)));
+            ok = b_.CreateAnd(ok, fits);
+            inner = b_.CreateMul(inner, e);
+        }
+        return ok;
+    }
+
+    /** For flat positions f in [0, padded) of a group: each variable's index (into `index`
+     * tables when asked) and, per tensor, the offset sum index * stride (0 past `size`). */
+    void build_tables(const std::vector<std::string> &grp, Value *size, Value *padded, bool keep_indices,
+                      const std::vector<std::pair<int, Value *>> &offsets) {
+        std::vector<std::vector<Value *>> per_tensor;
+        for (const auto &o : offsets) {
+            std::vector<Value *> s;
+            for (const auto &v : grp) s.push_back(stride_of(o.first, v));
+            per_tensor.push_back(s);
+        }
+        if (keep_indices)
+            for (const auto &v : grp) index_tables_[v] = alloc(b_.CreateMul(b_.CreateAdd(padded, c64(2 * tile_.nr())), c64(8)));
+        loop("tab", c64(0), padded, c64(1), [&](Value *f) {
+            Value *inside = b_.CreateICmpSLT(f, size);
+            Value *rem = b_.CreateSelect(inside, f, c64(0));
+            std::vector<Value *> idx(grp.size());
+            for (int j = static_cast<int>(grp.size()) - 1; j >= 0; --j) {
+                Value *e = max64(extent(grp[j]), c64(1));
+                idx[j] = b_.CreateURem(rem, e);
+                rem = b_.CreateUDiv(rem, e);
+            }
+            if (keep_indices)
+                for (std::size_t j = 0; j < grp.size(); ++j) b_.CreateStore(idx[j], gep(i64(), index_tables_[grp[j]], f));
+            for (std::size_t t = 0; t < offsets.size(); ++t) {
+                Value *off = c64(0);
+                for (std::size_t j = 0; j < grp.size(); ++j) off = b_.CreateAdd(off, b_.CreateMul(idx[j], per_tensor[t][j]));
+                b_.CreateStore(off, gep(i64(), offsets[t].second, f));
+            }
+        });
+    }
+
+    void pack_b(Value *bdata, Value *boff, Value *jc, Value *strips);
+    void pack_a(Value *adata, Value *boff, Value *ic, Value *strips);
+    void micro_kernel(Value *ap, Value *bp, Value *m0, Value *n0);
+    void epilogue_vector(Value *acc, Value *lane_mask);
+
+    // ---- the epilogue, one vector of W output columns of one row at a time ----
+    Value *widen(Value *v) { return v->getType()->isVectorTy() ? v : splat(v); }
+    Value *offset_of(int p, const std::vector<std::string> &indices) {
+        Value *off = c64(0);
+        for (std::size_t d = 0; d < indices.size(); ++d) {
+            Value *v = lane_vars_.at(indices[d]), *s = strides_[p][d];
+            if (v->getType()->isVectorTy()) s = splat(s);
+            if (off->getType()->isVectorTy() != v->getType()->isVectorTy()) off = widen(off);
+            off = b_.CreateAdd(off, b_.CreateMul(v, s));
+        }
+        return off;
+    }
+    Value *expr(const ir::Expr &e);
+    void stmt(const ir::Stmt &s);
+
+    const ir::Kernel &k_;
+    const ir::Gemm &g_;
+    const HostTarget &target_;
+    llvm::Module &m_;
+    llvm::LLVMContext &ctx_;
+    llvm::IRBuilder<> b_;
+    Parts parts_;
+    Tile tile_;
+    llvm::Function *fn_ = nullptr;
+    std::map<std::string, std::vector<std::string>> uses_; // tensor -> its index variables
+    std::vector<Value *> data_;                             // per param
+    std::vector<std::vector<Value *>> strides_;             // per param, per dimension
+    std::map<std::string, Value *> extents_;
+    std::map<std::string, Value *> index_tables_;           // m and n variables: index at each flat position
+    std::vector<Value *> buffers_;                          // freed on return
+    Value *M_ = nullptr, *N_ = nullptr, *K_ = nullptr;
+    Value *offA_m_ = nullptr, *offA_k_ = nullptr, *offB_n_ = nullptr, *offB_k_ = nullptr;
+    Value *unitB_n_ = nullptr;
+    Value *ap_ = nullptr, *bp_ = nullptr;                   // the packed A block and B panel
+    std::vector<llvm::AllocaInst *> acc_;                   // the tile's accumulators, row-major
+    llvm::AllocaInst *tile_buf_ = nullptr;                   // the finished tile, for the epilogue loop
+    std::map<std::string, Value *> lane_vars_;               // index variable -> scalar or W lanes
+    std::map<std::string, Value *> scalars_;                 // acc and the epilogue's scalars
+    Value *lane_mask_ = nullptr;
+    std::map<std::string, Value *> unit_n_;                  // per epilogue access pattern: contiguous along n
+};
+
+void GemmPrinter::emit() {
+    auto *type = llvm::FunctionType::get(b_.getVoidTy(), {ptr(), ptr(), ptr(), i64(), i64()}, false);
+    fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, k_.name, m_);
+    fn_->addFnAttr(llvm::Attribute::NoUnwind);
+    if (!target_.cpu.empty()) fn_->addFnAttr("target-cpu", target_.cpu);
+    if (!target_.features.empty()) fn_->addFnAttr("target-features", target_.features);
+    const char *names[] = {"data", "strides", "extents", "begin", "end"};
+    for (unsigned a = 0; a < 5; ++a) fn_->getArg(a)->setName(names[a]);
+    b_.SetInsertPoint(block("entry"));
+
+    // Arguments, as ir/Kernel.h's calling convention has them.
+    for (std::size_t p = 0; p < k_.params.size(); ++p)
+        data_.push_back(b_.CreateLoad(ptr(), b_.CreateConstInBoundsGEP1_64(ptr(), fn_->getArg(0), p), k_.params[p].name));
+    for (std::size_t v = 0; v < k_.index_vars.size(); ++v)
+        extents_[k_.index_vars[v]] =
+            b_.CreateLoad(i64(), b_.CreateConstInBoundsGEP1_64(i64(), fn_->getArg(2), v), k_.index_vars[v] + ".extent");
+    std::size_t offset = 0;
+    for (const auto &t : k_.params) {
+        std::vector<Value *> s;
+        for (int d = 0; d < t.rank; ++d, ++offset)
+            s.push_back(b_.CreateLoad(i64(), b_.CreateConstInBoundsGEP1_64(i64(), fn_->getArg(1), offset)));
+        strides_.push_back(std::move(s));
+    }
+    tile_buf_ = b_.CreateAlloca(elem(), c64(tile_.mr * tile_.nr()), "tile");
+    tile_buf_->setAlignment(llvm::Align(64));
+    for (int a = 0; a < tile_.mr * tile_.nrv; ++a) acc_.push_back(b_.CreateAlloca(vec(), nullptr, "acc"));
+
+    int pa = param(g_.a), pb = param(g_.b);
+    const int64_t mr = tile_.mr, nr = tile_.nr();
+    Value *batch = group_size(g_.batch);
+    M_ = group_size(g_.m), N_ = group_size(g_.n), K_ = group_size(g_.k);
+    Value *units = b_.CreateMul(batch, N_);
+    Value *begin = max64(fn_->getArg(3), c64(0)), *end = min64(fn_->getArg(4), units);
+    auto *work = block("work"), *ret = block("return");
+    b_.CreateCondBr(b_.CreateICmpSLT(begin, end), work, ret);
+    b_.SetInsertPoint(work);
+
+    // Blocking: MC rows of A (K deep) within kABlockBytes, NC columns of B within kBPanelBytes.
+    Value *row_bytes = b_.CreateMul(max64(K_, c64(1)), c64(esize()));
+    Value *mc = b_.CreateMul(max64(b_.CreateSDiv(b_.CreateSDiv(c64(kABlockBytes), row_bytes), c64(mr)), c64(1)), c64(mr));
+    mc = min64(min64(mc, c64(kMaxMC / mr * mr)), round_up(max64(M_, c64(1)), mr));
+    Value *nc = b_.CreateMul(max64(b_.CreateSDiv(b_.CreateSDiv(c64(kBPanelBytes), row_bytes), c64(nr)), c64(1)), c64(nr));
+    nc = min64(nc, round_up(max64(N_, c64(1)), nr));
+
+    Value *Mp = round_up(M_, mr), *Np = round_up(N_, nr);
+    auto table = [&](Value *n) { return alloc(b_.CreateMul(b_.CreateAdd(n, c64(2 * nr)), c64(8))); };
+    offA_m_ = table(Mp), offB_n_ = table(Np), offA_k_ = table(K_), offB_k_ = table(K_);
+    build_tables(g_.m, M_, Mp, true, {{pa, offA_m_}});
+    build_tables(g_.n, N_, Np, true, {{pb, offB_n_}});
+    build_tables(g_.k, K_, K_, false, {{pa, offA_k_}, {pb, offB_k_}});
+    unitB_n_ = unit_along(pb, g_.n);
+    for (const auto &s : parts_.epilogue)
+        ir::for_each_tensor_use(s, [&](const std::string &t, const std::vector<std::string> &idx) {
+            if (unit_n_.count(key(t, idx))) return;
+            // Contiguous along n: each n variable's stride in this access is what row-major
+            // flattening of the n group gives it.
+            int p = param(t);
+            Value *ok = b_.getTrue(), *inner = c64(1);
+            for (auto it = g_.n.rbegin(); it != g_.n.rend(); ++it) {
+                Value *s = c64(0);
+                for (std::size_t d = 0; d < idx.size(); ++d)
+                    if (idx[d] == *it) s = b_.CreateAdd(s, strides_[p][d]);
+                ok = b_.CreateAnd(ok, b_.CreateOr(b_.CreateICmpEQ(s, inner), b_.CreateICmpSLE(extent(*it), c64(1))));
+                inner = b_.CreateMul(inner, extent(*it));
+            }
+            unit_n_[key(t, idx)] = ok;
+        });
+    Value *bp = bp_ = alloc(b_.CreateMul(b_.CreateMul(nc, K_), c64(esize())));
+    Value *ap = ap_ = alloc(b_.CreateMul(b_.CreateMul(mc, K_), c64(esize())));
+
+    // This call owns the NR-wide strips of columns whose first column lies in [begin, end).
+    Value *b_first = b_.CreateSDiv(begin, N_), *b_last = b_.CreateSDiv(b_.CreateSub(end, c64(1)), N_);
+    loop("batch", b_first, b_.CreateAdd(b_last, c64(1)), c64(1), [&](Value *bi) {
+        Value *base = b_.CreateMul(bi, N_);
+        Value *lo = max64(b_.CreateSub(begin, base), c64(0)), *hi = min64(b_.CreateSub(end, base), N_);
+        Value *c0 = round_up(lo, nr), *c1 = min64(round_up(hi, nr), N_);
+        when(b_.CreateICmpSLT(c0, c1), [&] {
+            // The batch point's variables and its offsets in A and B.
+            Value *rem = bi, *boffA = c64(0), *boffB = c64(0);
+            for (auto it = g_.batch.rbegin(); it != g_.batch.rend(); ++it) {
+                Value *e = max64(extent(*it), c64(1));
+                Value *idx = b_.CreateURem(rem, e);
+                rem = b_.CreateUDiv(rem, e);
+                lane_vars_[*it] = idx;
+                boffA = b_.CreateAdd(boffA, b_.CreateMul(idx, stride_of(pa, *it)));
+                boffB = b_.CreateAdd(boffB, b_.CreateMul(idx, stride_of(pb, *it)));
+            }
+            loop("jc", c0, c1, nc, [&](Value *jc) {
+                Value *strips_n = b_.CreateSDiv(b_.CreateAdd(b_.CreateSub(min64(b_.CreateAdd(jc, nc), c1), jc), c64(nr - 1)), c64(nr));
+                pack_b(data_[pb], boffB, jc, strips_n);
+                loop("ic", c64(0), M_, mc, [&](Value *ic) {
+                    Value *strips_m = b_.CreateSDiv(b_.CreateAdd(min64(mc, b_.CreateSub(M_, ic)), c64(mr - 1)), c64(mr));
+                    pack_a(data_[pa], boffA, ic, strips_m);
+                    loop("jr", c64(0), strips_n, c64(1), [&](Value *sn) {
+                        loop("ir", c64(0), strips_m, c64(1), [&](Value *sm) {
+                            Value *a_strip = gep(elem(), ap, b_.CreateMul(sm, b_.CreateMul(K_, c64(mr))));
+                            Value *b_strip = gep(elem(), bp, b_.CreateMul(sn, b_.CreateMul(K_, c64(nr))));
+                            micro_kernel(a_strip, b_strip, b_.CreateAdd(ic, b_.CreateMul(sm, c64(mr))),
+                                         b_.CreateAdd(jc, b_.CreateMul(sn, c64(nr))));
+                        });
+                    });
+                });
+            });
+        });
+    });
+    // The buffers were allocated on this path only: free them before joining the empty one.
+    auto free_fn = m_.getOrInsertFunction("free", b_.getVoidTy(), ptr());
+    for (Value *p : buffers_) b_.CreateCall(free_fn, {p});
+    b_.CreateBr(ret);
+    ret->moveAfter(&fn_->back());
+    b_.SetInsertPoint(ret);
+    b_.CreateRetVoid();
+}
+
+
+/** Bp[s][k][c] = B[batch, k, jc + s*NR + c], zero past N: each NR strip K rows deep. */
+void GemmPrinter::pack_b(Value *bdata, Value *boff, Value *jc, Value *strips) {
+    const int64_t nr = tile_.nr(), w = tile_.w;
+    llvm::Align vec_align(std::min<int64_t>(64, w * esize())), el(esize());
+    auto pack = [&](bool unit) {
+        loop("pb.s", c64(0), strips, c64(1), [&](Value *s) {
+            Value *n0 = b_.CreateAdd(jc, b_.CreateMul(s, c64(nr)));
+            Value *dst = gep(elem(), bp_, b_.CreateMul(s, b_.CreateMul(K_, c64(nr))));
+            std::vector<Value *> masks, cols;
+            for (int v = 0; v < tile_.nrv; ++v) {
+                Value *nv = b_.CreateAdd(n0, c64(v * w));
+                masks.push_back(b_.CreateICmpSLT(b_.CreateAdd(splat(nv), iota()), splat(N_)));
+                cols.push_back(unit ? nv : b_.CreateAlignedLoad(ivec(), gep(i64(), offB_n_, nv), llvm::Align(8)));
+            }
+            loop("pb.k", c64(0), K_, c64(1), [&](Value *kk) {
+                Value *row = gep(elem(), bdata, b_.CreateAdd(boff, load_i64(offB_k_, kk)));
+                for (int v = 0; v < tile_.nrv; ++v) {
+                    Value *zero = llvm::Constant::getNullValue(vec());
+                    Value *val = unit ? b_.CreateMaskedLoad(vec(), gep(elem(), row, cols[v]), el, masks[v], zero)
+                                      : b_.CreateMaskedGather(vec(), gep(elem(), row, cols[v]), el, masks[v], zero);
+                    b_.CreateAlignedStore(val, gep(elem(), dst, b_.CreateAdd(b_.CreateMul(kk, c64(nr)), c64(v * w))), vec_align);
+                }
+            });
+        });
+    };
+    when(unitB_n_, [&] { pack(true); });
+    when(b_.CreateNot(unitB_n_), [&] { pack(false); });
+}
+
+/** Ap[s][k][r] = A[batch, ic + s*MR + r, k], zero past M: each MR strip K columns deep,
+ * gathered W rows at a time. */
+void GemmPrinter::pack_a(Value *adata, Value *boff, Value *ic, Value *strips) {
+    const int64_t mr = tile_.mr, w = tile_.w;
+    const int chunks = static_cast<int>((mr + w - 1) / w);
+    llvm::Align el(esize());
+    loop("pa.s", c64(0), strips, c64(1), [&](Value *s) {
+        Value *m0 = b_.CreateAdd(ic, b_.CreateMul(s, c64(mr)));
+        Value *dst = gep(elem(), ap_, b_.CreateMul(s, b_.CreateMul(K_, c64(mr))));
+        std::vector<Value *> rows, masks, keep;
+        for (int c = 0; c < chunks; ++c) {
+            Value *first = b_.CreateAdd(m0, c64(c * w));
+            Value *in_tile = b_.CreateICmpSLT(b_.CreateAdd(splat(c64(c * w)), iota()), splat(c64(mr)));
+            keep.push_back(in_tile);
+            masks.push_back(b_.CreateAnd(in_tile, b_.CreateICmpSLT(b_.CreateAdd(splat(first), iota()), splat(M_))));
+            rows.push_back(b_.CreateAlignedLoad(ivec(), gep(i64(), offA_m_, first), llvm::Align(8)));
+        }
+        loop("pa.k", c64(0), K_, c64(1), [&](Value *kk) {
+            Value *col = gep(elem(), adata, b_.CreateAdd(boff, load_i64(offA_k_, kk)));
+            for (int c = 0; c < chunks; ++c) {
+                Value *zero = llvm::Constant::getNullValue(vec());
+                Value *val = b_.CreateMaskedGather(vec(), gep(elem(), col, rows[c]), el, masks[c], zero);
+                b_.CreateMaskedStore(val, gep(elem(), dst, b_.CreateAdd(b_.CreateMul(kk, c64(mr)), c64(c * w))), el, keep[c]);
+            }
+        });
+    });
+}
+
+/** One MR x NR tile: K steps of (NRV vector loads of B, MR broadcasts of A, MR x NRV FMAs), the
+ * accumulators in registers throughout; then the epilogue, row by row and vector by vector. */
+void GemmPrinter::micro_kernel(Value *ap, Value *bp, Value *m0, Value *n0) {
+    const int64_t mr = tile_.mr, nr = tile_.nr(), w = tile_.w;
+    llvm::Align vec_align(std::min<int64_t>(64, w * esize()));
+    for (auto *a : acc_) b_.CreateStore(llvm::Constant::getNullValue(vec()), a);
+    loop("k", c64(0), K_, c64(1), [&](Value *kk) {
+        std::vector<Value *> bv;
+        Value *brow = gep(elem(), bp, b_.CreateMul(kk, c64(nr)));
+        for (int v = 0; v < tile_.nrv; ++v)
+            bv.push_back(b_.CreateAlignedLoad(vec(), gep(elem(), brow, c64(v * w)), vec_align));
+        Value *arow = gep(elem(), ap, b_.CreateMul(kk, c64(mr)));
+        for (int r = 0; r < mr; ++r) {
+            Value *a = splat(b_.CreateLoad(elem(), gep(elem(), arow, c64(r))));
+            for (int v = 0; v < tile_.nrv; ++v) {
+                llvm::AllocaInst *slot = acc_[r * tile_.nrv + v];
+                Value *acc = b_.CreateLoad(vec(), slot);
+                b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec()}, {a, bv[v], acc}), slot);
+            }
+        }
+    });
+    // The finished tile goes to a stack buffer so that one copy of the epilogue serves every row.
+    for (int r = 0; r < mr; ++r)
+        for (int v = 0; v < tile_.nrv; ++v)
+            b_.CreateAlignedStore(b_.CreateLoad(vec(), acc_[r * tile_.nrv + v]),
+                                  gep(elem(), tile_buf_, c64(r * nr + v * w)), vec_align);
+    Value *rows = min64(c64(mr), b_.CreateSub(M_, m0));
+    loop("er", c64(0), rows, c64(1), [&](Value *r) {
+        Value *m = b_.CreateAdd(m0, r);
+        for (const auto &v : g_.m) lane_vars_[v] = load_i64(index_tables_.at(v), m);
+        loop("ev", c64(0), c64(tile_.nrv), c64(1), [&](Value *v) {
+            Value *nv = b_.CreateAdd(n0, b_.CreateMul(v, c64(w)));
+            when(b_.CreateICmpSLT(nv, N_), [&] {
+                for (const auto &var : g_.n)
+                    lane_vars_[var] = b_.CreateAlignedLoad(ivec(), gep(i64(), index_tables_.at(var), nv), llvm::Align(8));
+                lane_mask_ = b_.CreateICmpSLT(b_.CreateAdd(splat(nv), iota()), splat(N_));
+                Value *at = b_.CreateAdd(b_.CreateMul(r, c64(nr)), b_.CreateMul(v, c64(w)));
+                scalars_.clear();
+                scalars_[parts_.acc] = b_.CreateAlignedLoad(vec(), gep(elem(), tile_buf_, at), llvm::Align(esize()));
+                for (const auto &s : parts_.epilogue) stmt(s);
+            });
+        });
+    });
+}
+
+Value *GemmPrinter::expr(const ir::Expr &e) {
+    EINFUSE_ASSERT(e.defined(), "undefined expression in kernel " + k_.name);
+    if (const auto *c = e.as<ir::Const>()) return constant(b_, c->type, c->value);
+    if (const auto *c = e.as<ir::Cast>()) {
+        DType from = c->value.type(), to = c->type;
+        return per_lane(b_, expr(c->value), [&](Value *x) { return convert(b_, x, from, to); });
+    }
+    if (const auto *u = e.as<ir::Unary>()) return unary_op(b_, u->op, expr(u->a), u->type, k_.name);
+    if (const auto *bin = e.as<ir::Binary>()) {
+        Value *x = expr(bin->a), *y = expr(bin->b);
+        if (x->getType()->isVectorTy() != y->getType()->isVectorTy()) x = widen(x), y = widen(y);
+        return binary_op(b_, bin->op, x, y, bin->type, k_.name);
+    }
+    if (const auto *s = e.as<ir::Select>()) {
+        Value *c = expr(s->cond), *x = expr(s->a), *y = expr(s->b);
+        if (c->getType()->isVectorTy() || x->getType()->isVectorTy() || y->getType()->isVectorTy())
+            c = widen(c), x = widen(x), y = widen(y);
+        return select_op(b_, c, x, y, s->type, k_.name);
+    }
+    if (const auto *r = e.as<ir::ScalarRef>()) {
+        auto it = scalars_.find(r->name);
+        EINFUSE_ASSERT(it != scalars_.end(), "scalar '" + r->name + "' is used before its declaration in " + k_.name);
+        return it->second;
+    }
+    if (const auto *a = e.as<ir::Access>()) {
+        int p = param(a->tensor);
+        llvm::Type *t = lowered_type(ctx_, a->type);
+        Value *off = offset_of(p, a->indices);
+        if (!off->getType()->isVectorTy()) return b_.CreateLoad(t, gep(t, data_[p], off), a->tensor);
+        auto *vt = llvm::FixedVectorType::get(t, tile_.w);
+        llvm::Align el(dtype_size(a->type));
+        Value *zero = llvm::Constant::getNullValue(vt);
+        return either(
+            unit_n_.at(key(a->tensor, a->indices)),
+            [&] { return b_.CreateMaskedLoad(vt, gep(t, data_[p], b_.CreateExtractElement(off, uint64_t(0))), el, lane_mask_, zero); },
+            [&] { return b_.CreateMaskedGather(vt, gep(t, data_[p], off), el, lane_mask_, zero); });
+    }
+    throw InternalError("kernel " + k_.name + ": the packed GEMM's epilogue holds an expression it cannot print");
+}
+
+void GemmPrinter::stmt(const ir::Stmt &s) {
+    if (const auto *blk = s.as<ir::Block>()) {
+        for (const auto &x : blk->stmts) stmt(x);
+    } else if (const auto *d = s.as<ir::DeclareScalar>()) {
+        scalars_[d->name] = expr(d->init);
+    } else if (const auto *a = s.as<ir::AssignScalar>()) {
+        scalars_[a->name] = expr(a->value);
+    } else if (const auto *st = s.as<ir::Store>()) {
+        int p = param(st->tensor);
+        EINFUSE_ASSERT(p >= k_.num_inputs, "kernel " + k_.name + " stores to input '" + st->tensor + "'");
+        EINFUSE_ASSERT(st->value.type() == k_.params[p].dtype, "store of another type to '" + st->tensor + "'");
+        llvm::Type *t = lowered_type(ctx_, k_.params[p].dtype);
+        llvm::Align el(dtype_size(k_.params[p].dtype));
+        Value *v = widen(expr(st->value));
+        Value *off = offset_of(p, st->indices);
+        // No n variable (N = 1): one lane is valid, and it goes to the one address.
+        if (!off->getType()->isVectorTy()) return void(b_.CreateMaskedStore(v, gep(t, data_[p], off), el, lane_mask_));
+        Value *unit = unit_n_.at(key(st->tensor, st->indices));
+        when(unit, [&] { b_.CreateMaskedStore(v, gep(t, data_[p], b_.CreateExtractElement(off, uint64_t(0))), el, lane_mask_); });
+        when(b_.CreateNot(unit), [&] { b_.CreateMaskedScatter(v, gep(t, data_[p], off), el, lane_mask_); });
+    } else {
+        throw InternalError("kernel " + k_.name + ": the packed GEMM's epilogue holds a loop");
+    }
+}
+
+} // namespace
+
+std::optional<std::string> why_not_packed_gemm(const ir::Kernel &k, int vector_bits) {
+    if (k.strategy != ir::Strategy::Gemm || !k.gemm) return std::string("not the GEMM strategy");
+    // The one switch for benchmarks and comparisons: EINFUSE_HOST_GEMM=0 runs GEMM kernels as
+    // their loop nest (documented in docs/performance.md).
+    if (const char *env = std::getenv("EINFUSE_HOST_GEMM"); env && std::string(env) == "0")
+        return std::string("EINFUSE_HOST_GEMM=0 asks for the loop nest");
+    if (vector_bits < 128) return std::string("this CPU has no vector registers for the micro-kernel");
+    std::string why;
+    if (!parts_of(k, &why)) return why;
+    return std::nullopt;
+}
+
+std::string describe_packed_gemm(const ir::Kernel &k, int vector_bits) {
+    std::string why;
+    auto parts = parts_of(k, &why);
+    EINFUSE_ASSERT(parts.has_value(), "describe_packed_gemm of a kernel it cannot print: " + why);
+    Tile t = tile_for(parts->type, vector_bits);
+    return "packed GEMM, " + std::string(dtype_name(parts->type)) + " micro-kernel " + std::to_string(t.mr) + "x" +
+           std::to_string(t.nr()) + " in " + std::to_string(vector_bits) +
+           "-bit vectors, A packed in blocks of MC rows and B in panels of NC columns, both whole K deep (the "
+           "tile's sums stay in registers), the epilogue applied to each finished tile; threads split batch x N";
+}
+
+int64_t gemm_parallel_extent(const ir::Kernel &k, const std::vector<int64_t> &extents) {
+    EINFUSE_ASSERT(k.gemm.has_value(), "kernel " + k.name + " has no GEMM");
+    int64_t n = 1;
+    for (const auto *grp : {&k.gemm->batch, &k.gemm->n})
+        for (const auto &v : *grp) n *= extents.at(static_cast<std::size_t>(k.var_index(v)));
+    return n;
+}
+
+void emit_gemm_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Module &m) {
+    std::string why;
+    auto parts = parts_of(k, &why);
+    EINFUSE_ASSERT(parts.has_value(), "kernel " + k.name + " is not a packed GEMM: " + why);
+    EINFUSE_ASSERT(!m.getFunction(k.name), "two kernels are named '" + k.name + "'");
+    GemmPrinter(k, target, m, std::move(*parts)).emit();
+}
+
+} // namespace einfuse::llvm_backend
