@@ -308,8 +308,9 @@ class GemmPrinter {
         for (std::size_t d = 0; d < indices.size(); ++d) {
             Value *v = lane_vars_.at(indices[d]), *s = strides_[p][d];
             if (v->getType()->isVectorTy()) s = splat(s);
-            if (off->getType()->isVectorTy() != v->getType()->isVectorTy()) off = widen(off);
-            off = b_.CreateAdd(off, b_.CreateMul(v, s));
+            Value *term = b_.CreateMul(v, s);
+            if (off->getType()->isVectorTy() != term->getType()->isVectorTy()) off = widen(off), term = widen(term);
+            off = b_.CreateAdd(off, term);
         }
         return off;
     }

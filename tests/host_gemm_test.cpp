@@ -1,0 +1,211 @@
+// The host's packed GEMM (backends/llvm/GemmCodeGen.cpp) through the whole pipeline: each row is
+// planned without sizes (so the GEMM strategy is chosen whatever the extents, edge sizes
+// included), run on fresh random inputs and compared with the float64 reference, with a
+// tolerance that grows with K; every row runs with 1, 2 and 3 threads and must give the same
+// bits each time. Layouts: transposed operands, batches, broadcast operands (a missing batch
+// index, and a stride-0 dimension), grouped K, extent-1 dimensions, padded (non-contiguous)
+// views of inputs and output. Epilogues: bias + relu, gelu, "+=".
+#include "TestUtil.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace einfuse;
+
+namespace {
+
+/** A copy of t whose dimension order[0] is innermost, order[1] next, ..., each dimension padded
+ * by `pad` elements: same values, another layout (pad > 0: nothing contiguous). */
+Tensor relayout(const Tensor &t, std::vector<int> order, int64_t pad) {
+    Shape strides(t.rank());
+    int64_t step = 1;
+    for (int d : order) {
+        strides[d] = step;
+        step *= t.shape()[d] + pad;
+    }
+    Tensor out(t.dtype(), t.shape(), strides);
+    std::vector<int64_t> idx(t.rank(), 0);
+    for (int64_t n = 0; n < t.size(); ++n) {
+        int64_t from = 0, to = 0;
+        for (int d = 0; d < t.rank(); ++d) {
+            from += idx[d] * t.strides()[d];
+            to += idx[d] * strides[d];
+        }
+        out.store(to, t.load(from));
+        for (int d = t.rank() - 1; d >= 0 && ++idx[d] == t.shape()[d]; --d) idx[d] = 0;
+    }
+    return out;
+}
+
+std::vector<int> reversed(int rank) {
+    std::vector<int> order;
+    for (int d = 0; d < rank; ++d) order.push_back(d); // dimension 0 innermost: the transpose
+    return order;
+}
+
+bool same_bits(const Tensor &a, const Tensor &b) {
+    return a.nbytes() == b.nbytes() && std::memcmp(a.data(), b.data(), a.nbytes()) == 0;
+}
+
+/** How the inputs are laid out. */
+enum class Layout { Dense, Transposed, Padded };
+
+/** Plans `c` without sizes, checks it runs as the packed GEMM (or not), runs it with 1, 2 and 3
+ * threads against the reference. */
+template <class MakeCompiled>
+void check_rows(MakeCompiled make, const std::vector<Tensor> &inputs, const ir::Extents &e, bool packed,
+                int64_t k_length, bool strided_output = false) {
+    std::vector<const Tensor *> ptrs = test::pointers(inputs);
+    Tensor first, want;
+    for (int threads : {1, 2, 3}) {
+        CAPTURE(threads);
+        auto c = make(threads);
+        const ir::Kernel &k = c.plan().kernels.back();
+        REQUIRE(k.strategy == ir::Strategy::Gemm);
+        CHECK((k.strategy_detail.find("host: packed GEMM") != std::string::npos) == packed);
+        if (threads == 1) want = c.reference(ptrs, e).front();
+        Tensor got;
+        if (strided_output) {
+            // Column-major and padded; its values are overwritten, then read back densely.
+            Tensor out = relayout(Tensor(k.params.back().dtype, want.shape()), reversed(want.rank()), 2);
+            c.run_into(ptrs, {&out}, e);
+            std::vector<int> row_major;
+            for (int d = out.rank() - 1; d >= 0; --d) row_major.push_back(d);
+            got = relayout(out, row_major, 0);
+        } else {
+            got = c.run(ptrs, e).outputs.front();
+        }
+        CHECK(ir::max_relative_error(got, want) <= tolerance(got.dtype(), k_length));
+        if (threads == 1) first = got;
+        CHECK(same_bits(got, first));
+    }
+}
+
+int64_t product(const ir::Extents &e, const std::string &vars) {
+    int64_t n = 1;
+    for (char v : vars) n *= e.at(std::string(1, v));
+    return n;
+}
+
+/** An einsum of two operands, planned without sizes. */
+void check_einsum(const char *spec, const ir::Extents &e, DType dtype, const char *k_vars, Layout layout = Layout::Dense,
+                  bool packed = true) {
+    CAPTURE(std::string(spec));
+    CAPTURE(dtype_name(dtype));
+    CAPTURE(static_cast<int>(layout));
+    CompiledEinsum probe(spec, {dtype, dtype}, CompileOptions{Target::Host, "", 1});
+    std::vector<Tensor> inputs = test::random_inputs(probe, e);
+    for (auto &t : inputs) {
+        if (layout == Layout::Transposed) t = relayout(t, reversed(t.rank()), 0);
+        if (layout == Layout::Padded) t = relayout(t, reversed(t.rank()), 1);
+    }
+    check_rows([&](int threads) { return CompiledEinsum(spec, {dtype, dtype}, CompileOptions{Target::Host, "", threads}); },
+               inputs, e, packed, product(e, k_vars));
+}
+
+struct Row {
+    const char *spec;
+    ir::Extents extents;
+    const char *k; // the contracted labels, for the tolerance
+};
+
+const Row kRows[] = {
+    {"ij,jk->ik", {{"i", 7}, {"j", 130}, {"k", 33}}, "j"},
+    {"ij,jk->ik", {{"i", 130}, {"j", 7}, {"k", 33}}, "j"},
+    {"ij,jk->ik", {{"i", 33}, {"j", 33}, {"k", 130}}, "j"},
+    {"ij,jk->ik", {{"i", 1}, {"j", 1}, {"k", 1}}, "j"},
+    {"ij,jk->ik", {{"i", 45}, {"j", 1}, {"k", 17}}, "j"},
+    {"ij,jk->ik", {{"i", 29}, {"j", 64}, {"k", 1}}, "j"},          // N = 1
+    {"ji,jk->ik", {{"i", 31}, {"j", 40}, {"k", 70}}, "j"},          // A transposed
+    {"ij,kj->ik", {{"i", 31}, {"j", 40}, {"k", 70}}, "j"},          // B transposed
+    {"ji,kj->ik", {{"i", 31}, {"j", 40}, {"k", 70}}, "j"},          // both
+    {"ij,jk->ki", {{"i", 31}, {"j", 40}, {"k", 70}}, "j"},          // output transposed
+    {"bij,bjk->bik", {{"b", 3}, {"i", 17}, {"j", 20}, {"k", 33}}, "j"},
+    {"bij,bjk->bik", {{"b", 1}, {"i", 17}, {"j", 20}, {"k", 33}}, "j"},
+    {"abij,abjk->abik", {{"a", 2}, {"b", 3}, {"i", 15}, {"j", 9}, {"k", 18}}, "j"},
+    {"bij,jk->bik", {{"b", 4}, {"i", 15}, {"j", 20}, {"k", 35}}, "j"}, // B broadcast over b
+    {"ij,bjk->bik", {{"b", 4}, {"i", 15}, {"j", 20}, {"k", 35}}, "j"}, // A broadcast over b
+    {"ijk,ikl->jl", {{"i", 3}, {"j", 19}, {"k", 21}, {"l", 37}}, "ik"}, // grouped K
+    {"bij,bjk->bik", {{"b", 5}, {"i", 16}, {"j", 16}, {"k", 16}}, "j"},
+};
+
+} // namespace
+
+TEST_CASE("host gemm: layouts and edge sizes, f32 and f64, dense, transposed and padded inputs, 1-3 threads") {
+    for (DType dtype : {DType::F32, DType::F64})
+        for (const Row &r : kRows)
+            for (Layout layout : {Layout::Dense, Layout::Transposed, Layout::Padded})
+                check_einsum(r.spec, r.extents, dtype, r.k, layout);
+}
+
+TEST_CASE("host gemm: a large product crosses the MC and NC blocks") {
+    check_einsum("ij,jk->ik", {{"i", 300}, {"j", 1100}, {"k", 1000}}, DType::F32, "j");
+    check_einsum("ij,kj->ik", {{"i", 300}, {"j", 2100}, {"k", 300}}, DType::F64, "j");
+}
+
+TEST_CASE("host gemm: a stride-0 (broadcast) operand dimension") {
+    ir::Extents e{{"b", 4}, {"i", 17}, {"j", 23}, {"k", 40}};
+    CompiledEinsum probe("bij,bjk->bik", {DType::F32, DType::F32}, CompileOptions{Target::Host, "", 1});
+    std::vector<Tensor> inputs = test::random_inputs(probe, e);
+    inputs[1] = Tensor(DType::F32, {1, 23, 40}); // numpy broadcasts size 1: stride 0 in the kernel
+    inputs[1].fill_random(test::rng());
+    check_rows([&](int t) { return CompiledEinsum("bij,bjk->bik", {DType::F32, DType::F32}, CompileOptions{Target::Host, "", t}); },
+               inputs, e, true, 23);
+}
+
+TEST_CASE("host gemm: fused epilogues (bias + relu, gelu, +=) and a padded output") {
+    struct Program {
+        const char *source;
+        std::vector<std::pair<const char *, Shape>> inputs;
+    };
+    const int64_t M = 37, K = 50, N = 45;
+    const Program programs[] = {
+        {"D[i,k] = relu(sum[j](A[i,j]*B[j,k]) + bias[k])", {{"A", {M, K}}, {"B", {K, N}}, {"bias", {N}}}},
+        {"D[i,k] = relu(sum[j](A[i,j]*B[j,k]) + bias[i])", {{"A", {M, K}}, {"B", {K, N}}, {"bias", {M}}}},
+        {"D[i,k] = gelu(sum[j](A[i,j]*B[j,k]))", {{"A", {M, K}}, {"B", {K, N}}}},
+        {"C[i,k] = X[i,k]\nC[i,k] += A[i,j]*B[j,k]", {{"X", {M, N}}, {"A", {M, K}}, {"B", {K, N}}}},
+        {"D[i,k] = 0.5 * sum[j](A[j,i]*B[k,j]) - X[k,i]", {{"A", {K, M}}, {"B", {N, K}}, {"X", {N, M}}}},
+    };
+    ir::Extents e{{"i", M}, {"j", K}, {"k", N}};
+    for (DType dtype : {DType::F32, DType::F64})
+        for (const auto &p : programs)
+            for (bool strided_output : {false, true}) {
+                CAPTURE(std::string(p.source));
+                CAPTURE(dtype_name(dtype));
+                CAPTURE(strided_output);
+                std::map<std::string, DType> types;
+                std::vector<Tensor> inputs;
+                for (const auto &[name, shape] : p.inputs) {
+                    types[name] = dtype;
+                    inputs.emplace_back(dtype, shape);
+                    inputs.back().fill_random(test::rng());
+                }
+                // Inputs in the program's order.
+                CompiledProgram probe(p.source, types, CompileOptions{Target::Host, "", 1});
+                std::vector<Tensor> ordered;
+                for (const auto &t : probe.program().inputs)
+                    for (std::size_t i = 0; i < p.inputs.size(); ++i)
+                        if (t.name == p.inputs[i].first) ordered.push_back(inputs[i]);
+                check_rows([&](int t) { return CompiledProgram(p.source, types, CompileOptions{Target::Host, "", t}); },
+                           ordered, e, true, K, strided_output);
+            }
+}
+
+TEST_CASE("host gemm: f16 and bf16 keep the loop nest, and the plan says so") {
+    for (DType dtype : {DType::F16, DType::BF16}) {
+        CompiledEinsum c("ij,jk->ik", {dtype, dtype}, CompileOptions{Target::Host, "", 1});
+        const std::string &detail = c.plan().kernels.front().strategy_detail;
+        CHECK(detail.find("host: the loop nest, not the packed GEMM") != std::string::npos);
+        check_einsum("ij,jk->ik", {{"i", 20}, {"j", 30}, {"k", 40}}, dtype, "j", Layout::Dense, false);
+    }
+}
+
+TEST_CASE("host gemm: EINFUSE_HOST_GEMM=0 runs the loop nest, with the same results") {
+    setenv("EINFUSE_HOST_GEMM", "0", 1);
+    CompiledEinsum c("ij,jk->ik", {DType::F32, DType::F32}, CompileOptions{Target::Host, "", 1});
+    CHECK(c.plan().kernels.front().strategy_detail.find("EINFUSE_HOST_GEMM=0") != std::string::npos);
+    check_einsum("ij,jk->ik", {{"i", 20}, {"j", 30}, {"k", 40}}, DType::F32, "j", Layout::Dense, false);
+    unsetenv("EINFUSE_HOST_GEMM");
+}
