@@ -104,7 +104,7 @@ def sweep(exe, reps):
         batch = -(-64_000_000 // (2 * 4 * d * d))
         rows.append((f"bij,bjk->bik D={d} B={batch}", "bij,bjk->bik", {"b": batch, "i": d, "j": d, "k": d},
                      2.0 * batch * d ** 3))
-    for k in (4, 8, 16, 32, 64, 128, 256, 512, 1024):
+    for k in (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024):
         rows.append((f"ij,jk->ik M=N=512 K={k}", "ij,jk->ik", {"i": 512, "j": k, "k": 512}, 2.0 * 512 * 512 * k))
     for name, spec, dims, flop in rows:
         planned, strategy = crossover_us(exe, spec, dims, "planned", reps)

@@ -193,13 +193,16 @@ TEST_CASE("host gemm: fused epilogues (bias + relu, gelu, +=) and a padded outpu
             }
 }
 
-TEST_CASE("host gemm: f16 and bf16 keep the loop nest, and the plan says so") {
+TEST_CASE("host gemm: f16 and bf16 operands are widened to f32 while packed; i32 keeps the loop nest") {
     for (DType dtype : {DType::F16, DType::BF16}) {
         CompiledEinsum c("ij,jk->ik", {dtype, dtype}, CompileOptions{Target::Host, "", 1});
-        const std::string &detail = c.plan().kernels.front().strategy_detail;
-        CHECK(detail.find("host: the loop nest, not the packed GEMM") != std::string::npos);
-        check_einsum("ij,jk->ik", {{"i", 20}, {"j", 30}, {"k", 40}}, dtype, "j", Layout::Dense, false);
+        CHECK(c.plan().kernels.front().strategy_detail.find("widened to f32 while packed") != std::string::npos);
+        for (const Row &r : kRows)
+            for (Layout layout : {Layout::Dense, Layout::Padded}) check_einsum(r.spec, r.extents, dtype, r.k, layout);
     }
+    CompiledEinsum c("ij,jk->ik", {DType::I32, DType::I32}, CompileOptions{Target::Host, "", 1});
+    CHECK(c.plan().kernels.front().strategy_detail.find("host: the loop nest, not the packed GEMM") != std::string::npos);
+    check_einsum("ij,jk->ik", {{"i", 20}, {"j", 30}, {"k", 40}}, DType::I32, "j", Layout::Dense, false);
 }
 
 TEST_CASE("host gemm: EINFUSE_HOST_GEMM=0 runs the loop nest, with the same results") {

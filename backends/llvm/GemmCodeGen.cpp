@@ -130,9 +130,12 @@ std::optional<Parts> parts_of(const ir::Kernel &k, std::string *why) {
     for (const ir::Expr *x : {&mul->a, &mul->b}) {
         const ir::Access *a = operand(*x);
         if (!a || (a->tensor != g.a && a->tensor != g.b)) return refuse("a factor is not a read of A or B");
-        if (a->type != parts.type)
-            return refuse(a->tensor + " is " + std::string(dtype_name(a->type)) +
-                          "; the packed GEMM reads operands of the accumulator's type only");
+        // f16/bf16 operands widen to f32 exactly while packed: the f32 micro-kernel serves them.
+        bool widened = parts.type == DType::F32 && (a->type == DType::F16 || a->type == DType::BF16);
+        if (a->type != parts.type && !widened)
+            return refuse(a->tensor + " is " + std::string(dtype_name(a->type)) + " and the accumulator " +
+                          std::string(dtype_name(parts.type)) +
+                          "; the packed GEMM reads operands of its type, or f16/bf16 into f32");
     }
     for (const auto &st : parts.epilogue) {
         bool loops = false;
@@ -229,6 +232,21 @@ class GemmPrinter {
         Value *p = b_.CreateCall(callee, {c64(64), size});
         buffers_.push_back(p);
         return p;
+    }
+
+    /** W lanes of an operand stored as `from`, in the accumulator's type. f16 and bf16 widen
+     * exactly: bf16 is the top half of an f32; f16 goes through F16C's vcvtph2ps where the CPU
+     * has it, and TypeLowering's bit arithmetic lane by lane where it does not. */
+    llvm::VectorType *stored_vec(DType from) { return llvm::FixedVectorType::get(lowered_type(ctx_, from), tile_.w); }
+    Value *to_acc(Value *v, DType from) {
+        if (from == parts_.type) return v;
+        if (from == DType::BF16) {
+            auto *wide = llvm::FixedVectorType::get(b_.getInt32Ty(), tile_.w);
+            return b_.CreateBitCast(b_.CreateShl(b_.CreateZExt(v, wide), 16), vec());
+        }
+        if (("," + target_.features + ",").find(",+f16c,") != std::string::npos)
+            return b_.CreateFPExt(b_.CreateBitCast(v, llvm::FixedVectorType::get(b_.getHalfTy(), tile_.w)), vec());
+        return per_lane(b_, v, [&](Value *x) { return convert(b_, x, DType::F16, DType::F32); });
     }
 
     // ---- the problem ----
@@ -335,6 +353,7 @@ class GemmPrinter {
     Value *M_ = nullptr, *N_ = nullptr, *K_ = nullptr;
     Value *offA_m_ = nullptr, *offA_k_ = nullptr, *offB_n_ = nullptr, *offB_k_ = nullptr;
     Value *unitB_n_ = nullptr;
+    DType a_type_ = DType::F32, b_type_ = DType::F32;      // the operands as stored
     Value *ap_ = nullptr, *bp_ = nullptr;                   // the packed A block and B panel
     std::vector<llvm::AllocaInst *> acc_;                   // the tile's accumulators, row-major
     llvm::AllocaInst *tile_buf_ = nullptr;                   // the finished tile, for the epilogue loop
@@ -372,6 +391,7 @@ void GemmPrinter::emit() {
     for (int a = 0; a < tile_.mr * tile_.nrv; ++a) acc_.push_back(b_.CreateAlloca(vec(), nullptr, "acc"));
 
     int pa = param(g_.a), pb = param(g_.b);
+    a_type_ = k_.params[pa].dtype, b_type_ = k_.params[pb].dtype;
     const int64_t mr = tile_.mr, nr = tile_.nr();
     Value *batch = group_size(g_.batch);
     M_ = group_size(g_.m), N_ = group_size(g_.n), K_ = group_size(g_.k);
@@ -462,7 +482,8 @@ void GemmPrinter::emit() {
 /** Bp[s][k][c] = B[batch, k, jc + s*NR + c], zero past N: each NR strip K rows deep. */
 void GemmPrinter::pack_b(Value *bdata, Value *boff, Value *jc, Value *strips) {
     const int64_t nr = tile_.nr(), w = tile_.w;
-    llvm::Align vec_align(std::min<int64_t>(64, w * esize())), el(esize());
+    llvm::Align vec_align(std::min<int64_t>(64, w * esize())), bel(dtype_size(b_type_));
+    llvm::Type *bt = lowered_type(ctx_, b_type_);
     auto pack = [&](bool unit) {
         loop("pb.s", c64(0), strips, c64(1), [&](Value *s) {
             Value *n0 = b_.CreateAdd(jc, b_.CreateMul(s, c64(nr)));
@@ -474,12 +495,12 @@ void GemmPrinter::pack_b(Value *bdata, Value *boff, Value *jc, Value *strips) {
                 cols.push_back(unit ? nv : b_.CreateAlignedLoad(ivec(), gep(i64(), offB_n_, nv), llvm::Align(8)));
             }
             loop("pb.k", c64(0), K_, c64(1), [&](Value *kk) {
-                Value *row = gep(elem(), bdata, b_.CreateAdd(boff, load_i64(offB_k_, kk)));
+                Value *row = gep(bt, bdata, b_.CreateAdd(boff, load_i64(offB_k_, kk)));
                 for (int v = 0; v < tile_.nrv; ++v) {
-                    Value *zero = llvm::Constant::getNullValue(vec());
-                    Value *val = unit ? b_.CreateMaskedLoad(vec(), gep(elem(), row, cols[v]), el, masks[v], zero)
-                                      : b_.CreateMaskedGather(vec(), gep(elem(), row, cols[v]), el, masks[v], zero);
-                    b_.CreateAlignedStore(val, gep(elem(), dst, b_.CreateAdd(b_.CreateMul(kk, c64(nr)), c64(v * w))), vec_align);
+                    Value *zero = llvm::Constant::getNullValue(stored_vec(b_type_));
+                    Value *val = unit ? b_.CreateMaskedLoad(stored_vec(b_type_), gep(bt, row, cols[v]), bel, masks[v], zero)
+                                      : b_.CreateMaskedGather(stored_vec(b_type_), gep(bt, row, cols[v]), bel, masks[v], zero);
+                    b_.CreateAlignedStore(to_acc(val, b_type_), gep(elem(), dst, b_.CreateAdd(b_.CreateMul(kk, c64(nr)), c64(v * w))), vec_align);
                 }
             });
         });
@@ -493,7 +514,8 @@ void GemmPrinter::pack_b(Value *bdata, Value *boff, Value *jc, Value *strips) {
 void GemmPrinter::pack_a(Value *adata, Value *boff, Value *ic, Value *strips) {
     const int64_t mr = tile_.mr, w = tile_.w;
     const int chunks = static_cast<int>((mr + w - 1) / w);
-    llvm::Align el(esize());
+    llvm::Align el(esize()), ael(dtype_size(a_type_));
+    llvm::Type *at = lowered_type(ctx_, a_type_);
     loop("pa.s", c64(0), strips, c64(1), [&](Value *s) {
         Value *m0 = b_.CreateAdd(ic, b_.CreateMul(s, c64(mr)));
         Value *dst = gep(elem(), ap_, b_.CreateMul(s, b_.CreateMul(K_, c64(mr))));
@@ -506,11 +528,11 @@ void GemmPrinter::pack_a(Value *adata, Value *boff, Value *ic, Value *strips) {
             rows.push_back(b_.CreateAlignedLoad(ivec(), gep(i64(), offA_m_, first), llvm::Align(8)));
         }
         loop("pa.k", c64(0), K_, c64(1), [&](Value *kk) {
-            Value *col = gep(elem(), adata, b_.CreateAdd(boff, load_i64(offA_k_, kk)));
+            Value *col = gep(at, adata, b_.CreateAdd(boff, load_i64(offA_k_, kk)));
             for (int c = 0; c < chunks; ++c) {
-                Value *zero = llvm::Constant::getNullValue(vec());
-                Value *val = b_.CreateMaskedGather(vec(), gep(elem(), col, rows[c]), el, masks[c], zero);
-                b_.CreateMaskedStore(val, gep(elem(), dst, b_.CreateAdd(b_.CreateMul(kk, c64(mr)), c64(c * w))), el, keep[c]);
+                Value *zero = llvm::Constant::getNullValue(stored_vec(a_type_));
+                Value *val = b_.CreateMaskedGather(stored_vec(a_type_), gep(at, col, rows[c]), ael, masks[c], zero);
+                b_.CreateMaskedStore(to_acc(val, a_type_), gep(elem(), dst, b_.CreateAdd(b_.CreateMul(kk, c64(mr)), c64(c * w))), el, keep[c]);
             }
         });
     });
@@ -645,10 +667,17 @@ std::string describe_packed_gemm(const ir::Kernel &k, int vector_bits) {
     auto parts = parts_of(k, &why);
     EINFUSE_ASSERT(parts.has_value(), "describe_packed_gemm of a kernel it cannot print: " + why);
     Tile t = tile_for(parts->type, vector_bits);
+    std::string widened;
+    for (const auto *name : {&k.gemm->a, &k.gemm->b}) {
+        DType stored = k.params[k.param_index(*name)].dtype;
+        if (stored != parts->type)
+            widened += "; " + *name + " (" + std::string(dtype_name(stored)) + ") widened to f32 while packed";
+    }
     return "packed GEMM, " + std::string(dtype_name(parts->type)) + " micro-kernel " + std::to_string(t.mr) + "x" +
            std::to_string(t.nr()) + " in " + std::to_string(vector_bits) +
            "-bit vectors, A packed in blocks of MC rows and B in panels of NC columns, both whole K deep (the "
-           "tile's sums stay in registers), the epilogue applied to each finished tile; threads split batch x N";
+           "tile's sums stay in registers), the epilogue applied to each finished tile; threads split batch x N" +
+           widened;
 }
 
 int64_t gemm_parallel_extent(const ir::Kernel &k, const std::vector<int64_t> &extents) {
