@@ -140,6 +140,17 @@ TEST_CASE("host gemm: layouts and edge sizes, f32 and f64, dense, transposed and
                 check_einsum(r.spec, r.extents, dtype, r.k, layout);
 }
 
+TEST_CASE("host gemm: the AVX2 and SSE micro-kernels (EINFUSE_HOST_VECTOR_BITS=256, 128)") {
+    for (const char *bits : {"256", "128"}) {
+        CAPTURE(bits);
+        setenv("EINFUSE_HOST_VECTOR_BITS", bits, 1);
+        for (DType dtype : {DType::F32, DType::F64, DType::F16})
+            for (const Row &r : kRows) check_einsum(r.spec, r.extents, dtype, r.k, Layout::Padded);
+        check_einsum("ij,jk->ik", {{"i", 200}, {"j", 300}, {"k", 100}}, DType::F32, "j");
+        unsetenv("EINFUSE_HOST_VECTOR_BITS");
+    }
+}
+
 TEST_CASE("host gemm: a large product crosses the MC and NC blocks") {
     check_einsum("ij,jk->ik", {{"i", 300}, {"j", 1100}, {"k", 1000}}, DType::F32, "j");
     check_einsum("ij,kj->ik", {{"i", 300}, {"j", 2100}, {"k", 300}}, DType::F64, "j");

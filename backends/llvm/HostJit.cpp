@@ -25,6 +25,7 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -92,13 +93,27 @@ int vector_bits(const std::string &features) {
     return 0;
 }
 
+/** EINFUSE_HOST_VECTOR_BITS=256 or 128 prints the kernels as an AVX2 or an SSE machine would run
+ * them (AVX-512, or AVX and up, switched off per function: a later "-feature" wins), so that one
+ * machine tests the narrower micro-kernels too. Unset, or not narrower than the CPU: unchanged. */
+HostTarget narrowed(HostTarget t) {
+    const char *env = std::getenv("EINFUSE_HOST_VECTOR_BITS");
+    int bits = env ? std::atoi(env) : 0;
+    if (bits != 256 && bits != 128) return t;
+    if (bits >= t.vector_bits) return t;
+    t.features += bits == 256 ? ",-avx512f" : ",-avx";
+    t.vector_bits = bits;
+    return t;
+}
+
 /** Prints every kernel into a fresh module for the host and checks it; not yet optimised. */
 std::unique_ptr<llvm::Module> print_module(const std::vector<ir::Kernel> &kernels, llvm::LLVMContext &ctx,
                                            const llvm::orc::JITTargetMachineBuilder &jtmb, llvm::TargetMachine &tm) {
     auto m = std::make_unique<llvm::Module>("einfuse", ctx);
     m->setDataLayout(tm.createDataLayout());
     m->setTargetTriple(tm.getTargetTriple().str());
-    HostTarget target{jtmb.getCPU(), jtmb.getFeatures().getString(), vector_bits(jtmb.getFeatures().getString())};
+    HostTarget target = narrowed(
+        HostTarget{jtmb.getCPU(), jtmb.getFeatures().getString(), vector_bits(jtmb.getFeatures().getString())});
     for (const auto &k : kernels)
         emit_kernel(k, target, *m);
 
