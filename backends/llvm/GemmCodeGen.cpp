@@ -520,6 +520,10 @@ void GemmPrinter::pack_a(Value *adata, Value *boff, Value *ic, Value *strips) {
     llvm::Type *at = lowered_type(ctx_, a_type_);
     loop("pa.k", c64(0), K_, c64(1), [&](Value *kk) {
         Value *col = gep(at, adata, b_.CreateAdd(boff, load_i64(offA_k_, kk)));
+        // A prefetch 8 rows ahead: a transposed A (k the outer stride) visits a new page per k,
+        // where the hardware prefetchers stop; measured 85 -> 105-145 GFLOP/s at 2048^3 for
+        // "ji,jk->ik", no change for "ij,jk->ik".
+        Value *ahead = gep(at, adata, b_.CreateAdd(boff, load_i64(offA_k_, min64(b_.CreateAdd(kk, c64(8)), b_.CreateSub(K_, c64(1))))));
         loop("pa.s", c64(0), strips, c64(1), [&](Value *s) {
             Value *m0 = b_.CreateAdd(ic, b_.CreateMul(s, c64(mr)));
             Value *dst = gep(elem(), ap_, b_.CreateAdd(b_.CreateMul(s, b_.CreateMul(K_, c64(mr))), b_.CreateMul(kk, c64(mr))));
@@ -529,6 +533,10 @@ void GemmPrinter::pack_a(Value *adata, Value *boff, Value *ic, Value *strips) {
                 Value *mask = b_.CreateAnd(in_tile, b_.CreateICmpSLT(b_.CreateAdd(splat(first), iota()), splat(M_)));
                 Value *rows = b_.CreateAlignedLoad(ivec(), gep(i64(), offA_m_, first), llvm::Align(8));
                 Value *zero = llvm::Constant::getNullValue(stored_vec(a_type_));
+                for (int lane : {0, static_cast<int>(w) - 1})
+                    b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {ptr()},
+                                       {gep(at, ahead, b_.CreateExtractElement(rows, uint64_t(lane))), b_.getInt32(0),
+                                        b_.getInt32(3), b_.getInt32(1)});
                 Value *val = b_.CreateMaskedGather(stored_vec(a_type_), gep(at, col, rows), ael, mask, zero);
                 b_.CreateMaskedStore(to_acc(val, a_type_), gep(elem(), dst, c64(c * w)), el, in_tile);
             }
