@@ -23,7 +23,7 @@ struct HostExecutor::Impl {
     std::unique_ptr<llvm_backend::HostModule> module;
     int threads;
     bool all_cores; // the caller left the count to us
-    std::set<std::string> packed_gemm; // kernels compiled as the packed GEMM: they split batch x N
+    std::set<std::string> packed_gemm; // kernels compiled as the packed GEMM: they split batch x M
 };
 
 HostExecutor::HostExecutor(const passes::Plan &plan, int threads) : impl_(std::make_unique<Impl>()) {
@@ -49,7 +49,7 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     // With the default thread count, a call with fewer than kMinIterationsPerPart iterations of
     // the whole loop nest per part takes fewer parts: waking a worker costs ~10 us. A count the
     // caller asked for is used as given.
-    // A packed GEMM splits its columns (batch points x N) instead, in whole micro-tile strips.
+    // A packed GEMM splits its rows (batch points x M) instead, in whole micro-tile strips.
     int64_t n = impl_->packed_gemm.count(k.name) ? llvm_backend::gemm_parallel_extent(k, args.extents) : args.outer_extent;
     int64_t parts64 = std::min<int64_t>(impl_->threads, std::max<int64_t>(n, 1));
     if (impl_->all_cores) {

@@ -1,9 +1,9 @@
 // The packed GEMM, GotoBLAS/BLIS style, printed as LLVM IR for the host's vector width. One call
-// computes the output columns [begin, end) of the flattened (batch point, n) range:
+// computes the output rows [begin, end) of the flattened (batch point, m) range:
 //
 //   for each batch point b:                        (several batch variables: one flat index)
-//     for jc in its columns, step NC:             pack B[b, 0:K, jc:jc+NC] into Bp, NR-wide strips
-//       for ic in 0..M, step MC:                  pack A[b, ic:ic+MC, 0:K] into Ap, MR-tall strips
+//     for jc in 0..N, step NC:                    pack B[b, 0:K, jc:jc+NC] into Bp, NR-wide strips
+//       for ic in its rows, step MC:              pack A[b, ic:ic+MC, 0:K] into Ap, MR-tall strips
 //         for each NR strip, for each MR strip:   the micro-kernel: an MR x NR tile of vector
 //                                                 accumulators, K fused multiply-adds deep
 //           epilogue(tile)                        the kernel's statements after its sum, on the
@@ -395,7 +395,7 @@ void GemmPrinter::emit() {
     const int64_t mr = tile_.mr, nr = tile_.nr();
     Value *batch = group_size(g_.batch);
     M_ = group_size(g_.m), N_ = group_size(g_.n), K_ = group_size(g_.k);
-    Value *units = b_.CreateMul(batch, N_);
+    Value *units = b_.CreateMul(batch, M_);
     Value *begin = max64(fn_->getArg(3), c64(0)), *end = min64(fn_->getArg(4), units);
     auto *work = block("work"), *ret = block("return");
     b_.CreateCondBr(b_.CreateICmpSLT(begin, end), work, ret);
@@ -434,13 +434,15 @@ void GemmPrinter::emit() {
     Value *bp = bp_ = alloc(b_.CreateMul(b_.CreateMul(nc, K_), c64(esize())));
     Value *ap = ap_ = alloc(b_.CreateMul(b_.CreateMul(mc, K_), c64(esize())));
 
-    // This call owns the NR-wide strips of columns whose first column lies in [begin, end).
-    Value *b_first = b_.CreateSDiv(begin, N_), *b_last = b_.CreateSDiv(b_.CreateSub(end, c64(1)), N_);
+    // This call owns the MR-tall strips of rows whose first row lies in [begin, end) of the
+    // flattened (batch point, m) range. Rows, not columns: A is the operand packed with gathers,
+    // so each thread packs only its own rows of it (and all of B, with vector loads).
+    Value *b_first = b_.CreateSDiv(begin, M_), *b_last = b_.CreateSDiv(b_.CreateSub(end, c64(1)), M_);
     loop("batch", b_first, b_.CreateAdd(b_last, c64(1)), c64(1), [&](Value *bi) {
-        Value *base = b_.CreateMul(bi, N_);
-        Value *lo = max64(b_.CreateSub(begin, base), c64(0)), *hi = min64(b_.CreateSub(end, base), N_);
-        Value *c0 = round_up(lo, nr), *c1 = min64(round_up(hi, nr), N_);
-        when(b_.CreateICmpSLT(c0, c1), [&] {
+        Value *base = b_.CreateMul(bi, M_);
+        Value *lo = max64(b_.CreateSub(begin, base), c64(0)), *hi = min64(b_.CreateSub(end, base), M_);
+        Value *r0 = round_up(lo, mr), *r1 = min64(round_up(hi, mr), M_);
+        when(b_.CreateICmpSLT(r0, r1), [&] {
             // The batch point's variables and its offsets in A and B.
             Value *rem = bi, *boffA = c64(0), *boffB = c64(0);
             for (auto it = g_.batch.rbegin(); it != g_.batch.rend(); ++it) {
@@ -451,11 +453,11 @@ void GemmPrinter::emit() {
                 boffA = b_.CreateAdd(boffA, b_.CreateMul(idx, stride_of(pa, *it)));
                 boffB = b_.CreateAdd(boffB, b_.CreateMul(idx, stride_of(pb, *it)));
             }
-            loop("jc", c0, c1, nc, [&](Value *jc) {
-                Value *strips_n = b_.CreateSDiv(b_.CreateAdd(b_.CreateSub(min64(b_.CreateAdd(jc, nc), c1), jc), c64(nr - 1)), c64(nr));
+            loop("jc", c64(0), N_, nc, [&](Value *jc) {
+                Value *strips_n = b_.CreateSDiv(b_.CreateAdd(b_.CreateSub(min64(b_.CreateAdd(jc, nc), N_), jc), c64(nr - 1)), c64(nr));
                 pack_b(data_[pb], boffB, jc, strips_n);
-                loop("ic", c64(0), M_, mc, [&](Value *ic) {
-                    Value *strips_m = b_.CreateSDiv(b_.CreateAdd(min64(mc, b_.CreateSub(M_, ic)), c64(mr - 1)), c64(mr));
+                loop("ic", r0, r1, mc, [&](Value *ic) {
+                    Value *strips_m = b_.CreateSDiv(b_.CreateAdd(min64(mc, b_.CreateSub(r1, ic)), c64(mr - 1)), c64(mr));
                     pack_a(data_[pa], boffA, ic, strips_m);
                     loop("jr", c64(0), strips_n, c64(1), [&](Value *sn) {
                         loop("ir", c64(0), strips_m, c64(1), [&](Value *sm) {
@@ -682,14 +684,14 @@ std::string describe_packed_gemm(const ir::Kernel &k, int vector_bits) {
     return "packed GEMM, " + std::string(dtype_name(parts->type)) + " micro-kernel " + std::to_string(t.mr) + "x" +
            std::to_string(t.nr()) + " in " + std::to_string(vector_bits) +
            "-bit vectors, A packed in blocks of MC rows and B in panels of NC columns, both whole K deep (the "
-           "tile's sums stay in registers), the epilogue applied to each finished tile; threads split batch x N" +
+           "tile's sums stay in registers), the epilogue applied to each finished tile; threads split batch x M" +
            widened;
 }
 
 int64_t gemm_parallel_extent(const ir::Kernel &k, const std::vector<int64_t> &extents) {
     EINFUSE_ASSERT(k.gemm.has_value(), "kernel " + k.name + " has no GEMM");
     int64_t n = 1;
-    for (const auto *grp : {&k.gemm->batch, &k.gemm->n})
+    for (const auto *grp : {&k.gemm->batch, &k.gemm->m})
         for (const auto &v : *grp) n *= extents.at(static_cast<std::size_t>(k.var_index(v)));
     return n;
 }

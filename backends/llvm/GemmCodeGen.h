@@ -18,7 +18,7 @@ std::optional<std::string> why_not_packed_gemm(const ir::Kernel &k, int vector_b
 std::string describe_packed_gemm(const ir::Kernel &k, int vector_bits);
 
 /** Adds `k` to `m` as the packed GEMM, with emit_kernel's signature (HostJit.h): `begin, end`
- * split the range [0, batch points x N) of gemm_parallel_extent(). Needs why_not_packed_gemm
+ * split the range [0, batch points x M) of gemm_parallel_extent(). Needs why_not_packed_gemm
  * to have said yes. */
 void emit_gemm_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Module &m);
 

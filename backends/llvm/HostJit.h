@@ -56,7 +56,7 @@ struct HostGemmChoice {
 };
 HostGemmChoice host_gemm_choice(const ir::Kernel &k);
 
-/** The range a packed GEMM kernel's begin/end split: batch points x N, for `extents` in the
+/** The range a packed GEMM kernel's begin/end split: batch points x M, for `extents` in the
  * order of k.index_vars. */
 int64_t gemm_parallel_extent(const ir::Kernel &k, const std::vector<int64_t> &extents);
 
