@@ -129,6 +129,8 @@ const Row kRows[] = {
     {"ij,bjk->bik", {{"b", 4}, {"i", 15}, {"j", 20}, {"k", 35}}, "j"}, // A broadcast over b
     {"ijk,ikl->jl", {{"i", 3}, {"j", 19}, {"k", 21}, {"l", 37}}, "ik"}, // grouped K
     {"bij,bjk->bik", {{"b", 5}, {"i", 16}, {"j", 16}, {"k", 16}}, "j"},
+    {"ij,jk->ik", {{"i", 5}, {"j", 0}, {"k", 7}}, "j"},                // K = 0: zeros, still stored
+    {"ij,jk->ik", {{"i", 0}, {"j", 3}, {"k", 7}}, "j"},                // nothing to compute
 };
 
 } // namespace
