@@ -312,53 +312,26 @@ class KernelPrinter {
         b_.SetInsertPoint(exit);
     }
 
+    /** Arithmetic through ScalarOps' print_arith; the leaves (tensor reads, scalars) here. */
     Value *print_expr(const ir::Expr &e) {
         EINFUSE_ASSERT(e.defined(), "undefined expression in kernel " + k_.name);
-        return visit(e, [&](const auto &node) { return print(node); });
+        return print_arith(b_, e, lanes_, [&](const ir::Expr &leaf) { return print_leaf(leaf); }, k_.name);
     }
 
-    Value *print(const ir::Const &c) { return constant(b_, c.type, c.value); }
-
-    Value *print(const ir::Cast &c) {
-        return per_lane(b_, print_expr(c.value), [&](Value *x) { return convert(b_, x, c.value.type(), c.type); });
-    }
-
-    Value *print(const ir::Access &a) {
-        int p = param(a.tensor);
-        EINFUSE_ASSERT(a.type == k_.params[p].dtype, "read of '" + a.tensor + "' with another type");
-        Value *where = address(p, a.indices);
-        if (!where->getType()->isVectorTy()) return b_.CreateLoad(element_type(a.type), where, a.tensor);
-        return b_.CreateMaskedGather(vector_of(a.type), where, align(a.type), all_lanes(), nullptr, a.tensor);
-    }
-
-    Value *print(const ir::Unary &u) { return unary_op(b_, u.op, print_expr(u.a), u.type, k_.name); }
-
-    Value *print(const ir::Binary &bin) {
-        Value *x = print_expr(bin.a);
-        Value *y = print_expr(bin.b);
-        if (x->getType()->isVectorTy() != y->getType()->isVectorTy()) x = widen(x), y = widen(y);
-        return binary_op(b_, bin.op, x, y, bin.type, k_.name);
-    }
-
-    /** Both arms are evaluated (they have no side effects), then a `select`: no branch, so the
-     * loop stays vectorisable. */
-    Value *print(const ir::Select &s) {
-        Value *c = print_expr(s.cond);
-        Value *x = print_expr(s.a);
-        Value *y = print_expr(s.b);
-        if (c->getType()->isVectorTy() || x->getType()->isVectorTy() || y->getType()->isVectorTy())
-            c = widen(c), x = widen(x), y = widen(y);
-        return select_op(b_, c, x, y, s.type, k_.name);
-    }
-
-    Value *print(const ir::Reduce &) {
+    Value *print_leaf(const ir::Expr &e) {
+        if (const auto *a = e.as<ir::Access>()) {
+            int p = param(a->tensor);
+            EINFUSE_ASSERT(a->type == k_.params[p].dtype, "read of '" + a->tensor + "' with another type");
+            Value *where = address(p, a->indices);
+            if (!where->getType()->isVectorTy()) return b_.CreateLoad(element_type(a->type), where, a->tensor);
+            return b_.CreateMaskedGather(vector_of(a->type), where, align(a->type), all_lanes(), nullptr, a->tensor);
+        }
+        if (const auto *r = e.as<ir::ScalarRef>()) {
+            const Scalar &s = scalar(r->name);
+            EINFUSE_ASSERT(r->type == s.type, "scalar '" + r->name + "' read with another type");
+            return b_.CreateLoad(s.llvm_type, s.slot, r->name);
+        }
         throw InternalError("kernel " + k_.name + " still holds a Reduce: lower it to loops first");
-    }
-
-    Value *print(const ir::ScalarRef &r) {
-        const Scalar &s = scalar(r.name);
-        EINFUSE_ASSERT(r.type == s.type, "scalar '" + r.name + "' read with another type");
-        return b_.CreateLoad(s.llvm_type, s.slot, r.name);
     }
 
     int param(const std::string &tensor) {

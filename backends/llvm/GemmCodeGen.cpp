@@ -333,6 +333,7 @@ class GemmPrinter {
         return off;
     }
     Value *expr(const ir::Expr &e);
+    Value *leaf(const ir::Expr &e);
     void stmt(const ir::Stmt &s);
 
     const ir::Kernel &k_;
@@ -591,25 +592,14 @@ void GemmPrinter::micro_kernel(Value *ap, Value *bp, Value *m0, Value *n0) {
     });
 }
 
+/** Arithmetic through ScalarOps' print_arith, as the loop nest's printer; the leaves here:
+ * scalars (acc, the epilogue's own), and tensor reads, masked at the edge of N. */
 Value *GemmPrinter::expr(const ir::Expr &e) {
     EINFUSE_ASSERT(e.defined(), "undefined expression in kernel " + k_.name);
-    if (const auto *c = e.as<ir::Const>()) return constant(b_, c->type, c->value);
-    if (const auto *c = e.as<ir::Cast>()) {
-        DType from = c->value.type(), to = c->type;
-        return per_lane(b_, expr(c->value), [&](Value *x) { return convert(b_, x, from, to); });
-    }
-    if (const auto *u = e.as<ir::Unary>()) return unary_op(b_, u->op, expr(u->a), u->type, k_.name);
-    if (const auto *bin = e.as<ir::Binary>()) {
-        Value *x = expr(bin->a), *y = expr(bin->b);
-        if (x->getType()->isVectorTy() != y->getType()->isVectorTy()) x = widen(x), y = widen(y);
-        return binary_op(b_, bin->op, x, y, bin->type, k_.name);
-    }
-    if (const auto *s = e.as<ir::Select>()) {
-        Value *c = expr(s->cond), *x = expr(s->a), *y = expr(s->b);
-        if (c->getType()->isVectorTy() || x->getType()->isVectorTy() || y->getType()->isVectorTy())
-            c = widen(c), x = widen(x), y = widen(y);
-        return select_op(b_, c, x, y, s->type, k_.name);
-    }
+    return print_arith(b_, e, static_cast<unsigned>(tile_.w), [&](const ir::Expr &x) { return leaf(x); }, k_.name);
+}
+
+Value *GemmPrinter::leaf(const ir::Expr &e) {
     if (const auto *r = e.as<ir::ScalarRef>()) {
         auto it = scalars_.find(r->name);
         EINFUSE_ASSERT(it != scalars_.end(), "scalar '" + r->name + "' is used before its declaration in " + k_.name);

@@ -260,4 +260,30 @@ const LibmSymbol *libm_symbols(std::size_t *count) {
     return table;
 }
 
+Value *print_arith(IRBuilderBase &b, const ir::Expr &e, unsigned lanes, const std::function<Value *(const ir::Expr &)> &leaf,
+                   const std::string &where) {
+    auto print = [&](const ir::Expr &x) { return print_arith(b, x, lanes, leaf, where); };
+    auto widen = [&](Value *v) { return v->getType()->isVectorTy() ? v : b.CreateVectorSplat(lanes, v); };
+    if (const auto *c = e.as<ir::Const>()) return constant(b, c->type, c->value);
+    if (const auto *c = e.as<ir::Cast>()) {
+        DType from = c->value.type(), to = c->type;
+        return per_lane(b, print(c->value), [&](Value *x) { return convert(b, x, from, to); });
+    }
+    if (const auto *u = e.as<ir::Unary>()) return unary_op(b, u->op, print(u->a), u->type, where);
+    if (const auto *bin = e.as<ir::Binary>()) {
+        Value *x = print(bin->a), *y = print(bin->b);
+        if (x->getType()->isVectorTy() != y->getType()->isVectorTy()) x = widen(x), y = widen(y);
+        return binary_op(b, bin->op, x, y, bin->type, where);
+    }
+    if (const auto *s = e.as<ir::Select>()) {
+        // Both arms are evaluated (they have no side effects), then a `select`: no branch, so
+        // loops stay vectorisable.
+        Value *c = print(s->cond), *x = print(s->a), *y = print(s->b);
+        if (c->getType()->isVectorTy() || x->getType()->isVectorTy() || y->getType()->isVectorTy())
+            c = widen(c), x = widen(x), y = widen(y);
+        return select_op(b, c, x, y, s->type, where);
+    }
+    return leaf(e);
+}
+
 } // namespace einfuse::llvm_backend

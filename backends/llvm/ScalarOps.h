@@ -10,6 +10,7 @@
 // f16/bf16 bit patterns throw InternalError rather than print wrong code.
 #include "ir/Expr.h"
 
+#include <functional>
 #include <string>
 
 namespace llvm {
@@ -27,6 +28,13 @@ llvm::Value *binary_op(llvm::IRBuilderBase &b, ir::BinaryOp op, llvm::Value *x, 
 /** cond != 0 ? x : y, all of type t (a NaN condition is != 0, as in C). */
 llvm::Value *select_op(llvm::IRBuilderBase &b, llvm::Value *cond, llvm::Value *x, llvm::Value *y, DType t,
                        const std::string &where);
+
+/** Prints e: Const, Cast, Unary, Binary and Select here, with the ops above (both printers of
+ * the backend, the loop nest's and the packed GEMM's epilogue, share it); every other node
+ * (Access, ScalarRef, Reduce) is `leaf`'s. Values are scalars or vectors of `lanes` lanes; an
+ * operation that mixes them splats the scalars. */
+llvm::Value *print_arith(llvm::IRBuilderBase &b, const ir::Expr &e, unsigned lanes,
+                         const std::function<llvm::Value *(const ir::Expr &)> &leaf, const std::string &where);
 
 /** The libm functions that code from this backend may call, directly or once LLVM lowers an
  * intrinsic to a libcall (llvm.exp -> expf, and so on), with their addresses in this process:
