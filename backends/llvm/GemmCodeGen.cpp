@@ -225,15 +225,22 @@ class GemmPrinter {
         phi->addIncoming(vc, ec);
         return phi;
     }
-    Value *alloc(Value *bytes) {
+    /** One aligned_alloc per call for every buffer and table (allocation was a visible part of
+     * a 64^3 product), carved into 64-byte aligned pieces of the given sizes. */
+    std::vector<Value *> allocate(const std::vector<Value *> &bytes) {
+        auto rounded = [&](Value *n) { return b_.CreateMul(b_.CreateAdd(b_.CreateUDiv(n, c64(64)), c64(1)), c64(64)); };
+        Value *total = c64(64);
+        for (Value *n : bytes) total = b_.CreateAdd(total, rounded(n));
         auto callee = m_.getOrInsertFunction("aligned_alloc", ptr(), i64(), i64());
-        // aligned_alloc wants a multiple of the alignment; one spare line also keeps size 0 valid.
-        Value *size = b_.CreateMul(b_.CreateAdd(b_.CreateUDiv(bytes, c64(64)), c64(1)), c64(64));
-        Value *p = b_.CreateCall(callee, {c64(64), size});
-        buffers_.push_back(p);
-        return p;
+        workspace_ = b_.CreateCall(callee, {c64(64), total});
+        std::vector<Value *> pieces;
+        Value *at = c64(0);
+        for (Value *n : bytes) {
+            pieces.push_back(b_.CreateInBoundsGEP(b_.getInt8Ty(), workspace_, at));
+            at = b_.CreateAdd(at, rounded(n));
+        }
+        return pieces;
     }
-
     /** W lanes of an operand stored as `from`, in the accumulator's type. f16 and bf16 widen
      * exactly: bf16 is the top half of an f32; f16 goes through F16C's vcvtph2ps where the CPU
      * has it, and TypeLowering's bit arithmetic lane by lane where it does not. */
@@ -293,8 +300,6 @@ class GemmPrinter {
             for (const auto &v : grp) s.push_back(stride_of(o.first, v));
             per_tensor.push_back(s);
         }
-        if (keep_indices)
-            for (const auto &v : grp) index_tables_[v] = alloc(b_.CreateMul(b_.CreateAdd(padded, c64(2 * tile_.nr())), c64(8)));
         loop("tab", c64(0), padded, c64(1), [&](Value *f) {
             Value *inside = b_.CreateICmpSLT(f, size);
             Value *rem = b_.CreateSelect(inside, f, c64(0));
@@ -350,7 +355,7 @@ class GemmPrinter {
     std::vector<std::vector<Value *>> strides_;             // per param, per dimension
     std::map<std::string, Value *> extents_;
     std::map<std::string, Value *> index_tables_;           // m and n variables: index at each flat position
-    std::vector<Value *> buffers_;                          // freed on return
+    Value *workspace_ = nullptr;                            // every buffer and table; freed on return
     Value *M_ = nullptr, *N_ = nullptr, *K_ = nullptr;
     Value *offA_m_ = nullptr, *offA_k_ = nullptr, *offB_n_ = nullptr, *offB_k_ = nullptr;
     Value *unitB_n_ = nullptr;
@@ -410,8 +415,17 @@ void GemmPrinter::emit() {
     nc = min64(nc, round_up(max64(N_, c64(1)), nr));
 
     Value *Mp = round_up(M_, mr), *Np = round_up(N_, nr);
-    auto table = [&](Value *n) { return alloc(b_.CreateMul(b_.CreateAdd(n, c64(2 * nr)), c64(8))); };
-    offA_m_ = table(Mp), offB_n_ = table(Np), offA_k_ = table(K_), offB_k_ = table(K_);
+    // Tables are read up to 2 NR past their end by whole vectors (lanes then masked off).
+    auto table = [&](Value *n) { return b_.CreateMul(b_.CreateAdd(n, c64(2 * nr)), c64(8)); };
+    std::vector<Value *> sizes{b_.CreateMul(b_.CreateMul(nc, K_), c64(esize())), b_.CreateMul(b_.CreateMul(mc, K_), c64(esize())),
+                               table(Mp), table(Np), table(K_), table(K_)};
+    for (std::size_t v = 0; v < g_.m.size(); ++v) sizes.push_back(table(Mp));
+    for (std::size_t v = 0; v < g_.n.size(); ++v) sizes.push_back(table(Np));
+    std::vector<Value *> pieces = allocate(sizes);
+    bp_ = pieces[0], ap_ = pieces[1], offA_m_ = pieces[2], offB_n_ = pieces[3], offA_k_ = pieces[4], offB_k_ = pieces[5];
+    std::size_t next = 6;
+    for (const auto &v : g_.m) index_tables_[v] = pieces[next++];
+    for (const auto &v : g_.n) index_tables_[v] = pieces[next++];
     build_tables(g_.m, M_, Mp, true, {{pa, offA_m_}});
     build_tables(g_.n, N_, Np, true, {{pb, offB_n_}});
     build_tables(g_.k, K_, K_, false, {{pa, offA_k_}, {pb, offB_k_}});
@@ -432,8 +446,7 @@ void GemmPrinter::emit() {
             }
             unit_n_[key(t, idx)] = ok;
         });
-    Value *bp = bp_ = alloc(b_.CreateMul(b_.CreateMul(nc, K_), c64(esize())));
-    Value *ap = ap_ = alloc(b_.CreateMul(b_.CreateMul(mc, K_), c64(esize())));
+    Value *bp = bp_, *ap = ap_;
 
     // This call owns the MR-tall strips of rows whose first row lies in [begin, end) of the
     // flattened (batch point, m) range. Rows, not columns: A is the operand packed with gathers,
@@ -472,9 +485,8 @@ void GemmPrinter::emit() {
             });
         });
     });
-    // The buffers were allocated on this path only: free them before joining the empty one.
-    auto free_fn = m_.getOrInsertFunction("free", b_.getVoidTy(), ptr());
-    for (Value *p : buffers_) b_.CreateCall(free_fn, {p});
+    // The workspace was allocated on this path only: free it before joining the empty one.
+    b_.CreateCall(m_.getOrInsertFunction("free", b_.getVoidTy(), ptr()), {workspace_});
     b_.CreateBr(ret);
     ret->moveAfter(&fn_->back());
     b_.SetInsertPoint(ret);
