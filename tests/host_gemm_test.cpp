@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 
 using namespace einfuse;
@@ -224,4 +225,26 @@ TEST_CASE("host gemm: EINFUSE_HOST_GEMM=0 runs the loop nest, with the same resu
     CHECK(c.plan().kernels.front().strategy_detail.find("EINFUSE_HOST_GEMM=0") != std::string::npos);
     check_einsum("ij,jk->ik", {{"i", 20}, {"j", 30}, {"k", 40}}, DType::F32, "j", Layout::Dense, false);
     unsetenv("EINFUSE_HOST_GEMM");
+}
+
+TEST_CASE("host gemm: random layouts (index orders, grouped and batch variables, broadcasts, sizes)") {
+    std::mt19937_64 &r = test::rng();
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(r); };
+    for (int round = 0; round < 40; ++round) {
+        // Groups of fresh labels; each operand lists its labels in a random order.
+        std::string letters = "abcdefghpqrs", batch, m, n, k;
+        std::shuffle(letters.begin(), letters.end(), r);
+        std::size_t at = 0;
+        auto take = [&](int count) { std::string g = letters.substr(at, count); at += count; return g; };
+        batch = take(pick(0, 2)), m = take(pick(1, 2)), n = take(pick(1, 2)), k = take(pick(1, 2));
+        bool a_has_batch = batch.empty() || pick(0, 3) > 0, b_has_batch = !a_has_batch || pick(0, 3) > 0;
+        std::string a = (a_has_batch ? batch : "") + m + k, b = (b_has_batch ? batch : "") + k + n, out = batch + m + n;
+        for (std::string *s : {&a, &b, &out}) std::shuffle(s->begin(), s->end(), r);
+        std::string spec = a + "," + b + "->" + out;
+        ir::Extents e;
+        for (const std::string *g : {&batch, &m, &n, &k})
+            for (char c : *g) e[std::string(1, c)] = g->size() == 1 ? pick(1, 40) : pick(1, 9);
+        DType dtype = pick(0, 1) ? DType::F32 : DType::F64;
+        check_einsum(spec.c_str(), e, dtype, k.c_str(), static_cast<Layout>(pick(0, 2)));
+    }
 }
