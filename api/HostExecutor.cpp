@@ -49,6 +49,19 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     // With the default thread count, a call with fewer than kMinIterationsPerPart iterations of
     // the whole loop nest per part takes fewer parts: waking a worker costs ~10 us. A count the
     // caller asked for is used as given.
+    if (impl_->packed_gemm.count(k.name)) {
+        // A variable no GEMM group holds was planned with size 1: the packed GEMM reads it at 0.
+        const ir::Gemm &g = *k.gemm;
+        for (std::size_t v = 0; v < k.index_vars.size(); ++v) {
+            bool grouped = false;
+            for (const auto *grp : {&g.batch, &g.m, &g.n, &g.k})
+                grouped |= std::find(grp->begin(), grp->end(), k.index_vars[v]) != grp->end();
+            if (!grouped && args.extents[v] != 1)
+                throw UserError("kernel " + k.name + " was planned for " + k.index_vars[v] + "=1 but runs with " +
+                                k.index_vars[v] + "=" + std::to_string(args.extents[v]) +
+                                ": plan for these sizes first (plan_for)");
+        }
+    }
     // A packed GEMM splits its rows (batch points x M) instead, in whole micro-tile strips.
     int64_t n = impl_->packed_gemm.count(k.name) ? llvm_backend::gemm_parallel_extent(k, args.extents) : args.outer_extent;
     int64_t parts64 = std::min<int64_t>(impl_->threads, std::max<int64_t>(n, 1));

@@ -7,6 +7,8 @@
 // views of inputs and output. Epilogues: bias + relu, gelu, "+=".
 #include "TestUtil.h"
 
+#include "backends/llvm/HostJit.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -247,4 +249,26 @@ TEST_CASE("host gemm: random layouts (index orders, grouped and batch variables,
         DType dtype = pick(0, 1) ? DType::F32 : DType::F64;
         check_einsum(spec.c_str(), e, dtype, k.c_str(), static_cast<Layout>(pick(0, 2)));
     }
+}
+
+TEST_CASE("host gemm: a variable no group holds (planned with size 1) is read at 0, other sizes refused") {
+    // Main's GemmMatch may leave extent-1 variables out of the groups; build such a kernel by hand.
+    CompiledEinsum c("bij,bjk->bik", {DType::F32, DType::F32}, CompileOptions{Target::Host, "", 1});
+    ir::Kernel k = c.plan().kernels.front();
+    REQUIRE(k.gemm.has_value());
+    k.gemm->batch.clear(); // b: in no group
+    auto module = llvm_backend::HostModule::compile({k});
+    const int64_t M = 19, K = 23, N = 37;
+    Tensor a(DType::F32, {1, M, K}), b(DType::F32, {1, K, N}), out(DType::F32, {1, M, N});
+    a.fill_random(test::rng());
+    b.fill_random(test::rng());
+    std::vector<void *> data{a.data(), b.data(), out.data()};
+    std::vector<int64_t> strides;
+    for (const Tensor *t : {&a, &b, &out}) strides.insert(strides.end(), t->strides().begin(), t->strides().end());
+    std::vector<int64_t> extents;
+    for (const auto &v : k.index_vars) extents.push_back(v == "b" ? 1 : v == "i" ? M : v == "j" ? K : N);
+    CHECK(llvm_backend::gemm_parallel_extent(k, extents) == M);
+    module->function(k.name)(data.data(), strides.data(), extents.data(), 0, M);
+    Tensor want = c.reference({&a, &b}, {{"b", 1}, {"i", M}, {"j", K}, {"k", N}}).front();
+    CHECK(ir::max_relative_error(out, want) <= tolerance(DType::F32, K));
 }
