@@ -245,6 +245,14 @@ TEST_CASE("emit: unusual kernels compile with NVRTC") {
     }
 }
 
+TEST_CASE("emit: a tiled operand with an extent-1 index compiles (found by the differential program test)") {
+    einfuse::CompiledProgram p("e[i,q] = K[j,row] * x[i,q]", {}, einfuse::CompileOptions{einfuse::Target::Cuda, "", 0});
+    p.plan_for({{"i", 170}, {"q", 6}, {"j", 600}, {"row", 1}});
+    std::string text = einfuse::emit(p, "cu");
+    REQUIRE(text.find("_tiled") != std::string::npos);
+    CHECK(!cuda_cubin(text, "sm_90").empty());
+}
+
 TEST_CASE("emit: every conversion between the six element types compiles with NVRTC and nvcc") {
     std::vector<Kernel> kernels;
     for (DType from : kAllTypes)
