@@ -150,7 +150,10 @@ std::optional<std::vector<LibraryCall>> plan_library_gemm(const ir::Kernel &k, c
     bool rows_are_m = out_m.size == 1 || out_m.stride == 1;
     if (!epi.bias.empty()) rows_are_m = std::find(g.m.begin(), g.m.end(), epi.bias_var) != g.m.end();
     Dim out_rows = rows_are_m ? out_m : out_n, out_cols = rows_are_m ? out_n : out_m;
-    if (out_rows.size > 1 && out_rows.stride != 1) return refuse("the output has no unit stride along cuBLASLt's rows");
+    if (out_rows.size > 1 && out_rows.stride != 1)
+        return refuse(epi.bias.empty() ? "the output has no unit stride along either matrix dimension"
+                                       : "cuBLASLt adds a bias along the output's unit-stride dimension, and " +
+                                             epi.bias + " runs along the other");
 
     LtProblem p;
     p.type = lt_type(k.params.back().dtype);

@@ -112,7 +112,8 @@ TEST_CASE("gpu cuBLASLt: fused epilogues (bias along N or M, relu, alpha, an add
         const char *ran;
     } rows[] = {
         {"C[i,k] = A[i,j]*B[j,k]; D[i,k] = relu(C[i,k] + bias[k])", "cuBLASLt, 1 call"},
-        {"D[i,k] = relu(sum[j](A[i,j]*B[j,k]) + bias[i])", "cuBLASLt, 1 call"}, // bias along M: rows are M
+        {"D[i,k] = relu(sum[j](A[i,j]*B[j,k]) + bias[i])", "not cuBLASLt: cuBLASLt adds a bias along the output's unit-stride"},
+        {"D[k,i] = relu(sum[j](A[i,j]*B[j,k]) + bias[i])", "cuBLASLt, 1 call"}, // bias along M, M unit-stride
         {"D[i,k] = 0.5 * sum[j](A[i,j]*B[j,k]) + E[i,k]", "cuBLASLt, 1 call"},
         {"D[i,k] = E[i,k]; D[i,k] += A[i,j]*B[j,k]", "cuBLASLt, 1 call"},
         {"D[i,k] = sum[j](A[i,j]*B[j,k]) * s[i]", "not cuBLASLt: the product goes through other arithmetic"},
