@@ -1,5 +1,6 @@
 // The host half of the emitted file: the ABI comment, the shared types and helpers, and one
 // launcher per kernel that validates its arguments before it launches.
+#include "backends/cuda/CudaGemm.h"
 #include "backends/cuda/CudaInternal.h"
 #include "ir/Walk.h"
 
@@ -211,6 +212,7 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
         sizes.push_back("sizes[" + std::to_string(v) + "]");
     if (!sizes.empty()) args.push_back(join(sizes, ", "));
 
+    if (k.gemm) return out + print_gemm_launch(k, args) + "}\n#endif\n";
     if (k.staging) out += print_staged_launch(k, names, join(args, ",\n            "));
     if (k.tiling) out += print_tiled_launch(k, args);
     out += "    const int64_t block = " + std::to_string(kBlockSize) + ";\n";
