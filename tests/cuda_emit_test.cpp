@@ -128,7 +128,7 @@ TEST_CASE("golden: the Gaussian kernel sum in f32 as tests/golden/gauss_f32.cu")
     CHECK(text.find("acc = acc + einfuse_exp(-d2) * w[j * w_s0];") != std::string::npos);
 }
 
-TEST_CASE("golden: the staged (bmm D=4) and tiled (Gaussian sum) variants as tests/golden/*_sized.cu") {
+TEST_CASE("golden: the staged (bmm D=4), tiled (Gaussian sum) and GEMM (bmm D=64) variants as tests/golden/*_sized.cu") {
     auto emit_sized = [](const char *spec, const ir::Extents &sizes) {
         std::unique_ptr<Compiled> c;
         if (frontend::is_program(spec))
@@ -146,6 +146,9 @@ TEST_CASE("golden: the staged (bmm D=4) and tiled (Gaussian sum) variants as tes
                                    {{"i", 20000}, {"j", 20000}, {"d", 3}});
     check_golden("gauss_f32_sized", tiled);
     CHECK(tiled.find("einfuse_out_combine<<<") != std::string::npos);
+    std::string gemm = emit_sized("bij,bjk->bik", {{"b", 16384}, {"i", 64}, {"j", 64}, {"k", 64}});
+    check_golden("bmm_f32_d64_sized", gemm);
+    CHECK(gemm.find("einfuse_bij_bjk_to_bik_gemm_m64<<<") != std::string::npos);
 }
 
 TEST_CASE("golden: every golden .cu compiles with nvcc -arch=sm_90 -c") {

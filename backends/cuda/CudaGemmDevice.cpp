@@ -94,9 +94,10 @@ __device__ __forceinline__ einfuse_gemm_tile einfuse_gemm_tile_at(long long tile
     return x;
 }
 
-// CUDA cores: BM x BN per block, TM x TN per thread. Thread (ty, tx) owns rows ty + i * BM / TM
-// and columns tx + j * BN / TN: its shared-memory reads are conflict-free, and the threads of a
-// warp store neighbouring columns of a row (coalesced where the output's N stride is 1).
+// CUDA cores: BM x BN per block, TM x TN per thread. Thread (ty, tx) owns rows ty * TM + i
+// (one 16-byte shared read for TM = 4, the same for half a warp: a broadcast) and columns
+// tx + j * BN / TN (the threads of a warp read neighbouring words, conflict-free, and store
+// neighbouring columns of a row: coalesced where the output's N stride is 1).
 template <int BM_, int BN_, int BK_, int TM_, int TN_> struct einfuse_simt_cfg {
     static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_;
     static constexpr int threads = (BM / TM) * (BN / TN);
@@ -135,7 +136,7 @@ __device__ __forceinline__ void einfuse_gemm_simt(const A &a, const B &b, long l
                 TA x[TM];
                 TB y[TN];
 #pragma unroll
-                for (int i = 0; i < TM; ++i) x[i] = as[kk * LA + ty + i * (BM / TM)];
+                for (int i = 0; i < TM; ++i) x[i] = as[kk * LA + ty * TM + i];
 #pragma unroll
                 for (int j = 0; j < TN; ++j) y[j] = bs[kk * LB + tx + j * (BN / TN)];
 #pragma unroll
@@ -148,7 +149,7 @@ __device__ __forceinline__ void einfuse_gemm_simt(const A &a, const B &b, long l
         for (int i = 0; i < TM; ++i)
 #pragma unroll
             for (int j = 0; j < TN; ++j) {
-                const long long m = at.m0 + ty + i * (BM / TM), n = at.n0 + tx + j * (BN / TN);
+                const long long m = at.m0 + ty * TM + i, n = at.n0 + tx + j * (BN / TN);
                 if (m < M && n < N) epilogue(at.t, m, n, acc[i][j]);
             }
     }
