@@ -205,11 +205,20 @@ CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::m
             why_not = e.what();
         }
     }
-    // The loop nest, until the emitted GEMM kernel runs here.
-    Launch l{function(k.name), cuda_backend::cuda_launch_config(k, args.extents), {}};
+    // The emitted tiled GEMM kernel, or (forced) the loop nest: the same argument block.
+    Launch l;
+    if (gemm_runner_ == GemmRunner::LoopNest) {
+        l.fn = function(k.name);
+        l.config = cuda_backend::cuda_launch_config(k, args.extents);
+        ran_.push_back("loop nest (forced)");
+    } else {
+        auto gemm = cuda_backend::cuda_gemm_launch_config(k, args.extents);
+        l.fn = function(cuda_backend::cuda_gemm_kernel_name(k, args.extents));
+        l.config = {gemm.grid_x, gemm.block};
+        ran_.push_back("emitted GEMM kernel (not cuBLASLt: " + why_not + ")");
+    }
     add_params(l.args, k, 0, k.params.size(), address, args.strides);
     for (int64_t e : args.extents) l.args.add_i64(e);
-    ran_.push_back("loop nest (not cuBLASLt: " + why_not + ")");
     return l;
 }
 
