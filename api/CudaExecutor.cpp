@@ -2,11 +2,14 @@
 
 #include "api/KernelArgs.h"
 #include "backends/cuda/CudaPrinter.h"
+#include "api/LibraryGemm.h"
 #include "runtime/Nvrtc.h"
+
+#include <functional>
 
 namespace einfuse {
 
-CudaExecutor::CudaExecutor(const passes::Plan &plan, const std::string &arch) {
+CudaExecutor::CudaExecutor(const passes::Plan &plan, const std::string &arch, GemmRunner gemm) : gemm_runner_(gemm) {
     CudaContext &ctx = CudaContext::get();
     std::string source = cuda_backend::emit_cuda(plan.kernels, EINFUSE_VERSION);
     module_ = std::make_unique<CudaModule>(cuda_cubin(source, arch.empty() ? ctx.arch() : arch));
@@ -50,6 +53,12 @@ struct CudaExecutor::Launch {
     cuda_backend::CudaLaunchConfig config;
     LaunchArgs args;
     int64_t grid_y = 1;
+    std::function<void(void *stream)> library{}; // set: a library call (cuBLASLt) instead of a kernel
+
+    void queue(void *stream) {
+        if (library) library(stream);
+        else cuda_launch(fn, config.grid, config.block, args.pointers(), stream, grid_y);
+    }
 };
 
 /** The launches of one call, and what they were built for: a call on the same device tensors
@@ -84,7 +93,7 @@ bool CudaExecutor::relaunch(void *stream) const {
     // The key ends with the stream the launches were built for (their scratch memory is its own).
     if (!last_ || last_->key.empty() || last_->key.back() != reinterpret_cast<std::uint64_t>(stream)) return false;
     CudaContext::get();
-    for (auto &l : last_->list) cuda_launch(l.fn, l.config.grid, l.config.block, l.args.pointers(), stream, l.grid_y);
+    for (auto &l : last_->list) l.queue(stream);
     return true;
 }
 
@@ -93,12 +102,18 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
                                                                const std::map<std::string, std::uint64_t> &address,
                                                                const ir::Extents &extents, void *stream) const {
     std::vector<Launch> launches;
+    ran_.clear();
     for (const auto &k : plan.kernels) {
         std::vector<const Tensor *> params;
         for (const auto &p : k.params) params.push_back(tensors.at(p.name));
         KernelArgs host_args = kernel_args(k, params, extents);
         const std::size_t num_params = k.params.size(), num_inputs = static_cast<std::size_t>(k.num_inputs);
         auto config = cuda_backend::cuda_launch_config(k, host_args.extents);
+        if (k.gemm) {
+            launches.push_back(gemm_launch(k, address, host_args, stream));
+            continue;
+        }
+        ran_.push_back(k.tiling ? "tiled broadcast-reduce kernel" : "kernel");
         if (k.tiling) {
             // The tiled kernel, then, when its reduction is split, the combine kernel over the parts.
             int64_t reduce_extent = host_args.extents.at(k.var_index(k.tiling->reduce_var));
@@ -147,6 +162,66 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
     return launches;
 }
 
+namespace {
+
+/** cuBLASLt runs a GEMM whose matrices have at least this many multiply-adds per batch item
+ * (M*N*K); smaller ones, batches of 32x32 or 64x64 products, are memory-bound, and the emitted
+ * kernel that keeps a whole product in shared memory runs them closer to the copy bandwidth. The
+ * sweep in docs/performance.md measures the crossover. */
+constexpr int64_t kMinLibraryGemmWork = int64_t{128} * 128 * 128;
+
+int64_t product_of(const std::vector<std::string> &vars, const ir::Kernel &k, const KernelArgs &args) {
+    int64_t n = 1;
+    for (const auto &v : vars) n *= args.extents.at(static_cast<std::size_t>(k.var_index(v)));
+    return n;
+}
+
+} // namespace
+
+CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::map<std::string, std::uint64_t> &address,
+                                               const KernelArgs &args, void *stream) const {
+    const ir::Gemm &g = *k.gemm;
+    std::string why_not;
+    int64_t work = product_of(g.m, k, args) * product_of(g.n, k, args) * product_of(g.k, k, args);
+    if (gemm_runner_ == GemmRunner::Emitted || gemm_runner_ == GemmRunner::LoopNest) why_not = "forced";
+    else if (!g.library) why_not = g.library_why_not;
+    else if (gemm_runner_ == GemmRunner::Auto && work < kMinLibraryGemmWork) why_not = "small matrices (M*N*K below 128^3)";
+    else if (!cublaslt_available(&why_not)) {
+    } else {
+        try {
+            std::vector<std::uint64_t> by_param;
+            for (const auto &p : k.params) by_param.push_back(address.at(p.name));
+            auto calls = plan_library_gemm(k, by_param, args, &why_not);
+            if (calls) {
+                std::uint64_t workspace = scratch(k.name + "/cublaslt", stream, kLtWorkspaceBytes);
+                ran_.push_back("cuBLASLt, " + std::to_string(calls->size()) + (calls->size() == 1 ? " call" : " calls"));
+                Launch l;
+                l.library = [calls = std::move(*calls), workspace](void *s) {
+                    for (const auto &c : calls) c.matmul->run(c.a, c.b, c.c, c.d, c.bias, workspace, s);
+                };
+                return l;
+            }
+        } catch (const TargetError &e) {
+            why_not = e.what();
+        }
+    }
+    // The emitted tiled GEMM kernel, or (forced) the loop nest: the same argument block.
+    Launch l;
+    if (gemm_runner_ == GemmRunner::LoopNest) {
+        l.fn = function(k.name);
+        l.config = cuda_backend::cuda_launch_config(k, args.extents);
+        ran_.push_back("loop nest (forced)");
+    } else {
+        auto gemm = cuda_backend::cuda_gemm_launch_config(k, args.extents);
+        l.fn = function(cuda_backend::cuda_gemm_kernel_name(k, args.extents));
+        l.config = {gemm.grid_x, gemm.block};
+        ran_.push_back("emitted GEMM kernel (not cuBLASLt: " + why_not + ")");
+    }
+    add_params(l.args, k, 0, k.params.size(), address, args.strides);
+    for (int64_t e : args.extents) l.args.add_i64(e);
+    return l;
+}
+
 std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
                                       const ir::Extents &extents, int repeat, void *stream) const {
     CudaContext::get(); // makes the context current on this thread
@@ -172,8 +247,7 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
     }
 
     auto run_all = [&] {
-        for (auto &l : last_->list)
-            cuda_launch(l.fn, l.config.grid, l.config.block, l.args.pointers(), stream, l.grid_y);
+        for (auto &l : last_->list) l.queue(stream);
     };
     run_all();
     std::vector<double> times_us;

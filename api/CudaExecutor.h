@@ -2,6 +2,7 @@
 // Runs a plan's kernels on the GPU: the same CUDA C that `einfuse compile` writes, compiled
 // in-process by NVRTC for the device's architecture and launched through the driver API.
 #include "api/Einfuse.h"
+#include "api/KernelArgs.h"
 #include "runtime/CudaDriver.h"
 
 #include <map>
@@ -14,7 +15,7 @@ class CudaExecutor {
 public:
     /** Compiles every kernel of the plan for `arch` (empty: the device's own). Throws TargetError
      * when there is no device or NVRTC fails. */
-    CudaExecutor(const passes::Plan &plan, const std::string &arch);
+    CudaExecutor(const passes::Plan &plan, const std::string &arch, GemmRunner gemm = GemmRunner::Auto);
 
     /** Uploads the plan's inputs from `tensors` (every tensor of the lowered program by name),
      * runs the kernels in order once, downloads the outputs into their host tensors, and returns
@@ -23,6 +24,10 @@ public:
      * queued on `stream` (a CUstream; nullptr: the default stream), as a kernel launch does. */
     std::vector<double> run(const passes::Plan &plan, const std::map<std::string, const Tensor *> &tensors,
                             const ir::Extents &extents, int repeat, void *stream = nullptr) const;
+
+    /** Per kernel of the last run, what ran it: "cuBLASLt, 1 call", "emitted GEMM kernel", "loop
+     * nest" and so on, with the reason when a GEMM did not run on cuBLASLt. */
+    const std::vector<std::string> &ran() const { return ran_; }
 
     /** Queues the last run's launches again on `stream`; false when that run had host tensors
      * (its device copies are gone) or there was none. */
@@ -42,11 +47,17 @@ private:
     CudaFunction function(const std::string &name) const;
     /** Device memory of at least `bytes` for the partial results of kernel `name` on `stream`, kept. */
     std::uint64_t scratch(const std::string &name, void *stream, std::size_t bytes) const;
+    /** The launch of GEMM kernel k: cuBLASLt calls where they can run it, else the emitted
+     * GEMM kernel or the loop nest (GemmRunner). Notes what it chose in ran_. */
+    Launch gemm_launch(const ir::Kernel &k, const std::map<std::string, std::uint64_t> &address,
+                       const KernelArgs &args, void *stream) const;
 
     std::unique_ptr<CudaModule> module_;
     mutable std::map<std::string, CudaFunction> functions_;
     mutable std::map<std::pair<std::string, void *>, DeviceBuffer> scratch_; // by kernel and stream
     mutable std::unique_ptr<Launches> last_; // the last call's launches, reused by the same call
+    GemmRunner gemm_runner_;
+    mutable std::vector<std::string> ran_;
 };
 
 } // namespace einfuse

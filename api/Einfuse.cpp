@@ -51,14 +51,20 @@ passes::Plan for_target(passes::Plan plan, Target target) {
 
 Compiled::Compiled(ir::Program program, CompileOptions options)
     : program_(std::move(program)), options_(std::move(options)), backend_(std::make_unique<Backend>()) {
-    plan_ = for_target(passes::lower(program_, {}, device()), options_.target);
+    plan_ = for_target(passes::lower(program_, {}, device(), lower_options()), options_.target);
 }
 
 Compiled::~Compiled() = default;
+
+passes::LowerOptions Compiled::lower_options() const {
+    passes::LowerOptions o;
+    o.allow_tf32 = options_.allow_tf32;
+    return o;
+}
 Compiled::Compiled(Compiled &&) noexcept = default;
 
 void Compiled::plan_for(const ir::Extents &sizes) {
-    plan_ = for_target(passes::lower(program_, sizes, device()), options_.target);
+    plan_ = for_target(passes::lower(program_, sizes, device(), lower_options()), options_.target);
     backend_ = std::make_unique<Backend>(); // compiled code belongs to the old plan
 }
 
@@ -103,7 +109,14 @@ RunResult Compiled::run(const std::vector<const Tensor *> &inputs, const ir::Ext
     for (const auto &t : plan_.program.outputs)
         result.outputs.emplace_back(t.dtype, defined_shape(plan_.program, t.name, extents));
     for (auto &t : result.outputs) outputs.push_back(&t);
+#ifdef EINFUSE_HAVE_CUDA
+    reset_device_peak_bytes();
+#endif
     result.times_us = execute(inputs, outputs, extents, repeat);
+#ifdef EINFUSE_HAVE_CUDA
+    if (backend_->cuda) result.ran = backend_->cuda->ran();
+    result.device_peak_bytes = device_peak_bytes();
+#endif
     return result;
 }
 
@@ -172,7 +185,7 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
         return times_us;
     }
 #ifdef EINFUSE_HAVE_CUDA
-    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch);
+    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch, options_.gemm);
     return backend_->cuda->run(plan_, by_name, extents, repeat, cuda_stream);
 #else
     throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");

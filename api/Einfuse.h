@@ -17,10 +17,17 @@ namespace einfuse {
 enum class Target { Host, Cuda };
 std::string_view target_name(Target t);
 
+/** Which code runs a GEMM kernel on the GPU. Auto: cuBLASLt where its epilogue and the strides
+ * fit it and the matrices are large (kMinLibraryGemmWork), else the emitted tiled kernel. The
+ * others force one, where it can run, for tests and benchmarks. */
+enum class GemmRunner { Auto, Library, Emitted, LoopNest };
+
 struct CompileOptions {
     Target target = Target::Host;
     std::string arch;  // CUDA architecture such as "sm_90"; empty: the device's own
     int threads = 0;   // host worker threads; 0: all cores
+    bool allow_tf32 = false; // f32 GEMMs may round their inputs to tf32 (tensor cores)
+    GemmRunner gemm = GemmRunner::Auto;
 };
 
 /** What a run produced: the outputs (on the host, in the order of program().outputs) and, per
@@ -28,6 +35,8 @@ struct CompileOptions {
 struct RunResult {
     std::vector<Tensor> outputs;
     std::vector<double> times_us;
+    std::vector<std::string> ran; // per CUDA kernel, what ran it ("cuBLASLt, 1 call", ...)
+    std::size_t device_peak_bytes = 0; // the most device memory einfuse held during the run
 };
 
 /** A program lowered for one target: what einsums and index-notation programs share. Host code
@@ -76,6 +85,7 @@ public:
 private:
     std::vector<double> execute(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
                                 const ir::Extents &extents, int repeat, void *cuda_stream = nullptr) const;
+    passes::LowerOptions lower_options() const;
     passes::Device device() const { return options_.target == Target::Cuda ? passes::Device::Gpu : passes::Device::Host; }
     ir::Program program_;
     passes::Plan plan_;

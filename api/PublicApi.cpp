@@ -232,6 +232,7 @@ namespace {
 void compile_into(detail::KernelState &s) {
     CompileOptions options{s.target == DeviceKind::Cuda ? Target::Cuda : Target::Host, s.options.arch,
                            s.options.threads};
+    options.allow_tf32 = s.options.allow_tf32;
     if (frontend::is_program(s.expr)) {
         std::map<std::string, DType> dtypes;
         for (const auto &[name, t] : s.signature.input_dtypes) dtypes[name] = internal(t);
@@ -260,7 +261,7 @@ void compile_into(detail::KernelState &s) {
 std::string cache_key(std::string_view expr, const Signature &sig, DeviceKind target, const KernelOptions &o) {
     std::ostringstream key;
     key << expr << '\x1f' << (target == DeviceKind::Cuda ? "cuda" : "host") << '\x1f' << o.arch << '\x1f'
-        << o.threads << '\x1f';
+        << o.threads << '\x1f' << o.allow_tf32 << '\x1f';
     for (ScalarType t : sig.dtypes) key << scalar_type_name(t) << ',';
     key << '\x1f';
     for (int r : sig.ranks) key << r << ',';

@@ -123,24 +123,22 @@ int64_t group_size(const std::vector<std::string> &vars, const ir::Extents &size
     return n;
 }
 
-/** The GEMM strategy: a matrix product (passes/GemmMatch.h) whose M, N and K are all large
- * enough that tiling it pays (all sizes unknown: assumed so). `gemm` gets the match. */
+/** The GEMM strategy: a matrix product (passes/GemmMatch.h) big enough that tiling it pays (all
+ * sizes unknown: assumed so). `gemm` gets the match. */
 std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definition &d, const ir::Extents &sizes,
                                         std::optional<ir::Gemm> &gemm) {
     std::string why;
     gemm = match_gemm(p, d, &why);
     if (!gemm) return "not a GEMM: " + why;
-    const std::vector<std::string> *groups[] = {&gemm->m, &gemm->n, &gemm->k};
-    const char *names[] = {"M", "N", "K"};
-    bool known = true;
-    for (const auto *g : groups)
-        for (const auto &v : *g) known &= sizes.count(v) > 0;
-    for (int i = 0; known && i < 3; ++i) {
-        int64_t n = group_size(*groups[i], sizes);
-        if (n < kMinGemmExtent)
-            return "a GEMM (" + describe(*gemm) + "), but " + names[i] + " = " + std::to_string(n) + " is below " +
-                   std::to_string(kMinGemmExtent) + ": the loop nest runs it at the memory limit";
-    }
+    for (const auto *g : {&gemm->m, &gemm->n, &gemm->k})
+        for (const auto &v : *g)
+            if (!sizes.count(v)) return std::nullopt;
+    int64_t m = group_size(gemm->m, sizes), n = group_size(gemm->n, sizes), k = group_size(gemm->k, sizes);
+    std::string sizes_text = "M = " + std::to_string(m) + ", N = " + std::to_string(n) + ", K = " + std::to_string(k);
+    if (k < kMinGemmK || std::min(m, n) < kMinGemmSide || m * n < kMinGemmTile)
+        return "a GEMM (" + describe(*gemm) + "), but too small to tile (" + sizes_text + "; a GEMM needs K >= " +
+               std::to_string(kMinGemmK) + ", M and N >= " + std::to_string(kMinGemmSide) + ", M*N >= " +
+               std::to_string(kMinGemmTile) + "): the loop nest runs it at the memory limit";
     return std::nullopt;
 }
 

@@ -21,11 +21,15 @@ constexpr int64_t kMaxUnrolledWork = 1024;
  * staged through shared memory (passes/GpuStaging.h). */
 constexpr int64_t kMaxGpuSliceBytes = 16;
 
-/** A matrix product runs as a GEMM only when each of M, N and K (the product of its group's
- * sizes) is at least this; below, it is a batched dot product or a thin product that the
- * broadcast-reduce loop nest runs at the memory limit ("nc,nc->n", "ij,nj->ni" with J 10x10).
- * The sweep in docs/performance.md measures the crossover. */
-constexpr int64_t kMinGemmExtent = 16;
+/** A matrix product runs as a GEMM only when K, the smaller of M and N, and M*N (each the
+ * product of its group's sizes) reach these. Below, it is a batched dot product ("nc,nc->n"), a
+ * matrix-vector product, or a thin product ("ij,nj->ni" with J 10x10) that the broadcast-reduce
+ * loop nest runs at the memory limit. Brief case 6 ("bld,lrd->blr", M = 8, N = 2048, K = 64) is
+ * a GEMM: on an H200 cuBLASLt runs it where the loop nest took 13x longer (8.6 ms). The sweep in
+ * docs/performance.md measures the crossover. */
+constexpr int64_t kMinGemmK = 16;
+constexpr int64_t kMinGemmSide = 4;
+constexpr int64_t kMinGemmTile = 256;
 
 /** Returns k with strategy and rejected filled in; for the unrolled strategy, `schedule` gets
  * the loops to unroll (the caller lowers again with it). `sizes` are the index sizes planned

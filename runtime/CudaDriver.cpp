@@ -5,6 +5,8 @@
 #include <cuda.h> // types and signatures only: every call goes through the table below
 #include <dlfcn.h>
 
+#include <atomic>
+
 #include <mutex>
 
 namespace einfuse {
@@ -161,16 +163,29 @@ void CudaContext::synchronize() { check(driver().cuCtxSynchronize(), "cuCtxSynch
 
 // ---- memory -----------------------------------------------------------------------------------
 
+namespace {
+std::atomic<std::size_t> held_bytes{0}, peak_bytes{0};
+} // namespace
+
+std::size_t device_bytes_held() { return held_bytes.load(); }
+std::size_t device_peak_bytes() { return peak_bytes.load(); }
+void reset_device_peak_bytes() { peak_bytes.store(held_bytes.load()); }
+
 DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
     CudaContext::get();
     CUdeviceptr p = 0;
     // cuMemAlloc rejects 0 bytes; an empty buffer keeps address 0 and is never dereferenced.
     if (bytes > 0) check(driver().cuMemAlloc_v2(&p, bytes), "cuMemAlloc");
     ptr_ = p;
+    std::size_t now = held_bytes += bytes, peak = peak_bytes.load();
+    while (now > peak && !peak_bytes.compare_exchange_weak(peak, now)) {
+    }
 }
 
 DeviceBuffer::~DeviceBuffer() {
-    if (ptr_) driver().cuMemFree_v2(static_cast<CUdeviceptr>(ptr_)); // no throw from a destructor
+    if (!ptr_) return;
+    driver().cuMemFree_v2(static_cast<CUdeviceptr>(ptr_)); // no throw from a destructor
+    held_bytes -= bytes_;
 }
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer &&o) noexcept : ptr_(o.ptr_), bytes_(o.bytes_) {

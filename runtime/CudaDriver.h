@@ -69,6 +69,12 @@ class DeviceBuffer {
     std::size_t bytes_ = 0;
 };
 
+/** The device memory DeviceBuffers hold now, and the most they held since the last reset (the
+ * peak is reset to what is held now). */
+std::size_t device_bytes_held();
+std::size_t device_peak_bytes();
+void reset_device_peak_bytes();
+
 /** An opaque CUfunction. */
 struct CudaFunction {
     void *handle = nullptr;

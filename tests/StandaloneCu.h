@@ -4,6 +4,7 @@
 // travel as raw files, so the caller checks the result against the reference on the same data.
 #include "support/Tensor.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,51 @@
 namespace einfuse::test {
 
 inline const char *kNvcc = "/usr/local/cuda/bin/nvcc";
+
+/** How run_standalone builds the program: nvcc for the GPU, or g++ with CudaHostEmulation.h
+ * for the CPU (no GPU needed; see emulated_cu). */
+enum class Runner { Nvcc, HostEmulation };
+
+/** The emitted text as the host emulation compiles it: launches `k<<<grid, block, 0, s>>>(args);`
+ * become einfuse_emu_launch(grid, block, [&] { k(args); }); inline PTX becomes the emulation's
+ * functions; the runtime header is the emulation's. */
+inline std::string emulated_cu(std::string text) {
+    auto replace_all = [&](const std::string &from, const std::string &to) {
+        for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+            text.replace(at, from.size(), to);
+    };
+    auto replace_statement = [&](const std::string &start, const std::string &end, const std::string &to) {
+        for (std::size_t at = text.find(start); at != std::string::npos; at = text.find(start, at + to.size()))
+            text.replace(at, text.find(end, at) + end.size() - at, to);
+    };
+    replace_all("#include <cuda_runtime.h>", "");
+    replace_all("asm(\"cvt.rna.tf32.f32 %0, %1;\" : \"=r\"(r) : \"f\"(x));", "r = einfuse_emu_tf32(x);");
+    replace_all("asm(\"ex2.approx.ftz.f32 %0, %1;\" : \"=f\"(y) : \"f\"(x * 1.4426950408889634f));",
+                "y = exp2f(x * 1.4426950408889634f);");
+    replace_statement("asm volatile(\"mma.sync.aligned.m16n8k8.row.col.f32.tf32", "\"r\"(b[1]));",
+                      "einfuse_emu_mma<8, float>(d, a, b);");
+    replace_statement("asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.f16", "\"r\"(b[1]));",
+                      "einfuse_emu_mma<16, __half>(d, a, b);");
+    replace_statement("asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.bf16", "\"r\"(b[1]));",
+                      "einfuse_emu_mma<16, __nv_bfloat16>(d, a, b);");
+    for (std::size_t at = text.find("<<<"); at != std::string::npos; at = text.find("<<<", at)) {
+        std::size_t name = at;
+        while (name > 0 && (std::isalnum(static_cast<unsigned char>(text[name - 1])) || text[name - 1] == '_')) --name;
+        std::size_t cfg_end = text.find(">>>(", at);
+        std::string cfg = text.substr(at + 3, cfg_end - at - 3);
+        std::size_t comma = cfg.find(", "), comma2 = cfg.find(", ", comma + 2);
+        std::size_t open = cfg_end + 3, close = open;
+        for (int depth = 0; close < text.size(); ++close) {
+            depth += text[close] == '(' ? 1 : text[close] == ')' ? -1 : 0;
+            if (depth == 0) break;
+        }
+        std::string call = "einfuse_emu_launch(" + cfg.substr(0, comma) + ", " + cfg.substr(comma + 2, comma2 - comma - 2) +
+                           ", [&] { " + text.substr(name, at - name) + text.substr(open, close + 1 - open) + "; })";
+        text.replace(name, close + 1 - name, call);
+        at = name + call.size();
+    }
+    return text;
+}
 
 /** A tensor as the launcher gets it: the host data and the device layout (shape, strides in
  * elements, and an offset in elements from a 256-byte aligned allocation, where the data starts). */
@@ -37,13 +83,13 @@ inline std::string int64_list(const std::vector<int64_t> &v) {
 inline std::optional<std::vector<char>> run_standalone(const std::string &cu, const std::string &kernel,
                                                        const std::vector<StandaloneTensor> &inputs,
                                                        const StandaloneTensor &output, const std::vector<int64_t> &sizes,
-                                                       std::size_t element_bytes) {
+                                                       std::size_t element_bytes, Runner runner = Runner::Nvcc) {
     if (!std::filesystem::exists(kNvcc)) return std::nullopt;
     static int serial = 0;
     auto dir = std::filesystem::temp_directory_path() /
                ("einfuse_standalone_" + std::to_string(::getpid()) + "_" + std::to_string(serial++));
     std::filesystem::create_directories(dir);
-    std::ofstream(dir / "kernel.cu") << cu;
+    std::ofstream(dir / "kernel.cu") << (runner == Runner::Nvcc ? cu : emulated_cu(cu));
     std::string main = "#include \"kernel.cu\"\n#include <stdio.h>\n#include <stdlib.h>\n"
                        "static void *upload(const char *path, size_t bytes, size_t room) {\n"
                        "    char *host = (char *)calloc(room ? room : 1, 1); FILE *f = fopen(path, \"rb\");\n"
@@ -85,8 +131,12 @@ inline std::optional<std::vector<char>> run_standalone(const std::string &cu, co
     main += "    FILE *f = fopen(\"" + (dir / "result.bin").string() + "\", \"wb\"); fwrite(back, 1, " +
             std::to_string(out_bytes) + ", f); fclose(f);\n    return 0;\n}\n";
     std::ofstream(dir / "main.cu") << main;
-    std::string build = std::string(kNvcc) + " -arch=sm_90 -o " + (dir / "main").string() + " " +
-                        (dir / "main.cu").string() + " > " + (dir / "build.log").string() + " 2>&1";
+    std::string build = runner == Runner::Nvcc
+                            ? std::string(kNvcc) + " -arch=sm_90 -o " + (dir / "main").string() + " " + (dir / "main.cu").string()
+                            : "g++ -std=c++20 -O1 -w -I/usr/local/cuda/include -include " EINFUSE_SOURCE_DIR
+                              "/tests/CudaHostEmulation.h -x c++ -o " + (dir / "main").string() + " " + (dir / "main.cu").string() +
+                                  " -pthread";
+    build += " > " + (dir / "build.log").string() + " 2>&1";
     if (std::system(build.c_str()) != 0) throw std::runtime_error("nvcc failed: see " + (dir / "build.log").string());
     if (std::system((dir / "main").string().c_str()) != 0) throw std::runtime_error("the standalone program failed");
     std::ifstream in(dir / "result.bin", std::ios::binary);

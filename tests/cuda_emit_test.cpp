@@ -128,7 +128,7 @@ TEST_CASE("golden: the Gaussian kernel sum in f32 as tests/golden/gauss_f32.cu")
     CHECK(text.find("acc = acc + einfuse_exp(-d2) * w[j * w_s0];") != std::string::npos);
 }
 
-TEST_CASE("golden: the staged (bmm D=4) and tiled (Gaussian sum) variants as tests/golden/*_sized.cu") {
+TEST_CASE("golden: the staged (bmm D=4), tiled (Gaussian sum) and GEMM (bmm D=64) variants as tests/golden/*_sized.cu") {
     auto emit_sized = [](const char *spec, const ir::Extents &sizes) {
         std::unique_ptr<Compiled> c;
         if (frontend::is_program(spec))
@@ -146,6 +146,9 @@ TEST_CASE("golden: the staged (bmm D=4) and tiled (Gaussian sum) variants as tes
                                    {{"i", 20000}, {"j", 20000}, {"d", 3}});
     check_golden("gauss_f32_sized", tiled);
     CHECK(tiled.find("einfuse_out_combine<<<") != std::string::npos);
+    std::string gemm = emit_sized("bij,bjk->bik", {{"b", 16384}, {"i", 64}, {"j", 64}, {"k", 64}});
+    check_golden("bmm_f32_d64_sized", gemm);
+    CHECK(gemm.find("einfuse_bij_bjk_to_bik_gemm_m64<<<") != std::string::npos);
 }
 
 TEST_CASE("golden: every golden .cu compiles with nvcc -arch=sm_90 -c") {
@@ -243,6 +246,14 @@ TEST_CASE("emit: unusual kernels compile with NVRTC") {
         CHECK(text.find("0.5f") != std::string::npos);
         CHECK(!cuda_cubin(text, "sm_90").empty());
     }
+}
+
+TEST_CASE("emit: a tiled operand with an extent-1 index compiles (found by the differential program test)") {
+    einfuse::CompiledProgram p("e[i,q] = K[j,row] * x[i,q]", {}, einfuse::CompileOptions{einfuse::Target::Cuda, "", 0});
+    p.plan_for({{"i", 170}, {"q", 6}, {"j", 600}, {"row", 1}});
+    std::string text = einfuse::emit(p, "cu");
+    REQUIRE(text.find("_tiled") != std::string::npos);
+    CHECK(!cuda_cubin(text, "sm_90").empty());
 }
 
 TEST_CASE("emit: every conversion between the six element types compiles with NVRTC and nvcc") {
@@ -503,4 +514,119 @@ TEST_CASE("emit: operators the frontend computes in f64 are internal errors on i
     }
     CHECK_THROWS_AS(cuda_backend::emit_cuda({test::unary_kernel(UnaryOp::Exp, DType::F16)}, "t"), InternalError);
     CHECK_THROWS_AS(cuda_backend::emit_cuda({test::select_kernel(DType::BF16)}, "t"), InternalError);
+}
+
+namespace {
+
+/** The kernel of a one-kernel einsum or program planned for `sizes` (none: sizes unknown),
+ * renamed so that several share one file. */
+Kernel planned_kernel(const char *spec, DType dtype, const ir::Extents &sizes, const std::string &name) {
+    std::unique_ptr<Compiled> c;
+    CompileOptions options{Target::Cuda, "", 0};
+    if (frontend::is_program(spec)) {
+        std::map<std::string, DType> dtypes;
+        CompiledProgram probe(spec, {}, options); // for its inputs' names
+        for (const auto &in : probe.program().inputs) dtypes[in.name] = dtype;
+        c = std::make_unique<CompiledProgram>(spec, dtypes, options);
+    } else {
+        c = std::make_unique<CompiledEinsum>(spec, std::vector<DType>{dtype, dtype}, options);
+    }
+    if (!sizes.empty()) c->plan_for(sizes);
+    REQUIRE(c->plan().kernels.size() == 1);
+    Kernel k = c->plan().kernels.front();
+    k.name = name;
+    return k;
+}
+
+} // namespace
+
+TEST_CASE("emit: GEMM kernels of every type, layout and epilogue compile with NVRTC and nvcc") {
+    struct Row {
+        const char *spec;
+        DType dtype;
+        bool tf32;
+        const char *mma; // the instruction the kernel must use, or "" for CUDA cores
+    };
+    const Row rows[] = {
+        {"bij,bjk->bik", DType::F32, false, ""},
+        {"bij,bjk->bik", DType::F64, false, ""},
+        {"bij,bjk->bik", DType::I32, false, ""},
+        {"bij,bjk->bik", DType::I64, false, ""},
+        {"bij,bjk->bik", DType::F16, false, "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"},
+        {"bij,bjk->bik", DType::BF16, false, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"},
+        {"bij,bjk->bik", DType::F32, true, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"},
+        {"bji,bkj->bik", DType::F16, false, "m16n8k16"},
+        {"bij,jk->bik", DType::F32, false, ""},
+        {"ijk,ikl->jl", DType::F32, false, ""},
+        {"ijk,ikl->jl", DType::BF16, false, "m16n8k16"},
+        {"D[i,k] = relu(sum[j](A[i,j] * B[j,k]) + bias[k])", DType::F16, false, "m16n8k16"},
+        {"D[i,k] = gelu(sum[j](A[i,j] * B[j,k]))", DType::F32, true, "m16n8k8"},
+        {"C[i,k] = 2 * E[i,k]; C[i,k] += A[i,j] * B[j,k]", DType::I64, false, ""},
+    };
+    std::vector<Kernel> kernels;
+    for (const auto &row : rows) {
+        CAPTURE(row.spec);
+        Kernel k = planned_kernel(row.spec, row.dtype, {}, "gemm" + std::to_string(kernels.size()));
+        REQUIRE(k.gemm.has_value());
+        k.gemm->allow_tf32 = row.tf32;
+        std::string alone = cuda_backend::emit_cuda({k}, "test");
+        std::string ptx = cuda_ptx(alone, "sm_90");
+        CHECK(ptx.find(".entry " + k.name + "_gemm(") != std::string::npos);
+        bool small = ptx.find(".entry " + k.name + "_gemm_m64(") != std::string::npos ||
+                     ptx.find(".entry " + k.name + "_gemm_m32(") != std::string::npos;
+        CHECK(small);
+        CHECK((ptx.find("mma.sync") != std::string::npos) == (*row.mma != '\0'));
+        if (*row.mma) CHECK(ptx.find(row.mma) != std::string::npos);
+        // No kernel spills: a spilled GEMM runs at a fraction of its speed.
+        CHECK(ptx.find(".local") == std::string::npos);
+        kernels.push_back(std::move(k));
+    }
+    std::string text = cuda_backend::emit_cuda(kernels, "test");
+    CHECK(!cuda_cubin(text, "sm_90").empty());
+    if (fs::exists(kNvcc)) {
+        fs::path dir = temp_dir();
+        write_file(dir / "gemms.cu", text);
+        auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / "gemms.cu").string() + " -o " +
+                                     (dir / "gemms.o").string());
+        CHECK_MESSAGE(rc == 0, out);
+        CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
+    }
+}
+
+TEST_CASE("emit: the GEMM tile rule (cuda_gemm_launch_config) and the launcher's copy of it") {
+    Kernel f32 = planned_kernel("bij,bjk->bik", DType::F32, {}, "g32");
+    Kernel f16 = planned_kernel("bij,bjk->bik", DType::F16, {}, "g16");
+    Kernel f64 = planned_kernel("bij,bjk->bik", DType::F64, {}, "g64");
+    // sizes follow index_vars: b, i, k, j for the planned einsum
+    auto sizes = [&](const Kernel &k, int64_t b, int64_t m, int64_t n, int64_t kk) {
+        std::vector<int64_t> out;
+        for (const auto &v : k.index_vars) out.push_back(v == "b" ? b : v == "i" ? m : v == "k" ? n : kk);
+        return out;
+    };
+    auto d32 = cuda_backend::cuda_gemm_launch_config(f32, sizes(f32, 65536, 32, 32, 32));
+    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 65536, 32, 32, 32)) == "g32_gemm_m32");
+    CHECK(d32.grid_x == 65536);
+    CHECK(d32.block == 256);
+    CHECK(d32.grid_y == 1);
+    CHECK(d32.grid_z == 1);
+    CHECK(d32.shared_bytes == 0);
+    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 16384, 64, 64, 64)) == "g32_gemm_m64");
+    CHECK(cuda_backend::cuda_gemm_launch_config(f32, sizes(f32, 16384, 64, 64, 64)).grid_x == 16384);
+    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 1, 4096, 4096, 4096)) == "g32_gemm");
+    CHECK(cuda_backend::cuda_gemm_launch_config(f32, sizes(f32, 1, 4096, 4096, 4096)).grid_x == 32 * 32);
+    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 1, 512, 512, 512)) == "g32_gemm_m64"); // 16 tiles
+    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 1, 64, 8192, 512)) == "g32_gemm_m64");
+    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 1 << 24, 32, 32, 32)) == "g32_gemm_m32");
+    CHECK(cuda_backend::cuda_gemm_launch_config(f32, sizes(f32, 1 << 24, 32, 32, 32)).grid_x == 65535 * 8);
+    CHECK(cuda_backend::cuda_gemm_kernel_name(f16, sizes(f16, 65536, 32, 32, 32)) == "g16_gemm_m64");
+    CHECK(cuda_backend::cuda_gemm_launch_config(f16, sizes(f16, 65536, 32, 32, 32)).block == 128);
+    CHECK(cuda_backend::cuda_gemm_launch_config(f16, sizes(f16, 1, 4096, 4096, 4096)).block == 256);
+    CHECK(cuda_backend::cuda_gemm_kernel_name(f64, sizes(f64, 16384, 64, 64, 64)) == "g64_gemm");
+    CHECK(cuda_backend::cuda_gemm_launch_config(f64, sizes(f64, 1, 4096, 4096, 4096)).grid_x == 64 * 64);
+    // The launcher applies the same rule.
+    std::string cu = cuda_backend::emit_cuda({f32}, "test");
+    CHECK(cu.find("if (gemm_M <= 32 && gemm_N <= 32) {") != std::string::npos);
+    CHECK(cu.find("g32_gemm_m32<<<(unsigned)grid, 256, 0, stream>>>(") != std::string::npos);
+    CHECK(cu.find("gemm_tiles128 < 132") != std::string::npos);
+    CHECK(cu.find("g32<<<") == std::string::npos); // a GEMM kernel's launcher never runs the loop nest
 }

@@ -274,7 +274,7 @@ TEST_CASE("match_gemm: the epilogue around the sum, and what cuBLASLt fuses of i
     CHECK(g->library_why_not == "cuBLASLt has no i64 GEMM");
 }
 
-TEST_CASE("choose_strategy: a GEMM only when M, N and K are all large enough") {
+TEST_CASE("choose_strategy: a GEMM only when K, M and N are large enough to tile") {
     auto strategy = [](const char *spec, const ir::Extents &sizes) {
         return passes::lower(program_of(spec, DType::F32), sizes, passes::Device::Gpu).kernels.at(0).strategy;
     };
@@ -284,4 +284,6 @@ TEST_CASE("choose_strategy: a GEMM only when M, N and K are all large enough") {
     CHECK(strategy("ij,nj->ni", {{"n", 100000}, {"i", 10}, {"j", 10}}) == ir::Strategy::BroadcastReduce);
     CHECK(strategy("ij,bjk->bik", {{"b", 192}, {"i", 4096}, {"j", 4096}, {"k", 1}}) == ir::Strategy::Gemm);
     CHECK(strategy("ijk,ikl->jl", {{"i", 8}, {"j", 64}, {"k", 64}, {"l", 64}}) == ir::Strategy::Gemm);
+    CHECK(strategy("bld,lrd->blr", {{"b", 8}, {"l", 2048}, {"d", 64}, {"r", 2048}}) == ir::Strategy::Gemm); // case 6
+    CHECK(strategy("ij,j->i", {{"i", 4096}, {"j", 4096}}) == ir::Strategy::BroadcastReduce);             // N = 1
 }

@@ -123,4 +123,17 @@ Target parse_target(const std::string &text) {
     throw UsageError("--target " + text + ": expected host or cuda");
 }
 
+CompileOptions compile_options(const Options &o, Target target) {
+    CompileOptions c{target, o.arch, o.threads};
+    c.allow_tf32 = o.tf32;
+    const std::map<std::string, GemmRunner> runners{{"auto", GemmRunner::Auto},
+                                                    {"cublaslt", GemmRunner::Library},
+                                                    {"emitted", GemmRunner::Emitted},
+                                                    {"loops", GemmRunner::LoopNest}};
+    auto it = runners.find(o.gemm);
+    if (it == runners.end()) throw UsageError("--gemm " + o.gemm + ": expected auto, cublaslt, emitted or loops");
+    c.gemm = it->second;
+    return c;
+}
+
 } // namespace einfuse::cli

@@ -28,6 +28,8 @@ struct Options {
     bool check = false;
     int repeat = 0;
     int threads = 0;
+    bool tf32 = false;
+    std::string gemm = "auto"; // auto | cublaslt | emitted | loops
     bool json = false;
 };
 
@@ -46,6 +48,8 @@ std::vector<std::optional<std::string>> parse_inputs(const std::vector<std::stri
 /** --output NAME=FILE.npy, by output name ("out" for an einsum). */
 std::vector<std::optional<std::string>> parse_outputs(const std::vector<std::string> &specs, const std::vector<std::string> &names);
 Target parse_target(const std::string &text);
+/** The CompileOptions the target, --arch, --threads, --tf32 and --gemm ask for. */
+CompileOptions compile_options(const Options &o, Target target);
 /** "2x3x4", or "scalar" for rank 0: the --shape spelling. */
 std::string shape_text(const Shape &s);
 

@@ -98,6 +98,8 @@ int run_run(const Options &o) {
     report["median_us"] = median_us;
     report["runs"] = timed;
     report["gb_per_s"] = gbps;
+    if (!result.ran.empty()) report["ran"] = result.ran;
+    if (target == Target::Cuda) report["device_peak_bytes"] = result.device_peak_bytes;
     std::vector<Tensor> want;
     if (o.check) want = compiled.reference(ptrs, extents);
 

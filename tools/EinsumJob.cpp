@@ -23,7 +23,7 @@ Job make_einsum_job(const Options &o, Target target) {
         ranks.push_back(rank);
     }
     auto compiled = noting_files(job.inputs, [&] {
-        return std::make_unique<CompiledEinsum>(o.expr, dtypes, CompileOptions{target, o.arch, o.threads}, ranks);
+        return std::make_unique<CompiledEinsum>(o.expr, dtypes, compile_options(o, target), ranks);
     });
     const CompiledEinsum *einsum = compiled.get();
     job.compiled = std::move(compiled);

@@ -17,7 +17,7 @@ Job make_program_job(const Options &o, Target target) {
     for (std::size_t i = 0; i < names.size(); ++i)
         if (job.inputs.dtypes[i]) dtypes[names[i]] = *job.inputs.dtypes[i];
     auto compiled = noting_files(job.inputs, [&] {
-        return std::make_unique<CompiledProgram>(o.expr, dtypes, CompileOptions{target, o.arch, o.threads});
+        return std::make_unique<CompiledProgram>(o.expr, dtypes, compile_options(o, target));
     });
     for (std::size_t i = 0; i < names.size(); ++i)
         if (compiled->program().inputs.at(i).name != names[i])

@@ -22,6 +22,7 @@ void add_common(CLI::App &cmd, Options &o) {
     cmd.add_option("--input", o.inputs, "(run) an input from numpy's .npy file: NAME=FILE.npy");
     cmd.add_option("--output", o.outputs, "(run) write an output to a .npy file: NAME=FILE.npy (an einsum's is out)");
     cmd.add_option("--threads", o.threads, "host worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    cmd.add_flag("--tf32", o.tf32, "f32 matrix products may round their inputs to tf32 (tensor cores, about 3 digits)");
     cmd.add_flag("--json", o.json, "one JSON object on stdout");
 }
 
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
     add_common(*run, o);
     run->add_flag("--check", o.check, "compare with the float64 reference interpreter");
     run->add_option("--repeat", o.repeat, "time N runs and report the median")->check(CLI::NonNegativeNumber);
+    run->add_option("--gemm", o.gemm, "(cuda) what runs a GEMM: auto | cublaslt | emitted | loops (default auto)");
 
     try {
         app.parse(argc, argv);

@@ -1,5 +1,6 @@
 // The host half of the emitted file: the ABI comment, the shared types and helpers, and one
 // launcher per kernel that validates its arguments before it launches.
+#include "backends/cuda/CudaGemm.h"
 #include "backends/cuda/CudaInternal.h"
 #include "ir/Walk.h"
 
@@ -26,6 +27,11 @@ std::string abi_comment() {
 // and strides[d] == 0. Any other strides are allowed (negative, overlapping inputs), except that an
 // output needs a nonzero stride wherever its size exceeds 1. Outputs must not overlap inputs or
 // each other. The launch is asynchronous, like any kernel launch.
+//
+// A kernel computing a matrix product (strategy gemm) also comes as K_gemm, K_gemm_m64 and/or
+// K_gemm_m32: the same product tiled through shared memory (tensor cores for f16, bf16 and, where
+// allowed, tf32), one kernel per tile shape, with K's parameters; K_launch picks one by the sizes
+// of M and N (the rule is in its code) and launches only that. They need sm_80 or newer.
 //
 // The launcher returns 0 after queueing the kernel (or when there is nothing to compute), else:
 //   EINFUSE_ERR_NULL_POINTER  1  inputs, output, sizes, a shape or strides is NULL, or data is
@@ -211,6 +217,7 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
         sizes.push_back("sizes[" + std::to_string(v) + "]");
     if (!sizes.empty()) args.push_back(join(sizes, ", "));
 
+    if (k.gemm) return out + print_gemm_launch(k, args) + "}\n#endif\n";
     if (k.staging) out += print_staged_launch(k, names, join(args, ",\n            "));
     if (k.tiling) out += print_tiled_launch(k, args);
     out += "    const int64_t block = " + std::to_string(kBlockSize) + ";\n";

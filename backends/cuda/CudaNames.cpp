@@ -29,7 +29,13 @@ const char *const kReserved[] = {
     "tile0",    "tile_n",    "tile_t",   "tile_b",   "tile_fast",    "uint4",         "einfuse_is_dense",
     "tile_chunk", "tile_begin", "tile_end", "tile_base", "tile_active", "tile_j0", "tile_rows", "tile_jj",
     "tile_float", "tile_double", "tile_int", "tile_long_long", "tile_half", "tile_nv_bfloat16",
-    "tile_e", "tile_c", "einfuse_partial", "einfuse_split", "einfuse_splits", "dim3"};
+    "tile_e", "tile_c", "einfuse_partial", "einfuse_split", "einfuse_splits", "dim3",
+    // The GEMM kernels' locals and templates (CudaGemm.cpp, CudaGemmDevice.cpp).
+    "gemm_c", "gemm_acc", "gemm_update", "gemm_epilogue", "gemm_a", "gemm_b", "gemm_a_t", "gemm_a_r", "gemm_a_k",
+    "gemm_a_kfast", "gemm_a_vec", "gemm_b_t", "gemm_b_r", "gemm_b_k", "gemm_b_kfast", "gemm_b_vec", "gemm_batch",
+    "gemm_M", "gemm_N", "gemm_tiles128", "grid", "Cfg", "einfuse_gemm_make_operand", "einfuse_gemm_simt",
+    "einfuse_gemm_mma", "einfuse_simt_cfg", "einfuse_mma_cfg", "einfuse_gemm_operand", "einfuse_gemm_load",
+    "einfuse_gemm_tile", "einfuse_gemm_tile_at", "einfuse_mma", "make_uint4", "__ldg"};
 // Functions and types the kernels name: a tensor called `max` would hide max() inside the kernel.
 const char *const kCalled[] = {
     "max", "min", "half", "nv_bfloat16", "einfuse_wrap_add", "einfuse_wrap_sub", "einfuse_wrap_mul"};
@@ -113,6 +119,7 @@ KernelNames::KernelNames(const ir::Kernel &k) : taken_(std::begin(kReserved), st
     taken_.insert(std::begin(kMathCalled), std::end(kMathCalled));
     taken_.insert(k.name);
     taken_.insert(k.name + "_launch");
+    for (const char *gemm : {"_gemm", "_gemm_m64", "_gemm_m32", "_gemm_body"}) taken_.insert(k.name + gemm);
     for (int r = 1; r < kMaxPoints; ++r)
         for (const char *local : {"idx_p", "rest_p", "tile_active_p"}) taken_.insert(local + std::to_string(r));
     for (const auto &v : k.index_vars)

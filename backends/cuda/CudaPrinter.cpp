@@ -1,5 +1,6 @@
 #include "backends/cuda/CudaPrinter.h"
 
+#include "backends/cuda/CudaGemm.h"
 #include "backends/cuda/CudaInternal.h"
 #include "support/Error.h"
 
@@ -158,12 +159,25 @@ std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view e
     out += detail::abi_comment() + "\n" + (prelude.empty() ? "" : prelude + "\n") + detail::launcher_preamble();
     if (std::any_of(kernels.begin(), kernels.end(), [](const ir::Kernel &k) { return k.staging.has_value(); }))
         out += detail::staged_launcher_helpers();
+    // The GEMM templates, once, with the tensor-core instructions of the types that use them.
+    bool gemm = false, mma = false;
+    std::set<DType> mma_types;
+    for (const auto &k : kernels) {
+        if (!k.gemm) continue;
+        gemm = true;
+        if (auto t = detail::gemm_mma_type(k)) {
+            mma = true;
+            mma_types.insert(*t);
+        }
+    }
+    if (gemm) out += "\n" + detail::gemm_device_library(mma, mma_types);
     for (const auto &k : kernels) {
         out += "\n" + comment_lines(k.comment.empty() ? k.name : k.comment);
         detail::KernelNames names(k);
         out += detail::print_kernel(k, names) + "\n";
         if (k.staging) out += detail::print_staged_kernel(k, names) + "\n";
         if (k.tiling) out += detail::print_tiled_kernels(k, names) + "\n";
+        if (k.gemm) out += detail::print_gemm_kernels(k, names) + "\n";
         out += detail::print_launcher(k, names);
     }
     return out;

@@ -105,6 +105,7 @@ std::string print_tile_load(const std::vector<Slot> &slots, const KernelNames &n
                 at += " + (tile_j0 + tile_e / " + n + ") * " + stride;
                 continue;
             }
+            if (tiling.extents.at(s.indices[d]) == 1) continue; // its coordinate is 0 (and a 1-element slot has no tile_c)
             std::string extent = std::to_string(tiling.extents.at(s.indices[d])), c = "tile_c" + std::to_string(d);
             out += "                const long long " + c + " = tile_c % " + extent + "; tile_c /= " + extent + ";\n";
             at += " + " + c + " * " + stride;

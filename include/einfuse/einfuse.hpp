@@ -197,6 +197,7 @@ struct Signature {
 struct KernelOptions {
     std::string arch; // CUDA architecture such as "sm_90"; empty: the device's own
     int threads = 0;  // host worker threads; 0: all cores
+    bool allow_tf32 = false; // f32 matrix products may round their inputs to tf32 (tensor cores)
 };
 
 /** A tensor a kernel reads or writes: its name ("in0", "out" for einsums; the program's names),

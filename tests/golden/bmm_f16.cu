@@ -18,6 +18,11 @@
 // output needs a nonzero stride wherever its size exceeds 1. Outputs must not overlap inputs or
 // each other. The launch is asynchronous, like any kernel launch.
 //
+// A kernel computing a matrix product (strategy gemm) also comes as K_gemm, K_gemm_m64 and/or
+// K_gemm_m32: the same product tiled through shared memory (tensor cores for f16, bf16 and, where
+// allowed, tf32), one kernel per tile shape, with K's parameters; K_launch picks one by the sizes
+// of M and N (the rule is in its code) and launches only that. They need sm_80 or newer.
+//
 // The launcher returns 0 after queueing the kernel (or when there is nothing to compute), else:
 //   EINFUSE_ERR_NULL_POINTER  1  inputs, output, sizes, a shape or strides is NULL, or data is
 //                                NULL for a tensor with elements

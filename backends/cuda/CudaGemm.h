@@ -1,0 +1,60 @@
+#pragma once
+// The emitted tiled GEMM kernels of a kernel with k.gemm: their tile configurations, the rule
+// that picks one per launch, and the printers. Internal to this folder; the runtime's view is in
+// CudaPrinter.h (cuda_gemm_kernel_name, cuda_gemm_launch_config).
+#include "backends/cuda/CudaInternal.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace einfuse::cuda_backend::detail {
+
+/** One compiled tile shape, a kernel `<name><suffix>`. SIMT (CUDA cores): BM x BN per block of
+ * (BM / TM) * (BN / TN) threads, TM x TN outputs per thread. MMA (tensor cores): WM x WN warps.
+ * K walks through shared memory BK at a time. Why these shapes:
+ *  - "_gemm" 128x128x16, 8x8 per thread (f32, i32): the classic register-blocked SGEMM; 64
+ *    accumulators and 16 shared reads per 64 FMAs. f64 and i64 use 64x64x16, 4x4: the same
+ *    register budget for 8-byte values.
+ *  - "_gemm_m64" 64x64x64, 4x4 per thread, 256 threads: a whole D=64 matrix (or a 64-wide slice
+ *    of a skinny GEMM) per block, K=64 in one chunk, so a batched D=64 product copies each
+ *    matrix once, 16-byte loads, in one round trip; 34 KB of static shared memory.
+ *  - "_gemm_m32" 32x32x32, 2x2 per thread, 256 threads: the same for D=32 (8 KB of shared
+ *    memory, up to 8 blocks per SM, one 16-byte load per operand per thread).
+ *  - MMA "_gemm" 128x128x32 (f16, bf16; tf32 x16), 8 warps of 64x32; "_gemm_m64" 64x64, 4 warps
+ *    of 32x32 for small or skinny products.
+ * All shared memory is static and under 48 KB: no dynamic shared memory, no driver change.
+ * min_blocks: without it ptxas spends registers freely (the D=32 kernel took 128 registers to
+ * hoist every shared-memory read of its unrolled K loop, leaving 2 blocks per SM); the
+ * bandwidth-bound small shapes need many blocks in flight, so _m32 asks for 8 (32 registers),
+ * _m64 for 4, the 128x128 tiles for 2 (128 registers, 64 of them accumulators). */
+struct GemmVariant {
+    const char *suffix;
+    bool mma;
+    int bm, bn, bk, tm, tn; // mma: tm, tn are the warps along M and N
+    int min_blocks;         // __launch_bounds__'s blocks per SM: caps registers at 64K / (threads * this)
+    int threads() const { return mma ? tm * tn * 32 : (bm / tm) * (bn / tn); }
+};
+
+/** The rule, printed into the launcher and computed by cuda_gemm_launch_config:
+ *  M, N <= 32 and a _m32 variant: _m32; else min(M, N) <= 64, or too few 128x128 tiles to give
+ *  every SM one (kMinLargeTiles, an H100/H200 has 132 SMs): _m64 when there is one; else _gemm.
+ *  Then grid = min(tiles, kMaxGrid): blocks stride over the tiles. */
+constexpr int64_t kMinLargeTiles = 132;
+
+/** The mma path's input type (F16, BF16, or F32 for tf32), or nothing: SIMT. */
+std::optional<DType> gemm_mma_type(const ir::Kernel &k);
+std::vector<GemmVariant> gemm_variants(const ir::Kernel &k);
+/** Index into gemm_variants(k) for a launch with these group sizes. */
+std::size_t choose_gemm_variant(const std::vector<GemmVariant> &v, int64_t batch, int64_t m, int64_t n);
+
+/** The templates every GEMM kernel uses (CudaGemmDevice.cpp); the mma part only when some kernel
+ * uses tensor cores, with the 16-bit instructions of `mma_types`. */
+std::string gemm_device_library(bool mma, const std::set<DType> &mma_types);
+/** k's GEMM kernels: a device template with the kernel's addressing, arithmetic and epilogue,
+ * and one `extern "C" __global__` per variant. */
+std::string print_gemm_kernels(const ir::Kernel &k, const KernelNames &names);
+/** Launcher lines that pick a variant by the rule and launch it, and return. */
+std::string print_gemm_launch(const ir::Kernel &k, const std::vector<std::string> &args);
+
+} // namespace einfuse::cuda_backend::detail

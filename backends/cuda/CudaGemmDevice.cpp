@@ -1,0 +1,296 @@
+// The device half of the emitted GEMM kernels: C++ templates printed once per file (guarded, so
+// several emitted files can share a translation unit). Each `<kernel>_gemm*` kernel (CudaGemm.cpp)
+// only says where operand elements are, how one product is accumulated and what the epilogue
+// does; the tiling below is the same for every kernel. Templates instead of per-kernel text keep
+// the emitted file readable and the printer small; NVRTC and nvcc both accept them (no std
+// headers: NVRTC has none).
+#include "backends/cuda/CudaGemm.h"
+
+namespace einfuse::cuda_backend::detail {
+
+namespace {
+
+/** Operands, the loader and the SIMT (CUDA core) main loop. */
+const char *const kCommon = R"(#ifndef EINFUSE_GEMM_1
+#define EINFUSE_GEMM_1
+// A GEMM operand as rows (M for a, N for b) by K: element (r, c) of batch element t is
+// p[off_t(t) + off_r(r) + off_c(c)]. c_fast: neighbouring c are neighbours in memory (else
+// neighbouring r are), so the copy walks that dimension across threads (coalesced). vec:
+// 16-byte loads along it are aligned and never straddle the matrix's edge (the kernel checked
+// strides, sizes and the pointer once, uniformly).
+template <class T, class OT, class OR, class OC> struct einfuse_gemm_operand {
+    typedef T type;
+    const T *p;
+    OT off_t;
+    OR off_r;
+    OC off_c;
+    bool c_fast, vec;
+};
+template <class T, class OT, class OR, class OC>
+__device__ __forceinline__ einfuse_gemm_operand<T, OT, OR, OC> einfuse_gemm_make_operand(const T *p, OT t, OR r, OC c,
+                                                                                      bool c_fast, bool vec) {
+    einfuse_gemm_operand<T, OT, OR, OC> x = {p, t, r, c, c_fast, vec};
+    return x;
+}
+
+// Copies rows [r0, r0 + R) x columns [c0, c0 + C) of x (base: its batch element) into shared
+// memory, element (r, c) at s[r * SR + c * SC], zeros outside nr x nc (so a partial chunk of K
+// adds nothing). Every load of a thread is issued before any store, so they are all in flight
+// at once: a block of a small batched GEMM copies its whole problem in one round trip.
+template <int R, int C, int SR, int SC, int THREADS, class T, class Op>
+__device__ __forceinline__ void einfuse_gemm_load(T *s, const Op &x, const T *base, long long r0, long long c0,
+                                                  long long nr, long long nc) {
+    constexpr int VEC = 16 / sizeof(T);
+    if (x.vec) {
+        constexpr int N = R * C / VEC, Q = (N + THREADS - 1) / THREADS;
+        uint4 v[Q];
+#pragma unroll
+        for (int q = 0; q < Q; ++q) {
+            const int e = q * THREADS + threadIdx.x;
+            const int r = x.c_fast ? e / (C / VEC) : e % (R / VEC) * VEC;
+            const int c = x.c_fast ? e % (C / VEC) * VEC : e / (R / VEC);
+            v[q] = make_uint4(0, 0, 0, 0);
+            if ((N % THREADS == 0 || e < N) && r0 + r < nr && c0 + c < nc)
+                v[q] = __ldg((const uint4 *)(base + x.off_r(r0 + r) + x.off_c(c0 + c)));
+        }
+#pragma unroll
+        for (int q = 0; q < Q; ++q) {
+            const int e = q * THREADS + threadIdx.x;
+            if (N % THREADS != 0 && e >= N) break;
+            const int r = x.c_fast ? e / (C / VEC) : e % (R / VEC) * VEC;
+            const int c = x.c_fast ? e % (C / VEC) * VEC : e / (R / VEC);
+            const int step = x.c_fast ? SC : SR; // between the vector's elements in shared memory
+            if (step == 1) {
+                *(uint4 *)(s + r * SR + c * SC) = v[q];
+            } else {
+                const T *elements = (const T *)&v[q];
+#pragma unroll
+                for (int i = 0; i < VEC; ++i) s[r * SR + c * SC + i * step] = elements[i];
+            }
+        }
+    } else {
+        // Element by element (strided, grouped or misaligned operands): two loads in flight per
+        // thread, not all of them: holding every element's 64-bit address made the D=32 kernel
+        // spill 500 bytes at 32 registers (unrolled 4 times: 300 bytes; twice: 32).
+        constexpr int N = R * C, Q = (N + THREADS - 1) / THREADS;
+#pragma unroll 2
+        for (int q = 0; q < Q; ++q) {
+            const int e = q * THREADS + threadIdx.x;
+            if (N % THREADS != 0 && e >= N) break;
+            const int r = x.c_fast ? e / C : e % R, c = x.c_fast ? e % C : e / R;
+            s[r * SR + c * SC] = r0 + r < nr && c0 + c < nc ? base[x.off_r(r0 + r) + x.off_c(c0 + c)] : static_cast<T>(0.0f);
+        }
+    }
+}
+
+// Which output tile a block works on: tiles of one batch element's output, N fastest; blocks
+// stride over them, so any number of tiles fits any grid.
+struct einfuse_gemm_tile {
+    long long t, m0, n0;
+};
+__device__ __forceinline__ einfuse_gemm_tile einfuse_gemm_tile_at(long long tile, long long tiles_m,
+                                                                  long long tiles_n, int bm, int bn) {
+    einfuse_gemm_tile x = {tile / (tiles_n * tiles_m), tile / tiles_n % tiles_m * bm, tile % tiles_n * bn};
+    return x;
+}
+
+// CUDA cores: BM x BN per block, TM x TN per thread. Thread (ty, tx) owns rows ty * TM + i
+// (one 16-byte shared read for TM = 4, the same for half a warp: a broadcast) and columns
+// tx + j * BN / TN (the threads of a warp read neighbouring words, conflict-free, and store
+// neighbouring columns of a row: coalesced where the output's N stride is 1).
+template <int BM_, int BN_, int BK_, int TM_, int TN_> struct einfuse_simt_cfg {
+    static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_;
+    static constexpr int threads = (BM / TM) * (BN / TN);
+};
+
+// For every output element of the tile: acc = update(acc, a[m, k], b[k, n]) over k in order,
+// then epilogue(t, m, n, acc). Shared memory holds a and b K-major (row k of the chunk is
+// contiguous in m or n), padded by 16 bytes per row.
+template <class Cfg, class Acc, class A, class B, class Update, class Epilogue>
+__device__ __forceinline__ void einfuse_gemm_simt(const A &a, const B &b, long long nbatch, long long M, long long N,
+                                                  long long K, Update update, Epilogue epilogue) {
+    typedef typename A::type TA;
+    typedef typename B::type TB;
+    constexpr int BM = Cfg::BM, BN = Cfg::BN, BK = Cfg::BK, TM = Cfg::TM, TN = Cfg::TN;
+    constexpr int LA = BM + 16 / sizeof(TA), LB = BN + 16 / sizeof(TB);
+    __shared__ __align__(16) TA as[BK * LA];
+    __shared__ __align__(16) TB bs[BK * LB];
+    const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
+    const long long tiles_m = (M + BM - 1) / BM, tiles_n = (N + BN - 1) / BN, tiles = tiles_m * tiles_n * nbatch;
+    for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const einfuse_gemm_tile at = einfuse_gemm_tile_at(tile, tiles_m, tiles_n, BM, BN);
+        const TA *pa = a.p + a.off_t(at.t);
+        const TB *pb = b.p + b.off_t(at.t);
+        Acc acc[TM][TN];
+#pragma unroll
+        for (int i = 0; i < TM; ++i)
+#pragma unroll
+            for (int j = 0; j < TN; ++j) acc[i][j] = Acc(0);
+        for (long long k0 = 0; k0 < K; k0 += BK) {
+            __syncthreads(); // the previous chunk is consumed
+            einfuse_gemm_load<BM, BK, 1, LA, Cfg::threads>(as, a, pa, at.m0, k0, M, K);
+            einfuse_gemm_load<BN, BK, 1, LB, Cfg::threads>(bs, b, pb, at.n0, k0, N, K);
+            __syncthreads();
+#pragma unroll
+            for (int kk = 0; kk < BK; ++kk) {
+                TA x[TM];
+                TB y[TN];
+#pragma unroll
+                for (int i = 0; i < TM; ++i) x[i] = as[kk * LA + ty * TM + i];
+#pragma unroll
+                for (int j = 0; j < TN; ++j) y[j] = bs[kk * LB + tx + j * (BN / TN)];
+#pragma unroll
+                for (int i = 0; i < TM; ++i)
+#pragma unroll
+                    for (int j = 0; j < TN; ++j) acc[i][j] = update(acc[i][j], x[i], y[j]);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < TM; ++i)
+#pragma unroll
+            for (int j = 0; j < TN; ++j) {
+                const long long m = at.m0 + ty * TM + i, n = at.n0 + tx + j * (BN / TN);
+                if (m < M && n < N) epilogue(at.t, m, n, acc[i][j]);
+            }
+    }
+}
+#endif // EINFUSE_GEMM_1
+)";
+
+/** Tensor cores: the mma.sync main loop and the tf32 instruction (float is always tf32 here). */
+const char *const kMma = R"(#ifndef EINFUSE_GEMM_MMA_1
+#define EINFUSE_GEMM_MMA_1
+// Tensor cores through mma.sync (sm_80 and newer): BM x BN per block, WM x WN warps, each warp
+// (BM / WM) x (BN / WN) in m16 x n8 pieces; f32 accumulators. Shared memory holds a and b
+// row-major in K (k contiguous), rows padded by 16 bytes, which makes the fragment reads
+// conflict-free. Fragment layouts are the PTX ISA's (groupID g = lane / 4, t = lane % 4).
+template <int BM_, int BN_, int BK_, int WM_, int WN_> struct einfuse_mma_cfg {
+    static constexpr int BM = BM_, BN = BN_, BK = BK_, WM = WM_, WN = WN_;
+    static constexpr int threads = WM * WN * 32;
+    static constexpr int MT = BM / WM / 16, NT = BN / WN / 8;
+};
+template <class T> struct einfuse_mma;
+
+template <class Cfg, class A, class B, class Epilogue>
+__device__ __forceinline__ void einfuse_gemm_mma(const A &a, const B &b, long long nbatch, long long M, long long N,
+                                                 long long K, Epilogue epilogue) {
+    typedef typename A::type T;
+    typedef einfuse_mma<T> Mma;
+    constexpr int BM = Cfg::BM, BN = Cfg::BN, BK = Cfg::BK, MT = Cfg::MT, NT = Cfg::NT;
+    constexpr int LD = BK + 16 / sizeof(T);
+    __shared__ __align__(16) T as[BM * LD];
+    __shared__ __align__(16) T bs[BN * LD];
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t4 = lane % 4;
+    const int wm = warp % Cfg::WM * (BM / Cfg::WM), wn = warp / Cfg::WM * (BN / Cfg::WN);
+    const long long tiles_m = (M + BM - 1) / BM, tiles_n = (N + BN - 1) / BN, tiles = tiles_m * tiles_n * nbatch;
+    for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const einfuse_gemm_tile at = einfuse_gemm_tile_at(tile, tiles_m, tiles_n, BM, BN);
+        const T *pa = a.p + a.off_t(at.t);
+        const T *pb = b.p + b.off_t(at.t);
+        float acc[MT][NT][4];
+#pragma unroll
+        for (int i = 0; i < MT; ++i)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int c = 0; c < 4; ++c) acc[i][j][c] = 0.0f;
+        for (long long k0 = 0; k0 < K; k0 += BK) {
+            __syncthreads(); // the previous chunk is consumed
+            einfuse_gemm_load<BM, BK, LD, 1, Cfg::threads>(as, a, pa, at.m0, k0, M, K);
+            einfuse_gemm_load<BN, BK, LD, 1, Cfg::threads>(bs, b, pb, at.n0, k0, N, K);
+            __syncthreads();
+#pragma unroll
+            for (int ks = 0; ks < BK; ks += Mma::KS) {
+                unsigned fa[MT][4], fb[NT][2];
+#pragma unroll
+                for (int i = 0; i < MT; ++i) Mma::frag_a(fa[i], as + (wm + i * 16) * LD + ks, LD, g, t4);
+#pragma unroll
+                for (int j = 0; j < NT; ++j) Mma::frag_b(fb[j], bs + (wn + j * 8) * LD + ks, LD, g, t4);
+#pragma unroll
+                for (int i = 0; i < MT; ++i)
+#pragma unroll
+                    for (int j = 0; j < NT; ++j) Mma::mma(acc[i][j], fa[i], fb[j]);
+            }
+        }
+        // Accumulator c of piece (i, j): row g (+8 for c >= 2), column 2 t + c % 2.
+#pragma unroll
+        for (int i = 0; i < MT; ++i)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int c = 0; c < 4; ++c) {
+                    const long long m = at.m0 + wm + i * 16 + g + c / 2 * 8, n = at.n0 + wn + j * 8 + 2 * t4 + c % 2;
+                    if (m < M && n < N) epilogue(at.t, m, n, acc[i][j][c]);
+                }
+    }
+}
+
+// float inputs on tensor cores: tf32 (10-bit mantissa, rounded to nearest), m16n8k8.
+template <> struct einfuse_mma<float> {
+    static constexpr int KS = 8;
+    static __device__ __forceinline__ unsigned tf32(float x) {
+        unsigned r;
+        asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+        return r;
+    }
+    static __device__ __forceinline__ void frag_a(unsigned (&r)[4], const float *s, int ld, int g, int t) {
+        r[0] = tf32(s[g * ld + t]);
+        r[1] = tf32(s[(g + 8) * ld + t]);
+        r[2] = tf32(s[g * ld + t + 4]);
+        r[3] = tf32(s[(g + 8) * ld + t + 4]);
+    }
+    static __device__ __forceinline__ void frag_b(unsigned (&r)[2], const float *s, int ld, int g, int t) {
+        r[0] = tf32(s[g * ld + t]);
+        r[1] = tf32(s[g * ld + t + 4]);
+    }
+    static __device__ __forceinline__ void mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+        asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                     "{%0,%1,%2,%3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    }
+};
+#endif // EINFUSE_GEMM_MMA_1
+)";
+
+/** The m16n8k16 instruction for a 16-bit type: its C name, its PTX name and guard. */
+std::string mma16(const char *type, const char *ptx, const char *guard) {
+    std::string t = type;
+    return std::string("#ifndef ") + guard + "\n#define " + guard + "\n// " + t +
+           " inputs on tensor cores: m16n8k16, products exact in f32, accumulated in f32. A fragment\n"
+           "// register holds two neighbours in k: one 32-bit shared-memory read.\n"
+           "template <> struct einfuse_mma<" + t + "> {\n"
+           "    static constexpr int KS = 16;\n"
+           "    static __device__ __forceinline__ unsigned pair(const " + t + " *s) { return *(const unsigned *)s; }\n"
+           "    static __device__ __forceinline__ void frag_a(unsigned (&r)[4], const " + t + " *s, int ld, int g, int t) {\n"
+           "        r[0] = pair(s + g * ld + 2 * t);\n"
+           "        r[1] = pair(s + (g + 8) * ld + 2 * t);\n"
+           "        r[2] = pair(s + g * ld + 2 * t + 8);\n"
+           "        r[3] = pair(s + (g + 8) * ld + 2 * t + 8);\n"
+           "    }\n"
+           "    static __device__ __forceinline__ void frag_b(unsigned (&r)[2], const " + t + " *s, int ld, int g, int t) {\n"
+           "        r[0] = pair(s + g * ld + 2 * t);\n"
+           "        r[1] = pair(s + g * ld + 2 * t + 8);\n"
+           "    }\n"
+           "    static __device__ __forceinline__ void mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {\n"
+           "        asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32." + ptx + "." + ptx +
+           ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, \"\n"
+           "                     \"{%0,%1,%2,%3};\\n\"\n"
+           "                     : \"+f\"(d[0]), \"+f\"(d[1]), \"+f\"(d[2]), \"+f\"(d[3])\n"
+           "                     : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"r\"(b[0]), \"r\"(b[1]));\n"
+           "    }\n"
+           "};\n#endif // " + guard + "\n";
+}
+
+} // namespace
+
+std::string gemm_device_library(bool mma, const std::set<DType> &mma_types) {
+    std::string out = kCommon;
+    if (!mma) return out;
+    out += kMma;
+    if (mma_types.count(DType::F16)) out += mma16("__half", "f16", "EINFUSE_GEMM_MMA_F16_1");
+    if (mma_types.count(DType::BF16)) out += mma16("__nv_bfloat16", "bf16", "EINFUSE_GEMM_MMA_BF16_1");
+    return out;
+}
+
+} // namespace einfuse::cuda_backend::detail

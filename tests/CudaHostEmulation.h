@@ -1,0 +1,120 @@
+#pragma once
+// Runs an emitted .cu on the CPU, for the machines without a GPU: force-included (g++ -include)
+// before the file, after emulated_cu() rewrote its launches and inline PTX. Each CUDA thread of
+// a block is a std::thread, __syncthreads() a barrier, __shared__ a static (blocks run one after
+// another), device memory is host memory; mma.sync is computed from the fragments the 32 lanes
+// of a warp hold, laid out as the PTX ISA documents them. Slow, and only as faithful as that:
+// it checks indexing, tiling, edges, the launcher and the epilogue, not timing or the hardware's
+// rounding order.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <barrier>
+#include <cmath>
+#include <math.h>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#undef __shared__
+#define __shared__ static
+#undef __launch_bounds__
+#define __launch_bounds__(...)
+
+struct einfuse_emu_dim {
+    unsigned x = 0, y = 0, z = 0;
+};
+inline thread_local einfuse_emu_dim threadIdx, blockIdx;
+inline einfuse_emu_dim blockDim, gridDim;
+inline std::barrier<> *einfuse_emu_barrier = nullptr;
+
+inline void __syncthreads() { einfuse_emu_barrier->arrive_and_wait(); }
+template <class T> T __ldg(const T *p) { return *p; }
+
+// The runtime API the launchers and the test harness call (cuda_fp16.h declared it), on host
+// memory. Defined here, so nothing links cudart.
+extern "C" cudaError_t cudaGetLastError(void) { return cudaSuccess; }
+extern "C" cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+extern "C" cudaError_t cudaMalloc(void **p, size_t bytes) {
+    *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
+    return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+extern "C" cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind) {
+    std::memcpy(dst, src, bytes);
+    return cudaSuccess;
+}
+
+/** kernel<<<grid, block>>>: blocks in turn (at most 4: the kernels stride over their work),
+ * each with `block` threads. */
+inline void einfuse_emu_launch(unsigned grid, unsigned block, const std::function<void()> &kernel) {
+    gridDim.x = grid < 4 ? grid : 4;
+    blockDim.x = block;
+    for (unsigned b = 0; b < gridDim.x; ++b) {
+        std::barrier<> bar(block);
+        einfuse_emu_barrier = &bar;
+        std::vector<std::thread> threads;
+        for (unsigned t = 0; t < block; ++t)
+            threads.emplace_back([&, b, t] {
+                blockIdx.x = b;
+                threadIdx.x = t;
+                kernel();
+            });
+        for (auto &th : threads) th.join();
+    }
+}
+
+/** cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero. */
+inline unsigned einfuse_emu_tf32(float x) {
+    unsigned u;
+    std::memcpy(&u, &x, 4);
+    return (u + 0x1000u) & ~0x1fffu;
+}
+
+template <class T> float einfuse_emu_half(unsigned bits) {
+    unsigned short h = static_cast<unsigned short>(bits);
+    T x;
+    std::memcpy(&x, &h, 2);
+    return static_cast<float>(x);
+}
+
+/** One warp's mma.sync: every lane leaves its fragments, then computes its accumulators from the
+ * whole warp's. KS 16: f16/bf16 m16n8k16 (two elements per register); KS 8: tf32 m16n8k8. */
+template <int KS, class T>
+void einfuse_emu_mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    static unsigned fa[32][32][4], fb[32][32][2]; // [warp][lane][register]
+    const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    std::memcpy(fa[warp][lane], a, sizeof a);
+    std::memcpy(fb[warp][lane], b, sizeof b);
+    __syncthreads();
+    auto a_at = [&](int row, int k) -> float {
+        if (KS == 8) {
+            unsigned bits = fa[warp][(row % 8) * 4 + k % 4][row / 8 + (k / 4) * 2];
+            float x;
+            std::memcpy(&x, &bits, 4);
+            return x;
+        }
+        unsigned bits = fa[warp][(row % 8) * 4 + (k % 8) / 2][row / 8 + (k / 8) * 2];
+        return einfuse_emu_half<T>(bits >> (16 * (k % 2)));
+    };
+    auto b_at = [&](int k, int n) -> float {
+        if (KS == 8) {
+            unsigned bits = fb[warp][n * 4 + k % 4][k / 4];
+            float x;
+            std::memcpy(&x, &bits, 4);
+            return x;
+        }
+        unsigned bits = fb[warp][n * 4 + (k % 8) / 2][k / 8];
+        return einfuse_emu_half<T>(bits >> (16 * (k % 2)));
+    };
+    const int g = lane / 4, t = lane % 4;
+    for (int i = 0; i < 4; ++i) {
+        const int row = g + (i / 2) * 8, col = 2 * t + i % 2;
+        float sum = d[i];
+        for (int k = 0; k < KS; ++k) sum += a_at(row, k) * b_at(k, col);
+        d[i] = sum;
+    }
+    __syncthreads(); // before the next call overwrites the fragments
+}

@@ -1,0 +1,119 @@
+#pragma once
+// One GEMM test case: plan it, check the plan chose the GEMM, emit the standalone .cu, run its
+// launcher (nvcc on a GPU, or the CPU emulation) on random inputs and compare with the float64
+// reference. Shared by gemm_gpu_test.cpp and gemm_emulated_test.cpp.
+#include "StandaloneCu.h"
+#include "TestUtil.h"
+
+#include "backends/cuda/CudaPrinter.h"
+#include "frontend/Program.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <doctest/doctest.h>
+
+namespace einfuse::test {
+
+/** One case: an einsum or a program, its sizes, the type of every tensor (the standalone
+ * harness uploads one element size), whether f32 may round to tf32, an input whose first
+ * dimension is passed as size 1 with stride 0, and how many elements every input starts after
+ * its allocation's 256-byte aligned start. */
+struct GemmCase {
+    const char *spec;
+    ir::Extents sizes;
+    DType dtype;
+    bool tf32;
+    std::string broadcast;
+    int64_t offset;
+};
+
+inline std::unique_ptr<Compiled> compile_case(const GemmCase &c) {
+    CompileOptions options{Target::Cuda, "", 0};
+    if (frontend::is_program(c.spec)) {
+        std::map<std::string, DType> dtypes;
+        auto probe = std::make_unique<CompiledProgram>(c.spec, dtypes, options);
+        for (const auto &in : probe->program().inputs) dtypes[in.name] = c.dtype;
+        return std::make_unique<CompiledProgram>(c.spec, dtypes, options);
+    }
+    std::size_t operands = std::count(c.spec, c.spec + std::strlen(c.spec), ',') + 1;
+    return std::make_unique<CompiledEinsum>(c.spec, std::vector<DType>(operands, c.dtype), options);
+}
+
+/** Element-size tolerance: the dtype's, over the reduction length; tf32 keeps 10 mantissa bits,
+ * its error grows like sqrt(K) for random signs. */
+inline double gemm_tolerance(const GemmCase &c, int64_t k) {
+    if (c.tf32) return 1e-3 * std::sqrt(static_cast<double>(k)) + 1e-3;
+    return tolerance(c.dtype, k + 16);
+}
+
+/** Plans, checks the plan chose the GEMM, emits the .cu, runs the launcher through nvcc and
+ * compares with the reference. Returns the variant the rule picked, for the caller to check. */
+inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents &extents, DType dtype = DType::F32,
+                              bool tf32 = false, const std::string &broadcast = "", int64_t offset = 0) {
+    const GemmCase c{spec, extents, dtype, tf32, broadcast, offset};
+    const std::string spec_text = c.spec; // CAPTURE keeps a reference
+    CAPTURE(spec_text);
+    CAPTURE(dtype_name(c.dtype));
+    // Planned for its sizes; where they are too small for the strategy to pick a GEMM (M, N or
+    // K under 16: edge cases), planned without sizes, which runs for any.
+    std::unique_ptr<Compiled> p = compile_case(c);
+    p->plan_for(c.sizes);
+    if (p->plan().kernels.size() == 1 && !p->plan().kernels.front().gemm) p = compile_case(c);
+    std::vector<ir::Kernel> kernels = p->plan().kernels;
+    REQUIRE(kernels.size() == 1);
+    ir::Kernel &k = kernels.front();
+    REQUIRE(k.gemm.has_value());
+    k.gemm->allow_tf32 = c.tf32;
+    std::string cu = cuda_backend::emit_cuda(kernels, "test");
+
+    std::vector<int64_t> sizes;
+    for (const auto &v : k.index_vars) sizes.push_back(c.sizes.at(v));
+    std::string variant = cuda_backend::cuda_gemm_kernel_name(k, sizes);
+    CAPTURE(variant);
+
+    // Inputs: random, non-zero; a broadcast one is stored once and passed with stride 0, and
+    // the reference gets it replicated.
+    // Inputs: random, non-zero; a broadcast one is stored once and passed with stride 0, and
+    // the reference gets it replicated.
+    auto shape_of = [&](const std::vector<std::string> &vars) {
+        Shape shape;
+        for (const auto &v : vars) shape.push_back(c.sizes.at(v));
+        return shape;
+    };
+    auto indices = cuda_backend::cuda_param_indices(k);
+    std::map<std::string, Tensor> stored, full;
+    std::vector<StandaloneTensor> args;
+    for (int i = 0; i < k.num_inputs; ++i) {
+        const ir::TensorInfo &in = k.params[i];
+        Shape shape = shape_of(indices[i]), strides = contiguous_strides(shape), kept = shape;
+        if (in.name == c.broadcast) kept[0] = 1;
+        Tensor x(in.dtype, kept), f(in.dtype, shape);
+        x.fill_random(rng());
+        for (int64_t e = 0; e < f.size(); ++e) f.store(e, x.load(e % x.size()));
+        if (in.name == c.broadcast) strides[0] = 0;
+        args.push_back({nullptr, kept, strides, c.offset});
+        full.emplace(in.name, std::move(f));
+        args.back().host = &stored.emplace(in.name, std::move(x)).first->second;
+    }
+    Shape out_shape = shape_of(indices[k.num_inputs]);
+    Tensor got(k.params[k.num_inputs].dtype, out_shape);
+    std::vector<const Tensor *> ptrs;
+    for (const auto &in : p->program().inputs) ptrs.push_back(&full.at(in.name));
+    Tensor want = p->reference(ptrs, c.sizes).front();
+
+    auto bytes = run_standalone(cu, k.name, args, {&got, out_shape, contiguous_strides(out_shape), 0}, sizes,
+                                      dtype_size(c.dtype), runner);
+    if (!bytes) {
+        MESSAGE("skipped: no nvcc");
+        return variant;
+    }
+    std::memcpy(got.data(), bytes->data(), bytes->size());
+    CHECK(ir::max_relative_error(got, want) <= gemm_tolerance(c, p->reduction_length(c.sizes)));
+    return variant;
+}
+
+inline ir::Extents bmm(int64_t b, int64_t i, int64_t j, int64_t k) { return {{"b", b}, {"i", i}, {"j", j}, {"k", k}}; }
+
+} // namespace einfuse::test
