@@ -27,9 +27,9 @@ namespace detail {
 namespace {
 
 const GemmVariant kSimt4[] = {{"_gemm", false, 128, 128, 16, 8, 8, 2},
-                              {"_gemm_m64", false, 64, 64, 64, 4, 4, 4},
-                              {"_gemm_m32", false, 32, 32, 32, 2, 2, 8}};
-const GemmVariant kSimt8[] = {{"_gemm", false, 64, 64, 16, 4, 4, 1}, {"_gemm_m32", false, 32, 32, 32, 2, 2, 4}};
+                              {"_gemm_m64", false, 64, 64, 64, 8, 2, 4},
+                              {"_gemm_m32", false, 32, 32, 32, 4, 1, 8}};
+const GemmVariant kSimt8[] = {{"_gemm", false, 64, 64, 16, 4, 4, 1}, {"_gemm_m32", false, 32, 32, 32, 4, 1, 4}};
 const GemmVariant kMma16[] = {{"_gemm", true, 128, 128, 32, 2, 4, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4}};
 const GemmVariant kMmaTf32[] = {{"_gemm", true, 128, 128, 16, 2, 4, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4}};
 

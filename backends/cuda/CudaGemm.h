@@ -16,11 +16,16 @@ namespace einfuse::cuda_backend::detail {
  *  - "_gemm" 128x128x16, 8x8 per thread (f32, i32): the classic register-blocked SGEMM; 64
  *    accumulators and 16 shared reads per 64 FMAs. f64 and i64 use 64x64x16, 4x4: the same
  *    register budget for 8-byte values.
- *  - "_gemm_m64" 64x64x64, 4x4 per thread, 256 threads: a whole D=64 matrix (or a 64-wide slice
+ *  - "_gemm_m64" 64x64x64, 8x2 per thread, 256 threads: a whole D=64 matrix (or a 64-wide slice
  *    of a skinny GEMM) per block, K=64 in one chunk, so a batched D=64 product copies each
  *    matrix once, 16-byte loads, in one round trip; 34 KB of static shared memory.
- *  - "_gemm_m32" 32x32x32, 2x2 per thread, 256 threads: the same for D=32 (8 KB of shared
+ *  - "_gemm_m32" 32x32x32, 4x1 per thread, 256 threads: the same for D=32 (9 KB of shared
  *    memory, up to 8 blocks per SM, one 16-byte load per operand per thread).
+ *    Both have a warp's 32 threads on 32 neighbouring columns: per k, a warp reads its rows of A
+ *    as 16-byte broadcasts and its B values as one 128-byte line per column (2 and 4 shared-
+ *    memory wavefronts per k for 4 and 16 FMAs; 2x2 and 4x4 took 3 and 5), and stores 128
+ *    contiguous bytes per output row. The small shapes are bandwidth targets: shared-memory
+ *    wavefronts, not FMAs, would otherwise bound them.
  *  - MMA "_gemm" 128x128x32 (f16, bf16; tf32 x16), 8 warps of 64x32; "_gemm_m64" 64x64, 4 warps
  *    of 32x32 for small or skinny products.
  * All shared memory is static and under 48 KB: no dynamic shared memory, no driver change.

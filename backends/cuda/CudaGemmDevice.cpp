@@ -160,7 +160,7 @@ __device__ __forceinline__ void einfuse_gemm_simt(const A &a, const B &b, long l
 /** Tensor cores: the mma.sync main loop and the tf32 instruction (float is always tf32 here). */
 const char *const kMma = R"(#ifndef EINFUSE_GEMM_MMA_1
 #define EINFUSE_GEMM_MMA_1
-// Tensor cores through mma.sync (sm_80 and newer): BM x BN per block, WM x WN warps, each warp
+// Tensor cores through mma.sync (sm_80 and newer; sm_75 computes the same tiles on CUDA cores): BM x BN per block, WM x WN warps, each warp
 // (BM / WM) x (BN / WN) in m16 x n8 pieces; f32 accumulators. Shared memory holds a and b
 // row-major in K (k contiguous), rows padded by 16 bytes, which makes the fragment reads
 // conflict-free. Fragment layouts are the PTX ISA's (groupID g = lane / 4, t = lane % 4).
@@ -201,6 +201,19 @@ __device__ __forceinline__ void einfuse_gemm_mma(const A &a, const B &b, long lo
             __syncthreads();
 #pragma unroll
             for (int ks = 0; ks < BK; ks += Mma::KS) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+                // No mma.sync before sm_80: the same products on CUDA cores, same accumulators.
+#pragma unroll
+                for (int i = 0; i < MT; ++i)
+#pragma unroll
+                    for (int j = 0; j < NT; ++j)
+#pragma unroll
+                        for (int c = 0; c < 4; ++c)
+#pragma unroll
+                            for (int kk = 0; kk < Mma::KS; ++kk)
+                                acc[i][j][c] += Mma::value(as[(wm + i * 16 + g + c / 2 * 8) * LD + ks + kk]) *
+                                                Mma::value(bs[(wn + j * 8 + 2 * t4 + c % 2) * LD + ks + kk]);
+#else
                 unsigned fa[MT][4], fb[NT][2];
 #pragma unroll
                 for (int i = 0; i < MT; ++i) Mma::frag_a(fa[i], as + (wm + i * 16) * LD + ks, LD, g, t4);
@@ -210,6 +223,7 @@ __device__ __forceinline__ void einfuse_gemm_mma(const A &a, const B &b, long lo
                 for (int i = 0; i < MT; ++i)
 #pragma unroll
                     for (int j = 0; j < NT; ++j) Mma::mma(acc[i][j], fa[i], fb[j]);
+#endif
             }
         }
         // Accumulator c of piece (i, j): row g (+8 for c >= 2), column 2 t + c % 2.
@@ -228,6 +242,7 @@ __device__ __forceinline__ void einfuse_gemm_mma(const A &a, const B &b, long lo
 // float inputs on tensor cores: tf32 (10-bit mantissa, rounded to nearest), m16n8k8.
 template <> struct einfuse_mma<float> {
     static constexpr int KS = 8;
+    static __device__ __forceinline__ float value(float x) { return x; }
     static __device__ __forceinline__ unsigned tf32(float x) {
         unsigned r;
         asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
@@ -254,13 +269,14 @@ template <> struct einfuse_mma<float> {
 )";
 
 /** The m16n8k16 instruction for a 16-bit type: its C name, its PTX name and guard. */
-std::string mma16(const char *type, const char *ptx, const char *guard) {
+std::string mma16(const char *type, const char *to_float, const char *ptx, const char *guard) {
     std::string t = type;
     return std::string("#ifndef ") + guard + "\n#define " + guard + "\n// " + t +
            " inputs on tensor cores: m16n8k16, products exact in f32, accumulated in f32. A fragment\n"
            "// register holds two neighbours in k: one 32-bit shared-memory read.\n"
            "template <> struct einfuse_mma<" + t + "> {\n"
            "    static constexpr int KS = 16;\n"
+           "    static __device__ __forceinline__ float value(" + t + " x) { return " + to_float + "(x); }\n"
            "    static __device__ __forceinline__ unsigned pair(const " + t + " *s) { return *(const unsigned *)s; }\n"
            "    static __device__ __forceinline__ void frag_a(unsigned (&r)[4], const " + t + " *s, int ld, int g, int t) {\n"
            "        r[0] = pair(s + g * ld + 2 * t);\n"
@@ -288,8 +304,8 @@ std::string gemm_device_library(bool mma, const std::set<DType> &mma_types) {
     std::string out = kCommon;
     if (!mma) return out;
     out += kMma;
-    if (mma_types.count(DType::F16)) out += mma16("__half", "f16", "EINFUSE_GEMM_MMA_F16_1");
-    if (mma_types.count(DType::BF16)) out += mma16("__nv_bfloat16", "bf16", "EINFUSE_GEMM_MMA_BF16_1");
+    if (mma_types.count(DType::F16)) out += mma16("__half", "__half2float", "f16", "EINFUSE_GEMM_MMA_F16_1");
+    if (mma_types.count(DType::BF16)) out += mma16("__nv_bfloat16", "__bfloat162float", "bf16", "EINFUSE_GEMM_MMA_BF16_1");
     return out;
 }
 

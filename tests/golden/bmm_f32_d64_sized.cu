@@ -21,7 +21,8 @@
 // A kernel computing a matrix product (strategy gemm) also comes as K_gemm, K_gemm_m64 and/or
 // K_gemm_m32: the same product tiled through shared memory (tensor cores for f16, bf16 and, where
 // allowed, tf32), one kernel per tile shape, with K's parameters; K_launch picks one by the sizes
-// of M and N (the rule is in its code) and launches only that. They need sm_80 or newer.
+// of M and N (the rule is in its code) and launches only that. Tensor cores from sm_80 on; for
+// sm_75 the same kernels compute on CUDA cores.
 //
 // The launcher returns 0 after queueing the kernel (or when there is nothing to compute), else:
 //   EINFUSE_ERR_NULL_POINTER  1  inputs, output, sizes, a shape or strides is NULL, or data is
@@ -297,14 +298,14 @@ extern "C" __global__ void __launch_bounds__(256, 4) einfuse_bij_bjk_to_bik_gemm
     const float *__restrict__ in1, long long in1_s0, long long in1_s1, long long in1_s2,
     float *__restrict__ out, long long out_s0, long long out_s1, long long out_s2,
     long long n_b, long long n_i, long long n_j, long long n_k) {
-    einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<64, 64, 64, 4, 4>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
+    einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<64, 64, 64, 8, 2>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
 }
 extern "C" __global__ void __launch_bounds__(256, 8) einfuse_bij_bjk_to_bik_gemm_m32(
     const float *__restrict__ in0, long long in0_s0, long long in0_s1, long long in0_s2,
     const float *__restrict__ in1, long long in1_s0, long long in1_s1, long long in1_s2,
     float *__restrict__ out, long long out_s0, long long out_s1, long long out_s2,
     long long n_b, long long n_i, long long n_j, long long n_k) {
-    einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<32, 32, 32, 2, 2>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
+    einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<32, 32, 32, 4, 1>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
 }
 
 #ifndef __CUDACC_RTC__
