@@ -121,14 +121,33 @@ template <int R, int C, int SR, int SC, int THREADS, class T, class Op>
 __device__ __forceinline__ void einfuse_gemm_load(T *s, const Op &x, const T *base, long long r0, long long c0,
                                                   long long nr, long long nc) {
     constexpr int VEC = 16 / sizeof(T);
+    // Which vector thread slot e copies. Along r: neighbouring threads take neighbouring
+    // vectors of a column. Along c into a transposed tile (SC != 1, CUDA cores' A), each warp
+    // takes 2 neighbouring vectors (a 32-byte sector) of 16 rows: the scattered shared stores of
+    // its elements then hit 32 different banks, where a warp along one row had 4- to 8-way
+    // conflicts (rows are BM + 4 words apart).
+    constexpr bool sectors = SC != 1 && (C / VEC) % 2 == 0 && R % 16 == 0;
+    auto slot = [&](int e, int &r, int &c) {
+        if (!x.c_fast) {
+            r = e % (R / VEC) * VEC;
+            c = e / (R / VEC);
+        } else if (sectors) {
+            const int lane = e % 32, w = e / 32;
+            r = w % (R / 16) * 16 + lane / 2;
+            c = (w / (R / 16) * 2 + lane % 2) * VEC;
+        } else {
+            r = e / (C / VEC);
+            c = e % (C / VEC) * VEC;
+        }
+    };
     if (x.vec) {
         constexpr int N = R * C / VEC, Q = (N + THREADS - 1) / THREADS;
         uint4 v[Q];
 #pragma unroll
         for (int q = 0; q < Q; ++q) {
             const int e = q * THREADS + threadIdx.x;
-            const int r = x.c_fast ? e / (C / VEC) : e % (R / VEC) * VEC;
-            const int c = x.c_fast ? e % (C / VEC) * VEC : e / (R / VEC);
+            int r, c;
+            slot(e, r, c);
             v[q] = make_uint4(0, 0, 0, 0);
             if ((N % THREADS == 0 || e < N) && r0 + r < nr && c0 + c < nc)
                 v[q] = __ldg((const uint4 *)(base + x.off_r(r0 + r) + x.off_c(c0 + c)));
@@ -137,8 +156,8 @@ __device__ __forceinline__ void einfuse_gemm_load(T *s, const Op &x, const T *ba
         for (int q = 0; q < Q; ++q) {
             const int e = q * THREADS + threadIdx.x;
             if (N % THREADS != 0 && e >= N) break;
-            const int r = x.c_fast ? e / (C / VEC) : e % (R / VEC) * VEC;
-            const int c = x.c_fast ? e % (C / VEC) * VEC : e / (R / VEC);
+            int r, c;
+            slot(e, r, c);
             const int step = x.c_fast ? SC : SR; // between the vector's elements in shared memory
             if (step == 1) {
                 *(uint4 *)(s + r * SR + c * SC) = v[q];
