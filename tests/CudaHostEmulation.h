@@ -32,6 +32,17 @@ inline einfuse_emu_dim blockDim, gridDim;
 inline std::barrier<> *einfuse_emu_barrier = nullptr;
 
 inline void __syncthreads() { einfuse_emu_barrier->arrive_and_wait(); }
+inline float __uint_as_float(unsigned u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+inline double __hiloint2double(int hi, int lo) {
+    unsigned long long u = (unsigned long long)(unsigned)hi << 32 | (unsigned)lo;
+    double d;
+    std::memcpy(&d, &u, 8);
+    return d;
+}
 template <class T> T __ldg(const T *p) { return *p; }
 
 // The runtime API the launchers and the test harness call (cuda_fp16.h declared it), on host

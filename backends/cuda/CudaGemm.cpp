@@ -26,12 +26,12 @@ namespace detail {
 
 namespace {
 
-const GemmVariant kSimt4[] = {{"_gemm", false, 128, 128, 16, 8, 8, 2},
-                              {"_gemm_m64", false, 64, 64, 64, 8, 2, 4},
-                              {"_gemm_m32", false, 32, 32, 32, 4, 1, 8}};
-const GemmVariant kSimt8[] = {{"_gemm", false, 64, 64, 16, 4, 4, 1}, {"_gemm_m32", false, 32, 32, 32, 4, 1, 4}};
-const GemmVariant kMma16[] = {{"_gemm", true, 128, 128, 32, 2, 4, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4}};
-const GemmVariant kMmaTf32[] = {{"_gemm", true, 128, 128, 16, 2, 4, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4}};
+const GemmVariant kSimt4[] = {{"_gemm", false, 128, 128, 16, 8, 8, 2, 2},
+                              {"_gemm_m64", false, 64, 64, 64, 8, 2, 4, 1},
+                              {"_gemm_m32", false, 32, 32, 32, 4, 1, 8, 1}};
+const GemmVariant kSimt8[] = {{"_gemm", false, 64, 64, 16, 4, 4, 1, 2}, {"_gemm_m32", false, 32, 32, 32, 4, 1, 4, 1}};
+const GemmVariant kMma16[] = {{"_gemm", true, 128, 128, 32, 2, 4, 2, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4, 2}};
+const GemmVariant kMmaTf32[] = {{"_gemm", true, 128, 128, 16, 2, 4, 2, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4, 2}};
 
 /** What the printer needs of a GEMM kernel's body. */
 struct GemmParts {
@@ -171,7 +171,7 @@ std::string print_epilogue(const GemmParts &p, const KernelNames &names) {
 std::string variant_config(const GemmVariant &v) {
     auto n = [](int x) { return std::to_string(x); };
     return std::string(v.mma ? "einfuse_mma_cfg<" : "einfuse_simt_cfg<") + n(v.bm) + ", " + n(v.bn) + ", " + n(v.bk) +
-           ", " + n(v.tm) + ", " + n(v.tn) + ">";
+           ", " + n(v.tm) + ", " + n(v.tn) + ", " + n(v.stages) + ">";
 }
 
 std::string ceil_div(const std::string &x, int d) { return "((" + x + " + " + std::to_string(d - 1) + ") / " + std::to_string(d) + ")"; }
