@@ -11,11 +11,11 @@
 
 #include <barrier>
 #include <cmath>
-#include <math.h>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <math.h>
 #include <thread>
 #include <vector>
 
@@ -73,7 +73,8 @@ inline void einfuse_emu_launch(unsigned grid, unsigned block, const std::functio
                 threadIdx.x = t;
                 kernel();
             });
-        for (auto &th : threads) th.join();
+        for (auto &th : threads)
+            th.join();
     }
 }
 
@@ -93,8 +94,7 @@ template <class T> float einfuse_emu_half(unsigned bits) {
 
 /** One warp's mma.sync: every lane leaves its fragments, then computes its accumulators from the
  * whole warp's. KS 16: f16/bf16 m16n8k16 (two elements per register); KS 8: tf32 m16n8k8. */
-template <int KS, class T>
-void einfuse_emu_mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+template <int KS, class T> void einfuse_emu_mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
     static unsigned fa[32][32][4], fb[32][32][2]; // [warp][lane][register]
     const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     std::memcpy(fa[warp][lane], a, sizeof a);
@@ -124,7 +124,8 @@ void einfuse_emu_mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[
     for (int i = 0; i < 4; ++i) {
         const int row = g + (i / 2) * 8, col = 2 * t + i % 2;
         float sum = d[i];
-        for (int k = 0; k < KS; ++k) sum += a_at(row, k) * b_at(k, col);
+        for (int k = 0; k < KS; ++k)
+            sum += a_at(row, k) * b_at(k, col);
         d[i] = sum;
     }
     __syncthreads(); // before the next call overwrites the fragments

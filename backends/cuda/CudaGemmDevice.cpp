@@ -367,36 +367,50 @@ std::string mma16(const char *type, const char *to_float, const char *ptx, const
     return std::string("#ifndef ") + guard + "\n#define " + guard + "\n// " + t +
            " inputs on tensor cores: m16n8k16, products exact in f32, accumulated in f32. A fragment\n"
            "// register holds two neighbours in k: one 32-bit shared-memory read.\n"
-           "template <> struct einfuse_mma<" + t + "> {\n"
+           "template <> struct einfuse_mma<" +
+           t +
+           "> {\n"
            "    static constexpr int KS = 16;\n"
-           "    static __device__ __forceinline__ float value(" + t + " x) { return " + to_float + "(x); }\n"
-           "    static __device__ __forceinline__ unsigned pair(const " + t + " *s) { return *(const unsigned *)s; }\n"
-           "    static __device__ __forceinline__ void frag_a(unsigned (&r)[4], const " + t + " *s, int ld, int g, int t) {\n"
+           "    static __device__ __forceinline__ float value(" +
+           t + " x) { return " + to_float +
+           "(x); }\n"
+           "    static __device__ __forceinline__ unsigned pair(const " +
+           t +
+           " *s) { return *(const unsigned *)s; }\n"
+           "    static __device__ __forceinline__ void frag_a(unsigned (&r)[4], const " +
+           t +
+           " *s, int ld, int g, int t) {\n"
            "        r[0] = pair(s + g * ld + 2 * t);\n"
            "        r[1] = pair(s + (g + 8) * ld + 2 * t);\n"
            "        r[2] = pair(s + g * ld + 2 * t + 8);\n"
            "        r[3] = pair(s + (g + 8) * ld + 2 * t + 8);\n"
            "    }\n"
-           "    static __device__ __forceinline__ void frag_b(unsigned (&r)[2], const " + t + " *s, int ld, int g, int t) {\n"
+           "    static __device__ __forceinline__ void frag_b(unsigned (&r)[2], const " +
+           t +
+           " *s, int ld, int g, int t) {\n"
            "        r[0] = pair(s + g * ld + 2 * t);\n"
            "        r[1] = pair(s + g * ld + 2 * t + 8);\n"
            "    }\n"
-           "    static __device__ __forceinline__ void mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {\n"
-           "        asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32." + ptx + "." + ptx +
+           "    static __device__ __forceinline__ void mma(float (&d)[4], const unsigned (&a)[4], const unsigned "
+           "(&b)[2]) {\n"
+           "        asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32." +
+           ptx + "." + ptx +
            ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, \"\n"
            "                     \"{%0,%1,%2,%3};\\n\"\n"
            "                     : \"+f\"(d[0]), \"+f\"(d[1]), \"+f\"(d[2]), \"+f\"(d[3])\n"
            "                     : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"r\"(b[0]), \"r\"(b[1]));\n"
            "    }\n"
-           "};\n#endif // " + guard + "\n";
+           "};\n#endif // " +
+           guard + "\n";
 }
 
 /** einfuse_gemm_bits for a 16-bit type, for files that include its header. */
 std::string bits16(const char *type, const char *from_bits, const char *guard) {
     std::string t = type;
     return std::string("#ifndef ") + guard + "\n#define " + guard + "\ntemplate <> struct einfuse_gemm_bits<" + t +
-           "> {\n    static __device__ __forceinline__ " + t + " get(const uint4 &v, int i) {\n        return " + from_bits +
-           "((unsigned short)(einfuse_gemm_word(v, i / 2) >> (16 * (i % 2))));\n    }\n};\n#endif // " + guard + "\n";
+           "> {\n    static __device__ __forceinline__ " + t + " get(const uint4 &v, int i) {\n        return " +
+           from_bits + "((unsigned short)(einfuse_gemm_word(v, i / 2) >> (16 * (i % 2))));\n    }\n};\n#endif // " +
+           guard + "\n";
 }
 
 } // namespace
@@ -408,7 +422,8 @@ std::string gemm_device_library(bool mma, const std::set<DType> &mma_types, cons
     if (!mma) return out;
     out += kMma;
     if (mma_types.count(DType::F16)) out += mma16("__half", "__half2float", "f16", "EINFUSE_GEMM_MMA_F16_1");
-    if (mma_types.count(DType::BF16)) out += mma16("__nv_bfloat16", "__bfloat162float", "bf16", "EINFUSE_GEMM_MMA_BF16_1");
+    if (mma_types.count(DType::BF16))
+        out += mma16("__nv_bfloat16", "__bfloat162float", "bf16", "EINFUSE_GEMM_MMA_BF16_1");
     return out;
 }
 
