@@ -226,13 +226,16 @@ __device__ __forceinline__ void einfuse_gemm_mainloop(typename A::type *as, int 
     CA ca;
     CB cb;
     if (STAGES == 1) {
-        // a's loads, then b's: holding both in registers at once made ptxas spill the D=64
-        // kernel (168 bytes at 64 registers); one operand's are in flight per block, and the
-        // other blocks of the SM keep the memory busy.
+        // Both operands' loads in flight at once where they take few registers (D=32: one
+        // 16-byte load each, so a block waits for memory once); else a's, then b's: holding
+        // both made ptxas spill the D=64 kernel (168 bytes at 64 registers), and the other
+        // blocks of the SM keep the memory busy meanwhile.
+        constexpr bool together = CA::Q + CB::Q <= 4;
         for (long long k0 = 0; k0 < K; k0 += BK) {
             ca.fetch(a, pa, m0, k0, M, K);
+            if (together) cb.fetch(b, pb, n0, k0, N, K);
             ca.put(as, a, pa, m0, k0, M, K);
-            cb.fetch(b, pb, n0, k0, N, K);
+            if (!together) cb.fetch(b, pb, n0, k0, N, K);
             cb.put(bs, b, pb, n0, k0, N, K);
             __syncthreads();
             chunk(as, bs);
