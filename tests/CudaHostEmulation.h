@@ -43,7 +43,11 @@ inline double __hiloint2double(int hi, int lo) {
     std::memcpy(&d, &u, 8);
     return d;
 }
-template <class T> T __ldg(const T *p) { return *p; }
+/** A GPU faults on a misaligned load; here it would pass silently, so it aborts. */
+template <class T> T __ldg(const T *p) {
+    if (reinterpret_cast<std::uintptr_t>(p) % alignof(T) != 0) std::abort();
+    return *p;
+}
 
 // The runtime API the launchers and the test harness call (cuda_fp16.h declared it), on host
 // memory. Defined here, so nothing links cudart.
