@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, in the repository root, with .gpu-carry/ (from scripts/gpu-build.sh)
 # beside it. `tests`: the gpu, golden and cli tests, CLI runs checked against the reference, and
-# compute-sanitizer memcheck and racecheck on the staged and tiled kernels. `bench`: the
+# compute-sanitizer memcheck and racecheck on the staged, tiled and GEMM kernels. `bench`: the
 # benchmark of the brief's table against the installed peers (bench/gpu_bench.py; `quick` skips
-# torch.compile). Default: tests, then the quick benchmark. Results go to $OUT (or ./gpu-results).
+# torch.compile) and the small batched GEMMs (bench/gemm_gpu_bench.py). Default: tests, then the quick benchmark. Results go to $OUT (or ./gpu-results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
@@ -25,6 +25,8 @@ what=${1:-all}
         run $bin/gpu_call_overhead
         step "benchmark: the brief's table against the peers"
         run python3 bench/gpu_bench.py $bin/einfuse "$OUT"
+        step "benchmark: small batched GEMMs (D=32, D=64) in TB/s, in-process and the emitted tiled kernel"
+        run python3 bench/gemm_gpu_bench.py $bin/einfuse "$OUT"
         exit $status
     fi
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
@@ -50,6 +52,11 @@ what=${1:-all}
         run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "$GAUSS" --target cuda --dims i=700,j=3000,d=3 --check
     done
     run compute-sanitizer --tool memcheck --error-exitcode 9 $bin/gpu_tests --test-case="gpu staged*,gpu tiled*"
+    # The GEMM tests run their kernels in child processes (standalone programs): followed.
+    for tool in memcheck racecheck; do
+        run compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 $bin/gpu_tests \
+            --test-case="gpu gemm: the rule*,gpu gemm: transposed*"
+    done
     step "host time of a cached call (public C++ API, device arrays)"
     run $bin/gpu_call_overhead
     step "benchmark (quick: no torch.compile)"

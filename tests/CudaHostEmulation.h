@@ -11,11 +11,11 @@
 
 #include <barrier>
 #include <cmath>
-#include <math.h>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <math.h>
 #include <thread>
 #include <vector>
 
@@ -32,7 +32,22 @@ inline einfuse_emu_dim blockDim, gridDim;
 inline std::barrier<> *einfuse_emu_barrier = nullptr;
 
 inline void __syncthreads() { einfuse_emu_barrier->arrive_and_wait(); }
-template <class T> T __ldg(const T *p) { return *p; }
+inline float __uint_as_float(unsigned u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+inline double __hiloint2double(int hi, int lo) {
+    unsigned long long u = (unsigned long long)(unsigned)hi << 32 | (unsigned)lo;
+    double d;
+    std::memcpy(&d, &u, 8);
+    return d;
+}
+/** A GPU faults on a misaligned load; here it would pass silently, so it aborts. */
+template <class T> T __ldg(const T *p) {
+    if (reinterpret_cast<std::uintptr_t>(p) % alignof(T) != 0) std::abort();
+    return *p;
+}
 
 // The runtime API the launchers and the test harness call (cuda_fp16.h declared it), on host
 // memory. Defined here, so nothing links cudart.
@@ -62,7 +77,8 @@ inline void einfuse_emu_launch(unsigned grid, unsigned block, const std::functio
                 threadIdx.x = t;
                 kernel();
             });
-        for (auto &th : threads) th.join();
+        for (auto &th : threads)
+            th.join();
     }
 }
 
@@ -82,8 +98,7 @@ template <class T> float einfuse_emu_half(unsigned bits) {
 
 /** One warp's mma.sync: every lane leaves its fragments, then computes its accumulators from the
  * whole warp's. KS 16: f16/bf16 m16n8k16 (two elements per register); KS 8: tf32 m16n8k8. */
-template <int KS, class T>
-void einfuse_emu_mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+template <int KS, class T> void einfuse_emu_mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
     static unsigned fa[32][32][4], fb[32][32][2]; // [warp][lane][register]
     const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     std::memcpy(fa[warp][lane], a, sizeof a);
@@ -113,7 +128,8 @@ void einfuse_emu_mma(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[
     for (int i = 0; i < 4; ++i) {
         const int row = g + (i / 2) * 8, col = 2 * t + i % 2;
         float sum = d[i];
-        for (int k = 0; k < KS; ++k) sum += a_at(row, k) * b_at(k, col);
+        for (int k = 0; k < KS; ++k)
+            sum += a_at(row, k) * b_at(k, col);
         d[i] = sum;
     }
     __syncthreads(); // before the next call overwrites the fragments

@@ -34,7 +34,8 @@ inline std::unique_ptr<Compiled> compile_case(const GemmCase &c) {
     if (frontend::is_program(c.spec)) {
         std::map<std::string, DType> dtypes;
         auto probe = std::make_unique<CompiledProgram>(c.spec, dtypes, options);
-        for (const auto &in : probe->program().inputs) dtypes[in.name] = c.dtype;
+        for (const auto &in : probe->program().inputs)
+            dtypes[in.name] = c.dtype;
         return std::make_unique<CompiledProgram>(c.spec, dtypes, options);
     }
     std::size_t operands = std::count(c.spec, c.spec + std::strlen(c.spec), ',') + 1;
@@ -69,7 +70,8 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
     std::string cu = cuda_backend::emit_cuda(kernels, "test");
 
     std::vector<int64_t> sizes;
-    for (const auto &v : k.index_vars) sizes.push_back(c.sizes.at(v));
+    for (const auto &v : k.index_vars)
+        sizes.push_back(c.sizes.at(v));
     std::string variant = cuda_backend::cuda_gemm_kernel_name(k, sizes);
     CAPTURE(variant);
 
@@ -79,7 +81,8 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
     // the reference gets it replicated.
     auto shape_of = [&](const std::vector<std::string> &vars) {
         Shape shape;
-        for (const auto &v : vars) shape.push_back(c.sizes.at(v));
+        for (const auto &v : vars)
+            shape.push_back(c.sizes.at(v));
         return shape;
     };
     auto indices = cuda_backend::cuda_param_indices(k);
@@ -91,7 +94,8 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
         if (in.name == c.broadcast) kept[0] = 1;
         Tensor x(in.dtype, kept), f(in.dtype, shape);
         x.fill_random(rng());
-        for (int64_t e = 0; e < f.size(); ++e) f.store(e, x.load(e % x.size()));
+        for (int64_t e = 0; e < f.size(); ++e)
+            f.store(e, x.load(e % x.size()));
         if (in.name == c.broadcast) strides[0] = 0;
         args.push_back({nullptr, kept, strides, c.offset});
         full.emplace(in.name, std::move(f));
@@ -100,11 +104,12 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
     Shape out_shape = shape_of(indices[k.num_inputs]);
     Tensor got(k.params[k.num_inputs].dtype, out_shape);
     std::vector<const Tensor *> ptrs;
-    for (const auto &in : p->program().inputs) ptrs.push_back(&full.at(in.name));
+    for (const auto &in : p->program().inputs)
+        ptrs.push_back(&full.at(in.name));
     Tensor want = p->reference(ptrs, c.sizes).front();
 
     auto bytes = run_standalone(cu, k.name, args, {&got, out_shape, contiguous_strides(out_shape), 0}, sizes,
-                                      dtype_size(c.dtype), runner);
+                                dtype_size(c.dtype), runner);
     if (!bytes) {
         MESSAGE("skipped: no nvcc");
         return variant;

@@ -23,6 +23,9 @@ TEST_CASE("emulated gemm: every element type and tile shape") {
         check_gemm("bij,bjk->bik", bmm(3, 20, 32, 30), t);   // _gemm_m32 (tensor cores: _gemm_m64)
         check_gemm("bij,bjk->bik", bmm(132, 65, 20, 65), t); // _gemm: 132 tiles of 128x128
     }
+    // Many chunks of K through the double-buffered tiles (an odd number: both buffers in turn).
+    for (DType t : {DType::F32, DType::F16, DType::F64})
+        CHECK(check_gemm("bij,bjk->bik", bmm(132, 65, 70, 65), t) == "einfuse_bij_bjk_to_bik_gemm");
     CHECK(check_gemm("bij,bjk->bik", bmm(132, 65, 20, 65), DType::F32, true) == "einfuse_bij_bjk_to_bik_gemm");
     CHECK(check_gemm("bij,bjk->bik", bmm(3, 40, 48, 56), DType::F32, true) == "einfuse_bij_bjk_to_bik_gemm_m64");
 }

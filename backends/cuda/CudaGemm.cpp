@@ -26,12 +26,12 @@ namespace detail {
 
 namespace {
 
-const GemmVariant kSimt4[] = {{"_gemm", false, 128, 128, 16, 8, 8, 2},
-                              {"_gemm_m64", false, 64, 64, 64, 4, 4, 4},
-                              {"_gemm_m32", false, 32, 32, 32, 2, 2, 8}};
-const GemmVariant kSimt8[] = {{"_gemm", false, 64, 64, 16, 4, 4, 1}, {"_gemm_m32", false, 32, 32, 32, 2, 2, 4}};
-const GemmVariant kMma16[] = {{"_gemm", true, 128, 128, 32, 2, 4, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4}};
-const GemmVariant kMmaTf32[] = {{"_gemm", true, 128, 128, 16, 2, 4, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4}};
+const GemmVariant kSimt4[] = {{"_gemm", false, 128, 128, 16, 8, 8, 2, 2},
+                              {"_gemm_m64", false, 64, 64, 64, 8, 2, 4, 1},
+                              {"_gemm_m32", false, 32, 32, 32, 4, 1, 8, 1}};
+const GemmVariant kSimt8[] = {{"_gemm", false, 64, 64, 16, 4, 4, 1, 2}, {"_gemm_m32", false, 32, 32, 32, 4, 1, 4, 1}};
+const GemmVariant kMma16[] = {{"_gemm", true, 128, 128, 32, 2, 4, 2, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4, 2}};
+const GemmVariant kMmaTf32[] = {{"_gemm", true, 128, 128, 16, 2, 4, 2, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4, 2}};
 
 /** What the printer needs of a GEMM kernel's body. */
 struct GemmParts {
@@ -69,12 +69,15 @@ GemmParts parts(const ir::Kernel &k) {
     return p;
 }
 
-bool has(const std::vector<std::string> &v, const std::string &x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool has(const std::vector<std::string> &v, const std::string &x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 /** The product of the group's extents: "n_b * n_i", or "1LL". */
 std::string group_size(const std::vector<std::string> &group, const KernelNames &names) {
     std::string out;
-    for (const auto &v : group) out += (out.empty() ? "" : " * ") + names.extent(v);
+    for (const auto &v : group)
+        out += (out.empty() ? "" : " * ") + names.extent(v);
     return out.empty() ? "1LL" : out;
 }
 
@@ -106,7 +109,8 @@ std::string vec_condition(const ir::TensorInfo &t, const std::vector<std::string
                           const KernelNames &names) {
     if (fast.size() != 1 || stride_of(t.name, idx, fast[0], names).empty()) return "false";
     const std::string vec = std::to_string(16 / dtype_size(t.dtype));
-    std::string out = stride_of(t.name, idx, fast[0], names) + " == 1 && " + names.extent(fast[0]) + " % " + vec + " == 0";
+    std::string out =
+        stride_of(t.name, idx, fast[0], names) + " == 1 && " + names.extent(fast[0]) + " % " + vec + " == 0";
     for (const auto &group : others)
         for (const auto &v : group)
             if (std::string s = stride_of(t.name, idx, v, names); !s.empty()) out += " && " + s + " % " + vec + " == 0";
@@ -115,8 +119,9 @@ std::string vec_condition(const ir::TensorInfo &t, const std::vector<std::string
 
 /** The operand: its offsets along batch, rows (M or N) and K, which way is contiguous, and
  * whether 16-byte loads fit. */
-std::string print_operand(const GemmParts &p, const char *op, const ir::TensorInfo &t, const std::vector<std::string> &idx,
-                          const std::vector<std::string> &rows, const KernelNames &names) {
+std::string print_operand(const GemmParts &p, const char *op, const ir::TensorInfo &t,
+                          const std::vector<std::string> &idx, const std::vector<std::string> &rows,
+                          const KernelNames &names) {
     const std::string pre = std::string("gemm_") + op, tensor = names.tensor(t.name);
     std::string out = print_offset(pre + "_t", t.name, idx, p.g.batch, names);
     out += print_offset(pre + "_r", t.name, idx, rows, names);
@@ -126,8 +131,8 @@ std::string print_operand(const GemmParts &p, const char *op, const ir::TensorIn
     out += "    const bool " + pre + "_vec = ((unsigned long long)" + tensor + " & 15) == 0 && (" + pre + "_kfast ? " +
            vec_condition(t, idx, p.g.k, {p.g.batch, rows}, names) + " : " +
            vec_condition(t, idx, rows, {p.g.batch, p.g.k}, names) + ");\n";
-    return out + "    const auto " + pre + " = einfuse_gemm_make_operand(" + tensor + ", " + pre + "_t, " + pre + "_r, " +
-           pre + "_k, " + pre + "_kfast, " + pre + "_vec);\n";
+    return out + "    const auto " + pre + " = einfuse_gemm_make_operand(" + tensor + ", " + pre + "_t, " + pre +
+           "_r, " + pre + "_k, " + pre + "_kfast, " + pre + "_vec);\n";
 }
 
 /** The K loop's multiply-add as a lambda of (acc, x, y): the assignment's value with the two
@@ -145,8 +150,8 @@ std::string print_update(const GemmParts &p) {
         return ir::map_children(e, operands);
     };
     return "    auto gemm_update = [](" + c_type(p.acc_type) + " " + names.scalar(p.update->name) + ", " +
-           c_type(p.a->dtype) + " " + names.scalar("x") + ", " + c_type(p.b->dtype) + " " + names.scalar("y") + ") -> " +
-           c_type(p.acc_type) + " { return " + print_expr(operands(p.update->value), names) + "; };\n";
+           c_type(p.a->dtype) + " " + names.scalar("x") + ", " + c_type(p.b->dtype) + " " + names.scalar("y") +
+           ") -> " + c_type(p.acc_type) + " { return " + print_expr(operands(p.update->value), names) + "; };\n";
 }
 
 /** The statements after the K loop for one output element (batch, m, n) = (idx, idx_p1, idx_p2). */
@@ -171,10 +176,12 @@ std::string print_epilogue(const GemmParts &p, const KernelNames &names) {
 std::string variant_config(const GemmVariant &v) {
     auto n = [](int x) { return std::to_string(x); };
     return std::string(v.mma ? "einfuse_mma_cfg<" : "einfuse_simt_cfg<") + n(v.bm) + ", " + n(v.bn) + ", " + n(v.bk) +
-           ", " + n(v.tm) + ", " + n(v.tn) + ">";
+           ", " + n(v.tm) + ", " + n(v.tn) + ", " + n(v.stages) + ">";
 }
 
-std::string ceil_div(const std::string &x, int d) { return "((" + x + " + " + std::to_string(d - 1) + ") / " + std::to_string(d) + ")"; }
+std::string ceil_div(const std::string &x, int d) {
+    return "((" + x + " + " + std::to_string(d - 1) + ") / " + std::to_string(d) + ")";
+}
 
 } // namespace
 
@@ -222,27 +229,32 @@ std::string print_gemm_kernels(const ir::Kernel &k, const KernelNames &names) {
     std::string params;
     for (const auto &t : k.params) {
         params += (params.empty() ? "" : ", ") + names.tensor(t.name);
-        for (int d = 0; d < t.rank; ++d) params += ", " + names.stride(t.name, d);
+        for (int d = 0; d < t.rank; ++d)
+            params += ", " + names.stride(t.name, d);
     }
-    for (const auto &v : k.index_vars) params += ", " + names.extent(v);
+    for (const auto &v : k.index_vars)
+        params += ", " + names.extent(v);
 
     std::string sig = kernel_signature(k, names, k.name + "_gemm_body");
     const std::string plain = "extern \"C\" __global__ void ";
     sig.replace(0, plain.size(), "template <class Cfg> __device__ __forceinline__ void ");
-    std::string out = "// " + k.name + " as a tiled GEMM (" + (mma ? "tensor cores" : "CUDA cores") +
-                      "): batch " + group_size(p.g.batch, names) + ", M " + group_size(p.g.m, names) + ", N " +
+    std::string out = "// " + k.name + " as a tiled GEMM (" + (mma ? "tensor cores" : "CUDA cores") + "): batch " +
+                      group_size(p.g.batch, names) + ", M " + group_size(p.g.m, names) + ", N " +
                       group_size(p.g.n, names) + ", K " + group_size(p.g.k, names) + "; one kernel per tile shape.\n";
     out += sig + " {\n";
     out += print_operand(p, "a", *p.a, p.a_idx, p.g.m, names);
     out += print_operand(p, "b", *p.b, p.b_idx, p.g.n, names);
     if (!mma) out += print_update(p);
     out += print_epilogue(p, names);
-    out += std::string("    ") + (mma ? "einfuse_gemm_mma<Cfg>" : "einfuse_gemm_simt<Cfg, " + c_type(p.acc_type) + ">") +
+    out += std::string("    ") +
+           (mma ? "einfuse_gemm_mma<Cfg>" : "einfuse_gemm_simt<Cfg, " + c_type(p.acc_type) + ">") +
            "(gemm_a, gemm_b, " + group_size(p.g.batch, names) + ", " + group_size(p.g.m, names) + ", " +
            group_size(p.g.n, names) + ", " + group_size(p.g.k, names) + (mma ? "" : ", gemm_update") +
            ", gemm_epilogue);\n}\n";
     for (const auto &v : gemm_variants(k)) {
-        out += kernel_signature(k, names, "__launch_bounds__(" + std::to_string(v.threads()) + ", " + std::to_string(v.min_blocks) + ") " + k.name + v.suffix) +
+        out += kernel_signature(k, names,
+                                "__launch_bounds__(" + std::to_string(v.threads()) + ", " +
+                                    std::to_string(v.min_blocks) + ") " + k.name + v.suffix) +
                " {\n";
         out += "    " + k.name + "_gemm_body<" + variant_config(v) + ">(" + params + ");\n}\n";
     }
@@ -253,21 +265,27 @@ std::string print_gemm_launch(const ir::Kernel &k, const std::vector<std::string
     const ir::Gemm &g = *k.gemm;
     auto size = [&](const std::vector<std::string> &group) {
         std::string out;
-        for (const auto &v : group) out += (out.empty() ? "" : " * ") + std::string("sizes[") + std::to_string(k.var_index(v)) + "]";
+        for (const auto &v : group)
+            out += (out.empty() ? "" : " * ") + std::string("sizes[") + std::to_string(k.var_index(v)) + "]";
         return out.empty() ? std::string("(int64_t)1") : out;
     };
     std::string joined;
-    for (const auto &a : args) joined += (joined.empty() ? "" : ",\n            ") + a;
+    for (const auto &a : args)
+        joined += (joined.empty() ? "" : ",\n            ") + a;
     std::string out = "    { // the tiled GEMM; the tile shape by the rule of cuda_gemm_launch_config\n";
     // A variable the groups leave out (planned with size 1) is read at 0 only.
     for (const auto &v : k.index_vars)
         if (!has(g.batch, v) && !has(g.m, v) && !has(g.n, v) && !has(g.k, v))
             out += "        if (sizes[" + std::to_string(k.var_index(v)) + "] != 1) return EINFUSE_ERR_SIZE; // " + v +
                    " was planned with size 1\n";
-    out += "        const int64_t gemm_batch = " + size(g.batch) + ", gemm_M = " + size(g.m) + ", gemm_N = " + size(g.n) + ";\n";
+    out += "        const int64_t gemm_batch = " + size(g.batch) + ", gemm_M = " + size(g.m) +
+           ", gemm_N = " + size(g.n) + ";\n";
     std::vector<GemmVariant> variants = gemm_variants(k);
-    bool m64 = std::any_of(variants.begin(), variants.end(), [](const GemmVariant &v) { return std::string(v.suffix) == "_gemm_m64"; });
-    if (m64) out += "        const int64_t gemm_tiles128 = gemm_batch * " + ceil_div("gemm_M", 128) + " * " + ceil_div("gemm_N", 128) + ";\n";
+    bool m64 = std::any_of(variants.begin(), variants.end(),
+                           [](const GemmVariant &v) { return std::string(v.suffix) == "_gemm_m64"; });
+    if (m64)
+        out += "        const int64_t gemm_tiles128 = gemm_batch * " + ceil_div("gemm_M", 128) + " * " +
+               ceil_div("gemm_N", 128) + ";\n";
     out += "        int64_t grid = 0;\n";
     // The same decision as choose_gemm_variant, as a chain of conditions in its order.
     std::vector<std::pair<std::string, const GemmVariant *>> chain;
@@ -281,11 +299,12 @@ std::string print_gemm_launch(const ir::Kernel &k, const std::vector<std::string
         if (std::string(v.suffix) == "_gemm") chain.push_back({"", &v});
     for (std::size_t i = 0; i < chain.size(); ++i) {
         const GemmVariant &v = *chain[i].second;
-        out += std::string(i == 0 ? "        " : " else ") + (chain[i].first.empty() ? "" : "if (" + chain[i].first + ") ") + "{\n";
+        out += std::string(i == 0 ? "        " : " else ") +
+               (chain[i].first.empty() ? "" : "if (" + chain[i].first + ") ") + "{\n";
         out += "            grid = gemm_batch * " + ceil_div("gemm_M", v.bm) + " * " + ceil_div("gemm_N", v.bn) + ";\n";
         out += "            if (grid > " + std::to_string(kMaxGrid) + ") grid = " + std::to_string(kMaxGrid) + ";\n";
-        out += "            " + k.name + v.suffix + "<<<(unsigned)grid, " + std::to_string(v.threads()) + ", 0, stream>>>(\n            " +
-               joined + ");\n        }";
+        out += "            " + k.name + v.suffix + "<<<(unsigned)grid, " + std::to_string(v.threads()) +
+               ", 0, stream>>>(\n            " + joined + ");\n        }";
     }
     return out + "\n        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n    }\n";
 }
@@ -298,10 +317,12 @@ std::string cuda_gemm_kernel_name(const ir::Kernel &k, const std::vector<int64_t
     auto v = detail::gemm_variants(k);
     auto product = [&](const std::vector<std::string> &group) {
         int64_t n = 1;
-        for (const auto &x : group) n *= extents.at(k.var_index(x));
+        for (const auto &x : group)
+            n *= extents.at(k.var_index(x));
         return n;
     };
-    return k.name + v[detail::choose_gemm_variant(v, product(k.gemm->batch), product(k.gemm->m), product(k.gemm->n))].suffix;
+    return k.name +
+           v[detail::choose_gemm_variant(v, product(k.gemm->batch), product(k.gemm->m), product(k.gemm->n))].suffix;
 }
 
 CudaGemmLaunch cuda_gemm_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents) {
@@ -309,7 +330,8 @@ CudaGemmLaunch cuda_gemm_launch_config(const ir::Kernel &k, const std::vector<in
     auto v = detail::gemm_variants(k);
     auto product = [&](const std::vector<std::string> &group) {
         int64_t n = 1;
-        for (const auto &x : group) n *= extents.at(k.var_index(x));
+        for (const auto &x : group)
+            n *= extents.at(k.var_index(x));
         return n;
     };
     int64_t batch = product(k.gemm->batch), m = product(k.gemm->m), n = product(k.gemm->n);

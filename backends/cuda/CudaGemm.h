@@ -16,13 +16,20 @@ namespace einfuse::cuda_backend::detail {
  *  - "_gemm" 128x128x16, 8x8 per thread (f32, i32): the classic register-blocked SGEMM; 64
  *    accumulators and 16 shared reads per 64 FMAs. f64 and i64 use 64x64x16, 4x4: the same
  *    register budget for 8-byte values.
- *  - "_gemm_m64" 64x64x64, 4x4 per thread, 256 threads: a whole D=64 matrix (or a 64-wide slice
+ *  - "_gemm_m64" 64x64x64, 8x2 per thread, 256 threads: a whole D=64 matrix (or a 64-wide slice
  *    of a skinny GEMM) per block, K=64 in one chunk, so a batched D=64 product copies each
  *    matrix once, 16-byte loads, in one round trip; 34 KB of static shared memory.
- *  - "_gemm_m32" 32x32x32, 2x2 per thread, 256 threads: the same for D=32 (8 KB of shared
+ *  - "_gemm_m32" 32x32x32, 4x1 per thread, 256 threads: the same for D=32 (9 KB of shared
  *    memory, up to 8 blocks per SM, one 16-byte load per operand per thread).
+ *    Both have a warp's 32 threads on 32 neighbouring columns: per k, a warp reads its rows of A
+ *    as 16-byte broadcasts and its B values as one 128-byte line per column (2 and 4 shared-
+ *    memory wavefronts per k for 4 and 16 FMAs; 2x2 and 4x4 took 3 and 5), and stores 128
+ *    contiguous bytes per output row. The small shapes are bandwidth targets: shared-memory
+ *    wavefronts, not FMAs, would otherwise bound them.
  *  - MMA "_gemm" 128x128x32 (f16, bf16; tf32 x16), 8 warps of 64x32; "_gemm_m64" 64x64, 4 warps
  *    of 32x32 for small or skinny products.
+ * stages 2 (double buffering) where K takes several chunks and two buffers stay under 48 KB;
+ * the D=32 and D=64 shapes have K in one chunk, and _gemm_m64 in f32 would need 70 KB.
  * All shared memory is static and under 48 KB: no dynamic shared memory, no driver change.
  * min_blocks: without it ptxas spends registers freely (the D=32 kernel took 128 registers to
  * hoist every shared-memory read of its unrolled K loop, leaving 2 blocks per SM); the
@@ -33,6 +40,7 @@ struct GemmVariant {
     bool mma;
     int bm, bn, bk, tm, tn; // mma: tm, tn are the warps along M and N
     int min_blocks;         // __launch_bounds__'s blocks per SM: caps registers at 64K / (threads * this)
+    int stages;             // shared-memory buffers: 2 overlaps the next chunk's loads with this one's math
     int threads() const { return mma ? tm * tn * 32 : (bm / tm) * (bn / tn); }
 };
 
@@ -49,8 +57,9 @@ std::vector<GemmVariant> gemm_variants(const ir::Kernel &k);
 std::size_t choose_gemm_variant(const std::vector<GemmVariant> &v, int64_t batch, int64_t m, int64_t n);
 
 /** The templates every GEMM kernel uses (CudaGemmDevice.cpp); the mma part only when some kernel
- * uses tensor cores, with the 16-bit instructions of `mma_types`. */
-std::string gemm_device_library(bool mma, const std::set<DType> &mma_types);
+ * uses tensor cores, with the 16-bit instructions of `mma_types`; 16-bit helpers for the f16
+ * and bf16 of `types` (the file's element types, whose headers the prelude includes). */
+std::string gemm_device_library(bool mma, const std::set<DType> &mma_types, const std::set<DType> &types);
 /** k's GEMM kernels: a device template with the kernel's addressing, arithmetic and epilogue,
  * and one `extern "C" __global__` per variant. */
 std::string print_gemm_kernels(const ir::Kernel &k, const KernelNames &names);

@@ -170,7 +170,7 @@ std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view e
             mma_types.insert(*t);
         }
     }
-    if (gemm) out += "\n" + detail::gemm_device_library(mma, mma_types);
+    if (gemm) out += "\n" + detail::gemm_device_library(mma, mma_types, types);
     for (const auto &k : kernels) {
         out += "\n" + comment_lines(k.comment.empty() ? k.name : k.comment);
         detail::KernelNames names(k);

@@ -21,7 +21,8 @@
 // A kernel computing a matrix product (strategy gemm) also comes as K_gemm, K_gemm_m64 and/or
 // K_gemm_m32: the same product tiled through shared memory (tensor cores for f16, bf16 and, where
 // allowed, tf32), one kernel per tile shape, with K's parameters; K_launch picks one by the sizes
-// of M and N (the rule is in its code) and launches only that. They need sm_80 or newer.
+// of M and N (the rule is in its code) and launches only that. Tensor cores from sm_80 on; for
+// sm_75 the same kernels compute on CUDA cores.
 //
 // The launcher returns 0 after queueing the kernel (or when there is nothing to compute), else:
 //   EINFUSE_ERR_NULL_POINTER  1  inputs, output, sizes, a shape or strides is NULL, or data is
@@ -112,53 +113,155 @@ __device__ __forceinline__ einfuse_gemm_operand<T, OT, OR, OC> einfuse_gemm_make
     return x;
 }
 
+// Element i of a 16-byte vector of T's, from its bits; not through a pointer cast, which keeps
+// the vector out of local memory (ptxas put a D=64 tile's loads on the stack with one).
+__device__ __forceinline__ unsigned einfuse_gemm_word(const uint4 &v, int i) {
+    return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+template <class T> struct einfuse_gemm_bits;
+template <> struct einfuse_gemm_bits<float> {
+    static __device__ __forceinline__ float get(const uint4 &v, int i) { return __uint_as_float(einfuse_gemm_word(v, i)); }
+};
+template <> struct einfuse_gemm_bits<int> {
+    static __device__ __forceinline__ int get(const uint4 &v, int i) { return (int)einfuse_gemm_word(v, i); }
+};
+template <> struct einfuse_gemm_bits<double> {
+    static __device__ __forceinline__ double get(const uint4 &v, int i) {
+        return __hiloint2double((int)einfuse_gemm_word(v, 2 * i + 1), (int)einfuse_gemm_word(v, 2 * i));
+    }
+};
+template <> struct einfuse_gemm_bits<long long> {
+    static __device__ __forceinline__ long long get(const uint4 &v, int i) {
+        return (long long)(((unsigned long long)einfuse_gemm_word(v, 2 * i + 1) << 32) | einfuse_gemm_word(v, 2 * i));
+    }
+};
+
 // Copies rows [r0, r0 + R) x columns [c0, c0 + C) of x (base: its batch element) into shared
 // memory, element (r, c) at s[r * SR + c * SC], zeros outside nr x nc (so a partial chunk of K
-// adds nothing). Every load of a thread is issued before any store, so they are all in flight
-// at once: a block of a small batched GEMM copies its whole problem in one round trip.
-template <int R, int C, int SR, int SC, int THREADS, class T, class Op>
-__device__ __forceinline__ void einfuse_gemm_load(T *s, const Op &x, const T *base, long long r0, long long c0,
-                                                  long long nr, long long nc) {
-    constexpr int VEC = 16 / sizeof(T);
-    if (x.vec) {
-        constexpr int N = R * C / VEC, Q = (N + THREADS - 1) / THREADS;
-        uint4 v[Q];
+// adds nothing), in two steps: fetch() issues a thread's 16-byte loads into registers, all of
+// them at once (a block of a small batched GEMM copies its whole problem in one round trip),
+// put() stores them; so a kernel can compute while the next chunk's loads are in flight.
+// Without 16-byte loads put() copies element by element and fetch() does nothing.
+template <int R, int C, int SR, int SC, int THREADS, class T> struct einfuse_gemm_copy {
+    static constexpr int VEC = 16 / sizeof(T), N = R * C / VEC, Q = (N + THREADS - 1) / THREADS;
+    // Along c into a transposed tile (SC != 1, CUDA cores' A), each warp takes 2 neighbouring
+    // vectors (a 32-byte sector) of 16 rows: the scattered shared stores of their elements then
+    // hit 32 different banks, where a warp along one row had 4- to 8-way conflicts (rows are
+    // BM + 4 words apart). Along r, neighbouring threads take neighbouring vectors of a column.
+    static constexpr bool sectors = SC != 1 && (C / VEC) % 2 == 0 && R % 16 == 0;
+    uint4 v[Q];
+
+    static __device__ __forceinline__ void slot(bool c_fast, int e, int &r, int &c) {
+        if (!c_fast) {
+            r = e % (R / VEC) * VEC;
+            c = e / (R / VEC);
+        } else if (sectors) {
+            const int lane = e % 32, w = e / 32;
+            r = w % (R / 16) * 16 + lane / 2;
+            c = (w / (R / 16) * 2 + lane % 2) * VEC;
+        } else {
+            r = e / (C / VEC);
+            c = e % (C / VEC) * VEC;
+        }
+    }
+
+    template <class Op>
+    __device__ __forceinline__ void fetch(const Op &x, const T *base, long long r0, long long c0, long long nr,
+                                          long long nc) {
+        if (!x.vec) return;
 #pragma unroll
         for (int q = 0; q < Q; ++q) {
             const int e = q * THREADS + threadIdx.x;
-            const int r = x.c_fast ? e / (C / VEC) : e % (R / VEC) * VEC;
-            const int c = x.c_fast ? e % (C / VEC) * VEC : e / (R / VEC);
+            int r, c;
+            slot(x.c_fast, e, r, c);
             v[q] = make_uint4(0, 0, 0, 0);
             if ((N % THREADS == 0 || e < N) && r0 + r < nr && c0 + c < nc)
                 v[q] = __ldg((const uint4 *)(base + x.off_r(r0 + r) + x.off_c(c0 + c)));
         }
+    }
+
+    template <class Op>
+    __device__ __forceinline__ void put(T *s, const Op &x, const T *base, long long r0, long long c0, long long nr,
+                                        long long nc) const {
+        if (x.vec) {
 #pragma unroll
-        for (int q = 0; q < Q; ++q) {
-            const int e = q * THREADS + threadIdx.x;
-            if (N % THREADS != 0 && e >= N) break;
-            const int r = x.c_fast ? e / (C / VEC) : e % (R / VEC) * VEC;
-            const int c = x.c_fast ? e % (C / VEC) * VEC : e / (R / VEC);
-            const int step = x.c_fast ? SC : SR; // between the vector's elements in shared memory
-            if (step == 1) {
-                *(uint4 *)(s + r * SR + c * SC) = v[q];
-            } else {
-                const T *elements = (const T *)&v[q];
+            for (int q = 0; q < Q; ++q) {
+                const int e = q * THREADS + threadIdx.x;
+                if (N % THREADS != 0 && e >= N) break;
+                int r, c;
+                slot(x.c_fast, e, r, c);
+                const int step = x.c_fast ? SC : SR; // between the vector's elements in shared memory
+                if (step == 1) {
+                    *(uint4 *)(s + r * SR + c * SC) = v[q];
+                } else {
 #pragma unroll
-                for (int i = 0; i < VEC; ++i) s[r * SR + c * SC + i * step] = elements[i];
+                    for (int i = 0; i < VEC; ++i) s[r * SR + c * SC + i * step] = einfuse_gemm_bits<T>::get(v[q], i);
+                }
             }
+            return;
         }
-    } else {
         // Element by element (strided, grouped or misaligned operands): two loads in flight per
         // thread, not all of them: holding every element's 64-bit address made the D=32 kernel
         // spill 500 bytes at 32 registers (unrolled 4 times: 300 bytes; twice: 32).
-        constexpr int N = R * C, Q = (N + THREADS - 1) / THREADS;
+        constexpr int NE = R * C, QE = (NE + THREADS - 1) / THREADS;
 #pragma unroll 2
-        for (int q = 0; q < Q; ++q) {
+        for (int q = 0; q < QE; ++q) {
             const int e = q * THREADS + threadIdx.x;
-            if (N % THREADS != 0 && e >= N) break;
+            if (NE % THREADS != 0 && e >= NE) break;
             const int r = x.c_fast ? e / C : e % R, c = x.c_fast ? e % C : e / R;
             s[r * SR + c * SC] = r0 + r < nr && c0 + c < nc ? base[x.off_r(r0 + r) + x.off_c(c0 + c)] : static_cast<T>(0.0f);
         }
+    }
+};
+
+// Walks K a chunk of BK at a time through shared memory (as, bs: STAGES buffers of a_size and
+// b_size elements), calling chunk(as, bs) on each. STAGES 2: the next chunk's loads are issued
+// before the current one is computed and stored into the other buffer after it, one barrier per
+// chunk. Every call starts and ends with the buffers free (a barrier after the last chunk).
+template <int STAGES, int BK, class CA, class CB, class A, class B, class Chunk>
+__device__ __forceinline__ void einfuse_gemm_mainloop(typename A::type *as, int a_size, typename B::type *bs, int b_size,
+                                                      const A &a, const typename A::type *pa, long long m0, long long M,
+                                                      const B &b, const typename B::type *pb, long long n0, long long N,
+                                                      long long K, Chunk chunk) {
+    CA ca;
+    CB cb;
+    if (STAGES == 1) {
+        // Both operands' loads in flight at once where they take few registers (D=32: one
+        // 16-byte load each, so a block waits for memory once); else a's, then b's: holding
+        // both made ptxas spill the D=64 kernel (168 bytes at 64 registers), and the other
+        // blocks of the SM keep the memory busy meanwhile.
+        constexpr bool together = CA::Q + CB::Q <= 4;
+        for (long long k0 = 0; k0 < K; k0 += BK) {
+            ca.fetch(a, pa, m0, k0, M, K);
+            if (together) cb.fetch(b, pb, n0, k0, N, K);
+            ca.put(as, a, pa, m0, k0, M, K);
+            if (!together) cb.fetch(b, pb, n0, k0, N, K);
+            cb.put(bs, b, pb, n0, k0, N, K);
+            __syncthreads();
+            chunk(as, bs);
+            __syncthreads(); // consumed
+        }
+        return;
+    }
+    if (K <= 0) return;
+    ca.fetch(a, pa, m0, 0, M, K);
+    cb.fetch(b, pb, n0, 0, N, K);
+    ca.put(as, a, pa, m0, 0, M, K);
+    cb.put(bs, b, pb, n0, 0, N, K);
+    __syncthreads();
+    int cur = 0;
+    for (long long k0 = 0; k0 < K; k0 += BK, cur ^= 1) {
+        const bool next = k0 + BK < K;
+        if (next) {
+            ca.fetch(a, pa, m0, k0 + BK, M, K);
+            cb.fetch(b, pb, n0, k0 + BK, N, K);
+        }
+        chunk(as + cur * a_size, bs + cur * b_size);
+        if (next) {
+            ca.put(as + (cur ^ 1) * a_size, a, pa, m0, k0 + BK, M, K);
+            cb.put(bs + (cur ^ 1) * b_size, b, pb, n0, k0 + BK, N, K);
+        }
+        __syncthreads(); // the next chunk is in place, this one consumed
     }
 }
 
@@ -177,8 +280,8 @@ __device__ __forceinline__ einfuse_gemm_tile einfuse_gemm_tile_at(long long tile
 // (one 16-byte shared read for TM = 4, the same for half a warp: a broadcast) and columns
 // tx + j * BN / TN (the threads of a warp read neighbouring words, conflict-free, and store
 // neighbouring columns of a row: coalesced where the output's N stride is 1).
-template <int BM_, int BN_, int BK_, int TM_, int TN_> struct einfuse_simt_cfg {
-    static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_;
+template <int BM_, int BN_, int BK_, int TM_, int TN_, int STAGES_> struct einfuse_simt_cfg {
+    static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_, STAGES = STAGES_;
     static constexpr int threads = (BM / TM) * (BN / TN);
 };
 
@@ -192,38 +295,35 @@ __device__ __forceinline__ void einfuse_gemm_simt(const A &a, const B &b, long l
     typedef typename B::type TB;
     constexpr int BM = Cfg::BM, BN = Cfg::BN, BK = Cfg::BK, TM = Cfg::TM, TN = Cfg::TN;
     constexpr int LA = BM + 16 / sizeof(TA), LB = BN + 16 / sizeof(TB);
-    __shared__ __align__(16) TA as[BK * LA];
-    __shared__ __align__(16) TB bs[BK * LB];
+    __shared__ __align__(16) TA as[Cfg::STAGES * BK * LA];
+    __shared__ __align__(16) TB bs[Cfg::STAGES * BK * LB];
     const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
     const long long tiles_m = (M + BM - 1) / BM, tiles_n = (N + BN - 1) / BN, tiles = tiles_m * tiles_n * nbatch;
     for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         const einfuse_gemm_tile at = einfuse_gemm_tile_at(tile, tiles_m, tiles_n, BM, BN);
-        const TA *pa = a.p + a.off_t(at.t);
-        const TB *pb = b.p + b.off_t(at.t);
         Acc acc[TM][TN];
 #pragma unroll
         for (int i = 0; i < TM; ++i)
 #pragma unroll
             for (int j = 0; j < TN; ++j) acc[i][j] = Acc(0);
-        for (long long k0 = 0; k0 < K; k0 += BK) {
-            __syncthreads(); // the previous chunk is consumed
-            einfuse_gemm_load<BM, BK, 1, LA, Cfg::threads>(as, a, pa, at.m0, k0, M, K);
-            einfuse_gemm_load<BN, BK, 1, LB, Cfg::threads>(bs, b, pb, at.n0, k0, N, K);
-            __syncthreads();
+        einfuse_gemm_mainloop<Cfg::STAGES, BK, einfuse_gemm_copy<BM, BK, 1, LA, Cfg::threads, TA>,
+                              einfuse_gemm_copy<BN, BK, 1, LB, Cfg::threads, TB>>(
+            as, BK * LA, bs, BK * LB, a, a.p + a.off_t(at.t), at.m0, M, b, b.p + b.off_t(at.t), at.n0, N, K,
+            [&](const TA *sa, const TB *sb) {
 #pragma unroll
-            for (int kk = 0; kk < BK; ++kk) {
-                TA x[TM];
-                TB y[TN];
+                for (int kk = 0; kk < BK; ++kk) {
+                    TA x[TM];
+                    TB y[TN];
 #pragma unroll
-                for (int i = 0; i < TM; ++i) x[i] = as[kk * LA + ty * TM + i];
+                    for (int i = 0; i < TM; ++i) x[i] = sa[kk * LA + ty * TM + i];
 #pragma unroll
-                for (int j = 0; j < TN; ++j) y[j] = bs[kk * LB + tx + j * (BN / TN)];
+                    for (int j = 0; j < TN; ++j) y[j] = sb[kk * LB + tx + j * (BN / TN)];
 #pragma unroll
-                for (int i = 0; i < TM; ++i)
+                    for (int i = 0; i < TM; ++i)
 #pragma unroll
-                    for (int j = 0; j < TN; ++j) acc[i][j] = update(acc[i][j], x[i], y[j]);
-            }
-        }
+                        for (int j = 0; j < TN; ++j) acc[i][j] = update(acc[i][j], x[i], y[j]);
+                }
+            });
 #pragma unroll
         for (int i = 0; i < TM; ++i)
 #pragma unroll
@@ -290,21 +390,21 @@ extern "C" __global__ void __launch_bounds__(256, 2) einfuse_bij_bjk_to_bik_gemm
     const float *__restrict__ in1, long long in1_s0, long long in1_s1, long long in1_s2,
     float *__restrict__ out, long long out_s0, long long out_s1, long long out_s2,
     long long n_b, long long n_i, long long n_j, long long n_k) {
-    einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<128, 128, 16, 8, 8>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
+    einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<128, 128, 16, 8, 8, 2>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
 }
 extern "C" __global__ void __launch_bounds__(256, 4) einfuse_bij_bjk_to_bik_gemm_m64(
     const float *__restrict__ in0, long long in0_s0, long long in0_s1, long long in0_s2,
     const float *__restrict__ in1, long long in1_s0, long long in1_s1, long long in1_s2,
     float *__restrict__ out, long long out_s0, long long out_s1, long long out_s2,
     long long n_b, long long n_i, long long n_j, long long n_k) {
-    einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<64, 64, 64, 4, 4>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
+    einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<64, 64, 64, 8, 2, 1>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
 }
 extern "C" __global__ void __launch_bounds__(256, 8) einfuse_bij_bjk_to_bik_gemm_m32(
     const float *__restrict__ in0, long long in0_s0, long long in0_s1, long long in0_s2,
     const float *__restrict__ in1, long long in1_s0, long long in1_s1, long long in1_s2,
     float *__restrict__ out, long long out_s0, long long out_s1, long long out_s2,
     long long n_b, long long n_i, long long n_j, long long n_k) {
-    einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<32, 32, 32, 2, 2>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
+    einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<32, 32, 32, 4, 1, 1>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
 }
 
 #ifndef __CUDACC_RTC__

@@ -21,7 +21,8 @@
 // A kernel computing a matrix product (strategy gemm) also comes as K_gemm, K_gemm_m64 and/or
 // K_gemm_m32: the same product tiled through shared memory (tensor cores for f16, bf16 and, where
 // allowed, tf32), one kernel per tile shape, with K's parameters; K_launch picks one by the sizes
-// of M and N (the rule is in its code) and launches only that. They need sm_80 or newer.
+// of M and N (the rule is in its code) and launches only that. Tensor cores from sm_80 on; for
+// sm_75 the same kernels compute on CUDA cores.
 //
 // The launcher returns 0 after queueing the kernel (or when there is nothing to compute), else:
 //   EINFUSE_ERR_NULL_POINTER  1  inputs, output, sizes, a shape or strides is NULL, or data is
