@@ -18,8 +18,8 @@ enum class Target { Host, Cuda };
 std::string_view target_name(Target t);
 
 /** Which code runs a GEMM kernel on the GPU. Auto: cuBLASLt where its epilogue and the strides
- * fit it and the matrices are large (kMinLibraryGemmWork), else the emitted tiled kernel. The
- * others force one, where it can run, for tests and benchmarks. */
+ * fit it, else the emitted tiled kernel. The others force one, where it can run, for tests and
+ * benchmarks. */
 enum class GemmRunner { Auto, Library, Emitted, LoopNest };
 
 struct CompileOptions {
