@@ -35,14 +35,20 @@ namespace {
 
 /** The passes describe a GEMM as the GPU runs it; on the host, say what the LLVM backend does
  * with it: the packed GEMM, or the loop nest and why. */
-passes::Plan for_target(passes::Plan plan, Target target) {
+passes::Plan for_target(passes::Plan plan, const CompileOptions &options) {
 #ifdef EINFUSE_HAVE_LLVM
-    if (target == Target::Host)
-        for (auto &k : plan.kernels)
-            if (k.strategy == ir::Strategy::Gemm)
-                k.strategy_detail += (k.strategy_detail.empty() ? "" : "; ") + llvm_backend::host_gemm_choice(k).detail;
+    if (options.target == Target::Host)
+        for (auto &k : plan.kernels) {
+            if (k.strategy != ir::Strategy::Gemm) continue;
+            if (options.gemm == GemmRunner::LoopNest) {
+                k.gemm.reset(); // the backends print the loop nest of a kernel without one
+                k.strategy_detail += "; --gemm loops: the loop nest runs it";
+                continue;
+            }
+            k.strategy_detail += (k.strategy_detail.empty() ? "" : "; ") + llvm_backend::host_gemm_choice(k).detail;
+        }
 #else
-    (void)target;
+    (void)options;
 #endif
     return plan;
 }
@@ -51,7 +57,7 @@ passes::Plan for_target(passes::Plan plan, Target target) {
 
 Compiled::Compiled(ir::Program program, CompileOptions options)
     : program_(std::move(program)), options_(std::move(options)), backend_(std::make_unique<Backend>()) {
-    plan_ = for_target(passes::lower(program_, {}, device(), lower_options()), options_.target);
+    plan_ = for_target(passes::lower(program_, {}, device(), lower_options()), options_);
 }
 
 Compiled::~Compiled() = default;
@@ -64,7 +70,7 @@ passes::LowerOptions Compiled::lower_options() const {
 Compiled::Compiled(Compiled &&) noexcept = default;
 
 void Compiled::plan_for(const ir::Extents &sizes) {
-    plan_ = for_target(passes::lower(program_, sizes, device(), lower_options()), options_.target);
+    plan_ = for_target(passes::lower(program_, sizes, device(), lower_options()), options_);
     backend_ = std::make_unique<Backend>(); // compiled code belongs to the old plan
 }
 

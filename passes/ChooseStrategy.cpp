@@ -126,7 +126,7 @@ int64_t group_size(const std::vector<std::string> &vars, const ir::Extents &size
 /** The GEMM strategy: a matrix product (passes/GemmMatch.h) big enough that tiling it pays (all
  * sizes unknown: assumed so). `gemm` gets the match. */
 std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definition &d, const ir::Extents &sizes,
-                                        std::optional<ir::Gemm> &gemm) {
+                                        Device device, std::optional<ir::Gemm> &gemm) {
     std::string why;
     gemm = match_gemm(p, d, &why);
     if (!gemm) return "not a GEMM: " + why;
@@ -135,9 +135,10 @@ std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definiti
             if (!sizes.count(v)) return std::nullopt;
     int64_t m = group_size(gemm->m, sizes), n = group_size(gemm->n, sizes), k = group_size(gemm->k, sizes);
     std::string sizes_text = "M = " + std::to_string(m) + ", N = " + std::to_string(n) + ", K = " + std::to_string(k);
-    if (k < kMinGemmK || std::min(m, n) < kMinGemmSide || m * n < kMinGemmTile)
+    const int64_t min_k = device == Device::Gpu ? kMinGemmKGpu : kMinGemmKHost;
+    if (k < min_k || std::min(m, n) < kMinGemmSide || m * n < kMinGemmTile)
         return "a GEMM (" + describe(*gemm) + "), but too small to tile (" + sizes_text + "; a GEMM needs K >= " +
-               std::to_string(kMinGemmK) + ", M and N >= " + std::to_string(kMinGemmSide) + ", M*N >= " +
+               std::to_string(min_k) + ", M and N >= " + std::to_string(kMinGemmSide) + ", M*N >= " +
                std::to_string(kMinGemmTile) + "): the loop nest runs it at the memory limit";
     return std::nullopt;
 }
@@ -162,7 +163,7 @@ ir::Kernel choose_strategy(ir::Kernel k, const ir::Program &p, std::size_t index
     const Candidate candidates[] = {
         {Strategy::Elementwise, why_not_elementwise(*r)},
         {Strategy::Unrolled, why_not_unrolled(p, d, sizes, device, unroll, unroll_detail)},
-        {Strategy::Gemm, why_not_gemm(p, d, sizes, gemm)},
+        {Strategy::Gemm, why_not_gemm(p, d, sizes, device, gemm)},
         {Strategy::BroadcastReduce, std::nullopt},
     };
     bool chosen = false;

@@ -25,9 +25,12 @@ constexpr int64_t kMaxGpuSliceBytes = 16;
  * product of its group's sizes) reach these. Below, it is a batched dot product ("nc,nc->n"), a
  * matrix-vector product, or a thin product ("ij,nj->ni" with J 10x10) that the broadcast-reduce
  * loop nest runs at the memory limit. Brief case 6 ("bld,lrd->blr", M = 8, N = 2048, K = 64) is
- * a GEMM: on an H200 cuBLASLt runs it where the loop nest took 13x longer (8.6 ms). The sweep in
- * docs/performance.md measures the crossover. */
-constexpr int64_t kMinGemmK = 16;
+ * a GEMM: on an H200 cuBLASLt runs it where the loop nest took 13x longer (8.6 ms). K differs by
+ * device, as measured (docs/performance.md, the sweeps): on the H200, 1024x1024 products with
+ * K = 4 and 8 ran faster as the loop nest (11-12 us against cuBLAS's 17-19), K = 16 faster as a
+ * GEMM (11.8 us against 15.5); on the host the packed GEMM already won 4.9x at K = 2 (M = N = 512). */
+constexpr int64_t kMinGemmKGpu = 16;
+constexpr int64_t kMinGemmKHost = 2;
 constexpr int64_t kMinGemmSide = 4;
 constexpr int64_t kMinGemmTile = 256;
 

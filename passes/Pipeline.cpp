@@ -66,10 +66,12 @@ ir::Kernel plan_tiling(ir::Kernel k, const ir::Program &program, std::size_t ind
 }
 
 /** The plan's account of a GEMM: its groups, and who runs the epilogue. */
-void describe_gemm(ir::Kernel &k, const LowerOptions &options) {
+void describe_gemm(ir::Kernel &k, Device device, const LowerOptions &options) {
     ir::Gemm &g = *k.gemm;
     g.allow_tf32 = options.allow_tf32;
     k.strategy_detail = describe(g);
+    if (device == Device::Host) return; // the host backend says how it runs it (api: for_target)
+    if (g.allow_tf32) k.strategy_detail += "; f32 inputs rounded to tf32 (allowed)";
     if (!g.library) {
         k.strategy_detail += "; an emitted tiled kernel, not cuBLASLt: " + g.library_why_not;
         return;
@@ -85,7 +87,6 @@ void describe_gemm(ir::Kernel &k, const LowerOptions &options) {
     if (g.library->relu) fused += ", relu";
     k.strategy_detail += "; cuBLASLt in-process" + (fused.empty() ? "" : " with its epilogue (" + fused.substr(2) + ")") +
                          ", an emitted tiled kernel in standalone .cu and where strides do not fit it";
-    if (g.allow_tf32) k.strategy_detail += "; f32 inputs rounded to tf32 (allowed)";
 }
 
 } // namespace
@@ -108,7 +109,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device, co
             unrolled.strategy_detail = k.strategy_detail;
             k = std::move(unrolled);
         }
-        if (k.strategy == ir::Strategy::Gemm) describe_gemm(k, options);
+        if (k.strategy == ir::Strategy::Gemm) describe_gemm(k, device, options);
         if (device == Device::Gpu && k.strategy == ir::Strategy::BroadcastReduce) k = plan_tiling(std::move(k), program, i, sizes);
         if (device == Device::Gpu && k.strategy == ir::Strategy::Unrolled) {
             std::string why_not;

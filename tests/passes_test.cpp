@@ -286,4 +286,9 @@ TEST_CASE("choose_strategy: a GEMM only when K, M and N are large enough to tile
     CHECK(strategy("ijk,ikl->jl", {{"i", 8}, {"j", 64}, {"k", 64}, {"l", 64}}) == ir::Strategy::Gemm);
     CHECK(strategy("bld,lrd->blr", {{"b", 8}, {"l", 2048}, {"d", 64}, {"r", 2048}}) == ir::Strategy::Gemm); // case 6
     CHECK(strategy("ij,j->i", {{"i", 4096}, {"j", 4096}}) == ir::Strategy::BroadcastReduce);             // N = 1
+    // K = 4: the loop nest on the GPU, the packed GEMM on the host (both measured).
+    ir::Extents thin{{"i", 512}, {"j", 4}, {"k", 512}};
+    CHECK(strategy("ij,jk->ik", thin) == ir::Strategy::BroadcastReduce);
+    CHECK(passes::lower(program_of("ij,jk->ik", DType::F32), thin, passes::Device::Host).kernels.at(0).strategy ==
+          ir::Strategy::Gemm);
 }

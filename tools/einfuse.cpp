@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
     add_common(*run, o);
     run->add_flag("--check", o.check, "compare with the float64 reference interpreter");
     run->add_option("--repeat", o.repeat, "time N runs and report the median")->check(CLI::NonNegativeNumber);
-    run->add_option("--gemm", o.gemm, "(cuda) what runs a GEMM: auto | cublaslt | emitted | loops (default auto)");
+    run->add_option("--gemm", o.gemm, "what runs a GEMM: auto | cublaslt | emitted | loops (default auto; host: auto or loops)");
 
     try {
         app.parse(argc, argv);
