@@ -80,4 +80,12 @@ Expr map_children(const Expr &e, const std::function<Expr(const Expr &)> &f) {
     return visit(e, Rebuild{now});
 }
 
+std::vector<Expr> flatten(const Expr &e, BinaryOp op) {
+    const auto *b = e.as<Binary>();
+    if (!b || b->op != op) return {e};
+    std::vector<Expr> out = flatten(b->a, op);
+    for (auto &x : flatten(b->b, op)) out.push_back(std::move(x));
+    return out;
+}
+
 } // namespace einfuse::ir

@@ -25,6 +25,10 @@ void for_each_tensor_use(const Stmt &s,
 /** Calls f on every loop of a loop nest, outermost first. */
 void for_each_loop(const Stmt &s, const std::function<void(const For &)> &f);
 
+/** The operands of a tree of `op` (an associative one): a * b * c -> a, b, c; e itself when
+ * it is not an `op`. */
+std::vector<Expr> flatten(const Expr &e, BinaryOp op);
+
 /** e with each child replaced by f(child); the very same node when nothing changed. */
 Expr map_children(const Expr &e, const std::function<Expr(const Expr &)> &f);
 

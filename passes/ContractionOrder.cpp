@@ -1,5 +1,7 @@
 #include "passes/ContractionOrder.h"
 
+#include "ir/Walk.h"
+
 #include "ir/Printer.h"
 #include "support/Error.h"
 
@@ -18,16 +20,6 @@ using Mask = uint64_t; // a set of index variables, bit v = program.index_vars[v
 
 constexpr int kExhaustiveUpTo = 8;       // operands: 3^8 subset splits is still instant
 constexpr int64_t kAssumedExtent = 16;   // for sizes the caller does not know yet
-
-/** A product's factors, flattened: in0[i,j] * in1[j,k] * in2[k,l] -> three factors. */
-void flatten(const ir::Expr &e, std::vector<ir::Expr> &factors) {
-    if (const auto *b = e.as<ir::Binary>(); b && b->op == ir::BinaryOp::Mul) {
-        flatten(b->a, factors);
-        flatten(b->b, factors);
-    } else {
-        factors.push_back(e);
-    }
-}
 
 const ir::Access *access_of(const ir::Expr &e) {
     if (const auto *c = e.as<ir::Cast>()) return c->value.as<ir::Access>();
@@ -189,8 +181,7 @@ private:
 std::optional<std::vector<ir::Expr>> product_factors(const ir::Definition &d) {
     const auto *r = d.value.as<ir::Reduce>();
     if (!r || r->op != ir::ReduceOp::Sum) return std::nullopt;
-    std::vector<ir::Expr> factors;
-    flatten(r->body, factors);
+    std::vector<ir::Expr> factors = ir::flatten(r->body, ir::BinaryOp::Mul);
     if (factors.size() < 3) return std::nullopt;
     for (const auto &f : factors)
         if (!access_of(f)) return std::nullopt;

@@ -38,16 +38,6 @@ bool holds(const ir::Expr &e, const ir::Reduce *r) {
     return false;
 }
 
-/** The terms of a tree of additions. */
-void add_terms(const ir::Expr &e, std::vector<ir::Expr> &terms) {
-    if (const auto *b = e.as<ir::Binary>(); b && b->op == ir::BinaryOp::Add) {
-        add_terms(b->a, terms);
-        add_terms(b->b, terms);
-    } else {
-        terms.push_back(e);
-    }
-}
-
 /** alpha when e is the product times (or over) a constant, or the product itself. */
 std::optional<double> scaled_product(const ir::Expr &e, const ir::Reduce *product) {
     if (e.get() == product) return 1.0;
@@ -84,8 +74,7 @@ std::optional<ir::LibraryEpilogue> library_epilogue(const ir::Expr &epi, const i
             e = u->a;
         }
     }
-    std::vector<ir::Expr> terms;
-    add_terms(e, terms);
+    std::vector<ir::Expr> terms = ir::flatten(e, ir::BinaryOp::Add);
     bool has_product = false;
     for (const auto &t : terms) {
         if (holds(t, product)) {

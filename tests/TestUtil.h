@@ -65,4 +65,27 @@ inline std::pair<double, double> run_and_compare(CompiledEinsum &c, const ir::Ex
     return {ir::max_relative_error(got, want), tolerance(got.dtype(), reduction_length(c, extents))};
 }
 
+inline /** A copy of t whose dimension order[0] is innermost, order[1] next, ..., each dimension padded
+ * by `pad` elements: same values, another layout (pad > 0: nothing contiguous). */
+Tensor relayout(const Tensor &t, std::vector<int> order, int64_t pad) {
+    Shape strides(t.rank());
+    int64_t step = 1;
+    for (int d : order) {
+        strides[d] = step;
+        step *= t.shape()[d] + pad;
+    }
+    Tensor out(t.dtype(), t.shape(), strides);
+    std::vector<int64_t> idx(t.rank(), 0);
+    for (int64_t n = 0; n < t.size(); ++n) {
+        int64_t from = 0, to = 0;
+        for (int d = 0; d < t.rank(); ++d) {
+            from += idx[d] * t.strides()[d];
+            to += idx[d] * strides[d];
+        }
+        out.store(to, t.load(from));
+        for (int d = t.rank() - 1; d >= 0 && ++idx[d] == t.shape()[d]; --d) idx[d] = 0;
+    }
+    return out;
+}
+
 } // namespace einfuse::test

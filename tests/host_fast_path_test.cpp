@@ -18,24 +18,9 @@ namespace {
 /** A copy of t laid out with every dimension padded by one element: same values, no dimension
  * contiguous, so the kernel must take its general (strided) body. */
 Tensor padded_copy(const Tensor &t) {
-    Shape strides(t.rank());
-    int64_t step = 1;
-    for (int d = t.rank() - 1; d >= 0; --d) {
-        strides[d] = step;
-        step *= t.shape()[d] + 1;
-    }
-    Tensor out(t.dtype(), t.shape(), strides);
-    std::vector<int64_t> idx(t.rank(), 0);
-    for (int64_t n = 0; n < t.size(); ++n) {
-        int64_t from = 0, to = 0;
-        for (int d = 0; d < t.rank(); ++d) {
-            from += idx[d] * t.strides()[d];
-            to += idx[d] * strides[d];
-        }
-        out.store(to, t.load(from));
-        for (int d = t.rank() - 1; d >= 0 && ++idx[d] == t.shape()[d]; --d) idx[d] = 0;
-    }
-    return out;
+    std::vector<int> innermost_last(static_cast<std::size_t>(t.rank()));
+    for (int d = 0; d < t.rank(); ++d) innermost_last[static_cast<std::size_t>(d)] = t.rank() - 1 - d;
+    return test::relayout(t, innermost_last, 1);
 }
 
 bool same_bits(const Tensor &a, const Tensor &b) {

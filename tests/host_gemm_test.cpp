@@ -19,28 +19,6 @@ using namespace einfuse;
 
 namespace {
 
-/** A copy of t whose dimension order[0] is innermost, order[1] next, ..., each dimension padded
- * by `pad` elements: same values, another layout (pad > 0: nothing contiguous). */
-Tensor relayout(const Tensor &t, std::vector<int> order, int64_t pad) {
-    Shape strides(t.rank());
-    int64_t step = 1;
-    for (int d : order) {
-        strides[d] = step;
-        step *= t.shape()[d] + pad;
-    }
-    Tensor out(t.dtype(), t.shape(), strides);
-    std::vector<int64_t> idx(t.rank(), 0);
-    for (int64_t n = 0; n < t.size(); ++n) {
-        int64_t from = 0, to = 0;
-        for (int d = 0; d < t.rank(); ++d) {
-            from += idx[d] * t.strides()[d];
-            to += idx[d] * strides[d];
-        }
-        out.store(to, t.load(from));
-        for (int d = t.rank() - 1; d >= 0 && ++idx[d] == t.shape()[d]; --d) idx[d] = 0;
-    }
-    return out;
-}
 
 std::vector<int> reversed(int rank) {
     std::vector<int> order;
@@ -72,11 +50,11 @@ void check_rows(MakeCompiled make, const std::vector<Tensor> &inputs, const ir::
         Tensor got;
         if (strided_output) {
             // Column-major and padded; its values are overwritten, then read back densely.
-            Tensor out = relayout(Tensor(k.params.back().dtype, want.shape()), reversed(want.rank()), 2);
+            Tensor out = test::relayout(Tensor(k.params.back().dtype, want.shape()), reversed(want.rank()), 2);
             c.run_into(ptrs, {&out}, e);
             std::vector<int> row_major;
             for (int d = out.rank() - 1; d >= 0; --d) row_major.push_back(d);
-            got = relayout(out, row_major, 0);
+            got = test::relayout(out, row_major, 0);
         } else {
             got = c.run(ptrs, e).outputs.front();
         }
@@ -101,8 +79,8 @@ void check_einsum(const char *spec, const ir::Extents &e, DType dtype, const cha
     CompiledEinsum probe(spec, {dtype, dtype}, CompileOptions{Target::Host, "", 1});
     std::vector<Tensor> inputs = test::random_inputs(probe, e);
     for (auto &t : inputs) {
-        if (layout == Layout::Transposed) t = relayout(t, reversed(t.rank()), 0);
-        if (layout == Layout::Padded) t = relayout(t, reversed(t.rank()), 1);
+        if (layout == Layout::Transposed) t = test::relayout(t, reversed(t.rank()), 0);
+        if (layout == Layout::Padded) t = test::relayout(t, reversed(t.rank()), 1);
     }
     check_rows([&](int threads) { return CompiledEinsum(spec, {dtype, dtype}, CompileOptions{Target::Host, "", threads}); },
                inputs, e, packed, product(e, k_vars));
