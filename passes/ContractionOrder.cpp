@@ -1,8 +1,7 @@
 #include "passes/ContractionOrder.h"
 
-#include "ir/Walk.h"
-
 #include "ir/Printer.h"
+#include "ir/Walk.h"
 #include "support/Error.h"
 
 #include <algorithm>
