@@ -50,13 +50,14 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     // the whole loop nest per part takes fewer parts: waking a worker costs ~10 us. A count the
     // caller asked for is used as given.
     if (impl_->packed_gemm.count(k.name)) {
-        // A variable no GEMM group holds was planned with size 1: the packed GEMM reads it at 0.
+        // A variable the kernel reads but no GEMM group holds was planned with size 1: the
+        // packed GEMM reads it at 0. (Variables the kernel does not use may have any size.)
         const ir::Gemm &g = *k.gemm;
         for (std::size_t v = 0; v < k.index_vars.size(); ++v) {
             bool grouped = false;
             for (const auto *grp : {&g.batch, &g.m, &g.n, &g.k})
                 grouped |= std::find(grp->begin(), grp->end(), k.index_vars[v]) != grp->end();
-            if (!grouped && args.extents[v] != 1)
+            if (!grouped && args.extents[v] != 1 && ir::uses_var(k, k.index_vars[v]))
                 throw UserError("kernel " + k.name + " was planned for " + k.index_vars[v] + "=1 but runs with " +
                                 k.index_vars[v] + "=" + std::to_string(args.extents[v]) +
                                 ": plan for these sizes first (plan_for)");

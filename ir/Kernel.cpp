@@ -1,5 +1,7 @@
 #include "ir/Kernel.h"
 
+#include "ir/Walk.h"
+
 #include <algorithm>
 
 namespace einfuse::ir {
@@ -56,6 +58,14 @@ AroundLoop around_first_loop(const Kernel &k) {
             (a.loop ? a.after : a.before).push_back(s);
     }
     return a;
+}
+
+bool uses_var(const Kernel &k, const std::string &var) {
+    bool used = false;
+    for_each_tensor_use(k.body, [&](const std::string &, const std::vector<std::string> &idx) {
+        used |= std::find(idx.begin(), idx.end(), var) != idx.end();
+    });
+    return used;
 }
 
 } // namespace einfuse::ir

@@ -86,6 +86,10 @@ struct Kernel {
     int var_index(const std::string &var) const;      // -1 when absent
 };
 
+/** Whether any tensor the kernel reads or writes is indexed by `var` (a kernel's index_vars may
+ * list variables of the program that it does not use). */
+bool uses_var(const Kernel &k, const std::string &var);
+
 /** The parallel loop variables that enclose everything else, outermost first. */
 std::vector<std::string> parallel_vars(const Kernel &k);
 

@@ -250,3 +250,16 @@ TEST_CASE("host gemm: a variable no group holds (planned with size 1) is read at
     Tensor want = c.reference({&a, &b}, {{"b", 1}, {"i", M}, {"j", K}, {"k", N}}).front();
     CHECK(ir::max_relative_error(out, want) <= tolerance(DType::F32, K));
 }
+
+TEST_CASE("host gemm: a variable of the program the GEMM kernel does not use may have any size") {
+    // Found by the differential test: "DR,RA,Ak->kD" runs in two steps, and the second (a GEMM
+    // over D, A, k) was refused because R, which it never reads, had size 17.
+    CompiledEinsum c("DR,RA,Ak->kD", {DType::F32, DType::F32, DType::F32}, CompileOptions{Target::Host, "", 2});
+    ir::Extents sizes{{"D", 17}, {"R", 17}, {"A", 13}, {"k", 16}};
+    c.plan_for(sizes);
+    Tensor a(DType::F32, {17, 17}), b(DType::F32, {1, 13}), d(DType::F32, {13, 16});
+    for (Tensor *t : {&a, &b, &d}) t->fill_random(test::rng());
+    Tensor got = c.run({&a, &b, &d}, sizes).outputs.front();
+    Tensor want = c.reference({&a, &b, &d}, sizes).front();
+    CHECK(ir::max_relative_error(got, want) <= tolerance(DType::F32, 17 * 13));
+}

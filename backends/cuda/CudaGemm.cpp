@@ -273,9 +273,10 @@ std::string print_gemm_launch(const ir::Kernel &k, const std::vector<std::string
     for (const auto &a : args)
         joined += (joined.empty() ? "" : ",\n            ") + a;
     std::string out = "    { // the tiled GEMM; the tile shape by the rule of cuda_gemm_launch_config\n";
-    // A variable the groups leave out (planned with size 1) is read at 0 only.
+    // A variable the kernel reads but the groups leave out (planned with size 1) is read at 0
+    // only; variables the kernel does not use may have any size.
     for (const auto &v : k.index_vars)
-        if (!has(g.batch, v) && !has(g.m, v) && !has(g.n, v) && !has(g.k, v))
+        if (!has(g.batch, v) && !has(g.m, v) && !has(g.n, v) && !has(g.k, v) && ir::uses_var(k, v))
             out += "        if (sizes[" + std::to_string(k.var_index(v)) + "] != 1) return EINFUSE_ERR_SIZE; // " + v +
                    " was planned with size 1\n";
     out += "        const int64_t gemm_batch = " + size(g.batch) + ", gemm_M = " + size(g.m) +
