@@ -377,6 +377,15 @@ __device__ __forceinline__ void einfuse_small_copy16(void *dst, const void *src)
     *(uint4 *)dst = __ldg((const uint4 *)src);
 #endif
 }
+// One element (4 or 8 bytes) the same way: b's copies, which scatter a 16-byte run's elements.
+template <class T> __device__ __forceinline__ void einfuse_small_copy1(T *dst, const T *src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2;\n" ::"r"((unsigned)__cvta_generic_to_shared(dst)),
+                 "l"(src), "n"((int)sizeof(T)));
+#else
+    *dst = __ldg(src);
+#endif
+}
 __device__ __forceinline__ void einfuse_small_commit() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("cp.async.commit_group;\n" ::);
@@ -398,7 +407,7 @@ __device__ __forceinline__ void einfuse_gemm_small(const T *a, const T *b, long 
     constexpr int LA = BK + VEC;            // a's rows in shared memory: k contiguous, 16 bytes of padding
     constexpr int SA = M * LA, SB = BK * N; // one element's chunk of a and of b
     constexpr int KC = K / BK;              // chunks per group
-    constexpr int VA = E * M * (BK / VEC), VB = E * BK * (N / VEC); // 16-byte copies per chunk
+    constexpr int VA = E * M * (BK / VEC), VB = E * BK * N; // a's 16-byte and b's 1-element copies per chunk
     __shared__ __align__(16) T as[2 * E * SA];
     __shared__ __align__(16) T bs[2 * E * SB];
     const int tid = threadIdx.x, el = tid / TPE, ty = tid % TPE / NT, tx = tid % NT;
@@ -417,10 +426,24 @@ __device__ __forceinline__ void einfuse_gemm_small(const T *a, const T *b, long 
             const int e = q * THREADS + tid, x = e / (M * (BK / VEC)), r = e / (BK / VEC) % M, c = e % (BK / VEC) * VEC;
             if ((VA % THREADS == 0 || e < VA) && x < live) einfuse_small_copy16(sa + x * SA + r * LA + c, ga + x * (M * K) + r * K + c);
         }
+        // b's column c goes to c % NT * TN + c / NT: a thread's columns tx + j * NT side by side.
+        // Where whole passes of the block cover whole rows (D=32, 48, 64), a thread keeps one
+        // column and steps by constants: one address register, not one per copy (which spilled).
+        constexpr int R = THREADS % N == 0 ? THREADS / N : 1; // rows per pass
+        if (THREADS % N == 0 && BK % R == 0) {
+            const int row0 = tid / N, col = tid % N;
+            T *dst = sb + row0 * N + col % NT * TN + col / NT; // element x's row r is row x * BK + r
+            const T *src = gb + row0 * N + col;
 #pragma unroll
-        for (int q = 0; q < (VB + THREADS - 1) / THREADS; ++q) {
-            const int e = q * THREADS + tid, x = e / (BK * (N / VEC)), r = e / (N / VEC) % BK, c = e % (N / VEC) * VEC;
-            if ((VB % THREADS == 0 || e < VB) && x < live) einfuse_small_copy16(sb + x * SB + r * N + c, gb + x * (K * N) + r * N + c);
+            for (int q = 0; q < E * BK / R; ++q)
+                if (q * R / BK < live) einfuse_small_copy1(dst + q * R * N, src + q * R / BK * (K * N) + q * R % BK * N);
+        } else {
+#pragma unroll
+            for (int q = 0; q < (VB + THREADS - 1) / THREADS; ++q) {
+                const int e = q * THREADS + tid, x = e / (BK * N), r = e / N % BK, c = e % N;
+                if ((VB % THREADS == 0 || e < VB) && x < live)
+                    einfuse_small_copy1(sb + x * SB + r * N + c % NT * TN + c / NT, gb + x * (K * N) + r * N + c);
+            }
         }
     };
     Acc acc[TM][TN];
@@ -453,9 +476,13 @@ __device__ __forceinline__ void einfuse_gemm_small(const T *a, const T *b, long 
             for (int i = 0; i < TM; ++i) x[i] = *(const VT *)(sa + (ty + i * MT) * LA + kk);
 #pragma unroll
             for (int v = 0; v < VEC; ++v) {
-                T y[TN];
+                T y[TN]; // columns tx + j * NT, side by side in shared memory: 16-byte reads
 #pragma unroll
-                for (int j = 0; j < TN; ++j) y[j] = sb[(kk + v) * N + tx + j * NT];
+                for (int j = 0; j < TN; j += VEC) {
+                    const VT w = *(const VT *)(sb + (kk + v) * N + tx * TN + j);
+#pragma unroll
+                    for (int u = 0; u < VEC; ++u) y[j + u] = V::get(w, u);
+                }
 #pragma unroll
                 for (int i = 0; i < TM; ++i)
 #pragma unroll
