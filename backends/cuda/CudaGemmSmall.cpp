@@ -13,18 +13,21 @@
 //  - E batch elements per block (up to kSmallTargetThreads threads), (M / TM) x (N / TN)
 //    threads per element, TM x TN outputs per thread (4 x 4 where M, N allow): D=32 f32 is 4
 //    elements of 64 threads, D=64 one element of 256 threads.
-//  - Copies are 16-byte cp.async (sm_80+; a synchronous __ldg elsewhere and in the CPU
-//    emulation) straight into two shared-memory stages, no registers. A block walks a sequence
+//  - Copies are cp.async (sm_80+; a synchronous __ldg elsewhere and in the CPU emulation)
+//    straight into two shared-memory stages, no registers: a's 16 bytes at a time, b's an
+//    element at a time (coalesced across the warp), scattered so that a thread's columns sit
+//    side by side (below). A block walks a sequence
 //    of chunks (its group of E elements, K a chunk of BK at a time), grid-stride over groups,
 //    and issues chunk c + 1's copies before computing chunk c: the next group's loads are in
 //    flight during this group's math. The grid is one wave of resident blocks (kSmallSms x
 //    blocks per SM), so each block streams many groups.
 //  - a stays row-major in shared memory ([m][k], rows padded by 16 bytes): a thread reads one
-//    16-byte vector of each of its TM rows per VEC k's (as TM x VEC values), and b's VEC rows
-//    as TN scalars each: per 4 k's (f32) 4 + 16 shared loads for 64 FMAs. A thread's rows are
+//    16-byte vector of each of its TM rows per VEC k's (as TM x VEC values). A thread's rows are
 //    ty + i * (M / TM) and its columns tx + j * (N / TN): a warp's rows are neighbours (the
-//    16-byte padding puts them in different banks), its columns neighbouring words
-//    (conflict-free), and its scalar stores of one (i, j) full 32-byte sectors.
+//    padding puts them in different banks), and its scalar stores of one (i, j) fill whole
+//    32-byte sectors. b's row keeps column c at c % NT * TN + c / NT, so a thread's TN columns
+//    are one 16-byte read: per 4 k's (f32) 4 + 4 shared loads for 64 FMAs (with b read in
+//    place it was 4 + 16; the PTX of D=32's chunk: 256 FMAs, 32 16-byte shared loads).
 //  - K <= kSmallMaxDim fully unrolled within a chunk; BK the largest divisor of K for which two
 //    stages of E elements fit kSmallSharedBytes (D=32 f32: 4 elements, BK=16, 36 KB).
 //  - The epilogue is the generic kernels' gemm_epilogue (print_gemm_lambdas), one output
