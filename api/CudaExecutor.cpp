@@ -165,18 +165,24 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
 
 /** cuBLASLt runs every GEMM it can: in the H200 sweep (docs/performance.md) it beat the emitted
  * kernel on every batched product from D=24 (126 us against 306) to D=256, and on 1024x1024
- * products from K=128 up; below K=128 the two were within 2 us of each other, launch-bound. */
+ * products from K=128 up; below K=128 the two were within 2 us of each other, launch-bound.
+ * Except where the emitted small dense variant fits (sizes as planned, a, b and outputs dense,
+ * a and b 16-byte aligned: cuda_gemm_small_fits): it is built for bandwidth on exactly the
+ * batched D=32 and D=64 products where cuBLASLt got 2.6 TB/s of a 4.1 TB/s copy. Its speed is
+ * not measured yet (written without a GPU); GemmRunner::Emitted/Auto both take it. */
 CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::map<std::string, std::uint64_t> &address,
                                                const KernelArgs &args, void *stream) const {
     const ir::Gemm &g = *k.gemm;
     std::string why_not;
+    std::vector<std::uint64_t> by_param;
+    for (const auto &p : k.params) by_param.push_back(address.at(p.name));
+    const bool small = cuda_backend::cuda_gemm_small_fits(k, args.strides, args.extents, by_param);
     if (gemm_runner_ == GemmRunner::Emitted || gemm_runner_ == GemmRunner::LoopNest) why_not = "forced";
+    else if (small) why_not = "the small dense variant fits";
     else if (!g.library) why_not = g.library_why_not;
     else if (!cublaslt_available(&why_not)) {
     } else {
         try {
-            std::vector<std::uint64_t> by_param;
-            for (const auto &p : k.params) by_param.push_back(address.at(p.name));
             auto calls = plan_library_gemm(k, by_param, args, &why_not);
             if (calls) {
                 std::uint64_t workspace = scratch(k.name + "/cublaslt", stream, kLtWorkspaceBytes);
@@ -198,10 +204,11 @@ CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::m
         l.config = cuda_backend::cuda_launch_config(k, args.extents);
         ran_.push_back("loop nest (forced)");
     } else {
-        auto gemm = cuda_backend::cuda_gemm_launch_config(k, args.extents);
-        l.fn = function(cuda_backend::cuda_gemm_kernel_name(k, args.extents));
+        auto gemm = cuda_backend::cuda_gemm_launch_config(k, args.extents, args.strides, by_param);
+        l.fn = function(cuda_backend::cuda_gemm_kernel_name(k, args.extents, args.strides, by_param));
         l.config = {gemm.grid_x, gemm.block};
-        ran_.push_back("emitted GEMM kernel (not cuBLASLt: " + why_not + ")");
+        ran_.push_back(std::string(small ? "emitted small dense GEMM kernel" : "emitted GEMM kernel") +
+                       " (not cuBLASLt: " + why_not + ")");
     }
     add_params(l.args, k, 0, k.params.size(), address, args.strides);
     for (int64_t e : args.extents) l.args.add_i64(e);

@@ -66,6 +66,7 @@ struct Gemm {
     std::optional<LibraryEpilogue> library; // the epilogue as cuBLASLt runs it, when it can
     std::string library_why_not;            // otherwise why not, for the plan
     bool allow_tf32 = false;                // f32 products may round their inputs to tf32
+    std::optional<Extents> planned;         // every index variable's size, when planned with sizes
 };
 
 struct Kernel {

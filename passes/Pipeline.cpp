@@ -66,9 +66,15 @@ ir::Kernel plan_tiling(ir::Kernel k, const ir::Program &program, std::size_t ind
 }
 
 /** The plan's account of a GEMM: its groups, and who runs the epilogue. */
-void describe_gemm(ir::Kernel &k, Device device, const LowerOptions &options) {
+void describe_gemm(ir::Kernel &k, Device device, const LowerOptions &options, const ir::Extents &sizes) {
     ir::Gemm &g = *k.gemm;
     g.allow_tf32 = options.allow_tf32;
+    // The sizes it was planned for, when every variable has one: a backend may build a variant
+    // for exactly them (the CUDA small dense GEMM), used only when a launch matches.
+    ir::Extents planned;
+    for (const auto &v : k.index_vars)
+        if (auto it = sizes.find(v); it != sizes.end()) planned[v] = it->second;
+    if (!k.index_vars.empty() && planned.size() == k.index_vars.size()) g.planned = std::move(planned);
     k.strategy_detail = describe(g);
     if (device == Device::Host) return; // the host backend says how it runs it (api: for_target)
     if (g.allow_tf32) k.strategy_detail += "; f32 inputs rounded to tf32 (allowed)";
@@ -109,7 +115,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device, co
             unrolled.strategy_detail = k.strategy_detail;
             k = std::move(unrolled);
         }
-        if (k.strategy == ir::Strategy::Gemm) describe_gemm(k, device, options);
+        if (k.strategy == ir::Strategy::Gemm) describe_gemm(k, device, options, sizes);
         if (device == Device::Gpu && k.strategy == ir::Strategy::BroadcastReduce) k = plan_tiling(std::move(k), program, i, sizes);
         if (device == Device::Gpu && k.strategy == ir::Strategy::Unrolled) {
             std::string why_not;

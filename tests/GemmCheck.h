@@ -72,8 +72,6 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
     std::vector<int64_t> sizes;
     for (const auto &v : k.index_vars)
         sizes.push_back(c.sizes.at(v));
-    std::string variant = cuda_backend::cuda_gemm_kernel_name(k, sizes);
-    CAPTURE(variant);
 
     // Inputs: random, non-zero; a broadcast one is stored once and passed with stride 0, and
     // the reference gets it replicated.
@@ -102,6 +100,18 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
         args.back().host = &stored.emplace(in.name, std::move(x)).first->second;
     }
     Shape out_shape = shape_of(indices[k.num_inputs]);
+    // The variant the in-process runtime would pick for this layout: allocations start 256-byte
+    // aligned, the data `offset` elements later.
+    std::vector<int64_t> strides;
+    std::vector<std::uint64_t> addresses;
+    for (const auto &a : args) {
+        strides.insert(strides.end(), a.strides.begin(), a.strides.end());
+        addresses.push_back(static_cast<std::uint64_t>(256 + a.offset * dtype_size(c.dtype)));
+    }
+    for (int64_t s : contiguous_strides(out_shape)) strides.push_back(s);
+    addresses.push_back(256);
+    std::string variant = cuda_backend::cuda_gemm_kernel_name(k, sizes, strides, addresses);
+    CAPTURE(variant);
     Tensor got(k.params[k.num_inputs].dtype, out_shape);
     std::vector<const Tensor *> ptrs;
     for (const auto &in : p->program().inputs)

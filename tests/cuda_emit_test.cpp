@@ -594,6 +594,45 @@ TEST_CASE("emit: GEMM kernels of every type, layout and epilogue compile with NV
     }
 }
 
+TEST_CASE("emit: the small dense GEMM variant: when it exists, when a launch takes it") {
+    const ir::Extents d32{{"b", 65536}, {"i", 32}, {"j", 32}, {"k", 32}};
+    Kernel f32 = planned_kernel("bij,bjk->bik", DType::F32, d32, "s32");
+    Kernel unsized = planned_kernel("bij,bjk->bik", DType::F32, {}, "u32");
+    Kernel f16 = planned_kernel("bij,bjk->bik", DType::F16, d32, "s16");
+    auto extents = [&](const Kernel &k, int64_t b, int64_t d) {
+        std::vector<int64_t> out;
+        for (const auto &v : k.index_vars) out.push_back(v == "b" ? b : d);
+        return out;
+    };
+    auto dense = [&](const Kernel &k, int64_t d) { // b, rows, columns: every param is [b][x][y]
+        std::vector<int64_t> out;
+        for (std::size_t p = 0; p < k.params.size(); ++p) out.insert(out.end(), {d * d, d, 1});
+        return out;
+    };
+    const std::vector<std::uint64_t> aligned{256, 512, 768}, misaligned{260, 512, 768};
+    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, extents(f32, 65536, 32), dense(f32, 32), aligned) == "s32_gemm_small");
+    auto config = cuda_backend::cuda_gemm_launch_config(f32, extents(f32, 65536, 32), dense(f32, 32), aligned);
+    CHECK(config.block == 256);         // 4 batch elements of 64 threads
+    CHECK(config.grid_x == 132 * 4);    // one wave of 4 blocks per SM, striding over 16,384 groups
+    CHECK(cuda_backend::cuda_gemm_launch_config(f32, extents(f32, 5, 32), dense(f32, 32), aligned).grid_x == 2);
+    // Any batch; but another M, N or K, a misaligned operand or a strided one: the rule's tiles.
+    CHECK(cuda_backend::cuda_gemm_small_fits(f32, dense(f32, 32), extents(f32, 7, 32), aligned));
+    CHECK(!cuda_backend::cuda_gemm_small_fits(f32, dense(f32, 16), extents(f32, 7, 16), aligned));
+    CHECK(!cuda_backend::cuda_gemm_small_fits(f32, dense(f32, 32), extents(f32, 7, 32), misaligned));
+    auto strided = dense(f32, 32);
+    strided[0] = 2048;
+    CHECK(!cuda_backend::cuda_gemm_small_fits(f32, strided, extents(f32, 7, 32), aligned));
+    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, extents(f32, 7, 32), strided, aligned) == "s32_gemm_m32");
+    // Planned without sizes, or on tensor cores: no such variant.
+    CHECK(!cuda_backend::cuda_gemm_small_fits(unsized, dense(unsized, 32), extents(unsized, 7, 32), aligned));
+    CHECK(!cuda_backend::cuda_gemm_small_fits(f16, dense(f16, 32), extents(f16, 7, 32), aligned));
+    std::string cu = cuda_backend::emit_cuda({f32}, "test");
+    CHECK(cu.find("s32_gemm_small<<<(unsigned)grid, 256, 0, stream>>>(") != std::string::npos);
+    CHECK(cuda_backend::emit_cuda({unsized}, "test").find("_gemm_small") == std::string::npos);
+    CHECK(!cuda_cubin(cu, "sm_90").empty());
+    CHECK(!cuda_cubin(cu, "sm_75").empty()); // no cp.async there: loads and stores
+}
+
 TEST_CASE("emit: the GEMM tile rule (cuda_gemm_launch_config) and the launcher's copy of it") {
     Kernel f32 = planned_kernel("bij,bjk->bik", DType::F32, {}, "g32");
     Kernel f16 = planned_kernel("bij,bjk->bik", DType::F16, {}, "g16");

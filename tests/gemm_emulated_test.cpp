@@ -58,3 +58,26 @@ TEST_CASE("emulated gemm: fused epilogues") {
     check_gemm("D[i,k] = relu(sum[j](A[i,j] * B[j,k]) + bias[k])", sizes, DType::F32, true);
     check_gemm("D[b,i,k] = sigmoid(sum[j](A[b,i,j] * B[b,j,k])) * s[b]", bmm(5, 32, 32, 32));
 }
+
+TEST_CASE("emulated gemm: the small dense variant (planned sizes, dense, aligned)") {
+    // D=32: 4 batch elements per block; 4 blocks stride over the groups, so a batch of 37 is
+    // 10 groups (the last one partial) and several groups per block through both stages.
+    for (DType t : {DType::F32, DType::F64}) {
+        CAPTURE(dtype_name(t));
+        CHECK(check_gemm("bij,bjk->bik", bmm(37, 32, 32, 32), t) == "einfuse_bij_bjk_to_bik_gemm_small");
+        CHECK(check_gemm("bij,bjk->bik", bmm(9, 64, 64, 64), t) == "einfuse_bij_bjk_to_bik_gemm_small");
+        CHECK(check_gemm("bij,bjk->bik", bmm(7, 48, 48, 48), t) == "einfuse_bij_bjk_to_bik_gemm_small");
+        CHECK(check_gemm("bij,bjk->bik", bmm(11, 16, 40, 24), t) == "einfuse_bij_bjk_to_bik_gemm_small");
+        // Misaligned, broadcast (stride 0) and transposed operands fall back to the generic kernels.
+        CHECK(check_gemm("bij,bjk->bik", bmm(5, 32, 32, 32), t, false, "", 1) == "einfuse_bij_bjk_to_bik_gemm_m32");
+        CHECK(check_gemm("bij,bjk->bik", bmm(5, 32, 32, 32), t, false, "in1") == "einfuse_bij_bjk_to_bik_gemm_m32");
+        CHECK(check_gemm("bji,bjk->bik", bmm(5, 32, 32, 32), t) == "einfuse_bji_bjk_to_bik_gemm_m32");
+        // The fused epilogue, bias and relu, through the constant output strides.
+        CHECK(check_gemm("D[b,i,k] = relu(sum[j](A[b,i,j] * B[b,j,k]) + bias[k])", bmm(13, 32, 32, 32), t) ==
+              "einfuse_D_gemm_small");
+        CHECK(check_gemm("D[b,i,k] = relu(sum[j](A[b,i,j] * B[b,j,k]) + bias[k])", bmm(3, 64, 64, 64), t) ==
+              "einfuse_D_gemm_small");
+    }
+    // Too large for it (K > 64): the generic kernels.
+    CHECK(check_gemm("bij,bjk->bik", bmm(2, 64, 96, 64)) == "einfuse_bij_bjk_to_bik_gemm_m64");
+}

@@ -28,8 +28,13 @@ TEST_CASE("gpu gemm: every element type, on CUDA cores and tensor cores") {
 
 TEST_CASE("gpu gemm: the rule's tile shapes (D=32, D=64 bmm; large and skinny)") {
     test::require_gpu();
-    CHECK(check_gemm("bij,bjk->bik", bmm(4096, 32, 32, 32)) == "einfuse_bij_bjk_to_bik_gemm_m32");
-    CHECK(check_gemm("bij,bjk->bik", bmm(1024, 64, 64, 64)) == "einfuse_bij_bjk_to_bik_gemm_m64");
+    // Dense and aligned at the planned sizes: the small variant; misaligned: the rule's tiles.
+    CHECK(check_gemm("bij,bjk->bik", bmm(4096, 32, 32, 32)) == "einfuse_bij_bjk_to_bik_gemm_small");
+    CHECK(check_gemm("bij,bjk->bik", bmm(1024, 64, 64, 64)) == "einfuse_bij_bjk_to_bik_gemm_small");
+    CHECK(check_gemm("bij,bjk->bik", bmm(4096, 32, 32, 32), DType::F32, false, "", 1) ==
+          "einfuse_bij_bjk_to_bik_gemm_m32");
+    CHECK(check_gemm("bij,bjk->bik", bmm(1024, 64, 64, 64), DType::F32, false, "", 1) ==
+          "einfuse_bij_bjk_to_bik_gemm_m64");
     CHECK(check_gemm("ij,jk->ik", {{"i", 2048}, {"j", 256}, {"k", 1536}}) == "einfuse_ij_jk_to_ik_gemm");
     CHECK(check_gemm("ij,jk->ik", {{"i", 64}, {"j", 1000}, {"k", 3000}}) == "einfuse_ij_jk_to_ik_gemm_m64");
     for (DType t : {DType::F16, DType::BF16, DType::F64, DType::I64}) {
@@ -75,4 +80,22 @@ TEST_CASE("gpu gemm: fused epilogues (bias and relu, gelu, +=, f16 stores)") {
     }
     check_gemm("D[i,k] = relu(sum[j](A[i,j] * B[j,k]) + bias[k])", sizes, DType::F32, true);
     check_gemm("D[b,i,k] = sigmoid(sum[j](A[b,i,j] * B[b,j,k])) * s[b]", bmm(4096, 32, 32, 32));
+}
+
+TEST_CASE("gpu gemm: the small dense variant (planned sizes, cp.async stages, many groups per block)") {
+    test::require_gpu();
+    // Batches that are not a multiple of the batch elements per block, and large enough that
+    // every block of the one-wave grid walks many groups through both shared-memory stages.
+    for (DType t : {DType::F32, DType::F64}) {
+        CHECK(check_gemm("bij,bjk->bik", bmm(65537, 32, 32, 32), t) == "einfuse_bij_bjk_to_bik_gemm_small");
+        CHECK(check_gemm("bij,bjk->bik", bmm(16383, 64, 64, 64), t) == "einfuse_bij_bjk_to_bik_gemm_small");
+        CHECK(check_gemm("bij,bjk->bik", bmm(3001, 48, 48, 48), t) == "einfuse_bij_bjk_to_bik_gemm_small");
+        CHECK(check_gemm("D[b,i,k] = relu(sum[j](A[b,i,j] * B[b,j,k]) + bias[k])", bmm(9999, 32, 32, 32), t) ==
+              "einfuse_D_gemm_small");
+        CHECK(check_gemm("D[b,i,k] = relu(sum[j](A[b,i,j] * B[b,j,k]) + bias[k])", bmm(2049, 64, 64, 64), t) ==
+              "einfuse_D_gemm_small");
+        // Misaligned or stride-0 operands: the generic kernels.
+        CHECK(check_gemm("bij,bjk->bik", bmm(777, 32, 32, 32), t, false, "", 1) == "einfuse_bij_bjk_to_bik_gemm_m32");
+        CHECK(check_gemm("bij,bjk->bik", bmm(777, 64, 64, 64), t, false, "in0") != "einfuse_bij_bjk_to_bik_gemm_small");
+    }
 }

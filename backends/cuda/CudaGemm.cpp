@@ -185,6 +185,11 @@ std::string ceil_div(const std::string &x, int d) {
 
 } // namespace
 
+std::string print_gemm_lambdas(const ir::Kernel &k, const KernelNames &names) {
+    GemmParts p = parts(k);
+    return print_update(p) + print_epilogue(p, names);
+}
+
 std::optional<DType> gemm_mma_type(const ir::Kernel &k) {
     GemmParts p = parts(k);
     if (p.a->dtype != p.b->dtype || p.acc_type != DType::F32) return std::nullopt;
@@ -258,6 +263,7 @@ std::string print_gemm_kernels(const ir::Kernel &k, const KernelNames &names) {
                " {\n";
         out += "    " + k.name + "_gemm_body<" + variant_config(v) + ">(" + params + ");\n}\n";
     }
+    if (gemm_small_config(k)) out += print_gemm_small_kernel(k, names);
     return out;
 }
 
@@ -279,6 +285,7 @@ std::string print_gemm_launch(const ir::Kernel &k, const std::vector<std::string
         if (!has(g.batch, v) && !has(g.m, v) && !has(g.n, v) && !has(g.k, v) && ir::uses_var(k, v))
             out += "        if (sizes[" + std::to_string(k.var_index(v)) + "] != 1) return EINFUSE_ERR_SIZE; // " + v +
                    " was planned with size 1\n";
+    if (gemm_small_config(k)) out += print_gemm_small_launch(k, joined);
     out += "        const int64_t gemm_batch = " + size(g.batch) + ", gemm_M = " + size(g.m) +
            ", gemm_N = " + size(g.n) + ";\n";
     std::vector<GemmVariant> variants = gemm_variants(k);

@@ -50,6 +50,34 @@ struct GemmVariant {
  *  Then grid = min(tiles, kMaxGrid): blocks stride over the tiles. */
 constexpr int64_t kMinLargeTiles = 132;
 
+/** The small dense batched GEMM, "_gemm_small" (CudaGemmSmall.cpp): M, N, K and every stride
+ * of a, b and the outputs fixed at the planned sizes (a [batch][M][K], b [batch][K][N], all
+ * dense row-major, a and b 16-byte aligned; the launcher checks), f32 or f64 without tensor
+ * cores, M, N, K <= kSmallMaxDim. `elements` batch elements per block, each TM x TN per thread
+ * of (M / tm) * (N / tn) threads; K walks bk at a time through two shared-memory stages. */
+struct SmallGemm {
+    int m, n, k, bk, elements, tm, tn, min_blocks;
+    DType type;
+    int threads() const { return elements * (m / tm) * (n / tn); }
+    int shared_bytes() const; // both stages of a and b, static
+};
+constexpr int kSmallMaxDim = 64;              // K <= 64 is fully unrolled, a chunk at a time
+constexpr int kSmallTargetThreads = 256;      // batch elements per block: up to this many threads
+constexpr int kSmallSharedBytes = 48 * 1024;  // static shared memory only
+constexpr int kSmallSmShared = 228 * 1024;    // an H100/H200 SM's shared memory, for blocks per SM
+constexpr int kSmallSms = 132;                // H100/H200 SMs: the grid is one wave of resident blocks
+/** k's small variant, or nothing (with the reason) when k does not fit it. */
+std::optional<SmallGemm> gemm_small_config(const ir::Kernel &k, std::string *why_not = nullptr);
+/** The device template of the small variant, printed once per file when a kernel has one. */
+std::string gemm_small_library();
+/** The `extern "C" __global__` of k's small variant (k has one). */
+std::string print_gemm_small_kernel(const ir::Kernel &k, const KernelNames &names);
+/** Launcher lines: when sizes, density and alignment fit, launch the small variant and return. */
+std::string print_gemm_small_launch(const ir::Kernel &k, const std::string &args);
+/** The lambdas gemm_update (CUDA cores' multiply-add) and gemm_epilogue of k, as every GEMM
+ * kernel prints them (CudaGemm.cpp). */
+std::string print_gemm_lambdas(const ir::Kernel &k, const KernelNames &names);
+
 /** The mma path's input type (F16, BF16, or F32 for tf32), or nothing: SIMT. */
 std::optional<DType> gemm_mma_type(const ir::Kernel &k);
 std::vector<GemmVariant> gemm_variants(const ir::Kernel &k);

@@ -46,6 +46,12 @@ class KernelNames {
  * "ii->i" reads in0 as {i,i}; `x[i,d] * x[j,d]` reads x as {i,d} and {j,d}. */
 std::map<std::string, std::vector<std::vector<std::string>>> tensor_accesses(const ir::Kernel &k);
 
+/** Whether param `param` of a launch (strides of every param, concatenated; extents in the order
+ * of k.index_vars) is stored densely in row-major order of its indices' sizes; dimensions of
+ * size 1 may have any stride. */
+bool param_is_dense(const ir::Kernel &k, std::size_t param, const std::vector<int64_t> &strides,
+                    const std::vector<int64_t> &extents);
+
 /** The names of the scalars the kernel declares, in order of declaration. */
 std::vector<std::string> declared_scalars(const ir::Kernel &k);
 

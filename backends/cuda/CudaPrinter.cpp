@@ -157,8 +157,10 @@ std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view e
     // Before the host part: its launchers cast data pointers to __half * as well.
     std::string prelude = detail::device_prelude(types, ops);
     out += detail::abi_comment() + "\n" + (prelude.empty() ? "" : prelude + "\n") + detail::launcher_preamble();
-    if (std::any_of(kernels.begin(), kernels.end(), [](const ir::Kernel &k) { return k.staging.has_value(); }))
-        out += detail::staged_launcher_helpers();
+    auto small = [](const ir::Kernel &k) { return k.gemm && detail::gemm_small_config(k).has_value(); };
+    if (std::any_of(kernels.begin(), kernels.end(),
+                    [&](const ir::Kernel &k) { return k.staging.has_value() || small(k); }))
+        out += detail::staged_launcher_helpers(); // einfuse_is_dense, which the small GEMM's launcher uses too
     // The GEMM templates, once, with the tensor-core instructions of the types that use them.
     bool gemm = false, mma = false;
     std::set<DType> mma_types;
@@ -171,6 +173,7 @@ std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view e
         }
     }
     if (gemm) out += "\n" + detail::gemm_device_library(mma, mma_types, types);
+    if (std::any_of(kernels.begin(), kernels.end(), small)) out += detail::gemm_small_library();
     for (const auto &k : kernels) {
         out += "\n" + comment_lines(k.comment.empty() ? k.name : k.comment);
         detail::KernelNames names(k);

@@ -62,6 +62,16 @@ struct CudaGemmLaunch {
 };
 CudaGemmLaunch cuda_gemm_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents);
 
+/** The same with the launch's strides (every param's, concatenated) and data addresses (one per
+ * param): k's small dense variant `<name>_gemm_small` when cuda_gemm_small_fits, else as above. */
+bool cuda_gemm_small_fits(const ir::Kernel &k, const std::vector<int64_t> &strides,
+                          const std::vector<int64_t> &extents, const std::vector<std::uint64_t> &addresses);
+std::string cuda_gemm_kernel_name(const ir::Kernel &k, const std::vector<int64_t> &extents,
+                                  const std::vector<int64_t> &strides, const std::vector<std::uint64_t> &addresses);
+CudaGemmLaunch cuda_gemm_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents,
+                                       const std::vector<int64_t> &strides,
+                                       const std::vector<std::uint64_t> &addresses);
+
 /** Per param of k, the index variables of its dimensions as the kernel first accesses it
  * ("ii->i": in0 is {i, i}); empty for a param the kernel never accesses. */
 std::vector<std::vector<std::string>> cuda_param_indices(const ir::Kernel &k);

@@ -187,6 +187,20 @@ std::string print_staged_launch(const ir::Kernel &k, const KernelNames &names, c
     return out;
 }
 
+bool param_is_dense(const ir::Kernel &k, std::size_t param, const std::vector<int64_t> &strides,
+                    const std::vector<int64_t> &extents) {
+    std::size_t at = 0;
+    for (std::size_t p = 0; p < param; ++p) at += static_cast<std::size_t>(k.params[p].rank);
+    const std::vector<std::string> indices = cuda_param_indices(k).at(param);
+    int64_t expected = 1;
+    for (std::size_t d = indices.size(); d-- > 0;) {
+        int64_t n = extents.at(k.var_index(indices[d]));
+        if (n > 1 && strides.at(at + d) != expected) return false;
+        expected *= n;
+    }
+    return true;
+}
+
 } // namespace detail
 
 std::string cuda_staged_kernel_name(const ir::Kernel &k) { return k.name + "_staged"; }
@@ -195,20 +209,8 @@ bool cuda_staged_fits(const ir::Kernel &k, const std::vector<int64_t> &strides, 
     if (!k.staging) return false;
     for (const auto &[v, n] : k.staging->extents)
         if (extents.at(k.var_index(v)) != n) return false;
-    auto indices = cuda_param_indices(k);
-    std::size_t at = 0;
-    for (std::size_t p = 0; p < k.params.size(); ++p) {
-        const int rank = k.params[p].rank;
-        if (static_cast<int>(p) < k.num_inputs) {
-            int64_t expected = 1;
-            for (int d = rank; d-- > 0;) {
-                int64_t n = extents.at(k.var_index(indices[p][d]));
-                if (n > 1 && strides.at(at + d) != expected) return false;
-                expected *= n;
-            }
-        }
-        at += rank;
-    }
+    for (int p = 0; p < k.num_inputs; ++p)
+        if (!detail::param_is_dense(k, static_cast<std::size_t>(p), strides, extents)) return false;
     return true;
 }
 

@@ -90,6 +90,22 @@ static inline int einfuse_total_work(const int64_t *sizes, int num_sizes, const 
 }
 #endif // EINFUSE_LAUNCHER_ABI_1
 #endif // __CUDACC_RTC__
+#ifndef __CUDACC_RTC__
+#ifndef EINFUSE_LAUNCHER_DENSE_1
+#define EINFUSE_LAUNCHER_DENSE_1
+// Whether t, indexed by variables dims, is stored densely in row-major order of the variables'
+// sizes (dimensions of size 1 may have any stride): what a staged kernel needs of its inputs.
+static inline int einfuse_is_dense(const einfuse_tensor *t, const int *dims, const int64_t *sizes) {
+    int64_t expected = 1;
+    for (int d = t->ndim - 1; d >= 0; --d) {
+        int64_t n = sizes[dims[d]];
+        if (n > 1 && (t->shape[d] != n || t->strides[d] != expected)) return 0;
+        expected *= n;
+    }
+    return 1;
+}
+#endif // EINFUSE_LAUNCHER_DENSE_1
+#endif // __CUDACC_RTC__
 
 #ifndef EINFUSE_GEMM_1
 #define EINFUSE_GEMM_1
@@ -334,6 +350,162 @@ __device__ __forceinline__ void einfuse_gemm_simt(const A &a, const B &b, long l
     }
 }
 #endif // EINFUSE_GEMM_1
+#ifndef EINFUSE_GEMM_SMALL_1
+#define EINFUSE_GEMM_SMALL_1
+// The small dense batched GEMM: out[t, m, n] = epilogue(sum over k of a[t][m][k] * b[t][k][n]),
+// a and b dense row-major with the sizes built in. A block takes E batch elements at a time,
+// grid-stride over groups of E, K a chunk of BK at a time through two shared-memory stages;
+// chunk c + 1's 16-byte copies are issued before chunk c is computed.
+template <class T> struct einfuse_small_vec;
+template <> struct einfuse_small_vec<float> {
+    typedef float4 type;
+    static __device__ __forceinline__ float get(const float4 &v, int i) {
+        return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+    }
+};
+template <> struct einfuse_small_vec<double> {
+    typedef double2 type;
+    static __device__ __forceinline__ double get(const double2 &v, int i) { return i == 0 ? v.x : v.y; }
+};
+// 16 bytes from global to shared memory: cp.async on sm_80 and newer (no registers, completes
+// at einfuse_small_wait), else a load and a store.
+__device__ __forceinline__ void einfuse_small_copy16(void *dst, const void *src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((unsigned)__cvta_generic_to_shared(dst)),
+                 "l"(src));
+#else
+    *(uint4 *)dst = __ldg((const uint4 *)src);
+#endif
+}
+// One element (4 or 8 bytes) the same way: b's copies, which scatter a 16-byte run's elements.
+template <class T> __device__ __forceinline__ void einfuse_small_copy1(T *dst, const T *src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2;\n" ::"r"((unsigned)__cvta_generic_to_shared(dst)),
+                 "l"(src), "n"((int)sizeof(T)));
+#else
+    *dst = __ldg(src);
+#endif
+}
+__device__ __forceinline__ void einfuse_small_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+// Every group of copies but the newest has landed (this thread's; a barrier makes all visible).
+__device__ __forceinline__ void einfuse_small_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 1;\n" ::);
+#endif
+}
+
+template <class T, class Acc, int M, int N, int K, int BK, int E, int TM, int TN, class Update, class Epilogue>
+__device__ __forceinline__ void einfuse_gemm_small(const T *a, const T *b, long long nbatch, Update update,
+                                                   Epilogue epilogue) {
+    typedef einfuse_small_vec<T> V;
+    typedef typename V::type VT;
+    constexpr int VEC = 16 / sizeof(T), MT = M / TM, NT = N / TN, TPE = MT * NT, THREADS = E * TPE;
+    constexpr int LA = BK + VEC;            // a's rows in shared memory: k contiguous, 16 bytes of padding
+    constexpr int SA = M * LA, SB = BK * N; // one element's chunk of a and of b
+    constexpr int KC = K / BK;              // chunks per group
+    constexpr int VA = E * M * (BK / VEC), VB = E * BK * N; // a's 16-byte and b's 1-element copies per chunk
+    __shared__ __align__(16) T as[2 * E * SA];
+    __shared__ __align__(16) T bs[2 * E * SB];
+    const int tid = threadIdx.x, el = tid / TPE, ty = tid % TPE / NT, tx = tid % NT;
+    const long long groups = (nbatch + E - 1) / E;
+    long long g = blockIdx.x;
+    if (g >= groups) return;
+    // The copies of chunk kc of group g into stage s; elements past the batch are left alone
+    // (computed on, never stored).
+    auto issue = [&](long long group, int kc, int s) {
+        const long long t0 = group * E;
+        const int live = nbatch - t0 < E ? (int)(nbatch - t0) : E;
+        const T *ga = a + t0 * (M * K) + kc * BK, *gb = b + t0 * (K * N) + kc * (BK * N);
+        T *sa = as + s * (E * SA), *sb = bs + s * (E * SB);
+#pragma unroll
+        for (int q = 0; q < (VA + THREADS - 1) / THREADS; ++q) {
+            const int e = q * THREADS + tid, x = e / (M * (BK / VEC)), r = e / (BK / VEC) % M, c = e % (BK / VEC) * VEC;
+            if ((VA % THREADS == 0 || e < VA) && x < live) einfuse_small_copy16(sa + x * SA + r * LA + c, ga + x * (M * K) + r * K + c);
+        }
+        // b's column c goes to c % NT * TN + c / NT: a thread's columns tx + j * NT side by side.
+        // Where whole passes of the block cover whole rows (D=32, 48, 64), a thread keeps one
+        // column and steps by constants: one address register, not one per copy (which spilled).
+        constexpr int R = THREADS % N == 0 ? THREADS / N : 1; // rows per pass
+        if (THREADS % N == 0 && BK % R == 0) {
+            const int row0 = tid / N, col = tid % N;
+            T *dst = sb + row0 * N + col % NT * TN + col / NT; // element x's row r is row x * BK + r
+            const T *src = gb + row0 * N + col;
+#pragma unroll
+            for (int q = 0; q < E * BK / R; ++q)
+                if (q * R / BK < live) einfuse_small_copy1(dst + q * R * N, src + q * R / BK * (K * N) + q * R % BK * N);
+        } else {
+#pragma unroll
+            for (int q = 0; q < (VB + THREADS - 1) / THREADS; ++q) {
+                const int e = q * THREADS + tid, x = e / (BK * N), r = e / N % BK, c = e % N;
+                if ((VB % THREADS == 0 || e < VB) && x < live)
+                    einfuse_small_copy1(sb + x * SB + r * N + c % NT * TN + c / NT, gb + x * (K * N) + r * N + c);
+            }
+        }
+    };
+    Acc acc[TM][TN];
+    int kc = 0, stage = 0;
+    issue(g, 0, 0);
+    einfuse_small_commit();
+    for (;;) {
+        long long g_next = g;
+        int kc_next = kc + 1;
+        if (kc_next == KC) {
+            kc_next = 0;
+            g_next += gridDim.x;
+        }
+        const bool more = g_next < groups;
+        if (more) issue(g_next, kc_next, stage ^ 1);
+        einfuse_small_commit(); // maybe empty: wait() then always means "chunk kc has landed"
+        einfuse_small_wait();
+        __syncthreads();
+        if (kc == 0) {
+#pragma unroll
+            for (int i = 0; i < TM; ++i)
+#pragma unroll
+                for (int j = 0; j < TN; ++j) acc[i][j] = Acc(0);
+        }
+        const T *sa = as + stage * (E * SA) + el * SA, *sb = bs + stage * (E * SB) + el * SB;
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += VEC) {
+            VT x[TM];
+#pragma unroll
+            for (int i = 0; i < TM; ++i) x[i] = *(const VT *)(sa + (ty + i * MT) * LA + kk);
+#pragma unroll
+            for (int v = 0; v < VEC; ++v) {
+                T y[TN]; // columns tx + j * NT, side by side in shared memory: 16-byte reads
+#pragma unroll
+                for (int j = 0; j < TN; j += VEC) {
+                    const VT w = *(const VT *)(sb + (kk + v) * N + tx * TN + j);
+#pragma unroll
+                    for (int u = 0; u < VEC; ++u) y[j + u] = V::get(w, u);
+                }
+#pragma unroll
+                for (int i = 0; i < TM; ++i)
+#pragma unroll
+                    for (int j = 0; j < TN; ++j) acc[i][j] = update(acc[i][j], V::get(x[i], v), y[j]);
+            }
+        }
+        if (kc == KC - 1) {
+            const long long t = g * E + el;
+            if (t < nbatch) {
+#pragma unroll
+                for (int i = 0; i < TM; ++i)
+#pragma unroll
+                    for (int j = 0; j < TN; ++j) epilogue(t, ty + i * MT, tx + j * NT, acc[i][j]);
+            }
+        }
+        __syncthreads(); // this stage consumed: the next iteration's copies may overwrite it
+        if (!more) break;
+        g = g_next;
+        kc = kc_next;
+        stage ^= 1;
+    }
+}
+#endif // EINFUSE_GEMM_SMALL_1
 
 // out[b,i,k] = sum[j](in0[b,i,j] * in1[b,j,k])    (from "bij,bjk->bik")
 extern "C" __global__ void einfuse_bij_bjk_to_bik(
@@ -406,6 +578,26 @@ extern "C" __global__ void __launch_bounds__(256, 8) einfuse_bij_bjk_to_bik_gemm
     long long n_b, long long n_i, long long n_j, long long n_k) {
     einfuse_bij_bjk_to_bik_gemm_body<einfuse_simt_cfg<32, 32, 32, 4, 1, 1>>(in0, in0_s0, in0_s1, in0_s2, in1, in1_s0, in1_s1, in1_s2, out, out_s0, out_s1, out_s2, n_b, n_i, n_j, n_k);
 }
+// einfuse_bij_bjk_to_bik for its planned sizes (M 64, N 64, K 64), 1 batch elements per block, 4x4 per thread; for dense a, b and outputs only (the launcher checks).
+extern "C" __global__ void __launch_bounds__(256, 4) einfuse_bij_bjk_to_bik_gemm_small(
+    const float *__restrict__ in0, long long in0_s0, long long in0_s1, long long in0_s2,
+    const float *__restrict__ in1, long long in1_s0, long long in1_s1, long long in1_s2,
+    float *__restrict__ out, long long out_s0, long long out_s1, long long out_s2,
+    long long n_b, long long n_i, long long n_j, long long n_k) {
+    {
+        const long long out_s0 = 4096LL, out_s1 = 64LL, out_s2 = 1LL;
+        auto gemm_update = [](float acc, float x, float y) -> float { return acc + x * y; };
+        auto gemm_epilogue = [=](long long idx, long long idx_p1, long long idx_p2, float gemm_acc) {
+            const long long b = idx;
+            const long long i = idx_p1;
+            const long long k = idx_p2;
+            float acc = 0.0f;
+            acc = gemm_acc;
+            out[b * out_s0 + i * out_s1 + k * out_s2] = acc;
+        };
+        einfuse_gemm_small<float, decltype(gemm_update(float(0), float(0), float(0))), 64, 64, 64, 32, 1, 4, 4>(in0, in1, n_b, gemm_update, gemm_epilogue);
+    }
+}
 
 #ifndef __CUDACC_RTC__
 // einfuse_bij_bjk_to_bik_launch
@@ -430,6 +622,23 @@ extern "C" int einfuse_bij_bjk_to_bik_launch(const einfuse_tensor *inputs, int n
     if (total == 0) return EINFUSE_OK;
 
     { // the tiled GEMM; the tile shape by the rule of cuda_gemm_launch_config
+        if (sizes[1] == 64
+            && sizes[2] == 64
+            && sizes[3] == 64
+            && einfuse_is_dense(&inputs[0], in0_dims, sizes)
+            && ((unsigned long long)inputs[0].data & 15) == 0
+            && einfuse_is_dense(&inputs[1], in1_dims, sizes)
+            && ((unsigned long long)inputs[1].data & 15) == 0
+            && einfuse_is_dense(&output[0], out_dims, sizes)) { // the planned sizes, dense and aligned: the small variant
+            int64_t grid = (sizes[0] + 0) / 1;
+            if (grid > 528) grid = 528; // one wave: blocks stride over the rest
+            if (grid > 0) einfuse_bij_bjk_to_bik_gemm_small<<<(unsigned)grid, 256, 0, stream>>>(
+            (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1], inputs[0].strides[2],
+            (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1], inputs[1].strides[2],
+            (float *)output[0].data, output[0].strides[0], output[0].strides[1], output[0].strides[2],
+            sizes[0], sizes[1], sizes[2], sizes[3]);
+            return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
+        }
         const int64_t gemm_batch = sizes[0], gemm_M = sizes[1], gemm_N = sizes[3];
         const int64_t gemm_tiles128 = gemm_batch * ((gemm_M + 127) / 128) * ((gemm_N + 127) / 128);
         int64_t grid = 0;
