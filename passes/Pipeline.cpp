@@ -91,8 +91,9 @@ void describe_gemm(ir::Kernel &k, Device device, const LowerOptions &options, co
     if (!g.library->addend.empty()) fused += ", + " + g.library->addend;
     if (!g.library->bias.empty()) fused += ", bias " + g.library->bias + "[" + g.library->bias_var + "]";
     if (g.library->relu) fused += ", relu";
-    k.strategy_detail += "; cuBLASLt in-process" + (fused.empty() ? "" : " with its epilogue (" + fused.substr(2) + ")") +
-                         ", an emitted tiled kernel in standalone .cu and where strides do not fit it";
+    k.strategy_detail += "; in-process cuBLASLt" + (fused.empty() ? "" : " with its epilogue (" + fused.substr(2) + ")") +
+                         " (the emitted small dense kernel instead for small dense batches planned with their sizes), an "
+                         "emitted tiled kernel in standalone .cu and where strides do not fit cuBLASLt";
 }
 
 } // namespace

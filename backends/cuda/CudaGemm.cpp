@@ -19,6 +19,7 @@
 #include "support/Error.h"
 
 #include <algorithm>
+#include <array>
 
 namespace einfuse::cuda_backend {
 
@@ -321,28 +322,30 @@ std::string print_gemm_launch(const ir::Kernel &k, const std::vector<std::string
 
 std::string cuda_gemm_kernel_name(const ir::Kernel &k) { return k.name + "_gemm"; }
 
-std::string cuda_gemm_kernel_name(const ir::Kernel &k, const std::vector<int64_t> &extents) {
-    auto v = detail::gemm_variants(k);
+namespace {
+
+/** The sizes of k's batch, M and N groups at these extents. */
+std::array<int64_t, 3> batch_m_n(const ir::Kernel &k, const std::vector<int64_t> &extents) {
+    EINFUSE_ASSERT(extents.size() == k.index_vars.size(), "one extent per index variable");
     auto product = [&](const std::vector<std::string> &group) {
         int64_t n = 1;
-        for (const auto &x : group)
-            n *= extents.at(k.var_index(x));
+        for (const auto &x : group) n *= extents.at(static_cast<std::size_t>(k.var_index(x)));
         return n;
     };
-    return k.name +
-           v[detail::choose_gemm_variant(v, product(k.gemm->batch), product(k.gemm->m), product(k.gemm->n))].suffix;
+    return {product(k.gemm->batch), product(k.gemm->m), product(k.gemm->n)};
+}
+
+} // namespace
+
+std::string cuda_gemm_kernel_name(const ir::Kernel &k, const std::vector<int64_t> &extents) {
+    auto v = detail::gemm_variants(k);
+    auto [batch, m, n] = batch_m_n(k, extents);
+    return k.name + v[detail::choose_gemm_variant(v, batch, m, n)].suffix;
 }
 
 CudaGemmLaunch cuda_gemm_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents) {
-    EINFUSE_ASSERT(extents.size() == k.index_vars.size(), "one extent per index variable");
     auto v = detail::gemm_variants(k);
-    auto product = [&](const std::vector<std::string> &group) {
-        int64_t n = 1;
-        for (const auto &x : group)
-            n *= extents.at(k.var_index(x));
-        return n;
-    };
-    int64_t batch = product(k.gemm->batch), m = product(k.gemm->m), n = product(k.gemm->n);
+    auto [batch, m, n] = batch_m_n(k, extents);
     const detail::GemmVariant &c = v[detail::choose_gemm_variant(v, batch, m, n)];
     int64_t tiles = batch * ((m + c.bm - 1) / c.bm) * ((n + c.bn - 1) / c.bn);
     return {std::min(tiles, detail::kMaxGrid), 1, 1, c.threads(), 0};
