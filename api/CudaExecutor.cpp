@@ -163,13 +163,13 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
 }
 
 
-/** cuBLASLt runs every GEMM it can: in the H200 sweep (docs/performance.md) it beat the emitted
- * kernel on every batched product from D=24 (126 us against 306) to D=256, and on 1024x1024
- * products from K=128 up; below K=128 the two were within 2 us of each other, launch-bound.
- * Except where the emitted small dense variant fits (sizes as planned, a, b and outputs dense,
- * a and b 16-byte aligned: cuda_gemm_small_fits): it is built for bandwidth on exactly the
- * batched D=32 and D=64 products where cuBLASLt got 2.6 TB/s of a 4.1 TB/s copy. Its speed is
- * not measured yet (written without a GPU); GemmRunner::Emitted/Auto both take it. */
+/** cuBLASLt runs every GEMM it can: in the H200 sweep (docs/performance.md) it beat the tiled
+ * emitted kernel on every batched product from D=24 (126 us against 306) to D=256, and on
+ * 1024x1024 products from K=128 up; below K=128 the two were within 2 us of each other.
+ * Except under Auto where the emitted small dense variant fits (sizes as planned, a, b and
+ * outputs dense, a and b 16-byte aligned, two warps per batch element: cuda_gemm_small_fits):
+ * it ran batched D=32, 48, 64 products in 81, 100, 109 us against cuBLASLt's 105, 146, 112, and
+ * D=32 at B=65,536 at 3.59 TB/s against 2.67. --gemm cublaslt still forces cuBLASLt. */
 CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::map<std::string, std::uint64_t> &address,
                                                const KernelArgs &args, void *stream) const {
     const ir::Gemm &g = *k.gemm;
@@ -178,7 +178,7 @@ CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::m
     for (const auto &p : k.params) by_param.push_back(address.at(p.name));
     const bool small = cuda_backend::cuda_gemm_small_fits(k, args.strides, args.extents, by_param);
     if (gemm_runner_ == GemmRunner::Emitted || gemm_runner_ == GemmRunner::LoopNest) why_not = "forced";
-    else if (small) why_not = "the small dense variant fits";
+    else if (small && gemm_runner_ == GemmRunner::Auto) why_not = "the small dense variant fits";
     else if (!g.library) why_not = g.library_why_not;
     else if (!cublaslt_available(&why_not)) {
     } else {

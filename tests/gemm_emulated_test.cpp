@@ -67,7 +67,8 @@ TEST_CASE("emulated gemm: the small dense variant (planned sizes, dense, aligned
         CHECK(check_gemm("bij,bjk->bik", bmm(37, 32, 32, 32), t) == "einfuse_bij_bjk_to_bik_gemm_small");
         CHECK(check_gemm("bij,bjk->bik", bmm(9, 64, 64, 64), t) == "einfuse_bij_bjk_to_bik_gemm_small");
         CHECK(check_gemm("bij,bjk->bik", bmm(7, 48, 48, 48), t) == "einfuse_bij_bjk_to_bik_gemm_small");
-        CHECK(check_gemm("bij,bjk->bik", bmm(11, 16, 40, 24), t) == "einfuse_bij_bjk_to_bik_gemm_small");
+        CHECK(check_gemm("bij,bjk->bik", bmm(11, 32, 40, 48), t) == "einfuse_bij_bjk_to_bik_gemm_small");
+        CHECK(check_gemm("bij,bjk->bik", bmm(11, 24, 24, 24), t) != "einfuse_bij_bjk_to_bik_gemm_small"); // 36 threads
         // Misaligned, broadcast (stride 0) and transposed operands fall back to the generic kernels.
         CHECK(check_gemm("bij,bjk->bik", bmm(5, 32, 32, 32), t, false, "", 1) == "einfuse_bij_bjk_to_bik_gemm_m32");
         CHECK(check_gemm("bij,bjk->bik", bmm(5, 32, 32, 32), t, false, "in1") == "einfuse_bij_bjk_to_bik_gemm_m32");

@@ -66,6 +66,10 @@ constexpr int kSmallTargetThreads = 256;      // batch elements per block: up to
 constexpr int kSmallSharedBytes = 48 * 1024;  // static shared memory only
 constexpr int kSmallSmShared = 228 * 1024;    // an H100/H200 SM's shared memory, for blocks per SM
 constexpr int kSmallSms = 132;                // H100/H200 SMs: the grid is one wave of resident blocks
+/** Below two warps per batch element the variant loses to cuBLASLt (H200, ~268 MB batched:
+ * D=24, 36 threads per element, 213 us against 126; D=32, 48, 64 with 64, 144, 256 threads:
+ * 81, 100, 109 us against 105, 146, 112). */
+constexpr int kSmallMinThreadsPerElement = 64;
 /** k's small variant, or nothing (with the reason) when k does not fit it. */
 std::optional<SmallGemm> gemm_small_config(const ir::Kernel &k, std::string *why_not = nullptr);
 /** The device template of the small variant, printed once per file when a kernel has one. */

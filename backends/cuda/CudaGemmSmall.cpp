@@ -253,6 +253,8 @@ std::optional<SmallGemm> gemm_small_config(const ir::Kernel &k, std::string *why
     SmallGemm s{m, n, kk, 0, 0, tile_of(m), tile_of(n), 1, a.dtype};
     if (s.tn % vec != 0) return no("N's tile not a multiple of 16 bytes"); // b's rows are read as vectors
     const int per_element = (m / s.tm) * (n / s.tn);
+    if (per_element < kSmallMinThreadsPerElement)
+        return no("fewer than " + std::to_string(kSmallMinThreadsPerElement) + " threads per batch element");
     // The most elements per block up to kSmallTargetThreads, then the longest chunk of K that fits.
     for (s.elements = std::max(1, kSmallTargetThreads / per_element); s.elements >= 1; --s.elements)
         for (s.bk = kk; s.bk >= vec; --s.bk)
