@@ -199,7 +199,9 @@ std::optional<std::vector<LibraryCall>> plan_library_gemm(const ir::Kernel &k, c
     // ones after the first add the output so far (beta = 1 on D itself).
     std::vector<LibraryCall> calls;
     std::map<std::string, int> alignment; // of every pointer any call passes
-    auto bytes = [&](const std::string &t) { return static_cast<int64_t>(dtype_size(k.params[static_cast<std::size_t>(k.param_index(t))].dtype)); };
+    auto bytes = [&](const std::string &t) {
+        return static_cast<int64_t>(dtype_size(k.params[static_cast<std::size_t>(k.param_index(t))].dtype));
+    };
     struct Step {
         bool add_c, bias, relu, c_is_d;
     };
@@ -208,15 +210,15 @@ std::optional<std::vector<LibraryCall>> plan_library_gemm(const ir::Kernel &k, c
         for (std::size_t ki = 0; ki < k_offsets.size(); ++ki) {
             bool last = ki + 1 == k_offsets.size();
             Step s{ki > 0 || !epi.addend.empty(), last && !epi.bias.empty(), last && epi.relu, ki > 0};
-            auto at_ = [&](const std::string &t) {
+            auto address_of = [&](const std::string &t) {
                 return pointer.at(t) + static_cast<std::uint64_t>((bo.at(t) + k_offsets[ki].at(t)) * bytes(t));
             };
             LibraryCall c;
-            c.a = at_(first);
-            c.b = at_(second);
-            c.d = at_(out);
-            c.c = s.c_is_d ? c.d : epi.addend.empty() ? 0 : at_(epi.addend);
-            c.bias = epi.bias.empty() ? 0 : at_(epi.bias);
+            c.a = address_of(first);
+            c.b = address_of(second);
+            c.d = address_of(out);
+            c.c = s.c_is_d ? c.d : epi.addend.empty() ? 0 : address_of(epi.addend);
+            c.bias = epi.bias.empty() ? 0 : address_of(epi.bias);
             for (auto [name, ptr] : {std::pair{"a", c.a}, {"b", c.b}, {"c", c.c}, {"d", c.d}})
                 if (ptr) alignment[name] = std::min(alignment.count(name) ? alignment[name] : 256, lt_alignment(ptr));
             calls.push_back(c);
