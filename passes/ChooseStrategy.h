@@ -1,7 +1,7 @@
 #pragma once
 // Chooses how a kernel is lowered and records why every other strategy was not chosen.
-// Each strategy is a matcher that answers with a plan or a reason; GEMM and the tiled
-// broadcast-reduce plug in here as they come.
+// Each strategy is a matcher that answers with a plan or a reason (GEMM: passes/GemmMatch.h and
+// the size thresholds below). GPU variants (staging, tiling) are later passes of their own.
 #include "ir/Kernel.h"
 #include "passes/LowerToLoops.h"
 #include "passes/Pipeline.h"

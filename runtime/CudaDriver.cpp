@@ -167,7 +167,6 @@ namespace {
 std::atomic<std::size_t> held_bytes{0}, peak_bytes{0};
 } // namespace
 
-std::size_t device_bytes_held() { return held_bytes.load(); }
 std::size_t device_peak_bytes() { return peak_bytes.load(); }
 void reset_device_peak_bytes() { peak_bytes.store(held_bytes.load()); }
 

@@ -69,9 +69,8 @@ class DeviceBuffer {
     std::size_t bytes_ = 0;
 };
 
-/** The device memory DeviceBuffers hold now, and the most they held since the last reset (the
- * peak is reset to what is held now). */
-std::size_t device_bytes_held();
+/** The most device memory DeviceBuffers held since the last reset (which sets it to what they
+ * hold then). */
 std::size_t device_peak_bytes();
 void reset_device_peak_bytes();
 

@@ -320,8 +320,6 @@ std::string print_gemm_launch(const ir::Kernel &k, const std::vector<std::string
 
 } // namespace detail
 
-std::string cuda_gemm_kernel_name(const ir::Kernel &k) { return k.name + "_gemm"; }
-
 namespace {
 
 /** The sizes of k's batch, M and N groups at these extents. */

@@ -51,11 +51,10 @@ CudaLaunchConfig cuda_tiled_launch_config(const ir::Kernel &k, const std::vector
 int64_t cuda_tiled_splits(const ir::Kernel &k, int64_t grid, int64_t reduce_extent);
 
 /** k's emitted tiled GEMM (k.gemm): kernels taking exactly k's parameters (the plain kernel's
- * argument block), one per tile shape. cuda_gemm_kernel_name(k) is the 128x128 one;
- * with extents, the one the rule picks for them (`<name>_gemm`, `_gemm_m64` or `_gemm_m32`),
+ * argument block), one per tile shape. cuda_gemm_kernel_name is the one the rule picks for
+ * these extents (`<name>_gemm`, `_gemm_m64` or `_gemm_m32`),
  * which cuda_gemm_launch_config launches: a 1-D grid (blocks stride over the tiles), static
  * shared memory only (shared_bytes 0). grid_x is 0 when there is no work. */
-std::string cuda_gemm_kernel_name(const ir::Kernel &k);
 std::string cuda_gemm_kernel_name(const ir::Kernel &k, const std::vector<int64_t> &extents);
 struct CudaGemmLaunch {
     int64_t grid_x, grid_y, grid_z, block, shared_bytes;

@@ -1,7 +1,8 @@
 #pragma once
 // The IR's arithmetic on one value of each operand, in LLVM IR: Unary, Binary and Select on f32,
 // f64, i32 and i64, with the float64 reference's meaning (ir/Reference.cpp). Internal to
-// backends/llvm/ (CodeGen.cpp is its only user).
+// backends/llvm/: the loop-nest printer (CodeGen.cpp) and the packed GEMM's epilogue
+// (GemmCodeGen.cpp) share it.
 //
 // Float ops use LLVM's intrinsics where one exists (llvm.exp, llvm.sqrt, llvm.pow, ...), so the
 // optimiser knows them; tanh and erfc have none and are calls to libm (tanhf/tanh, erfcf/erfc),
