@@ -9,7 +9,7 @@ packages=(
     libboost1.81-dev doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
     python3-numpy
     libdlpack-dev pkg-config
-    libxxhash-dev
+    libxxhash-dev libssl-dev
     clang-19 libclang-rt-19-dev
 )
 

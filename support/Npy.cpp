@@ -8,15 +8,18 @@
 // error message, not an allocation.
 #include "support/Npy.h"
 
+#include "support/AtomicFile.h"
 #include "support/Error.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <fcntl.h>
 #include <limits>
 #include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
 
 namespace einfuse {
 
@@ -219,10 +222,42 @@ std::string shape_text(const Shape &shape) {
     return s + (shape.size() == 1 ? ",)" : ")");
 }
 
-/** Reads exactly n bytes, or returns how many there were. */
-std::size_t read_some(std::istream &in, char *to, std::size_t n) {
-    in.read(to, static_cast<std::streamsize>(n));
-    return static_cast<std::size_t>(in.gcount());
+/** An open file, closed on every path out (a throw included). */
+struct Fd {
+    int fd = -1;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+/** Reads up to n bytes (fewer only at the end of the file); returns how many. */
+std::size_t read_some(int fd, const std::string &path, char *to, std::size_t n) {
+    std::size_t got = 0;
+    while (got < n) {
+        ssize_t r = ::read(fd, to + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) fail(path, std::strerror(errno));
+        if (r == 0) break;
+        got += static_cast<std::size_t>(r);
+    }
+    return got;
+}
+
+/** The data of a file whose size is unknown (a pipe, a FIFO, a device): read a chunk at a time,
+ * so memory follows what really arrives, not what the header claims. A FIFO that claims (2^30,)
+ * floats and sends 16 bytes costs a few MiB, not 4 GiB. Returns how many bytes came. */
+std::size_t read_streamed(int fd, const std::string &path, std::vector<char> &into, uint64_t want) {
+    constexpr uint64_t kChunk = uint64_t{1} << 20;
+    into.clear();
+    while (into.size() < want) {
+        const std::size_t before = into.size();
+        const std::size_t grow = static_cast<std::size_t>(std::min<uint64_t>(want - before, std::max<uint64_t>(kChunk, before)));
+        into.resize(before + grow);
+        std::size_t got = read_some(fd, path, into.data() + before, grow);
+        into.resize(before + got);
+        if (got < grow) break;
+    }
+    return into.size();
 }
 
 void swap_elements(std::byte *data, int64_t count, std::size_t width) {
@@ -232,22 +267,19 @@ void swap_elements(std::byte *data, int64_t count, std::size_t width) {
 } // namespace
 
 Tensor read_npy(const std::string &path) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::file_status status = fs::status(path, ec);
-    if (fs::is_directory(status)) fail(path, "it is a directory");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, std::strerror(errno));
+    Fd in;
+    in.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in.fd < 0) fail(path, std::strerror(errno));
+    struct stat st {};
+    if (::fstat(in.fd, &st) != 0) fail(path, std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) fail(path, "it is a directory");
     // A regular file's size bounds every length the file states; a pipe's is unknown, and then a
-    // short read is what catches a lie.
+    // short read is what catches a lie (read_streamed).
     std::optional<uint64_t> file_size;
-    if (fs::is_regular_file(status)) {
-        uint64_t s = fs::file_size(path, ec);
-        if (!ec) file_size = s;
-    }
+    if (S_ISREG(st.st_mode)) file_size = static_cast<uint64_t>(st.st_size);
 
     char prelude[12];
-    std::size_t got = read_some(in, prelude, 8);
+    std::size_t got = read_some(in.fd, path, prelude, 8);
     if (got < sizeof kMagic || std::memcmp(prelude, kMagic, sizeof kMagic) != 0)
         fail(path, "not a .npy file (it does not start with the magic string \\x93NUMPY)");
     if (got < 8) fail(path, "the file ends inside the format version");
@@ -256,7 +288,8 @@ Tensor read_npy(const std::string &path) {
         fail(path, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
                        " (einfuse reads 1.0, 2.0 and 3.0)");
     std::size_t length_bytes = major == 1 ? 2 : 4;
-    if (read_some(in, prelude + 8, length_bytes) != length_bytes) fail(path, "the file ends inside the header length");
+    if (read_some(in.fd, path, prelude + 8, length_bytes) != length_bytes)
+        fail(path, "the file ends inside the header length");
     uint32_t header_bytes = 0;
     for (std::size_t i = 0; i < length_bytes; ++i)
         header_bytes |= static_cast<uint32_t>(static_cast<unsigned char>(prelude[8 + i])) << (8 * i);
@@ -268,19 +301,22 @@ Tensor read_npy(const std::string &path) {
         fail(path, "the header claims " + std::to_string(header_bytes) + " bytes; einfuse accepts at most " +
                        std::to_string(kMaxHeaderBytes));
     std::string text(header_bytes, '\0');
-    if (std::size_t n = read_some(in, text.data(), header_bytes); n != header_bytes)
+    if (std::size_t n = read_some(in.fd, path, text.data(), header_bytes); n != header_bytes)
         fail(path, "truncated header: it claims " + std::to_string(header_bytes) + " bytes but the file ends after " +
                        std::to_string(n));
 
     Header h = HeaderParser(text, path).parse();
     const std::size_t width = dtype_size(h.dtype);
-    int64_t count = 1;
+    // Every dimension counts, a zero one as 1: the strides (the product of the dimensions after
+    // each) must fit in 64 bits even when a zero makes the tensor empty, as in (0, 2^62, 2^62).
+    int64_t count = 1, reach = 1;
     for (int64_t s : h.shape) {
-        if (s != 0 && count > std::numeric_limits<int64_t>::max() / s)
+        if (reach > std::numeric_limits<int64_t>::max() / std::max<int64_t>(s, 1))
             fail(path, "the shape " + shape_text(h.shape) + " has more than 2^63 elements");
+        reach *= std::max<int64_t>(s, 1);
         count *= s;
     }
-    if (count > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(width))
+    if (reach > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(width))
         fail(path, "the shape " + shape_text(h.shape) + " needs more than 2^63 bytes");
     const uint64_t data_bytes = static_cast<uint64_t>(count) * width;
     auto short_data = [&](uint64_t have) {
@@ -288,6 +324,8 @@ Tensor read_npy(const std::string &path) {
                        " needs " + std::to_string(data_bytes) + " bytes, the file has " + std::to_string(have));
     };
     if (file_size && *file_size - data_offset < data_bytes) short_data(*file_size - data_offset);
+    std::vector<char> streamed; // the data of a pipe, read before the tensor is allocated
+    if (!file_size && read_streamed(in.fd, path, streamed, data_bytes) != data_bytes) short_data(streamed.size());
 
     Shape strides = contiguous_strides(h.shape);
     if (h.fortran_order) { // column-major: the first index moves fastest
@@ -304,7 +342,12 @@ Tensor read_npy(const std::string &path) {
         fail(path, e.what());
     }
     EINFUSE_ASSERT(static_cast<uint64_t>(t.storage_elements()) * width == data_bytes, "a dense layout");
-    if (std::size_t n = read_some(in, static_cast<char *>(t.data()), data_bytes); n != data_bytes) short_data(n);
+    if (file_size) {
+        if (std::size_t n = read_some(in.fd, path, static_cast<char *>(t.data()), data_bytes); n != data_bytes)
+            short_data(n);
+    } else if (data_bytes > 0) {
+        std::memcpy(t.data(), streamed.data(), data_bytes);
+    }
     if (h.swap_bytes && width > 1) swap_elements(static_cast<std::byte *>(t.data()), count, width);
     return t;
 }
@@ -335,15 +378,16 @@ void write_npy(const std::string &path, const Tensor &t) {
     for (std::size_t i = 0; i < prelude - 8; ++i) head += static_cast<char>((dict.size() >> (8 * i)) & 0xff);
     head += dict;
 
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) throw UserError("cannot write '" + path + "': " + std::strerror(errno));
-    out.write(head.data(), static_cast<std::streamsize>(head.size()));
+    // Never in place: a failed write (a full disk, a kill) must leave the old file whole, and it
+    // may be this very run's input.
+    AtomicFile out(path);
+    out.write(head);
 
     const std::size_t width = dtype_size(t.dtype());
     const auto *base = static_cast<const char *>(t.data());
     const int64_t count = t.size();
     if (t.is_contiguous() || count <= 1) {
-        out.write(base, static_cast<std::streamsize>(count * static_cast<int64_t>(width)));
+        out.write(std::string_view(base, static_cast<std::size_t>(count) * width));
     } else {
         // Gather in C order through the strides, element by element as raw bytes (exact for
         // i64, which a trip through double would round), a chunk at a time.
@@ -355,7 +399,7 @@ void write_npy(const std::string &path, const Tensor &t) {
             chunk.insert(chunk.end(), base + offset * static_cast<int64_t>(width),
                          base + (offset + 1) * static_cast<int64_t>(width));
             if (chunk.size() + width > chunk.capacity() || i + 1 == count) {
-                out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+                out.write(std::string_view(chunk.data(), chunk.size()));
                 chunk.clear();
             }
             for (int d = t.rank() - 1; d >= 0; --d) { // odometer step, last index fastest
@@ -366,8 +410,7 @@ void write_npy(const std::string &path, const Tensor &t) {
             }
         }
     }
-    out.close();
-    if (!out) throw UserError("cannot write '" + path + "': " + std::strerror(errno));
+    out.commit();
 }
 
 } // namespace einfuse

@@ -10,7 +10,13 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <csignal>
+#include <fcntl.h>
 #include <string>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace einfuse;
@@ -297,4 +303,146 @@ TEST_CASE("npy: writing to an unwritable place is a UserError naming it") {
         message = e.what();
     }
     CHECK(has(message, path));
+}
+
+TEST_CASE("npy: hostile shapes and headers (issue 14) are UserErrors, never a crash or a huge allocation") {
+    const std::string sixteen(16, '\x01');
+    const struct {
+        const char *name;
+        std::string bytes;
+        const char *problem;
+    } rows[] = {
+        // A zero makes the tensor empty, but the strides of the others would overflow int64.
+        {"zero_then_huge", npy_bytes(dict("<f4", "(0, 4611686018427387904, 4611686018427387904)")), "more than 2^63 elements"},
+        {"huge_then_zero_fortran", npy_bytes(dict("<f8", "(4611686018427387904, 4, 0)", "True")), "more than 2^63"},
+        {"nested_tuple", npy_bytes(dict("<f4", "((2, 2),)"), sixteen), "expected an integer"},
+        {"long_header", npy_bytes(dict("<f4", "(2, 2)") + std::string(60000, ' ') + "x", sixteen, 2), "nothing after '}'"},
+        {"unknown_descr", npy_bytes(dict("<f16", "(2,)"), sixteen), "unsupported element type '<f16'"},
+        {"fortran_truncated", npy_bytes(dict("<f4", "(3, 3)", "True"), sixteen), "data is truncated"},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.name);
+        std::string path = scratch().write(std::string(row.name) + ".npy", row.bytes);
+        std::string message = read_error(path);
+        CAPTURE(message);
+        CHECK(has(message, row.problem));
+    }
+}
+
+namespace {
+
+/** read_npy of `bytes` arriving through a FIFO (no size known in advance), in a child process;
+ * returns its peak resident memory in MiB, or -1 if the read did not end in a UserError that
+ * says the data is truncated. */
+long fifo_read_peak_mib(const std::string &bytes) {
+    std::string fifo = scratch().path("stream_" + std::to_string(bytes.size()) + ".npy");
+    ::unlink(fifo.c_str());
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    pid_t child = ::fork();
+    if (child == 0) {
+        bool truncated = has(read_error(fifo), "data is truncated");
+        struct rusage use {};
+        ::getrusage(RUSAGE_SELF, &use);
+        ::_exit(truncated ? static_cast<int>(std::min<long>(use.ru_maxrss / 1024, 250)) : 255);
+    }
+    int out = ::open(fifo.c_str(), O_WRONLY);
+    CHECK(::write(out, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    ::close(out);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    return WEXITSTATUS(status) == 255 ? -1 : WEXITSTATUS(status);
+}
+
+} // namespace
+
+TEST_CASE("npy: a FIFO's claimed size does not drive the allocation") {
+    // (2^30,) floats claimed, 16 bytes sent: 4 GiB before the fix, a few MiB now.
+    long peak = fifo_read_peak_mib(npy_bytes(dict("<f4", "(1073741824,)"), std::string(16, '\x01')));
+    CHECK(peak >= 0);
+    CHECK(peak < 200);
+    SUBCASE("a whole file through a FIFO reads as from disk") {
+        std::string fifo = scratch().path("whole_fifo.npy");
+        ::unlink(fifo.c_str());
+        REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+        std::string bytes = npy_bytes(dict("<f8", "(3,)", "True"), std::string("\0\0\0\0\0\0\xf0\x3f", 8) + std::string(16, '\0'));
+        std::thread writer([&] { std::ofstream(fifo, std::ios::binary) << bytes; });
+        Tensor t = read_npy(fifo);
+        writer.join();
+        CHECK(t.shape() == Shape{3});
+        CHECK(t.load(0) == 1.0);
+        CHECK(t.load(2) == 0.0);
+    }
+}
+
+TEST_CASE("npy: writing is atomic (issue 14, item 5)") {
+    Tensor small(DType::F32, {4});
+    for (int64_t i = 0; i < 4; ++i) small.store(i, i + 0.5);
+    const std::string target = scratch().path("atomic.npy");
+    write_npy(target, small);
+    const std::string before = [&] {
+        std::ifstream f(target, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    }();
+    auto leftovers = [] {
+        int n = 0;
+        for (const auto &e : fs::directory_iterator(scratch().dir)) n += e.path().filename().string().find(".tmp-") != std::string::npos;
+        return n;
+    };
+    SUBCASE("a write that fails half way (a file size limit: EFBIG, as a full disk's ENOSPC) keeps the old file") {
+        pid_t child = ::fork();
+        if (child == 0) {
+            ::signal(SIGXFSZ, SIG_IGN);
+            struct rlimit limit {};
+            ::getrlimit(RLIMIT_FSIZE, &limit);
+            limit.rlim_cur = 4096;
+            ::setrlimit(RLIMIT_FSIZE, &limit);
+            Tensor big(DType::F64, {100000});
+            std::string message;
+            try {
+                write_npy(target, big);
+            } catch (const UserError &e) {
+                message = e.what();
+            }
+            ::_exit(has(message, target) && has(message, "too large") ? 0 : 1);
+        }
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+        Tensor back = read_npy(target);
+        CHECK(back.shape() == Shape{4});
+        CHECK(back.load(3) == 3.5);
+        CHECK(leftovers() == 0);
+    }
+    SUBCASE("/dev/full is a UserError; /dev/null is written, not replaced") {
+        std::string message;
+        try {
+            write_npy("/dev/full", small);
+        } catch (const UserError &e) {
+            message = e.what();
+        }
+        CHECK(has(message, "No space left"));
+        write_npy("/dev/null", small);
+        struct stat st {};
+        REQUIRE(::stat("/dev/null", &st) == 0);
+        CHECK(S_ISCHR(st.st_mode));
+    }
+    SUBCASE("a symlink planted at the target is replaced, not written through") {
+        const std::string victim = scratch().path("victim.txt");
+        std::ofstream(victim) << "keep me";
+        const std::string link = scratch().path("link.npy");
+        ::unlink(link.c_str());
+        fs::create_symlink(victim, link);
+        write_npy(link, small);
+        std::ifstream f(victim);
+        CHECK(std::string(std::istreambuf_iterator<char>(f), {}) == "keep me");
+        CHECK(read_npy(link).shape() == Shape{4});
+    }
+    SUBCASE("the old file's permissions are kept") {
+        ::chmod(target.c_str(), 0640);
+        write_npy(target, small);
+        CHECK((fs::status(target).permissions() & fs::perms::all) ==
+              (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+    }
+    CHECK(before.size() > 0);
 }

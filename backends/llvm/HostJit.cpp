@@ -45,6 +45,11 @@ void check(llvm::Error e, const char *doing) {
     if (e) throw TargetError(std::string("host backend: ") + doing + ": " + describe(std::move(e)));
 }
 
+/** The object a cache returned did not load: compile() drops it and compiles afresh. */
+struct CachedObjectFailed : TargetError {
+    using TargetError::TargetError;
+};
+
 /** LLVM's target registry is process-wide: initialise the native target exactly once, whichever
  * thread compiles first. */
 void initialize_native_target() {
@@ -141,19 +146,24 @@ std::string cache_key(const llvm::Module &m, const llvm::orc::JITTargetMachineBu
 }
 
 /** Object code for the module: from this process's memory, else from the disk cache, else
- * optimised and compiled here (and then kept in both). */
+ * optimised and compiled here (and then kept in both). `fresh` skips and drops both caches'
+ * entries (their object did not load); `*cached` says whether a cache answered. */
 std::string object_code(std::unique_ptr<llvm::Module> m, const llvm::orc::JITTargetMachineBuilder &jtmb,
-                        llvm::TargetMachine &tm) {
+                        llvm::TargetMachine &tm, bool fresh, bool *cached) {
     static std::mutex lock;
     static std::map<std::string, std::string> memory;
     std::string key = cache_key(*m, jtmb);
+    DiskCache disk = DiskCache::from_environment("host");
+    *cached = true;
     {
         std::lock_guard<std::mutex> hold(lock);
-        if (auto it = memory.find(key); it != memory.end()) return it->second;
+        if (fresh) memory.erase(key);
+        else if (auto it = memory.find(key); it != memory.end()) return it->second;
     }
-    DiskCache disk = DiskCache::from_environment("host");
-    std::optional<std::string> bytes = disk.load(key);
+    if (fresh) disk.remove(key);
+    std::optional<std::string> bytes = fresh ? std::nullopt : disk.load(key);
     if (!bytes) {
+        *cached = false;
         optimize(*m, tm);
         llvm::orc::SimpleCompiler compile(tm);
         auto object = take(compile(*m), "generating machine code");
@@ -161,7 +171,7 @@ std::string object_code(std::unique_ptr<llvm::Module> m, const llvm::orc::JITTar
         disk.store(key, *bytes);
     }
     std::lock_guard<std::mutex> hold(lock);
-    return memory.emplace(key, std::move(*bytes)).first->second;
+    return memory.insert_or_assign(key, std::move(*bytes)).first->second;
 }
 
 /** "; einfuse 0.1.0 host kernels ..." then "; <kernel>: <statement>" per kernel, then the IR. */
@@ -207,31 +217,46 @@ HostModule::HostModule() : impl_(std::make_unique<Impl>()) {}
 HostModule::~HostModule() = default;
 
 std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) {
-    auto jtmb = host_machine();
-    auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
-    std::string object;
-    {
-        llvm::LLVMContext ctx; // declared before the module: outlives it
-        object = object_code(print_module(kernels, ctx, jtmb, *tm), jtmb, *tm);
-    }
+    // An object from a cache that does not load is dropped and compiled again: a bad entry
+    // costs one compile, never every later run.
+    auto link = [&](bool fresh) -> std::unique_ptr<HostModule> {
+        auto jtmb = host_machine();
+        auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
+        std::string object;
+        bool cached = false;
+        {
+            llvm::LLVMContext ctx; // declared before the module: outlives it
+            object = object_code(print_module(kernels, ctx, jtmb, *tm), jtmb, *tm, fresh, &cached);
+        }
 
-    std::unique_ptr<HostModule> out(new HostModule());
-    Impl &impl = *out->impl_;
-    impl.kernels = kernels;
-    // Process symbols are visible by default (LLJITBuilder links a process-symbol JITDylib):
-    // loop-idiom recognition may turn a loop into memset. libm is defined explicitly on top.
-    impl.jit = take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create(), "creating the JIT");
-    define_libm(*impl.jit);
-    check(impl.jit->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, "einfuse-host-kernels")),
-          "adding the object code to the JIT");
-
-    // Resolving now links the object once, here, so errors surface from compile() and
-    // function() never touches LLVM.
-    for (const auto &k : kernels) {
-        auto addr = take(impl.jit->lookup(k.name), "linking the machine code");
-        impl.functions[k.name] = addr.toPtr<HostKernelFn>();
+        std::unique_ptr<HostModule> out(new HostModule());
+        Impl &impl = *out->impl_;
+        impl.kernels = kernels;
+        // Process symbols are visible by default (LLJITBuilder links a process-symbol JITDylib):
+        // loop-idiom recognition may turn a loop into memset. libm is defined explicitly on top.
+        impl.jit =
+            take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create(), "creating the JIT");
+        define_libm(*impl.jit);
+        try {
+            check(impl.jit->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, "einfuse-host-kernels")),
+                  "adding the object code to the JIT");
+            // Resolving now links the object once, here, so errors surface from compile() and
+            // function() never touches LLVM.
+            for (const auto &k : kernels) {
+                auto addr = take(impl.jit->lookup(k.name), "linking the machine code");
+                impl.functions[k.name] = addr.toPtr<HostKernelFn>();
+            }
+        } catch (const TargetError &e) {
+            if (cached) throw CachedObjectFailed(e.what());
+            throw;
+        }
+        return out;
+    };
+    try {
+        return link(false);
+    } catch (const CachedObjectFailed &) {
+        return link(true);
     }
-    return out;
 }
 
 HostKernelFn HostModule::function(const std::string &kernel_name) const {
