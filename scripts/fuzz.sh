@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Fuzzes the frontend (einsums and index-notation programs, then the passes) (tests/fuzz/fuzz_einsum.cpp) with libFuzzer for N seconds
-# (default 30): builds it with clang++-19 and AddressSanitizer + UndefinedBehaviorSanitizer into
-# build-fuzz/ straight from support/, ir/ and frontend/ (the project's CMake build uses g++), then
-# runs it on the seed corpus tests/fuzz/corpus/. New inputs it finds go to build-fuzz/corpus/, so
-# the committed seeds stay small. Exits non-zero on a crash, leaving the input in
-# build-fuzz/crash-* (replay: build-fuzz/fuzz_einsum build-fuzz/crash-...).
-# Needs clang-19 and libclang-rt-19-dev (scripts/install-deps.sh), and the Boost and fmt headers
-# in /usr/include (not passed with -isystem: that breaks libstdc++'s #include_next).
+# Fuzzes with libFuzzer for N seconds in all (default 30), two thirds on the frontend (einsums and
+# index-notation programs, then the passes: tests/fuzz/fuzz_einsum.cpp), one third on the .npy
+# reader (tests/fuzz/fuzz_npy.cpp). Builds both with clang++-19 and AddressSanitizer +
+# UndefinedBehaviorSanitizer into build-fuzz/ straight from support/, ir/, frontend/ and passes/
+# (the project's CMake build uses g++), then runs each on its seed corpus, tests/fuzz/corpus/ and
+# tests/fuzz/npy_corpus/. New inputs go to build-fuzz/corpus/ and build-fuzz/npy_corpus/, so the
+# committed seeds stay small. Exits non-zero on a crash, leaving the input in build-fuzz/crash-*
+# (replay: build-fuzz/fuzz_einsum build-fuzz/crash-..., or fuzz_npy).
+# Needs clang-19 and libclang-rt-19-dev (scripts/install-deps.sh), libssl-dev (the disk cache's
+# HMAC, in support/), and the Boost and fmt headers in /usr/include (not passed with -isystem:
+# that breaks libstdc++'s #include_next).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,10 +18,10 @@ cxx=${FUZZ_CXX:-clang++-19}
 out=build-fuzz
 flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
        -fno-sanitize-recover=undefined -Wall -Wextra -I. -DFMT_HEADER_ONLY)
-mkdir -p "$out/obj" "$out/corpus"
+mkdir -p "$out/obj" "$out/corpus" "$out/npy_corpus"
 
 # Recompiles a source when it, or any header of the layers it sees, is newer than its object.
-sources=(support/*.cpp ir/*.cpp frontend/*.cpp passes/*.cpp tests/fuzz/fuzz_einsum.cpp)
+sources=(support/*.cpp ir/*.cpp frontend/*.cpp passes/*.cpp tests/fuzz/fuzz_einsum.cpp tests/fuzz/fuzz_npy.cpp)
 newest_header=$(ls -t support/*.h ir/*.h frontend/*.h | head -1)
 objects=()
 stale=()
@@ -33,10 +36,19 @@ if ((${#stale[@]})); then
     printf '%s\n' "${stale[@]}" |
         xargs -P "$(nproc)" -I{} bash -c 'flags=($flags_text); "$cxx" "${flags[@]}" -c "$1" -o "$out/obj/$(echo "$1" | tr / _).o"' _ {}
 fi
-"$cxx" -fsanitize=fuzzer,address,undefined "${objects[@]}" -o "$out/fuzz_einsum"
+support_objects=()
+for obj in "${objects[@]}"; do [[ $obj == "$out/obj/support_"* ]] && support_objects+=("$obj"); done
+"$cxx" -fsanitize=fuzzer,address,undefined $(printf '%s\n' "${objects[@]}" | grep -v fuzz_npy) -lcrypto -o "$out/fuzz_einsum"
+"$cxx" -fsanitize=fuzzer,address,undefined "${support_objects[@]}" "$out/obj/tests_fuzz_fuzz_npy.cpp.o" -lcrypto -o "$out/fuzz_npy"
 
-echo "fuzz: running for ${seconds}s on tests/fuzz/corpus"
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-"$out/fuzz_einsum" -max_total_time="$seconds" -max_len=256 -timeout=10 -rss_limit_mb=2048 \
+npy_seconds=$((seconds / 3 > 0 ? seconds / 3 : 1))
+einsum_seconds=$((seconds - npy_seconds > 0 ? seconds - npy_seconds : 1))
+echo "fuzz: running fuzz_einsum for ${einsum_seconds}s on tests/fuzz/corpus"
+"$out/fuzz_einsum" -max_total_time="$einsum_seconds" -max_len=256 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" tests/fuzz/corpus
+# -malloc_limit_mb: one allocation above it is a finding (a size taken from the header unchecked).
+echo "fuzz: running fuzz_npy for ${npy_seconds}s on tests/fuzz/npy_corpus"
+"$out/fuzz_npy" -max_total_time="$npy_seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
+    -print_final_stats=1 -artifact_prefix="$out/" "$out/npy_corpus" tests/fuzz/npy_corpus

@@ -10,8 +10,8 @@ bash scripts/build.sh
 (cd build && ctest --output-on-failure --timeout 600)
 bash scripts/consumer-test.sh build
 
-echo "== frontend fuzzing (libFuzzer, ASan+UBSan, 30 s) =="
-bash scripts/fuzz.sh 30 2>&1 | tail -n 3
+echo "== fuzzing the frontend and the .npy reader (libFuzzer, ASan+UBSan, 30 s in all) =="
+bash scripts/fuzz.sh 30 2>&1 | grep -E "^fuzz:|Done|ERROR|SUMMARY"
 
 echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer =="
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEINFUSE_SANITIZE=ON >/dev/null

@@ -15,7 +15,7 @@ namespace einfuse {
 std::string unpredictable_name(const std::string &prefix);
 
 class AtomicFile {
-public:
+  public:
     /** Starts replacing `path`. The new file gets the old one's permission bits, else
      * 0666 less the umask. A target that exists and is not a regular file (/dev/null, a FIFO,
      * a terminal) cannot be replaced by a rename: it is written in place, as a plain open would.
@@ -36,7 +36,7 @@ public:
      * (the target then keeps its old content). */
     void commit();
 
-private:
+  private:
     void open_beside(const std::string &path);
     void release(); // closes what is open, removes an uncommitted temporary
     [[noreturn]] void fail(const std::string &what, int error) const;

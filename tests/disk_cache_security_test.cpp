@@ -46,7 +46,8 @@ std::string slurp(const fs::path &p) {
 }
 
 void put_u64(std::string &out, uint64_t v) {
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    for (int i = 0; i < 8; ++i)
+        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
 /** An entry in the format before the MAC ("EINFCA01", size, XXH3-128): a valid checksum that
@@ -131,7 +132,8 @@ TEST_CASE("disk cache security: symlinks, devices and FIFOs are neither read nor
     cache.store(einfuse::content_hash("other"), "y"); // the folder and its secret exist
     SUBCASE("temporaries at every name the old scheme could pick are symlinks to a victim") {
         for (int n = 0; n < 64; ++n)
-            fs::create_symlink(victim, dir.path / (key + ".bin.tmp." + std::to_string(::getpid()) + "." + std::to_string(n)));
+            fs::create_symlink(victim,
+                               dir.path / (key + ".bin.tmp." + std::to_string(::getpid()) + "." + std::to_string(n)));
         cache.store(key, "new object");
         CHECK(slurp(victim) == "root's secret file");
         CHECK(cache.load(key) == std::string("new object"));
@@ -214,8 +216,10 @@ TEST_CASE("disk cache security: the folder is the user's own, 0700, and refused 
         fs::path theirs = dir.path / "theirs";
         fs::create_directories(theirs);
         ::chmod(theirs.c_str(), 0755);
-        if (::geteuid() == 0) REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
-        else theirs = "/"; // root's
+        if (::geteuid() == 0)
+            REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
+        else
+            theirs = "/"; // root's
         DiskCache cache(theirs.string());
         stderr_of([&] { CHECK(has(cache.refusal(), "belongs to user")); });
         CHECK_FALSE(cache.load(einfuse::content_hash("z")));
@@ -282,6 +286,8 @@ TEST_CASE("disk cache security: evicted to EINFUSE_CACHE_MAX_BYTES, least recent
         cache.store(einfuse::content_hash("b"), "y");
         CHECK_FALSE(fs::exists(stale));
     }
-    if (old) setenv("EINFUSE_CACHE_MAX_BYTES", saved.c_str(), 1);
-    else unsetenv("EINFUSE_CACHE_MAX_BYTES");
+    if (old)
+        setenv("EINFUSE_CACHE_MAX_BYTES", saved.c_str(), 1);
+    else
+        unsetenv("EINFUSE_CACHE_MAX_BYTES");
 }

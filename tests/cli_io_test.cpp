@@ -1,0 +1,103 @@
+// The einfuse command's files (issue 14): --output is atomic (its own input as output, a failed
+// write keeping the old file), and the host JIT's disk cache rebuilds an entry that does not
+// load. Apart from cli_test.cpp because these tests need the library's .npy and cache code
+// (whose namespace, einfuse, would clash with cli_test.cpp's einfuse() helper).
+#include "support/DiskCache.h"
+#include "support/Npy.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+/** The binary under test: the build's, or $EINFUSE_CLI where the tests were carried elsewhere. */
+std::string cli_path() {
+    const char *env = std::getenv("EINFUSE_CLI");
+    return env ? env : EINFUSE_CLI;
+}
+
+/** Exit status of a shell command line, or -1 if it did not exit. */
+int shell(const std::string &command) {
+    int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string slurp(const std::string &path) {
+    std::ifstream f(path);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+} // namespace
+
+TEST_CASE("run --output is atomic; the host JIT's disk cache rebuilds what does not load") {
+    namespace fs = std::filesystem;
+    using einfuse::DType;
+    using einfuse::Shape;
+    using einfuse::Tensor;
+    fs::path dir = fs::temp_directory_path() / ("einfuse_cli_atomic_" + std::to_string(getpid()));
+    fs::create_directories(dir);
+    const std::string d = dir.string();
+    Tensor x(DType::F32, {1000}), y(DType::F32, {1000});
+    for (int64_t i = 0; i < 1000; ++i) {
+        x.store(i, 0.5 + i);
+        y.store(i, 2.0);
+    }
+    einfuse::write_npy(d + "/x.npy", x);
+    einfuse::write_npy(d + "/y.npy", y);
+    auto temporaries = [&] {
+        int n = 0;
+        for (const auto &e : fs::directory_iterator(dir))
+            n += e.path().filename().string().find(".tmp-") != std::string::npos;
+        return n;
+    };
+
+    SUBCASE("the output may be the run's own input") {
+        CHECK(shell(cli_path() + " run \"i,i->i\" --input 0=" + d + "/x.npy --input 1=" + d +
+                    "/y.npy --output out=" + d + "/x.npy >/dev/null") == 0);
+        Tensor back = einfuse::read_npy(d + "/x.npy");
+        CHECK(back.shape() == Shape{1000});
+        CHECK(back.load(999) == 2 * 999.5);
+        CHECK(temporaries() == 0);
+    }
+    SUBCASE("a write that fails (a file size limit, as a full disk) leaves the old file whole") {
+        // SIGXFSZ ignored: the write fails with EFBIG instead of killing the process.
+        std::string cmd = "(ulimit -f 4; trap '' XFSZ; exec " + cli_path() +
+                          " run \"i,i->i\" --dims i=100000 --output out=" + d + "/x.npy) >/dev/null 2>" + d +
+                          "/err.txt";
+        CHECK(shell(cmd) == 2);
+        CHECK(slurp(d + "/err.txt").find("cannot write '" + d + "/x.npy'") != std::string::npos);
+        Tensor back = einfuse::read_npy(d + "/x.npy");
+        CHECK(back.shape() == Shape{1000});
+        CHECK(back.load(999) == 999.5);
+        CHECK(temporaries() == 0);
+    }
+    SUBCASE("a cached object that authenticates but does not load is dropped and rebuilt") {
+        const std::string cache = d + "/cache";
+        const std::string run = "EINFUSE_CACHE_DIR=" + cache + " " + cli_path() +
+                                " run \"ij,jk->ik\" --dims i=3,j=4,k=5 --check >/dev/null 2>&1";
+        REQUIRE(shell(run) == 0);
+        einfuse::DiskCache host(cache + "/host");
+        std::vector<std::string> keys;
+        for (const auto &e : fs::directory_iterator(cache + "/host"))
+            if (e.path().extension() == ".bin") keys.push_back(e.path().stem().string());
+        REQUIRE(!keys.empty());
+        for (const auto &key : keys)
+            host.store(key, "not an object file"); // a valid MAC over garbage
+        CHECK(host.load(keys.front()) == std::string("not an object file"));
+        CHECK(shell(run) == 0);
+        CHECK(host.load(keys.front()) != std::string("not an object file"));
+        CHECK(shell(run) == 0);
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+}
