@@ -64,11 +64,13 @@ void AtomicFile::open_beside(const std::string &path) {
         if (fd_ < 0) fail("", errno);
         return;
     }
+    // A file its owner made read-only stays so, as with a plain open: a rename would replace it.
+    if (exists && ::access(path.c_str(), W_OK) != 0) fail("", errno);
     dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd_ < 0) fail("", errno);
     own_dir_ = true;
     name_ = name;
-    temp_ = unpredictable_name("." + name);
+    temp_ = unpredictable_name("." + name.substr(0, 200)); // within NAME_MAX (255)
     fd_ = ::openat(dir_fd_, temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd_ < 0) {
         temp_.clear();
@@ -78,7 +80,7 @@ void AtomicFile::open_beside(const std::string &path) {
 }
 
 AtomicFile::AtomicFile(int dir_fd, const std::string &name, mode_t mode) : shown_(name), dir_fd_(dir_fd), name_(name) {
-    temp_ = unpredictable_name("." + name);
+    temp_ = unpredictable_name("." + name.substr(0, 200)); // within NAME_MAX (255)
     fd_ = ::openat(dir_fd_, temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd_ < 0) {
         temp_.clear();
