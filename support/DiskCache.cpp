@@ -183,8 +183,9 @@ std::string DiskCache::Folder::read_secret() {
             bool ok = ::fchmod(out, 0600) == 0 && ::write(out, random, sizeof random) == sizeof random && ::fsync(out) == 0;
             ok = ::close(out) == 0 && ok;
             if (ok && ::linkat(fd, temp.c_str(), fd, kSecretName, 0) != 0 && errno != EEXIST) ok = false;
+            const int error = errno;
             ::unlinkat(fd, temp.c_str(), 0);
-            if (!ok) return std::string("cannot make its secret: ") + std::strerror(errno);
+            if (!ok) return std::string("cannot make its secret: ") + std::strerror(error);
         } catch (const std::exception &e) {
             return e.what();
         }
