@@ -98,6 +98,18 @@ TEST_CASE("run --output is atomic; the host JIT's disk cache rebuilds what does 
         CHECK(host.load(keys.front()) != std::string("not an object file"));
         CHECK(shell(run) == 0);
     }
+    SUBCASE("a cache folder others may write: one warning, the run goes on without the cache") {
+        const std::string shared = d + "/shared";
+        fs::create_directories(shared + "/host");
+        fs::permissions(shared + "/host", fs::perms::all);
+        const std::string run = "EINFUSE_CACHE_DIR=" + shared + " " + cli_path() +
+                                " run \"ij,jk->ik\" --dims i=3,j=4,k=5 --check >/dev/null 2>" + d + "/err.txt";
+        CHECK(shell(run) == 0);
+        const std::string err = slurp(d + "/err.txt");
+        CHECK(err.find("not using the cache folder '" + shared + "/host'") != std::string::npos);
+        CHECK(err.find("warning") == err.rfind("warning"));
+        CHECK(fs::is_empty(shared + "/host"));
+    }
     std::error_code ec;
     fs::remove_all(dir, ec);
 }

@@ -17,7 +17,9 @@
 #include <random>
 #include <sstream>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 using einfuse::DiskCache;
 namespace fs = std::filesystem;
@@ -232,6 +234,33 @@ TEST_CASE("disk cache security: the folder is the user's own, 0700, and refused 
         stderr_of([&] { CHECK(has(again.refusal(), "secret")); });
         CHECK_FALSE(again.load(einfuse::content_hash("x")));
     }
+}
+
+TEST_CASE("disk cache security: processes racing to make a folder agree on one secret") {
+    TempFolder dir;
+    const std::string folder = (dir.path / "fresh").string(), key = einfuse::content_hash("race");
+    std::vector<pid_t> children;
+    for (int p = 0; p < 4; ++p) {
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            DiskCache cache(folder);
+            cache.store(key, "object " + std::to_string(p));
+            ::_exit(cache.refusal().empty() ? 0 : 1);
+        }
+        children.push_back(pid);
+    }
+    for (pid_t pid : children) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+    auto got = DiskCache(folder).load(key); // the last writer's entry, under the one secret
+    REQUIRE(got);
+    CHECK(got->rfind("object ", 0) == 0);
+    int files = 0;
+    for (const auto &e : fs::directory_iterator(folder))
+        files += (void(e), 1);
+    CHECK(files == 2); // the entry and the secret; no temporary left
 }
 
 TEST_CASE("disk cache security: evicted to EINFUSE_CACHE_MAX_BYTES, least recently used first") {
