@@ -38,5 +38,7 @@ fi
 echo "fuzz: running for ${seconds}s on tests/fuzz/corpus"
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-"$out/fuzz_einsum" -max_total_time="$seconds" -max_len=256 -timeout=10 -rss_limit_mb=2048 \
+"$out/fuzz_einsum" -max_total_time="$((seconds - seconds / 3))" -max_len=256 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" tests/fuzz/corpus
+# A third of the time: the C ABI's tensor descriptions (tests/fuzz/fuzz_c_abi.cpp).
+bash scripts/fuzz-c-abi.sh "$((seconds / 3))"
