@@ -114,3 +114,24 @@ TEST_CASE("public API limits: nesting past the limits is an Input error on a 256
     REQUIRE(called.size() == 4);
     for (int i = 0; i < 4; ++i) CHECK(called[i] == doctest::Approx(b[i] > 0 ? 97.0 * b[i] : 0));
 }
+
+TEST_CASE("public API limits: opt_einsum's test_large_path (a 51-operand chain) runs on the host") {
+    // ab,bc,...,YZ->aZ over 2x2 float64 matrices: 50 pairwise steps, against the chained product.
+    const std::string letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    std::string spec;
+    for (int k = 0; k + 1 < 52; ++k) spec += std::string(k ? "," : "") + letters[k] + letters[k + 1];
+    spec += "->aZ";
+    std::vector<std::vector<double>> mats;
+    std::vector<pub::View> views;
+    for (int k = 0; k < 51; ++k) mats.push_back({1.0 + 0.01 * k, -0.5, 0.25, 0.75 - 0.01 * k});
+    for (auto &m : mats) views.emplace_back(m.data(), std::vector<int64_t>{2, 2});
+    std::vector<double> got = pub::einsum(spec, views).to_doubles();
+    std::vector<double> want = mats[0];
+    for (int k = 1; k < 51; ++k) {
+        const auto &b = mats[k];
+        want = {want[0] * b[0] + want[1] * b[2], want[0] * b[1] + want[1] * b[3], want[2] * b[0] + want[3] * b[2],
+                want[2] * b[1] + want[3] * b[3]};
+    }
+    REQUIRE(got.size() == 4);
+    for (int e = 0; e < 4; ++e) CHECK(got[e] == doctest::Approx(want[e]).epsilon(1e-12));
+}
