@@ -75,15 +75,16 @@ Claim claim_of(const DLTensor &t, std::size_t element) {
     for (int d = 0; d < t.ndim; ++d) {
         if (t.shape[d] <= 0) { c.empty = t.shape[d] == 0; c.fits = c.empty; return c; }
     }
+    // Every quantity saturates at 2^64, past int64 either way, so that 128 bits never overflow.
+    const __int128 huge = static_cast<__int128>(1) << 64;
+    auto clamp = [&](__int128 v) { return v > huge ? huge : v < -huge ? -huge : v; };
     for (int d = 0; d < t.ndim; ++d) {
-        __int128 stride = t.strides ? t.strides[d] : 1; // contiguous strides only matter for size
-        if (!t.strides) {
-            stride = 1;
-            for (int e = d + 1; e < t.ndim; ++e) stride *= t.shape[e];
-        }
-        __int128 span = (static_cast<__int128>(t.shape[d]) - 1) * stride;
+        __int128 stride = t.strides ? t.strides[d] : 1;
+        if (!t.strides) // C-contiguous: the product of the later extents
+            for (int e = d + 1; e < t.ndim; ++e) stride = clamp(stride * t.shape[e]);
+        __int128 span = clamp((static_cast<__int128>(t.shape[d]) - 1) * stride);
         (span < 0 ? low : high) += span;
-        reach += span < 0 ? -span : span;
+        reach = clamp(reach + (span < 0 ? -span : span));
     }
     const __int128 max = INT64_MAX;
     c.overflows = reach > max || (reach + 1) * static_cast<__int128>(element) > max;
