@@ -12,7 +12,7 @@
 
 #include <doctest/doctest.h>
 
-#include <chrono>
+#include <ctime>
 #include <random>
 
 using namespace einfuse;
@@ -161,9 +161,9 @@ TEST_CASE("contraction order: the greedy path is polynomial (1,000 operands plan
     for (int n : {30, 1000}) {
         CAPTURE(n);
         std::string spec = repeat("i,", n - 1) + "i->i";
-        auto start = std::chrono::steady_clock::now();
+        std::clock_t start = std::clock(); // CPU time: a loaded machine does not fail the test
         passes::Plan plan = passes::lower(einsum_ir(spec), {{"i", 3}});
-        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        double seconds = double(std::clock() - start) / CLOCKS_PER_SEC;
         CHECK(seconds < 1.0); // 2^30 cost entries took 8.3 GB before; 1,000 ran out of memory
         CHECK(has(plan.explain(), "greedy over " + std::to_string(n) + " operands"));
     }
@@ -177,9 +177,9 @@ TEST_CASE("contraction order: opt_einsum's test_large_path, a 51-operand chain, 
     ir::Extents sizes;
     for (char c : letters) sizes[std::string(1, c)] = 2;
     ir::Program p = einsum_ir(spec);
-    auto start = std::chrono::steady_clock::now();
+    std::clock_t start = std::clock();
     passes::Plan plan = passes::lower(p, sizes);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double seconds = double(std::clock() - start) / CLOCKS_PER_SEC;
     CHECK(seconds < 0.5);
     CHECK(plan.program.definitions.size() == 50);
 
