@@ -3,6 +3,7 @@
 #include "einfuse/einfuse.h"
 
 #include "api/Einfuse.h"
+#include "support/Checked.h"
 #include "support/Error.h"
 
 #include <list>
@@ -105,6 +106,11 @@ Tensor borrow(const DLTensor &t, const std::string &what, bool output) {
         if (strides[d] < 0) throw ArgumentError(what + " has a negative stride (not supported)");
         if (output && strides[d] == 0 && shape[d] > 1)
             throw ArgumentError(what + " has a zero stride: an output's elements may not overlap");
+    }
+    try { // its byte span must fit int64, or offsets inside it wrap
+        checked_reach(shape, strides, static_cast<int64_t>(dtype_size(dtype)));
+    } catch (const UserError &e) {
+        throw ArgumentError(what + ": " + e.what());
     }
     auto *data = static_cast<char *>(t.data);
     if (data) data += t.byte_offset;

@@ -156,8 +156,8 @@ std::shared_ptr<void> allocate_device_memory(std::size_t bytes, void **address);
 void download_device_memory(const std::shared_ptr<void> &memory, void *host, std::size_t bytes);
 
 /** The largest relative error (against max(|reference|, 1)) a result of dtype may have, for a
- * reduction over `reduction_length` terms: a few ulps of the accumulation type per term, plus the
- * final rounding of f16/bf16; 0 for integers, which must be exact. */
+ * reduction over `reduction_length` terms: 8 u (8 + sqrt(n)), u the accumulation type's epsilon,
+ * plus the final rounding of f16/bf16; 0 for integers, which must be exact. docs/cli.md states it. */
 double tolerance(DType dtype, int64_t reduction_length);
 int64_t reduction_length(const Compiled &compiled, const ir::Extents &extents);
 

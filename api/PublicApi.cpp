@@ -6,6 +6,7 @@
 
 #include "api/Einfuse.h"
 #include "backends/cuda/CudaPrinter.h"
+#include "support/Checked.h"
 #include "support/Error.h"
 
 #include <algorithm>
@@ -64,6 +65,11 @@ template <class F> auto guarded(std::string_view source, F &&f) -> decltype(f())
     }
 }
 
+/** Bytes of n elements of t: an Input error past int64, never a wrapped count. */
+std::size_t array_bytes(int64_t n, ScalarType t) {
+    return static_cast<std::size_t>(guarded("", [&] { return checked_bytes(n, scalar_type_size(t), "an array"); }));
+}
+
 std::vector<int64_t> c_strides(const std::vector<int64_t> &shape) { return contiguous_strides(shape); }
 
 /** A borrowed Tensor over a public view. Only CUDA device 0 exists for the runtime. */
@@ -93,6 +99,7 @@ View::View(void *data, ScalarType dtype, std::vector<std::int64_t> shape, std::v
     if (strides_.size() != shape_.size())
         input_error("a view has " + std::to_string(shape_.size()) + " dimensions but " +
                     std::to_string(strides_.size()) + " strides");
+    guarded("", [&] { return checked_reach(shape_, strides_, static_cast<int64_t>(scalar_type_size(dtype_))); });
 }
 
 std::int64_t View::numel() const { return guarded("", [&] { return element_count(shape_); }); }
@@ -147,7 +154,7 @@ DLTensor to_dlpack(const View &v) {
 Array::Array(ScalarType dtype, std::vector<std::int64_t> shape, Device device)
     : dtype_(dtype), shape_(std::move(shape)), device_(device) {
     std::int64_t n = guarded("", [&] { return element_count(shape_); });
-    std::size_t bytes = static_cast<std::size_t>(n) * scalar_type_size(dtype_);
+    std::size_t bytes = array_bytes(n, dtype_);
     if (device_.kind == DeviceKind::Cpu) {
         bytes_.resize(bytes);
         return;
@@ -157,7 +164,7 @@ Array::Array(ScalarType dtype, std::vector<std::int64_t> shape, Device device)
 }
 
 std::int64_t Array::numel() const { return guarded("", [&] { return element_count(shape_); }); }
-std::size_t Array::nbytes() const { return static_cast<std::size_t>(numel()) * scalar_type_size(dtype_); }
+std::size_t Array::nbytes() const { return array_bytes(numel(), dtype_); }
 void *Array::data() { return device_memory_ ? device_data_ : bytes_.data(); }
 const void *Array::data() const { return device_memory_ ? device_data_ : bytes_.data(); }
 

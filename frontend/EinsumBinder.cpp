@@ -3,6 +3,8 @@
 // agree exactly.
 #include "frontend/Einsum.h"
 
+#include "support/Checked.h"
+
 #include <map>
 
 namespace einfuse::frontend {
@@ -19,6 +21,18 @@ struct SizeSource {
 };
 
 std::string describe(const SizeSource &s) { return s.operand < 0 ? "--dims" : operand_name(s.operand); }
+
+/** A tensor whose byte count would not fit 64 bits (8 bytes an element, the widest type) is
+ * refused here, with a caret, before anything is allocated: "i->i" with i = 2^62. */
+void check_size(const std::vector<IndexUse> &uses, const ir::Extents &extents, const std::string &what,
+                SourceRange whole) {
+    Shape sizes;
+    for (const auto &u : uses) sizes.push_back(extents.at(u.var));
+    if (bytes_fit(sizes, 8)) return;
+    SourceRange where = uses.empty() ? whole : SourceRange{uses.front().where.begin, uses.back().where.end};
+    throw UserError(Diagnostic{
+        what + " would have " + shape_product(sizes) + " elements: its byte count does not fit 64 bits", {where}, {}});
+}
 
 std::string show(const std::string &var) {
     return var.rfind("ell", 0) == 0 ? "broadcast dimension '...' #" + var.substr(3) : "index '" + var + "'";
@@ -92,6 +106,9 @@ ir::Extents bind_einsum_extents(const ResolvedEinsum &e, const std::vector<std::
                                        {where}, {}});
         extents[name] = it->second.size;
     }
+    for (std::size_t i = 0; i < e.operands.size(); ++i)
+        check_size(e.operands[i], extents, operand_name(static_cast<int>(i)), whole);
+    check_size(e.output, extents, "the output", whole);
     return extents;
 }
 

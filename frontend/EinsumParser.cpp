@@ -1,6 +1,7 @@
 // The einsum grammar in Spirit X3. Positions are kept for every label and operand, so later
 // diagnostics (size mismatches, unknown output labels) can put a caret under the right letter.
 #include "frontend/Einsum.h"
+#include "frontend/Limits.h"
 
 #include <boost/spirit/home/x3.hpp>
 
@@ -47,6 +48,12 @@ EinsumAst parse_einsum(std::string_view source) {
     auto on_operand = [&](auto &ctx) {
         auto range = x3::_attr(ctx);
         current.where = {offset(range.begin()), offset(range.end())};
+        if (current.labels.size() > static_cast<std::size_t>(kMaxRank))
+            throw UserError(Diagnostic{"an operand has " + std::to_string(current.labels.size()) +
+                                           " labels; einfuse takes at most " + std::to_string(kMaxRank) + " dimensions",
+                                       {current.where}, {}});
+        if (!in_output && ast.operands.size() >= static_cast<std::size_t>(kMaxOperands))
+            throw UserError(Diagnostic{"more than " + std::to_string(kMaxOperands) + " operands", {current.where}, {}});
         if (in_output) ast.output = std::move(current);
         else ast.operands.push_back(std::move(current));
         current = {};

@@ -2,6 +2,7 @@
 // for the dimensions the labels do not cover, right-aligned across operands; the implicit output
 // is the broadcast dimensions, then the labels used exactly once, in sorted order.
 #include "frontend/Einsum.h"
+#include "frontend/Limits.h"
 
 #include <algorithm>
 #include <cctype>
@@ -44,6 +45,14 @@ std::vector<IndexUse> implicit_output(const EinsumAst &ast, int broadcast_dims) 
     for (const auto &[name, count] : uses) // std::map iterates in sorted (ASCII) order, as numpy
         if (count == 1) out.push_back({var_name(name), first_use[name]->where});
     return out;
+}
+
+/** Past kMaxRank dimensions ("...->..." at rank 200) planning and loop nests grow for minutes. */
+void check_rank(int rank, const std::string &what, SourceRange where) {
+    if (rank > kMaxRank)
+        throw UserError(Diagnostic{what + " has rank " + std::to_string(rank) + "; einfuse takes at most " +
+                                       std::to_string(kMaxRank) + " dimensions",
+                                   {where}, {}});
 }
 
 void check_output_labels(const EinsumAst &ast) {
@@ -95,6 +104,7 @@ ResolvedEinsum resolve_einsum(const EinsumAst &ast, const std::vector<int> &rank
                                        op.ellipsis || ranks[i] < labels
                                            ? std::vector<std::string>{}
                                            : std::vector<std::string>{"use '...' for dimensions without labels"}});
+        check_rank(ranks[i], name, op.where);
         broadcast[i] = ranks[i] - labels;
         total = std::max(total, broadcast[i]);
     }
@@ -104,6 +114,7 @@ ResolvedEinsum resolve_einsum(const EinsumAst &ast, const std::vector<int> &rank
     for (std::size_t i = 0; i < ast.operands.size(); ++i) e.operands.push_back(expand(ast.operands[i], broadcast[i], total));
     if (!ast.output) {
         e.output = implicit_output(ast, total);
+        check_rank(static_cast<int>(e.output.size()), "the implicit output", whole(ast.source));
         return e;
     }
     check_output_labels(ast);
@@ -115,6 +126,7 @@ ResolvedEinsum resolve_einsum(const EinsumAst &ast, const std::vector<int> &rank
                                         : ast.output->where},
                                    {"numpy rejects this too; write '...' in the output"}});
     e.output = expand(*ast.output, total, total);
+    check_rank(static_cast<int>(e.output.size()), "the output", ast.output->where);
     return e;
 }
 

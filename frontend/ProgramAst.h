@@ -37,6 +37,7 @@ struct ExprAst {
     std::vector<IndexAst> indices;                    // Read: its indices; Reduction: its variables
     std::vector<std::shared_ptr<const ExprAst>> args; // Negate 1, Binary 2, Call its arguments, Reduction its body
     bool parens = false;                              // written inside parentheses
+    int depth = 1;                                    // of its tree: 1 for a leaf
 };
 
 /** NAME[indices] = rhs, or += rhs. */

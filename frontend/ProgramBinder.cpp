@@ -4,6 +4,7 @@
 //   C[i,k] = A[i,j] * B[j,k]   with A 2x3, B 4x5: "index 'j' has size 3 in A but 4 in B"
 #include "frontend/Program.h"
 #include "frontend/ProgramAnalysis.h"
+#include "support/Checked.h"
 
 namespace einfuse::frontend {
 
@@ -73,6 +74,11 @@ class Binder {
         ir::Extents extents;
         for (const auto &v : a_.vars)
             extents[v] = sizes_.at(v).size;
+        for (const auto &st : ast_.statements)
+            check_size(st.indices, "'" + st.tensor + "'", st.lhs_where);
+        for (const auto &info : a_.statements)
+            for (const auto &r : info.reads)
+                if (r.input) check_size(r.indices, "input '" + r.tensor + "'", r.where);
         return extents;
     }
 
@@ -83,6 +89,16 @@ class Binder {
         fail("index '" + v.var + "' has size " + std::to_string(it->second.size) + " in " + it->second.from + " but " +
                  std::to_string(size) + " in " + from,
              {it->second.where, v.where});
+    }
+
+    /** A tensor whose byte count would not fit 64 bits (8 bytes an element, the widest type) is
+     * refused here, before anything is allocated: o[i,j] with i = j = 2^31. */
+    void check_size(const std::vector<IndexAst> &indices, const std::string &what, SourceRange where) {
+        Shape sizes;
+        for (const auto &v : indices) sizes.push_back(sizes_.at(v.var).size);
+        if (!bytes_fit(sizes, 8))
+            fail(what + " would have " + shape_product(sizes) + " elements: its byte count does not fit 64 bits",
+                 {where});
     }
 
     void require(const IndexAst &v, const std::string &role) {

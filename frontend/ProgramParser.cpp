@@ -4,12 +4,14 @@
 // token or commits with '>' (an expectation), which also puts a syntax error's caret at the
 // furthest point read.
 #include "frontend/Program.h"
+#include "frontend/Limits.h"
 #include "frontend/ProgramAnalysis.h"
 
 #include <boost/spirit/home/x3.hpp>
 
 #include <cctype>
 #include <cstdlib>
+#include <map>
 
 namespace einfuse::frontend {
 
@@ -36,6 +38,8 @@ struct Builder {
     std::vector<Frame> frames;
     StatementAst statement;
     bool after_statement = false; // nothing but blanks read since the last statement ended
+    int depth = 0;                // rules entered through `nested`, now open
+    std::map<std::string, int> inlined_depth; // each tensor's depth with what it reads inlined
 
     SourceRange range(const Range &r) const {
         return {static_cast<int>(r.begin() - begin), static_cast<int>(r.end() - begin)};
@@ -66,6 +70,16 @@ bool is_identifier(const std::string &s) {
 
 // ---- actions ----
 
+/** A node's tree depth, refused past the limit with a caret at its operator or name: the walks
+ * after parsing recurse over the tree, and a + b + c + ... is as deep as it has terms. */
+void set_depth(ExprAst &e) {
+    e.depth = 1;
+    for (const auto &a : e.args) e.depth = std::max(e.depth, a->depth + 1);
+    if (e.depth > kMaxExpressionDepth)
+        fail("the expression is more than " + std::to_string(kMaxExpressionDepth) + " levels deep", {e.name_where},
+             {"a chain such as a + b + c counts one level per operator; split it into statements"});
+}
+
 auto const on_number = [](auto &ctx) {
     auto e = std::make_shared<ExprAst>();
     e->kind = ExprAstKind::Number;
@@ -90,6 +104,12 @@ auto const on_index = [](auto &ctx) {
     fail("affine indices (such as h+kh) are not supported yet; an index is a variable", {w});
 };
 
+/** A tensor of more than kMaxRank dimensions, or a reduction over more variables. */
+void check_rank(const std::vector<IndexAst> &indices, SourceRange name) {
+    if (indices.size() > static_cast<std::size_t>(kMaxRank))
+        fail(std::to_string(indices.size()) + " indices; einfuse takes at most " + std::to_string(kMaxRank), {name});
+}
+
 auto const on_binary = [](auto &ctx) {
     Builder &b = builder(ctx);
     auto rhs = b.pop(), lhs = b.pop();
@@ -99,6 +119,7 @@ auto const on_binary = [](auto &ctx) {
     e->name_where = where(ctx);
     e->where = {lhs->where.begin, rhs->where.end};
     e->args = {lhs, rhs};
+    set_depth(*e);
     b.exprs.push_back(e);
 };
 
@@ -127,6 +148,7 @@ auto const on_negate = [](auto &ctx) {
     e->name_where = where(ctx);
     e->where = {e->name_where.begin, a->where.end};
     e->args = {a};
+    set_depth(*e);
     b.exprs.push_back(e);
 };
 
@@ -157,6 +179,7 @@ auto const on_name_end = [](auto &ctx) {
     e->args.assign(b.exprs.begin() + f.expr_base, b.exprs.end());
     b.indices.resize(f.index_base);
     b.exprs.resize(f.expr_base);
+    check_rank(e->indices, f.name_where);
     if (f.brackets && f.parens) {
         e->kind = ExprAstKind::Reduction;
         if (f.name != "sum" && f.name != "max" && f.name != "min" && f.name != "prod")
@@ -171,6 +194,7 @@ auto const on_name_end = [](auto &ctx) {
                  f.name + "[])",
              {f.name_where});
     }
+    set_depth(*e);
     b.exprs.push_back(e);
 };
 
@@ -185,22 +209,85 @@ auto const on_lhs = [](auto &ctx) {
     b.statement.lhs_where = where(ctx);
     b.statement.indices = std::move(b.indices);
     b.indices.clear();
+    check_rank(b.statement.indices, b.statement.tensor_where);
 };
 auto const on_assign = [](auto &ctx) {
     Builder &b = builder(ctx);
     b.statement.accumulate = text(ctx) == "+=";
     b.statement.op_where = where(ctx);
 };
+/** The depth e reaches, at `level`, once fusion inlines the definitions it reads (each counted
+ * by its own inlined depth); *at receives the read that reaches deepest. Recurses at most
+ * kMaxExpressionDepth levels: set_depth refused anything deeper. */
+int inlined_depth(const ExprAst &e, int level, const std::map<std::string, int> &defined, const ExprAst **at) {
+    int deepest = level;
+    if (e.kind == ExprAstKind::Read)
+        if (auto it = defined.find(e.name); it != defined.end() && level + it->second - 1 > deepest)
+            deepest = level + it->second - 1, *at = &e;
+    for (const auto &a : e.args) deepest = std::max(deepest, inlined_depth(*a, level + 1, defined, at));
+    return deepest;
+}
+
+/** Fusion puts a statement's right-hand side in place of its reads, so the depth that later walks
+ * meet is the depth through the statements read: t1 = t0 + 1 + ... over 100 statements is one
+ * tree 100 times deeper. It is held to the same limit, at the read that passes it. */
+void check_inlined_depth(Builder &b) {
+    const StatementAst &st = b.statement;
+    const ExprAst *at = nullptr;
+    int depth = inlined_depth(*st.rhs, 1, b.inlined_depth, &at);
+    if (auto it = b.inlined_depth.find(st.tensor); st.accumulate && it != b.inlined_depth.end())
+        depth = std::max(depth, it->second) + 1;
+    if (depth > kMaxExpressionDepth)
+        fail("reading '" + (at ? at->name : st.tensor) + "' here makes the expression more than " +
+                 std::to_string(kMaxExpressionDepth) + " levels deep once its definition is fused in",
+             {at ? at->name_where : st.tensor_where},
+             {"statements are fused into the ones that read them; a chain of statements counts as one expression"});
+    b.inlined_depth[st.tensor] = depth;
+}
+
 auto const on_statement = [](auto &ctx) {
     Builder &b = builder(ctx);
     b.statement.rhs = b.pop();
     b.statement.where = where(ctx);
+    check_inlined_depth(b);
     b.ast->statements.push_back(std::move(b.statement));
     b.after_statement = true;
 };
 auto const on_separator = [](auto &ctx) { builder(ctx).after_statement = false; };
 
 // ---- grammar ----
+
+/** nested[p]: p, counted as one level of nesting while it runs, refused past the limit with a
+ * caret where the level begins. Every recursion of the grammar passes through a nested rule,
+ * so the parser's own stack stays bounded whatever the input. */
+template <class Subject> struct nested_parser : x3::unary_parser<Subject, nested_parser<Subject>> {
+    using base = x3::unary_parser<Subject, nested_parser<Subject>>;
+    static bool const is_pass_through_unary = true;
+    constexpr nested_parser(Subject const &subject) : base(subject) {}
+    template <class It, class Ctx, class RCtx, class Attr>
+    bool parse(It &first, It const &last, Ctx const &ctx, RCtx &rctx, Attr &attr) const {
+        Builder &b = builder(ctx);
+        if (b.depth >= kMaxNesting) {
+            It at = first;
+            x3::skip_over(at, last, ctx);
+            int pos = static_cast<int>(at - b.begin);
+            fail("the expression nests more than " + std::to_string(kMaxNesting) + " levels deep", {{pos, pos + 1}},
+                 {"parentheses, calls, reductions, unary minus and '^' each open a level"});
+        }
+        struct Level {
+            int &depth;
+            ~Level() { --depth; }
+        } level{++b.depth};
+        return this->subject.parse(first, last, ctx, rctx, attr);
+    }
+};
+struct nested_gen {
+    template <class Subject> constexpr nested_parser<typename x3::extension::as_parser<Subject>::value_type>
+    operator[](Subject const &subject) const {
+        return {x3::as_parser(subject)};
+    }
+};
+constexpr nested_gen nested{};
 
 /** Unsigned reals without "nan" and "inf", which would take tensors of those names. */
 struct NumberPolicies : x3::ureal_policies<double> {
@@ -247,8 +334,8 @@ auto const index_close_def = x3::lit(']');
 //   index_term   ::= integer ( '*' name )? | name ( '*' integer | '[' index_syntax ( ',' index_syntax )* ']' )?
 auto const index_def = x3::raw[index_syntax][on_index];
 auto const index_syntax_def = -x3::lit('-') >> index_term >> *(x3::char_("+-") >> index_term);
-auto const index_term_def =
-    (x3::uint_ >> -('*' >> name)) | (name >> -(('*' >> x3::uint_) | ('[' >> (index_syntax % ',') >> ']')));
+auto const index_term_def = nested[
+    (x3::uint_ >> -('*' >> name)) | (name >> -(('*' >> x3::uint_) | ('[' >> (index_syntax % ',') >> ']')))];
 
 // expr       ::= additive ( ( '<' | '<=' | '>' | '>=' | '==' | '!=' ) additive )?   -- non-associative
 auto const comparison = x3::lit("<=") | x3::lit(">=") | x3::lit("==") | x3::lit("!=") | x3::lit('<') | x3::lit('>');
@@ -261,7 +348,8 @@ auto const additive_def = term >> *(x3::raw[x3::char_("+-")] > term)[on_binary];
 auto const term_def = unary >> *(x3::raw[x3::char_("*/")] > unary)[on_binary];
 
 // unary      ::= '-' unary | power        -- so -x^2 is -(x^2)
-auto const unary_def = (x3::raw[x3::lit('-')] > unary)[on_negate] | power;
+// Every recursion of expressions passes through unary: one level of nesting.
+auto const unary_def = nested[(x3::raw[x3::lit('-')] > unary)[on_negate] | power];
 
 // power      ::= primary ( '^' unary )?  -- right-associative; 2^-1 reads as 2^(-1)
 auto const power_def = primary >> -(x3::raw[x3::lit('^')] > unary)[on_binary];
@@ -302,7 +390,7 @@ ProgramAst parse_program(std::string_view source) {
     ast.source = std::string(source);
     const char *const begin = ast.source.data();
     const char *first = begin;
-    Builder b{begin, &ast, {}, {}, {}, {}, false};
+    Builder b{begin, &ast, {}, {}, {}, {}, false, 0, {}};
     try {
         x3::phrase_parse(first, begin + ast.source.size(), x3::with<builder_tag>(&b)[program], skipper);
     } catch (const x3::expectation_failure<const char *> &e) {

@@ -13,7 +13,8 @@ std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const
                                        const Extents &extents);
 
 /** The largest |got - want| / max(|want|, floor) over all elements, where floor keeps tiny
- * reference values from inflating the ratio. */
+ * reference values from inflating the ratio. NaN agrees with NaN and an infinity with the same
+ * infinity; either on one side only gives infinity. */
 double max_relative_error(const Tensor &got, const Tensor &want, double floor = 1.0);
 
 } // namespace einfuse::ir

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes with libFuzzer for N seconds in all (default 30), two thirds on the frontend (einsums and
-# index-notation programs, then the passes: tests/fuzz/fuzz_einsum.cpp), one third on the .npy
-# reader (tests/fuzz/fuzz_npy.cpp). Builds both with clang++-19 and AddressSanitizer +
+# Fuzzes with libFuzzer for N seconds in all (default 30), half on the frontend (einsums and
+# index-notation programs, then the passes: tests/fuzz/fuzz_einsum.cpp), a quarter on the .npy
+# reader (tests/fuzz/fuzz_npy.cpp) and a quarter on the C ABI (scripts/fuzz-c-abi.sh). Builds the first two with clang++-19 and AddressSanitizer +
 # UndefinedBehaviorSanitizer into build-fuzz/ straight from support/, ir/, frontend/ and passes/
 # (the project's CMake build uses g++), then runs each on its seed corpus, tests/fuzz/corpus/ and
 # tests/fuzz/npy_corpus/. New inputs go to build-fuzz/corpus/ and build-fuzz/npy_corpus/, so the
@@ -43,8 +43,10 @@ for obj in "${objects[@]}"; do [[ $obj == "$out/obj/support_"* ]] && support_obj
 
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-npy_seconds=$((seconds / 3 > 0 ? seconds / 3 : 1))
-einsum_seconds=$((seconds - npy_seconds > 0 ? seconds - npy_seconds : 1))
+# Half the time on the frontend, a quarter each on the .npy reader and the C ABI's descriptions.
+npy_seconds=$((seconds / 4 > 0 ? seconds / 4 : 1))
+abi_seconds=$npy_seconds
+einsum_seconds=$((seconds - 2 * npy_seconds > 0 ? seconds - 2 * npy_seconds : 1))
 echo "fuzz: running fuzz_einsum for ${einsum_seconds}s on tests/fuzz/corpus"
 "$out/fuzz_einsum" -max_total_time="$einsum_seconds" -max_len=256 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" tests/fuzz/corpus
@@ -52,3 +54,4 @@ echo "fuzz: running fuzz_einsum for ${einsum_seconds}s on tests/fuzz/corpus"
 echo "fuzz: running fuzz_npy for ${npy_seconds}s on tests/fuzz/npy_corpus"
 "$out/fuzz_npy" -max_total_time="$npy_seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
     -print_final_stats=1 -artifact_prefix="$out/" "$out/npy_corpus" tests/fuzz/npy_corpus
+bash scripts/fuzz-c-abi.sh "$abi_seconds"

@@ -10,7 +10,7 @@ bash scripts/build.sh
 (cd build && ctest --output-on-failure --timeout 600)
 bash scripts/consumer-test.sh build
 
-echo "== fuzzing the frontend and the .npy reader (libFuzzer, ASan+UBSan, 30 s in all) =="
+echo "== fuzzing the frontend, the .npy reader and the C ABI (libFuzzer, ASan+UBSan, 30 s in all) =="
 bash scripts/fuzz.sh 30 2>&1 | grep -E "^fuzz:|Done|ERROR|SUMMARY"
 
 echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer =="

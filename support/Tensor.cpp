@@ -1,5 +1,6 @@
 #include "support/Tensor.h"
 
+#include "support/Checked.h"
 #include "support/Error.h"
 #include "support/Half.h"
 
@@ -10,42 +11,42 @@
 namespace einfuse {
 
 int64_t element_count(const Shape &shape) {
-    int64_t n = 1;
-    for (int64_t s : shape) {
+    for (int64_t s : shape)
         if (s < 0) throw UserError("negative dimension size " + std::to_string(s));
-        if (s != 0 && n > std::numeric_limits<int64_t>::max() / s)
-            throw UserError("tensor has more than 2^63 elements");
-        n *= s;
-    }
+    int64_t n = 1;
+    for (int64_t s : shape) n = checked_mul(n, s, "a tensor's element count");
     return n;
 }
 
 Shape contiguous_strides(const Shape &shape) {
     Shape strides(shape.size(), 1);
     for (int d = static_cast<int>(shape.size()) - 2; d >= 0; --d)
-        strides[d] = strides[d + 1] * std::max<int64_t>(shape[d + 1], 1);
+        strides[d] = checked_mul(strides[d + 1], std::max<int64_t>(shape[d + 1], 1), "a tensor's strides");
     return strides;
 }
 
 Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, shape, contiguous_strides(shape)) {}
 
 namespace {
-/** Elements of storage the strides reach: 1 + sum((shape[d]-1) * strides[d]), 0 if empty. */
-int64_t reach(const Shape &shape, const Shape &strides) {
+/** Elements of storage the strides reach: 1 + sum((shape[d]-1) * strides[d]), 0 if empty; its
+ * byte span fits int64, so no offset inside it wraps. */
+int64_t reach(const Shape &shape, const Shape &strides, DType dtype) {
     EINFUSE_ASSERT(strides.size() == shape.size(), "one stride per dimension");
-    int64_t n = element_count(shape) == 0 ? 0 : 1;
-    for (std::size_t d = 0; d < shape.size() && n > 0; ++d) {
-        if (strides[d] < 0) throw UserError("negative strides are not supported");
-        n += (shape[d] - 1) * strides[d];
-    }
-    return n;
+    for (int64_t s : strides)
+        if (s < 0) throw UserError("negative strides are not supported");
+    element_count(shape); // the elements themselves must be countable too
+    return checked_reach(shape, strides, static_cast<int64_t>(dtype_size(dtype)));
 }
 } // namespace
+
+std::size_t Tensor::nbytes() const {
+    return static_cast<std::size_t>(checked_bytes(size(), static_cast<int64_t>(dtype_size(dtype_)), "a tensor"));
+}
 
 Tensor Tensor::borrow(void *data, DType dtype, Shape shape, Shape strides, bool on_device) {
     Tensor t;
     t.dtype_ = dtype;
-    t.storage_elements_ = reach(shape, strides);
+    t.storage_elements_ = reach(shape, strides, dtype);
     t.shape_ = std::move(shape);
     t.strides_ = std::move(strides);
     t.on_device_ = on_device;
@@ -56,7 +57,8 @@ Tensor Tensor::borrow(void *data, DType dtype, Shape shape, Shape strides, bool 
 
 Tensor::Tensor(DType dtype, Shape shape, Shape strides)
     : dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)) {
-    storage_elements_ = reach(shape_, strides_);
+    storage_elements_ = reach(shape_, strides_, dtype_);
+    // reach() bounds the bytes by 2^63, so rounding up to 64 and adding 64 cannot wrap.
     std::size_t bytes = static_cast<std::size_t>(storage_elements_) * dtype_size(dtype_);
     std::size_t rounded = (bytes + 63) / 64 * 64 + 64;
     void *p = std::aligned_alloc(64, rounded);

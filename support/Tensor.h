@@ -36,7 +36,8 @@ public:
     int rank() const { return static_cast<int>(shape_.size()); }
     int64_t size() const { return element_count(shape_); }
     /** Bytes of the elements (size() of them); the storage may be larger when strides pad it. */
-    std::size_t nbytes() const { return static_cast<std::size_t>(size()) * dtype_size(dtype_); }
+    std::size_t nbytes() const; // throws UserError past int64
+
     /** Elements of storage the strides reach: 1 + sum((shape[d]-1) * strides[d]), 0 if empty. */
     int64_t storage_elements() const { return storage_elements_; }
     bool is_contiguous() const { return strides_ == contiguous_strides(shape_); }

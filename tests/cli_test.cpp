@@ -255,3 +255,31 @@ TEST_CASE("programs: run and check, tensors named by the program, exit codes") {
         CHECK(has(e.err, row.stderr_part));
     }
 }
+
+TEST_CASE("limits (issue 14): sizes whose byte counts wrap exit 2 with a diagnostic, never a crash") {
+    Result r = einfuse("run 'i->i' --dims i=4611686018427387904");
+    CHECK(r.code == 2);
+    CHECK(has(r.err, "operand 0 would have 4611686018427387904 elements: its byte count does not fit 64 bits"));
+    r = einfuse("run 'o[i,j] = s[]' --dims i=2147483648,j=2147483648");
+    CHECK(r.code == 2);
+    CHECK(has(r.err, "'o' would have 2147483648*2147483648 elements"));
+    r = einfuse("run 'i->i' --dims i=576460752303423488"); // 2^61 bytes: fits, but no memory for it
+    CHECK(r.code == 2);
+    CHECK(has(r.err, "cannot allocate"));
+}
+
+TEST_CASE("--check: NaN where the reference has NaN agrees") {
+    // sqrt of the negative half of the random inputs: NaN on both sides.
+    Result r = einfuse("run 'a[i] = sqrt(b[i])' --dims i=1000 --check");
+    CHECK(r.code == 0);
+    CHECK(has(r.out, ": ok"));
+}
+
+TEST_CASE("--check: a sum of 2^25 ones that gives 2^24 fails") {
+    // Each term is exactly 1 in f32; a serial f32 sum stalls at 2^24 = 16,777,216 (relative error
+    // 0.5), which the old tolerance (8 ulp x 2^25 = 32) let pass. The bound is 8u(8 + sqrt(n)).
+    Result r = einfuse("run 's[] = b[i] / b[i]' --dims i=33554432 --check --json --threads 1");
+    CHECK(has(r.out, "\"tolerance\": 0.0055"));
+    if (has(r.out, "\"max_rel_err\": 0.5")) CHECK(r.code == 3); // the host sums serially: it should fail
+    else CHECK(r.code == 0);                                     // an accurate sum passes
+}
