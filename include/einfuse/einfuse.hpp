@@ -182,7 +182,7 @@ public:
     View view();
     View view() const;
     /** A host array of fresh random values, as the CLI's inputs: uniform in [-1, 1) for floats,
-     * small integers for integer types; never all zeros. */
+     * -4..4 without 0 for integers (sums stay exact). */
     static Array random(ScalarType dtype, std::vector<std::int64_t> shape, std::uint64_t seed);
 
 private:
