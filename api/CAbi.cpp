@@ -153,8 +153,22 @@ Kernel compile_checked(const char *expr, int num_inputs, const DLDataType *dtype
     return k;
 }
 
-/** Checks the tensors against the kernel's signature and the outputs' shapes against the
- * result's, then computes. */
+/** Why outputs do not fit the result, in the C ABI's words (the shapes in brackets), if that
+ * is what a run refused them for. */
+void check_output_shapes(const Kernel &k, const std::vector<View> &in, const std::vector<View> &out,
+                         const std::vector<TensorSpec> &out_specs) {
+    std::vector<std::vector<std::int64_t>> want = k.output_shapes(in);
+    for (std::size_t i = 0; i < out.size(); ++i)
+        if (out[i].shape() != want[i] || out[i].dtype() != out_specs[i].dtype)
+            fail(EINFUSE_ERROR_EXPRESSION,
+                 tensor_name(true, static_cast<int>(i)) + " is " + std::string(scalar_type_name(out[i].dtype())) + " " +
+                     shape_text(out[i].shape()) + "; the result (" + out_specs[i].name + ") is " +
+                     std::string(scalar_type_name(out_specs[i].dtype)) + " " + shape_text(want[i]));
+}
+
+/** Checks the tensors against the kernel's signature, then computes. The run checks the
+ * outputs' shapes before it computes anything; only when it refuses them are they compared here,
+ * for a message that names both shapes (so that a call that fits binds its sizes once). */
 void run_kernel(const Kernel &k, int num_inputs, const DLTensor *inputs, int num_outputs, DLTensor *outputs,
                 void *stream) {
     if (num_inputs < 0 || num_outputs < 0) fail(EINFUSE_ERROR_ARGUMENT, "a negative tensor count");
@@ -178,14 +192,13 @@ void run_kernel(const Kernel &k, int num_inputs, const DLTensor *inputs, int num
                                                type_text(in_specs[i].dtype, in_specs[i].rank));
     }
     for (int i = 0; i < num_outputs; ++i) out.push_back(view_of(outputs[i], tensor_name(true, i), true));
-    std::vector<std::vector<std::int64_t>> want = k.output_shapes(in);
-    for (int i = 0; i < num_outputs; ++i)
-        if (out[i].shape() != want[i] || out[i].dtype() != out_specs[i].dtype)
-            fail(EINFUSE_ERROR_EXPRESSION,
-                 tensor_name(true, i) + " is " + std::string(scalar_type_name(out[i].dtype())) + " " +
-                     shape_text(out[i].shape()) + "; the result (" + out_specs[i].name + ") is " +
-                     std::string(scalar_type_name(out_specs[i].dtype)) + " " + shape_text(want[i]));
-    k.run(in, out, stream);
+    try {
+        k.run(in, out, stream);
+    } catch (const Error &e) {
+        if (e.kind() != ErrorKind::Input) throw;
+        check_output_shapes(k, in, out, out_specs);
+        throw;
+    }
 }
 
 } // namespace

@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <sstream>
 
 namespace einfuse {
 
@@ -99,18 +98,27 @@ void compile_into(detail::KernelState &s) {
     s.compiled = std::move(e);
 }
 
+/** Everything that decides the code, as text. Built with appends, not a stream: it is made on
+ * every einsum()/einsum_into() and C ABI einfuse_einsum call, a cache hit included. */
 std::string cache_key(std::string_view expr, const Signature &sig, DeviceKind target, const KernelOptions &o) {
-    std::ostringstream key;
-    key << expr << '\x1f' << (target == DeviceKind::Cuda ? "cuda" : "host") << '\x1f' << o.arch << '\x1f'
-        << o.threads << '\x1f' << o.allow_tf32 << '\x1f' << static_cast<int>(o.gemm) << '\x1f';
-    for (ScalarType t : sig.dtypes) key << scalar_type_name(t) << ',';
-    key << '\x1f';
-    for (int r : sig.ranks) key << r << ',';
-    key << '\x1f';
-    for (const auto &[n, t] : sig.input_dtypes) key << n << '=' << scalar_type_name(t) << ',';
-    key << '\x1f';
-    for (const auto &n : sig.outputs) key << n << ',';
-    return key.str();
+    std::string key;
+    key.reserve(expr.size() + o.arch.size() + 16 + 8 * (sig.dtypes.size() + sig.ranks.size()));
+    auto field = [&](std::string_view text) { key.append(text).push_back('\x1f'); };
+    auto item = [&](std::string_view text) { key.append(text).push_back(','); };
+    field(expr);
+    field(target == DeviceKind::Cuda ? "cuda" : "host");
+    field(o.arch);
+    field(std::to_string(o.threads));
+    field(o.allow_tf32 ? "1" : "0");
+    field(std::to_string(static_cast<int>(o.gemm)));
+    for (ScalarType t : sig.dtypes) item(scalar_type_name(t));
+    key.push_back('\x1f');
+    for (int r : sig.ranks) item(std::to_string(r));
+    key.push_back('\x1f');
+    for (const auto &[n, t] : sig.input_dtypes) item(n + "=" + std::string(scalar_type_name(t)));
+    key.push_back('\x1f');
+    for (const auto &n : sig.outputs) item(n);
+    return key;
 }
 
 /** The library's one compile cache: the C++ API's compile() and einsum calls and the C ABI's
