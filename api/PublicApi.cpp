@@ -1,194 +1,21 @@
-// The public C++ API (include/einfuse/einfuse.hpp) on top of the internal layer (Einfuse.h):
-// public views become borrowed Tensors, internal errors become einfuse::Error with the rendered
-// diagnostic, and compiled programs live in a process-wide cache keyed by everything that
-// decides the code.
-#include "einfuse/einfuse.hpp"
+// The public C++ API's kernels (include/einfuse/einfuse.hpp) on top of the internal layer
+// (Einfuse.h): compiled programs live in the library's one cache (also the C ABI's), keyed by
+// everything that decides the code; runs bind sizes from the views and re-plan when they change.
+#include "api/PublicApiDetail.h"
 
 #include "api/Einfuse.h"
+#include "api/LruCache.h"
 #include "backends/cuda/CudaPrinter.h"
-#include "support/Checked.h"
-#include "support/Error.h"
+#include "ir/Reference.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
-#include <numeric>
-#include <sstream>
 
 namespace einfuse {
 
-// ---------------------------------------------------------------------------------------------
-// Types and errors
-
-namespace {
-
-DType internal(ScalarType t) {
-    switch (t) {
-    case ScalarType::F16: return DType::F16;
-    case ScalarType::BF16: return DType::BF16;
-    case ScalarType::F32: return DType::F32;
-    case ScalarType::F64: return DType::F64;
-    case ScalarType::I32: return DType::I32;
-    case ScalarType::I64: return DType::I64;
-    }
-    throw InternalError("unknown ScalarType");
-}
-
-ScalarType external(DType t) {
-    switch (t) {
-    case DType::F16: return ScalarType::F16;
-    case DType::BF16: return ScalarType::BF16;
-    case DType::F32: return ScalarType::F32;
-    case DType::F64: return ScalarType::F64;
-    case DType::I32: return ScalarType::I32;
-    case DType::I64: return ScalarType::I64;
-    }
-    throw InternalError("unknown DType");
-}
-
-[[noreturn]] void input_error(const std::string &message) {
-    throw Error(ErrorKind::Input, message, "einfuse: error: " + message + "\n");
-}
-
-/** Runs f; internal exceptions leave as einfuse::Error, user errors rendered against `source`
- * (the expression their ranges point into). */
-template <class F> auto guarded(std::string_view source, F &&f) -> decltype(f()) {
-    try {
-        return f();
-    } catch (const Error &) {
-        throw;
-    } catch (const UserError &e) {
-        throw Error(ErrorKind::Input, e.diagnostic().message, render(e.diagnostic(), source));
-    } catch (const TargetError &e) {
-        throw Error(ErrorKind::Target, e.what(), "einfuse: error: " + std::string(e.what()) + "\n");
-    } catch (const InternalError &e) {
-        throw Error(ErrorKind::Internal, e.what(), "einfuse: internal error: " + std::string(e.what()) + "\n");
-    }
-}
-
-/** Bytes of n elements of t: an Input error past int64, never a wrapped count. */
-std::size_t array_bytes(int64_t n, ScalarType t) {
-    return static_cast<std::size_t>(guarded("", [&] { return checked_bytes(n, scalar_type_size(t), "an array"); }));
-}
-
-std::vector<int64_t> c_strides(const std::vector<int64_t> &shape) { return contiguous_strides(shape); }
-
-/** A borrowed Tensor over a public view. Only CUDA device 0 exists for the runtime. */
-Tensor borrow(const View &v) {
-    if (v.device().kind == DeviceKind::Cuda && v.device().id != 0)
-        input_error("a view is on CUDA device " + std::to_string(v.device().id) + "; einfuse runs on device 0");
-    return Tensor::borrow(v.data(), internal(v.dtype()), v.shape(), v.strides(), v.device().kind == DeviceKind::Cuda);
-}
-
-} // namespace
-
-std::string_view scalar_type_name(ScalarType t) { return dtype_name(internal(t)); }
-std::size_t scalar_type_size(ScalarType t) { return dtype_size(internal(t)); }
-
-Error::Error(ErrorKind kind, std::string message, const std::string &rendered)
-    : std::runtime_error(rendered), kind_(kind), message_(std::move(message)) {}
-
-// ---------------------------------------------------------------------------------------------
-// Views, DLPack, arrays
-
-View::View(void *data, ScalarType dtype, std::vector<std::int64_t> shape, std::vector<std::int64_t> strides,
-           Device device)
-    : data_(data), dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)), device_(device) {
-    for (int64_t s : shape_)
-        if (s < 0) input_error("negative dimension size " + std::to_string(s));
-    if (strides_.empty()) strides_ = c_strides(shape_);
-    if (strides_.size() != shape_.size())
-        input_error("a view has " + std::to_string(shape_.size()) + " dimensions but " +
-                    std::to_string(strides_.size()) + " strides");
-    guarded("", [&] { return checked_reach(shape_, strides_, static_cast<int64_t>(scalar_type_size(dtype_))); });
-}
-
-std::int64_t View::numel() const { return guarded("", [&] { return element_count(shape_); }); }
-bool View::is_contiguous() const { return strides_ == c_strides(shape_); }
-
-View from_dlpack(const DLTensor &t) {
-    Device device;
-    switch (t.device.device_type) {
-    case kDLCPU:
-    case kDLCUDAHost: device = Device::cpu(); break;
-    case kDLCUDA:
-    case kDLCUDAManaged: device = Device::cuda(t.device.device_id); break;
-    default: input_error("DLPack device type " + std::to_string(t.device.device_type) + " is not supported");
-    }
-    if (t.dtype.lanes != 1) input_error("DLPack vector types (lanes > 1) are not supported");
-    std::optional<ScalarType> dtype;
-    int bits = t.dtype.bits;
-    if (t.dtype.code == kDLFloat) dtype = bits == 16 ? ScalarType::F16 : bits == 32 ? ScalarType::F32 : bits == 64 ? ScalarType::F64 : dtype;
-    if (t.dtype.code == kDLBfloat && bits == 16) dtype = ScalarType::BF16;
-    if (t.dtype.code == kDLInt) dtype = bits == 32 ? ScalarType::I32 : bits == 64 ? ScalarType::I64 : dtype;
-    if (!dtype)
-        input_error("DLPack dtype (code " + std::to_string(t.dtype.code) + ", " + std::to_string(bits) +
-                    " bits) is not an einfuse element type");
-    if (t.ndim < 0 || (t.ndim > 0 && !t.shape)) input_error("a DLTensor without a shape");
-    std::vector<int64_t> shape(t.shape, t.shape + t.ndim);
-    std::vector<int64_t> strides = t.strides ? std::vector<int64_t>(t.strides, t.strides + t.ndim) : std::vector<int64_t>{};
-    void *data = t.data ? static_cast<char *>(t.data) + t.byte_offset : nullptr;
-    return View(data, *dtype, std::move(shape), std::move(strides), device);
-}
-
-DLTensor to_dlpack(const View &v) {
-    DLTensor t{};
-    t.data = v.data();
-    t.device.device_type = v.device().kind == DeviceKind::Cuda ? kDLCUDA : kDLCPU;
-    t.device.device_id = v.device().id;
-    t.ndim = v.ndim();
-    switch (v.dtype()) {
-    case ScalarType::F16: t.dtype = {kDLFloat, 16, 1}; break;
-    case ScalarType::BF16: t.dtype = {kDLBfloat, 16, 1}; break;
-    case ScalarType::F32: t.dtype = {kDLFloat, 32, 1}; break;
-    case ScalarType::F64: t.dtype = {kDLFloat, 64, 1}; break;
-    case ScalarType::I32: t.dtype = {kDLInt, 32, 1}; break;
-    case ScalarType::I64: t.dtype = {kDLInt, 64, 1}; break;
-    }
-    // DLTensor's fields are not const; einfuse's views are never written through them.
-    t.shape = const_cast<int64_t *>(v.shape().data());
-    t.strides = const_cast<int64_t *>(v.strides().data());
-    t.byte_offset = 0;
-    return t;
-}
-
-Array::Array(ScalarType dtype, std::vector<std::int64_t> shape, Device device)
-    : dtype_(dtype), shape_(std::move(shape)), device_(device) {
-    std::int64_t n = guarded("", [&] { return element_count(shape_); });
-    std::size_t bytes = array_bytes(n, dtype_);
-    if (device_.kind == DeviceKind::Cpu) {
-        bytes_.resize(bytes);
-        return;
-    }
-    if (device_.id != 0) input_error("einfuse drives CUDA device 0 only, not device " + std::to_string(device_.id));
-    device_memory_ = guarded("", [&] { return allocate_device_memory(bytes, &device_data_); });
-}
-
-std::int64_t Array::numel() const { return guarded("", [&] { return element_count(shape_); }); }
-std::size_t Array::nbytes() const { return array_bytes(numel(), dtype_); }
-void *Array::data() { return device_memory_ ? device_data_ : bytes_.data(); }
-const void *Array::data() const { return device_memory_ ? device_data_ : bytes_.data(); }
-
-void Array::check_type(ScalarType t) const {
-    if (device_memory_) input_error("the array lives on the CUDA device: the host cannot read it in place");
-    if (t != dtype_)
-        input_error("the array holds " + std::string(scalar_type_name(dtype_)) + ", not " +
-                    std::string(scalar_type_name(t)));
-}
-
-std::vector<double> Array::to_doubles() const {
-    if (device_memory_) { // copy to the host, then read as a host array
-        Array host(dtype_, shape_);
-        guarded("", [&] { download_device_memory(device_memory_, host.data(), nbytes()); });
-        return host.to_doubles();
-    }
-    Tensor t = borrow(view());
-    std::vector<double> out(static_cast<std::size_t>(numel()));
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = t.load(static_cast<int64_t>(i));
-    return out;
-}
-
-View Array::view() { return View(data(), dtype_, shape_, {}, device_); }
-View Array::view() const { return View(data(), dtype_, shape_, {}, device_); }
+using namespace public_api;
 
 // ---------------------------------------------------------------------------------------------
 // Compiled kernels and their cache
@@ -240,6 +67,12 @@ void compile_into(detail::KernelState &s) {
     CompileOptions options{s.target == DeviceKind::Cuda ? Target::Cuda : Target::Host, s.options.arch,
                            s.options.threads};
     options.allow_tf32 = s.options.allow_tf32;
+    switch (s.options.gemm) {
+    case GemmPath::Auto: options.gemm = GemmRunner::Auto; break;
+    case GemmPath::Library: options.gemm = GemmRunner::Library; break;
+    case GemmPath::Emitted: options.gemm = GemmRunner::Emitted; break;
+    case GemmPath::Loops: options.gemm = GemmRunner::LoopNest; break;
+    }
     if (frontend::is_program(s.expr)) {
         std::map<std::string, DType> dtypes;
         for (const auto &[name, t] : s.signature.input_dtypes) dtypes[name] = internal(t);
@@ -265,29 +98,46 @@ void compile_into(detail::KernelState &s) {
     s.compiled = std::move(e);
 }
 
+/** Everything that decides the code, as text. Built with appends, not a stream: it is made on
+ * every einsum()/einsum_into() and C ABI einfuse_einsum call, a cache hit included. */
 std::string cache_key(std::string_view expr, const Signature &sig, DeviceKind target, const KernelOptions &o) {
-    std::ostringstream key;
-    key << expr << '\x1f' << (target == DeviceKind::Cuda ? "cuda" : "host") << '\x1f' << o.arch << '\x1f'
-        << o.threads << '\x1f' << o.allow_tf32 << '\x1f';
-    for (ScalarType t : sig.dtypes) key << scalar_type_name(t) << ',';
-    key << '\x1f';
-    for (int r : sig.ranks) key << r << ',';
-    key << '\x1f';
-    for (const auto &[n, t] : sig.input_dtypes) key << n << '=' << scalar_type_name(t) << ',';
-    key << '\x1f';
-    for (const auto &n : sig.outputs) key << n << ',';
-    return key.str();
+    std::string key;
+    key.reserve(expr.size() + o.arch.size() + 16 + 8 * (sig.dtypes.size() + sig.ranks.size()));
+    auto field = [&](std::string_view text) { key.append(text).push_back('\x1f'); };
+    auto item = [&](std::string_view text) { key.append(text).push_back(','); };
+    field(expr);
+    field(target == DeviceKind::Cuda ? "cuda" : "host");
+    field(o.arch);
+    field(std::to_string(o.threads));
+    field(o.allow_tf32 ? "1" : "0");
+    field(std::to_string(static_cast<int>(o.gemm)));
+    for (ScalarType t : sig.dtypes) item(scalar_type_name(t));
+    key.push_back('\x1f');
+    for (int r : sig.ranks) item(std::to_string(r));
+    key.push_back('\x1f');
+    for (const auto &[n, t] : sig.input_dtypes) item(n + "=" + std::string(scalar_type_name(t)));
+    key.push_back('\x1f');
+    for (const auto &n : sig.outputs) item(n);
+    return key;
 }
 
-struct Cache {
-    std::mutex mutex;
-    std::map<std::string, std::shared_ptr<detail::KernelState>> kernels;
-    CacheStats stats;
-};
+/** The library's one compile cache: the C++ API's compile() and einsum calls and the C ABI's
+ * einfuse_einsum all go through it. It holds the EINFUSE_CACHE_ENTRIES (a positive integer;
+ * default kDefaultCacheEntries) most recently used kernels; each holds its lowered program and,
+ * once run, its machine code, so an unbounded cache would grow with every new expression. */
+constexpr std::size_t kDefaultCacheEntries = 256;
 
-Cache &cache() {
-    static Cache c;
-    return c;
+std::size_t cache_capacity() {
+    const char *text = std::getenv("EINFUSE_CACHE_ENTRIES");
+    if (!text || !*text) return kDefaultCacheEntries;
+    char *end = nullptr;
+    unsigned long long n = std::strtoull(text, &end, 10);
+    return *end == '\0' && n > 0 ? static_cast<std::size_t>(n) : kDefaultCacheEntries;
+}
+
+LruCache<detail::KernelState> &cache() {
+    static auto *c = new LruCache<detail::KernelState>(cache_capacity()); // never destroyed: usable from atexit handlers
+    return *c;
 }
 
 std::vector<TensorSpec> specs(const std::vector<ir::TensorInfo> &ts) {
@@ -303,7 +153,7 @@ detail::KernelState &checked(const std::shared_ptr<detail::KernelState> &s) {
 
 /** Index sizes for a run, from the inputs' shapes; for a program whose outputs carry indices
  * that no input has (C[i] = 1), from the outputs' shapes as well. */
-ir::Extents bind(const detail::KernelState &s, const std::vector<View> &inputs, const std::vector<View> *outputs) {
+ir::Extents bind_views(const detail::KernelState &s, const std::vector<View> &inputs, const std::vector<View> *outputs) {
     if (s.einsum) {
         std::vector<std::optional<Shape>> shapes;
         for (const auto &v : inputs) shapes.emplace_back(v.shape());
@@ -337,7 +187,7 @@ ir::Extents bind(const detail::KernelState &s, const std::vector<View> &inputs, 
 }
 
 /** Plans for `extents` unless the current plan already is for them. Caller holds s.mutex. */
-void plan_for(detail::KernelState &s, const ir::Extents &extents) {
+void plan_state(detail::KernelState &s, const ir::Extents &extents) {
     if (s.planned && *s.planned == extents) return;
     s.compiled->plan_for(extents);
     s.planned = extents;
@@ -345,45 +195,43 @@ void plan_for(detail::KernelState &s, const ir::Extents &extents) {
 
 } // namespace
 
+namespace {
+std::shared_ptr<detail::KernelState> new_state(std::string_view expr, const Signature &signature, DeviceKind target,
+                                               const KernelOptions &options) {
+    auto state = std::make_shared<detail::KernelState>();
+    state->expr = std::string(expr);
+    state->signature = signature;
+    state->target = target;
+    state->options = options;
+    compile_into(*state);
+    return state;
+}
+} // namespace
+
 Kernel compile(std::string_view expr, const Signature &signature, DeviceKind target, const KernelOptions &options) {
     return guarded(expr, [&] {
-        Cache &c = cache();
-        std::string key = cache_key(expr, signature, target, options);
-        {
-            std::lock_guard<std::mutex> lock(c.mutex);
-            if (auto it = c.kernels.find(key); it != c.kernels.end()) {
-                ++c.stats.hits;
-                Kernel k;
-                k.state_ = it->second;
-                return k;
-            }
-        }
-        // Compiled outside the lock; when two threads race, the first to insert wins.
-        auto state = std::make_shared<detail::KernelState>();
-        state->expr = std::string(expr);
-        state->signature = signature;
-        state->target = target;
-        state->options = options;
-        compile_into(*state);
-        std::lock_guard<std::mutex> lock(c.mutex);
-        ++c.stats.misses;
         Kernel k;
-        k.state_ = c.kernels.emplace(key, std::move(state)).first->second;
+        k.state_ = cache().get_or_make(cache_key(expr, signature, target, options),
+                                       [&] { return new_state(expr, signature, target, options); });
+        return k;
+    });
+}
+
+Kernel compile_uncached(std::string_view expr, const Signature &signature, DeviceKind target,
+                        const KernelOptions &options) {
+    return guarded(expr, [&] {
+        Kernel k;
+        k.state_ = new_state(expr, signature, target, options);
         return k;
     });
 }
 
 CacheStats compile_cache_stats() {
-    std::lock_guard<std::mutex> lock(cache().mutex);
-    CacheStats s = cache().stats;
-    s.entries = cache().kernels.size();
-    return s;
+    auto s = cache().stats();
+    return {s.hits, s.misses, s.entries, s.capacity};
 }
 
-void clear_compile_cache() {
-    std::lock_guard<std::mutex> lock(cache().mutex);
-    cache().kernels.clear();
-}
+void clear_compile_cache() { cache().clear(); }
 
 void Kernel::run(const std::vector<View> &inputs, const std::vector<View> &outputs) const {
     run(inputs, outputs, nullptr);
@@ -430,29 +278,36 @@ void Kernel::run(const std::vector<View> &inputs, const std::vector<View> &outpu
         for (const auto &t : ins) in_ptrs.push_back(&t);
         for (auto &t : outs) out_ptrs.push_back(&t);
         std::lock_guard<std::mutex> lock(s.mutex);
-        ir::Extents extents = bind(s, inputs, &outputs);
-        plan_for(s, extents);
+        ir::Extents extents = bind_views(s, inputs, &outputs);
+        plan_state(s, extents);
         s.last_call.clear();
         s.compiled->run_into(in_ptrs, out_ptrs, extents, cuda_stream);
         s.last_call = std::move(sig);
     });
 }
 
-std::vector<Array> Kernel::run(const std::vector<View> &inputs) const {
+std::vector<std::vector<std::int64_t>> Kernel::output_shapes(const std::vector<View> &inputs) const {
     detail::KernelState &s = checked(state_);
+    return guarded(s.expr, [&] {
+        std::lock_guard<std::mutex> lock(s.mutex);
+        ir::Extents extents = bind_views(s, inputs, nullptr);
+        std::vector<std::vector<std::int64_t>> shapes;
+        for (const auto &t : s.compiled->program().outputs)
+            shapes.push_back(s.einsum ? s.einsum->output_shape(extents) : s.program->tensor_shape(t.name, extents));
+        return shapes;
+    });
+}
+
+std::vector<Array> Kernel::run(const std::vector<View> &inputs) const {
+    std::vector<std::vector<std::int64_t>> shapes = output_shapes(inputs);
+    std::vector<TensorSpec> specs = outputs();
+    // Results live where the inputs do: on the device when any input is there.
+    bool on_device = std::any_of(inputs.begin(), inputs.end(),
+                                 [](const View &v) { return v.device().kind == DeviceKind::Cuda; });
     std::vector<Array> results;
     std::vector<View> views;
-    guarded(s.expr, [&] {
-        std::lock_guard<std::mutex> lock(s.mutex);
-        ir::Extents extents = bind(s, inputs, nullptr);
-        for (const auto &t : s.compiled->program().outputs) {
-            Shape shape = s.einsum ? s.einsum->output_shape(extents) : s.program->tensor_shape(t.name, extents);
-            // Results live where the inputs do: on the device when any input is there.
-            bool on_device = std::any_of(inputs.begin(), inputs.end(),
-                                         [](const View &v) { return v.device().kind == DeviceKind::Cuda; });
-            results.emplace_back(external(t.dtype), shape, on_device ? Device::cuda() : Device::cpu());
-        }
-    });
+    for (std::size_t i = 0; i < shapes.size(); ++i)
+        results.emplace_back(specs[i].dtype, shapes[i], on_device ? Device::cuda() : Device::cpu());
     for (auto &a : results) views.push_back(a.view());
     run(inputs, views);
     return results;
@@ -461,7 +316,114 @@ std::vector<Array> Kernel::run(const std::vector<View> &inputs) const {
 std::string Kernel::plan() const {
     detail::KernelState &s = checked(state_);
     std::lock_guard<std::mutex> lock(s.mutex);
-    return guarded(s.expr, [&] { return emit(*s.compiled, "plan"); });
+    return guarded(s.expr, [&] { return einfuse::emit(*s.compiled, "plan"); });
+}
+
+bool Kernel::is_program() const { return checked(state_).program != nullptr; }
+
+Sizes Kernel::bind(const std::vector<std::optional<std::vector<std::int64_t>>> &shapes, const Sizes &sizes) const {
+    detail::KernelState &s = checked(state_);
+    return guarded(s.expr, [&] {
+        ir::Extents dims(sizes.begin(), sizes.end()), bound;
+        const auto &inputs = s.compiled->program().inputs;
+        if (shapes.size() != inputs.size())
+            throw UserError("expected " + std::to_string(inputs.size()) + " input shapes, got " +
+                            std::to_string(shapes.size()));
+        if (s.einsum) {
+            bound = s.einsum->bind(shapes, dims);
+        } else {
+            std::map<std::string, Shape> named;
+            for (std::size_t i = 0; i < shapes.size(); ++i)
+                if (shapes[i]) named[inputs[i].name] = *shapes[i];
+            bound = s.program->bind(named, dims);
+        }
+        return Sizes(bound.begin(), bound.end());
+    });
+}
+
+std::vector<std::int64_t> Kernel::input_shape(std::size_t i, const Sizes &sizes) const {
+    detail::KernelState &s = checked(state_);
+    return guarded(s.expr, [&] {
+        ir::Extents e(sizes.begin(), sizes.end());
+        if (s.einsum) return s.einsum->operand_shape(static_cast<int>(i), e);
+        return s.program->tensor_shape(s.compiled->program().inputs.at(i).name, e);
+    });
+}
+
+std::vector<std::int64_t> Kernel::output_shape(std::size_t i, const Sizes &sizes) const {
+    detail::KernelState &s = checked(state_);
+    return guarded(s.expr, [&] {
+        ir::Extents e(sizes.begin(), sizes.end());
+        if (s.einsum) return s.einsum->output_shape(e);
+        return s.program->tensor_shape(s.compiled->program().outputs.at(i).name, e);
+    });
+}
+
+void Kernel::plan_for(const Sizes &sizes) const {
+    detail::KernelState &s = checked(state_);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    guarded(s.expr, [&] { plan_state(s, ir::Extents(sizes.begin(), sizes.end())); });
+}
+
+std::string Kernel::emit(std::string_view kind) const {
+    detail::KernelState &s = checked(state_);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    return guarded(s.expr, [&] { return einfuse::emit(*s.compiled, kind); });
+}
+
+namespace {
+
+/** Borrowed Tensors of host views, and pointers to them as Compiled takes them. */
+struct Borrowed {
+    std::vector<Tensor> tensors;
+    std::vector<const Tensor *> pointers;
+    explicit Borrowed(const std::vector<View> &views) {
+        for (const auto &v : views) tensors.push_back(borrow(v));
+        for (const auto &t : tensors) pointers.push_back(&t);
+    }
+};
+
+Array to_array(const Tensor &t) {
+    EINFUSE_ASSERT(t.is_contiguous() && !t.on_device(), "a run's outputs are contiguous host tensors");
+    Array a(external(t.dtype()), t.shape());
+    if (a.nbytes()) std::memcpy(a.data(), t.data(), a.nbytes());
+    return a;
+}
+
+} // namespace
+
+Kernel::Timing Kernel::measure(const std::vector<View> &inputs, const Sizes &sizes, int repeat) const {
+    detail::KernelState &s = checked(state_);
+    return guarded(s.expr, [&] {
+        Borrowed in(inputs);
+        ir::Extents extents(sizes.begin(), sizes.end());
+        std::lock_guard<std::mutex> lock(s.mutex);
+        plan_state(s, extents);
+        RunResult r = s.compiled->run(in.pointers, extents, repeat);
+        Timing t;
+        for (const auto &o : r.outputs) t.outputs.push_back(to_array(o));
+        t.times_us = std::move(r.times_us);
+        t.ran = std::move(r.ran);
+        t.device_peak_bytes = r.device_peak_bytes;
+        return t;
+    });
+}
+
+std::vector<Kernel::Deviation> Kernel::check(const std::vector<View> &inputs, const std::vector<View> &outputs,
+                                             const Sizes &sizes) const {
+    detail::KernelState &s = checked(state_);
+    return guarded(s.expr, [&] {
+        Borrowed in(inputs), out(outputs);
+        ir::Extents extents(sizes.begin(), sizes.end());
+        std::vector<Tensor> want = s.compiled->reference(in.pointers, extents);
+        if (want.size() != outputs.size())
+            throw UserError("expected " + std::to_string(want.size()) + " outputs, got " + std::to_string(outputs.size()));
+        std::vector<Deviation> result;
+        for (std::size_t i = 0; i < want.size(); ++i)
+            result.push_back({ir::max_relative_error(out.tensors[i], want[i]),
+                              tolerance(out.tensors[i].dtype(), s.compiled->reduction_length(extents))});
+        return result;
+    });
 }
 
 const std::string &Kernel::expression() const { return checked(state_).expr; }

@@ -30,8 +30,10 @@ what=${1:-all}
         exit $status
     fi
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-    step "tests: gpu"
-    run $bin/gpu_tests
+    step "tests: gpu (per test case times; the whole label should take under 5 minutes)"
+    SECONDS=0
+    run $bin/gpu_tests --duration=true
+    echo "gpu_tests: ${SECONDS} s"
     step "tests: golden (nvcc and NVRTC compile the emitted .cu)"
     run $bin/golden_tests
     step "tests: cli (host target is not in this build: its cases report exit 4)"

@@ -1,7 +1,8 @@
 #pragma once
-// One GEMM test case: plan it, check the plan chose the GEMM, emit the standalone .cu, run its
+// GEMM test cases: plan each, check the plan chose the GEMM, emit the standalone .cu, run its
 // launcher (nvcc on a GPU, or the CPU emulation) on random inputs and compare with the float64
-// reference. Shared by gemm_gpu_test.cpp and gemm_emulated_test.cpp.
+// reference; the builds and references of one test case's cases run in parallel. Shared by gemm_gpu_test.cpp
+// and gemm_emulated_test.cpp.
 #include "StandaloneCu.h"
 #include "TestUtil.h"
 
@@ -11,6 +12,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <future>
 
 #include <doctest/doctest.h>
 
@@ -49,10 +52,63 @@ inline double gemm_tolerance(const GemmCase &c, int64_t k) {
     return tolerance(c.dtype, k + 16);
 }
 
-/** Plans, checks the plan chose the GEMM, emits the .cu, runs the launcher through nvcc and
- * compares with the reference. Returns the variant the rule picked, for the caller to check. */
-inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents &extents, DType dtype = DType::F32,
-                              bool tf32 = false, const std::string &broadcast = "", int64_t offset = 0) {
+/** The GEMM cases of one test case. Each call plans, checks the plan chose the GEMM, emits the .cu
+ * and starts building its standalone program (in parallel with the others: StandaloneCu.h), then
+ * returns the variant the rule picked, for the caller to check. The results are compared with
+ * the float64 reference when the object goes out of scope (or at finish()). Use one per
+ * TEST_CASE, named as the function it replaces: `test::GemmChecks check_gemm(Runner::Nvcc);`. */
+class GemmChecks {
+public:
+    explicit GemmChecks(Runner runner) : runner_(runner) {}
+    GemmChecks(const GemmChecks &) = delete;
+    GemmChecks &operator=(const GemmChecks &) = delete;
+    ~GemmChecks() {
+        if (std::uncaught_exceptions() == 0) finish();
+        for (auto &p : pending_) { // an exception unwinds: the builds and references still finish first
+            p.result.wait();
+            p.want.wait();
+        }
+    }
+
+    std::string operator()(const char *spec, const ir::Extents &sizes, DType dtype = DType::F32, bool tf32 = false,
+                           const std::string &broadcast = "", int64_t offset = 0);
+
+    /** Waits for every build and run so far and checks its result against the reference. */
+    void finish() {
+        for (auto &p : pending_) {
+            std::optional<std::vector<char>> bytes;
+            const Tensor *want = nullptr;
+            try {
+                bytes = p.result.get();
+                want = &p.want.get();
+            } catch (const std::exception &e) {
+                FAIL_CHECK(p.what << ": " << e.what());
+                continue;
+            }
+            if (!bytes) {
+                MESSAGE("skipped: no nvcc");
+                continue;
+            }
+            std::memcpy(p.got.data(), bytes->data(), bytes->size());
+            CHECK_MESSAGE(ir::max_relative_error(p.got, *want) <= p.tolerance, p.what);
+        }
+        pending_.clear();
+    }
+
+private:
+    struct Pending {
+        std::string what; // the case, for the failure message
+        StandaloneResult result;
+        Tensor got;
+        std::shared_future<Tensor> want; // the float64 reference, computed in the background
+        double tolerance;
+    };
+    Runner runner_;
+    std::vector<Pending> pending_;
+};
+
+inline std::string GemmChecks::operator()(const char *spec, const ir::Extents &extents, DType dtype, bool tf32,
+                                          const std::string &broadcast, int64_t offset) {
     const GemmCase c{spec, extents, dtype, tf32, broadcast, offset};
     const std::string spec_text = c.spec; // CAPTURE keeps a reference
     CAPTURE(spec_text);
@@ -75,8 +131,6 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
 
     // Inputs: random, non-zero; a broadcast one is stored once and passed with stride 0, and
     // the reference gets it replicated.
-    // Inputs: random, non-zero; a broadcast one is stored once and passed with stride 0, and
-    // the reference gets it replicated.
     auto shape_of = [&](const std::vector<std::string> &vars) {
         Shape shape;
         for (const auto &v : vars)
@@ -84,19 +138,18 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
         return shape;
     };
     auto indices = cuda_backend::cuda_param_indices(k);
-    std::map<std::string, Tensor> stored, full;
+    std::map<std::string, Tensor> stored;
+    std::map<std::string, Shape> full_shapes;
     std::vector<StandaloneTensor> args;
     for (int i = 0; i < k.num_inputs; ++i) {
         const ir::TensorInfo &in = k.params[i];
         Shape shape = shape_of(indices[i]), strides = contiguous_strides(shape), kept = shape;
         if (in.name == c.broadcast) kept[0] = 1;
-        Tensor x(in.dtype, kept), f(in.dtype, shape);
+        Tensor x(in.dtype, kept);
         x.fill_random(rng());
-        for (int64_t e = 0; e < f.size(); ++e)
-            f.store(e, x.load(e % x.size()));
         if (in.name == c.broadcast) strides[0] = 0;
         args.push_back({nullptr, kept, strides, c.offset});
-        full.emplace(in.name, std::move(f));
+        full_shapes.emplace(in.name, shape);
         args.back().host = &stored.emplace(in.name, std::move(x)).first->second;
     }
     Shape out_shape = shape_of(indices[k.num_inputs]);
@@ -113,19 +166,31 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
     std::string variant = cuda_backend::cuda_gemm_kernel_name(k, sizes, strides, addresses);
     CAPTURE(variant);
     Tensor got(k.params[k.num_inputs].dtype, out_shape);
-    std::vector<const Tensor *> ptrs;
-    for (const auto &in : p->program().inputs)
-        ptrs.push_back(&full.at(in.name));
-    Tensor want = p->reference(ptrs, c.sizes).front();
-
-    auto bytes = run_standalone(cu, k.name, args, {&got, out_shape, contiguous_strides(out_shape), 0}, sizes,
-                                dtype_size(c.dtype), runner);
-    if (!bytes) {
-        MESSAGE("skipped: no nvcc");
-        return variant;
-    }
-    std::memcpy(got.data(), bytes->data(), bytes->size());
-    CHECK(ir::max_relative_error(got, want) <= gemm_tolerance(c, p->reduction_length(c.sizes)));
+    // The build starts now (the inputs are written to files before this returns) ...
+    StandaloneResult result = run_standalone_async(cu, k.name, args, {&got, out_shape, contiguous_strides(out_shape), 0},
+                                                   sizes, dtype_size(c.dtype), runner_);
+    // ... and the float64 reference (seconds for the larger cases) is computed beside it, on the
+    // inputs replicated where one is broadcast. Only reads: the IR and the stored inputs.
+    double tolerance = gemm_tolerance(c, p->reduction_length(c.sizes));
+    std::shared_ptr<const Compiled> program(std::move(p));
+    std::shared_future<Tensor> want =
+        std::async(std::launch::async, [program, stored = std::move(stored), full_shapes, extents = c.sizes] {
+            std::map<std::string, Tensor> full;
+            for (const auto &[name, x] : stored) {
+                Tensor f(x.dtype(), full_shapes.at(name));
+                for (int64_t e = 0; e < f.size(); ++e)
+                    f.store(e, x.load(e % x.size()));
+                full.emplace(name, std::move(f));
+            }
+            std::vector<const Tensor *> ptrs;
+            for (const auto &in : program->program().inputs)
+                ptrs.push_back(&full.at(in.name));
+            return program->reference(ptrs, extents).front();
+        }).share();
+    std::string what = spec_text + " " + std::string(dtype_name(c.dtype)) + (c.tf32 ? " tf32" : "") +
+                       (c.broadcast.empty() ? "" : " broadcast " + c.broadcast) +
+                       (c.offset ? " offset " + std::to_string(c.offset) : "") + " (" + variant + ")";
+    pending_.push_back({std::move(what), std::move(result), std::move(got), std::move(want), tolerance});
     return variant;
 }
 

@@ -2,14 +2,24 @@
 // Runs an emitted .cu the way a user of the standalone file does: nvcc compiles it with a plain
 // host program that uploads the inputs, calls the launcher and downloads the output. The inputs
 // travel as raw files, so the caller checks the result against the reference on the same data.
+//
+// Building is the slow part (nvcc takes seconds per file), so the builds run in parallel:
+// run_standalone_async writes the files at once and hands the build to a pool of
+// EINFUSE_TEST_JOBS compilers (default: one per core); the programs themselves run one at a
+// time (the GPU, or compute-sanitizer following the child processes, sees one at a time).
 #include "support/Tensor.h"
 
+#include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -77,15 +87,19 @@ inline std::string int64_list(const std::vector<int64_t> &v) {
     return out.empty() ? "0" : out;
 }
 
-/** Compiles `cu` with a host program that calls `<kernel>_launch` and returns the output's bytes
- * (`output_elements` elements of `output_bytes_per_element` each, dense) or nothing when nvcc is
- * missing. Throws std::runtime_error when the build or the launch fails. */
-inline std::optional<std::vector<char>> run_standalone(const std::string &cu, const std::string &kernel,
-                                                       const std::vector<StandaloneTensor> &inputs,
-                                                       const StandaloneTensor &output, const std::vector<int64_t> &sizes,
-                                                       std::size_t element_bytes, Runner runner = Runner::Nvcc) {
-    if (!std::filesystem::exists(kNvcc)) return std::nullopt;
-    static int serial = 0;
+/** A standalone program written out and ready to build: its folder, the build command and the
+ * size of the result it writes. */
+struct StandaloneProgram {
+    std::filesystem::path dir;
+    std::string build;
+    std::size_t out_bytes = 0;
+};
+
+/** Writes `cu`, the inputs and a host program that calls `<kernel>_launch` into a fresh folder. */
+inline StandaloneProgram write_standalone(const std::string &cu, const std::string &kernel,
+                                          const std::vector<StandaloneTensor> &inputs, const StandaloneTensor &output,
+                                          const std::vector<int64_t> &sizes, std::size_t element_bytes, Runner runner) {
+    static std::atomic<int> serial{0};
     auto dir = std::filesystem::temp_directory_path() /
                ("einfuse_standalone_" + std::to_string(::getpid()) + "_" + std::to_string(serial++));
     std::filesystem::create_directories(dir);
@@ -137,13 +151,88 @@ inline std::optional<std::vector<char>> run_standalone(const std::string &cu, co
                               "/tests/CudaHostEmulation.h -x c++ -o " + (dir / "main").string() + " " + (dir / "main.cu").string() +
                                   " -pthread";
     build += " > " + (dir / "build.log").string() + " 2>&1";
-    if (std::system(build.c_str()) != 0) throw std::runtime_error("nvcc failed: see " + (dir / "build.log").string());
-    if (std::system((dir / "main").string().c_str()) != 0) throw std::runtime_error("the standalone program failed");
-    std::ifstream in(dir / "result.bin", std::ios::binary);
-    std::vector<char> result(out_bytes);
-    in.read(result.data(), static_cast<std::streamsize>(out_bytes));
-    std::filesystem::remove_all(dir);
+    return {dir, build, out_bytes};
+}
+
+/** At most EINFUSE_TEST_JOBS (default: the number of cores) builds at once. */
+class BuildSlots {
+public:
+    static BuildSlots &get() {
+        static BuildSlots slots;
+        return slots;
+    }
+    void acquire() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        free_.wait(lock, [&] { return used_ < limit_; });
+        ++used_;
+    }
+    void release() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            --used_;
+        }
+        free_.notify_one();
+    }
+    std::mutex &run_mutex() { return run_; } // the built programs run one at a time
+
+private:
+    BuildSlots() {
+        const char *jobs = std::getenv("EINFUSE_TEST_JOBS");
+        limit_ = jobs && std::atoi(jobs) > 0 ? std::atoi(jobs) : static_cast<int>(std::thread::hardware_concurrency());
+        if (limit_ < 1) limit_ = 1;
+    }
+    std::mutex mutex_, run_;
+    std::condition_variable free_;
+    int used_ = 0, limit_ = 1;
+};
+
+/** Builds and runs a written program; returns the output's bytes. Throws std::runtime_error when
+ * the build or the launch fails (the folder stays, with build.log). */
+inline std::vector<char> build_and_run(const StandaloneProgram &p) {
+    BuildSlots &slots = BuildSlots::get();
+    slots.acquire();
+    int built = std::system(p.build.c_str());
+    slots.release();
+    if (built != 0) throw std::runtime_error("nvcc failed: see " + (p.dir / "build.log").string());
+    {
+        std::lock_guard<std::mutex> lock(slots.run_mutex());
+        if (std::system((p.dir / "main").string().c_str()) != 0) throw std::runtime_error("the standalone program failed");
+    }
+    std::ifstream in(p.dir / "result.bin", std::ios::binary);
+    std::vector<char> result(p.out_bytes);
+    in.read(result.data(), static_cast<std::streamsize>(p.out_bytes));
+    std::filesystem::remove_all(p.dir);
     return result;
+}
+
+/** The output's bytes of a standalone program, once built (in parallel with others) and run;
+ * nothing when nvcc is missing. get() rethrows a failed build or launch. */
+using StandaloneResult = std::shared_future<std::optional<std::vector<char>>>;
+
+/** Writes the program now and builds and runs it in the background: collect many, then get()
+ * each. The tensors' data is written before it returns; they need not outlive the call. */
+inline StandaloneResult run_standalone_async(const std::string &cu, const std::string &kernel,
+                                             const std::vector<StandaloneTensor> &inputs, const StandaloneTensor &output,
+                                             const std::vector<int64_t> &sizes, std::size_t element_bytes,
+                                             Runner runner = Runner::Nvcc) {
+    if (!std::filesystem::exists(kNvcc)) {
+        std::promise<std::optional<std::vector<char>>> none;
+        none.set_value(std::nullopt);
+        return none.get_future().share();
+    }
+    StandaloneProgram p = write_standalone(cu, kernel, inputs, output, sizes, element_bytes, runner);
+    return std::async(std::launch::async, [p]() -> std::optional<std::vector<char>> { return build_and_run(p); })
+        .share();
+}
+
+/** Compiles `cu` with a host program that calls `<kernel>_launch` and returns the output's bytes
+ * (dense, `element_bytes` each) or nothing when nvcc is missing. Throws std::runtime_error when
+ * the build or the launch fails. */
+inline std::optional<std::vector<char>> run_standalone(const std::string &cu, const std::string &kernel,
+                                                       const std::vector<StandaloneTensor> &inputs,
+                                                       const StandaloneTensor &output, const std::vector<int64_t> &sizes,
+                                                       std::size_t element_bytes, Runner runner = Runner::Nvcc) {
+    return run_standalone_async(cu, kernel, inputs, output, sizes, element_bytes, runner).get();
 }
 
 } // namespace einfuse::test

@@ -7,16 +7,8 @@
 using namespace einfuse;
 using test::bmm;
 
-namespace {
-
-std::string check_gemm(const char *spec, const ir::Extents &sizes, DType dtype = DType::F32, bool tf32 = false,
-                       const std::string &broadcast = "", int64_t offset = 0) {
-    return test::check_gemm(test::Runner::HostEmulation, spec, sizes, dtype, tf32, broadcast, offset);
-}
-
-} // namespace
-
 TEST_CASE("emulated gemm: every element type and tile shape") {
+    test::GemmChecks check_gemm(test::Runner::HostEmulation); // builds in parallel, checks at the end
     for (DType t : {DType::F32, DType::F64, DType::F16, DType::BF16, DType::I32, DType::I64}) {
         CAPTURE(dtype_name(t));
         check_gemm("bij,bjk->bik", bmm(2, 70, 40, 50), t);   // _gemm_m64 (f64, i64: _gemm)
@@ -31,6 +23,7 @@ TEST_CASE("emulated gemm: every element type and tile shape") {
 }
 
 TEST_CASE("emulated gemm: transposed, broadcast, grouped, misaligned, edges") {
+    test::GemmChecks check_gemm(test::Runner::HostEmulation); // builds in parallel, checks at the end
     for (DType t : {DType::F32, DType::F16}) {
         CAPTURE(dtype_name(t));
         check_gemm("bji,bjk->bik", bmm(2, 36, 64, 40), t);
@@ -48,6 +41,7 @@ TEST_CASE("emulated gemm: transposed, broadcast, grouped, misaligned, edges") {
 }
 
 TEST_CASE("emulated gemm: fused epilogues") {
+    test::GemmChecks check_gemm(test::Runner::HostEmulation); // builds in parallel, checks at the end
     const ir::Extents sizes{{"i", 50}, {"j", 40}, {"k", 70}};
     for (DType t : {DType::F32, DType::BF16, DType::F64}) {
         CAPTURE(dtype_name(t));
@@ -60,6 +54,7 @@ TEST_CASE("emulated gemm: fused epilogues") {
 }
 
 TEST_CASE("emulated gemm: the small dense variant (planned sizes, dense, aligned)") {
+    test::GemmChecks check_gemm(test::Runner::HostEmulation); // builds in parallel, checks at the end
     // D=32: 4 batch elements per block; 4 blocks stride over the groups, so a batch of 37 is
     // 10 groups (the last one partial) and several groups per block through both stages.
     for (DType t : {DType::F32, DType::F64}) {

@@ -8,17 +8,9 @@
 using namespace einfuse;
 using test::bmm;
 
-namespace {
-
-std::string check_gemm(const char *spec, const ir::Extents &sizes, DType dtype = DType::F32, bool tf32 = false,
-                       const std::string &broadcast = "", int64_t offset = 0) {
-    return test::check_gemm(test::Runner::Nvcc, spec, sizes, dtype, tf32, broadcast, offset);
-}
-
-} // namespace
-
 TEST_CASE("gpu gemm: every element type, on CUDA cores and tensor cores") {
     test::require_gpu();
+    test::GemmChecks check_gemm(test::Runner::Nvcc); // builds in parallel, checks at the end
     for (DType t : {DType::F32, DType::F64, DType::F16, DType::BF16, DType::I32, DType::I64})
         for (const auto &sizes : {bmm(3, 130, 70, 200), bmm(2, 300, 257, 260)})
             check_gemm("bij,bjk->bik", sizes, t);
@@ -28,6 +20,7 @@ TEST_CASE("gpu gemm: every element type, on CUDA cores and tensor cores") {
 
 TEST_CASE("gpu gemm: the rule's tile shapes (D=32, D=64 bmm; large and skinny)") {
     test::require_gpu();
+    test::GemmChecks check_gemm(test::Runner::Nvcc); // builds in parallel, checks at the end
     // Dense and aligned at the planned sizes: the small variant; misaligned: the rule's tiles.
     CHECK(check_gemm("bij,bjk->bik", bmm(4096, 32, 32, 32)) == "einfuse_bij_bjk_to_bik_gemm_small");
     CHECK(check_gemm("bij,bjk->bik", bmm(1024, 64, 64, 64)) == "einfuse_bij_bjk_to_bik_gemm_small");
@@ -46,6 +39,7 @@ TEST_CASE("gpu gemm: the rule's tile shapes (D=32, D=64 bmm; large and skinny)")
 
 TEST_CASE("gpu gemm: transposed operands, broadcast, grouped K and folded batch") {
     test::require_gpu();
+    test::GemmChecks check_gemm(test::Runner::Nvcc); // builds in parallel, checks at the end
     for (DType t : {DType::F32, DType::F16}) {
         check_gemm("bji,bjk->bik", bmm(5, 100, 64, 96), t);                        // A with M contiguous
         check_gemm("bij,bkj->bik", bmm(5, 100, 64, 96), t);                        // B with K contiguous
@@ -59,6 +53,7 @@ TEST_CASE("gpu gemm: transposed operands, broadcast, grouped K and folded batch"
 
 TEST_CASE("gpu gemm: edge sizes and misaligned data (element-by-element loads)") {
     test::require_gpu();
+    test::GemmChecks check_gemm(test::Runner::Nvcc); // builds in parallel, checks at the end
     // M, N among 1, 7, 33, 130 (each nvcc build takes seconds: pairs, not the whole square).
     const int64_t edges[][2] = {{1, 130}, {7, 33}, {33, 7}, {130, 1}, {130, 130}, {33, 33}};
     for (DType t : {DType::F32, DType::F16, DType::F64})
@@ -72,6 +67,7 @@ TEST_CASE("gpu gemm: edge sizes and misaligned data (element-by-element loads)")
 
 TEST_CASE("gpu gemm: fused epilogues (bias and relu, gelu, +=, f16 stores)") {
     test::require_gpu();
+    test::GemmChecks check_gemm(test::Runner::Nvcc); // builds in parallel, checks at the end
     const ir::Extents sizes{{"i", 150}, {"j", 96}, {"k", 200}};
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::F64}) {
         check_gemm("D[i,k] = relu(sum[j](A[i,j] * B[j,k]) + bias[k])", sizes, t);
@@ -84,6 +80,7 @@ TEST_CASE("gpu gemm: fused epilogues (bias and relu, gelu, +=, f16 stores)") {
 
 TEST_CASE("gpu gemm: the small dense variant (planned sizes, cp.async stages, many groups per block)") {
     test::require_gpu();
+    test::GemmChecks check_gemm(test::Runner::Nvcc); // builds in parallel, checks at the end
     // Batches that are not a multiple of the batch elements per block, and large enough that
     // every block of the one-wave grid (132 SMs x blocks per SM) walks several groups through both
     // shared-memory stages. Sizes are kept to what the float64 reference checks in seconds: at

@@ -306,3 +306,53 @@ TEST_CASE("public API: the embedding API's source is what `einfuse compile` writ
                         pub::Error);
     }
 }
+
+TEST_CASE("public API: what the CLI is built on (inspect, bind, emit, measure, check, .npy, notes)") {
+    pub::ExpressionInfo info = pub::inspect("bij,bjk->bik");
+    REQUIRE(info.inputs.size() == 2);
+    CHECK(!info.is_program);
+    CHECK(info.inputs[1].name == "1");
+    CHECK(info.inputs[1].rank == 3);
+    CHECK(info.inputs[1].where.begin == 4);
+    CHECK(pub::inspect("...ij,jk").inputs[0].rank == -1);
+    CHECK(pub::inspect("D[i] = relu(A[i,j] * x[j])").inputs.at(1).name == "x");
+
+    auto sig = pub::Signature::einsum({pub::ScalarType::F64, pub::ScalarType::F64});
+    pub::Kernel k = pub::compile_uncached("ij,jk->ik", sig);
+    CHECK(k != pub::compile_uncached("ij,jk->ik", sig)); // each a kernel of its own
+    CHECK(pub::compile_cache_stats().capacity > 0);
+    pub::Sizes sizes = k.bind({std::vector<std::int64_t>{5, 7}, std::nullopt}, {{"k", 3}});
+    CHECK(sizes == pub::Sizes{{"i", 5}, {"j", 7}, {"k", 3}});
+    CHECK(k.input_shape(1, sizes) == std::vector<std::int64_t>{7, 3});
+    CHECK(k.output_shape(0, sizes) == std::vector<std::int64_t>{5, 3});
+    k.plan_for(sizes);
+    CHECK(k.emit("plan").find("ij,jk->ik") != std::string::npos);
+    CHECK_THROWS_AS(k.emit("wasm"), pub::Error);
+
+    pub::Array a = pub::Array::random(pub::ScalarType::F64, {5, 7}, 1), b = pub::Array::random(pub::ScalarType::F64, {7, 3}, 2);
+    pub::Kernel::Timing t = k.measure({a.view(), b.view()}, sizes, 3);
+    CHECK(t.times_us.size() == 3);
+    REQUIRE(t.outputs.size() == 1);
+    std::vector<pub::Kernel::Deviation> d = k.check({a.view(), b.view()}, {t.outputs[0].view()}, sizes);
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].max_rel_err <= d[0].tolerance);
+    t.outputs[0].data_as<double>()[4] += 1; // a wrong result is caught
+    CHECK(k.check({a.view(), b.view()}, {t.outputs[0].view()}, sizes)[0].max_rel_err > 0.1);
+
+    std::string file = "/tmp/einfuse_public_api_npy_" + std::to_string(getpid()) + ".npy";
+    pub::save_npy(file, a.view());
+    pub::NpyTensor back = pub::load_npy(file);
+    std::remove(file.c_str());
+    CHECK(back.shape == a.shape());
+    CHECK(back.storage.to_doubles() == a.to_doubles());
+
+    try {
+        k.bind({std::vector<std::int64_t>{5, 7}, std::vector<std::int64_t>{8, 3}});
+        FAIL("sizes that disagree must throw");
+    } catch (const pub::Error &e) {
+        CHECK(e.kind() == pub::ErrorKind::Input);
+        pub::Error noted = e.with_notes({"input 1 is f64[8x3] from 'b.npy'"});
+        CHECK(std::string(noted.what()).find("ij,jk->ik") != std::string::npos); // carets kept
+        CHECK(std::string(noted.what()).find("note: input 1 is f64[8x3] from 'b.npy'") != std::string::npos);
+    }
+}

@@ -117,10 +117,15 @@ TEST_CASE("gpu staged: the standalone .cu's launcher picks the staged kernel for
         {"misaligned", {&a, shape, dense, 1}, {&b, shape, dense, 0}},
         {"broadcast", {&a, shape, dense, 0}, {&one, {1, D, D}, {0, D, 1}, 0}},
     };
-    for (const auto &row : rows) {
+    // The three programs build in parallel (nvcc takes seconds each), then each is checked.
+    std::vector<test::StandaloneResult> results;
+    for (const auto &row : rows)
+        results.push_back(test::run_standalone_async(cu, "einfuse_bij_bjk_to_bik", {row.in0, row.in1},
+                                                     {&out, shape, dense, 0}, size_list, 4));
+    for (std::size_t r = 0; r < results.size(); ++r) {
+        const auto &row = rows[r];
         CAPTURE(row.what);
-        auto bytes = test::run_standalone(cu, "einfuse_bij_bjk_to_bik", {row.in0, row.in1}, {&out, shape, dense, 0},
-                                          size_list, 4);
+        auto bytes = results[r].get();
         if (!bytes) {
             MESSAGE("skipped: no nvcc");
             return;

@@ -1,4 +1,4 @@
-#include "tools/CliOptions.h"
+#include "CliOptions.h"
 
 #include <algorithm>
 #include <charconv>
@@ -45,8 +45,8 @@ std::size_t name_index(const std::string &name, const std::vector<std::string> &
 
 } // namespace
 
-ir::Extents parse_dims(const std::string &text) {
-    ir::Extents dims;
+Sizes parse_dims(const std::string &text) {
+    Sizes dims;
     if (text.empty()) return dims;
     for (const auto &part : split(text, ',')) {
         auto [name, value] = key_value(part, "--dims");
@@ -69,12 +69,13 @@ std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &s
     return shapes;
 }
 
-std::vector<std::optional<DType>> parse_dtypes(const std::vector<std::string> &specs, const std::vector<std::string> &names) {
-    std::vector<std::optional<DType>> dtypes(names.size());
+std::vector<std::optional<ScalarType>> parse_dtypes(const std::vector<std::string> &specs, const std::vector<std::string> &names) {
+    std::vector<std::optional<ScalarType>> dtypes(names.size());
     auto parse = [](const std::string &v) {
-        auto t = parse_dtype(v);
-        if (!t) throw UsageError("--dtype " + v + ": expected f16, bf16, f32, f64, i32 or i64");
-        return *t;
+        for (ScalarType t : {ScalarType::F16, ScalarType::BF16, ScalarType::F32, ScalarType::F64, ScalarType::I32,
+                             ScalarType::I64})
+            if (scalar_type_name(t) == v) return t;
+        throw UsageError("--dtype " + v + ": expected f16, bf16, f32, f64, i32 or i64");
     };
     for (const auto &spec : specs) {
         if (spec.find('=') == std::string::npos) {
@@ -117,23 +118,27 @@ std::string shape_text(const Shape &s) {
     return out.empty() ? "scalar" : out;
 }
 
-Target parse_target(const std::string &text) {
-    if (text == "host") return Target::Host;
-    if (text == "cuda") return Target::Cuda;
+DeviceKind parse_target(const std::string &text) {
+    if (text == "host") return DeviceKind::Cpu;
+    if (text == "cuda") return DeviceKind::Cuda;
     throw UsageError("--target " + text + ": expected host or cuda");
 }
 
-CompileOptions compile_options(const Options &o, Target target) {
-    CompileOptions c{target, o.arch, o.threads};
-    c.allow_tf32 = o.tf32;
-    const std::map<std::string, GemmRunner> runners{{"auto", GemmRunner::Auto},
-                                                    {"cublaslt", GemmRunner::Library},
-                                                    {"emitted", GemmRunner::Emitted},
-                                                    {"loops", GemmRunner::LoopNest}};
-    auto it = runners.find(o.gemm);
-    if (it == runners.end()) throw UsageError("--gemm " + o.gemm + ": expected auto, cublaslt, emitted or loops");
-    c.gemm = it->second;
-    return c;
+const char *target_text(DeviceKind target) { return target == DeviceKind::Cuda ? "cuda" : "host"; }
+
+KernelOptions kernel_options(const Options &o) {
+    KernelOptions k;
+    k.arch = o.arch;
+    k.threads = o.threads;
+    k.allow_tf32 = o.tf32;
+    const std::map<std::string, GemmPath> paths{{"auto", GemmPath::Auto},
+                                                {"cublaslt", GemmPath::Library},
+                                                {"emitted", GemmPath::Emitted},
+                                                {"loops", GemmPath::Loops}};
+    auto it = paths.find(o.gemm);
+    if (it == paths.end()) throw UsageError("--gemm " + o.gemm + ": expected auto, cublaslt, emitted or loops");
+    k.gemm = it->second;
+    return k;
 }
 
 } // namespace einfuse::cli

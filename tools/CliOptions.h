@@ -1,8 +1,13 @@
 #pragma once
-// The CLI's options, parsed from their text forms ("b=2,i=3", "0=2x3", "1=f64") into values.
-#include "api/Einfuse.h"
+// The CLI's options, parsed from their text forms ("b=2,i=3", "0=2x3", "1=f64") into values of
+// the public C++ API (einfuse.hpp), the only part of einfuse the CLI uses.
+#include <einfuse/einfuse.hpp>
 
 #include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace einfuse::cli {
 
@@ -13,6 +18,8 @@ enum ExitCode { kOk = 0, kUsage = 1, kBadInput = 2, kCheckFailed = 3, kTargetFai
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+
+using Shape = std::vector<std::int64_t>;
 
 struct Options {
     std::string expr;
@@ -33,7 +40,7 @@ struct Options {
     bool json = false;
 };
 
-ir::Extents parse_dims(const std::string &text);
+Sizes parse_dims(const std::string &text);
 
 // Inputs are named as the expression names them: "0", "1", ... for an einsum's operands, the
 // tensors' names for a program. Each parser returns one entry per name, nullopt where no option
@@ -42,14 +49,16 @@ ir::Extents parse_dims(const std::string &text);
 /** --shape NAME=2x3x4 ("NAME=scalar" for rank 0). */
 std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &specs, const std::vector<std::string> &names);
 /** `--dtype T` sets every input, `--dtype NAME=T` one (later options win). */
-std::vector<std::optional<DType>> parse_dtypes(const std::vector<std::string> &specs, const std::vector<std::string> &names);
+std::vector<std::optional<ScalarType>> parse_dtypes(const std::vector<std::string> &specs, const std::vector<std::string> &names);
 /** --input NAME=FILE.npy. */
 std::vector<std::optional<std::string>> parse_inputs(const std::vector<std::string> &specs, const std::vector<std::string> &names);
 /** --output NAME=FILE.npy, by output name ("out" for an einsum). */
 std::vector<std::optional<std::string>> parse_outputs(const std::vector<std::string> &specs, const std::vector<std::string> &names);
-Target parse_target(const std::string &text);
-/** The CompileOptions the target, --arch, --threads, --tf32 and --gemm ask for. */
-CompileOptions compile_options(const Options &o, Target target);
+DeviceKind parse_target(const std::string &text);
+/** "host" or "cuda": the --target spelling. */
+const char *target_text(DeviceKind target);
+/** The KernelOptions --arch, --threads, --tf32 and --gemm ask for. */
+KernelOptions kernel_options(const Options &o);
 /** "2x3x4", or "scalar" for rank 0: the --shape spelling. */
 std::string shape_text(const Shape &s);
 

@@ -1,23 +1,17 @@
-#include "tools/Commands.h"
+#include "Commands.h"
 
-#include "ir/Reference.h"
-#include "support/Npy.h"
-#include "tools/Job.h"
+#include "Job.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <random>
 
 namespace einfuse::cli {
 
 namespace {
-
-
-Job make_job(const Options &o, Target target) {
-    return frontend::is_program(o.expr) ? make_program_job(o, target) : make_einsum_job(o, target);
-}
 
 void write_text(const std::string &text, const std::string &file) {
     if (file.empty() || file == "-") {
@@ -26,7 +20,7 @@ void write_text(const std::string &text, const std::string &file) {
     }
     std::ofstream out(file, std::ios::binary);
     out << text;
-    if (!out) throw UserError("cannot write '" + file + "'");
+    if (!out) throw Error::input("cannot write '" + file + "'", "");
 }
 
 double median(std::vector<double> v) {
@@ -35,21 +29,25 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+std::size_t bytes_of(const View &v) { return static_cast<std::size_t>(v.numel()) * scalar_type_size(v.dtype()); }
+
 /** The program's inputs: files as they are (strides, size-1 broadcast dimensions and all), the
- * others fresh and random on every run: a kernel right only on zeros or on one seed fails. */
-std::vector<Tensor> make_inputs(const Job &job, const ir::Extents &extents) {
-    std::mt19937_64 rng(std::random_device{}());
-    std::vector<Tensor> inputs;
-    const auto &params = job.compiled->program().inputs;
-    for (std::size_t i = 0; i < params.size(); ++i) {
+ * others fresh and random on every run: a kernel right only on zeros or on one seed fails.
+ * `random` owns the latter; the views see both. */
+std::vector<View> make_inputs(const Job &job, const Sizes &sizes, std::vector<Array> &random) {
+    std::mt19937_64 seeds(std::random_device{}());
+    std::vector<TensorSpec> specs = job.kernel.inputs();
+    random.reserve(specs.size());
+    std::vector<View> views;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
         if (job.inputs.files[i]) {
-            inputs.push_back(*job.inputs.files[i]);
+            views.push_back(job.inputs.files[i]->view());
             continue;
         }
-        inputs.emplace_back(params[i].dtype, job.input_shape(i, extents));
-        inputs.back().fill_random(rng);
+        random.push_back(Array::random(specs[i].dtype, job.kernel.input_shape(i, sizes), seeds()));
+        views.push_back(random.back().view());
     }
-    return inputs;
+    return views;
 }
 
 } // namespace
@@ -60,67 +58,67 @@ int run_compile(const Options &o) {
     std::string kind = !o.emit.empty() ? o.emit : (o.target.empty() || o.target == "cuda") ? "cu" : "llvm";
     if (kind != "cu" && kind != "ptx" && kind != "llvm" && kind != "plan")
         throw UsageError("--emit " + kind + ": expected cu, ptx, llvm or plan");
-    Job job = make_job(o, o.target.empty() ? Target::Cuda : parse_target(o.target));
+    Job job = make_job(o, o.target.empty() ? DeviceKind::Cuda : parse_target(o.target));
     if (!o.dims.empty() || !o.shapes.empty()) // sizes are optional here; when given, check and plan for them
-        job.compiled->plan_for(job.bind(job.inputs));
-    write_text(emit(*job.compiled, kind), o.output_file);
+        job.kernel.plan_for(job.bind());
+    write_text(job.kernel.emit(kind), o.output_file);
     return kOk;
 }
 
 int run_run(const Options &o) {
     if (!o.emit.empty() || !o.output_file.empty()) throw UsageError("--emit and -o belong to `einfuse compile`");
     if (o.repeat < 0) throw UsageError("--repeat must be at least 0");
-    Target target = o.target.empty() ? Target::Host : parse_target(o.target);
+    DeviceKind target = o.target.empty() ? DeviceKind::Cpu : parse_target(o.target);
     Job job = make_job(o, target);
     std::vector<std::optional<std::string>> output_files = parse_outputs(o.outputs, job.output_names);
-    ir::Extents extents = job.bind(job.inputs);
-    Compiled &compiled = *job.compiled;
-    compiled.plan_for(extents);
+    Sizes sizes = job.bind();
+    const Kernel &kernel = job.kernel;
 
-    std::vector<Tensor> inputs = make_inputs(job, extents);
-    std::vector<const Tensor *> ptrs;
+    std::vector<Array> random;
+    std::vector<View> inputs = make_inputs(job, sizes, random);
     std::size_t bytes = 0;
-    for (const auto &t : inputs) {
-        ptrs.push_back(&t);
-        bytes += t.nbytes();
-    }
+    for (const auto &v : inputs) bytes += bytes_of(v);
     int timed = std::max(o.repeat, 1);
-    RunResult result = compiled.run(ptrs, extents, timed);
-    for (const auto &t : result.outputs) bytes += t.nbytes();
+    Kernel::Timing result = kernel.measure(inputs, sizes, timed);
+    std::vector<View> outputs;
+    for (auto &a : result.outputs) {
+        outputs.push_back(a.view());
+        bytes += a.nbytes();
+    }
     double median_us = median(result.times_us);
     double gbps = median_us > 0 ? static_cast<double>(bytes) / (median_us * 1e3) : 0;
 
     nlohmann::json report;
     report["expression"] = o.expr;
-    report["target"] = std::string(target_name(compiled.options().target));
-    report["plan"] = emit(compiled, "plan");
+    report["target"] = target_text(target);
+    report["plan"] = kernel.emit("plan");
     report["output_shape"] = result.outputs.front().shape();
     report["median_us"] = median_us;
     report["runs"] = timed;
     report["gb_per_s"] = gbps;
     if (!result.ran.empty()) report["ran"] = result.ran;
-    if (target == Target::Cuda) report["device_peak_bytes"] = result.device_peak_bytes;
-    std::vector<Tensor> want;
-    if (o.check) want = compiled.reference(ptrs, extents);
+    if (target == DeviceKind::Cuda) report["device_peak_bytes"] = result.device_peak_bytes;
+    std::vector<Kernel::Deviation> deviations;
+    if (o.check) deviations = kernel.check(inputs, outputs, sizes);
 
     bool ok = true;
     double worst = 0, worst_tol = 0;
     std::string lines;
     for (std::size_t i = 0; i < result.outputs.size(); ++i) {
-        const Tensor &out = result.outputs[i];
-        const std::string &name = compiled.program().outputs[i].name;
-        nlohmann::json entry{{"name", name}, {"dtype", std::string(dtype_name(out.dtype()))}, {"shape", out.shape()}};
-        lines += "output: " + name + " " + std::string(dtype_name(out.dtype())) + "[" + shape_text(out.shape()) + "]";
+        const Array &out = result.outputs[i];
+        const std::string &name = job.output_names[i];
+        const std::string dtype(scalar_type_name(out.dtype()));
+        nlohmann::json entry{{"name", name}, {"dtype", dtype}, {"shape", out.shape()}};
+        lines += "output: " + name + " " + dtype + "[" + shape_text(out.shape()) + "]";
         if (output_files[i]) {
-            write_npy(*output_files[i], out);
+            save_npy(*output_files[i], outputs[i]);
             entry["file"] = *output_files[i];
             if (i == 0) report["output_file"] = *output_files[i];
             lines += " written to " + *output_files[i];
         }
         lines += "\n";
         if (o.check) {
-            double err = ir::max_relative_error(out, want[i]);
-            double tol = tolerance(out.dtype(), compiled.reduction_length(extents));
+            double err = deviations[i].max_rel_err, tol = deviations[i].tolerance;
             entry["max_rel_err"] = err;
             entry["tolerance"] = tol;
             ok = ok && err <= tol;

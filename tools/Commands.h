@@ -1,6 +1,6 @@
 #pragma once
 // `einfuse compile` and `einfuse run`: each returns the process exit code.
-#include "tools/CliOptions.h"
+#include "CliOptions.h"
 
 namespace einfuse::cli {
 

@@ -1,7 +1,7 @@
 // The einfuse command: `einfuse compile EXPR ...` and `einfuse run EXPR ...`.
 // Exit codes: 0 ok, 1 usage, 2 bad input, 3 check failed, 4 target or backend failure,
 // 5 internal error (a bug in einfuse).
-#include "tools/Commands.h"
+#include "Commands.h"
 
 #include <CLI/CLI.hpp>
 
@@ -58,14 +58,13 @@ int main(int argc, char **argv) {
     } catch (const UsageError &e) {
         std::cerr << "einfuse: error: " << e.what() << "\n";
         return kUsage;
-    } catch (const UserError &e) {
-        std::cerr << render(e.diagnostic(), o.expr);
-        return kBadInput;
-    } catch (const TargetError &e) {
-        std::cerr << "einfuse: error: " << e.what() << "\n";
-        return kTargetFailure;
-    } catch (const InternalError &e) {
-        std::cerr << "einfuse: internal error (please report): " << e.what() << "\n";
+    } catch (const Error &e) {
+        switch (e.kind()) {
+        case ErrorKind::Input: std::cerr << e.what(); return kBadInput; // rendered, with carets
+        case ErrorKind::Target: std::cerr << "einfuse: error: " << e.message() << "\n"; return kTargetFailure;
+        case ErrorKind::Internal: break;
+        }
+        std::cerr << "einfuse: internal error (please report): " << e.message() << "\n";
         return kInternal;
     } catch (const std::bad_alloc &) {
         std::cerr << "einfuse: error: out of memory\n";

@@ -49,8 +49,14 @@ struct Device {
  * einfuse bug, never the answer to bad input. */
 enum class ErrorKind { Input, Target, Internal };
 
+/** Half-open byte range [begin, end) of an expression's text. */
+struct TextRange {
+    int begin = 0;
+    int end = 0;
+};
+
 /** The one exception type of the API. what() is the full clang-style text, with carets under the
- * offending part of the expression for input errors:
+ * offending part of the expression for input errors, and notes below:
  *   einfuse: error: index 'j' has size 3 in operand 0 but 4 in operand 1
  *     bij,bjk->bik
  *       ^   ^
@@ -58,12 +64,22 @@ enum class ErrorKind { Input, Target, Internal };
 class Error : public std::runtime_error {
 public:
     Error(ErrorKind kind, std::string message, const std::string &rendered);
+    /** An Input error about `source` (the expression), carets under `ranges`, then the notes:
+     * rendered as einfuse renders its own. */
+    static Error input(std::string message, std::string_view source, std::vector<TextRange> ranges = {},
+                       std::vector<std::string> notes = {});
     ErrorKind kind() const { return kind_; }
     const std::string &message() const { return message_; }
+    const std::vector<std::string> &notes() const { return notes_; }
+    /** The same error with `notes` added below the others (an Input error is rendered again). */
+    Error with_notes(const std::vector<std::string> &notes) const;
 
 private:
     ErrorKind kind_;
     std::string message_;
+    std::string source_;              // Input errors: the text the ranges point into
+    std::vector<TextRange> ranges_;
+    std::vector<std::string> notes_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -128,6 +144,10 @@ private:
  * the DLTensor's own arrays may go away; its data must not. */
 View from_dlpack(const DLTensor &t);
 
+/** The einfuse element type of a DLPack dtype, or nullopt where einfuse has none (other codes or
+ * widths, lanes != 1). */
+std::optional<ScalarType> scalar_type_of(DLDataType t);
+
 /** The DLTensor of a View. Its shape and strides point into the View's own storage: the
  * DLTensor is valid while `v` lives, unmoved and unassigned. Treat them as read-only. */
 DLTensor to_dlpack(const View &v);
@@ -161,6 +181,9 @@ public:
     /** A View of the whole array, on its device (valid while the array lives). */
     View view();
     View view() const;
+    /** A host array of fresh random values, as the CLI's inputs: uniform in [-1, 1) for floats,
+     * -4..4 without 0 for integers (sums stay exact). */
+    static Array random(ScalarType dtype, std::vector<std::int64_t> shape, std::uint64_t seed);
 
 private:
     void check_type(ScalarType t) const;
@@ -172,8 +195,38 @@ private:
     void *device_data_ = nullptr;
 };
 
+/** A tensor of numpy's .npy file (format 1.0-3.0; <f2 <f4 <f8 <i4 <i8, big-endian forms
+ * byte-swapped): `storage` holds its elements as the file stores them, `view()` sees them in the
+ * file's order (a Fortran-order file: column-major strides, no copy). */
+struct NpyTensor {
+    Array storage; // one dimension: the elements in file order
+    std::vector<std::int64_t> shape, strides;
+    View view() const;
+};
+
+/** Reads `path`; a malformed file is an Input error naming the file and the problem. */
+NpyTensor load_npy(const std::string &path);
+/** Writes a host view to `path` in C order (version 1.0 header; 2.0 when the header needs it).
+ * Input error for bf16 (numpy has no such type) or an I/O failure. */
+void save_npy(const std::string &path, const View &v);
+
 // ---------------------------------------------------------------------------------------------
 // Compiling
+
+/** What an expression reads, known from its text alone (before compiling): for an einsum, its
+ * operands "0", "1", ... (rank: the label count, or -1 with '...'); for a program, its input
+ * tensors by name in order of first use (where: the whole program, as a tensor may be read in
+ * several places). Input error for a malformed expression. */
+struct ExpressionInput {
+    std::string name;
+    int rank = -1;
+    TextRange where;
+};
+struct ExpressionInfo {
+    bool is_program = false;
+    std::vector<ExpressionInput> inputs;
+};
+ExpressionInfo inspect(std::string_view expr);
 
 /** What a kernel is compiled for, besides the expression.
  * Einsum: `dtypes` one per operand; `ranks` per operand, needed only where an operand uses '...'
@@ -194,10 +247,16 @@ struct Signature {
     static Signature of(const std::vector<View> &inputs);
 };
 
+/** What runs a kernel of the gemm strategy (the CLI's --gemm): Auto chooses; the others force
+ * cuBLASLt, the emitted tiled kernel or the plain loop nest where it can run, for tests and
+ * benchmarks (the host knows Auto and Loops only). */
+enum class GemmPath { Auto, Library, Emitted, Loops };
+
 struct KernelOptions {
     std::string arch; // CUDA architecture such as "sm_90"; empty: the device's own
     int threads = 0;  // host worker threads; 0: all cores
     bool allow_tf32 = false; // f32 matrix products may round their inputs to tf32 (tensor cores)
+    GemmPath gemm = GemmPath::Auto;
 };
 
 /** A tensor a kernel reads or writes: its name ("in0", "out" for einsums; the program's names),
@@ -238,6 +297,46 @@ public:
     /** The same, returning the outputs as new arrays: on the CUDA device when any input is
      * there, else on the host. */
     std::vector<Array> run(const std::vector<View> &inputs) const;
+    /** The shapes of the outputs (in the order of outputs()) for these inputs: sizes bound from
+     * their shapes as run() binds them. */
+    std::vector<std::vector<std::int64_t>> output_shapes(const std::vector<View> &inputs) const;
+
+    /** Index sizes from whichever input shapes are known (one entry per input, nullopt where
+     * unknown) and sizes by name (the CLI's --dims); they must agree. Input error, with carets,
+     * when they do not or a size stays unknown. */
+    Sizes bind(const std::vector<std::optional<std::vector<std::int64_t>>> &shapes, const Sizes &sizes = {}) const;
+    /** The shape input `i` (or output `i`) has under `sizes`. */
+    std::vector<std::int64_t> input_shape(std::size_t i, const Sizes &sizes) const;
+    std::vector<std::int64_t> output_shape(std::size_t i, const Sizes &sizes) const;
+    /** Plans for these sizes now (run() does it when the sizes change): the plan, emit() and
+     * cuda_source() then speak of them. */
+    void plan_for(const Sizes &sizes) const;
+    /** Text of the kernel's code as planned: "cu" (standalone CUDA C), "ptx", "llvm" (host LLVM
+     * IR after O3) or "plan" (`einfuse compile --emit KIND`). Input error for another kind. */
+    std::string emit(std::string_view kind) const;
+
+    /** What a timed run measured: the outputs (host arrays, in the order of outputs()), per
+     * timed repetition microseconds, per CUDA kernel what ran it ("cuBLASLt, 1 call", "kernel",
+     * or why not cuBLASLt), and the most device memory einfuse held. */
+    struct Timing {
+        std::vector<Array> outputs;
+        std::vector<double> times_us;
+        std::vector<std::string> ran;
+        std::size_t device_peak_bytes = 0;
+    };
+    /** Plans for `sizes`, computes the outputs once and times `repeat` further runs (the CLI's
+     * `run --repeat`): host views on either target. */
+    Timing measure(const std::vector<View> &inputs, const Sizes &sizes, int repeat) const;
+
+    /** Per output: the largest relative error (against max(|reference|, 1)) of `outputs` from
+     * the float64 reference interpreter on the same inputs, and the tolerance for the output's
+     * dtype and the reduction length (the CLI's --check). Host views. */
+    struct Deviation {
+        double max_rel_err = 0;
+        double tolerance = 0;
+    };
+    std::vector<Deviation> check(const std::vector<View> &inputs, const std::vector<View> &outputs,
+                                 const Sizes &sizes) const;
 
     /** The standalone .cu text (`einfuse compile` for the same expression), planned for the sizes
      * of the last run, or for no sizes before the first. */
@@ -247,6 +346,7 @@ public:
 
     const std::string &expression() const;
     DeviceKind target() const;
+    bool is_program() const;
     std::vector<TensorSpec> inputs() const;
     std::vector<TensorSpec> outputs() const;
 
@@ -257,17 +357,26 @@ public:
 
 private:
     friend Kernel compile(std::string_view, const Signature &, DeviceKind, const KernelOptions &);
+    friend Kernel compile_uncached(std::string_view, const Signature &, DeviceKind, const KernelOptions &);
     std::shared_ptr<detail::KernelState> state_;
 };
 
 /** Parses, checks and lowers `expr` (einsum subscripts or an index-notation program) for
  * `target`. Cached in-process by (expr, signature, target, options): compiling the same again
- * returns the same Kernel. Thread-safe. Code is generated at the first run. */
+ * returns the same Kernel while it is among the cache's most recently used (the library's one
+ * cache, which the C ABI shares; EINFUSE_CACHE_ENTRIES entries, default 256). Thread-safe. Code
+ * is generated at the first run. */
 Kernel compile(std::string_view expr, const Signature &signature, DeviceKind target = DeviceKind::Cpu,
                const KernelOptions &options = {});
 
+/** The same, outside the cache: a kernel of its own (its own plan and lock), so that threads
+ * holding one each run in parallel. */
+Kernel compile_uncached(std::string_view expr, const Signature &signature, DeviceKind target = DeviceKind::Cpu,
+                        const KernelOptions &options = {});
+
 struct CacheStats {
     std::size_t hits = 0, misses = 0, entries = 0;
+    std::size_t capacity = 0; // the most entries held (EINFUSE_CACHE_ENTRIES, read once)
 };
 CacheStats compile_cache_stats();
 /** Empties the cache; kernels already returned stay valid. */

@@ -112,6 +112,18 @@ static void check_program(void) {
     }
 }
 
+/* A program index that no input has (j) takes its size from the output's shape. */
+static void check_output_sized(void) {
+    float x[3] = {1, -2, 3}, o[6];
+    int64_t x_shape[1] = {3}, o_shape[2] = {3, 2};
+    DLTensor in = host_tensor(x, kDLFloat, 32, 1, x_shape, NULL);
+    DLTensor out = host_tensor(o, kDLFloat, 32, 2, o_shape, NULL);
+    int rc = einfuse_einsum("C[i,j] = x[i] * 2", 1, &in, &out);
+    if (rc != 0) fprintf(stderr, "%s\n", einfuse_last_error());
+    EXPECT(rc == EINFUSE_OK);
+    EXPECT(close_to(o[0], 2, 1e-6) && close_to(o[1], 2, 1e-6) && close_to(o[5], 6, 1e-6));
+}
+
 static void check_errors(void) {
     float a[4] = {1, 2, 3, 4}, o[4];
     int64_t shape[2] = {2, 2}, wrong[2] = {2, 3};
@@ -242,6 +254,7 @@ int main(void) {
     check_bmm(64, 0);
     check_bmm(64, 1);
     check_program();
+    check_output_sized();
     check_errors();
     check_cuda();
     check_kernels();

@@ -65,14 +65,19 @@ int main() {
     std::string source = einfuse_kernel_source(k.get()) ? einfuse_kernel_source(k.get()) : "";
     expect(source.find("extern \"C\"") != std::string::npos, "kernel source has a launcher");
 
-    // einfuse_einsum with the same signature uses its own cache: twice, no recompilation.
+    // einfuse_einsum with the same signature uses the cache: twice, no recompilation.
     for (int round = 0; round < 2; ++round)
         expect(einfuse_einsum("bij,bjk->bik", 2, in, &out) == EINFUSE_OK, "einfuse_einsum");
     expect(einfuse_einsum("bij,bjk->bik", 2, in, nullptr) == EINFUSE_ERROR_ARGUMENT, "null output is an error");
 
 #ifdef CONSUMER_HAVE_CPP_API
-    // The C++ API on the same DLPack tensors: the same numbers.
+    // The C++ API on the same DLPack tensors: the same numbers, and the same cache: the kernel
+    // einfuse_einsum compiled is a hit here.
+    einfuse::CacheStats before = einfuse::compile_cache_stats();
     einfuse::Array r = einfuse::einsum("bij,bjk->bik", einfuse::from_dlpack(in[0]), einfuse::from_dlpack(in[1]));
+    einfuse::CacheStats after = einfuse::compile_cache_stats();
+    expect(after.hits == before.hits + 1 && after.misses == before.misses, "one cache for the C ABI and the C++ API");
+    expect(after.entries <= after.capacity && after.capacity > 0, "the cache is bounded");
     std::vector<double> got = r.to_doubles();
     bool same = got.size() == c.size();
     for (std::size_t n = 0; same && n < c.size(); ++n)

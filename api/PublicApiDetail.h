@@ -1,0 +1,73 @@
+#pragma once
+// What the public API's sources (PublicApi.cpp, PublicData.cpp) share: the mapping between public
+// and internal element types, einfuse::Error from internal exceptions, and public views as
+// borrowed Tensors. Internal to api/: it sees both sides.
+#include "einfuse/einfuse.hpp"
+
+#include "support/Error.h"
+#include "support/Tensor.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace einfuse::public_api {
+
+inline DType internal(ScalarType t) {
+    switch (t) {
+    case ScalarType::F16: return DType::F16;
+    case ScalarType::BF16: return DType::BF16;
+    case ScalarType::F32: return DType::F32;
+    case ScalarType::F64: return DType::F64;
+    case ScalarType::I32: return DType::I32;
+    case ScalarType::I64: return DType::I64;
+    }
+    throw InternalError("unknown ScalarType");
+}
+
+inline ScalarType external(DType t) {
+    switch (t) {
+    case DType::F16: return ScalarType::F16;
+    case DType::BF16: return ScalarType::BF16;
+    case DType::F32: return ScalarType::F32;
+    case DType::F64: return ScalarType::F64;
+    case DType::I32: return ScalarType::I32;
+    case DType::I64: return ScalarType::I64;
+    }
+    throw InternalError("unknown DType");
+}
+
+[[noreturn]] inline void input_error(const std::string &message) {
+    throw Error(ErrorKind::Input, message, "einfuse: error: " + message + "\n");
+}
+
+/** The public Error of a user error whose ranges point into `source`. */
+Error from_diagnostic(const Diagnostic &d, std::string_view source);
+
+/** Runs f; internal exceptions leave as einfuse::Error, user errors rendered against `source`
+ * (the expression their ranges point into). */
+template <class F> auto guarded(std::string_view source, F &&f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const Error &) {
+        throw;
+    } catch (const UserError &e) {
+        throw from_diagnostic(e.diagnostic(), source);
+    } catch (const TargetError &e) {
+        throw Error(ErrorKind::Target, e.what(), "einfuse: error: " + std::string(e.what()) + "\n");
+    } catch (const InternalError &e) {
+        throw Error(ErrorKind::Internal, e.what(), "einfuse: internal error: " + std::string(e.what()) + "\n");
+    }
+}
+
+inline std::vector<int64_t> c_strides(const std::vector<int64_t> &shape) { return contiguous_strides(shape); }
+
+/** A borrowed Tensor over a public view. Only CUDA device 0 exists for the runtime. */
+inline Tensor borrow(const View &v) {
+    if (v.device().kind == DeviceKind::Cuda && v.device().id != 0)
+        input_error("a view is on CUDA device " + std::to_string(v.device().id) + "; einfuse runs on device 0");
+    return Tensor::borrow(v.data(), internal(v.dtype()), v.shape(), v.strides(), v.device().kind == DeviceKind::Cuda);
+}
+
+
+} // namespace einfuse::public_api
