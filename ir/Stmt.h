@@ -29,6 +29,7 @@ public:
     bool defined() const { return node_ != nullptr; }
     StmtKind kind() const { return node_->kind; }
     const StmtBase *get() const { return node_.get(); }
+    bool same_as(const Stmt &other) const { return node_ == other.node_; }
     template <class T> const T *as() const {
         return node_ && node_->kind == T::kKind ? static_cast<const T *>(node_.get()) : nullptr;
     }

@@ -1,10 +1,11 @@
 #include "passes/FuseProducers.h"
 
+#include "ir/IRMutator.h"
+#include "ir/IRVisitor.h"
 #include "ir/Walk.h"
 #include "support/Error.h"
 
 #include <algorithm>
-#include <functional>
 #include <set>
 
 namespace einfuse::passes {
@@ -19,15 +20,28 @@ struct Read {
     VarSet enclosing;
 };
 
-/** Every read of `tensor` in e, with the variables bound around it. */
-void find_reads(const ir::Expr &e, const std::string &tensor, VarSet bound, std::vector<Read> &reads) {
-    if (const auto *a = e.as<ir::Access>()) {
-        if (a->tensor == tensor) reads.push_back({a->indices, bound});
-        return;
+/** Every read of `tensor` in an expression, with the variables bound around it. */
+class FindReads : public ir::IRVisitor {
+public:
+    FindReads(const std::string &tensor, VarSet bound, std::vector<Read> &reads)
+        : tensor_(tensor), bound_(std::move(bound)), reads_(reads) {}
+
+    using ir::IRVisitor::visit;
+    void visit(const ir::Access &a) override {
+        if (a.tensor == tensor_) reads_.push_back({a.indices, bound_});
     }
-    if (const auto *r = e.as<ir::Reduce>()) bound.insert(r->reduce_vars.begin(), r->reduce_vars.end());
-    for (const auto &c : ir::children(e)) find_reads(c, tensor, bound, reads);
-}
+    void visit(const ir::Reduce &r) override {
+        VarSet outer = bound_;
+        bound_.insert(r.reduce_vars.begin(), r.reduce_vars.end());
+        ir::IRVisitor::visit(r);
+        bound_ = std::move(outer);
+    }
+
+private:
+    const std::string &tensor_;
+    VarSet bound_;
+    std::vector<Read> &reads_;
+};
 
 /** The variables a definition's value binds itself (its reductions'). */
 VarSet bound_inside(const ir::Expr &e) {
@@ -40,27 +54,38 @@ bool has_reduction(const ir::Definition &d) { return !bound_inside(d.value).empt
 /** The value of producer d read at `indices`: its definition with its index variables renamed.
  * "C[b,i,k] = sum[j](A[b,i,j] * B[b,j,k])" read as C[x,y,z] is sum[j](A[x,y,j] * B[x,j,z]). */
 ir::Expr value_at(const ir::Definition &d, const std::vector<std::string> &indices) {
-    std::function<ir::Expr(const ir::Expr &)> rename = [&](const ir::Expr &e) -> ir::Expr {
-        if (const auto *a = e.as<ir::Access>()) {
-            std::vector<std::string> renamed = a->indices;
+    /** Renames d's index variables in every read. */
+    struct Rename : ir::IRMutator {
+        const ir::Definition &d;
+        const std::vector<std::string> &indices;
+        Rename(const ir::Definition &def, const std::vector<std::string> &idx) : d(def), indices(idx) {}
+        using ir::IRMutator::visit;
+        ir::Expr visit(const ir::Access &a, const ir::Expr &self) override {
+            std::vector<std::string> renamed = a.indices;
             for (auto &v : renamed) {
                 auto it = std::find(d.indices.begin(), d.indices.end(), v);
                 if (it != d.indices.end()) v = indices[it - d.indices.begin()];
             }
-            return renamed == a->indices ? e : ir::Access::make(a->type, a->tensor, renamed);
+            return renamed == a.indices ? self : ir::Access::make(a.type, a.tensor, renamed);
         }
-        return ir::map_children(e, rename);
     };
     const auto *r = d.value.as<ir::Reduce>();
     EINFUSE_ASSERT(r != nullptr, "a definition's value is a Reduce");
-    ir::Expr body = rename(r->body);
+    ir::Expr body = Rename(d, indices).mutate(r->body);
     return r->reduce_vars.empty() ? body : ir::Reduce::make({}, r->reduce_vars, r->op, body);
 }
 
 /** e with every read of d's tensor replaced by d's value there. */
 ir::Expr inline_reads(const ir::Expr &e, const ir::Definition &d) {
-    if (const auto *a = e.as<ir::Access>(); a && a->tensor == d.tensor) return value_at(d, a->indices);
-    return ir::map_children(e, [&](const ir::Expr &c) { return inline_reads(c, d); });
+    struct Inline : ir::IRMutator {
+        const ir::Definition &d;
+        explicit Inline(const ir::Definition &def) : d(def) {}
+        using ir::IRMutator::visit;
+        ir::Expr visit(const ir::Access &a, const ir::Expr &self) override {
+            return a.tensor == d.tensor ? value_at(d, a.indices) : self;
+        }
+    };
+    return Inline(d).mutate(e);
 }
 
 std::string join(const std::vector<std::string> &v) {
@@ -105,7 +130,7 @@ ir::Program fuse_producers(const ir::Program &p, std::vector<std::string> &notes
         std::vector<std::string> readers;
         for (std::size_t c = i + 1; c < q.definitions.size(); ++c) {
             const ir::Definition &consumer = q.definitions[c];
-            find_reads(consumer.value, d.tensor, VarSet(consumer.indices.begin(), consumer.indices.end()), reads);
+            FindReads(d.tensor, VarSet(consumer.indices.begin(), consumer.indices.end()), reads).walk(consumer.value);
             readers.resize(reads.size(), consumer.tensor);
         }
         std::string why = reads.empty() ? "nothing reads it" : why_materialise(d, reads, readers);

@@ -1,9 +1,9 @@
 #include "passes/GemmMatch.h"
 
+#include "ir/IRVisitor.h"
 #include "ir/Walk.h"
 
 #include <algorithm>
-#include <functional>
 
 namespace einfuse::passes {
 
@@ -27,15 +27,31 @@ std::string join(const std::vector<std::string> &v) {
 
 /** Every Reduce in e that reduces over something, outermost first. */
 void find_sums(const ir::Expr &e, std::vector<const ir::Reduce *> &out) {
-    if (const auto *r = e.as<ir::Reduce>(); r && !r->reduce_vars.empty()) out.push_back(r);
-    for (const auto &c : ir::children(e)) find_sums(c, out);
+    struct Sums : ir::IRVisitor {
+        std::vector<const ir::Reduce *> &out;
+        explicit Sums(std::vector<const ir::Reduce *> &o) : out(o) {}
+        using ir::IRVisitor::visit;
+        void visit(const ir::Reduce &r) override {
+            if (!r.reduce_vars.empty()) out.push_back(&r);
+            ir::IRVisitor::visit(r);
+        }
+    } sums(out);
+    sums.walk(e);
 }
 
 bool holds(const ir::Expr &e, const ir::Reduce *r) {
-    if (e.get() == r) return true;
-    for (const auto &c : ir::children(e))
-        if (holds(c, r)) return true;
-    return false;
+    struct Find : ir::IRVisitor {
+        const ir::Reduce *r;
+        bool found = false;
+        explicit Find(const ir::Reduce *target) : r(target) {}
+        using ir::IRVisitor::visit;
+        void visit(const ir::Reduce &n) override {
+            found |= &n == r;
+            ir::IRVisitor::visit(n);
+        }
+    } find(r);
+    find.walk(e);
+    return find.found;
 }
 
 /** alpha when e is the product times (or over) a constant, or the product itself. */
