@@ -64,13 +64,34 @@ std::vector<std::string> reduced_vars(const Expr &e) {
     return vars;
 }
 
-void for_each_tensor_use(const Stmt &s,
-                         const std::function<void(const std::string &, const std::vector<std::string> &)> &f) {
+void for_each_tensor_use(const Stmt &s, const std::function<void(const std::string &, const std::vector<Index> &)> &f) {
     Uses u;
     u.on_access = [&](const Access &a) { f(a.tensor, a.indices); };
     u.on_store = [&](const Store &st) { f(st.tensor, st.indices); };
     u.walk(s);
 }
+
+void for_each_tensor_var_use(const Stmt &s,
+                             const std::function<void(const std::string &, const std::vector<std::string> &)> &f) {
+    for_each_tensor_use(s, [&](const std::string &t, const std::vector<Index> &idx) { f(t, expect_vars(t, idx)); });
+}
+
+namespace {
+template <class Node> std::string first_non_var(const Node &n) {
+    std::string why;
+    Uses u;
+    auto check = [&](const std::string &t, const std::vector<Index> &idx) {
+        if (why.empty()) plain_vars(t, idx, &why);
+    };
+    u.on_access = [&](const Access &a) { check(a.tensor, a.indices); };
+    u.on_store = [&](const Store &st) { check(st.tensor, st.indices); };
+    u.walk(n);
+    return why;
+}
+} // namespace
+
+std::string non_var_index(const Expr &e) { return first_non_var(e); }
+std::string non_var_index(const Stmt &s) { return first_non_var(s); }
 
 void for_each_loop(const Stmt &s, const std::function<void(const For &)> &f) {
     Uses u;

@@ -51,6 +51,8 @@ std::string loop_over_rows(const ir::Definition &d, const ir::Extents &sizes, st
 std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Definition &d, const ir::Extents &sizes,
                                             Device device, UnrollSchedule &schedule, std::string &detail) {
     if (sizes.empty()) return std::string("index sizes are not known when planning (unrolling fixes them)");
+    // Batch and unrolled indices are variables; x[h + r] is neither.
+    if (std::string why = ir::non_var_index(d.value); !why.empty()) return why;
     std::vector<std::vector<std::string>> uses{d.indices};
     std::vector<DType> use_types{p.find_tensor(d.tensor)->dtype};
     std::vector<std::string> all(d.indices);
@@ -65,7 +67,7 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
             : uses(u), use_types(t), all(a) {}
         using ir::IRVisitor::visit;
         void visit(const ir::Access &a) override {
-            uses.push_back(a.indices);
+            uses.push_back(ir::expect_vars(a.tensor, a.indices));
             use_types.push_back(a.type);
         }
         void visit(const ir::Reduce &r) override {

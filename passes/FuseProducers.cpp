@@ -6,6 +6,7 @@
 #include "support/Error.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace einfuse::passes {
@@ -14,9 +15,9 @@ namespace {
 
 using VarSet = std::set<std::string>;
 
-/** One read of a tensor: the index variables it uses and those of the loops around it. */
+/** One read of a tensor: its indices and the variables of the loops around it. */
 struct Read {
-    std::vector<std::string> indices;
+    std::vector<ir::Index> indices;
     VarSet enclosing;
 };
 
@@ -56,22 +57,18 @@ bool has_reduction(const ir::Definition &d) { return !bound_inside(d.value).empt
 ir::Expr value_at(const ir::Definition &d, const std::vector<std::string> &indices) {
     /** Renames d's index variables in every read. */
     struct Rename : ir::IRMutator {
-        const ir::Definition &d;
-        const std::vector<std::string> &indices;
-        Rename(const ir::Definition &def, const std::vector<std::string> &idx) : d(def), indices(idx) {}
+        std::map<std::string, std::string> to;
         using ir::IRMutator::visit;
         ir::Expr visit(const ir::Access &a, const ir::Expr &self) override {
-            std::vector<std::string> renamed = a.indices;
-            for (auto &v : renamed) {
-                auto it = std::find(d.indices.begin(), d.indices.end(), v);
-                if (it != d.indices.end()) v = indices[it - d.indices.begin()];
-            }
+            std::vector<ir::Index> renamed;
+            for (const auto &i : a.indices) renamed.push_back(i.renamed(to));
             return renamed == a.indices ? self : ir::Access::make(a.type, a.tensor, renamed);
         }
-    };
+    } rename;
+    for (std::size_t k = 0; k < d.indices.size(); ++k) rename.to.emplace(d.indices[k], indices[k]);
     const auto *r = d.value.as<ir::Reduce>();
     EINFUSE_ASSERT(r != nullptr, "a definition's value is a Reduce");
-    ir::Expr body = Rename(d, indices).mutate(r->body);
+    ir::Expr body = rename.mutate(r->body);
     return r->reduce_vars.empty() ? body : ir::Reduce::make({}, r->reduce_vars, r->op, body);
 }
 
@@ -82,7 +79,8 @@ ir::Expr inline_reads(const ir::Expr &e, const ir::Definition &d) {
         explicit Inline(const ir::Definition &def) : d(def) {}
         using ir::IRMutator::visit;
         ir::Expr visit(const ir::Access &a, const ir::Expr &self) override {
-            return a.tensor == d.tensor ? value_at(d, a.indices) : self;
+            // why_materialise refused reads at anything but plain variables.
+            return a.tensor == d.tensor ? value_at(d, ir::expect_vars(a.tensor, a.indices)) : self;
         }
     };
     return Inline(d).mutate(e);
@@ -98,13 +96,19 @@ std::string join(const std::vector<std::string> &v) {
 std::string why_materialise(const ir::Definition &d, const std::vector<Read> &reads, const std::vector<std::string> &readers) {
     VarSet inside = bound_inside(d.value);
     for (std::size_t i = 0; i < reads.size(); ++i) {
+        // Fusing renames the producer's variables to the read's; x[h + r] is not a variable.
+        std::string why;
+        if (!ir::plain_vars(d.tensor, reads[i].indices, &why)) return readers[i] + " reads it: " + why;
+    }
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+        const std::vector<std::string> read_vars = ir::expect_vars(d.tensor, reads[i].indices);
         // An elementwise producer costs no more to recompute than to load, so it fuses into any
         // read (a prologue: relu(A) read inside a matmul's loops); a reduction must not repeat.
         for (const auto &v : reads[i].enclosing)
-            if (!inside.empty() && std::find(reads[i].indices.begin(), reads[i].indices.end(), v) == reads[i].indices.end())
+            if (!inside.empty() && std::find(read_vars.begin(), read_vars.end(), v) == read_vars.end())
                 return readers[i] + " reads it inside a loop over '" + v + "', which " + d.tensor +
                        " does not depend on: fusing would recompute its reduction for every " + v;
-        for (const auto &v : reads[i].indices)
+        for (const auto &v : read_vars)
             if (inside.count(v)) return readers[i] + " reads it with variable '" + v + "', which its reduction binds";
         for (const auto &v : reads[i].enclosing)
             if (inside.count(v)) return "its reduction variable '" + v + "' is also bound where " + readers[i] + " reads it";

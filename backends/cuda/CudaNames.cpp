@@ -61,8 +61,8 @@ std::vector<std::string> no_derived(const std::string &, int) { return {}; }
  * kernel reads Cast(f32, in0[b,i,j]), and a missed Access would go unchecked by the launcher. */
 struct Walker : ir::IRVisitor {
     std::function<void(const ir::Expr &)> on_expr = [](const ir::Expr &) {};
-    std::function<void(const std::string &, const std::vector<std::string> &)> on_access =
-        [](const std::string &, const std::vector<std::string> &) {};
+    std::function<void(const std::string &, const std::vector<ir::Index> &)> on_access =
+        [](const std::string &, const std::vector<ir::Index> &) {};
     std::function<void(const ir::DeclareScalar &)> on_decl = [](const ir::DeclareScalar &) {};
 
     using ir::IRVisitor::walk;
@@ -131,7 +131,9 @@ KernelNames KernelNames::for_point(int r, const std::vector<std::string> &vars) 
 std::map<std::string, std::vector<std::vector<std::string>>> tensor_accesses(const ir::Kernel &k) {
     std::map<std::string, std::vector<std::vector<std::string>>> out;
     Walker w;
-    w.on_access = [&](const std::string &t, const std::vector<std::string> &idx) {
+    w.on_access = [&](const std::string &t, const std::vector<ir::Index> &index) {
+        std::vector<std::string> idx; // a plain variable's name, or an affine index's text
+        for (const auto &i : index) idx.push_back(ir::to_string(i));
         auto &seen = out[t];
         if (std::find(seen.begin(), seen.end(), idx) == seen.end()) seen.push_back(idx);
     };
