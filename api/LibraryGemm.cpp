@@ -121,7 +121,7 @@ std::optional<std::vector<LibraryCall>> plan_library_gemm(const ir::Kernel &k, c
     Layout l;
     for (std::size_t v = 0; v < k.index_vars.size(); ++v) l.extents[k.index_vars[v]] = args.extents[v];
     std::map<std::string, std::vector<std::string>> indices;
-    ir::for_each_tensor_use(k.body, [&](const std::string &t, const std::vector<std::string> &idx) { indices.emplace(t, idx); });
+    ir::for_each_tensor_var_use(k.body, [&](const std::string &t, const std::vector<std::string> &idx) { indices.emplace(t, idx); });
     std::map<std::string, std::uint64_t> pointer;
     std::size_t at = 0;
     for (std::size_t p = 0; p < k.params.size(); ++p) {

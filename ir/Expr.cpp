@@ -80,7 +80,7 @@ BinaryOp reduce_combiner(ReduceOp op) {
 
 Expr Const::make(DType type, double value) { return Expr(std::make_shared<const Const>(type, value)); }
 
-Expr Access::make(DType type, std::string tensor, std::vector<std::string> indices) {
+Expr Access::make(DType type, std::string tensor, std::vector<Index> indices) {
     EINFUSE_ASSERT(!tensor.empty(), "Access needs a tensor name");
     return Expr(std::make_shared<const Access>(type, std::move(tensor), std::move(indices)));
 }

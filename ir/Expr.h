@@ -1,10 +1,12 @@
 #pragma once
 // Expressions: small immutable nodes behind a shared handle. One X-macro lists the node types;
 // downcast with e.as<Reduce>(), dispatch on every type with visit().
+#include "ir/Index.h"
 #include "support/DType.h"
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace einfuse::ir {
@@ -70,15 +72,20 @@ struct Const : ExprBase {
     const double value;
 };
 
-/** Read of a tensor at index variables. In "bij,bjk->bik", in0[b,i,j]; a diagonal "ii->i" reads
- * in0[i,i]. */
+/** Read of a tensor at one index expression per dimension (ir/Index.h). In "bij,bjk->bik",
+ * in0[b,i,j]; a diagonal "ii->i" reads in0[i,i]; a 1-D convolution reads x[i + r]. */
 struct Access : ExprBase {
     static constexpr ExprKind kKind = ExprKind::Access;
-    Access(DType t, std::string n, std::vector<std::string> idx)
+    Access(DType t, std::string n, std::vector<Index> idx)
         : ExprBase(kKind, t), tensor(std::move(n)), indices(std::move(idx)) {}
-    static Expr make(DType type, std::string tensor, std::vector<std::string> indices);
+    static Expr make(DType type, std::string tensor, std::vector<Index> indices);
+    /** Read at plain variables, what the frontends build: make(f32, "x", vars) for x[i,j]. */
+    template <class V, std::enable_if_t<std::is_same_v<std::decay_t<V>, std::vector<std::string>>, int> = 0>
+    static Expr make(DType type, std::string tensor, V &&vars) {
+        return make(type, std::move(tensor), to_indices(vars));
+    }
     const std::string tensor;
-    const std::vector<std::string> indices;
+    const std::vector<Index> indices;
 };
 
 /** value converted to `type`: numpy's casting (floats round to nearest, float to integer

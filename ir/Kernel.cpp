@@ -62,8 +62,11 @@ AroundLoop around_first_loop(const Kernel &k) {
 
 bool uses_var(const Kernel &k, const std::string &var) {
     bool used = false;
-    for_each_tensor_use(k.body, [&](const std::string &, const std::vector<std::string> &idx) {
-        used |= std::find(idx.begin(), idx.end(), var) != idx.end();
+    for_each_tensor_use(k.body, [&](const std::string &, const std::vector<Index> &idx) {
+        for (const auto &i : idx) {
+            auto vars = i.vars();
+            used |= std::find(vars.begin(), vars.end(), var) != vars.end();
+        }
     });
     return used;
 }

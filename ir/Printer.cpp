@@ -22,7 +22,7 @@ std::string operand(const Expr &e) {
 
 struct ExprText {
     std::string operator()(const Const &n) const { return fmt::format("{}", n.value); }
-    std::string operator()(const Access &n) const { return n.tensor + "[" + join(n.indices) + "]"; }
+    std::string operator()(const Access &n) const { return n.tensor + "[" + to_string(n.indices) + "]"; }
     std::string operator()(const ScalarRef &n) const { return n.name; }
     std::string operator()(const Unary &n) const {
         if (n.op == UnaryOp::Neg) return "-" + operand(n.a);
@@ -58,7 +58,7 @@ struct StmtText {
         return out;
     }
     std::string operator()(const Store &n) const {
-        return pad() + n.tensor + "[" + join(n.indices) + "] = " + to_string(n.value) + "\n";
+        return pad() + n.tensor + "[" + to_string(n.indices) + "] = " + to_string(n.value) + "\n";
     }
     std::string operator()(const DeclareScalar &n) const {
         return fmt::format("{}{} {} = {}\n", pad(), dtype_name(n.type), n.name, to_string(n.init));

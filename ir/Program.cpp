@@ -3,6 +3,7 @@
 #include "support/Error.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 namespace einfuse::ir {
@@ -15,6 +16,10 @@ const TensorInfo *Program::find_tensor(const std::string &name) const {
 }
 
 namespace {
+
+/** Index coefficients and constants stay below 2^32, so that an index over sizes below 2^31
+ * cannot overflow int64 when it is evaluated. */
+constexpr int64_t kMaxIndexValue = int64_t{1} << 32;
 
 /** Walks a definition's value, checking each node against the program's declarations. */
 class Verifier {
@@ -37,7 +42,16 @@ private:
         EINFUSE_ASSERT(static_cast<int>(n.indices.size()) == t->rank,
                        "tensor '" + n.tensor + "' has rank " + std::to_string(t->rank));
         EINFUSE_ASSERT(n.type == t->dtype, "access type differs from tensor '" + n.tensor + "'");
-        for (const auto &v : n.indices) EINFUSE_ASSERT(bound.count(v), "index '" + v + "' is not bound here");
+        for (const auto &index : n.indices) {
+            for (const auto &t : index.terms()) {
+                EINFUSE_ASSERT(bound.count(t.var), "index '" + t.var + "' is not bound here");
+                EINFUSE_ASSERT(t.coeff != 0 && std::abs(t.coeff) <= kMaxIndexValue,
+                               "coefficient " + std::to_string(t.coeff) + " of '" + t.var + "' in " + n.tensor + "'s index " +
+                                   to_string(index) + " is out of range");
+            }
+            EINFUSE_ASSERT(std::abs(index.constant()) <= kMaxIndexValue,
+                           "constant of " + n.tensor + "'s index " + to_string(index) + " is out of range");
+        }
     }
     void check_node(const Cast &n, const std::set<std::string> &bound) { check(n.value, bound); }
     void check_node(const Unary &n, const std::set<std::string> &bound) { check(n.a, bound); }

@@ -40,7 +40,9 @@ struct Program {
 using Extents = std::map<std::string, int64_t>;
 
 /** Throws InternalError if the program breaks an invariant (undeclared tensor or variable, wrong
- * rank, mixed types, a reduction variable that is also an output variable). */
+ * rank, mixed types, a reduction variable that is also an output variable, an index expression
+ * that uses a variable not bound where it is read or has a coefficient or constant of 2^32 or
+ * more). */
 void verify(const Program &p);
 
 } // namespace einfuse::ir

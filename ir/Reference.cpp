@@ -78,7 +78,7 @@ double apply(UnaryOp op, double x) {
 class Compiler {
 public:
     Compiler(const Program &p, const std::map<std::string, const Tensor *> &tensors, const Extents &extents)
-        : tensors_(tensors) {
+        : tensors_(tensors), extents_(extents) {
         for (const auto &v : p.index_vars) {
             auto it = extents.find(v);
             if (it == extents.end()) throw UserError("no size given for index '" + v + "'");
@@ -99,22 +99,36 @@ private:
         return [v = n.value](Env &) { return v; };
     }
     Eval compile_node(const ScalarRef &n) const { throw InternalError("ScalarRef '" + n.name + "' in a program"); }
+    /** The element's offset from ir::element_offset: coeff * stride slot terms plus a constant.
+     * Before any element is read, every index is checked to stay inside its dimension. */
     Eval compile_node(const Access &n) const {
         const Tensor *t = tensors_.at(n.tensor);
         EINFUSE_ASSERT(static_cast<int>(n.indices.size()) == t->rank(), "rank of " + n.tensor);
-        std::vector<std::pair<int, int64_t>> terms;
+        std::vector<int64_t> strides(n.indices.size());
         for (std::size_t d = 0; d < n.indices.size(); ++d) {
-            int s = slot(n.indices[d]);
             int64_t size = t->shape()[d];
-            if (size != extent_[s] && size != 1)
+            strides[d] = t->strides()[d];
+            const std::string *v = n.indices[d].as_var();
+            if (!v) {
+                std::string why = index_out_of_range(n.tensor, static_cast<int>(d), n.indices[d], size, extents_);
+                if (!why.empty()) throw UserError(why);
+                continue;
+            }
+            int64_t extent = extent_[slot(*v)];
+            if (size != extent && size != 1)
                 throw UserError("tensor " + n.tensor + " has size " + std::to_string(size) + " in dimension " +
-                                std::to_string(d) + " where index '" + n.indices[d] + "' has size " +
-                                std::to_string(extent_[s]));
+                                std::to_string(d) + " where index '" + *v + "' has size " + std::to_string(extent));
             // A size-1 dimension broadcasts against a longer index: it is read at 0 throughout.
-            terms.emplace_back(s, size == 1 ? 0 : t->strides()[d]);
+            if (size == 1) strides[d] = 0;
         }
-        return [t, terms](Env &env) {
-            int64_t offset = 0;
+        std::vector<std::pair<int, int64_t>> terms; // (slot, coeff * stride)
+        int64_t base = 0;
+        for (const auto &term : element_offset(n.indices)) {
+            if (term.var.empty()) base += term.coeff * strides[term.dim];
+            else terms.emplace_back(slot(term.var), term.coeff * strides[term.dim]);
+        }
+        return [t, terms, base](Env &env) {
+            int64_t offset = base;
             for (const auto &[s, stride] : terms) offset += env[s] * stride;
             return t->load(offset);
         };
@@ -147,6 +161,7 @@ private:
     }
 
     const std::map<std::string, const Tensor *> &tensors_;
+    const Extents &extents_;
     std::map<std::string, int> slot_;
     std::vector<int64_t> extent_;
 };

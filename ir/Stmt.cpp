@@ -15,7 +15,7 @@ Stmt Block::make(std::vector<Stmt> stmts) {
     return Stmt(std::make_shared<const Block>(std::move(stmts)));
 }
 
-Stmt Store::make(std::string tensor, std::vector<std::string> indices, Expr value) {
+Stmt Store::make(std::string tensor, std::vector<Index> indices, Expr value) {
     EINFUSE_ASSERT(value.defined() && !value.as<Reduce>(), "Store needs a value without Reduce");
     return Stmt(std::make_shared<const Store>(std::move(tensor), std::move(indices), std::move(value)));
 }

@@ -29,6 +29,7 @@ public:
     bool defined() const { return node_ != nullptr; }
     StmtKind kind() const { return node_->kind; }
     const StmtBase *get() const { return node_.get(); }
+    bool same_as(const Stmt &other) const { return node_ == other.node_; }
     template <class T> const T *as() const {
         return node_ && node_->kind == T::kKind ? static_cast<const T *>(node_.get()) : nullptr;
     }
@@ -65,14 +66,20 @@ struct Block : StmtBase {
     const std::vector<Stmt> stmts;
 };
 
-/** tensor[indices] = value: the only write to memory. */
+/** tensor[indices] = value: the only write to memory. The lowering stores at plain variables
+ * (a definition's indices); the indices are index expressions so that an address is computed
+ * the same way for a read and a write (element_offset). */
 struct Store : StmtBase {
     static constexpr StmtKind kKind = StmtKind::Store;
-    Store(std::string t, std::vector<std::string> idx, Expr v)
+    Store(std::string t, std::vector<Index> idx, Expr v)
         : StmtBase(kKind), tensor(std::move(t)), indices(std::move(idx)), value(std::move(v)) {}
-    static Stmt make(std::string tensor, std::vector<std::string> indices, Expr value);
+    static Stmt make(std::string tensor, std::vector<Index> indices, Expr value);
+    template <class V, std::enable_if_t<std::is_same_v<std::decay_t<V>, std::vector<std::string>>, int> = 0>
+    static Stmt make(std::string tensor, V &&vars, Expr value) {
+        return make(std::move(tensor), to_indices(vars), std::move(value));
+    }
     const std::string tensor;
-    const std::vector<std::string> indices;
+    const std::vector<Index> indices;
     const Expr value;
 };
 

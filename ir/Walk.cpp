@@ -1,5 +1,8 @@
 #include "ir/Walk.h"
 
+#include "ir/IRMutator.h"
+#include "ir/IRVisitor.h"
+
 namespace einfuse::ir {
 
 std::vector<Expr> children(const Expr &e) {
@@ -16,68 +19,103 @@ std::vector<Expr> children(const Expr &e) {
     return visit(e, Children{});
 }
 
+namespace {
+
+/** Hands every Access (and, with on_store, every Store) to callbacks, in program order. */
+class Uses : public IRVisitor {
+public:
+    std::function<void(const Access &)> on_access;
+    std::function<void(const Store &)> on_store;
+    std::function<void(const For &)> on_loop;
+    std::function<void(const Reduce &)> on_reduce;
+
+    using IRVisitor::visit;
+    void visit(const Access &n) override {
+        if (on_access) on_access(n);
+        IRVisitor::visit(n);
+    }
+    void visit(const Store &n) override {
+        IRVisitor::visit(n); // the value is read before the store writes
+        if (on_store) on_store(n);
+    }
+    void visit(const For &n) override {
+        if (on_loop) on_loop(n);
+        IRVisitor::visit(n);
+    }
+    void visit(const Reduce &n) override {
+        if (on_reduce) on_reduce(n);
+        IRVisitor::visit(n);
+    }
+};
+
+} // namespace
+
 void for_each_access(const Expr &e, const std::function<void(const Access &)> &f) {
-    if (const auto *a = e.as<Access>()) f(*a);
-    for (const auto &c : children(e)) for_each_access(c, f);
+    Uses u;
+    u.on_access = f;
+    u.walk(e);
 }
 
 std::vector<std::string> reduced_vars(const Expr &e) {
     std::vector<std::string> vars;
-    if (const auto *r = e.as<Reduce>()) vars = r->reduce_vars;
-    for (const auto &c : children(e))
-        for (auto &v : reduced_vars(c)) vars.push_back(std::move(v));
+    Uses u;
+    u.on_reduce = [&](const Reduce &r) { vars.insert(vars.end(), r.reduce_vars.begin(), r.reduce_vars.end()); };
+    u.walk(e);
     return vars;
 }
 
+void for_each_tensor_use(const Stmt &s, const std::function<void(const std::string &, const std::vector<Index> &)> &f) {
+    Uses u;
+    u.on_access = [&](const Access &a) { f(a.tensor, a.indices); };
+    u.on_store = [&](const Store &st) { f(st.tensor, st.indices); };
+    u.walk(s);
+}
+
+void for_each_tensor_var_use(const Stmt &s,
+                             const std::function<void(const std::string &, const std::vector<std::string> &)> &f) {
+    for_each_tensor_use(s, [&](const std::string &t, const std::vector<Index> &idx) { f(t, expect_vars(t, idx)); });
+}
+
 namespace {
-/** The statements directly inside s, and the expressions s itself evaluates. */
-void parts(const Stmt &s, std::vector<Stmt> &inner, std::vector<Expr> &exprs) {
-    if (const auto *f = s.as<For>()) inner.push_back(f->body);
-    else if (const auto *b = s.as<Block>()) inner = b->stmts;
-    else if (const auto *st = s.as<Store>()) exprs.push_back(st->value);
-    else if (const auto *d = s.as<DeclareScalar>()) exprs.push_back(d->init);
-    else if (const auto *a = s.as<AssignScalar>()) exprs.push_back(a->value);
+template <class Node> std::string first_non_var(const Node &n) {
+    std::string why;
+    Uses u;
+    auto check = [&](const std::string &t, const std::vector<Index> &idx) {
+        if (why.empty()) plain_vars(t, idx, &why);
+    };
+    u.on_access = [&](const Access &a) { check(a.tensor, a.indices); };
+    u.on_store = [&](const Store &st) { check(st.tensor, st.indices); };
+    u.walk(n);
+    return why;
 }
 } // namespace
 
-void for_each_tensor_use(const Stmt &s,
-                         const std::function<void(const std::string &, const std::vector<std::string> &)> &f) {
-    std::vector<Stmt> inner;
-    std::vector<Expr> exprs;
-    parts(s, inner, exprs);
-    for (const auto &e : exprs) for_each_access(e, [&](const Access &a) { f(a.tensor, a.indices); });
-    if (const auto *st = s.as<Store>()) f(st->tensor, st->indices);
-    for (const auto &x : inner) for_each_tensor_use(x, f);
-}
+std::string non_var_index(const Expr &e) { return first_non_var(e); }
+std::string non_var_index(const Stmt &s) { return first_non_var(s); }
 
 void for_each_loop(const Stmt &s, const std::function<void(const For &)> &f) {
-    if (const auto *loop = s.as<For>()) f(*loop);
-    std::vector<Stmt> inner;
-    std::vector<Expr> exprs;
-    parts(s, inner, exprs);
-    for (const auto &x : inner) for_each_loop(x, f);
+    Uses u;
+    u.on_loop = f;
+    u.walk(s);
 }
 
 Expr map_children(const Expr &e, const std::function<Expr(const Expr &)> &f) {
-    std::vector<Expr> old = children(e), now;
-    bool changed = false;
-    for (const auto &c : old) {
-        now.push_back(f(c));
-        changed |= !now.back().same_as(c);
-    }
-    if (!changed) return e;
-    struct Rebuild {
-        const std::vector<Expr> &c;
-        Expr operator()(const Const &) const { return Expr(); }
-        Expr operator()(const Access &) const { return Expr(); }
-        Expr operator()(const ScalarRef &) const { return Expr(); }
-        Expr operator()(const Cast &n) const { return Cast::make(n.type, c[0]); }
-        Expr operator()(const Unary &n) const { return Unary::make(n.op, c[0]); }
-        Expr operator()(const Binary &n) const { return Binary::make(n.op, c[0], c[1]); }
-        Expr operator()(const Select &) const { return Select::make(c[0], c[1], c[2]); }
-        Expr operator()(const Reduce &n) const { return Reduce::make(n.out_vars, n.reduce_vars, n.op, c[0]); }
+    /** Rebuilds the root from f of its children: the mutator's descent stops one level down. */
+    class ChildMap : public IRMutator {
+    public:
+        explicit ChildMap(const std::function<Expr(const Expr &)> &f) : f_(f) {}
+        using IRMutator::mutate;
+        Expr mutate(const Expr &x) override {
+            if (!at_root_) return f_(x);
+            at_root_ = false;
+            return IRMutator::mutate(x);
+        }
+
+    private:
+        const std::function<Expr(const Expr &)> &f_;
+        bool at_root_ = true;
     };
-    return visit(e, Rebuild{now});
+    return ChildMap(f).mutate(e);
 }
 
 std::vector<Expr> flatten(const Expr &e, BinaryOp op) {

@@ -1,11 +1,11 @@
 #include "passes/ChooseStrategy.h"
 
+#include "ir/IRVisitor.h"
 #include "ir/Walk.h"
 #include "passes/GemmMatch.h"
 #include "support/Error.h"
 
 #include <algorithm>
-#include <functional>
 
 #include <optional>
 
@@ -51,23 +51,36 @@ std::string loop_over_rows(const ir::Definition &d, const ir::Extents &sizes, st
 std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Definition &d, const ir::Extents &sizes,
                                             Device device, UnrollSchedule &schedule, std::string &detail) {
     if (sizes.empty()) return std::string("index sizes are not known when planning (unrolling fixes them)");
+    // Batch and unrolled indices are variables; x[h + r] is neither.
+    if (std::string why = ir::non_var_index(d.value); !why.empty()) return why;
     std::vector<std::vector<std::string>> uses{d.indices};
     std::vector<DType> use_types{p.find_tensor(d.tensor)->dtype};
     std::vector<std::string> all(d.indices);
-    bool nested = false;
-    std::function<void(const ir::Expr &, int)> walk = [&](const ir::Expr &e, int depth) {
-        if (const auto *a = e.as<ir::Access>()) {
-            uses.push_back(a->indices);
-            use_types.push_back(a->type);
+    /** Every read's indices and type, and whether a reduction sits inside another. */
+    struct Uses : ir::IRVisitor {
+        std::vector<std::vector<std::string>> &uses;
+        std::vector<DType> &use_types;
+        std::vector<std::string> &all;
+        bool nested = false;
+        int depth = 0;
+        Uses(std::vector<std::vector<std::string>> &u, std::vector<DType> &t, std::vector<std::string> &a)
+            : uses(u), use_types(t), all(a) {}
+        using ir::IRVisitor::visit;
+        void visit(const ir::Access &a) override {
+            uses.push_back(ir::expect_vars(a.tensor, a.indices));
+            use_types.push_back(a.type);
         }
-        if (const auto *r = e.as<ir::Reduce>()) {
-            nested |= depth > 0 && !r->reduce_vars.empty();
-            all.insert(all.end(), r->reduce_vars.begin(), r->reduce_vars.end());
-            depth += r->reduce_vars.empty() ? 0 : 1;
+        void visit(const ir::Reduce &r) override {
+            bool reduces = !r.reduce_vars.empty();
+            nested |= depth > 0 && reduces;
+            all.insert(all.end(), r.reduce_vars.begin(), r.reduce_vars.end());
+            depth += reduces;
+            ir::IRVisitor::visit(r);
+            depth -= reduces;
         }
-        for (const auto &c : ir::children(e)) walk(c, depth);
-    };
-    walk(d.value, 0);
+    } found(uses, use_types, all);
+    found.walk(d.value);
+    bool nested = found.nested;
     if (nested) return std::string("nested reductions are not unrolled");
     std::vector<std::string> batch, small;
     for (const auto &v : all) {

@@ -46,7 +46,7 @@ public:
         }
         for (const auto &f : factors_) {
             Mask m = 0;
-            for (const auto &v : access_of(f)->indices) m |= bit(v);
+            for (const auto &v : ir::expect_vars(access_of(f)->tensor, access_of(f)->indices)) m |= bit(v);
             factor_vars_.push_back(m);
             limit_ = std::max(limit_, size(m));
         }
@@ -302,7 +302,7 @@ std::optional<std::vector<ir::Expr>> product_factors(const ir::Definition &d) {
     std::vector<ir::Expr> factors = ir::flatten(r->body, ir::BinaryOp::Mul);
     if (factors.size() < 3) return std::nullopt;
     for (const auto &f : factors)
-        if (!access_of(f)) return std::nullopt;
+        if (!access_of(f) || !ir::plain_vars(access_of(f)->tensor, access_of(f)->indices)) return std::nullopt;
     return factors;
 }
 

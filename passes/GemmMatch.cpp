@@ -1,9 +1,9 @@
 #include "passes/GemmMatch.h"
 
+#include "ir/IRVisitor.h"
 #include "ir/Walk.h"
 
 #include <algorithm>
-#include <functional>
 
 namespace einfuse::passes {
 
@@ -27,15 +27,31 @@ std::string join(const std::vector<std::string> &v) {
 
 /** Every Reduce in e that reduces over something, outermost first. */
 void find_sums(const ir::Expr &e, std::vector<const ir::Reduce *> &out) {
-    if (const auto *r = e.as<ir::Reduce>(); r && !r->reduce_vars.empty()) out.push_back(r);
-    for (const auto &c : ir::children(e)) find_sums(c, out);
+    struct Sums : ir::IRVisitor {
+        std::vector<const ir::Reduce *> &out;
+        explicit Sums(std::vector<const ir::Reduce *> &o) : out(o) {}
+        using ir::IRVisitor::visit;
+        void visit(const ir::Reduce &r) override {
+            if (!r.reduce_vars.empty()) out.push_back(&r);
+            ir::IRVisitor::visit(r);
+        }
+    } sums(out);
+    sums.walk(e);
 }
 
 bool holds(const ir::Expr &e, const ir::Reduce *r) {
-    if (e.get() == r) return true;
-    for (const auto &c : ir::children(e))
-        if (holds(c, r)) return true;
-    return false;
+    struct Find : ir::IRVisitor {
+        const ir::Reduce *r;
+        bool found = false;
+        explicit Find(const ir::Reduce *target) : r(target) {}
+        using ir::IRVisitor::visit;
+        void visit(const ir::Reduce &n) override {
+            found |= &n == r;
+            ir::IRVisitor::visit(n);
+        }
+    } find(r);
+    find.walk(e);
+    return find.found;
 }
 
 /** alpha when e is the product times (or over) a constant, or the product itself. */
@@ -89,12 +105,13 @@ std::optional<ir::LibraryEpilogue> library_epilogue(const ir::Expr &epi, const i
         const ir::Access *x = operand(t);
         if (!x) return refuse("the epilogue does more than add a bias or a tensor, scale, and apply relu");
         if (x->type != out_type) return refuse("'" + x->tensor + "' is not of the output's type");
-        if (same_set(x->indices, out_indices) && x->indices.size() == out_indices.size() && lib.addend.empty()) {
+        const std::vector<std::string> x_vars = ir::expect_vars(x->tensor, x->indices); // match_gemm checked
+        if (same_set(x_vars, out_indices) && x_vars.size() == out_indices.size() && lib.addend.empty()) {
             lib.addend = x->tensor;
-        } else if (x->indices.size() == 1 && lib.bias.empty() &&
-                   ((g.m.size() == 1 && x->indices[0] == g.m[0]) || (g.n.size() == 1 && x->indices[0] == g.n[0]))) {
+        } else if (x_vars.size() == 1 && lib.bias.empty() &&
+                   ((g.m.size() == 1 && x_vars[0] == g.m[0]) || (g.n.size() == 1 && x_vars[0] == g.n[0]))) {
             lib.bias = x->tensor;
-            lib.bias_var = x->indices[0];
+            lib.bias_var = x_vars[0];
         } else {
             return refuse("'" + x->tensor + "' is neither a bias along M or N nor a tensor of the output's shape");
         }
@@ -118,6 +135,8 @@ std::optional<ir::Gemm> match_gemm(const ir::Program &p, const ir::Definition &d
     };
     const auto *top = d.value.as<ir::Reduce>();
     if (!top) return refuse("not a sum");
+    // The matrix layout comes from index variables; x[h + r] has none to fold into M, N or K.
+    if (std::string why = ir::non_var_index(d.value); !why.empty()) return refuse(why);
     std::vector<const ir::Reduce *> sums;
     find_sums(d.value, sums);
     if (sums.empty()) return refuse("nothing is contracted");
@@ -129,28 +148,30 @@ std::optional<ir::Gemm> match_gemm(const ir::Program &p, const ir::Definition &d
     const ir::Access *a = operand(mul->a), *b = operand(mul->b);
     if (!a || !b) return refuse("the summand is not a product of two tensor reads");
     if (a->tensor == b->tensor) return refuse("both factors read " + a->tensor);
-    for (const ir::Access *x : {a, b})
-        for (const auto &v : x->indices)
-            if (std::count(x->indices.begin(), x->indices.end(), v) > 1)
-                return refuse(x->tensor + " is read on a diagonal of '" + v + "'");
+    const std::vector<std::string> a_vars = ir::expect_vars(a->tensor, a->indices);
+    const std::vector<std::string> b_vars = ir::expect_vars(b->tensor, b->indices);
+    for (const auto *x : {&a_vars, &b_vars})
+        for (const auto &v : *x)
+            if (std::count(x->begin(), x->end(), v) > 1)
+                return refuse((x == &a_vars ? a : b)->tensor + " is read on a diagonal of '" + v + "'");
     for (const auto &v : d.indices)
-        if (!contains(a->indices, v) && !contains(b->indices, v))
+        if (!contains(a_vars, v) && !contains(b_vars, v))
             return refuse("the output index '" + v + "' is in neither operand (a broadcast of the result)");
 
     ir::Gemm g;
     g.a = a->tensor;
     g.b = b->tensor;
     for (const auto &v : d.indices) {
-        bool in_a = contains(a->indices, v), in_b = contains(b->indices, v);
+        bool in_a = contains(a_vars, v), in_b = contains(b_vars, v);
         (in_a && in_b ? g.batch : in_a ? g.m : g.n).push_back(v);
     }
-    for (const auto &v : a->indices)
+    for (const auto &v : a_vars)
         if (!contains(d.indices, v)) {
-            if (!contains(b->indices, v)) return refuse("'" + v + "' is summed over " + a->tensor + " alone");
+            if (!contains(b_vars, v)) return refuse("'" + v + "' is summed over " + a->tensor + " alone");
             g.k.push_back(v);
         }
-    for (const auto &v : b->indices)
-        if (!contains(d.indices, v) && !contains(a->indices, v))
+    for (const auto &v : b_vars)
+        if (!contains(d.indices, v) && !contains(a_vars, v))
             return refuse("'" + v + "' is summed over " + b->tensor + " alone");
     if (g.k.empty()) return refuse("nothing is contracted between the two operands");
 

@@ -14,6 +14,8 @@ std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Exten
     };
     std::vector<std::string> par = ir::parallel_vars(k);
     if (par.empty()) return refuse("no parallel loop");
+    // The staged copy reads each input's slice as a dense block of its variables' sizes.
+    if (std::string why = ir::non_var_index(k.body); !why.empty()) return refuse(why);
     // A thread that owns a whole batch element (D=2) reads its 16-byte slices itself, at the copy
     // bandwidth already (and 7.1-7.6 us staged or not at the seed's size, H200).
     if (par.size() == 1) return refuse("a thread owns a whole batch element and reads its slices directly");
@@ -27,7 +29,7 @@ std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Exten
         const ir::TensorInfo &t = k.params[in];
         int64_t elements = 1;
         bool read = false;
-        ir::for_each_tensor_use(k.body, [&](const std::string &name, const std::vector<std::string> &idx) {
+        ir::for_each_tensor_var_use(k.body, [&](const std::string &name, const std::vector<std::string> &idx) {
             if (name != t.name) return;
             read = true;
             batch_first &= !idx.empty() && idx.front() == batch && std::count(idx.begin(), idx.end(), batch) == 1;

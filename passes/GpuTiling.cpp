@@ -76,6 +76,8 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
     // Every thread of a block computes an output point of its own; with fewer points than
     // threads the rest would repeat the work.
     if (par.empty()) return refuse("a single output point: a block's threads would all compute it");
+    // A tile row holds an operand's slice as a dense block of its variables' sizes.
+    if (std::string why = ir::non_var_index(k.body); !why.empty()) return refuse(why);
     int64_t points = 1;
     for (const auto &v : par) points *= sizes.count(v) ? sizes.at(v) : kTileRows;
     if (points < kTileRows)
@@ -96,7 +98,7 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
     t.points_per_thread = kTiledPointsPerThread;
     bool fits = true;
     std::string why;
-    ir::for_each_tensor_use(loop->body, [&](const std::string &name, const std::vector<std::string> &idx) {
+    ir::for_each_tensor_var_use(loop->body, [&](const std::string &name, const std::vector<std::string> &idx) {
         if (!contains(idx, t.reduce_var)) return;
         for (const auto &v : par)
             if (contains(idx, v)) {
@@ -121,7 +123,7 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
     });
     // The loop reads a tiled operand only through its tile: one also read without the reduction
     // variable ("max(v[k], v[q])") is not tiled.
-    ir::for_each_tensor_use(loop->body, [&](const std::string &name, const std::vector<std::string> &idx) {
+    ir::for_each_tensor_var_use(loop->body, [&](const std::string &name, const std::vector<std::string> &idx) {
         if (contains(t.tensors, name) && !contains(idx, t.reduce_var)) {
             fits = false;
             why = name + " is read both along '" + t.reduce_var + "' and not";
@@ -133,7 +135,7 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
     for (const auto &name : t.tensors) {
         const ir::TensorInfo &info = k.params.at(k.param_index(name));
         int64_t slot = 1;
-        ir::for_each_tensor_use(loop->body, [&](const std::string &n, const std::vector<std::string> &idx) {
+        ir::for_each_tensor_var_use(loop->body, [&](const std::string &n, const std::vector<std::string> &idx) {
             if (n != name) return;
             slot = 1;
             for (const auto &v : idx) slot *= v == t.reduce_var ? 1 : t.extents.at(v);

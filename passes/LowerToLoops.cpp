@@ -1,6 +1,7 @@
 #include "passes/LowerToLoops.h"
 
 #include "ir/Printer.h"
+#include "ir/IRMutator.h"
 #include "ir/Walk.h"
 #include "support/Error.h"
 
@@ -41,28 +42,37 @@ ir::Stmt nest(const std::vector<std::string> &vars, ir::LoopKind kind, ir::Stmt 
  *         for j: { f32 acc1 = 0; for d: acc1 = acc1 + (x[i,d] - y[j,d]) ^ 2
  *                  acc = acc + exp(-acc1) * w[j] }
  *         -> acc */
-class ReductionLowering {
+class ReductionLowering : public ir::IRMutator {
 public:
     explicit ReductionLowering(const UnrollSchedule &schedule) : schedule_(schedule) {}
 
+    /** e without its reductions; the statements computing them are appended to stmts. */
     ir::Expr lower(const ir::Expr &e, std::vector<ir::Stmt> &stmts) {
-        const auto *r = e.as<ir::Reduce>();
-        if (!r) return ir::map_children(e, [&](const ir::Expr &c) { return lower(c, stmts); });
-        if (r->reduce_vars.empty()) return lower(r->body, stmts); // an elementwise definition
-        std::string name = count_ == 0 ? "acc" : "acc" + std::to_string(count_);
-        ++count_;
-        ir::Expr acc = ir::ScalarRef::make(r->type, name);
-        std::vector<ir::Stmt> inner;
-        ir::Expr body = lower(r->body, inner);
-        inner.push_back(ir::AssignScalar::make(name, ir::Binary::make(ir::reduce_combiner(r->op), acc, body)));
-        stmts.push_back(ir::DeclareScalar::make(name, r->type, ir::Const::make(r->type, ir::reduce_identity(r->op))));
-        stmts.push_back(nest(r->reduce_vars, ir::LoopKind::Serial,
-                             inner.size() == 1 ? inner.front() : ir::Block::make(inner), schedule_));
-        return acc;
+        std::vector<ir::Stmt> *outer = stmts_;
+        stmts_ = &stmts;
+        ir::Expr out = mutate(e);
+        stmts_ = outer;
+        return out;
     }
 
 private:
+    using ir::IRMutator::visit;
+    ir::Expr visit(const ir::Reduce &r, const ir::Expr &) override {
+        if (r.reduce_vars.empty()) return mutate(r.body); // an elementwise definition
+        std::string name = count_ == 0 ? "acc" : "acc" + std::to_string(count_);
+        ++count_;
+        ir::Expr acc = ir::ScalarRef::make(r.type, name);
+        std::vector<ir::Stmt> inner;
+        ir::Expr body = lower(r.body, inner);
+        inner.push_back(ir::AssignScalar::make(name, ir::Binary::make(ir::reduce_combiner(r.op), acc, body)));
+        stmts_->push_back(ir::DeclareScalar::make(name, r.type, ir::Const::make(r.type, ir::reduce_identity(r.op))));
+        stmts_->push_back(nest(r.reduce_vars, ir::LoopKind::Serial,
+                               inner.size() == 1 ? inner.front() : ir::Block::make(inner), schedule_));
+        return acc;
+    }
+
     const UnrollSchedule &schedule_;
+    std::vector<ir::Stmt> *stmts_ = nullptr; // where the current expression's loops go
     int count_ = 0;
 };
 

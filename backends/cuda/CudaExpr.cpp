@@ -199,10 +199,14 @@ class ExprPrinter {
 std::string print_expr(const ir::Expr &e, const KernelNames &names) { return ExprPrinter(names).print(e); }
 
 /** t[i * t_s0 + j * t_s1]: strides are arguments, so one kernel serves every layout. */
-std::string print_access(const std::string &tensor, const std::vector<std::string> &idx, const KernelNames &names) {
+std::string print_access(const std::string &tensor, const std::vector<ir::Index> &idx, const KernelNames &names) {
     std::string offset;
-    for (std::size_t d = 0; d < idx.size(); ++d)
-        offset += (d ? " + " : "") + names.var(idx[d]) + " * " + names.stride(tensor, static_cast<int>(d));
+    for (const auto &t : ir::element_offset(idx)) { // in0[b,i,j]: b * in0_s0 + i * in0_s1 + j * in0_s2
+        std::string term = names.stride(tensor, t.dim);
+        if (!t.var.empty()) term = names.var(t.var) + " * " + term;
+        if (t.coeff != 1) term = std::to_string(t.coeff) + " * " + term; // x[2*h - 1]: 2 * h * x_s0 + -1 * x_s0
+        offset += (offset.empty() ? "" : " + ") + term;
+    }
     return names.tensor(tensor) + "[" + (offset.empty() ? "0" : offset) + "]";
 }
 

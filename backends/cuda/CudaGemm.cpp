@@ -15,6 +15,7 @@
 // kernel's parameters, so a runtime launches it with the same argument block.
 #include "backends/cuda/CudaGemm.h"
 #include "backends/cuda/CudaPrinter.h"
+#include "ir/IRMutator.h"
 #include "ir/Walk.h"
 #include "support/Error.h"
 
@@ -145,14 +146,18 @@ std::string print_update(const GemmParts &p) {
                                   ir::DeclareScalar::make("x", p.a->dtype, ir::Const::make(p.a->dtype, 0)),
                                   ir::DeclareScalar::make("y", p.b->dtype, ir::Const::make(p.b->dtype, 0))});
     KernelNames names(scope);
-    std::function<ir::Expr(const ir::Expr &)> operands = [&](const ir::Expr &e) -> ir::Expr {
-        if (const auto *a = e.as<ir::Access>(); a && (a->tensor == p.g.a || a->tensor == p.g.b))
-            return ir::ScalarRef::make(a->type, a->tensor == p.g.a ? "x" : "y");
-        return ir::map_children(e, operands);
-    };
+    struct Operands : ir::IRMutator {
+        const ir::Gemm &g;
+        explicit Operands(const ir::Gemm &gemm) : g(gemm) {}
+        using ir::IRMutator::visit;
+        ir::Expr visit(const ir::Access &a, const ir::Expr &self) override {
+            if (a.tensor != g.a && a.tensor != g.b) return self;
+            return ir::ScalarRef::make(a.type, a.tensor == g.a ? "x" : "y");
+        }
+    } operands(p.g);
     return "    auto gemm_update = [](" + c_type(p.acc_type) + " " + names.scalar(p.update->name) + ", " +
            c_type(p.a->dtype) + " " + names.scalar("x") + ", " + c_type(p.b->dtype) + " " + names.scalar("y") +
-           ") -> " + c_type(p.acc_type) + " { return " + print_expr(operands(p.update->value), names) + "; };\n";
+           ") -> " + c_type(p.acc_type) + " { return " + print_expr(operands.mutate(p.update->value), names) + "; };\n";
 }
 
 /** The statements after the K loop for one output element (batch, m, n) = (idx, idx_p1, idx_p2). */

@@ -43,7 +43,9 @@ class KernelNames {
 };
 
 /** Every distinct index list each tensor is read or written with, in order of appearance:
- * "ii->i" reads in0 as {i,i}; `x[i,d] * x[j,d]` reads x as {i,d} and {j,d}. */
+ * "ii->i" reads in0 as {i,i}; `x[i,d] * x[j,d]` reads x as {i,d} and {j,d}. An index that is not
+ * a plain variable appears as its text ("i + r"); the strategies that use these lists only run
+ * on kernels whose indices are all plain variables. */
 std::map<std::string, std::vector<std::vector<std::string>>> tensor_accesses(const ir::Kernel &k);
 
 /** Whether param `param` of a launch (strides of every param, concatenated; extents in the order
@@ -79,7 +81,7 @@ std::string device_prelude(const std::set<DType> &types, const std::set<ir::Unar
  * f16/bf16 arithmetic, integer division, exp or pow of an integer). */
 std::string print_expr(const ir::Expr &e, const KernelNames &names);
 /** tensor[i * tensor_s0 + j * tensor_s1], or tensor[0] for a scalar. */
-std::string print_access(const std::string &tensor, const std::vector<std::string> &idx, const KernelNames &names);
+std::string print_access(const std::string &tensor, const std::vector<ir::Index> &idx, const KernelNames &names);
 
 /** `extern "C" __global__ void name(params)`: k's parameters, for its kernel and its variants. */
 std::string kernel_signature(const ir::Kernel &k, const KernelNames &names, const std::string &name,

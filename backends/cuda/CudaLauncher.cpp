@@ -135,6 +135,9 @@ std::string index_array(const ir::Kernel &k, const std::string &name, const std:
 } // namespace
 
 std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
+    // Its shape checks compare each dimension with one size; x[i + r] has no such size yet.
+    if (std::string why = ir::non_var_index(k.body); !why.empty())
+        throw UserError("the CUDA launcher of " + k.name + " cannot check its tensors' shapes: " + why);
     auto accesses = tensor_accesses(k);
     int num_outputs = static_cast<int>(k.params.size()) - k.num_inputs;
     EINFUSE_ASSERT(num_outputs >= 1, "a kernel writes at least one tensor");

@@ -1,5 +1,6 @@
 #include "backends/cuda/CudaInternal.h"
 
+#include "ir/IRVisitor.h"
 #include "ir/Walk.h"
 #include "support/Error.h"
 
@@ -55,43 +56,31 @@ std::vector<std::string> tensor_derived(const std::string &c, int rank) {
 }
 std::vector<std::string> no_derived(const std::string &, int) { return {}; }
 
-/** Calls f on e and on every node below it, through every kind of node (ir::children): an f16
- * kernel reads Cast(f32, in0[b,i,j]), and a missed Access would go unchecked by the launcher. */
-void each_node(const ir::Expr &e, const std::function<void(const ir::Expr &)> &f) {
-    f(e);
-    for (const auto &c : ir::children(e))
-        each_node(c, f);
-}
-
 /** Calls on_expr for every expression node, on_access for every Access and Store (as tensor +
- * indices) and on_decl for every scalar declaration. */
-struct Walker {
+ * indices) and on_decl for every scalar declaration. Every kind of node is walked: an f16
+ * kernel reads Cast(f32, in0[b,i,j]), and a missed Access would go unchecked by the launcher. */
+struct Walker : ir::IRVisitor {
     std::function<void(const ir::Expr &)> on_expr = [](const ir::Expr &) {};
-    std::function<void(const std::string &, const std::vector<std::string> &)> on_access =
-        [](const std::string &, const std::vector<std::string> &) {};
+    std::function<void(const std::string &, const std::vector<ir::Index> &)> on_access =
+        [](const std::string &, const std::vector<ir::Index> &) {};
     std::function<void(const ir::DeclareScalar &)> on_decl = [](const ir::DeclareScalar &) {};
 
-    void expr(const ir::Expr &e) const {
-        each_node(e, [&](const ir::Expr &n) {
-            on_expr(n);
-            if (const auto *a = n.as<ir::Access>()) on_access(a->tensor, a->indices);
-        });
+    using ir::IRVisitor::walk;
+    void walk(const ir::Expr &e) override {
+        on_expr(e);
+        ir::IRVisitor::walk(e);
     }
-    void stmt(const ir::Stmt &s) const {
-        if (const auto *f = s.as<ir::For>())
-            stmt(f->body);
-        else if (const auto *b = s.as<ir::Block>()) {
-            for (const auto &x : b->stmts)
-                stmt(x);
-        } else if (const auto *st = s.as<ir::Store>()) {
-            expr(st->value);
-            on_access(st->tensor, st->indices);
-        } else if (const auto *d = s.as<ir::DeclareScalar>()) {
-            expr(d->init);
-            on_decl(*d);
-        } else if (const auto *a = s.as<ir::AssignScalar>()) {
-            expr(a->value);
-        }
+
+protected:
+    using ir::IRVisitor::visit;
+    void visit(const ir::Access &a) override { on_access(a.tensor, a.indices); }
+    void visit(const ir::Store &st) override {
+        ir::IRVisitor::visit(st);
+        on_access(st.tensor, st.indices);
+    }
+    void visit(const ir::DeclareScalar &d) override {
+        ir::IRVisitor::visit(d);
+        on_decl(d);
     }
 };
 
@@ -142,11 +131,13 @@ KernelNames KernelNames::for_point(int r, const std::vector<std::string> &vars) 
 std::map<std::string, std::vector<std::vector<std::string>>> tensor_accesses(const ir::Kernel &k) {
     std::map<std::string, std::vector<std::vector<std::string>>> out;
     Walker w;
-    w.on_access = [&](const std::string &t, const std::vector<std::string> &idx) {
+    w.on_access = [&](const std::string &t, const std::vector<ir::Index> &index) {
+        std::vector<std::string> idx; // a plain variable's name, or an affine index's text
+        for (const auto &i : index) idx.push_back(ir::to_string(i));
         auto &seen = out[t];
         if (std::find(seen.begin(), seen.end(), idx) == seen.end()) seen.push_back(idx);
     };
-    w.stmt(k.body);
+    w.walk(k.body);
     return out;
 }
 
@@ -154,7 +145,7 @@ std::vector<std::string> declared_scalars(const ir::Kernel &k) {
     std::vector<std::string> out;
     Walker w;
     w.on_decl = [&](const ir::DeclareScalar &d) { out.push_back(d.name); };
-    w.stmt(k.body);
+    w.walk(k.body);
     return out;
 }
 
@@ -164,7 +155,7 @@ std::set<ir::UnaryOp> kernel_unary_ops(const ir::Kernel &k) {
     w.on_expr = [&](const ir::Expr &e) {
         if (const auto *u = e.as<ir::Unary>()) out.insert(u->op);
     };
-    w.stmt(k.body);
+    w.walk(k.body);
     return out;
 }
 
@@ -175,7 +166,7 @@ std::set<DType> kernel_dtypes(const ir::Kernel &k) {
     Walker w;
     w.on_expr = [&](const ir::Expr &e) { out.insert(e.type()); };
     w.on_decl = [&](const ir::DeclareScalar &d) { out.insert(d.type); };
-    w.stmt(k.body);
+    w.walk(k.body);
     return out;
 }
 

@@ -171,6 +171,7 @@ class KernelPrinter {
      * vectoriser turns into wide loads and shuffles across batch elements. With strides loaded
      * at run time it can only version on stride 1, and the batch loop stays scalar. */
     bool has_fixed_extents() const {
+        if (!ir::non_var_index(k_.body).empty()) return false; // x[i + r]: its shape is not its variables' extents
         bool fixed = false;
         ir::for_each_loop(k_.body, [&](const ir::For &f) { fixed |= f.loop_kind == ir::LoopKind::Unrolled; });
         return fixed;
@@ -185,7 +186,7 @@ class KernelPrinter {
             if (f.loop_kind == ir::LoopKind::Unrolled) fixed[f.var] = f.fixed_extent;
         });
         std::map<std::string, std::vector<std::string>> uses;
-        ir::for_each_tensor_use(k_.body, [&](const std::string &t, const std::vector<std::string> &idx) { uses.emplace(t, idx); });
+        ir::for_each_tensor_var_use(k_.body, [&](const std::string &t, const std::vector<std::string> &idx) { uses.emplace(t, idx); });
         std::vector<std::vector<Value *>> out;
         for (const auto &t : k_.params) {
             const auto &vars = uses.at(t.name);
@@ -340,21 +341,30 @@ class KernelPrinter {
         return p;
     }
 
-    /** &tensor[v0, v1, ...] = data[p] + sum_d v_d * stride[p][d] elements, in 64-bit arithmetic.
-     * nsw is sound: an address that overflows int64 would be out of bounds anyway. */
-    Value *address(int p, const std::vector<std::string> &indices) {
+    /** &tensor[indices] = data[p] + the terms of ir::element_offset (coeff * var * stride[p][d]),
+     * in 64-bit arithmetic. nsw is sound: an address that overflows int64 would be out of bounds
+     * anyway. */
+    Value *address(int p, const std::vector<ir::Index> &indices) {
         const ir::TensorInfo &t = k_.params[p];
         EINFUSE_ASSERT(static_cast<int>(indices.size()) == t.rank, "'" + t.name + "' indexed with the wrong rank");
         Value *offset = nullptr;
-        for (std::size_t d = 0; d < indices.size(); ++d) {
-            auto it = vars_.find(indices[d]);
-            EINFUSE_ASSERT(it != vars_.end(), "variable '" + indices[d] + "' used outside its loop in " + k_.name);
-            Value *var = it->second, *stride = strides_[p][d];
-            if (var->getType()->isVectorTy()) stride = widen(stride);
-            Value *term = b_.CreateMul(var, stride, "", false, true);
-            if (offset && offset->getType()->isVectorTy() != term->getType()->isVectorTy())
-                offset = widen(offset), term = widen(term);
-            offset = offset ? b_.CreateAdd(offset, term, "", false, true) : term;
+        for (const auto &term : ir::element_offset(indices)) {
+            Value *stride = strides_[p][term.dim], *term_value = stride;
+            if (!term.var.empty()) {
+                auto it = vars_.find(term.var);
+                EINFUSE_ASSERT(it != vars_.end(), "variable '" + term.var + "' used outside its loop in " + k_.name);
+                Value *var = it->second;
+                if (var->getType()->isVectorTy()) stride = widen(stride);
+                term_value = b_.CreateMul(var, stride, "", false, true);
+            }
+            if (term.coeff != 1) {
+                Value *coeff = b_.getInt64(static_cast<uint64_t>(term.coeff));
+                if (term_value->getType()->isVectorTy()) coeff = widen(coeff);
+                term_value = b_.CreateMul(coeff, term_value, "", false, true);
+            }
+            if (offset && offset->getType()->isVectorTy() != term_value->getType()->isVectorTy())
+                offset = widen(offset), term_value = widen(term_value);
+            offset = offset ? b_.CreateAdd(offset, term_value, "", false, true) : term_value;
         }
         Value *base = fn_->getArg(p);
         return offset ? b_.CreateInBoundsGEP(element_type(t.dtype), base, offset, t.name + ".addr") : base;

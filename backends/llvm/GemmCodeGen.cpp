@@ -155,7 +155,7 @@ class GemmPrinter {
         llvm::FastMathFlags fmf;
         fmf.setAllowContract(); // as the loop nest: acc + a * b may fuse in the epilogue too
         b_.setFastMathFlags(fmf);
-        ir::for_each_tensor_use(k.body, [&](const std::string &t, const std::vector<std::string> &idx) { uses_.emplace(t, idx); });
+        ir::for_each_tensor_var_use(k.body, [&](const std::string &t, const std::vector<std::string> &idx) { uses_.emplace(t, idx); });
     }
 
     void emit();
@@ -429,7 +429,7 @@ void GemmPrinter::emit() {
     build_tables(g_.k, K_, K_, false, {{pa, offA_k_}, {pb, offB_k_}});
     unitB_n_ = unit_along(pb, g_.n);
     for (const auto &s : parts_.epilogue)
-        ir::for_each_tensor_use(s, [&](const std::string &t, const std::vector<std::string> &idx) {
+        ir::for_each_tensor_var_use(s, [&](const std::string &t, const std::vector<std::string> &idx) {
             if (unit_n_.count(key(t, idx))) return;
             // Contiguous along n: each n variable's stride in this access is what row-major
             // flattening of the n group gives it.
@@ -618,13 +618,13 @@ Value *GemmPrinter::leaf(const ir::Expr &e) {
     if (const auto *a = e.as<ir::Access>()) {
         int p = param(a->tensor);
         llvm::Type *t = lowered_type(ctx_, a->type);
-        Value *off = offset_of(p, a->indices);
+        Value *off = offset_of(p, ir::expect_vars(a->tensor, a->indices));
         if (!off->getType()->isVectorTy()) return b_.CreateLoad(t, gep(t, data_[p], off), a->tensor);
         auto *vt = llvm::FixedVectorType::get(t, tile_.w);
         llvm::Align el(dtype_size(a->type));
         Value *zero = llvm::Constant::getNullValue(vt);
         return either(
-            unit_n_.at(key(a->tensor, a->indices)),
+            unit_n_.at(key(a->tensor, ir::expect_vars(a->tensor, a->indices))),
             [&] { return b_.CreateMaskedLoad(vt, gep(t, data_[p], b_.CreateExtractElement(off, uint64_t(0))), el, lane_mask_, zero); },
             [&] { return b_.CreateMaskedGather(vt, gep(t, data_[p], off), el, lane_mask_, zero); });
     }
@@ -645,10 +645,10 @@ void GemmPrinter::stmt(const ir::Stmt &s) {
         llvm::Type *t = lowered_type(ctx_, k_.params[p].dtype);
         llvm::Align el(dtype_size(k_.params[p].dtype));
         Value *v = widen(expr(st->value));
-        Value *off = offset_of(p, st->indices);
+        Value *off = offset_of(p, ir::expect_vars(st->tensor, st->indices));
         // No n variable (N = 1): one lane is valid, and it goes to the one address.
         if (!off->getType()->isVectorTy()) return void(b_.CreateMaskedStore(v, gep(t, data_[p], off), el, lane_mask_));
-        Value *unit = unit_n_.at(key(st->tensor, st->indices));
+        Value *unit = unit_n_.at(key(st->tensor, ir::expect_vars(st->tensor, st->indices)));
         when(unit, [&] { b_.CreateMaskedStore(v, gep(t, data_[p], b_.CreateExtractElement(off, uint64_t(0))), el, lane_mask_); });
         when(b_.CreateNot(unit), [&] { b_.CreateMaskedScatter(v, gep(t, data_[p], off), el, lane_mask_); });
     } else {
