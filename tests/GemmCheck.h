@@ -2,6 +2,7 @@
 // One GEMM test case: plan it, check the plan chose the GEMM, emit the standalone .cu, run its
 // launcher (nvcc on a GPU, or the CPU emulation) on random inputs and compare with the float64
 // reference. Shared by gemm_gpu_test.cpp and gemm_emulated_test.cpp.
+#include "LaunchCheck.h"
 #include "StandaloneCu.h"
 #include "TestUtil.h"
 
@@ -31,6 +32,7 @@ struct GemmCase {
 
 inline std::unique_ptr<Compiled> compile_case(const GemmCase &c) {
     CompileOptions options{Target::Cuda, "", 0};
+    options.allow_tf32 = c.tf32;
     if (frontend::is_program(c.spec)) {
         std::map<std::string, DType> dtypes;
         auto probe = std::make_unique<CompiledProgram>(c.spec, dtypes, options);
@@ -66,7 +68,7 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
     REQUIRE(kernels.size() == 1);
     ir::Kernel &k = kernels.front();
     REQUIRE(k.gemm.has_value());
-    k.gemm->allow_tf32 = c.tf32;
+    REQUIRE(k.gemm->allow_tf32 == c.tf32);
     std::string cu = cuda_backend::emit_cuda(kernels, "test");
 
     std::vector<int64_t> sizes;
@@ -110,7 +112,7 @@ inline std::string check_gemm(Runner runner, const char *spec, const ir::Extents
     }
     for (int64_t s : contiguous_strides(out_shape)) strides.push_back(s);
     addresses.push_back(256);
-    std::string variant = cuda_backend::cuda_gemm_kernel_name(k, sizes, strides, addresses);
+    std::string variant = emitted_variant(k, launch_facts(k, sizes, strides, addresses)).entry(k.name);
     CAPTURE(variant);
     Tensor got(k.params[k.num_inputs].dtype, out_shape);
     std::vector<const Tensor *> ptrs;
