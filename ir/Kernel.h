@@ -1,6 +1,7 @@
 #pragma once
-// A kernel: one loop nest with its calling convention, as the passes decided it. Both backends
-// print a Kernel; neither changes it.
+// A kernel: one loop nest with its calling convention and, for the GPU, its variants and their
+// launch rules (`launch`, filled by passes/GpuLaunchRules), as the passes decided them. Both
+// backends print a Kernel; neither changes it; the CUDA executor evaluates its launch rules.
 //
 // Calling convention, shared by the CUDA and host backends: the tensors `params` (inputs first,
 // then outputs), each as a data pointer and `rank` strides counted in elements; then one extent
