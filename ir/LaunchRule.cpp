@@ -262,9 +262,11 @@ std::string SizeExpr::print_c(const LaunchNames &names) const { return print(nam
 
 std::string SizeExpr::to_string() const { return print(TextNames(), false); }
 
-void SizeExpr::for_each(const std::function<void(const SizeExpr &)> &f) const {
-    for (const auto &x : node_->operands) x.for_each(f);
-    f(*this);
+bool SizeExpr::contains(SizeOp op) const {
+    if (node_->op == op) return true;
+    for (const auto &x : node_->operands)
+        if (x.contains(op)) return true;
+    return false;
 }
 
 SizeExpr operator+(const SizeExpr &a, const SizeExpr &b) { return SizeExpr::make(SizeOp::Add, a, b); }

@@ -8,7 +8,6 @@
 // min(ceil_div(size(b), 256), 524280); evaluate() gives 1 and 1024 at b=262144 with dense inputs,
 // print_c() gives the C the launcher tests.
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -72,8 +71,9 @@ class SizeExpr {
     SizeOp op() const;
     /** Whether it is a constant, and which. */
     bool is_const(int64_t *value = nullptr) const;
-    /** Calls f on every node, operands first. */
-    void for_each(const std::function<void(const SizeExpr &)> &f) const;
+    /** Whether it or any operand is an `op` node (no std::function here: this header reaches
+     * every user of ir/Kernel.h, and <functional> would bring std::bind into their ADL). */
+    bool contains(SizeOp op) const;
     const std::string &name() const; // Size: the variable; Stride, Aligned, Dense: the tensor; Device, Named
     /** A Named value's expression; any other node itself (a printer declaring the local prints this). */
     SizeExpr unnamed() const;

@@ -11,7 +11,7 @@ SizeExpr total_work(const std::vector<std::string> &parallel_vars) {
 }
 
 const LaunchVariant *choose_variant(const std::vector<LaunchVariant> &variants, const LaunchFacts &facts,
-                                    const std::function<bool(const LaunchVariant &)> &skip) {
+                                    bool (*skip)(const LaunchVariant &)) {
     for (const auto &v : variants) {
         if (skip && skip(v)) continue;
         EINFUSE_ASSERT(v.guard.defined(), "every launch variant has a guard");

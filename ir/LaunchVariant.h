@@ -51,7 +51,7 @@ SizeExpr total_work(const std::vector<std::string> &parallel_vars);
 /** The first variant of `variants` (in order) whose guard holds for `facts`, skipping those
  * `skip` rejects; null when none. */
 const LaunchVariant *choose_variant(const std::vector<LaunchVariant> &variants, const LaunchFacts &facts,
-                                    const std::function<bool(const LaunchVariant &)> &skip = {});
+                                    bool (*skip)(const LaunchVariant &) = nullptr);
 
 std::string_view variant_kind_name(VariantKind k); // "plain", "staged", ...
 

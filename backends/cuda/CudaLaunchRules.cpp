@@ -120,11 +120,9 @@ int64_t constant_rule(const ir::SizeExpr &e) {
 }
 
 bool launch_uses_dense(const ir::Kernel &k) {
-    bool dense = false;
     for (const auto &v : k.launch)
-        if (v.kind != ir::VariantKind::Library)
-            v.guard.for_each([&](const ir::SizeExpr &e) { dense |= e.op() == ir::SizeOp::Dense; });
-    return dense;
+        if (v.kind != ir::VariantKind::Library && v.guard.contains(ir::SizeOp::Dense)) return true;
+    return false;
 }
 
 std::string print_launch_variants(const ir::Kernel &k, const KernelNames &names, const std::vector<std::string> &args) {
