@@ -1,10 +1,12 @@
 #include "api/CudaExecutor.h"
 
 #include "api/KernelArgs.h"
-#include "backends/cuda/CudaPrinter.h"
 #include "api/LibraryGemm.h"
+#include "backends/cuda/CudaPrinter.h"
 #include "runtime/Nvrtc.h"
+#include "support/Error.h"
 
+#include <algorithm>
 #include <functional>
 
 namespace einfuse {
@@ -45,19 +47,32 @@ void add_params(LaunchArgs &args, const ir::Kernel &k, std::size_t first, std::s
     }
 }
 
+/** What k's launch rules read (ir/LaunchRule.h): the sizes, each param's strides and address. */
+ir::LaunchFacts launch_facts(const ir::Kernel &k, const KernelArgs &args, const std::vector<std::uint64_t> &by_param) {
+    ir::LaunchFacts f;
+    for (std::size_t v = 0; v < k.index_vars.size(); ++v) f.sizes[k.index_vars[v]] = args.extents.at(v);
+    auto at = args.strides.begin();
+    for (std::size_t p = 0; p < k.params.size(); ++p) {
+        f.strides[k.params[p].name].assign(at, at + k.params[p].rank);
+        at += k.params[p].rank;
+        f.addresses[k.params[p].name] = by_param.at(p);
+    }
+    return f;
+}
+
 } // namespace
 
 /** One kernel's launch: its function, grid and argument block (pointers, strides, extents). */
 struct CudaExecutor::Launch {
     CudaFunction fn;
-    cuda_backend::CudaLaunchConfig config;
+    int64_t grid = 0, block = 0;
     LaunchArgs args;
     int64_t grid_y = 1;
     std::function<void(void *stream)> library{}; // set: a library call (cuBLASLt) instead of a kernel
 
     void queue(void *stream) {
         if (library) library(stream);
-        else cuda_launch(fn, config.grid, config.block, args.pointers(), stream, grid_y);
+        else cuda_launch(fn, grid, block, args.pointers(), stream, grid_y);
     }
 };
 
@@ -104,87 +119,86 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
     std::vector<Launch> launches;
     ran_.clear();
     for (const auto &k : plan.kernels) {
+        EINFUSE_ASSERT(!k.launch.empty(), "a plan for the GPU has its launch rules (passes::gpu_launch_rules)");
         std::vector<const Tensor *> params;
-        for (const auto &p : k.params) params.push_back(tensors.at(p.name));
+        std::vector<std::uint64_t> by_param;
+        for (const auto &p : k.params) {
+            params.push_back(tensors.at(p.name));
+            by_param.push_back(address.at(p.name));
+        }
         KernelArgs host_args = kernel_args(k, params, extents);
-        const std::size_t num_params = k.params.size(), num_inputs = static_cast<std::size_t>(k.num_inputs);
-        auto config = cuda_backend::cuda_launch_config(k, host_args.extents);
+        const ir::LaunchFacts facts = launch_facts(k, host_args, by_param);
         if (k.gemm) {
-            launches.push_back(gemm_launch(k, address, host_args, stream));
+            launches.push_back(gemm_launch(k, address, host_args, facts, stream));
             continue;
         }
-        ran_.push_back(k.tiling ? "tiled broadcast-reduce kernel" : "kernel");
-        if (k.tiling) {
-            // The tiled kernel, then, when its reduction is split, the combine kernel over the parts.
-            int64_t reduce_extent = host_args.extents.at(k.var_index(k.tiling->reduce_var));
-            auto tiled_config = cuda_backend::cuda_tiled_launch_config(k, host_args.extents);
-            int64_t splits = cuda_backend::cuda_tiled_splits(k, tiled_config.grid, reduce_extent);
-            int64_t total = 1;
-            for (const auto &v : ir::parallel_vars(k)) total *= host_args.extents.at(k.var_index(v));
-            Launch tiled{function(cuda_backend::cuda_tiled_kernel_name(k)), tiled_config, {}, splits};
-            add_params(tiled.args, k, 0, num_params, address, host_args.strides);
-            for (int64_t e : host_args.extents) tiled.args.add_i64(e);
-            std::uint64_t parts = 0;
-            if (k.tiling->combine) {
-                const ir::Kernel &combine = *k.tiling->combine;
-                parts = splits > 1 ? scratch(k.name, stream, static_cast<std::size_t>(splits * total) *
-                                                                       dtype_size(combine.params.at(num_inputs).dtype))
-                                                 : 0;
-                tiled.args.add_pointer(parts);
-            }
-            launches.push_back(std::move(tiled));
-            if (splits > 1) {
-                Launch c{function(k.tiling->combine->name), config, {}};
-                add_params(c.args, k, 0, num_inputs, address, host_args.strides);
-                c.args.add_pointer(parts); // the parts, [split, parallel...] densely
-                c.args.add_i64(total);
-                std::vector<std::string> par = ir::parallel_vars(k);
-                for (std::size_t d = 0; d < par.size(); ++d) {
-                    int64_t stride = 1;
-                    for (std::size_t e = d + 1; e < par.size(); ++e) stride *= host_args.extents.at(k.var_index(par[e]));
-                    c.args.add_i64(stride);
-                }
-                add_params(c.args, k, num_inputs, num_params, address, host_args.strides);
-                for (int64_t e : host_args.extents) c.args.add_i64(e);
-                c.args.add_i64(splits);
-                launches.push_back(std::move(c));
-            }
-            continue;
-        }
-        bool staged = cuda_backend::cuda_staged_fits(k, host_args.strides, host_args.extents);
-        Launch l{function(staged ? cuda_backend::cuda_staged_kernel_name(k) : k.name),
-                 staged ? cuda_backend::cuda_staged_launch_config(k, host_args.extents) : config, {}};
+        // The first variant whose guard holds, as the standalone launcher picks it.
+        const ir::LaunchVariant *v = ir::choose_variant(k.launch, facts);
+        EINFUSE_ASSERT(v != nullptr, "the plain kernel, last, always runs");
+        ran_.push_back(v->kind == ir::VariantKind::Tiled ? "tiled broadcast-reduce kernel" : "kernel");
+        const std::size_t num_params = k.params.size(), num_inputs = static_cast<std::size_t>(k.num_inputs);
+        Launch l{function(v->entry(k.name)), v->grid.evaluate(facts), v->block.evaluate(facts), {}, v->splits.evaluate(facts)};
         add_params(l.args, k, 0, num_params, address, host_args.strides);
         for (int64_t e : host_args.extents) l.args.add_i64(e);
+        if (!v->combine) {
+            launches.push_back(std::move(l));
+            continue;
+        }
+        // A split reduction: the tiled kernel writes its parts [split, parallel...] densely into
+        // scratch memory, then, when split, the combine kernel folds them.
+        const ir::CombineLaunch &c = *v->combine;
+        const int64_t splits = l.grid_y, total = c.part_args.at(0).evaluate(facts);
+        std::uint64_t parts =
+            splits > 1 ? scratch(k.name, stream, static_cast<std::size_t>(splits * total) * dtype_size(c.partial)) : 0;
+        l.args.add_pointer(parts);
         launches.push_back(std::move(l));
+        if (splits <= 1) continue;
+        Launch combine{function(c.kernel), c.grid.evaluate(facts), c.block.evaluate(facts), {}};
+        add_params(combine.args, k, 0, num_inputs, address, host_args.strides);
+        combine.args.add_pointer(parts);
+        for (const auto &a : c.part_args) combine.args.add_i64(a.evaluate(facts));
+        add_params(combine.args, k, num_inputs, num_params, address, host_args.strides);
+        for (int64_t e : host_args.extents) combine.args.add_i64(e);
+        combine.args.add_i64(splits);
+        launches.push_back(std::move(combine));
     }
 
     return launches;
 }
 
-
 /** cuBLASLt runs every GEMM it can: in the H200 sweep (docs/performance.md) it beat the tiled
  * emitted kernel on every batched product from D=24 (126 us against 306) to D=256, and on
  * 1024x1024 products from K=128 up; below K=128 the two were within 2 us of each other.
- * Except under Auto where the emitted small dense variant fits (sizes as planned, a, b and
- * outputs dense, a and b 16-byte aligned, two warps per batch element: cuda_gemm_small_fits):
+ * Except under Auto where the emitted small dense variant fits (it comes before cuBLASLt in
+ * k.launch; its guard: sizes as planned, a, b and outputs dense, a and b 16-byte aligned):
  * it ran batched D=32, 48, 64 products in 81, 100, 109 us against cuBLASLt's 105, 146, 112, and
- * D=32 at B=65,536 at 3.59 TB/s against 2.67. --gemm cublaslt still forces cuBLASLt. */
+ * D=32 at B=65,536 at 3.59 TB/s against 2.67. --gemm cublaslt tries cuBLASLt first; --gemm
+ * emitted skips it; --gemm loops runs the plain kernel, k.launch's last. */
 CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::map<std::string, std::uint64_t> &address,
-                                               const KernelArgs &args, void *stream) const {
+                                               const KernelArgs &args, const ir::LaunchFacts &facts,
+                                               void *stream) const {
     const ir::Gemm &g = *k.gemm;
-    std::string why_not;
-    std::vector<std::uint64_t> by_param;
-    for (const auto &p : k.params) by_param.push_back(address.at(p.name));
-    const bool small = cuda_backend::cuda_gemm_small_fits(k, args.strides, args.extents, by_param);
-    if (gemm_runner_ == GemmRunner::Emitted || gemm_runner_ == GemmRunner::LoopNest) why_not = "forced";
-    else if (small && gemm_runner_ == GemmRunner::Auto) why_not = "the small dense variant fits";
-    else if (!g.library) why_not = g.library_why_not;
-    else if (!cublaslt_available(&why_not)) {
-    } else {
-        try {
-            auto calls = plan_library_gemm(k, by_param, args, &why_not);
-            if (calls) {
+    const bool forced = gemm_runner_ == GemmRunner::Emitted || gemm_runner_ == GemmRunner::LoopNest;
+    // The variants in the plan's order; with --gemm cublaslt, cuBLASLt's first.
+    std::vector<const ir::LaunchVariant *> order;
+    for (const auto &v : k.launch) order.push_back(&v);
+    if (gemm_runner_ == GemmRunner::Library)
+        std::stable_partition(order.begin(), order.end(),
+                              [](const ir::LaunchVariant *v) { return v->kind == ir::VariantKind::Library; });
+    std::string why_not = forced ? "forced" : g.library_why_not; // g.library_why_not: no Library variant
+    bool tried_library = false;
+    const ir::LaunchVariant *chosen = nullptr;
+    for (const ir::LaunchVariant *v : order) {
+        if (gemm_runner_ == GemmRunner::LoopNest && v->kind != ir::VariantKind::Plain) continue;
+        if (v->kind == ir::VariantKind::Library) {
+            if (forced || !v->guard.evaluate(facts)) continue;
+            tried_library = true;
+            if (!cublaslt_available(&why_not)) continue;
+            try {
+                std::vector<std::uint64_t> by_param;
+                for (const auto &p : k.params) by_param.push_back(address.at(p.name));
+                auto calls = plan_library_gemm(k, by_param, args, &why_not);
+                if (!calls) continue;
                 std::uint64_t workspace = scratch(k.name + "/cublaslt", stream, kLtWorkspaceBytes);
                 ran_.push_back("cuBLASLt, " + std::to_string(calls->size()) + (calls->size() == 1 ? " call" : " calls"));
                 Launch l;
@@ -192,24 +206,26 @@ CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::m
                     for (const auto &c : calls) c.matmul->run(c.a, c.b, c.c, c.d, c.bias, workspace, s);
                 };
                 return l;
+            } catch (const TargetError &e) {
+                why_not = e.what();
             }
-        } catch (const TargetError &e) {
-            why_not = e.what();
+            continue;
         }
+        if (!v->guard.evaluate(facts)) continue;
+        chosen = v;
+        break;
     }
+    EINFUSE_ASSERT(chosen != nullptr, "the plain kernel, last, always runs");
     // The emitted tiled GEMM kernel, or (forced) the loop nest: the same argument block.
-    Launch l;
-    if (gemm_runner_ == GemmRunner::LoopNest) {
-        l.fn = function(k.name);
-        l.config = cuda_backend::cuda_launch_config(k, args.extents);
+    if (chosen->kind == ir::VariantKind::Plain) {
         ran_.push_back("loop nest (forced)");
     } else {
-        auto gemm = cuda_backend::cuda_gemm_launch_config(k, args.extents, args.strides, by_param);
-        l.fn = function(cuda_backend::cuda_gemm_kernel_name(k, args.extents, args.strides, by_param));
-        l.config = {gemm.grid_x, gemm.block};
+        const bool small = chosen->kind == ir::VariantKind::GemmSmall;
+        if (small && !tried_library && gemm_runner_ == GemmRunner::Auto) why_not = "the small dense variant fits";
         ran_.push_back(std::string(small ? "emitted small dense GEMM kernel" : "emitted GEMM kernel") +
                        " (not cuBLASLt: " + why_not + ")");
     }
+    Launch l{function(chosen->entry(k.name)), chosen->grid.evaluate(facts), chosen->block.evaluate(facts), {}};
     add_params(l.args, k, 0, k.params.size(), address, args.strides);
     for (int64_t e : args.extents) l.args.add_i64(e);
     return l;

@@ -47,10 +47,11 @@ private:
     CudaFunction function(const std::string &name) const;
     /** Device memory of at least `bytes` for the partial results of kernel `name` on `stream`, kept. */
     std::uint64_t scratch(const std::string &name, void *stream, std::size_t bytes) const;
-    /** The launch of GEMM kernel k: cuBLASLt calls where they can run it, else the emitted
-     * GEMM kernel or the loop nest (GemmRunner). Notes what it chose in ran_. */
+    /** The launch of GEMM kernel k: the first of k.launch whose guard holds for `facts`, where
+     * cuBLASLt (the Library variant) runs only when LibraryGemm maps the layout, and GemmRunner
+     * may force cuBLASLt first, skip it, or force the loop nest. Notes what it chose in ran_. */
     Launch gemm_launch(const ir::Kernel &k, const std::map<std::string, std::uint64_t> &address,
-                       const KernelArgs &args, void *stream) const;
+                       const KernelArgs &args, const ir::LaunchFacts &facts, void *stream) const;
 
     std::unique_ptr<CudaModule> module_;
     mutable std::map<std::string, CudaFunction> functions_;

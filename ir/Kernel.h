@@ -1,10 +1,12 @@
 #pragma once
-// A kernel: one loop nest with its calling convention, as the passes decided it. Both backends
-// print a Kernel; neither changes it.
+// A kernel: one loop nest with its calling convention and, for the GPU, its variants and their
+// launch rules (`launch`, filled by passes/GpuLaunchRules), as the passes decided them. Both
+// backends print a Kernel; neither changes it; the CUDA executor evaluates its launch rules.
 //
 // Calling convention, shared by the CUDA and host backends: the tensors `params` (inputs first,
 // then outputs), each as a data pointer and `rank` strides counted in elements; then one extent
 // per entry of `index_vars`, in that order.
+#include "ir/LaunchVariant.h"
 #include "ir/Program.h"
 #include "ir/Stmt.h"
 
@@ -82,6 +84,7 @@ struct Kernel {
     std::optional<Staging> staging;      // GPU only: a shared-memory staged variant, when it pays
     std::optional<Tiling> tiling;        // GPU only: the tiled (and split) broadcast-reduce variant
     std::optional<Gemm> gemm;            // the GEMM strategy's matrix product
+    std::vector<LaunchVariant> launch;   // GPU only: its variants, guards and launch rules, in priority order
 
     int param_index(const std::string &tensor) const; // -1 when absent
     int var_index(const std::string &var) const;      // -1 when absent

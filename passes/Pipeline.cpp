@@ -7,6 +7,7 @@
 #include "passes/GpuStaging.h"
 #include "passes/GemmMatch.h"
 #include "passes/GpuTiling.h"
+#include "passes/GpuLaunchRules.h"
 #include "passes/Simplify.h"
 #include "passes/LowerToLoops.h"
 
@@ -125,6 +126,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device, co
                                                  std::to_string(k.staging->batch_per_block) + " batch elements at a time"
                                            : "; inputs not staged: " + why_not;
         }
+        if (device == Device::Gpu) k = run_pass("gpu_launch_rules", [&] { return gpu_launch_rules(std::move(k)); });
         plan.kernels.push_back(std::move(k));
     }
     return plan;

@@ -3,6 +3,7 @@
 // launcher (nvcc on a GPU, or the CPU emulation) on random inputs and compare with the float64
 // reference; the builds and references of one test case's cases run in parallel. Shared by gemm_gpu_test.cpp
 // and gemm_emulated_test.cpp.
+#include "LaunchCheck.h"
 #include "StandaloneCu.h"
 #include "TestUtil.h"
 
@@ -34,6 +35,7 @@ struct GemmCase {
 
 inline std::unique_ptr<Compiled> compile_case(const GemmCase &c) {
     CompileOptions options{Target::Cuda, "", 0};
+    options.allow_tf32 = c.tf32;
     if (frontend::is_program(c.spec)) {
         std::map<std::string, DType> dtypes;
         auto probe = std::make_unique<CompiledProgram>(c.spec, dtypes, options);
@@ -122,7 +124,7 @@ inline std::string GemmChecks::operator()(const char *spec, const ir::Extents &e
     REQUIRE(kernels.size() == 1);
     ir::Kernel &k = kernels.front();
     REQUIRE(k.gemm.has_value());
-    k.gemm->allow_tf32 = c.tf32;
+    REQUIRE(k.gemm->allow_tf32 == c.tf32);
     std::string cu = cuda_backend::emit_cuda(kernels, "test");
 
     std::vector<int64_t> sizes;
@@ -163,7 +165,7 @@ inline std::string GemmChecks::operator()(const char *spec, const ir::Extents &e
     }
     for (int64_t s : contiguous_strides(out_shape)) strides.push_back(s);
     addresses.push_back(256);
-    std::string variant = cuda_backend::cuda_gemm_kernel_name(k, sizes, strides, addresses);
+    std::string variant = emitted_variant(k, launch_facts(k, sizes, strides, addresses)).entry(k.name);
     CAPTURE(variant);
     Tensor got(k.params[k.num_inputs].dtype, out_shape);
     // The build starts now (the inputs are written to files before this returns) ...

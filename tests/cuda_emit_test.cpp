@@ -8,6 +8,8 @@
 
 #include "BmmKernel.h"
 #include "ElementwiseOps.h"
+#include "LaunchCheck.h"
+#include "passes/GpuLaunchRules.h"
 
 #include <doctest/doctest.h>
 
@@ -569,6 +571,7 @@ TEST_CASE("emit: GEMM kernels of every type, layout and epilogue compile with NV
         Kernel k = planned_kernel(row.spec, row.dtype, {}, "gemm" + std::to_string(kernels.size()));
         REQUIRE(k.gemm.has_value());
         k.gemm->allow_tf32 = row.tf32;
+        k = passes::gpu_launch_rules(std::move(k)); // tf32 changes the tile shapes: their rules again
         std::string alone = cuda_backend::emit_cuda({k}, "test");
         std::string ptx = cuda_ptx(alone, "sm_90");
         CHECK(ptx.find(".entry " + k.name + "_gemm(") != std::string::npos);
@@ -610,22 +613,28 @@ TEST_CASE("emit: the small dense GEMM variant: when it exists, when a launch tak
         return out;
     };
     const std::vector<std::uint64_t> aligned{256, 512, 768}, misaligned{260, 512, 768};
-    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, extents(f32, 65536, 32), dense(f32, 32), aligned) == "s32_gemm_small");
-    auto config = cuda_backend::cuda_gemm_launch_config(f32, extents(f32, 65536, 32), dense(f32, 32), aligned);
-    CHECK(config.block == 256);         // 4 batch elements of 64 threads
-    CHECK(config.grid_x == 132 * 4);    // one wave of 4 blocks per SM, striding over 16,384 groups
-    CHECK(cuda_backend::cuda_gemm_launch_config(f32, extents(f32, 5, 32), dense(f32, 32), aligned).grid_x == 2);
+    auto launch = [&](const Kernel &k, int64_t b, int64_t d, const std::vector<int64_t> &strides,
+                      const std::vector<std::uint64_t> &addresses) -> const ir::LaunchVariant & {
+        return test::emitted_variant(k, test::launch_facts(k, extents(k, b, d), strides, addresses));
+    };
+    auto grid = [&](const Kernel &k, int64_t b, int64_t d) {
+        return launch(k, b, d, dense(k, d), aligned).grid.evaluate(test::launch_facts(k, extents(k, b, d), dense(k, d), aligned));
+    };
+    const ir::LaunchVariant &small = launch(f32, 65536, 32, dense(f32, 32), aligned);
+    CHECK(small.entry(f32.name) == "s32_gemm_small");
+    CHECK(small.block.evaluate({}) == 256); // 4 batch elements of 64 threads
+    CHECK(grid(f32, 65536, 32) == 132 * 4); // one wave of 4 blocks per SM, striding over 16,384 groups
+    CHECK(grid(f32, 5, 32) == 2);
     // Any batch; but another M, N or K, a misaligned operand or a strided one: the rule's tiles.
-    CHECK(cuda_backend::cuda_gemm_small_fits(f32, dense(f32, 32), extents(f32, 7, 32), aligned));
-    CHECK(!cuda_backend::cuda_gemm_small_fits(f32, dense(f32, 16), extents(f32, 7, 16), aligned));
-    CHECK(!cuda_backend::cuda_gemm_small_fits(f32, dense(f32, 32), extents(f32, 7, 32), misaligned));
+    CHECK(launch(f32, 7, 32, dense(f32, 32), aligned).kind == ir::VariantKind::GemmSmall);
+    CHECK(launch(f32, 7, 16, dense(f32, 16), aligned).kind == ir::VariantKind::GemmTiled);
+    CHECK(launch(f32, 7, 32, dense(f32, 32), misaligned).kind == ir::VariantKind::GemmTiled);
     auto strided = dense(f32, 32);
     strided[0] = 2048;
-    CHECK(!cuda_backend::cuda_gemm_small_fits(f32, strided, extents(f32, 7, 32), aligned));
-    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, extents(f32, 7, 32), strided, aligned) == "s32_gemm_m32");
+    CHECK(launch(f32, 7, 32, strided, aligned).entry(f32.name) == "s32_gemm_m32");
     // Planned without sizes, or on tensor cores: no such variant.
-    CHECK(!cuda_backend::cuda_gemm_small_fits(unsized, dense(unsized, 32), extents(unsized, 7, 32), aligned));
-    CHECK(!cuda_backend::cuda_gemm_small_fits(f16, dense(f16, 32), extents(f16, 7, 32), aligned));
+    for (const Kernel *k : {&unsized, &f16})
+        for (const auto &v : k->launch) CHECK(v.kind != ir::VariantKind::GemmSmall);
     std::string cu = cuda_backend::emit_cuda({f32}, "test");
     CHECK(cu.find("s32_gemm_small<<<(unsigned)grid, 256, 0, stream>>>(") != std::string::npos);
     CHECK(cuda_backend::emit_cuda({unsized}, "test").find("_gemm_small") == std::string::npos);
@@ -633,40 +642,47 @@ TEST_CASE("emit: the small dense GEMM variant: when it exists, when a launch tak
     CHECK(!cuda_cubin(cu, "sm_75").empty()); // no cp.async there: loads and stores
 }
 
-TEST_CASE("emit: the GEMM tile rule (cuda_gemm_launch_config) and the launcher's copy of it") {
+TEST_CASE("emit: the GEMM tile rule (k.launch) and the launcher that prints it") {
     Kernel f32 = planned_kernel("bij,bjk->bik", DType::F32, {}, "g32");
     Kernel f16 = planned_kernel("bij,bjk->bik", DType::F16, {}, "g16");
     Kernel f64 = planned_kernel("bij,bjk->bik", DType::F64, {}, "g64");
-    // sizes follow index_vars: b, i, k, j for the planned einsum
-    auto sizes = [&](const Kernel &k, int64_t b, int64_t m, int64_t n, int64_t kk) {
-        std::vector<int64_t> out;
-        for (const auto &v : k.index_vars) out.push_back(v == "b" ? b : v == "i" ? m : v == "k" ? n : kk);
-        return out;
+    // The chosen kernel and its grid and block, for dense tensors (strides do not matter here).
+    struct Chosen {
+        std::string kernel;
+        int64_t grid, block, splits;
     };
-    auto d32 = cuda_backend::cuda_gemm_launch_config(f32, sizes(f32, 65536, 32, 32, 32));
-    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 65536, 32, 32, 32)) == "g32_gemm_m32");
-    CHECK(d32.grid_x == 65536);
+    auto chosen = [&](const Kernel &k, int64_t b, int64_t m, int64_t n, int64_t kk) {
+        ir::LaunchFacts f;
+        for (const auto &v : k.index_vars) f.sizes[v] = v == "b" ? b : v == "i" ? m : v == "k" ? n : kk;
+        for (const auto &p : k.params) {
+            f.strides[p.name] = std::vector<int64_t>(static_cast<std::size_t>(p.rank), 1);
+            f.addresses[p.name] = 256;
+        }
+        const ir::LaunchVariant &v = test::emitted_variant(k, f);
+        return Chosen{v.entry(k.name), v.grid.evaluate(f), v.block.evaluate(f), v.splits.evaluate(f)};
+    };
+    Chosen d32 = chosen(f32, 65536, 32, 32, 32);
+    CHECK(d32.kernel == "g32_gemm_m32");
+    CHECK(d32.grid == 65536);
     CHECK(d32.block == 256);
-    CHECK(d32.grid_y == 1);
-    CHECK(d32.grid_z == 1);
-    CHECK(d32.shared_bytes == 0);
-    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 16384, 64, 64, 64)) == "g32_gemm_m64");
-    CHECK(cuda_backend::cuda_gemm_launch_config(f32, sizes(f32, 16384, 64, 64, 64)).grid_x == 16384);
-    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 1, 4096, 4096, 4096)) == "g32_gemm");
-    CHECK(cuda_backend::cuda_gemm_launch_config(f32, sizes(f32, 1, 4096, 4096, 4096)).grid_x == 32 * 32);
-    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 1, 512, 512, 512)) == "g32_gemm_m64"); // 16 tiles
-    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 1, 64, 8192, 512)) == "g32_gemm_m64");
-    CHECK(cuda_backend::cuda_gemm_kernel_name(f32, sizes(f32, 1 << 24, 32, 32, 32)) == "g32_gemm_m32");
-    CHECK(cuda_backend::cuda_gemm_launch_config(f32, sizes(f32, 1 << 24, 32, 32, 32)).grid_x == 65535 * 8);
-    CHECK(cuda_backend::cuda_gemm_kernel_name(f16, sizes(f16, 65536, 32, 32, 32)) == "g16_gemm_m64");
-    CHECK(cuda_backend::cuda_gemm_launch_config(f16, sizes(f16, 65536, 32, 32, 32)).block == 128);
-    CHECK(cuda_backend::cuda_gemm_launch_config(f16, sizes(f16, 1, 4096, 4096, 4096)).block == 256);
-    CHECK(cuda_backend::cuda_gemm_kernel_name(f64, sizes(f64, 16384, 64, 64, 64)) == "g64_gemm");
-    CHECK(cuda_backend::cuda_gemm_launch_config(f64, sizes(f64, 1, 4096, 4096, 4096)).grid_x == 64 * 64);
+    CHECK(d32.splits == 1);
+    CHECK(chosen(f32, 16384, 64, 64, 64).kernel == "g32_gemm_m64");
+    CHECK(chosen(f32, 16384, 64, 64, 64).grid == 16384);
+    CHECK(chosen(f32, 1, 4096, 4096, 4096).kernel == "g32_gemm");
+    CHECK(chosen(f32, 1, 4096, 4096, 4096).grid == 32 * 32);
+    CHECK(chosen(f32, 1, 512, 512, 512).kernel == "g32_gemm_m64"); // 16 tiles
+    CHECK(chosen(f32, 1, 64, 8192, 512).kernel == "g32_gemm_m64");
+    CHECK(chosen(f32, 1 << 24, 32, 32, 32).kernel == "g32_gemm_m32");
+    CHECK(chosen(f32, 1 << 24, 32, 32, 32).grid == 65535 * 8);
+    CHECK(chosen(f16, 65536, 32, 32, 32).kernel == "g16_gemm_m64");
+    CHECK(chosen(f16, 65536, 32, 32, 32).block == 128);
+    CHECK(chosen(f16, 1, 4096, 4096, 4096).block == 256);
+    CHECK(chosen(f64, 16384, 64, 64, 64).kernel == "g64_gemm");
+    CHECK(chosen(f64, 1, 4096, 4096, 4096).grid == 64 * 64);
     // The launcher applies the same rule.
     std::string cu = cuda_backend::emit_cuda({f32}, "test");
-    CHECK(cu.find("if (gemm_M <= 32 && gemm_N <= 32) {") != std::string::npos);
+    CHECK(cu.find("if (sizes[1] <= 32 && sizes[3] <= 32) { // the tiled GEMM in 32x32 tiles") != std::string::npos);
     CHECK(cu.find("g32_gemm_m32<<<(unsigned)grid, 256, 0, stream>>>(") != std::string::npos);
-    CHECK(cu.find("gemm_tiles128 < 132") != std::string::npos);
+    CHECK(cu.find("einfuse_ceil_div(sizes[3], 128) < 132") != std::string::npos);
     CHECK(cu.find("g32<<<") == std::string::npos); // a GEMM kernel's launcher never runs the loop nest
 }

@@ -28,13 +28,6 @@ namespace detail {
 
 namespace {
 
-const GemmVariant kSimt4[] = {{"_gemm", false, 128, 128, 16, 8, 8, 2, 2},
-                              {"_gemm_m64", false, 64, 64, 64, 8, 2, 4, 1},
-                              {"_gemm_m32", false, 32, 32, 32, 4, 1, 8, 1}};
-const GemmVariant kSimt8[] = {{"_gemm", false, 64, 64, 16, 4, 4, 1, 2}, {"_gemm_m32", false, 32, 32, 32, 4, 1, 4, 1}};
-const GemmVariant kMma16[] = {{"_gemm", true, 128, 128, 32, 2, 4, 2, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4, 2}};
-const GemmVariant kMmaTf32[] = {{"_gemm", true, 128, 128, 16, 2, 4, 2, 2}, {"_gemm_m64", true, 64, 64, 32, 2, 2, 4, 2}};
-
 /** What the printer needs of a GEMM kernel's body. */
 struct GemmParts {
     const ir::Kernel &k;
@@ -46,23 +39,10 @@ struct GemmParts {
     std::vector<std::string> a_idx, b_idx; // the operands' index lists
 };
 
-const ir::AssignScalar *find_update(const ir::Stmt &s) {
-    if (const auto *a = s.as<ir::AssignScalar>()) return a;
-    if (const auto *f = s.as<ir::For>()) return find_update(f->body);
-    if (const auto *b = s.as<ir::Block>()) {
-        EINFUSE_ASSERT(b->stmts.size() == 1, "a GEMM's K loop holds one statement");
-        return find_update(b->stmts[0]);
-    }
-    throw InternalError("a GEMM's K loop only accumulates");
-}
-
 GemmParts parts(const ir::Kernel &k) {
     EINFUSE_ASSERT(k.gemm.has_value(), "a GEMM kernel has k.gemm");
-    GemmParts p{k, *k.gemm, ir::around_first_loop(k), nullptr, DType::F32, nullptr, nullptr, {}, {}};
-    EINFUSE_ASSERT(p.around.loop != nullptr, "a GEMM kernel has its K loop");
-    p.update = find_update(p.around.loop->body);
-    for (const auto &s : p.around.before)
-        if (const auto *d = s.as<ir::DeclareScalar>(); d && d->name == p.update->name) p.acc_type = d->type;
+    passes::GemmUpdate u = passes::gemm_update(k);
+    GemmParts p{k, *k.gemm, ir::around_first_loop(k), u.update, u.acc_type, nullptr, nullptr, {}, {}};
     auto accesses = tensor_accesses(k);
     p.a = &k.params.at(k.param_index(p.g.a));
     p.b = &k.params.at(k.param_index(p.g.b));
@@ -185,53 +165,11 @@ std::string variant_config(const GemmVariant &v) {
            ", " + n(v.tm) + ", " + n(v.tn) + ", " + n(v.stages) + ">";
 }
 
-std::string ceil_div(const std::string &x, int d) {
-    return "((" + x + " + " + std::to_string(d - 1) + ") / " + std::to_string(d) + ")";
-}
-
 } // namespace
 
 std::string print_gemm_lambdas(const ir::Kernel &k, const KernelNames &names) {
     GemmParts p = parts(k);
     return print_update(p) + print_epilogue(p, names);
-}
-
-std::optional<DType> gemm_mma_type(const ir::Kernel &k) {
-    GemmParts p = parts(k);
-    if (p.a->dtype != p.b->dtype || p.acc_type != DType::F32) return std::nullopt;
-    // acc = acc + x * y, the reads maybe widened to f32: exactly what the instruction computes.
-    const auto *add = p.update->value.as<ir::Binary>();
-    const auto *mul = add && add->op == ir::BinaryOp::Add ? add->b.as<ir::Binary>() : nullptr;
-    const auto *acc = add ? add->a.as<ir::ScalarRef>() : nullptr;
-    if (!mul || mul->op != ir::BinaryOp::Mul || !acc || acc->name != p.update->name) return std::nullopt;
-    for (const ir::Expr &x : {mul->a, mul->b}) {
-        const ir::Expr &read = x.as<ir::Cast>() ? x.as<ir::Cast>()->value : x;
-        if (!read.as<ir::Access>()) return std::nullopt;
-    }
-    if (p.a->dtype == DType::F16 || p.a->dtype == DType::BF16) return p.a->dtype;
-    if (p.a->dtype == DType::F32 && p.g.allow_tf32) return DType::F32;
-    return std::nullopt;
-}
-
-std::vector<GemmVariant> gemm_variants(const ir::Kernel &k) {
-    auto list = [](const auto &table) { return std::vector<GemmVariant>(std::begin(table), std::end(table)); };
-    if (auto t = gemm_mma_type(k)) return *t == DType::F32 ? list(kMmaTf32) : list(kMma16);
-    GemmParts p = parts(k);
-    std::size_t widest = std::max({dtype_size(p.acc_type), dtype_size(p.a->dtype), dtype_size(p.b->dtype)});
-    return widest == 8 ? list(kSimt8) : list(kSimt4);
-}
-
-std::size_t choose_gemm_variant(const std::vector<GemmVariant> &v, int64_t batch, int64_t m, int64_t n) {
-    auto find = [&](const char *suffix) {
-        for (std::size_t i = 0; i < v.size(); ++i)
-            if (std::string(v[i].suffix) == suffix) return static_cast<int64_t>(i);
-        return int64_t{-1};
-    };
-    int64_t m32 = find("_gemm_m32"), m64 = find("_gemm_m64");
-    int64_t large_tiles = batch * ((m + 127) / 128) * ((n + 127) / 128);
-    if (m <= 32 && n <= 32 && m32 >= 0) return m32;
-    if ((std::min(m, n) <= 64 || large_tiles < kMinLargeTiles) && m64 >= 0) return m64;
-    return static_cast<std::size_t>(find("_gemm"));
 }
 
 std::string print_gemm_kernels(const ir::Kernel &k, const KernelNames &names) {
@@ -273,85 +211,18 @@ std::string print_gemm_kernels(const ir::Kernel &k, const KernelNames &names) {
     return out;
 }
 
-std::string print_gemm_launch(const ir::Kernel &k, const std::vector<std::string> &args) {
+std::string print_gemm_size_checks(const ir::Kernel &k) {
     const ir::Gemm &g = *k.gemm;
-    auto size = [&](const std::vector<std::string> &group) {
-        std::string out;
-        for (const auto &v : group)
-            out += (out.empty() ? "" : " * ") + std::string("sizes[") + std::to_string(k.var_index(v)) + "]";
-        return out.empty() ? std::string("(int64_t)1") : out;
-    };
-    std::string joined;
-    for (const auto &a : args)
-        joined += (joined.empty() ? "" : ",\n            ") + a;
-    std::string out = "    { // the tiled GEMM; the tile shape by the rule of cuda_gemm_launch_config\n";
     // A variable the kernel reads but the groups leave out (planned with size 1) is read at 0
     // only; variables the kernel does not use may have any size.
+    std::string out;
     for (const auto &v : k.index_vars)
         if (!has(g.batch, v) && !has(g.m, v) && !has(g.n, v) && !has(g.k, v) && ir::uses_var(k, v))
-            out += "        if (sizes[" + std::to_string(k.var_index(v)) + "] != 1) return EINFUSE_ERR_SIZE; // " + v +
+            out += "    if (sizes[" + std::to_string(k.var_index(v)) + "] != 1) return EINFUSE_ERR_SIZE; // " + v +
                    " was planned with size 1\n";
-    if (gemm_small_config(k)) out += print_gemm_small_launch(k, joined);
-    out += "        const int64_t gemm_batch = " + size(g.batch) + ", gemm_M = " + size(g.m) +
-           ", gemm_N = " + size(g.n) + ";\n";
-    std::vector<GemmVariant> variants = gemm_variants(k);
-    bool m64 = std::any_of(variants.begin(), variants.end(),
-                           [](const GemmVariant &v) { return std::string(v.suffix) == "_gemm_m64"; });
-    if (m64)
-        out += "        const int64_t gemm_tiles128 = gemm_batch * " + ceil_div("gemm_M", 128) + " * " +
-               ceil_div("gemm_N", 128) + ";\n";
-    out += "        int64_t grid = 0;\n";
-    // The same decision as choose_gemm_variant, as a chain of conditions in its order.
-    std::vector<std::pair<std::string, const GemmVariant *>> chain;
-    for (const auto &v : variants) {
-        std::string s = v.suffix;
-        if (s == "_gemm_m32") chain.insert(chain.begin(), {"gemm_M <= 32 && gemm_N <= 32", &v});
-        if (s == "_gemm_m64")
-            chain.push_back({"gemm_M <= 64 || gemm_N <= 64 || gemm_tiles128 < " + std::to_string(kMinLargeTiles), &v});
-    }
-    for (const auto &v : variants)
-        if (std::string(v.suffix) == "_gemm") chain.push_back({"", &v});
-    for (std::size_t i = 0; i < chain.size(); ++i) {
-        const GemmVariant &v = *chain[i].second;
-        out += std::string(i == 0 ? "        " : " else ") +
-               (chain[i].first.empty() ? "" : "if (" + chain[i].first + ") ") + "{\n";
-        out += "            grid = gemm_batch * " + ceil_div("gemm_M", v.bm) + " * " + ceil_div("gemm_N", v.bn) + ";\n";
-        out += "            if (grid > " + std::to_string(kMaxGrid) + ") grid = " + std::to_string(kMaxGrid) + ";\n";
-        out += "            " + k.name + v.suffix + "<<<(unsigned)grid, " + std::to_string(v.threads()) +
-               ", 0, stream>>>(\n            " + joined + ");\n        }";
-    }
-    return out + "\n        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n    }\n";
+    return out;
 }
 
 } // namespace detail
-
-namespace {
-
-/** The sizes of k's batch, M and N groups at these extents. */
-std::array<int64_t, 3> batch_m_n(const ir::Kernel &k, const std::vector<int64_t> &extents) {
-    EINFUSE_ASSERT(extents.size() == k.index_vars.size(), "one extent per index variable");
-    auto product = [&](const std::vector<std::string> &group) {
-        int64_t n = 1;
-        for (const auto &x : group) n *= extents.at(static_cast<std::size_t>(k.var_index(x)));
-        return n;
-    };
-    return {product(k.gemm->batch), product(k.gemm->m), product(k.gemm->n)};
-}
-
-} // namespace
-
-std::string cuda_gemm_kernel_name(const ir::Kernel &k, const std::vector<int64_t> &extents) {
-    auto v = detail::gemm_variants(k);
-    auto [batch, m, n] = batch_m_n(k, extents);
-    return k.name + v[detail::choose_gemm_variant(v, batch, m, n)].suffix;
-}
-
-CudaGemmLaunch cuda_gemm_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents) {
-    auto v = detail::gemm_variants(k);
-    auto [batch, m, n] = batch_m_n(k, extents);
-    const detail::GemmVariant &c = v[detail::choose_gemm_variant(v, batch, m, n)];
-    int64_t tiles = batch * ((m + c.bm - 1) / c.bm) * ((n + c.bn - 1) / c.bn);
-    return {std::min(tiles, detail::kMaxGrid), 1, 1, c.threads(), 0};
-}
 
 } // namespace einfuse::cuda_backend

@@ -202,71 +202,9 @@ __device__ __forceinline__ void einfuse_gemm_small(const T *a, const T *b, long 
 #endif // EINFUSE_GEMM_SMALL_1
 )";
 
-/** The largest of 4, 2, 1 dividing d. */
-int tile_of(int d) { return d % 4 == 0 ? 4 : d % 2 == 0 ? 2 : 1; }
-
-/** The sizes of the group (one variable) as planned, or 0. */
-int planned_size(const ir::Gemm &g, const std::vector<std::string> &group) {
-    if (group.size() != 1) return 0;
-    auto it = g.planned->find(group[0]);
-    return it == g.planned->end() ? 0 : static_cast<int>(it->second);
-}
-
 std::string ll(int64_t v) { return std::to_string(v) + "LL"; }
 
 } // namespace
-
-int SmallGemm::shared_bytes() const {
-    const int vec = 16 / static_cast<int>(dtype_size(type));
-    return 2 * elements * (m * (bk + vec) + bk * n) * static_cast<int>(dtype_size(type));
-}
-
-std::optional<SmallGemm> gemm_small_config(const ir::Kernel &k, std::string *why_not) {
-    auto no = [&](const std::string &why) -> std::optional<SmallGemm> {
-        if (why_not) *why_not = why;
-        return std::nullopt;
-    };
-    if (!k.gemm) return no("not a GEMM");
-    const ir::Gemm &g = *k.gemm;
-    if (!g.planned) return no("planned without sizes");
-    if (gemm_mma_type(k)) return no("tensor cores");
-    if (g.batch.size() > 1) return no("a batch of several variables");
-    const ir::TensorInfo &a = k.params.at(k.param_index(g.a)), &b = k.params.at(k.param_index(g.b));
-    if (a.dtype != b.dtype || (a.dtype != DType::F32 && a.dtype != DType::F64)) return no("not f32 or f64 operands");
-    const int m = planned_size(g, g.m), n = planned_size(g, g.n), kk = planned_size(g, g.k);
-    if (!m || !n || !kk) return no("M, N or K is not one planned variable");
-    if (m > kSmallMaxDim || n > kSmallMaxDim || kk > kSmallMaxDim) return no("larger than " + std::to_string(kSmallMaxDim));
-    // a as [batch][m][k] and b as [batch][k][n]: the layouts the template reads.
-    auto accesses = tensor_accesses(k);
-    std::vector<std::string> want_a = g.batch, want_b = g.batch;
-    want_a.insert(want_a.end(), {g.m[0], g.k[0]});
-    want_b.insert(want_b.end(), {g.k[0], g.n[0]});
-    if (accesses.at(g.a).size() != 1 || accesses.at(g.a).front() != want_a || accesses.at(g.b).size() != 1 ||
-        accesses.at(g.b).front() != want_b)
-        return no("operands not [batch][m][k] and [batch][k][n]");
-    for (std::size_t p = static_cast<std::size_t>(k.num_inputs); p < k.params.size(); ++p)
-        for (const auto &idx : accesses[k.params[p].name])
-            for (const auto &v : idx)
-                if (!g.planned->count(v)) return no("an output index without a planned size");
-    const int size = static_cast<int>(dtype_size(a.dtype)), vec = 16 / size;
-    if (kk % vec != 0 || n % vec != 0) return no("K or N not a multiple of 16 bytes");
-    SmallGemm s{m, n, kk, 0, 0, tile_of(m), tile_of(n), 1, a.dtype};
-    if (s.tn % vec != 0) return no("N's tile not a multiple of 16 bytes"); // b's rows are read as vectors
-    const int per_element = (m / s.tm) * (n / s.tn);
-    if (per_element < kSmallMinThreadsPerElement)
-        return no("fewer than " + std::to_string(kSmallMinThreadsPerElement) + " threads per batch element");
-    // The most elements per block up to kSmallTargetThreads, then the longest chunk of K that fits.
-    for (s.elements = std::max(1, kSmallTargetThreads / per_element); s.elements >= 1; --s.elements)
-        for (s.bk = kk; s.bk >= vec; --s.bk)
-            if (kk % s.bk == 0 && s.bk % vec == 0 && s.shared_bytes() <= kSmallSharedBytes) goto fits;
-    return no("does not fit " + std::to_string(kSmallSharedBytes) + " bytes of shared memory");
-fits:
-    // Blocks per SM: by shared memory (plus 1 KB the driver reserves per block), capped so that
-    // ptxas may use 64 registers per thread for f32 and 128 for f64 (accumulators, a's vectors).
-    const int regs = size == 8 ? 128 : 64;
-    s.min_blocks = std::max(1, std::min(kSmallSmShared / (s.shared_bytes() + 1024), 65536 / (s.threads() * regs)));
-    return s;
-}
 
 std::string gemm_small_library() { return kSmall; }
 
@@ -311,69 +249,6 @@ std::string print_gemm_small_kernel(const ir::Kernel &k, const KernelNames &name
     return out + "    }\n}\n";
 }
 
-std::string print_gemm_small_launch(const ir::Kernel &k, const std::string &args) {
-    const SmallGemm s = *gemm_small_config(k);
-    const ir::Gemm &g = *k.gemm;
-    KernelNames names(k);
-    auto accesses = tensor_accesses(k);
-    std::string fits;
-    auto add = [&](const std::string &c) { fits += (fits.empty() ? "" : "\n            && ") + c; };
-    for (const auto &[v, size] : std::map<std::string, int>{{g.m[0], s.m}, {g.n[0], s.n}, {g.k[0], s.k}})
-        add("sizes[" + std::to_string(k.var_index(v)) + "] == " + std::to_string(size));
-    for (std::size_t p = 0; p < k.params.size(); ++p) {
-        const auto &t = k.params[p];
-        const bool input = static_cast<int>(p) < k.num_inputs;
-        if (input && t.name != g.a && t.name != g.b) continue;
-        if (!accesses.count(t.name)) continue;
-        const std::string ref = input ? "inputs[" + std::to_string(p) + "]" : "output[" + std::to_string(p - k.num_inputs) + "]";
-        add("einfuse_is_dense(&" + ref + ", " + names.tensor(t.name) + "_dims, sizes)");
-        if (input) add("((unsigned long long)" + ref + ".data & 15) == 0");
-    }
-    const std::string batch = g.batch.empty() ? "(int64_t)1" : "sizes[" + std::to_string(k.var_index(g.batch[0])) + "]";
-    std::string out = "        if (" + fits + ") { // the planned sizes, dense and aligned: the small variant\n";
-    out += "            int64_t grid = (" + batch + " + " + std::to_string(s.elements - 1) + ") / " +
-           std::to_string(s.elements) + ";\n";
-    out += "            if (grid > " + std::to_string(int64_t{kSmallSms} * s.min_blocks) + ") grid = " +
-           std::to_string(int64_t{kSmallSms} * s.min_blocks) + "; // one wave: blocks stride over the rest\n";
-    out += "            if (grid > 0) " + k.name + "_gemm_small<<<(unsigned)grid, " + std::to_string(s.threads()) +
-           ", 0, stream>>>(\n            " + args + ");\n";
-    out += "            return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n        }\n";
-    return out;
-}
-
 } // namespace detail
-
-bool cuda_gemm_small_fits(const ir::Kernel &k, const std::vector<int64_t> &strides,
-                          const std::vector<int64_t> &extents, const std::vector<std::uint64_t> &addresses) {
-    auto s = detail::gemm_small_config(k);
-    if (!s) return false;
-    const ir::Gemm &g = *k.gemm;
-    if (extents.at(k.var_index(g.m[0])) != s->m || extents.at(k.var_index(g.n[0])) != s->n ||
-        extents.at(k.var_index(g.k[0])) != s->k)
-        return false;
-    for (std::size_t p = 0; p < k.params.size(); ++p) {
-        const bool operand = k.params[p].name == g.a || k.params[p].name == g.b;
-        if (static_cast<int>(p) < k.num_inputs && !operand) continue;
-        if (!detail::param_is_dense(k, p, strides, extents)) return false;
-        if (operand && addresses.at(p) % 16 != 0) return false;
-    }
-    return true;
-}
-
-std::string cuda_gemm_kernel_name(const ir::Kernel &k, const std::vector<int64_t> &extents,
-                                  const std::vector<int64_t> &strides, const std::vector<std::uint64_t> &addresses) {
-    if (cuda_gemm_small_fits(k, strides, extents, addresses)) return k.name + "_gemm_small";
-    return cuda_gemm_kernel_name(k, extents);
-}
-
-CudaGemmLaunch cuda_gemm_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents,
-                                       const std::vector<int64_t> &strides,
-                                       const std::vector<std::uint64_t> &addresses) {
-    if (!cuda_gemm_small_fits(k, strides, extents, addresses)) return cuda_gemm_launch_config(k, extents);
-    const detail::SmallGemm s = *detail::gemm_small_config(k);
-    const int64_t batch = k.gemm->batch.empty() ? 1 : extents.at(k.var_index(k.gemm->batch[0]));
-    const int64_t groups = (batch + s.elements - 1) / s.elements;
-    return {std::min(groups, int64_t{detail::kSmallSms} * s.min_blocks), 1, 1, s.threads(), 0};
-}
 
 } // namespace einfuse::cuda_backend

@@ -10,11 +10,12 @@
 
 namespace einfuse::cuda_backend::detail {
 
-// The launch rule, in one place: the emitted launcher prints these numbers and
-// cuda_launch_config() computes with them. 65535 * 8 blocks of 256 threads keep every SM busy on
-// any current GPU; the kernels' grid-stride loop covers larger problems.
-constexpr int64_t kBlockSize = 256;
-constexpr int64_t kMaxGrid = 65535 * 8;
+/** The variant of kind `kind` among k.launch (passes/GpuLaunchRules), which k has. */
+const ir::LaunchVariant &launch_variant(const ir::Kernel &k, ir::VariantKind kind);
+/** Its kernel's name. */
+std::string variant_kernel(const ir::Kernel &k, ir::VariantKind kind);
+/** The value of a launch rule that is a constant (a block size the kernel is compiled for). */
+int64_t constant_rule(const ir::SizeExpr &e);
 
 /** C identifiers for the IR's names. A user may call an index `int`, `idx` or `n_b`; such names
  * get a trailing `_` until nothing collides, so the emitted text always compiles. */
@@ -47,12 +48,6 @@ class KernelNames {
  * a plain variable appears as its text ("i + r"); the strategies that use these lists only run
  * on kernels whose indices are all plain variables. */
 std::map<std::string, std::vector<std::vector<std::string>>> tensor_accesses(const ir::Kernel &k);
-
-/** Whether param `param` of a launch (strides of every param, concatenated; extents in the order
- * of k.index_vars) is stored densely in row-major order of its indices' sizes; dimensions of
- * size 1 may have any stride. */
-bool param_is_dense(const ir::Kernel &k, std::size_t param, const std::vector<int64_t> &strides,
-                    const std::vector<int64_t> &extents);
 
 /** The names of the scalars the kernel declares, in order of declaration. */
 std::vector<std::string> declared_scalars(const ir::Kernel &k);
@@ -98,22 +93,21 @@ std::string print_kernel(const ir::Kernel &k, const KernelNames &names);
 
 // The shared-memory staged variant of a kernel with k.staging (CudaStaged.cpp).
 std::string print_staged_kernel(const ir::Kernel &k, const KernelNames &names);
-/** Launcher lines that run the staged variant and return when every input is dense. */
-std::string print_staged_launch(const ir::Kernel &k, const KernelNames &names, const std::string &args);
-/** The host helper those lines call, guarded for multiple inclusion. */
+/** The host helper einfuse_is_dense that launch rules with dense(tensor) call, guarded for
+ * multiple inclusion. */
 std::string staged_launcher_helpers();
 
 // The tiled broadcast-reduce variant of a kernel with k.tiling, and its combine kernel
 // (CudaTiled.cpp).
-constexpr int64_t kTiledTargetBlocks = 4096; // split the reduction until a launch has this many blocks
-constexpr int64_t kMaxSplits = 64;           // and at most this many parts
 std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names);
-/** Launcher lines that run the tiled kernel, and the combine kernel when split, and return. */
-std::string print_tiled_launch(const ir::Kernel &k, const std::vector<std::string> &args);
 /** The types, error codes and helpers every launcher uses, guarded for multiple inclusion. */
 std::string launcher_preamble();
 /** The comment at the top of the file documenting the launcher ABI and the error codes. */
 std::string abi_comment();
 std::string print_launcher(const ir::Kernel &k, const KernelNames &names);
+/** Launcher lines that walk k.launch: the first variant whose guard holds is launched (CudaLaunchRules.cpp). */
+std::string print_launch_variants(const ir::Kernel &k, const KernelNames &names, const std::vector<std::string> &args);
+/** Whether a printed guard of k calls einfuse_is_dense. */
+bool launch_uses_dense(const ir::Kernel &k);
 
 } // namespace einfuse::cuda_backend::detail

@@ -102,6 +102,15 @@ static inline int einfuse_total_work(const int64_t *sizes, int num_sizes, const 
     return EINFUSE_OK;
 }
 #endif // EINFUSE_LAUNCHER_ABI_1
+
+// The operations of the launch rules the launchers print (ir/LaunchRule.h), on int64_t; not
+// static, so that a file whose rules leave one unused draws no warning.
+#ifndef EINFUSE_LAUNCHER_RULES_1
+#define EINFUSE_LAUNCHER_RULES_1
+inline int64_t einfuse_min(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t einfuse_max(int64_t a, int64_t b) { return a > b ? a : b; }
+inline int64_t einfuse_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+#endif // EINFUSE_LAUNCHER_RULES_1
 #endif // __CUDACC_RTC__
 )";
 }
@@ -221,18 +230,8 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
         sizes.push_back("sizes[" + std::to_string(v) + "]");
     if (!sizes.empty()) args.push_back(join(sizes, ", "));
 
-    if (k.gemm) return out + print_gemm_launch(k, args) + "}\n#endif\n";
-    if (k.staging) out += print_staged_launch(k, names, join(args, ",\n            "));
-    if (k.tiling) out += print_tiled_launch(k, args);
-    out += "    const int64_t block = " + std::to_string(kBlockSize) + ";\n";
-    out += "    int64_t grid = (total + block - 1) / block;\n";
-    out += "    if (grid > " + std::to_string(kMaxGrid) + ") grid = " + std::to_string(kMaxGrid) +
-           "; // the kernel's grid-stride loop covers the rest\n";
-
-    out += "    " + k.name + "<<<(unsigned)grid, (unsigned)block, 0, stream>>>(\n        " + join(args, ",\n        ") +
-           ");\n";
-    out += "    return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n}\n#endif\n";
-    return out;
+    if (k.gemm) out += print_gemm_size_checks(k);
+    return out + print_launch_variants(k, names, args) + "}\n#endif\n";
 }
 
 } // namespace einfuse::cuda_backend::detail

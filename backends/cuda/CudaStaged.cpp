@@ -85,7 +85,7 @@ std::string print_tile_copy(const std::vector<StagedInput> &inputs, const Kernel
 std::string print_staged_kernel(const ir::Kernel &k, const KernelNames &names) {
     EINFUSE_ASSERT(k.staging.has_value(), "a staged kernel has a staging");
     const ir::Staging &st = *k.staging;
-    const int64_t tile = st.batch_per_block, block = kBlockSize;
+    const int64_t tile = st.batch_per_block, block = constant_rule(launch_variant(k, ir::VariantKind::Staged).block);
     auto inputs = staged_inputs(k);
     std::vector<std::string> par = ir::parallel_vars(k);
     EINFUSE_ASSERT(!par.empty() && par.front() == st.batch_var, "the batch variable is the outermost parallel one");
@@ -94,7 +94,7 @@ std::string print_staged_kernel(const ir::Kernel &k, const KernelNames &names) {
 
     std::string out = "// " + k.name + " with its inputs staged through shared memory, " + std::to_string(tile) +
                       " batch elements per block; for dense inputs only (the launcher checks).\n";
-    out += kernel_signature(k, names, "__launch_bounds__(" + std::to_string(block) + ") " + cuda_staged_kernel_name(k)) +
+    out += kernel_signature(k, names, "__launch_bounds__(" + std::to_string(block) + ") " + variant_kernel(k, ir::VariantKind::Staged)) +
            " {\n";
     for (const auto &in : inputs)
         out += "    __shared__ __align__(16) " + c_type(in.info->dtype) + " " + names.tensor(in.info->name) +
@@ -167,57 +167,6 @@ static inline int einfuse_is_dense(const einfuse_tensor *t, const int *dims, con
 )";
 }
 
-std::string print_staged_launch(const ir::Kernel &k, const KernelNames &names, const std::string &args) {
-    const ir::Staging &st = *k.staging;
-    std::string dense;
-    for (int p = 0; p < k.num_inputs; ++p)
-        dense += std::string(dense.empty() ? "" : " && ") + "einfuse_is_dense(&inputs[" + std::to_string(p) + "], " +
-                 names.tensor(k.params[p].name) + "_dims, sizes)";
-    std::string tile = std::to_string(st.batch_per_block);
-    std::string n_batch = "sizes[" + std::to_string(k.var_index(st.batch_var)) + "]";
-    // The staged kernel has the sizes of every variable but the batch built in.
-    for (const auto &[v, n] : st.extents)
-        dense += " && sizes[" + std::to_string(k.var_index(v)) + "] == " + std::to_string(n);
-    std::string out = "    if (" + dense + ") { // inputs dense, sizes as planned: the shared-memory staged variant\n";
-    out += "        int64_t tiles = (" + n_batch + " + " + tile + " - 1) / " + tile + ";\n";
-    out += "        if (tiles > " + std::to_string(kMaxGrid) + ") tiles = " + std::to_string(kMaxGrid) + ";\n";
-    out += "        " + cuda_staged_kernel_name(k) + "<<<(unsigned)tiles, " + std::to_string(kBlockSize) +
-           ", 0, stream>>>(\n            " + args + ");\n";
-    out += "        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n    }\n";
-    return out;
-}
-
-bool param_is_dense(const ir::Kernel &k, std::size_t param, const std::vector<int64_t> &strides,
-                    const std::vector<int64_t> &extents) {
-    std::size_t at = 0;
-    for (std::size_t p = 0; p < param; ++p) at += static_cast<std::size_t>(k.params[p].rank);
-    const std::vector<std::string> indices = cuda_param_indices(k).at(param);
-    int64_t expected = 1;
-    for (std::size_t d = indices.size(); d-- > 0;) {
-        int64_t n = extents.at(k.var_index(indices[d]));
-        if (n > 1 && strides.at(at + d) != expected) return false;
-        expected *= n;
-    }
-    return true;
-}
-
 } // namespace detail
-
-std::string cuda_staged_kernel_name(const ir::Kernel &k) { return k.name + "_staged"; }
-
-bool cuda_staged_fits(const ir::Kernel &k, const std::vector<int64_t> &strides, const std::vector<int64_t> &extents) {
-    if (!k.staging) return false;
-    for (const auto &[v, n] : k.staging->extents)
-        if (extents.at(k.var_index(v)) != n) return false;
-    for (int p = 0; p < k.num_inputs; ++p)
-        if (!detail::param_is_dense(k, static_cast<std::size_t>(p), strides, extents)) return false;
-    return true;
-}
-
-CudaLaunchConfig cuda_staged_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents) {
-    int64_t batch = extents.at(k.var_index(k.staging->batch_var));
-    int64_t tiles = (batch + k.staging->batch_per_block - 1) / k.staging->batch_per_block;
-    return {std::min(tiles, detail::kMaxGrid), detail::kBlockSize};
-}
 
 } // namespace einfuse::cuda_backend

@@ -194,6 +194,8 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
     for (int r = 1; r < static_cast<int>(t.tiling.points_per_thread); ++r) t.point_names.push_back(names.for_point(r, t.par));
     const ir::Tiling &tiling = t.tiling;
     const bool split = t.split;
+    EINFUSE_ASSERT(constant_rule(launch_variant(k, ir::VariantKind::Tiled).block) == kRows,
+                   "the tiled kernel is launched with a thread per tile row");
     DType acc_type = DType::F32;
     for (const auto &s : t.around.before)
         if (const auto *d = s.as<ir::DeclareScalar>(); d && d->name == tiling.accumulator) acc_type = d->type;
@@ -201,7 +203,7 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
     std::string out = "// " + k.name + " with its reduced operands tiled through shared memory" +
                       (split ? "; gridDim.y splits the reduction, and " + k.name + "_combine folds the parts" : "") +
                       ".\n";
-    out += kernel_signature(k, names, "__launch_bounds__(" + std::to_string(kRows) + ") " + cuda_tiled_kernel_name(k),
+    out += kernel_signature(k, names, "__launch_bounds__(" + std::to_string(kRows) + ") " + variant_kernel(k, ir::VariantKind::Tiled),
                             split ? c_type(acc_type) + " *__restrict__ einfuse_partial" : "") +
            " {\n";
     std::map<std::string, std::pair<DType, int64_t>> arrays;
@@ -229,77 +231,6 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
     return out;
 }
 
-std::string print_tiled_launch(const ir::Kernel &k, const std::vector<std::string> &args) {
-    const ir::Tiling &tiling = *k.tiling;
-    const std::string rows = std::to_string(kRows), name = cuda_tiled_kernel_name(k);
-    std::string out = "    { // the tiled kernel; its reduction split across blocks when the output is small\n";
-    const std::string span = std::to_string(kRows * tiling.points_per_thread);
-    out += "        int64_t grid = (total + " + span + " - 1) / " + span + ";\n";
-    out += "        if (grid > " + std::to_string(kMaxGrid) + ") grid = " + std::to_string(kMaxGrid) + ";\n";
-    std::string joined;
-    for (const auto &a : args) joined += (joined.empty() ? "" : ",\n            ") + a;
-    if (!tiling.combine) {
-        out += "        " + name + "<<<(unsigned)grid, " + rows + ", 0, stream>>>(\n            " + joined + ");\n";
-        return out + "        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n    }\n";
-    }
-    const ir::Kernel &combine = *tiling.combine;
-    const ir::TensorInfo &partial = combine.params.at(k.num_inputs);
-    const std::string acc = c_type(partial.dtype);
-    std::string n_j = "sizes[" + std::to_string(k.var_index(tiling.reduce_var)) + "]";
-    out += "        int64_t einfuse_splits = " + std::to_string(kTiledTargetBlocks) + " / grid, tiles = (" + n_j + " + " +
-           rows + " - 1) / " + rows + ";\n";
-    out += "        if (einfuse_splits > " + std::to_string(kMaxSplits) + ") einfuse_splits = " + std::to_string(kMaxSplits) +
-           ";\n";
-    out += "        if (einfuse_splits > tiles) einfuse_splits = tiles;\n";
-    out += "        if (einfuse_splits < 1) einfuse_splits = 1;\n";
-    out += "        " + acc + " *einfuse_partial = NULL;\n";
-    out += "        if (einfuse_splits > 1 && cudaMallocAsync((void **)&einfuse_partial, (size_t)(einfuse_splits * total) * "
-           "sizeof(" + acc + "), stream) != cudaSuccess) {\n";
-    out += "            (void)cudaGetLastError(); // no memory for the parts: run unsplit\n";
-    out += "            einfuse_splits = 1;\n            einfuse_partial = NULL;\n        }\n";
-    out += "        " + name + "<<<dim3((unsigned)grid, (unsigned)einfuse_splits), " + rows + ", 0, stream>>>(\n            " +
-           joined + ",\n            einfuse_partial);\n";
-    // The combine kernel's arguments: k's inputs, the parts [split, parallel...] densely, k's
-    // outputs, k's sizes and the split count.
-    std::vector<std::string> par = ir::parallel_vars(k);
-    std::string partial_arg = "(const " + acc + " *)einfuse_partial, total", stride;
-    for (std::size_t d = 0; d < par.size(); ++d) {
-        stride.clear();
-        for (std::size_t e = d + 1; e < par.size(); ++e)
-            stride += (stride.empty() ? "" : " * ") + std::string("sizes[") + std::to_string(k.var_index(par[e])) + "]";
-        partial_arg += ", " + (stride.empty() ? std::string("(int64_t)1") : stride);
-    }
-    std::vector<std::string> combine_args(args.begin(), args.begin() + k.num_inputs);
-    combine_args.push_back(partial_arg);
-    combine_args.insert(combine_args.end(), args.begin() + k.num_inputs, args.end());
-    combine_args.back() += ", einfuse_splits";
-    std::string joined_combine;
-    for (const auto &a : combine_args) joined_combine += (joined_combine.empty() ? "" : ",\n                ") + a;
-    out += "        if (einfuse_splits > 1) {\n";
-    out += "            int64_t combine_grid = (total + " + rows + " - 1) / " + rows + ";\n";
-    out += "            if (combine_grid > " + std::to_string(kMaxGrid) + ") combine_grid = " + std::to_string(kMaxGrid) + ";\n";
-    out += "            " + combine.name + "<<<(unsigned)combine_grid, " + rows + ", 0, stream>>>(\n                " +
-           joined_combine + ");\n";
-    out += "            cudaFreeAsync(einfuse_partial, stream);\n        }\n";
-    return out + "        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n    }\n";
-}
-
 } // namespace detail
-
-std::string cuda_tiled_kernel_name(const ir::Kernel &k) { return k.name + "_tiled"; }
-
-CudaLaunchConfig cuda_tiled_launch_config(const ir::Kernel &k, const std::vector<int64_t> &extents) {
-    int64_t total = 1;
-    for (const auto &v : ir::parallel_vars(k)) total *= extents.at(k.var_index(v));
-    int64_t span = detail::kRows * k.tiling->points_per_thread;
-    return {std::min((total + span - 1) / span, detail::kMaxGrid), detail::kRows};
-}
-
-int64_t cuda_tiled_splits(const ir::Kernel &k, int64_t grid, int64_t reduce_extent) {
-    if (!k.tiling || !k.tiling->combine || grid <= 0) return 1;
-    int64_t wanted = std::max<int64_t>(1, detail::kTiledTargetBlocks / grid);
-    int64_t tiles = (reduce_extent + detail::kRows - 1) / detail::kRows;
-    return std::max<int64_t>(1, std::min({wanted, detail::kMaxSplits, tiles}));
-}
 
 } // namespace einfuse::cuda_backend

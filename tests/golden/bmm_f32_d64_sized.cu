@@ -89,6 +89,15 @@ static inline int einfuse_total_work(const int64_t *sizes, int num_sizes, const 
     return EINFUSE_OK;
 }
 #endif // EINFUSE_LAUNCHER_ABI_1
+
+// The operations of the launch rules the launchers print (ir/LaunchRule.h), on int64_t; not
+// static, so that a file whose rules leave one unused draws no warning.
+#ifndef EINFUSE_LAUNCHER_RULES_1
+#define EINFUSE_LAUNCHER_RULES_1
+inline int64_t einfuse_min(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t einfuse_max(int64_t a, int64_t b) { return a > b ? a : b; }
+inline int64_t einfuse_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+#endif // EINFUSE_LAUNCHER_RULES_1
 #endif // __CUDACC_RTC__
 #ifndef __CUDACC_RTC__
 #ifndef EINFUSE_LAUNCHER_DENSE_1
@@ -621,53 +630,40 @@ extern "C" int einfuse_bij_bjk_to_bik_launch(const einfuse_tensor *inputs, int n
     if (err != EINFUSE_OK) return err;
     if (total == 0) return EINFUSE_OK;
 
-    { // the tiled GEMM; the tile shape by the rule of cuda_gemm_launch_config
-        if (sizes[1] == 64
-            && sizes[2] == 64
-            && sizes[3] == 64
-            && einfuse_is_dense(&inputs[0], in0_dims, sizes)
-            && ((unsigned long long)inputs[0].data & 15) == 0
-            && einfuse_is_dense(&inputs[1], in1_dims, sizes)
-            && ((unsigned long long)inputs[1].data & 15) == 0
-            && einfuse_is_dense(&output[0], out_dims, sizes)) { // the planned sizes, dense and aligned: the small variant
-            int64_t grid = (sizes[0] + 0) / 1;
-            if (grid > 528) grid = 528; // one wave: blocks stride over the rest
-            if (grid > 0) einfuse_bij_bjk_to_bik_gemm_small<<<(unsigned)grid, 256, 0, stream>>>(
+    if (sizes[1] == 64 && sizes[2] == 64 && sizes[3] == 64 && einfuse_is_dense(&inputs[0], in0_dims, sizes) && ((unsigned long long)inputs[0].data & 15) == 0 && einfuse_is_dense(&inputs[1], in1_dims, sizes) && ((unsigned long long)inputs[1].data & 15) == 0 && einfuse_is_dense(&output[0], out_dims, sizes)) { // the planned sizes, dense and aligned: the small variant
+        const int64_t grid = einfuse_min(sizes[0], 528);
+        einfuse_bij_bjk_to_bik_gemm_small<<<(unsigned)grid, 256, 0, stream>>>(
             (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1], inputs[0].strides[2],
             (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1], inputs[1].strides[2],
             (float *)output[0].data, output[0].strides[0], output[0].strides[1], output[0].strides[2],
             sizes[0], sizes[1], sizes[2], sizes[3]);
-            return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
-        }
-        const int64_t gemm_batch = sizes[0], gemm_M = sizes[1], gemm_N = sizes[3];
-        const int64_t gemm_tiles128 = gemm_batch * ((gemm_M + 127) / 128) * ((gemm_N + 127) / 128);
-        int64_t grid = 0;
-        if (gemm_M <= 32 && gemm_N <= 32) {
-            grid = gemm_batch * ((gemm_M + 31) / 32) * ((gemm_N + 31) / 32);
-            if (grid > 524280) grid = 524280;
-            einfuse_bij_bjk_to_bik_gemm_m32<<<(unsigned)grid, 256, 0, stream>>>(
-            (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1], inputs[0].strides[2],
-            (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1], inputs[1].strides[2],
-            (float *)output[0].data, output[0].strides[0], output[0].strides[1], output[0].strides[2],
-            sizes[0], sizes[1], sizes[2], sizes[3]);
-        } else if (gemm_M <= 64 || gemm_N <= 64 || gemm_tiles128 < 132) {
-            grid = gemm_batch * ((gemm_M + 63) / 64) * ((gemm_N + 63) / 64);
-            if (grid > 524280) grid = 524280;
-            einfuse_bij_bjk_to_bik_gemm_m64<<<(unsigned)grid, 256, 0, stream>>>(
-            (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1], inputs[0].strides[2],
-            (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1], inputs[1].strides[2],
-            (float *)output[0].data, output[0].strides[0], output[0].strides[1], output[0].strides[2],
-            sizes[0], sizes[1], sizes[2], sizes[3]);
-        } else {
-            grid = gemm_batch * ((gemm_M + 127) / 128) * ((gemm_N + 127) / 128);
-            if (grid > 524280) grid = 524280;
-            einfuse_bij_bjk_to_bik_gemm<<<(unsigned)grid, 256, 0, stream>>>(
-            (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1], inputs[0].strides[2],
-            (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1], inputs[1].strides[2],
-            (float *)output[0].data, output[0].strides[0], output[0].strides[1], output[0].strides[2],
-            sizes[0], sizes[1], sizes[2], sizes[3]);
-        }
         return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
     }
+    if (sizes[1] <= 32 && sizes[3] <= 32) { // the tiled GEMM in 32x32 tiles
+        const int64_t grid = einfuse_min(sizes[0] * einfuse_ceil_div(sizes[1], 32) * einfuse_ceil_div(sizes[3], 32), 524280);
+        einfuse_bij_bjk_to_bik_gemm_m32<<<(unsigned)grid, 256, 0, stream>>>(
+            (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1], inputs[0].strides[2],
+            (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1], inputs[1].strides[2],
+            (float *)output[0].data, output[0].strides[0], output[0].strides[1], output[0].strides[2],
+            sizes[0], sizes[1], sizes[2], sizes[3]);
+        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
+    }
+    if (sizes[1] <= 64 || sizes[3] <= 64 || sizes[0] * einfuse_ceil_div(sizes[1], 128) * einfuse_ceil_div(sizes[3], 128) < 132) { // the tiled GEMM in 64x64 tiles
+        const int64_t grid = einfuse_min(sizes[0] * einfuse_ceil_div(sizes[1], 64) * einfuse_ceil_div(sizes[3], 64), 524280);
+        einfuse_bij_bjk_to_bik_gemm_m64<<<(unsigned)grid, 256, 0, stream>>>(
+            (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1], inputs[0].strides[2],
+            (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1], inputs[1].strides[2],
+            (float *)output[0].data, output[0].strides[0], output[0].strides[1], output[0].strides[2],
+            sizes[0], sizes[1], sizes[2], sizes[3]);
+        return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
+    }
+    // the tiled GEMM in 128x128 tiles
+    const int64_t grid = einfuse_min(sizes[0] * einfuse_ceil_div(sizes[1], 128) * einfuse_ceil_div(sizes[3], 128), 524280);
+    einfuse_bij_bjk_to_bik_gemm<<<(unsigned)grid, 256, 0, stream>>>(
+        (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1], inputs[0].strides[2],
+        (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1], inputs[1].strides[2],
+        (float *)output[0].data, output[0].strides[0], output[0].strides[1], output[0].strides[2],
+        sizes[0], sizes[1], sizes[2], sizes[3]);
+    return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
 }
 #endif
