@@ -63,7 +63,7 @@ int planned_size(const ir::Gemm &g, const std::vector<std::string> &group) {
 /** Every distinct index list each tensor is used with, in order of appearance. */
 std::map<std::string, std::vector<std::vector<std::string>>> accesses(const ir::Kernel &k) {
     std::map<std::string, std::vector<std::vector<std::string>>> out;
-    ir::for_each_tensor_use(k.body, [&](const std::string &t, const std::vector<std::string> &idx) {
+    ir::for_each_tensor_var_use(k.body, [&](const std::string &t, const std::vector<std::string> &idx) {
         auto &seen = out[t];
         if (std::find(seen.begin(), seen.end(), idx) == seen.end()) seen.push_back(idx);
     });
