@@ -9,6 +9,7 @@
 #include "support/Npy.h"
 
 #include <cstring>
+#include <new>
 #include <random>
 
 namespace einfuse {
@@ -144,7 +145,11 @@ Array::Array(ScalarType dtype, std::vector<std::int64_t> shape, Device device)
     std::int64_t n = guarded("", [&] { return element_count(shape_); });
     std::size_t bytes = array_bytes(n, dtype_);
     if (device_.kind == DeviceKind::Cpu) {
-        bytes_.resize(bytes);
+        try {
+            bytes_.resize(bytes);
+        } catch (const std::bad_alloc &) { // an einfuse::Error like every other refusal, not bad_alloc
+            input_error("cannot allocate " + std::to_string(bytes) + " bytes for an array");
+        }
         return;
     }
     if (device_.id != 0) input_error("einfuse drives CUDA device 0 only, not device " + std::to_string(device_.id));
