@@ -41,8 +41,10 @@ double apply(BinaryOp op, double a, double b) {
     case BinaryOp::Sub: return a - b;
     case BinaryOp::Mul: return a * b;
     case BinaryOp::Div: return a / b;
-    case BinaryOp::Max: return std::max(a, b);
-    case BinaryOp::Min: return std::min(a, b);
+    // IEEE 754 maxNum/minNum (C's fmax): a NaN operand is ignored, as the kernels' fmax and
+    // LLVM's maxnum do (docs/language.md, "NaN"). std::max would depend on the operand order.
+    case BinaryOp::Max: return std::fmax(a, b);
+    case BinaryOp::Min: return std::fmin(a, b);
     case BinaryOp::Pow: return std::pow(a, b);
     case BinaryOp::Lt: return a < b;
     case BinaryOp::Le: return a <= b;
@@ -64,7 +66,7 @@ double apply(UnaryOp op, double x) {
     case UnaryOp::Abs: return std::abs(x);
     case UnaryOp::Tanh: return std::tanh(x);
     case UnaryOp::Sigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case UnaryOp::Relu: return x > 0 ? x : 0.0;
+    case UnaryOp::Relu: return x > 0 ? x : 0.0; // fmax(x, 0): relu(NaN) = 0
     case UnaryOp::Gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     case UnaryOp::Sin: return std::sin(x);
     case UnaryOp::Cos: return std::cos(x);

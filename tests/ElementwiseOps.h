@@ -141,10 +141,10 @@ inline long double reference(UnaryOp op, long double x, DType t) {
 }
 inline long double reference(BinaryOp op, long double a, long double b) {
     switch (op) {
-    case BinaryOp::Max:
-        return std::max(a, b);
+    case BinaryOp::Max: // maxNum: a NaN operand is ignored (docs/language.md, "NaN")
+        return std::fmax(a, b);
     case BinaryOp::Min:
-        return std::min(a, b);
+        return std::fmin(a, b);
     case BinaryOp::Pow:
         return std::pow(a, b);
     case BinaryOp::Lt:
@@ -299,8 +299,10 @@ inline void check_unary(const KernelRunner &run, const UnaryRow &row, DType t) {
 inline void check_binary(const KernelRunner &run, const BinaryRow &row, DType t) {
     std::vector<Tensor> ins;
     if (row.discrete) {
-        ins.push_back(discrete_input(t, kOpsLength, is_comparison(row.op)));
-        ins.push_back(discrete_input(t, kOpsLength, is_comparison(row.op)));
+        // NaN among the operands of the comparisons and of max/min, whose NaN rule is stated.
+        bool nan = is_comparison(row.op) || row.op == BinaryOp::Max || row.op == BinaryOp::Min;
+        ins.push_back(discrete_input(t, kOpsLength, nan));
+        ins.push_back(discrete_input(t, kOpsLength, nan));
     } else {
         ins.push_back(random_input(t, kOpsLength, row.lo, row.hi));
         ins.push_back(random_input(t, kOpsLength, -4, 4));
