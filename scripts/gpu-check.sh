@@ -3,7 +3,8 @@
 # beside it. `tests`: the gpu, golden and cli tests, CLI runs checked against the reference, and
 # compute-sanitizer memcheck and racecheck on the staged, tiled and GEMM kernels. `bench`: the
 # benchmark of the brief's table against the installed peers (bench/gpu_bench.py; `quick` skips
-# torch.compile) and the small batched GEMMs (bench/gemm_gpu_bench.py). Default: tests, then the quick benchmark. Results go to $OUT (or ./gpu-results).
+# torch.compile) and the small batched GEMMs (bench/gemm_gpu_bench.py). `compare`: bench/gpu_before_after.py
+# against an earlier build in .gpu-carry/base/. Default: tests, then the quick benchmark. Results go to $OUT (or ./gpu-results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
@@ -20,6 +21,11 @@ what=${1:-all}
 {
     step "device"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+    if [[ $what == compare ]]; then # .gpu-carry/base/einfuse: an earlier build, the same cases side by side
+        step "benchmark: before (.gpu-carry/base) and after, alternating on this GPU"
+        run python3 bench/gpu_before_after.py $bin/base/einfuse $bin/einfuse "$OUT"
+        exit $status
+    fi
     if [[ $what == bench ]]; then
         step "host time of a cached call (public C++ API, device arrays)"
         run $bin/gpu_call_overhead
