@@ -18,4 +18,8 @@ for t in gpu_tests golden_tests cli_tests unit_tests; do
 done
 cp build-gpu/bench/gpu_call_overhead .gpu-carry/
 strip .gpu-carry/*
+# The disk cache authenticates entries with OpenSSL's libcrypto (Debian 12: libcrypto.so.3); the
+# GPU machine may lack it, so it travels along and gpu-check.sh uses it only where it is missing.
+mkdir -p .gpu-carry/lib
+cp -L "$(ldd .gpu-carry/einfuse | awk '/libcrypto/ {print $3}')" .gpu-carry/lib/
 du -sh .gpu-carry

@@ -11,6 +11,9 @@ OUT=${OUT:-gpu-results}
 mkdir -p "$OUT"
 export EINFUSE_SOURCE_DIR=$PWD EINFUSE_CLI=$PWD/.gpu-carry/einfuse
 bin=.gpu-carry
+if ldd $bin/einfuse | grep -q "not found"; then # libcrypto from gpu-build.sh, only where missing
+    export LD_LIBRARY_PATH=$PWD/$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
 GAUSS="out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])"
 status=0
 
