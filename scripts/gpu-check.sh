@@ -68,6 +68,7 @@ what=${1:-all}
         run compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 $bin/gpu_tests \
             --test-case="gpu gemm: the rule*,gpu gemm: transposed*"
     done
+    [[ $what == tests ]] && exit $status
     step "host time of a cached call (public C++ API, device arrays)"
     run $bin/gpu_call_overhead
     step "benchmark (quick: no torch.compile)"
