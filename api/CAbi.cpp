@@ -97,14 +97,20 @@ View view_of(const DLTensor &t, const std::string &what, bool output) {
         std::int64_t stride = t.strides ? t.strides[d] : 1;
         if (t.shape[d] < 0) fail(EINFUSE_ERROR_ARGUMENT, what + " has a negative extent");
         if (stride < 0) fail(EINFUSE_ERROR_ARGUMENT, what + " has a negative stride (not supported)");
-        if (output && stride == 0 && t.shape[d] > 1)
-            fail(EINFUSE_ERROR_ARGUMENT, what + " has a zero stride: an output's elements may not overlap");
     }
+    View v;
     try { // the View refuses a byte span past int64 (offsets inside it would wrap)
-        return from_dlpack(t);
+        v = from_dlpack(t);
     } catch (const Error &e) {
         fail(EINFUSE_ERROR_ARGUMENT, what + ": " + e.message());
     }
+    // A zero stride (or strides that step onto each other) where a dimension has more than one
+    // element; with a dimension of size 0 there are no elements, and numpy gives such one stride 0.
+    if (output && has_overlapping_elements(v))
+        fail(EINFUSE_ERROR_ARGUMENT, what + "'s strides make its elements overlap (a zero stride on a dimension of "
+                                            "size > 1, or strides that step onto each other); an output's elements "
+                                            "may not overlap");
+    return v;
 }
 
 std::string shape_text(const std::vector<std::int64_t> &s) {

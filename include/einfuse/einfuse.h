@@ -37,7 +37,8 @@ typedef struct einfuse_kernel einfuse_kernel;
 
 /* Computes an einsum ("bij,bjk->bik") or a one-output program ("D[i] = relu(A[i,j] * x[j])") of
  * `inputs` into the caller-allocated `output`. The sizes come from the inputs' shapes; the output
- * must have the result's shape and dtype (any strides that do not overlap). All tensors live on
+ * must have the result's shape and dtype (any strides whose elements do not overlap one another;
+ * it may share memory with an input: numpy's result, through a temporary). All tensors live on
  * the host (kDLCPU) or all on one CUDA device (kDLCUDA; computed there, in place). A program's
  * inputs are given in the order of their first use in the text. Compiled kernels are cached per (expression, dtypes,
  * ranks, device), so a repeated call does not recompile. Returns an einfuse_status. */

@@ -152,6 +152,18 @@ std::optional<ScalarType> scalar_type_of(DLDataType t);
  * DLTensor is valid while `v` lives, unmoved and unassigned. Treat them as read-only. */
 DLTensor to_dlpack(const View &v);
 
+/** Whether the memory of two views may overlap: their byte ranges, from the lowest to the highest
+ * byte each can reach, meet (numpy's may_share_memory). A view without elements shares nothing.
+ * Kernel::run computes an output for which this holds with any input or other output into a
+ * temporary and copies it, so that the result is numpy's. */
+bool may_share_memory(const View &a, const View &b);
+
+/** Whether two elements of the view are the same memory: a stride of 0, or strides that step onto
+ * one another, on a dimension of size > 1 (any stride is fine for a dimension of size 0 or 1).
+ * Exact for the layouts one meets; a layout too irregular to decide in bounded time counts as
+ * overlapping. An output like that is refused (an Input error). */
+bool has_overlapping_elements(const View &v);
+
 /** An owning, C-contiguous tensor: what the allocating calls return. On the host it is
  * zero-initialised and copies are deep; on a CUDA device (Device::cuda()) its memory is shared by
  * copies, uninitialised until written, and read on the host through to_doubles(). */
