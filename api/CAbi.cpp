@@ -8,6 +8,7 @@
 
 #include <mutex>
 #include <new>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -128,11 +129,14 @@ std::string type_text(ScalarType t, int rank) {
 
 using namespace einfuse;
 
-/** A compiled kernel and the text einfuse_kernel_source hands out. The Kernel serialises its own
- * runs; the mutex guards `source`. */
+/** A compiled kernel and the texts einfuse_kernel_source handed out. The Kernel serialises its
+ * own runs; the mutex guards `sources`. Each text, once handed out, stays as it is until
+ * einfuse_free: one thread may read it while another runs the kernel at new sizes and asks for
+ * the new source (before, the second call freed the text the first thread was reading). A set
+ * keeps one copy of each distinct text (one per set of sizes asked for), at a stable address. */
 struct einfuse_kernel {
     Kernel kernel;
-    std::string source;
+    std::set<std::string> sources;
     std::mutex mutex;
 };
 
@@ -269,8 +273,7 @@ const char *einfuse_kernel_source(einfuse_kernel *k) {
         if (!k) fail(EINFUSE_ERROR_ARGUMENT, "the kernel is a null pointer");
         std::string source = k->kernel.cuda_source(); // a host kernel's is planned for the GPU
         std::lock_guard<std::mutex> lock(k->mutex);
-        k->source = std::move(source);
-        result = k->source.c_str();
+        result = k->sources.insert(std::move(source)).first->c_str();
     });
     return result;
 }

@@ -68,8 +68,8 @@ EINFUSE_EXPORT int einfuse_run_on_stream(einfuse_kernel *k, int num_inputs, cons
                                          DLTensor *outputs, void *stream);
 
 /* The standalone CUDA source of k, the text `einfuse compile --target cuda` writes (planned for
- * the sizes of k's last run, if any). Owned by k: valid until the next call for k or
- * einfuse_free(k). NULL on failure. */
+ * the sizes of k's last run, if any). Owned by k and never changed: valid until einfuse_free(k),
+ * whatever other threads do with k meanwhile. NULL on failure. */
 EINFUSE_EXPORT const char *einfuse_kernel_source(einfuse_kernel *k);
 
 /* Releases k; NULL is ignored. */
