@@ -46,9 +46,9 @@ template <class F> int guarded(F &&f) {
         case ErrorKind::Internal: return EINFUSE_ERROR_INTERNAL;
         }
         return EINFUSE_ERROR_INTERNAL;
-    } catch (const std::bad_alloc &) {
+    } catch (const std::bad_alloc &) { // the C++ API's own calls say Error (Target) instead
         last_error = "einfuse: error: out of memory";
-        return EINFUSE_ERROR_INTERNAL;
+        return EINFUSE_ERROR_TARGET;
     } catch (const std::exception &e) {
         last_error = std::string("einfuse: internal error: ") + e.what();
         return EINFUSE_ERROR_INTERNAL;

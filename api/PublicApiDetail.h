@@ -7,6 +7,7 @@
 #include "support/Error.h"
 #include "support/Tensor.h"
 
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,15 @@ inline ScalarType external(DType t) {
     throw Error(ErrorKind::Input, message, "einfuse: error: " + message + "\n");
 }
 
+/** Memory the machine would not give where no size of the caller's asked for it (compiled code,
+ * the planner's tables): a Target error, as the CLI's exit 4, never std::bad_alloc escaping the
+ * API or an "internal error". An array or tensor of the caller's sizes that cannot be allocated
+ * is an Input error instead ("cannot allocate N bytes ..."), as the CLI's exit 2. */
+[[noreturn]] inline void out_of_memory(const std::string &what) {
+    std::string message = "out of memory" + (what.empty() ? std::string() : ": " + what);
+    throw Error(ErrorKind::Target, message, "einfuse: error: " + message + "\n");
+}
+
 /** The public Error of a user error whose ranges point into `source`. */
 Error from_diagnostic(const Diagnostic &d, std::string_view source);
 
@@ -57,6 +67,8 @@ template <class F> auto guarded(std::string_view source, F &&f) -> decltype(f())
         throw Error(ErrorKind::Target, e.what(), "einfuse: error: " + std::string(e.what()) + "\n");
     } catch (const InternalError &e) {
         throw Error(ErrorKind::Internal, e.what(), "einfuse: internal error: " + std::string(e.what()) + "\n");
+    } catch (const std::bad_alloc &) {
+        out_of_memory("");
     }
 }
 

@@ -144,7 +144,13 @@ Array::Array(ScalarType dtype, std::vector<std::int64_t> shape, Device device)
     std::int64_t n = guarded("", [&] { return element_count(shape_); });
     std::size_t bytes = array_bytes(n, dtype_);
     if (device_.kind == DeviceKind::Cpu) {
-        bytes_.resize(bytes);
+        try {
+            bytes_.resize(bytes);
+        } catch (const std::bad_alloc &) {
+            // As an internal Tensor's (support/Tensor.cpp): the size is the caller's, so is the error.
+            input_error("cannot allocate " + std::to_string(bytes) + " bytes for an array of " + std::to_string(n) +
+                        " " + std::string(scalar_type_name(dtype_)) + " elements: out of memory");
+        }
         return;
     }
     if (device_.id != 0) input_error("einfuse drives CUDA device 0 only, not device " + std::to_string(device_.id));

@@ -28,8 +28,8 @@ enum einfuse_status {
     EINFUSE_OK = 0,
     EINFUSE_ERROR_ARGUMENT = 1,   /* a null pointer, a wrong count, an unsupported dtype or device */
     EINFUSE_ERROR_EXPRESSION = 2, /* the expression, a shape or a type is wrong (as the CLI's exit 2) */
-    EINFUSE_ERROR_TARGET = 4,     /* no CUDA device, CUDA not built in, NVRTC or launch failed */
-    EINFUSE_ERROR_INTERNAL = 5    /* einfuse's own bug, or out of memory */
+    EINFUSE_ERROR_TARGET = 4,     /* no CUDA device, CUDA not built in, NVRTC or launch failed, out of memory */
+    EINFUSE_ERROR_INTERNAL = 5    /* einfuse's own bug */
 };
 
 /* A compiled, reusable kernel for one expression and signature. Opaque. */
