@@ -5,6 +5,7 @@
 #include "api/Einfuse.h"
 #include "frontend/Einsum.h"
 #include "frontend/Program.h"
+#include "support/AtomicFile.h"
 #include "support/Checked.h"
 #include "support/Npy.h"
 
@@ -209,6 +210,10 @@ NpyTensor load_npy(const std::string &path) {
 void save_npy(const std::string &path, const View &v) {
     if (v.device().kind != DeviceKind::Cpu) input_error("save_npy takes a host view");
     guarded("", [&] { einfuse::write_npy(path, borrow(v)); });
+}
+
+void save_text(const std::string &path, std::string_view text) {
+    guarded("", [&] { einfuse::write_file_atomically(path, text); });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-// The einfuse command's messages (issue 14 item 12): a thread the system will not start is a
-// clear error (exit 4), not "internal error (please report)"; control bytes of an expression are
-// escaped on stderr; EINFUSE_CACHE_DIR=OFF makes no folder ./OFF.
+// The einfuse command's messages and files (issue 14 items 4 and 12): a thread the system will
+// not start is a clear error (exit 4), not "internal error (please report)"; control bytes of an
+// expression are escaped on stderr; EINFUSE_CACHE_DIR=OFF makes no folder ./OFF; and
+// `einfuse compile -o FILE` replaces FILE atomically, like run --output.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -85,5 +86,29 @@ TEST_CASE("cli messages: EINFUSE_CACHE_DIR=OFF (any case) makes no folder") {
                            " run \"ij->ji\" --dims i=3,j=5")
                   .code == 0);
         CHECK(!fs::exists(s.dir / off));
+    }
+}
+
+TEST_CASE("cli messages: compile -o replaces the file atomically") {
+    Scratch s;
+    const fs::path file = s.dir / "kernel.cu";
+    std::ofstream(file) << "the old file\n";
+    SUBCASE("a write that fails (a file size limit, as a full disk) leaves the old file whole") {
+        // SIGXFSZ ignored: the write fails with EFBIG instead of killing the process.
+        Result r = shell(s, "ulimit -f 1 && trap '' XFSZ && exec " + cli() + " compile \"bij,bjk->bik\" -o " +
+                                file.string());
+        CAPTURE(r.err);
+        CHECK(r.code == 2);
+        CHECK(has(r.err, "cannot write '" + file.string() + "'"));
+        CHECK(slurp(file) == "the old file\n");
+        int temporaries = 0;
+        for (const auto &e : fs::directory_iterator(s.dir)) temporaries += has(e.path().filename().string(), ".tmp-");
+        CHECK(temporaries == 0);
+    }
+    SUBCASE("a write that succeeds replaces it with what stdout would show") {
+        CHECK(shell(s, cli() + " compile \"bij,bjk->bik\" -o " + file.string()).code == 0);
+        CHECK(shell(s, cli() + " compile \"bij,bjk->bik\" >" + (s.dir / "stdout.cu").string()).code == 0);
+        CHECK(slurp(file) == slurp(s.dir / "stdout.cu"));
+        CHECK(slurp(file).size() > 1024);
     }
 }

@@ -221,6 +221,10 @@ NpyTensor load_npy(const std::string &path);
 /** Writes a host view to `path` in C order (version 1.0 header; 2.0 when the header needs it).
  * Input error for bf16 (numpy has no such type) or an I/O failure. */
 void save_npy(const std::string &path, const View &v);
+/** Replaces `path`'s content with `text`, atomically as save_npy does (a temporary beside it,
+ * fsync, rename): a failed write (a full disk, a file size limit) leaves the old file whole and
+ * is an Input error naming the file. What `einfuse compile -o FILE` writes with. */
+void save_text(const std::string &path, std::string_view text);
 
 // ---------------------------------------------------------------------------------------------
 // Compiling
