@@ -80,10 +80,12 @@ bool may_share_memory(const View &a, const View &b) {
 }
 
 bool has_overlapping_elements(const View &v) {
+    const auto &shape = v.shape();
+    // No elements at all: any strides (numpy gives a size-0 dimension stride 0).
+    if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return false;
     std::vector<Dim> dims;
-    for (std::size_t d = 0; d < v.shape().size(); ++d) {
-        if (v.shape()[d] == 0) return false; // no elements at all: any strides (numpy gives 0)
-        if (v.shape()[d] == 1) continue;     // a size-1 dimension never moves: its stride is free
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+        if (v.shape()[d] == 1) continue; // a size-1 dimension never moves: its stride is free
         std::int64_t stride = v.strides()[d] < 0 ? -v.strides()[d] : v.strides()[d];
         if (stride == 0) return true; // size > 1 and stride 0: elements 0 and 1 coincide
         dims.push_back({v.shape()[d], stride});

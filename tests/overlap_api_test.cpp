@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,42 @@ TEST_CASE("overlap: may_share_memory compares byte ranges, has_overlapping_eleme
     CHECK(!einfuse::has_overlapping_elements(View(buf, {3, 3}, {2, 3})));         // interleaved, disjoint
     CHECK(!einfuse::has_overlapping_elements(View(buf, {3, 2}, {4, 6})));         // 0 4 8 6 10 14
     CHECK(einfuse::has_overlapping_elements(View(buf, {2, 2, 2}, {1, 2, 3})));    // 1+2 = 3
+}
+
+TEST_CASE("overlap: has_overlapping_elements agrees with enumerating every element") {
+    // Small random layouts, most of them neither C nor Fortran order, so the exact search runs.
+    std::mt19937_64 rng(20261206);
+    static float buf[8192];
+    int overlapping = 0, disjoint = 0;
+    for (int trial = 0; trial < 3000; ++trial) {
+        const bool large = trial % 2; // also ranks up to 5, sizes up to 6 and strides up to 40
+        int rank = 1 + static_cast<int>(rng() % (large ? 5 : 4));
+        std::vector<int64_t> shape, strides;
+        for (int d = 0; d < rank; ++d) {
+            shape.push_back(static_cast<int64_t>(rng() % (large ? 7 : 5)));
+            strides.push_back(static_cast<int64_t>(rng() % (large ? 41 : 13)));
+        }
+        std::set<int64_t> offsets;
+        int64_t count = 1;
+        for (int64_t n : shape) count *= n;
+        for (int64_t flat = 0; flat < count; ++flat) {
+            int64_t rest = flat, offset = 0;
+            for (int d = rank - 1; d >= 0; --d) {
+                offset += (rest % shape[d]) * strides[d];
+                rest /= shape[d];
+            }
+            offsets.insert(offset);
+        }
+        bool want = static_cast<int64_t>(offsets.size()) < count;
+        std::string layout;
+        for (int d = 0; d < rank; ++d) layout += std::to_string(shape[d]) + ":" + std::to_string(strides[d]) + " ";
+        CAPTURE(trial);
+        CAPTURE(layout);
+        CHECK(einfuse::has_overlapping_elements(View(buf, shape, strides)) == want);
+        (want ? overlapping : disjoint)++;
+    }
+    CHECK(overlapping > 300);
+    CHECK(disjoint > 300);
 }
 
 TEST_CASE("overlap: einsum_into and Kernel::run with an output that is an input") {
