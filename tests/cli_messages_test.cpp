@@ -78,6 +78,19 @@ TEST_CASE("cli messages: control bytes of the expression are escaped on stderr")
     for (char c : r.err) CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n'));
 }
 
+TEST_CASE("cli messages: control bytes of option values are escaped too") {
+    Scratch s;
+    for (std::string args : {"--target \"$(printf 'x\\033')\"", "\"$(printf -- '--x\\033')\"",
+                             "--dims i=3 --output \"$(printf 'zz\\007=a.npy')\""}) {
+        CAPTURE(args);
+        Result r = shell(s, cli() + " run \"i->i\" " + args);
+        CAPTURE(r.err);
+        CHECK(r.code == 1);
+        CHECK((has(r.err, "\\x1b") || has(r.err, "\\x07")));
+        for (char c : r.err) CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n'));
+    }
+}
+
 TEST_CASE("cli messages: EINFUSE_CACHE_DIR=OFF (any case) makes no folder") {
     Scratch s;
     for (std::string off : {"OFF", "Off", "off"}) {
