@@ -297,8 +297,11 @@ public:
     Kernel() = default; // empty: every call but operator bool throws Error
 
     /** Computes into caller-allocated outputs: inputs in the order of inputs(), outputs in the
-     * order of outputs(), each of its dtype and rank, any non-negative strides (an output's must
-     * be nonzero over sizes > 1). Index sizes are bound from the inputs' (and a program's
+     * order of outputs(), each of its dtype and rank, any non-negative strides (an output's
+     * elements must not overlap one another: has_overlapping_elements). An output may share
+     * memory with an input or another output (may_share_memory): it is then computed into a
+     * temporary and copied, numpy's result; with device views such a call returns when the
+     * outputs are written. Index sizes are bound from the inputs' (and a program's
      * outputs') shapes on every call; the kernel re-plans only when they differ from the last
      * call's. On the CUDA target, device views are used in place and host views are copied.
      * With host views the call returns when the outputs are written; with device views only, it
@@ -403,7 +406,8 @@ void clear_compile_cache();
 
 /** Computes an einsum, or a one-output program (inputs in order of first use), into `output`:
  * on the CUDA device when any view is on it (host views are copied there and back), else on the
- * host. Returns when the output is written. */
+ * host. Returns when the output is written. `output` may be (or overlap) an input: numpy's
+ * result, as Kernel::run. */
 void einsum_into(std::string_view spec, const std::vector<View> &inputs, const View &output,
                  const KernelOptions &options = {});
 
