@@ -1,8 +1,10 @@
-// Which views share memory (include/einfuse/einfuse.hpp: may_share_memory, has_overlapping_elements).
-// Kernel::run uses both on every entry point (the C++ API, einsum_into, the C ABI, host and CUDA
-// alike): an output whose bytes meet an input's is computed into a temporary and copied, as
-// numpy does; an output whose own elements overlap is refused.
-#include "einfuse/einfuse.hpp"
+// Which views share memory (include/einfuse/einfuse.hpp: may_share_memory, has_overlapping_elements),
+// and what Kernel::run does about it on every entry point (the C++ API, einsum_into, the C ABI;
+// host and CUDA alike): an output whose bytes meet an input's is computed into a temporary and
+// copied, as numpy does; an output whose own elements overlap is refused.
+#include "api/PublicApiDetail.h"
+
+#include "api/Einfuse.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -106,5 +108,81 @@ bool has_overlapping_elements(const View &v) {
     std::reverse(dims.begin(), dims.end());
     return OverlapSearch(std::move(dims)).run() != 0;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Kernel::run's side
+
+namespace public_api {
+
+void check_output_layouts(const std::vector<View> &outputs, const std::vector<TensorSpec> &specs) {
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+        if (!has_overlapping_elements(outputs[i])) continue;
+        std::string shape, strides;
+        for (std::size_t d = 0; d < outputs[i].shape().size(); ++d) {
+            shape += (d ? "," : "") + std::to_string(outputs[i].shape()[d]);
+            strides += (d ? "," : "") + std::to_string(outputs[i].strides()[d]);
+        }
+        input_error("output " + std::to_string(i) + (i < specs.size() ? " (" + specs[i].name + ")" : std::string()) +
+                    " of shape [" + shape + "] has strides [" + strides +
+                    "] that make its elements overlap; an output's elements must not overlap (a stride of 0 is "
+                    "allowed only on a dimension of size 0 or 1)");
+    }
+}
+
+std::vector<bool> outputs_to_buffer(const std::vector<View> &inputs, const std::vector<View> &outputs) {
+    // Before, an in-place transpose read elements it had already overwritten.
+    std::vector<bool> buffer(outputs.size(), false);
+    for (std::size_t o = 0; o < outputs.size(); ++o) {
+        for (const View &in : inputs) buffer[o] = buffer[o] || may_share_memory(outputs[o], in);
+        for (std::size_t p = 0; p < outputs.size(); ++p)
+            buffer[o] = buffer[o] || (p != o && may_share_memory(outputs[o], outputs[p]));
+    }
+    return buffer;
+}
+
+namespace {
+
+/** Waits for the device when leaving early (an exception): its queued kernels may still use
+ * the temporaries about to be freed. The normal way out waits explicitly, and reports. */
+struct DeviceFence {
+    bool armed = false;
+    ~DeviceFence() {
+        if (!armed) return;
+        try {
+            synchronize_device();
+        } catch (...) { // already leaving with the error that matters
+        }
+    }
+};
+
+} // namespace
+
+void run_buffered(const Kernel &k, const std::vector<View> &inputs, const std::vector<View> &outputs,
+                  const std::vector<bool> &buffer, const KernelOptions &options, void *cuda_stream) {
+    std::vector<Array> temporaries(outputs.size());
+    std::vector<View> into = outputs;
+    DeviceFence fence;
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+        if (!buffer[i]) continue;
+        temporaries[i] = Array(outputs[i].dtype(), outputs[i].shape(), outputs[i].device());
+        into[i] = temporaries[i].view();
+        fence.armed = fence.armed || outputs[i].device().kind == DeviceKind::Cuda;
+    }
+    k.run(inputs, into, cuda_stream);
+    // The copy is the identity einsum on the kernel's own target, so host and CUDA take one path
+    // (and the host tests cover it); it may be k itself ("...->..." onto a shifted input).
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+        if (!buffer[i]) continue;
+        Kernel copy = compile("...->...", Signature::einsum({outputs[i].dtype()}, {outputs[i].ndim()}), k.target(),
+                              options);
+        copy.run({into[i]}, {outputs[i]}, cuda_stream);
+    }
+    if (fence.armed) {
+        fence.armed = false;
+        synchronize_device();
+    }
+}
+
+} // namespace public_api
 
 } // namespace einfuse

@@ -260,46 +260,6 @@ std::vector<std::uint64_t> call_signature(const std::vector<View> &inputs, const
 
 } // namespace
 
-namespace {
-
-/** Refuses an output two of whose elements are one address: which write would win is a race. */
-void check_output_layouts(const detail::KernelState &s, const std::vector<View> &outputs) {
-    const auto &specs = s.compiled->program().outputs;
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
-        if (!has_overlapping_elements(outputs[i])) continue;
-        std::string shape, strides;
-        for (std::size_t d = 0; d < outputs[i].shape().size(); ++d) {
-            shape += (d ? "," : "") + std::to_string(outputs[i].shape()[d]);
-            strides += (d ? "," : "") + std::to_string(outputs[i].strides()[d]);
-        }
-        input_error("output " + std::to_string(i) + (i < specs.size() ? " (" + specs[i].name + ")" : std::string()) +
-                    " of shape [" + shape + "] has strides [" + strides +
-                    "] that make its elements overlap; an output's elements must not overlap (a stride of 0 is "
-                    "allowed only on a dimension of size 0 or 1)");
-    }
-}
-
-/** Per output, whether its memory may meet an input's or another output's. Such an output is
- * computed into a temporary and copied, as numpy does with an `out=` that overlaps: before, an
- * in-place transpose read elements it had already overwritten. */
-std::vector<bool> outputs_to_buffer(const std::vector<View> &inputs, const std::vector<View> &outputs) {
-    std::vector<bool> buffer(outputs.size(), false);
-    for (std::size_t o = 0; o < outputs.size(); ++o) {
-        for (const View &in : inputs) buffer[o] = buffer[o] || may_share_memory(outputs[o], in);
-        for (std::size_t p = 0; p < outputs.size(); ++p) buffer[o] = buffer[o] || (p != o && may_share_memory(outputs[o], outputs[p]));
-    }
-    return buffer;
-}
-
-/** Copies `from` into `to` (same dtype and shape, any strides) with the identity einsum on the
- * kernel's own target, so host and CUDA take the same path. */
-void copy_view(const View &from, const View &to, DeviceKind target, const KernelOptions &options, void *cuda_stream) {
-    Kernel copy = compile("...->...", Signature::einsum({to.dtype()}, {to.ndim()}), target, options);
-    copy.run({from}, {to}, cuda_stream);
-}
-
-} // namespace
-
 void Kernel::run(const std::vector<View> &inputs, const std::vector<View> &outputs, void *cuda_stream) const {
     detail::KernelState &s = checked(state_);
     // The same device views as the last run: its checks hold and its launches are queued again.
@@ -310,29 +270,15 @@ void Kernel::run(const std::vector<View> &inputs, const std::vector<View> &outpu
             std::lock_guard<std::mutex> lock(s.mutex);
             if (sig == s.last_call && s.compiled->relaunch(cuda_stream)) return true;
         }
-        check_output_layouts(s, outputs);
+        check_output_layouts(outputs, specs(s.compiled->program().outputs));
         return false;
     });
     if (relaunched) return;
+    // An output that shares memory with an input or another output: numpy's result, through a
+    // temporary (Overlap.cpp). No lock is held there: its copy may run this very kernel.
     std::vector<bool> buffer = outputs_to_buffer(inputs, outputs);
-    if (std::find(buffer.begin(), buffer.end(), true) != buffer.end()) {
-        // Into fresh temporaries where the memory overlaps, then copied. No lock is held here:
-        // the copy kernel may be this very kernel ("ij->ij" onto a shifted view of its input).
-        std::vector<Array> temporaries(outputs.size());
-        std::vector<View> into = outputs;
-        bool on_device = false;
-        for (std::size_t i = 0; i < outputs.size(); ++i) {
-            if (!buffer[i]) continue;
-            temporaries[i] = Array(outputs[i].dtype(), outputs[i].shape(), outputs[i].device());
-            into[i] = temporaries[i].view();
-            on_device = on_device || outputs[i].device().kind == DeviceKind::Cuda;
-        }
-        run(inputs, into, cuda_stream);
-        for (std::size_t i = 0; i < outputs.size(); ++i)
-            if (buffer[i]) copy_view(into[i], outputs[i], s.target, s.options, cuda_stream);
-        if (on_device) guarded(s.expr, [] { synchronize_device(); }); // the temporaries are freed on return
-        return;
-    }
+    if (std::find(buffer.begin(), buffer.end(), true) != buffer.end())
+        return guarded(s.expr, [&] { run_buffered(*this, inputs, outputs, buffer, s.options, cuda_stream); });
     guarded(s.expr, [&] {
         std::vector<Tensor> ins, outs;
         for (const auto &v : inputs) ins.push_back(borrow(v));

@@ -82,4 +82,19 @@ inline Tensor borrow(const View &v) {
 }
 
 
+// Overlapping memory (Overlap.cpp), for Kernel::run.
+
+/** Throws an Input error for an output two of whose elements are one address (which write
+ * would win is a race). `specs` names them. */
+void check_output_layouts(const std::vector<View> &outputs, const std::vector<TensorSpec> &specs);
+
+/** Per output, whether its memory may meet an input's or another output's. */
+std::vector<bool> outputs_to_buffer(const std::vector<View> &inputs, const std::vector<View> &outputs);
+
+/** k.run with each output marked in `buffer` computed into a fresh temporary on its device and
+ * then copied into it (with the identity einsum on k's target); waits for the device before the
+ * temporaries are freed. */
+void run_buffered(const Kernel &k, const std::vector<View> &inputs, const std::vector<View> &outputs,
+                  const std::vector<bool> &buffer, const KernelOptions &options, void *cuda_stream);
+
 } // namespace einfuse::public_api
