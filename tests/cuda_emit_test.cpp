@@ -191,19 +191,24 @@ TEST_CASE("NVRTC cache: a CUBIN is stored on disk, read back, and rebuilt when i
     std::vector<char> first = cuda_cubin(source, "sm_90");
     std::vector<fs::path> entries;
     for (const auto &e : fs::recursive_directory_iterator(dir))
-        if (e.is_regular_file()) entries.push_back(e.path());
+        if (e.is_regular_file() && e.path().extension() == ".bin") entries.push_back(e.path()); // not `secret`
     REQUIRE(entries.size() == 1);
     // As a new process would: the memory cache forgotten, the entry corrupt. It is detected,
     // compiled again and replaced.
     forget_cached_cubins();
     { std::ofstream(entries[0], std::ios::binary | std::ios::trunc) << "not a cubin"; }
     CHECK(cuda_cubin(source, "sm_90") == first);
-    auto rebuilt = fs::last_write_time(entries[0]);
+    auto slurp = [](const fs::path &p) {
+        std::ifstream f(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    };
+    const std::string rebuilt = slurp(entries[0]);
     CHECK(fs::file_size(entries[0]) > first.size()); // the cubin and the cache's header
-    // Then read back as it is: a hit leaves the file alone.
+    // Then read back as it is: a hit leaves the content alone (it refreshes the modification
+    // time, which is what eviction orders by).
     forget_cached_cubins();
     CHECK(cuda_cubin(source, "sm_90") == first);
-    CHECK(fs::last_write_time(entries[0]) == rebuilt);
+    CHECK(slurp(entries[0]) == rebuilt);
     ::unsetenv("EINFUSE_CACHE_DIR");
     fs::remove_all(dir);
 }
