@@ -50,7 +50,8 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b)
 class OverlapSearch {
   public:
     explicit OverlapSearch(std::vector<Dim> dims) : dims_(std::move(dims)), rest_(dims_.size() + 1, 0) {
-        for (std::size_t d = dims_.size(); d-- > 0;) rest_[d] = rest_[d + 1] + (dims_[d].size - 1) * dims_[d].stride;
+        for (std::size_t d = dims_.size(); d-- > 0;)
+            rest_[d] = rest_[d + 1] + (dims_[d].size - 1) * dims_[d].stride;
     }
     int run() { return visit(0, 0, false); }
 
@@ -133,7 +134,8 @@ std::vector<bool> outputs_to_buffer(const std::vector<View> &inputs, const std::
     // Before, an in-place transpose read elements it had already overwritten.
     std::vector<bool> buffer(outputs.size(), false);
     for (std::size_t o = 0; o < outputs.size(); ++o) {
-        for (const View &in : inputs) buffer[o] = buffer[o] || may_share_memory(outputs[o], in);
+        for (const View &in : inputs)
+            buffer[o] = buffer[o] || may_share_memory(outputs[o], in);
         for (std::size_t p = 0; p < outputs.size(); ++p)
             buffer[o] = buffer[o] || (p != o && may_share_memory(outputs[o], outputs[p]));
     }
@@ -173,8 +175,8 @@ void run_buffered(const Kernel &k, const std::vector<View> &inputs, const std::v
     // (and the host tests cover it); it may be k itself ("...->..." onto a shifted input).
     for (std::size_t i = 0; i < outputs.size(); ++i) {
         if (!buffer[i]) continue;
-        Kernel copy = compile("...->...", Signature::einsum({outputs[i].dtype()}, {outputs[i].ndim()}), k.target(),
-                              options);
+        Kernel copy =
+            compile("...->...", Signature::einsum({outputs[i].dtype()}, {outputs[i].ndim()}), k.target(), options);
         copy.run({into[i]}, {outputs[i]}, cuda_stream);
     }
     if (fence.armed) {

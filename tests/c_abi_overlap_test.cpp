@@ -26,7 +26,8 @@ DLTensor host_f32(float *data, int ndim, int64_t *shape, int64_t *strides = null
 
 std::vector<float> iota(std::size_t n, float scale = 1) {
     std::vector<float> v(n);
-    for (std::size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>(i) + 0.25f;
+    for (std::size_t i = 0; i < n; ++i)
+        v[i] = scale * static_cast<float>(i) + 0.25f;
     return v;
 }
 
@@ -42,7 +43,8 @@ TEST_CASE("C ABI overlap: an in-place transpose through einfuse_einsum is numpy'
     REQUIRE(einfuse_einsum("ij->ji", 1, &in, &out) == EINFUSE_OK);
     int wrong = 0;
     for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < n; ++j) wrong += m[i * n + j] != original[j * n + i];
+        for (int64_t j = 0; j < n; ++j)
+            wrong += m[i * n + j] != original[j * n + i];
     CHECK(wrong == 0); // 2,016 before
 }
 
@@ -50,12 +52,14 @@ TEST_CASE("C ABI overlap: ij,jk->ik with out=b") {
     std::vector<float> a = iota(9, 0.5f), b = iota(9, -0.75f), want(9, 0);
     for (int i = 0; i < 3; ++i)
         for (int k = 0; k < 3; ++k)
-            for (int j = 0; j < 3; ++j) want[i * 3 + k] += a[i * 3 + j] * b[j * 3 + k];
+            for (int j = 0; j < 3; ++j)
+                want[i * 3 + k] += a[i * 3 + j] * b[j * 3 + k];
     int64_t shape[2] = {3, 3};
     DLTensor in[2] = {host_f32(a.data(), 2, shape), host_f32(b.data(), 2, shape)};
     DLTensor out = host_f32(b.data(), 2, shape);
     REQUIRE(einfuse_einsum("ij,jk->ik", 2, in, &out) == EINFUSE_OK);
-    for (int e = 0; e < 9; ++e) CHECK(b[e] == doctest::Approx(want[e]).epsilon(1e-5));
+    for (int e = 0; e < 9; ++e)
+        CHECK(b[e] == doctest::Approx(want[e]).epsilon(1e-5));
 }
 
 TEST_CASE("C ABI overlap: a partial overlap and a compiled kernel") {
@@ -64,7 +68,8 @@ TEST_CASE("C ABI overlap: a partial overlap and a compiled kernel") {
         int64_t shape[1] = {8};
         DLTensor in = host_f32(v.data(), 1, shape), out = host_f32(v.data() + 1, 1, shape);
         REQUIRE(einfuse_einsum("i->i", 1, &in, &out) == EINFUSE_OK);
-        for (int i = 0; i < 8; ++i) CHECK(v[i + 1] == original[i]); // not v[0] repeated
+        for (int i = 0; i < 8; ++i)
+            CHECK(v[i + 1] == original[i]); // not v[0] repeated
     }
     SUBCASE("einfuse_run of a program whose output is its input, then a run that does not overlap") {
         einfuse_kernel *k = einfuse_compile("y[i,j] = x[j,i] * 2", 1, nullptr, nullptr, kDLCPU);
@@ -74,7 +79,8 @@ TEST_CASE("C ABI overlap: a partial overlap and a compiled kernel") {
         DLTensor in = host_f32(m.data(), 2, shape), out = host_f32(m.data(), 2, tshape);
         REQUIRE(einfuse_run(k, 1, &in, 1, &out) == EINFUSE_OK);
         for (int i = 0; i < 4; ++i)
-            for (int j = 0; j < 3; ++j) CHECK(m[i * 3 + j] == 2 * original[j * 4 + i]);
+            for (int j = 0; j < 3; ++j)
+                CHECK(m[i * 3 + j] == 2 * original[j * 4 + i]);
         std::vector<float> fresh(12, 0);
         std::vector<float> src = iota(12);
         DLTensor in2 = host_f32(src.data(), 2, shape), out2 = host_f32(fresh.data(), 2, tshape);
@@ -105,7 +111,8 @@ TEST_CASE("C ABI overlap: an output whose elements overlap is refused; size 0 an
         DLTensor in = host_f32(a.data(), 2, shape), out = host_f32(buffer.data(), 2, shape, strides);
         REQUIRE(einfuse_einsum("ij->ij", 1, &in, &out) == EINFUSE_OK);
         for (int i = 0; i < 3; ++i)
-            for (int j = 0; j < 3; ++j) CHECK(buffer[2 * i + 3 * j] == a[i * 3 + j]);
+            for (int j = 0; j < 3; ++j)
+                CHECK(buffer[2 * i + 3 * j] == a[i * 3 + j]);
     }
     SUBCASE("size-1 dimensions with stride 0 are fine") {
         int64_t shape[2] = {1, 3}, strides[2] = {0, 1};

@@ -48,7 +48,7 @@ TEST_CASE("C ABI threads: a source text stays valid while another thread runs an
         REQUIRE(run_at(k, 5000) == EINFUSE_OK);
         const char *second = einfuse_kernel_source(k);
         REQUIRE(second != nullptr);
-        CHECK(saved == first); // read through the old pointer: freed before the fix
+        CHECK(saved == first);                     // read through the old pointer: freed before the fix
         CHECK(einfuse_kernel_source(k) == second); // the same text again: the same copy
     }
 
@@ -77,7 +77,8 @@ TEST_CASE("C ABI threads: a source text stays valid while another thread runs an
         runner.join();
         CHECK(failures == 0);
         CHECK(!seen.empty());
-        for (const auto &[pointer, text] : seen) CHECK(text == pointer);
+        for (const auto &[pointer, text] : seen)
+            CHECK(text == pointer);
     }
     einfuse_free(k);
 }

@@ -75,7 +75,8 @@ TEST_CASE("cli messages: control bytes of the expression are escaped on stderr")
     CAPTURE(r.err);
     CHECK(r.code == 2);
     CHECK(has(r.err, "ab\\x1b[31m"));
-    for (char c : r.err) CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n'));
+    for (char c : r.err)
+        CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n'));
 }
 
 TEST_CASE("cli messages: control bytes of option values are escaped too") {
@@ -87,7 +88,8 @@ TEST_CASE("cli messages: control bytes of option values are escaped too") {
         CAPTURE(r.err);
         CHECK(r.code == 1);
         CHECK((has(r.err, "\\x1b") || has(r.err, "\\x07")));
-        for (char c : r.err) CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n'));
+        for (char c : r.err)
+            CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n'));
     }
 }
 
@@ -108,14 +110,15 @@ TEST_CASE("cli messages: compile -o replaces the file atomically") {
     std::ofstream(file) << "the old file\n";
     SUBCASE("a write that fails (a file size limit, as a full disk) leaves the old file whole") {
         // SIGXFSZ ignored: the write fails with EFBIG instead of killing the process.
-        Result r = shell(s, "ulimit -f 1 && trap '' XFSZ && exec " + cli() + " compile \"bij,bjk->bik\" -o " +
-                                file.string());
+        Result r =
+            shell(s, "ulimit -f 1 && trap '' XFSZ && exec " + cli() + " compile \"bij,bjk->bik\" -o " + file.string());
         CAPTURE(r.err);
         CHECK(r.code == 2);
         CHECK(has(r.err, "cannot write '" + file.string() + "'"));
         CHECK(slurp(file) == "the old file\n");
         int temporaries = 0;
-        for (const auto &e : fs::directory_iterator(s.dir)) temporaries += has(e.path().filename().string(), ".tmp-");
+        for (const auto &e : fs::directory_iterator(s.dir))
+            temporaries += has(e.path().filename().string(), ".tmp-");
         CHECK(temporaries == 0);
     }
     SUBCASE("a write that succeeds replaces it with what stdout would show") {

@@ -19,7 +19,8 @@ namespace {
 
 std::vector<double> ramp(std::size_t n, double scale) {
     std::vector<double> v(n);
-    for (std::size_t i = 0; i < n; ++i) v[i] = scale * static_cast<double>(i) - 1.5;
+    for (std::size_t i = 0; i < n; ++i)
+        v[i] = scale * static_cast<double>(i) - 1.5;
     return v;
 }
 
@@ -39,15 +40,15 @@ TEST_CASE("overlap: may_share_memory compares byte ranges, has_overlapping_eleme
     CHECK(einfuse::may_share_memory(View(d, {1}), View(reinterpret_cast<float *>(d) + 1, {1})));
 
     CHECK(!einfuse::has_overlapping_elements(whole));
-    CHECK(!einfuse::has_overlapping_elements(View(buf, {8, 8}, {1, 8})));         // Fortran order
-    CHECK(einfuse::has_overlapping_elements(View(buf, {8, 8}, {8, 0})));          // stride 0, size 8
-    CHECK(!einfuse::has_overlapping_elements(View(buf, {1, 8}, {0, 1})));         // stride 0, size 1
-    CHECK(!einfuse::has_overlapping_elements(View(buf, {0, 8}, {0, 0})));         // no elements
-    CHECK(einfuse::has_overlapping_elements(View(buf, {4, 4}, {4, 4})));          // equal strides
-    CHECK(einfuse::has_overlapping_elements(View(buf, {4, 3}, {2, 3})));          // (3,0) and (0,2)
-    CHECK(!einfuse::has_overlapping_elements(View(buf, {3, 3}, {2, 3})));         // interleaved, disjoint
-    CHECK(!einfuse::has_overlapping_elements(View(buf, {3, 2}, {4, 6})));         // 0 4 8 6 10 14
-    CHECK(einfuse::has_overlapping_elements(View(buf, {2, 2, 2}, {1, 2, 3})));    // 1+2 = 3
+    CHECK(!einfuse::has_overlapping_elements(View(buf, {8, 8}, {1, 8})));      // Fortran order
+    CHECK(einfuse::has_overlapping_elements(View(buf, {8, 8}, {8, 0})));       // stride 0, size 8
+    CHECK(!einfuse::has_overlapping_elements(View(buf, {1, 8}, {0, 1})));      // stride 0, size 1
+    CHECK(!einfuse::has_overlapping_elements(View(buf, {0, 8}, {0, 0})));      // no elements
+    CHECK(einfuse::has_overlapping_elements(View(buf, {4, 4}, {4, 4})));       // equal strides
+    CHECK(einfuse::has_overlapping_elements(View(buf, {4, 3}, {2, 3})));       // (3,0) and (0,2)
+    CHECK(!einfuse::has_overlapping_elements(View(buf, {3, 3}, {2, 3})));      // interleaved, disjoint
+    CHECK(!einfuse::has_overlapping_elements(View(buf, {3, 2}, {4, 6})));      // 0 4 8 6 10 14
+    CHECK(einfuse::has_overlapping_elements(View(buf, {2, 2, 2}, {1, 2, 3}))); // 1+2 = 3
 }
 
 TEST_CASE("overlap: has_overlapping_elements agrees with enumerating every element") {
@@ -65,7 +66,8 @@ TEST_CASE("overlap: has_overlapping_elements agrees with enumerating every eleme
         }
         std::set<int64_t> offsets;
         int64_t count = 1;
-        for (int64_t n : shape) count *= n;
+        for (int64_t n : shape)
+            count *= n;
         for (int64_t flat = 0; flat < count; ++flat) {
             int64_t rest = flat, offset = 0;
             for (int d = rank - 1; d >= 0; --d) {
@@ -76,7 +78,8 @@ TEST_CASE("overlap: has_overlapping_elements agrees with enumerating every eleme
         }
         bool want = static_cast<int64_t>(offsets.size()) < count;
         std::string layout;
-        for (int d = 0; d < rank; ++d) layout += std::to_string(shape[d]) + ":" + std::to_string(strides[d]) + " ";
+        for (int d = 0; d < rank; ++d)
+            layout += std::to_string(shape[d]) + ":" + std::to_string(strides[d]) + " ";
         CAPTURE(trial);
         CAPTURE(layout);
         CHECK(einfuse::has_overlapping_elements(View(buf, shape, strides)) == want);
@@ -93,14 +96,16 @@ TEST_CASE("overlap: einsum_into and Kernel::run with an output that is an input"
         einfuse::einsum_into("ij->ji", {View(m.data(), {n, n})}, View(m.data(), {n, n}));
         int wrong = 0;
         for (int64_t i = 0; i < n; ++i)
-            for (int64_t j = 0; j < n; ++j) wrong += m[i * n + j] != original[j * n + i];
+            for (int64_t j = 0; j < n; ++j)
+                wrong += m[i * n + j] != original[j * n + i];
         CHECK(wrong == 0);
     }
     SUBCASE("ij,jk->ik with out=b, and with out=a") {
         std::vector<double> a = ramp(16, 0.25), b = ramp(16, -0.5), want(16, 0.0);
         for (int i = 0; i < 4; ++i)
             for (int k = 0; k < 4; ++k)
-                for (int j = 0; j < 4; ++j) want[i * 4 + k] += a[i * 4 + j] * b[j * 4 + k];
+                for (int j = 0; j < 4; ++j)
+                    want[i * 4 + k] += a[i * 4 + j] * b[j * 4 + k];
         std::vector<double> a2 = a, b2 = b;
         einfuse::einsum_into("ij,jk->ik", {View(a.data(), {4, 4}), View(b.data(), {4, 4})}, View(b.data(), {4, 4}));
         einfuse::einsum_into("ij,jk->ik", {View(a2.data(), {4, 4}), View(b2.data(), {4, 4})}, View(a2.data(), {4, 4}));
@@ -113,19 +118,21 @@ TEST_CASE("overlap: einsum_into and Kernel::run with an output that is an input"
         std::vector<double> v = ramp(10, 1.0), original = v;
         einfuse::Kernel k = einfuse::compile("...->...", einfuse::Signature::einsum({ScalarType::F64}, {1}));
         k.run({View(v.data(), {9})}, {View(v.data() + 1, {9})}); // must not deadlock on the kernel's lock
-        for (int i = 0; i < 9; ++i) CHECK(v[i + 1] == original[i]);
+        for (int i = 0; i < 9; ++i)
+            CHECK(v[i + 1] == original[i]);
     }
     SUBCASE("a column-major output over its own row-major input") {
         std::vector<double> m = ramp(12, 1.0), original = m;
         // out[i, j] is m[i + 4 * j]: the same buffer, read row-major and written column-major.
         einfuse::einsum_into("ij->ij", {View(m.data(), {4, 3})}, View(m.data(), {4, 3}, {1, 4}));
         for (int i = 0; i < 4; ++i)
-            for (int j = 0; j < 3; ++j) CHECK(m[i + 4 * j] == original[i * 3 + j]);
+            for (int j = 0; j < 3; ++j)
+                CHECK(m[i + 4 * j] == original[i * 3 + j]);
     }
     SUBCASE("two outputs of a program that share memory with its input") {
         std::vector<double> x = ramp(6, 1.0), original = x;
-        einfuse::Kernel k = einfuse::compile("y[i] = x[i] * 2\nz[i] = x[i] + 1",
-                                             einfuse::Signature::program({{"x", ScalarType::F64}}));
+        einfuse::Kernel k =
+            einfuse::compile("y[i] = x[i] * 2\nz[i] = x[i] + 1", einfuse::Signature::program({{"x", ScalarType::F64}}));
         k.run({View(x.data(), {3})}, {View(x.data() + 3, {3}), View(x.data(), {3})});
         for (int i = 0; i < 3; ++i) {
             CHECK(x[3 + i] == 2 * original[i]);

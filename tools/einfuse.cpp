@@ -36,8 +36,8 @@ std::string printable(std::string_view text) {
     std::string out;
     for (char c : text) {
         unsigned char u = static_cast<unsigned char>(c);
-        if ((u < 0x20 && c != '\t' && c != '\n') || u == 0x7f) out += std::string("\\x") + digits[u >> 4] + digits[u & 15];
-        else out += c;
+        bool control = (u < 0x20 && c != '\t' && c != '\n') || u == 0x7f;
+        out += control ? std::string("\\x") + digits[u >> 4] + digits[u & 15] : std::string(1, c);
     }
     return out;
 }
