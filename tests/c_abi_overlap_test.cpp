@@ -130,3 +130,27 @@ TEST_CASE("C ABI overlap: an output whose elements overlap is refused; size 0 an
         CHECK(buffer[0] == -1.0f);
     }
 }
+
+TEST_CASE("C ABI overlap: a wrong output shape is refused before any temporary is allocated") {
+    // Found by fuzz_c_abi: an output claiming 2^40 elements over its input's memory made the
+    // overlap path ask for 4 TiB (ASan aborts on that) before the run refused the shape.
+    std::vector<float> v = iota(4);
+    int64_t shape[1] = {4}, huge[1] = {int64_t{1} << 40};
+    DLTensor in = host_f32(v.data(), 1, shape), out = host_f32(v.data(), 1, huge);
+    CHECK(einfuse_einsum("i->i", 1, &in, &out) == EINFUSE_ERROR_EXPRESSION);
+    CAPTURE(std::string(einfuse_last_error()));
+    CHECK(has(einfuse_last_error(), "the result (out) is f32 [4]"));
+    CHECK(!has(einfuse_last_error(), "cannot allocate"));
+}
+
+TEST_CASE("C ABI: C-contiguous strides past int64 of an empty tensor are an argument error, not internal") {
+    // Found by fuzz_c_abi: shape (0, 2^62, 2^62) with NULL strides; computing its strides
+    // overflowed and the error escaped as 'internal error' (status 5).
+    float x = 0;
+    int64_t shape[3] = {0, int64_t{1} << 62, int64_t{1} << 62}, out_shape[2] = {0, int64_t{1} << 62};
+    DLTensor in = host_f32(&x, 3, shape), out = host_f32(&x, 2, out_shape);
+    int status = einfuse_einsum("...i->...", 1, &in, &out);
+    CAPTURE(std::string(einfuse_last_error()));
+    CHECK(status == EINFUSE_ERROR_ARGUMENT);
+    CHECK(has(einfuse_last_error(), "does not fit 64 bits"));
+}
