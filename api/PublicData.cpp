@@ -70,7 +70,9 @@ View::View(void *data, ScalarType dtype, std::vector<std::int64_t> shape, std::v
     : data_(data), dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)), device_(device) {
     for (int64_t s : shape_)
         if (s < 0) input_error("negative dimension size " + std::to_string(s));
-    if (strides_.empty()) strides_ = c_strides(shape_);
+    // C-contiguous strides multiply every later size (a zero one counts as 1): an Input error
+    // past int64, even for an empty view like (0, 2^62, 2^62), never an exception of another kind.
+    if (strides_.empty()) strides_ = guarded("", [&] { return c_strides(shape_); });
     if (strides_.size() != shape_.size())
         input_error("a view has " + std::to_string(shape_.size()) + " dimensions but " +
                     std::to_string(strides_.size()) + " strides");
