@@ -58,8 +58,12 @@ TEST_CASE("cli messages: a worker thread the system refuses is exit 4 with a cle
     Scratch s;
     // Each thread's stack is as large as the stack limit (16 GiB) and the address space is
     // limited to 8 GiB: the process itself runs, its first worker thread cannot start.
-    Result r = shell(s, "ulimit -s 16777216 && ulimit -v 8388608 && exec " + cli() +
+    Result r = shell(s, "{ ulimit -s 16777216 && ulimit -v 8388608; } 2>/dev/null || exit 77; exec " + cli() +
                             " run \"i->i\" --dims i=1000000 --threads 4");
+    if (r.code == 77) {
+        MESSAGE("skipped: this shell may not raise the stack limit to 16 GiB");
+        return;
+    }
     CAPTURE(r.err);
     CHECK(r.code == 4);
     CHECK(has(r.err, "einfuse: error: cannot start host worker thread"));
