@@ -8,6 +8,7 @@
 
 #include <mutex>
 #include <new>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,9 +46,9 @@ template <class F> int guarded(F &&f) {
         case ErrorKind::Internal: return EINFUSE_ERROR_INTERNAL;
         }
         return EINFUSE_ERROR_INTERNAL;
-    } catch (const std::bad_alloc &) {
+    } catch (const std::bad_alloc &) { // the C++ API's own calls say Error (Target) instead
         last_error = "einfuse: error: out of memory";
-        return EINFUSE_ERROR_INTERNAL;
+        return EINFUSE_ERROR_TARGET;
     } catch (const std::exception &e) {
         last_error = std::string("einfuse: internal error: ") + e.what();
         return EINFUSE_ERROR_INTERNAL;
@@ -97,14 +98,20 @@ View view_of(const DLTensor &t, const std::string &what, bool output) {
         std::int64_t stride = t.strides ? t.strides[d] : 1;
         if (t.shape[d] < 0) fail(EINFUSE_ERROR_ARGUMENT, what + " has a negative extent");
         if (stride < 0) fail(EINFUSE_ERROR_ARGUMENT, what + " has a negative stride (not supported)");
-        if (output && stride == 0 && t.shape[d] > 1)
-            fail(EINFUSE_ERROR_ARGUMENT, what + " has a zero stride: an output's elements may not overlap");
     }
+    View v;
     try { // the View refuses a byte span past int64 (offsets inside it would wrap)
-        return from_dlpack(t);
+        v = from_dlpack(t);
     } catch (const Error &e) {
         fail(EINFUSE_ERROR_ARGUMENT, what + ": " + e.message());
     }
+    // A zero stride (or strides that step onto each other) where a dimension has more than one
+    // element; with a dimension of size 0 there are no elements, and numpy gives such one stride 0.
+    if (output && has_overlapping_elements(v))
+        fail(EINFUSE_ERROR_ARGUMENT, what + "'s strides make its elements overlap (a zero stride on a dimension of "
+                                            "size > 1, or strides that step onto each other); an output's elements "
+                                            "may not overlap");
+    return v;
 }
 
 std::string shape_text(const std::vector<std::int64_t> &s) {
@@ -122,11 +129,14 @@ std::string type_text(ScalarType t, int rank) {
 
 using namespace einfuse;
 
-/** A compiled kernel and the text einfuse_kernel_source hands out. The Kernel serialises its own
- * runs; the mutex guards `source`. */
+/** A compiled kernel and the texts einfuse_kernel_source handed out. The Kernel serialises its
+ * own runs; the mutex guards `sources`. Each text, once handed out, stays as it is until
+ * einfuse_free: one thread may read it while another runs the kernel at new sizes and asks for
+ * the new source (before, the second call freed the text the first thread was reading). A set
+ * keeps one copy of each distinct text (one per set of sizes asked for), at a stable address. */
 struct einfuse_kernel {
     Kernel kernel;
-    std::string source;
+    std::set<std::string> sources;
     std::mutex mutex;
 };
 
@@ -263,8 +273,7 @@ const char *einfuse_kernel_source(einfuse_kernel *k) {
         if (!k) fail(EINFUSE_ERROR_ARGUMENT, "the kernel is a null pointer");
         std::string source = k->kernel.cuda_source(); // a host kernel's is planned for the GPU
         std::lock_guard<std::mutex> lock(k->mutex);
-        k->source = std::move(source);
-        result = k->source.c_str();
+        result = k->sources.insert(std::move(source)).first->c_str();
     });
     return result;
 }

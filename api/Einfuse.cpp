@@ -315,6 +315,7 @@ void download_device_memory(const std::shared_ptr<void> &memory, void *host, std
     CudaContext::get();
     static_cast<const DeviceBuffer *>(memory.get())->download(host, bytes);
 }
+void synchronize_device() { CudaContext::get().synchronize(); }
 #else
 std::shared_ptr<void> allocate_device_memory(std::size_t, void **) {
     throw TargetError("device memory needs the CUDA backend, which is not part of this build");
@@ -322,6 +323,7 @@ std::shared_ptr<void> allocate_device_memory(std::size_t, void **) {
 void download_device_memory(const std::shared_ptr<void> &, void *, std::size_t) {
     throw TargetError("device memory needs the CUDA backend, which is not part of this build");
 }
+void synchronize_device() {}
 #endif
 
 double tolerance(DType dtype, int64_t n) {

@@ -154,6 +154,9 @@ Tensor einsum_reference(const CompiledEinsum &compiled, const std::vector<const 
 std::shared_ptr<void> allocate_device_memory(std::size_t bytes, void **address);
 /** Copies the first `bytes` of memory from allocate_device_memory to the host. */
 void download_device_memory(const std::shared_ptr<void> &memory, void *host, std::size_t bytes);
+/** Waits until the CUDA device has done everything queued on it (before freeing memory its
+ * queued kernels use). Nothing to wait for without the CUDA backend. */
+void synchronize_device();
 
 /** The largest relative error (against max(|reference|, 1)) a result of dtype may have, for a
  * reduction over `reduction_length` terms: 8 u (8 + sqrt(n)), u the accumulation type's epsilon,

@@ -260,16 +260,53 @@ std::vector<std::uint64_t> call_signature(const std::vector<View> &inputs, const
 
 } // namespace
 
+namespace {
+
+/** What a run would refuse (a null data pointer, sizes that disagree, an output of another shape
+ * or dtype), refused before run_buffered allocates temporaries of the outputs' shapes: a
+ * description that claims a huge output must fail as it would without the overlap, not ask for
+ * its memory first. */
+void check_before_buffering(detail::KernelState &s, const std::vector<View> &inputs, const std::vector<View> &outputs) {
+    for (const auto *views : {&inputs, &outputs})
+        for (const View &v : *views) borrow(v);
+    const auto &wanted = s.compiled->program().outputs;
+    if (outputs.size() != wanted.size())
+        throw UserError("expected " + std::to_string(wanted.size()) + " outputs, got " + std::to_string(outputs.size()));
+    std::lock_guard<std::mutex> lock(s.mutex);
+    ir::Extents extents = bind_views(s, inputs, &outputs);
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+        Shape shape = s.einsum ? s.einsum->output_shape(extents) : s.program->tensor_shape(wanted[i].name, extents);
+        if (internal(outputs[i].dtype()) != wanted[i].dtype || outputs[i].shape() != shape)
+            throw UserError("output " + wanted[i].name + " must be " + std::string(dtype_name(wanted[i].dtype)) +
+                            " of the planned shape");
+    }
+}
+
+} // namespace
+
 void Kernel::run(const std::vector<View> &inputs, const std::vector<View> &outputs, void *cuda_stream) const {
     detail::KernelState &s = checked(state_);
     // The same device views as the last run: its checks hold and its launches are queued again.
     std::vector<std::uint64_t> sig = s.target == DeviceKind::Cuda ? call_signature(inputs, outputs)
                                                                  : std::vector<std::uint64_t>{};
-    guarded(s.expr, [&] {
+    bool relaunched = guarded(s.expr, [&] {
         if (!sig.empty()) {
             std::lock_guard<std::mutex> lock(s.mutex);
-            if (sig == s.last_call && s.compiled->relaunch(cuda_stream)) return;
+            if (sig == s.last_call && s.compiled->relaunch(cuda_stream)) return true;
         }
+        check_output_layouts(outputs, specs(s.compiled->program().outputs));
+        return false;
+    });
+    if (relaunched) return;
+    // An output that shares memory with an input or another output: numpy's result, through a
+    // temporary (Overlap.cpp). No lock is held there: its copy may run this very kernel.
+    std::vector<bool> buffer = outputs_to_buffer(inputs, outputs);
+    if (std::find(buffer.begin(), buffer.end(), true) != buffer.end())
+        return guarded(s.expr, [&] {
+            check_before_buffering(s, inputs, outputs);
+            run_buffered(*this, inputs, outputs, buffer, s.options, cuda_stream);
+        });
+    guarded(s.expr, [&] {
         std::vector<Tensor> ins, outs;
         for (const auto &v : inputs) ins.push_back(borrow(v));
         for (const auto &v : outputs) outs.push_back(borrow(v));

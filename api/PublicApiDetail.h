@@ -7,6 +7,7 @@
 #include "support/Error.h"
 #include "support/Tensor.h"
 
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,15 @@ inline ScalarType external(DType t) {
     throw Error(ErrorKind::Input, message, "einfuse: error: " + message + "\n");
 }
 
+/** Memory the machine would not give where no size of the caller's asked for it (compiled code,
+ * the planner's tables): a Target error, as the CLI's exit 4, never std::bad_alloc escaping the
+ * API or an "internal error". An array or tensor of the caller's sizes that cannot be allocated
+ * is an Input error instead ("cannot allocate N bytes ..."), as the CLI's exit 2. */
+[[noreturn]] inline void out_of_memory(const std::string &what) {
+    std::string message = "out of memory" + (what.empty() ? std::string() : ": " + what);
+    throw Error(ErrorKind::Target, message, "einfuse: error: " + message + "\n");
+}
+
 /** The public Error of a user error whose ranges point into `source`. */
 Error from_diagnostic(const Diagnostic &d, std::string_view source);
 
@@ -57,6 +67,8 @@ template <class F> auto guarded(std::string_view source, F &&f) -> decltype(f())
         throw Error(ErrorKind::Target, e.what(), "einfuse: error: " + std::string(e.what()) + "\n");
     } catch (const InternalError &e) {
         throw Error(ErrorKind::Internal, e.what(), "einfuse: internal error: " + std::string(e.what()) + "\n");
+    } catch (const std::bad_alloc &) {
+        out_of_memory("");
     }
 }
 
@@ -69,5 +81,20 @@ inline Tensor borrow(const View &v) {
     return Tensor::borrow(v.data(), internal(v.dtype()), v.shape(), v.strides(), v.device().kind == DeviceKind::Cuda);
 }
 
+
+// Overlapping memory (Overlap.cpp), for Kernel::run.
+
+/** Throws an Input error for an output two of whose elements are one address (which write
+ * would win is a race). `specs` names them. */
+void check_output_layouts(const std::vector<View> &outputs, const std::vector<TensorSpec> &specs);
+
+/** Per output, whether its memory may meet an input's or another output's. */
+std::vector<bool> outputs_to_buffer(const std::vector<View> &inputs, const std::vector<View> &outputs);
+
+/** k.run with each output marked in `buffer` computed into a fresh temporary on its device and
+ * then copied into it (with the identity einsum on k's target); waits for the device before the
+ * temporaries are freed. */
+void run_buffered(const Kernel &k, const std::vector<View> &inputs, const std::vector<View> &outputs,
+                  const std::vector<bool> &buffer, const KernelOptions &options, void *cuda_stream);
 
 } // namespace einfuse::public_api

@@ -5,11 +5,11 @@
 #include "api/Einfuse.h"
 #include "frontend/Einsum.h"
 #include "frontend/Program.h"
+#include "support/AtomicFile.h"
 #include "support/Checked.h"
 #include "support/Npy.h"
 
 #include <cstring>
-#include <new>
 #include <random>
 
 namespace einfuse {
@@ -70,7 +70,9 @@ View::View(void *data, ScalarType dtype, std::vector<std::int64_t> shape, std::v
     : data_(data), dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)), device_(device) {
     for (int64_t s : shape_)
         if (s < 0) input_error("negative dimension size " + std::to_string(s));
-    if (strides_.empty()) strides_ = c_strides(shape_);
+    // C-contiguous strides multiply every later size (a zero one counts as 1): an Input error
+    // past int64, even for an empty view like (0, 2^62, 2^62), never an exception of another kind.
+    if (strides_.empty()) strides_ = guarded("", [&] { return c_strides(shape_); });
     if (strides_.size() != shape_.size())
         input_error("a view has " + std::to_string(shape_.size()) + " dimensions but " +
                     std::to_string(strides_.size()) + " strides");
@@ -147,8 +149,10 @@ Array::Array(ScalarType dtype, std::vector<std::int64_t> shape, Device device)
     if (device_.kind == DeviceKind::Cpu) {
         try {
             bytes_.resize(bytes);
-        } catch (const std::bad_alloc &) { // an einfuse::Error like every other refusal, not bad_alloc
-            input_error("cannot allocate " + std::to_string(bytes) + " bytes for an array");
+        } catch (const std::bad_alloc &) {
+            // As an internal Tensor's (support/Tensor.cpp): the size is the caller's, so is the error.
+            input_error("cannot allocate " + std::to_string(bytes) + " bytes for an array of " + std::to_string(n) +
+                        " " + std::string(scalar_type_name(dtype_)) + " elements: out of memory");
         }
         return;
     }
@@ -208,6 +212,10 @@ NpyTensor load_npy(const std::string &path) {
 void save_npy(const std::string &path, const View &v) {
     if (v.device().kind != DeviceKind::Cpu) input_error("save_npy takes a host view");
     guarded("", [&] { einfuse::write_npy(path, borrow(v)); });
+}
+
+void save_text(const std::string &path, std::string_view text) {
+    guarded("", [&] { einfuse::write_file_atomically(path, text); });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,10 @@
 #include "api/ThreadPool.h"
 
+#include "support/Error.h"
+
+#include <string>
+#include <system_error>
+
 namespace einfuse {
 
 ThreadPool &ThreadPool::shared() {
@@ -19,7 +24,16 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::add_workers(int count) {
     while (static_cast<int>(workers_.size()) < count) {
         int part = static_cast<int>(workers_.size()) + 1;
-        workers_.emplace_back([this, part] { work(part); });
+        try {
+            workers_.emplace_back([this, part] { work(part); });
+        } catch (const std::system_error &e) {
+            // The system refused a thread (a process or memory limit): the caller's problem to
+            // size, not an einfuse bug. The workers started so far stay and serve later calls.
+            throw TargetError("cannot start host worker thread " + std::to_string(part) + " of " +
+                              std::to_string(count) + ": " + e.what() +
+                              " (a process, thread or memory limit; ask for fewer threads: --threads, "
+                              "KernelOptions::threads)");
+        }
     }
 }
 

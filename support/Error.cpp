@@ -7,8 +7,26 @@ namespace einfuse {
 
 namespace {
 
+/** A control byte (C0 other than tab and newline, or DEL) as the 4 characters "\xHH": echoed
+ * raw, ESC and BEL bytes of an expression would drive the user's terminal. */
+bool is_control(char c) { return (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') || c == 0x7f; }
+
+std::string hex_escape(char c) {
+    static const char digits[] = "0123456789abcdef";
+    unsigned char u = static_cast<unsigned char>(c);
+    return std::string("\\x") + digits[u >> 4] + digits[u & 15];
+}
+
+std::string escape_controls(std::string_view text) {
+    std::string out;
+    for (char c : text) out += is_control(c) ? hex_escape(c) : std::string(1, c);
+    return out;
+}
+
 /** One source line with a caret line under it: '^' at each range's first character, '~' under
- * the rest, so two places that disagree are both pointed at. */
+ * the rest, so two places that disagree are both pointed at. A control byte prints as "\x1b",
+ * and its mark is widened to match (a '^' then '~~~', or four spaces), so carets after it stay
+ * under their characters; a tab stays a tab in both lines. */
 std::string caret_block(std::string_view source, int first, int last, const std::vector<SourceRange> &ranges,
                         const std::string &prefix) {
     int size = static_cast<int>(source.size());
@@ -19,16 +37,32 @@ std::string caret_block(std::string_view source, int first, int last, const std:
         for (int i = std::max(begin, first); i < std::min(end, last + 1); ++i)
             marks[i - first] = (i == begin || marks[i - first] == '^') ? '^' : '~';
     }
-    marks.erase(marks.find_last_not_of(' ') + 1);
-    std::string line(source.substr(first, last - first));
-    std::replace(line.begin(), line.end(), '\n', ' ');
-    return prefix + line + "\n" + std::string(prefix.size(), ' ') + marks + "\n";
+    std::string line, under;
+    for (int i = first; i <= last; ++i) {
+        char mark = marks[i - first];
+        if (i == last) { // the position just past the line (a range at its end)
+            under += mark;
+            break;
+        }
+        char c = source[i];
+        if (c == '\n') c = ' ';
+        if (is_control(c)) {
+            line += hex_escape(c);
+            under += mark;
+            under.append(3, mark == ' ' ? ' ' : '~');
+        } else {
+            line += c;
+            under += c == '\t' && mark == ' ' ? '\t' : mark;
+        }
+    }
+    under.erase(under.find_last_not_of(" \t") + 1);
+    return prefix + line + "\n" + std::string(prefix.size(), ' ') + under + "\n";
 }
 
 } // namespace
 
 std::string render(const Diagnostic &d, std::string_view source) {
-    std::string out = "einfuse: error: " + d.message + "\n";
+    std::string out = "einfuse: error: " + escape_controls(d.message) + "\n";
     if (!d.ranges.empty() && !source.empty()) {
         std::string_view text = source;
         while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
@@ -50,7 +84,7 @@ std::string render(const Diagnostic &d, std::string_view source) {
             }
         }
     }
-    for (const auto &n : d.notes) out += "  note: " + n + "\n";
+    for (const auto &n : d.notes) out += "  note: " + escape_controls(n) + "\n";
     return out;
 }
 

@@ -17,7 +17,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <sstream>
 #include <sys/wait.h>
@@ -191,25 +190,25 @@ TEST_CASE("NVRTC cache: a CUBIN is stored on disk, read back, and rebuilt when i
                          cuda_backend::emit_cuda({bmm_kernel(DType::F32, "bmm_cache")}, "test");
     std::vector<char> first = cuda_cubin(source, "sm_90");
     std::vector<fs::path> entries;
-    for (const auto &e : fs::recursive_directory_iterator(dir)) // the entries, not the folder's secret
-        if (e.is_regular_file() && e.path().filename() != "secret") entries.push_back(e.path());
+    for (const auto &e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file() && e.path().extension() == ".bin") entries.push_back(e.path()); // not `secret`
     REQUIRE(entries.size() == 1);
     // As a new process would: the memory cache forgotten, the entry corrupt. It is detected,
     // compiled again and replaced.
     forget_cached_cubins();
     { std::ofstream(entries[0], std::ios::binary | std::ios::trunc) << "not a cubin"; }
     CHECK(cuda_cubin(source, "sm_90") == first);
-    auto read_entry = [&] {
-        std::ifstream in(entries[0], std::ios::binary);
-        return std::string(std::istreambuf_iterator<char>(in), {});
+    auto slurp = [](const fs::path &p) {
+        std::ifstream f(p, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(f), {});
     };
-    std::string rebuilt = read_entry();
+    const std::string rebuilt = slurp(entries[0]);
     CHECK(fs::file_size(entries[0]) > first.size()); // the cubin and the cache's header
-    // Then read back as it is: a hit leaves the file's bytes alone (it touches only the
-    // modification time, which orders eviction).
+    // Then read back as it is: a hit leaves the content alone (it refreshes the modification
+    // time, which is what eviction orders by).
     forget_cached_cubins();
     CHECK(cuda_cubin(source, "sm_90") == first);
-    CHECK(read_entry() == rebuilt);
+    CHECK(slurp(entries[0]) == rebuilt);
     ::unsetenv("EINFUSE_CACHE_DIR");
     fs::remove_all(dir);
 }

@@ -139,3 +139,20 @@ TEST_CASE("diagnostic: '...', diagonals and operand counts, rendered") {
         CHECK(text == row.expected);
     }
 }
+
+TEST_CASE("diagnostic: control bytes of the expression are escaped, carets stay aligned (issue 14 item 12)") {
+    // Raw, an ESC sequence or a BEL in the expression drove the user's terminal (colours, a bell).
+    std::string src = "ab\x1b[31m,bc->ac\a";
+    std::string text = diagnostic_of(src, [&] { parse_einsum(src); });
+    CAPTURE(text);
+    for (char c : text) CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n'));
+    CHECK(text.find("ab\\x1b[31m") != std::string::npos);
+    // Each line's caret sits under the character it points at, counted in printed columns.
+    Diagnostic d{"look \x07 here", {{2, 3}, {5, 6}}, {"a note \x1b"}};
+    CHECK(render(d, "ab\x1b[3m") == "einfuse: error: look \\x07 here\n"
+                                    "  ab\\x1b[3m\n"
+                                    "    ^~~~  ^\n"
+                                    "  note: a note \\x1b\n");
+    // A tab stays a tab in both lines, so the caret lines up in any terminal.
+    CHECK(render(Diagnostic{"m", {{3, 4}}, {}}, "a\tbc") == "einfuse: error: m\n  a\tbc\n   \t ^\n");
+}

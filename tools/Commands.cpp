@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 #include <random>
 
@@ -18,9 +17,7 @@ void write_text(const std::string &text, const std::string &file) {
         std::cout << text;
         return;
     }
-    std::ofstream out(file, std::ios::binary);
-    out << text;
-    if (!out) throw Error::input("cannot write '" + file + "'", "");
+    save_text(file, text); // atomic: a failed write keeps the old file, as --output does
 }
 
 double median(std::vector<double> v) {

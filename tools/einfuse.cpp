@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <string>
+#include <string_view>
 
 using namespace einfuse;
 using namespace einfuse::cli;
@@ -24,6 +26,20 @@ void add_common(CLI::App &cmd, Options &o) {
     cmd.add_option("--threads", o.threads, "host worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
     cmd.add_flag("--tf32", o.tf32, "f32 matrix products may round their inputs to tf32 (tensor cores, about 3 digits)");
     cmd.add_flag("--json", o.json, "one JSON object on stdout");
+}
+
+/** `text` with control bytes (C0 but tab and newline, and DEL) as \xHH: option values echoed in
+ * a message must not drive the terminal, as the expression's do not (its diagnostics are
+ * rendered by the library, which escapes them the same way). */
+std::string printable(std::string_view text) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (char c : text) {
+        unsigned char u = static_cast<unsigned char>(c);
+        bool control = (u < 0x20 && c != '\t' && c != '\n') || u == 0x7f;
+        out += control ? std::string("\\x") + digits[u >> 4] + digits[u & 15] : std::string(1, c);
+    }
+    return out;
 }
 
 } // namespace
@@ -49,28 +65,28 @@ int main(int argc, char **argv) {
     } catch (const CLI::CallForAllHelp &e) {
         return app.exit(e);
     } catch (const CLI::ParseError &e) {
-        std::cerr << "einfuse: error: " << e.what() << "\n  (einfuse --help for usage)\n";
+        std::cerr << "einfuse: error: " << printable(e.what()) << "\n  (einfuse --help for usage)\n";
         return kUsage;
     }
 
     try {
         return compile->parsed() ? run_compile(o) : run_run(o);
     } catch (const UsageError &e) {
-        std::cerr << "einfuse: error: " << e.what() << "\n";
+        std::cerr << "einfuse: error: " << printable(e.what()) << "\n";
         return kUsage;
     } catch (const Error &e) {
         switch (e.kind()) {
-        case ErrorKind::Input: std::cerr << e.what(); return kBadInput; // rendered, with carets
-        case ErrorKind::Target: std::cerr << "einfuse: error: " << e.message() << "\n"; return kTargetFailure;
+        case ErrorKind::Input: std::cerr << e.what(); return kBadInput; // rendered (escaped), with carets
+        case ErrorKind::Target: std::cerr << "einfuse: error: " << printable(e.message()) << "\n"; return kTargetFailure;
         case ErrorKind::Internal: break;
         }
-        std::cerr << "einfuse: internal error (please report): " << e.message() << "\n";
+        std::cerr << "einfuse: internal error (please report): " << printable(e.message()) << "\n";
         return kInternal;
     } catch (const std::bad_alloc &) {
         std::cerr << "einfuse: error: out of memory\n";
         return kTargetFailure;
     } catch (const std::exception &e) {
-        std::cerr << "einfuse: internal error (please report): " << e.what() << "\n";
+        std::cerr << "einfuse: internal error (please report): " << printable(e.what()) << "\n";
         return kInternal;
     }
 }

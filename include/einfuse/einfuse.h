@@ -28,8 +28,8 @@ enum einfuse_status {
     EINFUSE_OK = 0,
     EINFUSE_ERROR_ARGUMENT = 1,   /* a null pointer, a wrong count, an unsupported dtype or device */
     EINFUSE_ERROR_EXPRESSION = 2, /* the expression, a shape or a type is wrong (as the CLI's exit 2) */
-    EINFUSE_ERROR_TARGET = 4,     /* no CUDA device, CUDA not built in, NVRTC or launch failed */
-    EINFUSE_ERROR_INTERNAL = 5    /* einfuse's own bug, or out of memory */
+    EINFUSE_ERROR_TARGET = 4,     /* no CUDA device, CUDA not built in, NVRTC or launch failed, out of memory */
+    EINFUSE_ERROR_INTERNAL = 5    /* einfuse's own bug */
 };
 
 /* A compiled, reusable kernel for one expression and signature. Opaque. */
@@ -37,7 +37,8 @@ typedef struct einfuse_kernel einfuse_kernel;
 
 /* Computes an einsum ("bij,bjk->bik") or a one-output program ("D[i] = relu(A[i,j] * x[j])") of
  * `inputs` into the caller-allocated `output`. The sizes come from the inputs' shapes; the output
- * must have the result's shape and dtype (any strides that do not overlap). All tensors live on
+ * must have the result's shape and dtype (any strides whose elements do not overlap one another;
+ * it may share memory with an input: numpy's result, through a temporary). All tensors live on
  * the host (kDLCPU) or all on one CUDA device (kDLCUDA; computed there, in place). A program's
  * inputs are given in the order of their first use in the text. Compiled kernels are cached per (expression, dtypes,
  * ranks, device), so a repeated call does not recompile. Returns an einfuse_status. */
@@ -67,8 +68,8 @@ EINFUSE_EXPORT int einfuse_run_on_stream(einfuse_kernel *k, int num_inputs, cons
                                          DLTensor *outputs, void *stream);
 
 /* The standalone CUDA source of k, the text `einfuse compile --target cuda` writes (planned for
- * the sizes of k's last run, if any). Owned by k: valid until the next call for k or
- * einfuse_free(k). NULL on failure. */
+ * the sizes of k's last run, if any). Owned by k and never changed: valid until einfuse_free(k),
+ * whatever other threads do with k meanwhile. NULL on failure. */
 EINFUSE_EXPORT const char *einfuse_kernel_source(einfuse_kernel *k);
 
 /* Releases k; NULL is ignored. */

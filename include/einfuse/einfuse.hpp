@@ -152,6 +152,18 @@ std::optional<ScalarType> scalar_type_of(DLDataType t);
  * DLTensor is valid while `v` lives, unmoved and unassigned. Treat them as read-only. */
 DLTensor to_dlpack(const View &v);
 
+/** Whether the memory of two views may overlap: their byte ranges, from the lowest to the highest
+ * byte each can reach, meet (numpy's may_share_memory). A view without elements shares nothing.
+ * Kernel::run computes an output for which this holds with any input or other output into a
+ * temporary and copies it, so that the result is numpy's. */
+bool may_share_memory(const View &a, const View &b);
+
+/** Whether two elements of the view are the same memory: a stride of 0, or strides that step onto
+ * one another, on a dimension of size > 1 (any stride is fine for a dimension of size 0 or 1).
+ * Exact for the layouts one meets; a layout too irregular to decide in bounded time counts as
+ * overlapping. An output like that is refused (an Input error). */
+bool has_overlapping_elements(const View &v);
+
 /** An owning, C-contiguous tensor: what the allocating calls return. On the host it is
  * zero-initialised and copies are deep; on a CUDA device (Device::cuda()) its memory is shared by
  * copies, uninitialised until written, and read on the host through to_doubles(). */
@@ -209,6 +221,10 @@ NpyTensor load_npy(const std::string &path);
 /** Writes a host view to `path` in C order (version 1.0 header; 2.0 when the header needs it).
  * Input error for bf16 (numpy has no such type) or an I/O failure. */
 void save_npy(const std::string &path, const View &v);
+/** Replaces `path`'s content with `text`, atomically as save_npy does (a temporary beside it,
+ * fsync, rename): a failed write (a full disk, a file size limit) leaves the old file whole and
+ * is an Input error naming the file. What `einfuse compile -o FILE` writes with. */
+void save_text(const std::string &path, std::string_view text);
 
 // ---------------------------------------------------------------------------------------------
 // Compiling
@@ -281,8 +297,11 @@ public:
     Kernel() = default; // empty: every call but operator bool throws Error
 
     /** Computes into caller-allocated outputs: inputs in the order of inputs(), outputs in the
-     * order of outputs(), each of its dtype and rank, any non-negative strides (an output's must
-     * be nonzero over sizes > 1). Index sizes are bound from the inputs' (and a program's
+     * order of outputs(), each of its dtype and rank, any non-negative strides (an output's
+     * elements must not overlap one another: has_overlapping_elements). An output may share
+     * memory with an input or another output (may_share_memory): it is then computed into a
+     * temporary and copied, numpy's result; with device views such a call returns when the
+     * outputs are written. Index sizes are bound from the inputs' (and a program's
      * outputs') shapes on every call; the kernel re-plans only when they differ from the last
      * call's. On the CUDA target, device views are used in place and host views are copied.
      * With host views the call returns when the outputs are written; with device views only, it
@@ -387,7 +406,8 @@ void clear_compile_cache();
 
 /** Computes an einsum, or a one-output program (inputs in order of first use), into `output`:
  * on the CUDA device when any view is on it (host views are copied there and back), else on the
- * host. Returns when the output is written. */
+ * host. Returns when the output is written. `output` may be (or overlap) an input: numpy's
+ * result, as Kernel::run. */
 void einsum_into(std::string_view spec, const std::vector<View> &inputs, const View &output,
                  const KernelOptions &options = {});
 
