@@ -85,8 +85,7 @@ public:
 private:
     std::vector<double> execute(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
                                 const ir::Extents &extents, int repeat, void *cuda_stream = nullptr) const;
-    passes::LowerOptions lower_options() const;
-    passes::Device device() const { return options_.target == Target::Cuda ? passes::Device::Gpu : passes::Device::Host; }
+    passes::LowerOptions lower_options() const; // the target's facts and the user's choices
     ir::Program program_;
     passes::Plan plan_;
     CompileOptions options_;

@@ -9,6 +9,7 @@
 #include "ir/LaunchVariant.h"
 #include "ir/Program.h"
 #include "ir/Stmt.h"
+#include "ir/Target.h"
 
 #include <memory>
 #include <optional>
@@ -56,6 +57,19 @@ struct LibraryEpilogue {
     bool relu = false;
 };
 
+/** The small dense batched GEMM variant ("_gemm_small"), as passes/GpuGemmShapes sized it for
+ * the planned sizes and the target: M, N, K and every stride fixed (a [batch][M][K], b
+ * [batch][K][N], all dense row-major, a and b 16-byte aligned; the launch rule checks), f32 or
+ * f64. `elements` batch elements per block, each TM x TN per thread of (M / tm) * (N / tn)
+ * threads; K walks bk at a time through two shared-memory stages; min_blocks for
+ * __launch_bounds__, from the target's shared memory per SM. */
+struct GemmSmall {
+    int m, n, k, bk, elements, tm, tn, min_blocks;
+    DType type;
+    int threads() const { return elements * (m / tm) * (n / tn); }
+    int shared_bytes() const; // both stages of a and b, static
+};
+
 /** A GEMM kernel's matrix product: out[batch, m, n] = epilogue(sum over k of a[batch, m, k] *
  * b[batch, k, n]). Each group lists index variables, in the order the output lists them (k: in
  * the order a does); several fold into one dimension when the tensors' strides allow it
@@ -69,6 +83,9 @@ struct Gemm {
     std::string library_why_not;            // otherwise why not, for the plan
     bool allow_tf32 = false;                // f32 products may round their inputs to tf32
     std::optional<Extents> planned;         // every index variable's size, when planned with sizes
+    // Decided for the GPU target by passes/GpuGemmShapes; the CUDA backend prints what they say.
+    std::optional<DType> mma;               // tensor cores' input type (F32: tf32); none: CUDA cores
+    std::optional<GemmSmall> small;         // the small dense variant, when the planned sizes fit it
 };
 
 struct Kernel {

@@ -4,6 +4,7 @@
 #include "passes/ChooseStrategy.h"
 #include "passes/ContractionOrder.h"
 #include "passes/FuseProducers.h"
+#include "passes/GpuGemmShapes.h"
 #include "passes/GpuStaging.h"
 #include "passes/GemmMatch.h"
 #include "passes/GpuTiling.h"
@@ -67,7 +68,7 @@ ir::Kernel plan_tiling(ir::Kernel k, const ir::Program &program, std::size_t ind
 }
 
 /** The plan's account of a GEMM: its groups, and who runs the epilogue. */
-void describe_gemm(ir::Kernel &k, Device device, const LowerOptions &options, const ir::Extents &sizes) {
+void describe_gemm(ir::Kernel &k, const LowerOptions &options, const ir::Extents &sizes) {
     ir::Gemm &g = *k.gemm;
     g.allow_tf32 = options.allow_tf32;
     // The sizes it was planned for, when every variable has one: a backend may build a variant
@@ -77,7 +78,10 @@ void describe_gemm(ir::Kernel &k, Device device, const LowerOptions &options, co
         if (auto it = sizes.find(v); it != sizes.end()) planned[v] = it->second;
     if (!k.index_vars.empty() && planned.size() == k.index_vars.size()) g.planned = std::move(planned);
     k.strategy_detail = describe(g);
-    if (device == Device::Host) return; // the host backend says how it runs it (api: for_target)
+    if (!options.target.is_gpu()) return; // the host backend says how it runs it (api: for_target)
+    // Tensor cores first: the small variant is for CUDA cores only.
+    g.mma = plan_gemm_mma(k, options.target);
+    g.small = plan_gemm_small(k, options.target);
     if (g.allow_tf32) k.strategy_detail += "; f32 inputs rounded to tf32 (allowed)";
     if (!g.library) {
         k.strategy_detail += "; an emitted tiled kernel, not cuBLASLt: " + g.library_why_not;
@@ -99,7 +103,18 @@ void describe_gemm(ir::Kernel &k, Device device, const LowerOptions &options, co
 
 } // namespace
 
-Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device, const LowerOptions &options) {
+LowerOptions LowerOptions::for_device(Device device) {
+    LowerOptions o;
+    if (device == Device::Gpu) o.target = ir::Target::gpu(90);
+    return o;
+}
+
+Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device) {
+    return lower(input, sizes, LowerOptions::for_device(device));
+}
+
+Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOptions &options) {
+    const Device device = options.target.kind;
     run_pass("verify", [&] { ir::verify(input); return input; });
     Plan plan;
     ir::Program simple = run_pass("simplify", [&] { return simplify(input); });
@@ -117,7 +132,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device, co
             unrolled.strategy_detail = k.strategy_detail;
             k = std::move(unrolled);
         }
-        if (k.strategy == ir::Strategy::Gemm) describe_gemm(k, device, options, sizes);
+        if (k.strategy == ir::Strategy::Gemm) describe_gemm(k, options, sizes);
         if (device == Device::Gpu && k.strategy == ir::Strategy::BroadcastReduce) k = plan_tiling(std::move(k), program, i, sizes);
         if (device == Device::Gpu && k.strategy == ir::Strategy::Unrolled) {
             std::string why_not;
@@ -126,7 +141,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device, co
                                                  std::to_string(k.staging->batch_per_block) + " batch elements at a time"
                                            : "; inputs not staged: " + why_not;
         }
-        if (device == Device::Gpu) k = run_pass("gpu_launch_rules", [&] { return gpu_launch_rules(std::move(k)); });
+        if (device == Device::Gpu) k = run_pass("gpu_launch_rules", [&] { return gpu_launch_rules(std::move(k), options.target); });
         plan.kernels.push_back(std::move(k));
     }
     return plan;

@@ -15,16 +15,23 @@ struct Plan {
 };
 
 /** Where the plan runs: the strategies' costs differ (see ChooseStrategy.h). */
-enum class Device { Host, Gpu };
+using Device = ir::DeviceKind;
 
-/** Choices the user makes rather than the cost model. */
+/** What the passes plan for: the machine (its facts as data) and the choices the user makes
+ * rather than the cost model. */
 struct LowerOptions {
+    /** The device and its facts (ir/Target.h). By default an AVX2 host; for_device(Gpu): the
+     * table's sm_90 row (an H100/H200). The api fills it from the real machine. */
+    ir::Target target = ir::Target::host(256);
     bool allow_tf32 = false; // f32 GEMMs may round their inputs to tf32 (tensor cores; about 3 digits)
+
+    static LowerOptions for_device(Device device);
 };
 
 /** `sizes` are the index sizes to plan for, where known (the contraction order and the unrolled
  * strategy depend on them). */
-Plan lower(const ir::Program &program, const ir::Extents &sizes = {}, Device device = Device::Host,
-           const LowerOptions &options = {});
+Plan lower(const ir::Program &program, const ir::Extents &sizes, const LowerOptions &options);
+/** The same for the default target of `device`. */
+Plan lower(const ir::Program &program, const ir::Extents &sizes = {}, Device device = Device::Host);
 
 } // namespace einfuse::passes
