@@ -86,6 +86,13 @@ struct Gemm {
     // Decided for the GPU target by passes/GpuGemmShapes; the CUDA backend prints what they say.
     std::optional<DType> mma;               // tensor cores' input type (F32: tf32); none: CUDA cores
     std::optional<GemmSmall> small;         // the small dense variant, when the planned sizes fit it
+    // Who runs it, decided by the passes (the plan says so; backends and executors obey). The
+    // host: the packed GEMM for vectors of host_vector_bits, else the loop nest (passes/HostGemm).
+    // The GPU: k.launch's order, cuBLASLt (where `library` is set) tried first with library_first
+    // (--gemm cublaslt), else after the small dense variant.
+    bool host_packed = false;
+    int host_vector_bits = 0;
+    bool library_first = false;
 };
 
 struct Kernel {

@@ -149,7 +149,10 @@ ir::LaunchVariant plain_launch(const ir::Kernel &k) {
 ir::Kernel gpu_launch_rules(ir::Kernel k, const ir::Target &target) {
     k.launch.clear();
     if (k.gemm) {
-        if (auto s = gemm_small_config(k)) k.launch.push_back(gemm_small(k, *s, target));
+        // The order the passes chose (ir::Gemm): the small dense variant, then cuBLASLt; or,
+        // with library_first, cuBLASLt before it.
+        auto small = gemm_small_config(k);
+        if (small && !k.gemm->library_first) k.launch.push_back(gemm_small(k, *small, target));
         if (k.gemm->library) {
             ir::LaunchVariant lib;
             lib.kind = ir::VariantKind::Library;
@@ -160,6 +163,7 @@ ir::Kernel gpu_launch_rules(ir::Kernel k, const ir::Target &target) {
             lib.splits = lit(1);
             k.launch.push_back(std::move(lib));
         }
+        if (small && k.gemm->library_first) k.launch.push_back(gemm_small(k, *small, target));
         for (auto &v : gemm_tiles(k, target)) k.launch.push_back(std::move(v));
     }
     if (k.staging) k.launch.push_back(staged(k));

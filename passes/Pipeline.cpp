@@ -7,6 +7,7 @@
 #include "passes/GpuGemmShapes.h"
 #include "passes/GpuStaging.h"
 #include "passes/GemmMatch.h"
+#include "passes/HostGemm.h"
 #include "passes/GpuTiling.h"
 #include "passes/GpuLaunchRules.h"
 #include "passes/Simplify.h"
@@ -67,7 +68,7 @@ ir::Kernel plan_tiling(ir::Kernel k, const ir::Program &program, std::size_t ind
     return k;
 }
 
-/** The plan's account of a GEMM: its groups, and who runs the epilogue. */
+/** The plan's account of a GEMM: its groups, who runs it, and who runs the epilogue. */
 void describe_gemm(ir::Kernel &k, const LowerOptions &options, const ir::Extents &sizes) {
     ir::Gemm &g = *k.gemm;
     g.allow_tf32 = options.allow_tf32;
@@ -78,10 +79,20 @@ void describe_gemm(ir::Kernel &k, const LowerOptions &options, const ir::Extents
         if (auto it = sizes.find(v); it != sizes.end()) planned[v] = it->second;
     if (!k.index_vars.empty() && planned.size() == k.index_vars.size()) g.planned = std::move(planned);
     k.strategy_detail = describe(g);
-    if (!options.target.is_gpu()) return; // the host backend says how it runs it (api: for_target)
+    if (options.gemm == GemmRunner::LoopNest) {
+        k.gemm.reset(); // the backends print the loop nest of a kernel without one
+        k.strategy_detail += "; --gemm loops: the loop nest runs it";
+        return;
+    }
+    if (!options.target.is_gpu()) return choose_host_gemm(k, options);
     // Tensor cores first: the small variant is for CUDA cores only.
     g.mma = plan_gemm_mma(k, options.target);
     g.small = plan_gemm_small(k, options.target);
+    if (options.gemm == GemmRunner::Emitted && g.library) {
+        g.library.reset();
+        g.library_why_not = "--gemm emitted";
+    }
+    g.library_first = options.gemm == GemmRunner::Library && g.library;
     if (g.allow_tf32) k.strategy_detail += "; f32 inputs rounded to tf32 (allowed)";
     if (!g.library) {
         k.strategy_detail += "; an emitted tiled kernel, not cuBLASLt: " + g.library_why_not;
@@ -97,8 +108,10 @@ void describe_gemm(ir::Kernel &k, const LowerOptions &options, const ir::Extents
     if (!g.library->bias.empty()) fused += ", bias " + g.library->bias + "[" + g.library->bias_var + "]";
     if (g.library->relu) fused += ", relu";
     k.strategy_detail += "; in-process cuBLASLt" + (fused.empty() ? "" : " with its epilogue (" + fused.substr(2) + ")") +
-                         " (the emitted small dense kernel instead for small dense batches planned with their sizes), an "
-                         "emitted tiled kernel in standalone .cu and where strides do not fit cuBLASLt";
+                         (g.library_first ? " first (--gemm cublaslt)"
+                                          : " (the emitted small dense kernel instead for small dense batches planned "
+                                            "with their sizes)") +
+                         ", an emitted tiled kernel in standalone .cu and where strides do not fit cuBLASLt";
 }
 
 } // namespace

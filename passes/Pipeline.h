@@ -17,6 +17,13 @@ struct Plan {
 /** Where the plan runs: the strategies' costs differ (see ChooseStrategy.h). */
 using Device = ir::DeviceKind;
 
+/** Which code runs a GEMM kernel (--gemm). Auto: the cost model's choice (the GPU: the small
+ * dense variant where it fits, else cuBLASLt where its epilogue and the strides fit, else the
+ * emitted tiled kernel; the host: the packed GEMM where it can). The others force one where it can
+ * run, for tests and benchmarks: Library tries cuBLASLt first, Emitted never, LoopNest runs the
+ * plain loop nest on either target. */
+enum class GemmRunner { Auto, Library, Emitted, LoopNest };
+
 /** What the passes plan for: the machine (its facts as data) and the choices the user makes
  * rather than the cost model. */
 struct LowerOptions {
@@ -24,6 +31,7 @@ struct LowerOptions {
      * table's sm_90 row (an H100/H200). The api fills it from the real machine. */
     ir::Target target = ir::Target::host(256);
     bool allow_tf32 = false; // f32 GEMMs may round their inputs to tf32 (tensor cores; about 3 digits)
+    GemmRunner gemm = GemmRunner::Auto;
 
     static LowerOptions for_device(Device device);
 };

@@ -78,3 +78,40 @@ TEST_CASE("target: fewer SMs change the GEMM tile rule, less shared memory the s
     CHECK(f16.kernels.at(0).gemm->mma == DType::F16);
     CHECK_FALSE(f16_turing.kernels.at(0).gemm->mma.has_value());
 }
+
+TEST_CASE("lowering options: --gemm decides who runs a GEMM, and the plan says it") {
+    auto plan = [](ir::Target target, passes::GemmRunner runner) {
+        passes::LowerOptions o;
+        o.target = target;
+        o.gemm = runner;
+        return passes::lower(einsum_ir("ij,jk->ik"), {}, o).kernels.at(0);
+    };
+    auto kinds = [](const ir::Kernel &k) {
+        std::string out;
+        for (const auto &v : k.launch) out += std::string(ir::variant_kind_name(v.kind)) + " ";
+        return out;
+    };
+    const ir::Target gpu90 = ir::Target::gpu(90);
+    ir::Kernel automatic = plan(gpu90, passes::GemmRunner::Auto);
+    ir::Kernel library = plan(gpu90, passes::GemmRunner::Library);
+    ir::Kernel emitted = plan(gpu90, passes::GemmRunner::Emitted);
+    ir::Kernel loops = plan(gpu90, passes::GemmRunner::LoopNest);
+    CHECK(kinds(automatic).rfind("library gemm-tiled", 0) == 0);
+    CHECK(library.gemm->library_first);
+    CHECK(kinds(library).rfind("library ", 0) == 0);
+    CHECK(kinds(emitted).find("library") == std::string::npos);
+    CHECK(emitted.strategy_detail.find("not cuBLASLt: --gemm emitted") != std::string::npos);
+    CHECK_FALSE(loops.gemm.has_value());
+    CHECK(kinds(loops) == "plain ");
+    CHECK(loops.strategy_detail.find("--gemm loops: the loop nest runs it") != std::string::npos);
+
+    // The host: the packed GEMM for the target's vector width, or the loop nest and why.
+    ir::Kernel avx2 = plan(ir::Target::host(256), passes::GemmRunner::Auto);
+    CHECK(avx2.gemm->host_packed);
+    CHECK(avx2.strategy_detail.find("micro-kernel 6x16 in 256-bit vectors") != std::string::npos);
+    ir::Kernel scalar = plan(ir::Target::host(0), passes::GemmRunner::Auto);
+    CHECK_FALSE(scalar.gemm->host_packed);
+    CHECK(scalar.strategy_detail.find("host: the loop nest, not the packed GEMM: this CPU has no vector registers") !=
+          std::string::npos);
+    CHECK_FALSE(plan(ir::Target::host(512), passes::GemmRunner::LoopNest).gemm.has_value());
+}

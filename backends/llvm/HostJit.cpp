@@ -280,12 +280,6 @@ ir::Target host_target() {
     return ir::Target::host(t.vector_bits, t.cpu);
 }
 
-HostGemmChoice host_gemm_choice(const ir::Kernel &k) {
-    static const int bits = vector_bits(host_machine().getFeatures().getString());
-    if (auto why = why_not_packed_gemm(k, bits)) return {false, "host: the loop nest, not the packed GEMM: " + *why};
-    return {true, "host: " + describe_packed_gemm(k, bits)};
-}
-
 std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels) {
     auto jtmb = host_machine();
     auto tm = take(jtmb.createTargetMachine(), "creating the target machine");

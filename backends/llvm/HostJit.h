@@ -52,15 +52,6 @@ class HostModule {
  * the backend narrows the code it prints. */
 ir::Target host_target();
 
-/** How this machine runs a kernel of the GEMM strategy: the packed, register-blocked GEMM
- * (f32 and f64 operands; `begin, end` of its function then split [0, gemm_parallel_extent()))
- * or its loop nest, with the reason, for the plan. EINFUSE_HOST_GEMM=0 forces the loop nest. */
-struct HostGemmChoice {
-    bool packed = false;
-    std::string detail;
-};
-HostGemmChoice host_gemm_choice(const ir::Kernel &k);
-
 /** The range a packed GEMM kernel's begin/end split: batch points x M, for `extents` in the
  * order of k.index_vars. */
 int64_t gemm_parallel_extent(const ir::Kernel &k, const std::vector<int64_t> &extents);
