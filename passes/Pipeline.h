@@ -1,6 +1,7 @@
 #pragma once
 // The lowering pipeline, one readable function: Program -> verified -> strategy per contraction
-// -> loop nests. EINFUSE_DEBUG=2 logs the IR after each pass, EINFUSE_TIME_PASSES=1 the timings.
+// -> loop nests, through a PassManager (PassManager.h): EINFUSE_PRINT_AFTER=<pass>|all prints the
+// IR after a pass, EINFUSE_DEBUG=2 after every pass, EINFUSE_TIME_PASSES=1 the timings.
 #include "ir/Kernel.h"
 
 namespace einfuse::passes {
@@ -14,7 +15,7 @@ struct Plan {
     std::string explain() const;
 };
 
-/** Where the plan runs: the strategies' costs differ (see ChooseStrategy.h). */
+/** Where the plan runs: the strategies' costs differ (passes/strategy/). */
 using Device = ir::DeviceKind;
 
 /** Which code runs a GEMM kernel (--gemm). Auto: the cost model's choice (the GPU: the small
