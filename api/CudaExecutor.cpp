@@ -135,7 +135,10 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
         // The first variant whose guard holds, as the standalone launcher picks it.
         const ir::LaunchVariant *v = ir::choose_variant(k.launch, facts);
         EINFUSE_ASSERT(v != nullptr, "the plain kernel, last, always runs");
-        ran_.push_back(v->kind == ir::VariantKind::Tiled ? "tiled broadcast-reduce kernel" : "kernel");
+        // A GEMM-strategy kernel without k.gemm: the passes dropped it for --gemm loops.
+        ran_.push_back(v->kind == ir::VariantKind::Tiled       ? "tiled broadcast-reduce kernel"
+                       : k.strategy == ir::Strategy::Gemm ? "loop nest (--gemm loops)"
+                                                          : "kernel");
         const std::size_t num_params = k.params.size(), num_inputs = static_cast<std::size_t>(k.num_inputs);
         Launch l{function(v->entry(k.name)), v->grid.evaluate(facts), v->block.evaluate(facts), {}, v->splits.evaluate(facts)};
         add_params(l.args, k, 0, num_params, address, host_args.strides);

@@ -54,6 +54,38 @@ std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definiti
     return std::nullopt;
 }
 
+/** What runs a GPU GEMM, in the order k.launch tries it (GpuLaunchRules builds it from the same
+ * fields): "runs: the emitted small dense kernel where ..., else in-process cuBLASLt with its
+ * epilogue (bias b[k], relu) where the strides fit it, else the emitted tiled kernel on tensor
+ * cores (bf16); a standalone .cu runs the emitted kernels". */
+std::string gpu_runners(const ir::Gemm &g) {
+    std::vector<std::string> order;
+    const std::string small = "the emitted small dense kernel where the sizes are the planned ones and the tensors "
+                              "dense and aligned";
+    if (g.small && !g.library_first) order.push_back(small);
+    if (g.library) {
+        std::string fused;
+        if (g.library->alpha != 1) {
+            std::ostringstream alpha;
+            alpha << g.library->alpha;
+            fused += ", alpha " + alpha.str();
+        }
+        if (!g.library->addend.empty()) fused += ", + " + g.library->addend;
+        if (!g.library->bias.empty()) fused += ", bias " + g.library->bias + "[" + g.library->bias_var + "]";
+        if (g.library->relu) fused += ", relu";
+        order.push_back("in-process cuBLASLt" + (fused.empty() ? "" : " with its epilogue (" + fused.substr(2) + ")") +
+                        " where the strides fit it" + (g.library_first ? " (first: --gemm cublaslt)" : ""));
+    }
+    if (g.small && g.library_first) order.push_back(small);
+    std::string tiles = "the emitted tiled kernel";
+    if (g.mma) tiles += " on tensor cores (" + std::string(*g.mma == DType::F32 ? "tf32" : dtype_name(*g.mma)) + ")";
+    if (!g.library) tiles += " (not cuBLASLt: " + g.library_why_not + ")";
+    order.push_back(tiles);
+    std::string out = "runs: ";
+    for (std::size_t i = 0; i < order.size(); ++i) out += (i ? ", else " : "") + order[i];
+    return out + (g.library ? "; a standalone .cu runs the emitted kernels" : "");
+}
+
 /** The plan's account of a GEMM: its groups, who runs it, and who runs the epilogue. */
 void describe_gemm(ir::Kernel &k, const LowerOptions &options, const ir::Extents &sizes) {
     ir::Gemm &g = *k.gemm;
@@ -80,24 +112,7 @@ void describe_gemm(ir::Kernel &k, const LowerOptions &options, const ir::Extents
     }
     g.library_first = options.gemm == GemmRunner::Library && g.library;
     if (g.allow_tf32) k.strategy_detail += "; f32 inputs rounded to tf32 (allowed)";
-    if (!g.library) {
-        k.strategy_detail += "; an emitted tiled kernel, not cuBLASLt: " + g.library_why_not;
-        return;
-    }
-    std::string fused;
-    if (g.library->alpha != 1) {
-        std::ostringstream alpha;
-        alpha << g.library->alpha;
-        fused += ", alpha " + alpha.str();
-    }
-    if (!g.library->addend.empty()) fused += ", + " + g.library->addend;
-    if (!g.library->bias.empty()) fused += ", bias " + g.library->bias + "[" + g.library->bias_var + "]";
-    if (g.library->relu) fused += ", relu";
-    k.strategy_detail += "; in-process cuBLASLt" + (fused.empty() ? "" : " with its epilogue (" + fused.substr(2) + ")") +
-                         (g.library_first ? " first (--gemm cublaslt)"
-                                          : " (the emitted small dense kernel instead for small dense batches planned "
-                                            "with their sizes)") +
-                         ", an emitted tiled kernel in standalone .cu and where strides do not fit cuBLASLt";
+    k.strategy_detail += "; " + gpu_runners(g);
 }
 
 class Gemm : public Strategy {
