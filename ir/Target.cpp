@@ -11,16 +11,18 @@ namespace {
 /** One row per architecture: its flagship data-centre part where there is one (the SM count of
  * the part tuned for; a real device overrides it). Shared memory per SM is the architecture's
  * maximum carve-out (CUDA C Programming Guide, "Compute Capabilities"). Static shared memory per
- * block is 48 KiB everywhere (more needs the dynamic opt-in einfuse does not use). mma.sync with
- * bf16 and tf32 inputs, and the m16n8k16 f16 shape einfuse prints, need sm_80: sm_75 runs the
- * same tiles on CUDA cores, so it lists none. */
+ * block is 48 KiB everywhere (more needs the dynamic opt-in einfuse does not use). Every row lists
+ * f16, bf16 and tf32 for einfuse's tensor-core tiles: their mma.sync shapes need sm_80, and the
+ * printed code computes the same tiles on CUDA cores below it (backends/cuda/CudaGemmDevice.cpp),
+ * which is how sm_75 ran them before this table; a target without them (tensor_core_types empty)
+ * gets the CUDA-core tile shapes instead. */
 struct Row {
     int sm, sm_count, shared_kib;
     bool mma;
     const char *part;
 };
 constexpr Row kTable[] = {
-    {75, 40, 64, false, "T4"},           {80, 108, 164, true, "A100"},  {86, 84, 100, true, "A40"},
+    {75, 40, 64, true, "T4"},           {80, 108, 164, true, "A100"},  {86, 84, 100, true, "A40"},
     {89, 142, 100, true, "L40S"},        {90, 132, 228, true, "H100/H200"}, {100, 148, 228, true, "B200"},
     {103, 148, 228, true, "B300"},       {120, 170, 100, true, "RTX 5090"},
 };

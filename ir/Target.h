@@ -23,7 +23,7 @@ struct Target {
     int sm_count = 0;                // streaming multiprocessors
     int shared_per_sm = 0;           // bytes of shared memory per SM (what resident blocks share)
     int static_shared_per_block = 0; // bytes of static shared memory one block may declare
-    std::vector<DType> tensor_core_types; // mma.sync input types einfuse prints (F32: as tf32)
+    std::vector<DType> tensor_core_types; // inputs of einfuse's tensor-core tiles (F32: as tf32)
     // The host CPU (kind Host).
     int vector_bits = 0; // the widest vector register used: 512 AVX-512, 256 AVX2, 128 SSE; 0: none
     std::string cpu;     // the CPU's name as LLVM knows it ("sapphirerapids"), when known

@@ -58,7 +58,7 @@ std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definiti
  * fields): "runs: the emitted small dense kernel where ..., else in-process cuBLASLt with its
  * epilogue (bias b[k], relu) where the strides fit it, else the emitted tiled kernel on tensor
  * cores (bf16); a standalone .cu runs the emitted kernels". */
-std::string gpu_runners(const ir::Gemm &g) {
+std::string gpu_runners(const ir::Gemm &g, const ir::Target &target) {
     std::vector<std::string> order;
     const std::string small = "the emitted small dense kernel where the sizes are the planned ones and the tensors "
                               "dense and aligned";
@@ -78,7 +78,10 @@ std::string gpu_runners(const ir::Gemm &g) {
     }
     if (g.small && g.library_first) order.push_back(small);
     std::string tiles = "the emitted tiled kernel";
-    if (g.mma) tiles += " on tensor cores (" + std::string(*g.mma == DType::F32 ? "tf32" : dtype_name(*g.mma)) + ")";
+    if (g.mma)
+        tiles += (target.sm < 80 ? " in tensor-core tiles computed on CUDA cores (mma.sync needs sm_80) ("
+                                 : " on tensor cores (") +
+                 std::string(*g.mma == DType::F32 ? "tf32" : dtype_name(*g.mma)) + ")";
     if (!g.library) tiles += " (not cuBLASLt: " + g.library_why_not + ")";
     order.push_back(tiles);
     std::string out = "runs: ";
@@ -112,7 +115,7 @@ void describe_gemm(ir::Kernel &k, const LowerOptions &options, const ir::Extents
     }
     g.library_first = options.gemm == GemmRunner::Library && g.library;
     if (g.allow_tf32) k.strategy_detail += "; f32 inputs rounded to tf32 (allowed)";
-    k.strategy_detail += "; " + gpu_runners(g);
+    k.strategy_detail += "; " + gpu_runners(g, options.target);
 }
 
 class Gemm : public Strategy {
