@@ -11,7 +11,7 @@
 
 namespace einfuse {
 
-CudaExecutor::CudaExecutor(const passes::Plan &plan, const std::string &arch, GemmRunner gemm) : gemm_runner_(gemm) {
+CudaExecutor::CudaExecutor(const passes::Plan &plan, const std::string &arch) {
     CudaContext &ctx = CudaContext::get();
     std::string source = cuda_backend::emit_cuda(plan.kernels, EINFUSE_VERSION);
     module_ = std::make_unique<CudaModule>(cuda_cubin(source, arch.empty() ? ctx.arch() : arch));
@@ -135,7 +135,10 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
         // The first variant whose guard holds, as the standalone launcher picks it.
         const ir::LaunchVariant *v = ir::choose_variant(k.launch, facts);
         EINFUSE_ASSERT(v != nullptr, "the plain kernel, last, always runs");
-        ran_.push_back(v->kind == ir::VariantKind::Tiled ? "tiled broadcast-reduce kernel" : "kernel");
+        // A GEMM-strategy kernel without k.gemm: the passes dropped it for --gemm loops.
+        ran_.push_back(v->kind == ir::VariantKind::Tiled       ? "tiled broadcast-reduce kernel"
+                       : k.strategy == ir::Strategy::Gemm ? "loop nest (--gemm loops)"
+                                                          : "kernel");
         const std::size_t num_params = k.params.size(), num_inputs = static_cast<std::size_t>(k.num_inputs);
         Launch l{function(v->entry(k.name)), v->grid.evaluate(facts), v->block.evaluate(facts), {}, v->splits.evaluate(facts)};
         add_params(l.args, k, 0, num_params, address, host_args.strides);
@@ -166,65 +169,50 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
     return launches;
 }
 
-/** cuBLASLt runs every GEMM it can: in the H200 sweep (docs/performance.md) it beat the tiled
- * emitted kernel on every batched product from D=24 (126 us against 306) to D=256, and on
- * 1024x1024 products from K=128 up; below K=128 the two were within 2 us of each other.
- * Except under Auto where the emitted small dense variant fits (it comes before cuBLASLt in
- * k.launch; its guard: sizes as planned, a, b and outputs dense, a and b 16-byte aligned):
- * it ran batched D=32, 48, 64 products in 81, 100, 109 us against cuBLASLt's 105, 146, 112, and
- * D=32 at B=65,536 at 3.59 TB/s against 2.67. --gemm cublaslt tries cuBLASLt first; --gemm
- * emitted skips it; --gemm loops runs the plain kernel, k.launch's last. */
+/** The GEMM variants in k.launch's order, as the passes chose it (passes/GpuLaunchRules: the
+ * small dense variant, cuBLASLt, the tile shapes, the loop nest; --gemm cublaslt puts cuBLASLt
+ * first, --gemm emitted leaves it out, --gemm loops leaves only the loop nest). Why that order:
+ * cuBLASLt beat the tiled emitted kernel on every batched product from D=24 (126 us against 306)
+ * to D=256 in the H200 sweep (docs/performance.md), and on 1024x1024 products from K=128 up
+ * (below, within 2 us); the small dense variant, when it fits (sizes as planned, a, b and outputs
+ * dense, a and b 16-byte aligned), ran batched D=32, 48, 64 in 81, 100, 109 us against
+ * cuBLASLt's 105, 146, 112. The first whose guard holds runs; cuBLASLt also needs LibraryGemm to
+ * map the strides and the library to load, else the walk goes on. `ran` only reports it. */
 CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::map<std::string, std::uint64_t> &address,
                                                const KernelArgs &args, const ir::LaunchFacts &facts,
                                                void *stream) const {
-    const ir::Gemm &g = *k.gemm;
-    const bool forced = gemm_runner_ == GemmRunner::Emitted || gemm_runner_ == GemmRunner::LoopNest;
-    // The variants in the plan's order; with --gemm cublaslt, cuBLASLt's first.
-    std::vector<const ir::LaunchVariant *> order;
-    for (const auto &v : k.launch) order.push_back(&v);
-    if (gemm_runner_ == GemmRunner::Library)
-        std::stable_partition(order.begin(), order.end(),
-                              [](const ir::LaunchVariant *v) { return v->kind == ir::VariantKind::Library; });
-    std::string why_not = forced ? "forced" : g.library_why_not; // g.library_why_not: no Library variant
-    bool tried_library = false;
+    std::string why_not = k.gemm->library_why_not; // stays so when there is no Library variant
+    bool before_library = true;
     const ir::LaunchVariant *chosen = nullptr;
-    for (const ir::LaunchVariant *v : order) {
-        if (gemm_runner_ == GemmRunner::LoopNest && v->kind != ir::VariantKind::Plain) continue;
-        if (v->kind == ir::VariantKind::Library) {
-            if (forced || !v->guard.evaluate(facts)) continue;
-            tried_library = true;
-            if (!cublaslt_available(&why_not)) continue;
-            try {
-                std::vector<std::uint64_t> by_param;
-                for (const auto &p : k.params) by_param.push_back(address.at(p.name));
-                auto calls = plan_library_gemm(k, by_param, args, &why_not);
-                if (!calls) continue;
-                std::uint64_t workspace = scratch(k.name + "/cublaslt", stream, kLtWorkspaceBytes);
-                ran_.push_back("cuBLASLt, " + std::to_string(calls->size()) + (calls->size() == 1 ? " call" : " calls"));
-                Launch l;
-                l.library = [calls = std::move(*calls), workspace](void *s) {
-                    for (const auto &c : calls) c.matmul->run(c.a, c.b, c.c, c.d, c.bias, workspace, s);
-                };
-                return l;
-            } catch (const TargetError &e) {
-                why_not = e.what();
-            }
-            continue;
+    for (const ir::LaunchVariant &v : k.launch) {
+        if (!v.guard.evaluate(facts)) continue;
+        if (v.kind != ir::VariantKind::Library) {
+            chosen = &v;
+            break;
         }
-        if (!v->guard.evaluate(facts)) continue;
-        chosen = v;
-        break;
+        before_library = false;
+        if (!cublaslt_available(&why_not)) continue;
+        try {
+            std::vector<std::uint64_t> by_param;
+            for (const auto &p : k.params) by_param.push_back(address.at(p.name));
+            auto calls = plan_library_gemm(k, by_param, args, &why_not);
+            if (!calls) continue;
+            std::uint64_t workspace = scratch(k.name + "/cublaslt", stream, kLtWorkspaceBytes);
+            ran_.push_back("cuBLASLt, " + std::to_string(calls->size()) + (calls->size() == 1 ? " call" : " calls"));
+            Launch l;
+            l.library = [calls = std::move(*calls), workspace](void *s) {
+                for (const auto &c : calls) c.matmul->run(c.a, c.b, c.c, c.d, c.bias, workspace, s);
+            };
+            return l;
+        } catch (const TargetError &e) {
+            why_not = e.what();
+        }
     }
     EINFUSE_ASSERT(chosen != nullptr, "the plain kernel, last, always runs");
-    // The emitted tiled GEMM kernel, or (forced) the loop nest: the same argument block.
-    if (chosen->kind == ir::VariantKind::Plain) {
-        ran_.push_back("loop nest (forced)");
-    } else {
-        const bool small = chosen->kind == ir::VariantKind::GemmSmall;
-        if (small && !tried_library && gemm_runner_ == GemmRunner::Auto) why_not = "the small dense variant fits";
-        ran_.push_back(std::string(small ? "emitted small dense GEMM kernel" : "emitted GEMM kernel") +
-                       " (not cuBLASLt: " + why_not + ")");
-    }
+    const bool small = chosen->kind == ir::VariantKind::GemmSmall;
+    if (small && before_library && k.gemm->library) why_not = "the small dense variant fits";
+    ran_.push_back(std::string(small ? "emitted small dense GEMM kernel" : "emitted GEMM kernel") + " (not cuBLASLt: " +
+                   why_not + ")");
     Launch l{function(chosen->entry(k.name)), chosen->grid.evaluate(facts), chosen->block.evaluate(facts), {}};
     add_params(l.args, k, 0, k.params.size(), address, args.strides);
     for (int64_t e : args.extents) l.args.add_i64(e);

@@ -15,7 +15,7 @@ class CudaExecutor {
 public:
     /** Compiles every kernel of the plan for `arch` (empty: the device's own). Throws TargetError
      * when there is no device or NVRTC fails. */
-    CudaExecutor(const passes::Plan &plan, const std::string &arch, GemmRunner gemm = GemmRunner::Auto);
+    CudaExecutor(const passes::Plan &plan, const std::string &arch);
 
     /** Uploads the plan's inputs from `tensors` (every tensor of the lowered program by name),
      * runs the kernels in order once, downloads the outputs into their host tensors, and returns
@@ -47,9 +47,9 @@ private:
     CudaFunction function(const std::string &name) const;
     /** Device memory of at least `bytes` for the partial results of kernel `name` on `stream`, kept. */
     std::uint64_t scratch(const std::string &name, void *stream, std::size_t bytes) const;
-    /** The launch of GEMM kernel k: the first of k.launch whose guard holds for `facts`, where
-     * cuBLASLt (the Library variant) runs only when LibraryGemm maps the layout, and GemmRunner
-     * may force cuBLASLt first, skip it, or force the loop nest. Notes what it chose in ran_. */
+    /** The launch of GEMM kernel k: the first of k.launch (in the order the passes chose) whose
+     * guard holds for `facts`, where cuBLASLt (the Library variant) runs only when LibraryGemm
+     * maps the layout. Notes what it chose in ran_. */
     Launch gemm_launch(const ir::Kernel &k, const std::map<std::string, std::uint64_t> &address,
                        const KernelArgs &args, const ir::LaunchFacts &facts, void *stream) const;
 
@@ -57,7 +57,6 @@ private:
     mutable std::map<std::string, CudaFunction> functions_;
     mutable std::map<std::pair<std::string, void *>, DeviceBuffer> scratch_; // by kernel and stream
     mutable std::unique_ptr<Launches> last_; // the last call's launches, reused by the same call
-    GemmRunner gemm_runner_;
     mutable std::vector<std::string> ran_;
 };
 

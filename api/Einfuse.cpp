@@ -33,44 +33,55 @@ struct Compiled::Backend {
 
 namespace {
 
-/** The passes describe a GEMM as the GPU runs it; on the host, say what the LLVM backend does
- * with it: the packed GEMM, or the loop nest and why. */
-passes::Plan for_target(passes::Plan plan, const CompileOptions &options) {
-#ifdef EINFUSE_HAVE_LLVM
-    if (options.target == Target::Host)
-        for (auto &k : plan.kernels) {
-            if (k.strategy != ir::Strategy::Gemm) continue;
-            if (options.gemm == GemmRunner::LoopNest) {
-                k.gemm.reset(); // the backends print the loop nest of a kernel without one
-                k.strategy_detail += "; --gemm loops: the loop nest runs it";
-                continue;
-            }
-            k.strategy_detail += (k.strategy_detail.empty() ? "" : "; ") + llvm_backend::host_gemm_choice(k).detail;
+/** The machine the plan is for, as data for the passes. The GPU: with --arch, the table's row
+ * for it (code for another machine); without, the device's own facts when there is one, else
+ * the table's sm_90 row. The host: this CPU's vector width as the LLVM backend prints for it. */
+ir::Target target_of(const CompileOptions &options) {
+    if (options.target == Target::Cuda) {
+        if (!options.arch.empty()) {
+            int sm = ir::parse_arch(options.arch);
+            if (sm == 0) throw UserError("--arch " + options.arch + ": expected sm_NN, such as sm_90");
+            return ir::Target::gpu(sm);
         }
-#else
-    (void)options;
+#ifdef EINFUSE_HAVE_CUDA
+        CudaDeviceFacts facts;
+        if (cuda_device_facts(&facts)) {
+            ir::Target t = ir::Target::gpu(facts.compute_capability);
+            t.sm_count = facts.sm_count;
+            t.shared_per_sm = facts.shared_per_sm;
+            t.source = "the device " + facts.name;
+            return t;
+        }
 #endif
-    return plan;
+        return ir::Target::gpu(90);
+    }
+#ifdef EINFUSE_HAVE_LLVM
+    return llvm_backend::host_target();
+#else
+    return ir::Target::host(0);
+#endif
 }
 
 } // namespace
 
 Compiled::Compiled(ir::Program program, CompileOptions options)
     : program_(std::move(program)), options_(std::move(options)), backend_(std::make_unique<Backend>()) {
-    plan_ = for_target(passes::lower(program_, {}, device(), lower_options()), options_);
+    plan_ = passes::lower(program_, {}, lower_options());
 }
 
 Compiled::~Compiled() = default;
 
 passes::LowerOptions Compiled::lower_options() const {
     passes::LowerOptions o;
+    o.target = target_of(options_);
     o.allow_tf32 = options_.allow_tf32;
+    o.gemm = options_.gemm;
     return o;
 }
 Compiled::Compiled(Compiled &&) noexcept = default;
 
 void Compiled::plan_for(const ir::Extents &sizes) {
-    plan_ = for_target(passes::lower(program_, sizes, device(), lower_options()), options_);
+    plan_ = passes::lower(program_, sizes, lower_options());
     backend_ = std::make_unique<Backend>(); // compiled code belongs to the old plan
 }
 
@@ -191,7 +202,7 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
         return times_us;
     }
 #ifdef EINFUSE_HAVE_CUDA
-    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch, options_.gemm);
+    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch);
     return backend_->cuda->run(plan_, by_name, extents, repeat, cuda_stream);
 #else
     throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");

@@ -17,10 +17,8 @@ namespace einfuse {
 enum class Target { Host, Cuda };
 std::string_view target_name(Target t);
 
-/** Which code runs a GEMM kernel on the GPU. Auto: cuBLASLt where its epilogue and the strides
- * fit it, else the emitted tiled kernel. The others force one, where it can run, for tests and
- * benchmarks. */
-enum class GemmRunner { Auto, Library, Emitted, LoopNest };
+/** Which code runs a GEMM kernel (--gemm): a lowering option, see passes/Pipeline.h. */
+using GemmRunner = passes::GemmRunner;
 
 struct CompileOptions {
     Target target = Target::Host;
@@ -85,8 +83,7 @@ public:
 private:
     std::vector<double> execute(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
                                 const ir::Extents &extents, int repeat, void *cuda_stream = nullptr) const;
-    passes::LowerOptions lower_options() const;
-    passes::Device device() const { return options_.target == Target::Cuda ? passes::Device::Gpu : passes::Device::Host; }
+    passes::LowerOptions lower_options() const; // the target's facts and the user's choices
     ir::Program program_;
     passes::Plan plan_;
     CompileOptions options_;

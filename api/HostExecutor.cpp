@@ -29,7 +29,7 @@ struct HostExecutor::Impl {
 HostExecutor::HostExecutor(const passes::Plan &plan, int threads) : impl_(std::make_unique<Impl>()) {
     impl_->module = llvm_backend::HostModule::compile(plan.kernels);
     for (const auto &k : plan.kernels)
-        if (k.strategy == ir::Strategy::Gemm && llvm_backend::host_gemm_choice(k).packed) impl_->packed_gemm.insert(k.name);
+        if (k.gemm && k.gemm->host_packed) impl_->packed_gemm.insert(k.name); // as the passes chose
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     impl_->threads = threads > 0 ? threads : static_cast<int>(cores);
     impl_->all_cores = threads <= 0;

@@ -72,3 +72,12 @@ bool uses_var(const Kernel &k, const std::string &var) {
 }
 
 } // namespace einfuse::ir
+
+namespace einfuse::ir {
+
+int GemmSmall::shared_bytes() const {
+    const int vec = 16 / static_cast<int>(dtype_size(type));
+    return 2 * elements * (m * (bk + vec) + bk * n) * static_cast<int>(dtype_size(type));
+}
+
+} // namespace einfuse::ir

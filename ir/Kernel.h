@@ -6,6 +6,7 @@
 // Calling convention, shared by the CUDA and host backends: the tensors `params` (inputs first,
 // then outputs), each as a data pointer and `rank` strides counted in elements; then one extent
 // per entry of `index_vars`, in that order.
+#include "ir/Gemm.h"
 #include "ir/LaunchVariant.h"
 #include "ir/Program.h"
 #include "ir/Stmt.h"
@@ -44,31 +45,6 @@ struct Tiling {
     std::string accumulator;            // the scalar the loop accumulates into
     int64_t points_per_thread = 1;      // output points per thread, sharing each row read
     std::shared_ptr<const Kernel> combine; // null: not split (the loop does more than accumulate)
-};
-
-/** The part of a GEMM's epilogue that cuBLASLt fuses itself:
- * out = relu?(alpha * acc + addend + bias). */
-struct LibraryEpilogue {
-    double alpha = 1;
-    std::string addend;   // a tensor read at the output's own indices (cuBLASLt's C, beta 1): "+=", "A@B + C"
-    std::string bias;     // a tensor read at one index of m or n, added to every row or column
-    std::string bias_var; // that index
-    bool relu = false;
-};
-
-/** A GEMM kernel's matrix product: out[batch, m, n] = epilogue(sum over k of a[batch, m, k] *
- * b[batch, k, n]). Each group lists index variables, in the order the output lists them (k: in
- * the order a does); several fold into one dimension when the tensors' strides allow it
- * ("ijk,ikl->jl" has k = {i, k}), and extent-1 ones drop out. The kernel's body keeps the plain
- * loop nest: any strides run there, and its statements after the reduction loop are the
- * epilogue (around_first_loop), which the emitted GEMM kernels print as they are. */
-struct Gemm {
-    std::string a, b; // the operands' tensor names
-    std::vector<std::string> batch, m, n, k;
-    std::optional<LibraryEpilogue> library; // the epilogue as cuBLASLt runs it, when it can
-    std::string library_why_not;            // otherwise why not, for the plan
-    bool allow_tf32 = false;                // f32 products may round their inputs to tf32
-    std::optional<Extents> planned;         // every index variable's size, when planned with sizes
 };
 
 struct Kernel {

@@ -92,12 +92,10 @@ GemmUpdate gemm_update(const ir::Kernel &k) {
     return u;
 }
 
-int SmallGemm::shared_bytes() const {
-    const int vec = 16 / static_cast<int>(dtype_size(type));
-    return 2 * elements * (m * (bk + vec) + bk * n) * static_cast<int>(dtype_size(type));
-}
+std::optional<SmallGemm> gemm_small_config(const ir::Kernel &k) { return k.gemm ? k.gemm->small : std::nullopt; }
+std::optional<DType> gemm_mma_type(const ir::Kernel &k) { return k.gemm ? k.gemm->mma : std::nullopt; }
 
-std::optional<DType> gemm_mma_type(const ir::Kernel &k) {
+std::optional<DType> plan_gemm_mma(const ir::Kernel &k, const ir::Target &target) {
     GemmUpdate u = gemm_update(k);
     const ir::TensorInfo &a = k.params.at(k.param_index(k.gemm->a)), &b = k.params.at(k.param_index(k.gemm->b));
     if (a.dtype != b.dtype || u.acc_type != DType::F32) return std::nullopt;
@@ -110,6 +108,7 @@ std::optional<DType> gemm_mma_type(const ir::Kernel &k) {
         const ir::Expr &read = x.as<ir::Cast>() ? x.as<ir::Cast>()->value : x;
         if (!read.as<ir::Access>()) return std::nullopt;
     }
+    if (!target.has_tensor_cores(a.dtype)) return std::nullopt;
     if (a.dtype == DType::F16 || a.dtype == DType::BF16) return a.dtype;
     if (a.dtype == DType::F32 && k.gemm->allow_tf32) return DType::F32;
     return std::nullopt;
@@ -124,7 +123,7 @@ std::vector<GemmVariant> gemm_variants(const ir::Kernel &k) {
     return widest == 8 ? list(kSimt8) : list(kSimt4);
 }
 
-std::optional<SmallGemm> gemm_small_config(const ir::Kernel &k, std::string *why_not) {
+std::optional<SmallGemm> plan_gemm_small(const ir::Kernel &k, const ir::Target &target, std::string *why_not) {
     auto no = [&](const std::string &why) -> std::optional<SmallGemm> {
         if (why_not) *why_not = why;
         return std::nullopt;
@@ -161,13 +160,13 @@ std::optional<SmallGemm> gemm_small_config(const ir::Kernel &k, std::string *why
     // The most elements per block up to kSmallTargetThreads, then the longest chunk of K that fits.
     for (s.elements = std::max(1, kSmallTargetThreads / per_element); s.elements >= 1; --s.elements)
         for (s.bk = kk; s.bk >= vec; --s.bk)
-            if (kk % s.bk == 0 && s.bk % vec == 0 && s.shared_bytes() <= kSmallSharedBytes) goto fits;
-    return no("does not fit " + std::to_string(kSmallSharedBytes) + " bytes of shared memory");
+            if (kk % s.bk == 0 && s.bk % vec == 0 && s.shared_bytes() <= target.static_shared_per_block) goto fits;
+    return no("does not fit " + std::to_string(target.static_shared_per_block) + " bytes of shared memory");
 fits:
     // Blocks per SM: by shared memory (plus 1 KB the driver reserves per block), capped so that
     // ptxas may use 64 registers per thread for f32 and 128 for f64 (accumulators, a's vectors).
     const int regs = size == 8 ? 128 : 64;
-    s.min_blocks = std::max(1, std::min(kSmallSmShared / (s.shared_bytes() + 1024), 65536 / (s.threads() * regs)));
+    s.min_blocks = std::max(1, std::min(target.shared_per_sm / (s.shared_bytes() + 1024), 65536 / (s.threads() * regs)));
     return s;
 }
 

@@ -20,26 +20,16 @@ struct GemmVariant {
 };
 
 /** The launch rule among them (GpuLaunchRules): M, N <= 32 and a _m32 variant: _m32; else
- * min(M, N) <= 64, or too few 128x128 tiles to give every SM one (kMinLargeTiles, an H100/H200
- * has 132 SMs): _m64 when there is one; else _gemm. Then grid = min(tiles, max grid). */
-constexpr int64_t kMinLargeTiles = 132;
+ * min(M, N) <= 64, or too few 128x128 tiles to give every SM of the target one
+ * (ir::Target::sm_count: 132 on an H100/H200): _m64 when there is one; else _gemm. Then grid =
+ * min(tiles, max grid). */
 
-/** The small dense batched GEMM, "_gemm_small": M, N, K and every stride of a, b and the outputs
- * fixed at the planned sizes (a [batch][M][K], b [batch][K][N], all dense row-major, a and b
- * 16-byte aligned; the launch rule checks), f32 or f64 without tensor cores, M, N, K <=
- * kSmallMaxDim. `elements` batch elements per block, each TM x TN per thread of (M / tm) *
- * (N / tn) threads; K walks bk at a time through two shared-memory stages. */
-struct SmallGemm {
-    int m, n, k, bk, elements, tm, tn, min_blocks;
-    DType type;
-    int threads() const { return elements * (m / tm) * (n / tn); }
-    int shared_bytes() const; // both stages of a and b, static
-};
+/** The small dense batched GEMM, "_gemm_small" (ir::GemmSmall), f32 or f64 without tensor
+ * cores, M, N, K <= kSmallMaxDim, its two stages within the target's static shared memory per
+ * block. */
+using SmallGemm = ir::GemmSmall;
 constexpr int kSmallMaxDim = 64;              // K <= 64 is fully unrolled, a chunk at a time
 constexpr int kSmallTargetThreads = 256;      // batch elements per block: up to this many threads
-constexpr int kSmallSharedBytes = 48 * 1024;  // static shared memory only
-constexpr int kSmallSmShared = 228 * 1024;    // an H100/H200 SM's shared memory, for blocks per SM
-constexpr int kSmallSms = 132;                // H100/H200 SMs: the grid is one wave of resident blocks
 /** Below two warps per batch element the variant loses to cuBLASLt (H200, ~268 MB batched:
  * D=24, 36 threads per element, 213 us against 126; D=32, 48, 64 with 64, 144, 256 threads:
  * 81, 100, 109 us against 105, 146, 112). */
@@ -52,9 +42,15 @@ struct GemmUpdate {
 };
 GemmUpdate gemm_update(const ir::Kernel &k);
 
-/** k's small variant, or nothing (with the reason) when k does not fit it. */
-std::optional<SmallGemm> gemm_small_config(const ir::Kernel &k, std::string *why_not = nullptr);
-/** The mma path's input type (F16, BF16, or F32 for tf32), or nothing: SIMT. */
+/** Decides k's small variant for `target` (ir::Gemm::small), or nothing (with the reason) when
+ * k does not fit it. Reads k.gemm->mma: decide that first. */
+std::optional<SmallGemm> plan_gemm_small(const ir::Kernel &k, const ir::Target &target, std::string *why_not = nullptr);
+/** Decides the mma path's input type (ir::Gemm::mma: F16, BF16, or F32 for tf32) where the
+ * target has tensor cores for it, or nothing: SIMT. */
+std::optional<DType> plan_gemm_mma(const ir::Kernel &k, const ir::Target &target);
+
+/** What the passes recorded: k.gemm->small and k.gemm->mma (the backend prints these). */
+std::optional<SmallGemm> gemm_small_config(const ir::Kernel &k);
 std::optional<DType> gemm_mma_type(const ir::Kernel &k);
 /** k's tile shapes; the first is "_gemm", the shape for large products. */
 std::vector<GemmVariant> gemm_variants(const ir::Kernel &k);

@@ -9,7 +9,7 @@
 //             grid min(ceil(batch / elements), SMs * blocks per SM) (one wave);
 //             library: cuBLASLt, in-process (the executor asks LibraryGemm whether it maps);
 //             tiles: _m32 for M, N <= 32; _m64 for min(M, N) <= 64 or fewer than
-//             kMinLargeTiles 128x128 tiles; else _gemm; grid min(batch * tiles, kMaxGrid)
+//             one 128x128 tile per SM of the target; else _gemm; grid min(batch * tiles, kMaxGrid)
 #include "passes/GpuLaunchRules.h"
 
 #include "passes/GpuGemmShapes.h"
@@ -92,7 +92,7 @@ ir::LaunchVariant tiled(const ir::Kernel &k) {
     return v;
 }
 
-ir::LaunchVariant gemm_small(const ir::Kernel &k, const SmallGemm &s) {
+ir::LaunchVariant gemm_small(const ir::Kernel &k, const SmallGemm &s, const ir::Target &target) {
     const ir::Gemm &g = *k.gemm;
     auto indices = first_access_indices(k);
     SizeExpr fits = sizes_are({{g.m[0], s.m}, {g.n[0], s.n}, {g.k[0], s.k}});
@@ -106,11 +106,11 @@ ir::LaunchVariant gemm_small(const ir::Kernel &k, const SmallGemm &s) {
     SizeExpr batch = g.batch.empty() ? lit(1) : size(g.batch[0]);
     return variant(ir::VariantKind::GemmSmall, "_gemm_small",
                    "the planned sizes, dense and aligned: the small variant", fits,
-                   min(ceil_div(batch, lit(s.elements)), lit(int64_t{kSmallSms} * s.min_blocks)), lit(s.threads()));
+                   min(ceil_div(batch, lit(s.elements)), lit(int64_t{target.sm_count} * s.min_blocks)), lit(s.threads()));
 }
 
 /** The tile shapes in the order the rule tries them: _m32, _m64, then _gemm unconditionally. */
-std::vector<ir::LaunchVariant> gemm_tiles(const ir::Kernel &k) {
+std::vector<ir::LaunchVariant> gemm_tiles(const ir::Kernel &k, const ir::Target &target) {
     const ir::Gemm &g = *k.gemm;
     SizeExpr batch = product(g.batch), m = product(g.m), n = product(g.n);
     std::vector<ir::LaunchVariant> out;
@@ -130,7 +130,7 @@ std::vector<ir::LaunchVariant> gemm_tiles(const ir::Kernel &k) {
     if (const auto *v = find("_gemm_m32")) add(*v, le(m, lit(32)) && le(n, lit(32)));
     if (const auto *v = find("_gemm_m64")) {
         SizeExpr tiles128 = batch * ceil_div(m, lit(128)) * ceil_div(n, lit(128));
-        add(*v, le(m, lit(64)) || le(n, lit(64)) || ir::compare(SizeOp::Lt, tiles128, lit(kMinLargeTiles)));
+        add(*v, le(m, lit(64)) || le(n, lit(64)) || ir::compare(SizeOp::Lt, tiles128, lit(target.sm_count)));
     }
     const GemmVariant *large = find("_gemm");
     EINFUSE_ASSERT(large != nullptr, "every GEMM has the _gemm tile shape");
@@ -146,10 +146,13 @@ ir::LaunchVariant plain_launch(const ir::Kernel &k) {
                    min(ceil_div(total, lit(kBlockSize)), lit(kMaxGrid)), lit(kBlockSize));
 }
 
-ir::Kernel gpu_launch_rules(ir::Kernel k) {
+ir::Kernel gpu_launch_rules(ir::Kernel k, const ir::Target &target) {
     k.launch.clear();
     if (k.gemm) {
-        if (auto s = gemm_small_config(k)) k.launch.push_back(gemm_small(k, *s));
+        // The order the passes chose (ir::Gemm): the small dense variant, then cuBLASLt; or,
+        // with library_first, cuBLASLt before it.
+        auto small = gemm_small_config(k);
+        if (small && !k.gemm->library_first) k.launch.push_back(gemm_small(k, *small, target));
         if (k.gemm->library) {
             ir::LaunchVariant lib;
             lib.kind = ir::VariantKind::Library;
@@ -160,7 +163,8 @@ ir::Kernel gpu_launch_rules(ir::Kernel k) {
             lib.splits = lit(1);
             k.launch.push_back(std::move(lib));
         }
-        for (auto &v : gemm_tiles(k)) k.launch.push_back(std::move(v));
+        if (small && k.gemm->library_first) k.launch.push_back(gemm_small(k, *small, target));
+        for (auto &v : gemm_tiles(k, target)) k.launch.push_back(std::move(v));
     }
     if (k.staging) k.launch.push_back(staged(k));
     if (k.tiling) k.launch.push_back(tiled(k));

@@ -17,8 +17,9 @@ constexpr int64_t kMaxGrid = 65535 * 8;
 constexpr int64_t kTiledTargetBlocks = 4096;
 constexpr int64_t kMaxSplits = 64;
 
-/** k with k.launch filled: the planned variants, then the plain kernel last (always runs). */
-ir::Kernel gpu_launch_rules(ir::Kernel k);
+/** k with k.launch filled: the planned variants, then the plain kernel last (always runs). The
+ * GEMM rules read the target's SM count (a wave of blocks). */
+ir::Kernel gpu_launch_rules(ir::Kernel k, const ir::Target &target);
 
 /** The plain kernel's variant alone: grid min(ceil(total / kBlockSize), kMaxGrid), block
  * kBlockSize, total the product of the parallel loops' sizes. */

@@ -1,7 +1,8 @@
 #include "passes/GpuTiling.h"
 
 #include "ir/Walk.h"
-#include "passes/ChooseStrategy.h"
+#include "ir/IRVisitor.h"
+#include "passes/strategy/Strategy.h"
 
 #include <algorithm>
 
@@ -156,21 +157,48 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
     return t;
 }
 
-UnrollSchedule inner_unroll_schedule(const ir::Kernel &k, const ir::Extents &sizes) {
-    UnrollSchedule schedule;
-    ir::Stmt inner = ir::parallel_body(k);
-    for (const auto &s : inner.as<ir::Block>() ? inner.as<ir::Block>()->stmts : std::vector<ir::Stmt>{inner}) {
-        const auto *loop = s.as<ir::For>();
-        if (!loop || loop->loop_kind != ir::LoopKind::Serial) continue;
-        ir::for_each_loop(loop->body, [&](const ir::For &inner) {
-            auto it = sizes.find(inner.var);
-            if (inner.loop_kind == ir::LoopKind::Serial && it != sizes.end() && it->second <= kMaxUnrolledExtent &&
-                !contains(schedule.vars, inner.var)) {
-                schedule.vars.push_back(inner.var);
-                schedule.extents[inner.var] = it->second;
+namespace {
+
+/** The reductions directly inside e (not inside another reduction). `inside`: e is already
+ * inside a reduction loop, so every loop of theirs is an inner one; otherwise a reduction's first
+ * variable is a loop of the parallel body itself (lower_to_loops nests a Reduce's variables in
+ * order, and lowers reductions inside an elementwise value before it) and the rest are inner. */
+void inner_reduction_vars(const ir::Expr &e, bool inside, const ir::Extents &sizes, UnrollSchedule &schedule) {
+    struct Direct : ir::IRVisitor {
+        std::vector<const ir::Reduce *> found;
+        using ir::IRVisitor::visit;
+        void visit(const ir::Reduce &r) override { found.push_back(&r); } // not into its body
+    } direct;
+    direct.walk(e);
+    for (const ir::Reduce *r : direct.found) {
+        for (std::size_t i = 0; i < r->reduce_vars.size(); ++i) {
+            const std::string &v = r->reduce_vars[i];
+            auto it = sizes.find(v);
+            if ((inside || i > 0) && it != sizes.end() && it->second <= kMaxUnrolledExtent && !contains(schedule.vars, v)) {
+                schedule.vars.push_back(v);
+                schedule.extents[v] = it->second;
             }
-        });
+        }
+        inner_reduction_vars(r->body, inside || !r->reduce_vars.empty(), sizes, schedule);
     }
+}
+
+} // namespace
+
+UnrollSchedule inner_unroll_schedule(const ir::Definition &d, const ir::Extents &sizes) {
+    UnrollSchedule schedule;
+    const auto *top = d.value.as<ir::Reduce>();
+    if (!top) return schedule;
+    // The top Reduce is the definition's own: its first variable is the loop the tiling stages.
+    for (std::size_t i = 1; i < top->reduce_vars.size(); ++i) {
+        const std::string &v = top->reduce_vars[i];
+        auto it = sizes.find(v);
+        if (it != sizes.end() && it->second <= kMaxUnrolledExtent && !contains(schedule.vars, v)) {
+            schedule.vars.push_back(v);
+            schedule.extents[v] = it->second;
+        }
+    }
+    inner_reduction_vars(top->body, !top->reduce_vars.empty(), sizes, schedule);
     return schedule;
 }
 

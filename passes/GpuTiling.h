@@ -20,9 +20,10 @@ constexpr int64_t kMaxTileBytes = 32768;
  * sizes in `sizes`; nothing, with the reason in *why_not, when its loop nest does not fit. */
 std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents &sizes, std::string *why_not);
 
-/** The loops nested inside k's outermost reduction loop whose sizes are known and at most
- * kMaxUnrolledExtent: unrolled, they keep the reduced operand's row in registers
- * (sum[d] (x[i,d]-y[j,d])^2 at d=3). */
-UnrollSchedule inner_unroll_schedule(const ir::Kernel &k, const ir::Extents &sizes);
+/** The loops lower_to_loops nests inside the outermost reduction loops of definition d whose
+ * sizes are known and at most kMaxUnrolledExtent: unrolled, they keep the reduced operand's row in
+ * registers (sum[d] (x[i,d]-y[j,d])^2 at d=3). Decided before lowering, so that the kernel is
+ * lowered once. */
+UnrollSchedule inner_unroll_schedule(const ir::Definition &d, const ir::Extents &sizes);
 
 } // namespace einfuse::passes

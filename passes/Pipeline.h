@@ -1,6 +1,7 @@
 #pragma once
 // The lowering pipeline, one readable function: Program -> verified -> strategy per contraction
-// -> loop nests. EINFUSE_DEBUG=2 logs the IR after each pass, EINFUSE_TIME_PASSES=1 the timings.
+// -> loop nests, through a PassManager (PassManager.h): EINFUSE_PRINT_AFTER=<pass>|all prints the
+// IR after a pass, EINFUSE_DEBUG=2 after every pass, EINFUSE_TIME_PASSES=1 the timings.
 #include "ir/Kernel.h"
 
 namespace einfuse::passes {
@@ -14,17 +15,32 @@ struct Plan {
     std::string explain() const;
 };
 
-/** Where the plan runs: the strategies' costs differ (see ChooseStrategy.h). */
-enum class Device { Host, Gpu };
+/** Where the plan runs: the strategies' costs differ (passes/strategy/). */
+using Device = ir::DeviceKind;
 
-/** Choices the user makes rather than the cost model. */
+/** Which code runs a GEMM kernel (--gemm). Auto: the cost model's choice (the GPU: the small
+ * dense variant where it fits, else cuBLASLt where its epilogue and the strides fit, else the
+ * emitted tiled kernel; the host: the packed GEMM where it can). The others force one where it can
+ * run, for tests and benchmarks: Library tries cuBLASLt first, Emitted never, LoopNest runs the
+ * plain loop nest on either target. */
+enum class GemmRunner { Auto, Library, Emitted, LoopNest };
+
+/** What the passes plan for: the machine (its facts as data) and the choices the user makes
+ * rather than the cost model. */
 struct LowerOptions {
+    /** The device and its facts (ir/Target.h). By default an AVX2 host; for_device(Gpu): the
+     * table's sm_90 row (an H100/H200). The api fills it from the real machine. */
+    ir::Target target = ir::Target::host(256);
     bool allow_tf32 = false; // f32 GEMMs may round their inputs to tf32 (tensor cores; about 3 digits)
+    GemmRunner gemm = GemmRunner::Auto;
+
+    static LowerOptions for_device(Device device);
 };
 
 /** `sizes` are the index sizes to plan for, where known (the contraction order and the unrolled
  * strategy depend on them). */
-Plan lower(const ir::Program &program, const ir::Extents &sizes = {}, Device device = Device::Host,
-           const LowerOptions &options = {});
+Plan lower(const ir::Program &program, const ir::Extents &sizes, const LowerOptions &options);
+/** The same for the default target of `device`. */
+Plan lower(const ir::Program &program, const ir::Extents &sizes = {}, Device device = Device::Host);
 
 } // namespace einfuse::passes

@@ -126,6 +126,32 @@ bool cuda_available(std::string *why_not) {
     return d.unavailable.empty();
 }
 
+bool cuda_device_facts(CudaDeviceFacts *facts) {
+    static const CudaDeviceFacts known = [] {
+        CudaDeviceFacts f;
+        const Driver &d = driver();
+        CUdevice dev = 0;
+        if (!d.unavailable.empty() || d.cuDeviceGet(&dev, 0) != CUDA_SUCCESS) return f;
+        char name[256] = {};
+        int major = 0, minor = 0;
+        if (d.cuDeviceGetName(name, sizeof name, dev) != CUDA_SUCCESS ||
+            d.cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev) != CUDA_SUCCESS ||
+            d.cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev) != CUDA_SUCCESS ||
+            d.cuDeviceGetAttribute(&f.sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev) != CUDA_SUCCESS ||
+            d.cuDeviceGetAttribute(&f.shared_per_sm, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR, dev) !=
+                CUDA_SUCCESS ||
+            d.cuDeviceGetAttribute(&f.shared_per_block, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK, dev) !=
+                CUDA_SUCCESS)
+            return CudaDeviceFacts{};
+        f.name = name;
+        f.compute_capability = major * 10 + minor;
+        return f;
+    }();
+    if (known.compute_capability == 0) return false;
+    *facts = known;
+    return true;
+}
+
 // ---- context ----------------------------------------------------------------------------------
 
 CudaContext::CudaContext() {

@@ -14,6 +14,18 @@ namespace einfuse {
  * "cuInit: CUDA_ERROR_STUB_LIBRARY ..."). Cheap after the first call. */
 bool cuda_available(std::string *why_not = nullptr);
 
+/** Facts about device 0 that plans read, queried without making a context. */
+struct CudaDeviceFacts {
+    std::string name;          // "NVIDIA H100 80GB HBM3"
+    int compute_capability = 0; // 90
+    int sm_count = 0;
+    int shared_per_sm = 0;     // bytes
+    int shared_per_block = 0;  // bytes a block may declare statically (48 KiB)
+};
+/** Device 0's facts, or false (nothing changed) where there is no usable device. Cheap after the
+ * first call. */
+bool cuda_device_facts(CudaDeviceFacts *facts);
+
 /** Device 0 and its primary context. */
 class CudaContext {
   public:

@@ -134,10 +134,10 @@ TEST_CASE("golden: the staged (bmm D=4), tiled (Gaussian sum) and GEMM (bmm D=64
     auto emit_sized = [](const char *spec, const ir::Extents &sizes) {
         std::unique_ptr<Compiled> c;
         if (frontend::is_program(spec))
-            c = std::make_unique<CompiledProgram>(spec, std::map<std::string, DType>{}, CompileOptions{Target::Cuda, "", 0});
+            c = std::make_unique<CompiledProgram>(spec, std::map<std::string, DType>{}, CompileOptions{einfuse::Target::Cuda, "sm_90", 0});
         else
             c = std::make_unique<CompiledEinsum>(spec, std::vector<DType>{DType::F32, DType::F32},
-                                                 CompileOptions{Target::Cuda, "", 0});
+                                                 CompileOptions{einfuse::Target::Cuda, "sm_90", 0});
         c->plan_for(sizes);
         return emit(*c, "cu");
     };
@@ -527,9 +527,12 @@ namespace {
 
 /** The kernel of a one-kernel einsum or program planned for `sizes` (none: sizes unknown),
  * renamed so that several share one file. */
-Kernel planned_kernel(const char *spec, DType dtype, const ir::Extents &sizes, const std::string &name) {
+Kernel planned_kernel(const char *spec, DType dtype, const ir::Extents &sizes, const std::string &name,
+                      bool tf32 = false) {
     std::unique_ptr<Compiled> c;
-    CompileOptions options{Target::Cuda, "", 0};
+    // sm_90's table row (132 SMs), whatever device this runs on: the tests pin its rules.
+    CompileOptions options{einfuse::Target::Cuda, "sm_90", 0};
+    options.allow_tf32 = tf32;
     if (frontend::is_program(spec)) {
         std::map<std::string, DType> dtypes;
         CompiledProgram probe(spec, {}, options); // for its inputs' names
@@ -573,10 +576,8 @@ TEST_CASE("emit: GEMM kernels of every type, layout and epilogue compile with NV
     std::vector<Kernel> kernels;
     for (const auto &row : rows) {
         CAPTURE(row.spec);
-        Kernel k = planned_kernel(row.spec, row.dtype, {}, "gemm" + std::to_string(kernels.size()));
+        Kernel k = planned_kernel(row.spec, row.dtype, {}, "gemm" + std::to_string(kernels.size()), row.tf32);
         REQUIRE(k.gemm.has_value());
-        k.gemm->allow_tf32 = row.tf32;
-        k = passes::gpu_launch_rules(std::move(k)); // tf32 changes the tile shapes: their rules again
         std::string alone = cuda_backend::emit_cuda({k}, "test");
         std::string ptx = cuda_ptx(alone, "sm_90");
         CHECK(ptx.find(".entry " + k.name + "_gemm(") != std::string::npos);

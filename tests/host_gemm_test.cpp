@@ -130,6 +130,10 @@ TEST_CASE("host gemm: the AVX2 and SSE micro-kernels (EINFUSE_HOST_VECTOR_BITS=2
         for (DType dtype : {DType::F32, DType::F64, DType::F16})
             for (const Row &r : kRows) check_einsum(r.spec, r.extents, dtype, r.k, Layout::Padded);
         check_einsum("ij,jk->ik", {{"i", 200}, {"j", 300}, {"k", 100}}, DType::F32, "j");
+        // The plan states the width the code uses (the target's facts, narrowed like the code).
+        CompiledEinsum c("ij,jk->ik", {DType::F32, DType::F32}, CompileOptions{Target::Host, "", 1});
+        CHECK(c.plan().kernels.at(0).strategy_detail.find(std::string("in ") + bits + "-bit vectors") != std::string::npos);
+        CHECK(c.plan().kernels[0].gemm->host_vector_bits == std::atoi(bits));
         unsetenv("EINFUSE_HOST_VECTOR_BITS");
     }
 }

@@ -19,8 +19,8 @@
 //    side by side (below). A block walks a sequence
 //    of chunks (its group of E elements, K a chunk of BK at a time), grid-stride over groups,
 //    and issues chunk c + 1's copies before computing chunk c: the next group's loads are in
-//    flight during this group's math. The grid is one wave of resident blocks (kSmallSms x
-//    blocks per SM), so each block streams many groups.
+//    flight during this group's math. The grid is one wave of resident blocks (the target's SM
+//    count x blocks per SM), so each block streams many groups.
 //  - a stays row-major in shared memory ([m][k], rows padded by 16 bytes): a thread reads one
 //    16-byte vector of each of its TM rows per VEC k's (as TM x VEC values). A thread's rows are
 //    ty + i * (M / TM) and its columns tx + j * (N / TN): a warp's rows are neighbours (the
@@ -29,7 +29,7 @@
 //    are one 16-byte read: per 4 k's (f32) 4 + 4 shared loads for 64 FMAs (with b read in
 //    place it was 4 + 16; the PTX of D=32's chunk: 256 FMAs, 32 16-byte shared loads).
 //  - K <= kSmallMaxDim fully unrolled within a chunk; BK the largest divisor of K for which two
-//    stages of E elements fit kSmallSharedBytes (D=32 f32: 4 elements, BK=16, 36 KB).
+//    stages of E elements fit the target's static shared memory per block, 48 KB (D=32 f32: 4 elements, BK=16, 36 KB).
 //  - The epilogue is the generic kernels' gemm_epilogue (print_gemm_lambdas), one output
 //    element at a time: scalar stores, not 16-byte ones (unverified whether that costs).
 #include "backends/cuda/CudaGemm.h"

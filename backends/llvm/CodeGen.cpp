@@ -457,9 +457,9 @@ class KernelPrinter {
 } // namespace
 
 void emit_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Module &m) {
-    // A GEMM kernel runs as the packed GEMM where it can; otherwise (and for every other
-    // strategy) as its loop nest.
-    if (!why_not_packed_gemm(k, target.vector_bits)) return emit_gemm_kernel(k, target, m);
+    // A GEMM kernel runs as the packed GEMM where the passes chose it (passes/HostGemm);
+    // otherwise (and for every other strategy) as its loop nest.
+    if (k.gemm && k.gemm->host_packed) return emit_gemm_kernel(k, target, m);
     KernelPrinter(k, target, m).emit();
 }
 

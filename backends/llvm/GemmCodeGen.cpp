@@ -28,6 +28,7 @@
 #include "backends/llvm/TypeLowering.h"
 #include "backends/llvm/VectorMath.h"
 #include "ir/Walk.h"
+#include "passes/HostGemm.h"
 #include "support/Error.h"
 
 #include <llvm/IR/Constants.h>
@@ -61,97 +62,14 @@ std::string key(const std::string &tensor, const std::vector<std::string> &indic
     return k;
 }
 
-const ir::Access *operand(const ir::Expr &e) {
-    if (const auto *c = e.as<ir::Cast>()) return operand(c->value);
-    return e.as<ir::Access>();
-}
-
-/** The micro-kernel's shape: MR rows by NRV vectors of W lanes. With 32 vector registers
- * (AVX-512), 14 x 2 vectors: 28 accumulators, 2 B vectors, 1 broadcast A element; with 16
- * (AVX2, SSE), 6 x 2: 12 + 2 + 1. */
-struct Tile {
-    int mr = 0, nrv = 0, w = 0;
-    int nr() const { return nrv * w; }
-};
-
-Tile tile_for(DType t, int vector_bits) {
-    Tile tile;
-    tile.w = vector_bits / (8 * static_cast<int>(dtype_size(t)));
-    tile.nrv = 2;
-    tile.mr = vector_bits >= 512 ? 14 : 6;
-    return tile;
-}
-
-/** What the packed GEMM takes from the kernel: the accumulator, its type, and the statements
- * after the reduction loop. */
-struct Parts {
-    std::string acc;
-    DType type = DType::F32;
-    std::vector<ir::Stmt> epilogue;
-};
-
-std::optional<Parts> parts_of(const ir::Kernel &k, std::string *why) {
-    auto refuse = [&](std::string w) -> std::optional<Parts> {
-        *why = std::move(w);
-        return std::nullopt;
-    };
-    if (k.strategy != ir::Strategy::Gemm || !k.gemm) return refuse("not the GEMM strategy");
-    const ir::Gemm &g = *k.gemm;
-    ir::AroundLoop around = ir::around_first_loop(k);
-    if (!around.loop || around.before.size() != 1) return refuse("the loop nest is not one accumulator and its loop");
-    const auto *decl = around.before[0].as<ir::DeclareScalar>();
-    const auto *zero = decl ? decl->init.as<ir::Const>() : nullptr;
-    if (!zero || zero->value != 0) return refuse("the accumulator does not start at 0");
-    Parts parts{decl->name, decl->type, around.after};
-    if (parts.type != DType::F32 && parts.type != DType::F64)
-        return refuse("it accumulates in " + std::string(dtype_name(parts.type)) +
-                      "; the packed GEMM has f32 and f64 micro-kernels only");
-    // The reduction: serial loops over exactly the K variables around acc = acc + x * y.
-    std::vector<std::string> loop_vars;
-    const ir::For *f = around.loop;
-    ir::Stmt inner;
-    while (f) {
-        if (f->loop_kind != ir::LoopKind::Serial) return refuse("the reduction loop is not serial");
-        loop_vars.push_back(f->var);
-        inner = f->body;
-        f = inner.as<ir::For>();
-    }
-    std::vector<std::string> ks = g.k, ls = loop_vars;
-    std::sort(ks.begin(), ks.end());
-    std::sort(ls.begin(), ls.end());
-    if (ks != ls) return refuse("the reduction loops are not the K group");
-    const auto *assign = inner.as<ir::AssignScalar>();
-    const auto *add = assign ? assign->value.as<ir::Binary>() : nullptr;
-    const auto *self = add ? add->a.as<ir::ScalarRef>() : nullptr;
-    const auto *mul = add ? add->b.as<ir::Binary>() : nullptr;
-    if (!add || add->op != ir::BinaryOp::Add || !self || self->name != parts.acc || !mul ||
-        mul->op != ir::BinaryOp::Mul || assign->name != parts.acc)
-        return refuse("the reduction is not acc = acc + a * b");
-    for (const ir::Expr *x : {&mul->a, &mul->b}) {
-        const ir::Access *a = operand(*x);
-        if (!a || (a->tensor != g.a && a->tensor != g.b)) return refuse("a factor is not a read of A or B");
-        // f16/bf16 operands widen to f32 exactly while packed: the f32 micro-kernel serves them.
-        bool widened = parts.type == DType::F32 && (a->type == DType::F16 || a->type == DType::BF16);
-        if (a->type != parts.type && !widened)
-            return refuse(a->tensor + " is " + std::string(dtype_name(a->type)) + " and the accumulator " +
-                          std::string(dtype_name(parts.type)) +
-                          "; the packed GEMM reads operands of its type, or f16/bf16 into f32");
-    }
-    for (const auto &st : parts.epilogue) {
-        bool loops = false;
-        ir::for_each_loop(st, [&](const ir::For &) { loops = true; });
-        if (loops) return refuse("the epilogue has loops of its own");
-    }
-    // A variable no group holds was planned with size 1 and is read at 0 (api/HostExecutor
-    // refuses other sizes), as the CUDA GEMM launcher does.
-    return parts;
-}
+using PackedGemmParts = passes::PackedGemmParts;
+using Tile = passes::PackedGemmTile;
 
 class GemmPrinter {
   public:
-    GemmPrinter(const ir::Kernel &k, const HostTarget &target, llvm::Module &m, Parts parts)
+    GemmPrinter(const ir::Kernel &k, const HostTarget &target, llvm::Module &m, PackedGemmParts parts)
         : k_(k), g_(*k.gemm), target_(target), m_(m), ctx_(m.getContext()), b_(ctx_), parts_(std::move(parts)) {
-        tile_ = tile_for(parts_.type, target.vector_bits);
+        tile_ = passes::packed_gemm_tile(parts_.type, k.gemm->host_vector_bits);
         llvm::FastMathFlags fmf;
         fmf.setAllowContract(); // as the loop nest: acc + a * b may fuse in the epilogue too
         b_.setFastMathFlags(fmf);
@@ -344,7 +262,7 @@ class GemmPrinter {
     llvm::Module &m_;
     llvm::LLVMContext &ctx_;
     llvm::IRBuilder<> b_;
-    Parts parts_;
+    PackedGemmParts parts_;
     Tile tile_;
     llvm::Function *fn_ = nullptr;
     std::map<std::string, std::vector<std::string>> uses_; // tensor -> its index variables
@@ -658,36 +576,6 @@ void GemmPrinter::stmt(const ir::Stmt &s) {
 
 } // namespace
 
-std::optional<std::string> why_not_packed_gemm(const ir::Kernel &k, int vector_bits) {
-    if (k.strategy != ir::Strategy::Gemm || !k.gemm) return std::string("not the GEMM strategy");
-    // The one switch for benchmarks and comparisons: EINFUSE_HOST_GEMM=0 runs GEMM kernels as
-    // their loop nest (documented in docs/performance.md).
-    if (const char *env = std::getenv("EINFUSE_HOST_GEMM"); env && std::string(env) == "0")
-        return std::string("EINFUSE_HOST_GEMM=0 asks for the loop nest");
-    if (vector_bits < 128) return std::string("this CPU has no vector registers for the micro-kernel");
-    std::string why;
-    if (!parts_of(k, &why)) return why;
-    return std::nullopt;
-}
-
-std::string describe_packed_gemm(const ir::Kernel &k, int vector_bits) {
-    std::string why;
-    auto parts = parts_of(k, &why);
-    EINFUSE_ASSERT(parts.has_value(), "describe_packed_gemm of a kernel it cannot print: " + why);
-    Tile t = tile_for(parts->type, vector_bits);
-    std::string widened;
-    for (const auto *name : {&k.gemm->a, &k.gemm->b}) {
-        DType stored = k.params[k.param_index(*name)].dtype;
-        if (stored != parts->type)
-            widened += "; " + *name + " (" + std::string(dtype_name(stored)) + ") widened to f32 while packed";
-    }
-    return "packed GEMM, " + std::string(dtype_name(parts->type)) + " micro-kernel " + std::to_string(t.mr) + "x" +
-           std::to_string(t.nr()) + " in " + std::to_string(vector_bits) +
-           "-bit vectors, A packed in blocks of MC rows and B in panels of NC columns, both whole K deep (the "
-           "tile's sums stay in registers), the epilogue applied to each finished tile; threads split batch x M" +
-           widened;
-}
-
 int64_t gemm_parallel_extent(const ir::Kernel &k, const std::vector<int64_t> &extents) {
     EINFUSE_ASSERT(k.gemm.has_value(), "kernel " + k.name + " has no GEMM");
     int64_t n = 1;
@@ -697,9 +585,13 @@ int64_t gemm_parallel_extent(const ir::Kernel &k, const std::vector<int64_t> &ex
 }
 
 void emit_gemm_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Module &m) {
+    // The passes chose the packed GEMM (passes/HostGemm): check that this printer can do it.
     std::string why;
-    auto parts = parts_of(k, &why);
+    auto parts = passes::packed_gemm_parts(k, &why);
     EINFUSE_ASSERT(parts.has_value(), "kernel " + k.name + " is not a packed GEMM: " + why);
+    EINFUSE_ASSERT(k.gemm->host_vector_bits >= 128 && k.gemm->host_vector_bits <= target.vector_bits,
+                   "kernel " + k.name + " was planned for " + std::to_string(k.gemm->host_vector_bits) +
+                       "-bit vectors; this CPU has " + std::to_string(target.vector_bits));
     EINFUSE_ASSERT(!m.getFunction(k.name), "two kernels are named '" + k.name + "'");
     GemmPrinter(k, target, m, std::move(*parts)).emit();
 }

@@ -271,10 +271,13 @@ const std::string &HostModule::optimized_ir() const {
     return impl_->ir;
 }
 
-HostGemmChoice host_gemm_choice(const ir::Kernel &k) {
-    static const int bits = vector_bits(host_machine().getFeatures().getString());
-    if (auto why = why_not_packed_gemm(k, bits)) return {false, "host: the loop nest, not the packed GEMM: " + *why};
-    return {true, "host: " + describe_packed_gemm(k, bits)};
+ir::Target host_target() {
+    static const HostTarget cpu = [] {
+        auto jtmb = host_machine();
+        return HostTarget{jtmb.getCPU(), jtmb.getFeatures().getString(), vector_bits(jtmb.getFeatures().getString())};
+    }();
+    HostTarget t = narrowed(cpu); // the environment is read on every call, as print_module does
+    return ir::Target::host(t.vector_bits, t.cpu);
 }
 
 std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels) {

@@ -47,14 +47,10 @@ class HostModule {
     std::unique_ptr<Impl> impl_;
 };
 
-/** How this machine runs a kernel of the GEMM strategy: the packed, register-blocked GEMM
- * (f32 and f64 operands; `begin, end` of its function then split [0, gemm_parallel_extent()))
- * or its loop nest, with the reason, for the plan. EINFUSE_HOST_GEMM=0 forces the loop nest. */
-struct HostGemmChoice {
-    bool packed = false;
-    std::string detail;
-};
-HostGemmChoice host_gemm_choice(const ir::Kernel &k);
+/** This CPU as the passes plan for it (ir::Target::host): LLVM's name for it and the widest
+ * vector register the printed code uses, narrowed by EINFUSE_HOST_VECTOR_BITS=256|128 exactly as
+ * the backend narrows the code it prints. */
+ir::Target host_target();
 
 /** The range a packed GEMM kernel's begin/end split: batch points x M, for `extents` in the
  * order of k.index_vars. */
