@@ -4,7 +4,7 @@
 // copied, as numpy does; an output whose own elements overlap is refused.
 #include "api/PublicApiDetail.h"
 
-#include "api/Einfuse.h"
+#include "exec/Compiled.h"
 
 #include <algorithm>
 #include <cstdint>

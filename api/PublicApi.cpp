@@ -1,9 +1,9 @@
 // The public C++ API's kernels (include/einfuse/einfuse.hpp) on top of the internal layer
-// (Einfuse.h): compiled programs live in the library's one cache (also the C ABI's), keyed by
+// (exec/Compiled.h): compiled programs live in the library's one cache (also the C ABI's), keyed by
 // everything that decides the code; runs bind sizes from the views and re-plan when they change.
 #include "api/PublicApiDetail.h"
 
-#include "api/Einfuse.h"
+#include "exec/Compiled.h"
 #include "api/LruCache.h"
 #include "backends/cuda/CudaPrinter.h"
 #include "ir/Reference.h"

@@ -2,7 +2,7 @@
 // arrays, .npy files, and what an expression reads. Kernels are PublicApi.cpp's.
 #include "api/PublicApiDetail.h"
 
-#include "api/Einfuse.h"
+#include "exec/Compiled.h"
 #include "frontend/Einsum.h"
 #include "frontend/Program.h"
 #include "support/AtomicFile.h"

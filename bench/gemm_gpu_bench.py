@@ -6,7 +6,7 @@ other peers of gpu_bench.py and a device copy of the same bytes, all in one run 
 Two einfuse numbers per case:
   in-process  the CLI (`run --target cuda --dims ... --repeat N --json`, CUDA events, median):
               whatever kernel the runtime launches for a GEMM (cuBLASLt, or the emitted tiled
-              kernel once api/CudaExecutor.cpp launches it);
+              kernel once exec/CudaExecutor.cpp launches it);
   standalone  the emitted tiled GEMM itself: `einfuse compile` writes the .cu, nvcc builds it
               with a small harness that calls `<kernel>_launch`, times it with CUDA events
               (median) and writes the output, which is checked against torch.bmm.

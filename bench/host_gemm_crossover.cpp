@@ -5,7 +5,7 @@
 //   loopnest  the same GEMM kernel with EINFUSE_HOST_GEMM=0: its loop nest (vector lanes over N)
 // Usage: host_gemm_crossover SPEC i=2,j=3,... MODE REPEAT THREADS
 // Prints one JSON object: {"mode", "strategy", "detail", "median_us"}.
-#include "api/Einfuse.h"
+#include "exec/Compiled.h"
 #include "ir/Reference.h"
 
 #include <algorithm>

@@ -69,7 +69,7 @@ std::optional<PackedGemmParts> packed_gemm_parts(const ir::Kernel &k, std::strin
         ir::for_each_loop(st, [&](const ir::For &) { loops = true; });
         if (loops) return refuse("the epilogue has loops of its own");
     }
-    // A variable no group holds was planned with size 1 and is read at 0 (api/HostExecutor
+    // A variable no group holds was planned with size 1 and is read at 0 (exec/HostExecutor
     // refuses other sizes), as the CUDA GEMM launcher does.
     return parts;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Index-notation programs both targets run end to end, with the sizes to run them at and the
 // number of kernels fusion must leave.
-#include "api/Einfuse.h"
+#include "exec/Compiled.h"
 #include "ir/Reference.h"
 
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 #pragma once
 // Helpers shared by the tests: random inputs and a checked run against the reference.
-#include "api/Einfuse.h"
+#include "exec/Compiled.h"
 #include "ir/Reference.h"
 
 #include <random>

@@ -1,6 +1,6 @@
 // The CUDA printer's text: pinned by golden files, compiled by nvcc and NVRTC (no GPU needed),
 // and the emitted launcher's argument checks run on the host (they fail before any CUDA call).
-#include "api/Einfuse.h"
+#include "exec/Compiled.h"
 #include "backends/cuda/CudaPrinter.h"
 #include "frontend/Program.h"
 #include "runtime/Nvrtc.h"

@@ -1,4 +1,4 @@
-// GEMM kernels run by cuBLASLt (api/LibraryGemm.h): every element type, transposed and broadcast
+// GEMM kernels run by cuBLASLt (exec/LibraryGemm.h): every element type, transposed and broadcast
 // operands, grouped and unfoldable index groups, the fused epilogues, checked against the
 // float64 reference on fresh random inputs, with what ran (RunResult::ran) checked too.
 #include "GpuSkip.h"

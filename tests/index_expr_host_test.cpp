@@ -2,7 +2,7 @@
 // lowered by passes::lower and run by the LLVM host backend, against the reference interpreter
 // on fresh random inputs. The strategies that need plain variables must refuse with a reason and
 // leave a plain loop nest.
-#include "api/HostExecutor.h"
+#include "exec/HostExecutor.h"
 #include "ir/Reference.h"
 #include "passes/Pipeline.h"
 #include "support/Error.h"

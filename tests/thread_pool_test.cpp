@@ -1,6 +1,6 @@
 // The host backend's persistent thread pool: every part runs exactly once, on as many threads as
 // asked, repeatedly, and a nested or concurrent call still completes (its parts run inline).
-#include "api/ThreadPool.h"
+#include "exec/ThreadPool.h"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
-#include "api/Einfuse.h"
+#include "exec/Compiled.h"
 
-#include "api/HostExecutor.h"
+#include "exec/HostExecutor.h"
 #include "backends/cuda/CudaPrinter.h"
 #include "ir/Reference.h"
 #include "ir/Walk.h"
@@ -16,7 +16,7 @@
 #include "backends/llvm/HostJit.h"
 #endif
 #ifdef EINFUSE_HAVE_CUDA
-#include "api/CudaExecutor.h"
+#include "exec/CudaExecutor.h"
 #include "runtime/Nvrtc.h"
 #endif
 

@@ -1,6 +1,6 @@
 #pragma once
 // Runs a plan's kernels, JIT-compiled by the LLVM backend, on this machine's cores.
-#include "api/Einfuse.h"
+#include "exec/Compiled.h"
 
 namespace einfuse {
 

@@ -5,7 +5,7 @@
 // an operand stored the other way round is read transposed. A batch group that does not fold
 // runs as a loop of calls over its outer indices, a K group as calls that accumulate into the
 // output. Nothing is copied: a broadcast operand is a batch stride of 0 or part of M or N.
-#include "api/KernelArgs.h"
+#include "exec/KernelArgs.h"
 #include "runtime/CublasLt.h"
 
 #include <optional>

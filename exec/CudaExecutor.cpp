@@ -1,7 +1,7 @@
-#include "api/CudaExecutor.h"
+#include "exec/CudaExecutor.h"
 
-#include "api/KernelArgs.h"
-#include "api/LibraryGemm.h"
+#include "exec/KernelArgs.h"
+#include "exec/LibraryGemm.h"
 #include "backends/cuda/CudaPrinter.h"
 #include "runtime/Nvrtc.h"
 #include "support/Error.h"

@@ -1,7 +1,7 @@
-#include "api/HostExecutor.h"
+#include "exec/HostExecutor.h"
 
-#include "api/KernelArgs.h"
-#include "api/ThreadPool.h"
+#include "exec/KernelArgs.h"
+#include "exec/ThreadPool.h"
 #include "support/Error.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-#include "api/KernelArgs.h"
+#include "exec/KernelArgs.h"
 
 #include "ir/Walk.h"
 

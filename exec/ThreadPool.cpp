@@ -1,4 +1,4 @@
-#include "api/ThreadPool.h"
+#include "exec/ThreadPool.h"
 
 #include "support/Error.h"
 

@@ -1,8 +1,8 @@
 #pragma once
 // Runs a plan's kernels on the GPU: the same CUDA C that `einfuse compile` writes, compiled
 // in-process by NVRTC for the device's architecture and launched through the driver API.
-#include "api/Einfuse.h"
-#include "api/KernelArgs.h"
+#include "exec/Compiled.h"
+#include "exec/KernelArgs.h"
 #include "runtime/CudaDriver.h"
 
 #include <map>

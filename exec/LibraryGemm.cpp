@@ -1,4 +1,4 @@
-#include "api/LibraryGemm.h"
+#include "exec/LibraryGemm.h"
 
 #include "ir/Walk.h"
 
