@@ -62,26 +62,34 @@ ir::Target target_of(const CompileOptions &options) {
 #endif
 }
 
+/** What the passes read: the target's facts and the user's choices. */
+passes::LowerOptions lower_options_of(const CompileOptions &options) {
+    passes::LowerOptions o;
+    o.target = target_of(options);
+    o.allow_tf32 = options.allow_tf32;
+    o.gemm = options.gemm;
+    return o;
+}
+
 } // namespace
 
 Compiled::Compiled(ir::Program program, CompileOptions options)
-    : program_(std::move(program)), options_(std::move(options)), backend_(std::make_unique<Backend>()) {
-    plan_ = passes::lower(program_, {}, lower_options());
+    : program_(std::move(program)), options_(std::move(options)), lower_options_(lower_options_of(options_)),
+      backend_(std::make_unique<Backend>()) {}
+
+const passes::Plan &Compiled::plan() const {
+    std::call_once(*unsized_once_, [&] {
+        if (!plan_) plan_ = passes::lower(program_, {}, lower_options_);
+    });
+    return *plan_;
 }
 
 Compiled::~Compiled() = default;
 
-passes::LowerOptions Compiled::lower_options() const {
-    passes::LowerOptions o;
-    o.target = target_of(options_);
-    o.allow_tf32 = options_.allow_tf32;
-    o.gemm = options_.gemm;
-    return o;
-}
 Compiled::Compiled(Compiled &&) noexcept = default;
 
 void Compiled::plan_for(const ir::Extents &sizes) {
-    plan_ = passes::lower(program_, sizes, lower_options());
+    plan_ = passes::lower(program_, sizes, lower_options_);
     backend_ = std::make_unique<Backend>(); // compiled code belongs to the old plan
 }
 
@@ -123,8 +131,8 @@ Shape defined_shape(const ir::Program &lowered, const std::string &tensor, const
 RunResult Compiled::run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat) const {
     RunResult result;
     std::vector<Tensor *> outputs;
-    for (const auto &t : plan_.program.outputs)
-        result.outputs.emplace_back(t.dtype, defined_shape(plan_.program, t.name, extents));
+    for (const auto &t : plan().program.outputs)
+        result.outputs.emplace_back(t.dtype, defined_shape(plan().program, t.name, extents));
     for (auto &t : result.outputs) outputs.push_back(&t);
 #ifdef EINFUSE_HAVE_CUDA
     reset_device_peak_bytes();
@@ -139,11 +147,11 @@ RunResult Compiled::run(const std::vector<const Tensor *> &inputs, const ir::Ext
 
 void Compiled::run_into(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
                         const ir::Extents &extents, void *cuda_stream) const {
-    const auto &wanted = plan_.program.outputs;
+    const auto &wanted = plan().program.outputs;
     if (outputs.size() != wanted.size())
         throw UserError("expected " + std::to_string(wanted.size()) + " outputs, got " + std::to_string(outputs.size()));
     for (std::size_t i = 0; i < outputs.size(); ++i) {
-        Shape shape = defined_shape(plan_.program, wanted[i].name, extents);
+        Shape shape = defined_shape(plan().program, wanted[i].name, extents);
         if (outputs[i]->dtype() != wanted[i].dtype || outputs[i]->shape() != shape)
             throw UserError("output " + wanted[i].name + " must be " + std::string(dtype_name(wanted[i].dtype)) +
                             " of the planned shape");
@@ -175,7 +183,7 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
         if (host && t->on_device()) throw UserError("the host target cannot write a tensor in device memory");
 
     // Everything the kernels touch, by name: inputs, outputs, and the temporaries made here.
-    const ir::Program &lowered = plan_.program;
+    const ir::Program &lowered = plan().program;
     std::vector<Tensor> temporaries;
     for (const auto &t : lowered.temporaries) temporaries.emplace_back(t.dtype, defined_shape(lowered, t.name, extents));
     std::map<std::string, const Tensor *> by_name;
@@ -185,9 +193,9 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
 
     std::vector<double> times_us;
     if (host) {
-        if (!backend_->host) backend_->host = std::make_unique<HostExecutor>(plan_, options_.threads);
+        if (!backend_->host) backend_->host = std::make_unique<HostExecutor>(plan(), options_.threads);
         auto run_all = [&] {
-            for (const auto &k : plan_.kernels) {
+            for (const auto &k : plan().kernels) {
                 std::vector<const Tensor *> params;
                 for (const auto &t : k.params) params.push_back(by_name.at(t.name));
                 backend_->host->run(k, params, extents);
@@ -202,8 +210,8 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
         return times_us;
     }
 #ifdef EINFUSE_HAVE_CUDA
-    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan_, options_.arch);
-    return backend_->cuda->run(plan_, by_name, extents, repeat, cuda_stream);
+    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan(), options_.arch);
+    return backend_->cuda->run(plan(), by_name, extents, repeat, cuda_stream);
 #else
     throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");
 #endif

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,7 +48,9 @@ public:
     Compiled(Compiled &&) noexcept;
 
     const ir::Program &program() const { return program_; }
-    const passes::Plan &plan() const { return plan_; }
+    /** The plan for the sizes of the last plan_for(), or, before any, for unknown sizes (lowered
+     * at the first call: a caller that binds sizes before asking lowers once). */
+    const passes::Plan &plan() const;
     const CompileOptions &options() const { return options_; }
 
     /** Re-plans for these index sizes (the contraction order of three or more operands depends
@@ -83,10 +86,13 @@ public:
 private:
     std::vector<double> execute(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
                                 const ir::Extents &extents, int repeat, void *cuda_stream = nullptr) const;
-    passes::LowerOptions lower_options() const; // the target's facts and the user's choices
     ir::Program program_;
-    passes::Plan plan_;
+    // Empty until plan() or plan_for() lowers; unsized_once_ makes concurrent first plan() calls
+    // lower once (a pointer, so that Compiled stays movable).
+    mutable std::optional<passes::Plan> plan_;
+    std::unique_ptr<std::once_flag> unsized_once_ = std::make_unique<std::once_flag>();
     CompileOptions options_;
+    passes::LowerOptions lower_options_; // the target's facts (checked at construction) and the user's choices
     std::unique_ptr<Backend> backend_;
 };
 
