@@ -76,14 +76,15 @@ void compile_into(detail::KernelState &s) {
     if (frontend::is_program(s.expr)) {
         std::map<std::string, DType> dtypes;
         for (const auto &[name, t] : s.signature.input_dtypes) dtypes[name] = internal(t);
+        auto ast = std::make_shared<const frontend::ProgramAst>(frontend::parse_program(s.expr)); // parsed once
         if (!s.signature.dtypes.empty()) {
-            auto inputs = frontend::program_inputs(frontend::parse_program(s.expr));
+            auto inputs = frontend::program_inputs(*ast);
             if (inputs.size() != s.signature.dtypes.size())
                 throw UserError("the program reads " + std::to_string(inputs.size()) + " inputs, but the signature gives " +
                                 std::to_string(s.signature.dtypes.size()) + " dtypes");
             for (std::size_t i = 0; i < inputs.size(); ++i) dtypes[inputs[i].first] = internal(s.signature.dtypes[i]);
         }
-        auto p = std::make_unique<CompiledProgram>(s.expr, dtypes, options, s.signature.outputs);
+        auto p = std::make_unique<CompiledProgram>(std::move(ast), dtypes, options, s.signature.outputs);
         s.program = p.get();
         s.compiled = std::move(p);
         return;
@@ -92,7 +93,6 @@ void compile_into(detail::KernelState &s) {
         throw UserError("an einsum's signature gives dtypes (and ranks) by operand, not by name");
     std::vector<DType> dtypes;
     for (ScalarType t : s.signature.dtypes) dtypes.push_back(internal(t));
-    if (dtypes.empty()) dtypes.assign(frontend::parse_einsum(s.expr).operands.size(), DType::F32);
     auto e = std::make_unique<CompiledEinsum>(s.expr, dtypes, options, s.signature.ranks);
     s.einsum = e.get();
     s.compiled = std::move(e);

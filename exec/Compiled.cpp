@@ -240,7 +240,9 @@ CompiledEinsum::Parts einsum_parts(std::string_view spec, const std::vector<DTyp
     CompiledEinsum::Parts parts;
     parts.ast = frontend::parse_einsum(spec);
     parts.resolved = frontend::resolve_einsum(parts.ast, ranks.empty() ? frontend::label_ranks(parts.ast) : ranks);
-    parts.program = frontend::einsum_program(parts.resolved, dtypes);
+    // No dtypes: every operand f32 (the public API's default), known only once parsed.
+    std::vector<DType> types = dtypes.empty() ? std::vector<DType>(parts.ast.operands.size(), DType::F32) : dtypes;
+    parts.program = frontend::einsum_program(parts.resolved, types);
     return parts;
 }
 } // namespace

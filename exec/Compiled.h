@@ -127,6 +127,9 @@ public:
      * empty: those defined and not read by a later statement. Throws UserError. */
     CompiledProgram(std::string_view source, const std::map<std::string, DType> &dtypes, CompileOptions options,
                     const std::vector<std::string> &outputs = {});
+    /** The same from a program already parsed (frontend::parse_program): parsed once. */
+    CompiledProgram(std::shared_ptr<const frontend::ProgramAst> ast, const std::map<std::string, DType> &dtypes,
+                    CompileOptions options, const std::vector<std::string> &outputs);
 
     const frontend::ProgramAst &ast() const { return *ast_; }
 
@@ -136,8 +139,6 @@ public:
     Shape tensor_shape(const std::string &tensor, const ir::Extents &extents) const;
 
 private:
-    CompiledProgram(std::shared_ptr<const frontend::ProgramAst> ast, const std::map<std::string, DType> &dtypes,
-                    CompileOptions options, const std::vector<std::string> &outputs);
     std::shared_ptr<const frontend::ProgramAst> ast_;
 };
 

@@ -2,25 +2,14 @@
 // an input stride whose reach overflowed was accepted and reads wrapped.
 #include "einfuse/einfuse.h"
 
+#include "CAbiTensors.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <string>
 
-namespace {
-
-DLTensor host_f32(float *data, int ndim, int64_t *shape, int64_t *strides) {
-    DLTensor t{};
-    t.data = data;
-    t.device = {kDLCPU, 0};
-    t.ndim = ndim;
-    t.dtype = {kDLFloat, 32, 1};
-    t.shape = shape;
-    t.strides = strides;
-    return t;
-}
-
-} // namespace
+using einfuse::test::host_f32;
 
 TEST_CASE("C ABI limits: an input or output whose reach overflows int64 is an argument error") {
     float in[4] = {1, 2, 3, 4}, out[4] = {};

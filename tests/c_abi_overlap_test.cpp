@@ -5,24 +5,18 @@
 // of shape (0,)).
 #include "einfuse/einfuse.h"
 
+#include "CAbiTensors.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+using einfuse::test::host_f32;
+
 namespace {
 
-DLTensor host_f32(float *data, int ndim, int64_t *shape, int64_t *strides = nullptr) {
-    DLTensor t{};
-    t.data = data;
-    t.device = {kDLCPU, 0};
-    t.ndim = ndim;
-    t.dtype = {kDLFloat, 32, 1};
-    t.shape = shape;
-    t.strides = strides;
-    return t;
-}
 
 std::vector<float> iota(std::size_t n, float scale = 1) {
     std::vector<float> v(n);

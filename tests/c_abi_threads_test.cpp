@@ -3,6 +3,8 @@
 // einfuse_kernel_source (after a run at new sizes) freed the text another thread was reading.
 #include "einfuse/einfuse.h"
 
+#include "CAbiTensors.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -13,17 +15,10 @@
 #include <utility>
 #include <vector>
 
+using einfuse::test::host_f32;
+
 namespace {
 
-DLTensor host_f32(float *data, int ndim, int64_t *shape) {
-    DLTensor t{};
-    t.data = data;
-    t.device = {kDLCPU, 0};
-    t.ndim = ndim;
-    t.dtype = {kDLFloat, 32, 1};
-    t.shape = shape;
-    return t;
-}
 
 /** Runs k once on (b, 2, 2) inputs: the kernel's sizes, and so its source, follow b. */
 int run_at(einfuse_kernel *k, int64_t b) {
