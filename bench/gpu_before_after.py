@@ -34,7 +34,7 @@ CASES = [  # (expression, --dims, extra flags)
     ("bi,bi->b", "b=4194304,i=16", []),
     ("ij->ji", "i=8192,j=8192", []),
 ]
-ROUNDS = 2
+ROUNDS = int(os.environ.get("EINFUSE_BENCH_ROUNDS", "2"))
 REPEAT = 20
 
 
