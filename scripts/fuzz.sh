@@ -21,8 +21,8 @@ flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,addre
 mkdir -p "$out/obj" "$out/corpus" "$out/npy_corpus"
 
 # Recompiles a source when it, or any header of the layers it sees, is newer than its object.
-sources=(support/*.cpp ir/*.cpp frontend/*.cpp passes/*.cpp tests/fuzz/fuzz_einsum.cpp tests/fuzz/fuzz_npy.cpp)
-newest_header=$(ls -t support/*.h ir/*.h frontend/*.h | head -1)
+sources=(support/*.cpp ir/*.cpp frontend/*.cpp passes/*.cpp passes/strategy/*.cpp tests/fuzz/fuzz_einsum.cpp tests/fuzz/fuzz_npy.cpp)
+newest_header=$(ls -t support/*.h ir/*.h frontend/*.h passes/*.h passes/strategy/*.h | head -1)
 objects=()
 stale=()
 for src in "${sources[@]}"; do
