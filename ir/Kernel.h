@@ -44,6 +44,7 @@ struct Tiling {
     Extents extents;                    // the fixed sizes of their other indices
     std::string accumulator;            // the scalar the loop accumulates into
     int64_t points_per_thread = 1;      // output points per thread, sharing each row read
+    int64_t rows = 0;                   // reduction rows per tile, one thread each (passes/GpuTiling)
     std::shared_ptr<const Kernel> combine; // null: not split (the loop does more than accumulate)
 };
 

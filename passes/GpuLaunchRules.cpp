@@ -2,7 +2,7 @@
 //   plain     always; grid min(ceil(total / 256), kMaxGrid), block 256
 //   staged    every input dense and the sizes as planned (the kernel has them built in);
 //             grid min(ceil(batch / batch_per_block), kMaxGrid), block 256
-//   tiled     always; grid min(ceil(total / (kTileRows * points)), kMaxGrid), block kTileRows;
+//   tiled     always; grid min(ceil(total / (rows * points)), kMaxGrid), block rows (ir::Tiling::rows);
 //             with a combine kernel, splits = clamp(kTiledTargetBlocks / grid, 1, min(kMaxSplits,
 //             tiles of the reduction)) along y, then the combine kernel when splits > 1
 //   GEMM      small: the planned M, N, K, a, b and outputs dense, a and b 16-byte aligned;
@@ -72,12 +72,12 @@ ir::LaunchVariant tiled(const ir::Kernel &k) {
     const ir::Tiling &t = *k.tiling;
     std::vector<std::string> par = ir::parallel_vars(k);
     SizeExpr total = ir::total_work(par);
-    SizeExpr grid = SizeExpr::named("grid", min(ceil_div(total, lit(kTileRows * t.points_per_thread)), lit(kMaxGrid)));
+    SizeExpr grid = SizeExpr::named("grid", min(ceil_div(total, lit(t.rows * t.points_per_thread)), lit(kMaxGrid)));
     ir::LaunchVariant v = variant(ir::VariantKind::Tiled, "_tiled",
                                   "the tiled kernel; its reduction split across blocks when the output is small", lit(1),
-                                  grid, lit(kTileRows));
+                                  grid, lit(t.rows));
     if (!t.combine) return v;
-    SizeExpr tiles = ceil_div(size(t.reduce_var), lit(kTileRows));
+    SizeExpr tiles = ceil_div(size(t.reduce_var), lit(t.rows));
     v.splits = SizeExpr::select(ir::compare(SizeOp::Gt, grid, lit(0)),
                                 max(lit(1), min(min(lit(kTiledTargetBlocks) / grid, lit(kMaxSplits)), tiles)), lit(1));
     ir::CombineLaunch c;

@@ -95,6 +95,7 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
         if (s.as<ir::For>()) return refuse("more than one reduction loop");
 
     ir::Tiling t;
+    t.rows = kTileRows;
     t.reduce_var = loop->var;
     t.points_per_thread = kTiledPointsPerThread;
     bool fits = true;

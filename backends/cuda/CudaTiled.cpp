@@ -1,5 +1,5 @@
 // The tiled broadcast-reduce variant of a kernel (ir::Tiling). A thread still owns an output
-// point, but the block walks the reduction loop a tile of kTileRows rows at a time: its threads
+// point, but the block walks the reduction loop a tile of ir::Tiling::rows rows at a time (passes/GpuTiling chooses it): its threads
 // copy the tile of the reduced operands into shared memory (one row per dtype, padded to 16
 // bytes, so that a row is one 16-byte load), and every thread then reads the rows from there.
 // gridDim.y splits the loop into parts; each block writes its partial accumulator and the
@@ -12,7 +12,6 @@
 #include "backends/cuda/CudaInternal.h"
 #include "backends/cuda/CudaPrinter.h"
 #include "ir/Walk.h"
-#include "passes/GpuTiling.h"
 #include "support/Error.h"
 
 #include <algorithm>
@@ -23,7 +22,6 @@ namespace detail {
 
 namespace {
 
-constexpr int64_t kRows = passes::kTileRows;
 
 /** Where a reduced operand lives in the tile: in the shared array of its type, `offset`
  * elements into each row of `width`; its other indices dense within its slot. */
@@ -96,7 +94,7 @@ std::string print_tile_load(const std::vector<Slot> &slots, const KernelNames &n
     for (const auto &s : slots) {
         const std::string n = std::to_string(s.size);
         out += "            for (int tile_e = threadIdx.x; tile_e < tile_rows * " + n + "; tile_e += " +
-               std::to_string(kRows) + ") {\n";
+               std::to_string(tiling.rows) + ") {\n";
         if (s.size > 1) out += "                long long tile_c = tile_e % " + n + ";\n";
         std::string at;
         for (std::size_t d = s.indices.size(); d-- > 0;) {
@@ -134,7 +132,7 @@ std::string suffix(int r) { return r ? "_p" + std::to_string(r) : std::string();
 std::string print_points(const TiledParts &t) {
     std::string out;
     for (int r = 0; r < static_cast<int>(t.point_names.size()); ++r) {
-        std::string at = "tile_base + threadIdx.x" + (r ? " + " + std::to_string(r * kRows) : std::string());
+        std::string at = "tile_base + threadIdx.x" + (r ? " + " + std::to_string(r * t.tiling.rows) : std::string());
         out += "        const bool tile_active" + suffix(r) + " = " + at + " < total;\n";
         out += "        const long long idx" + suffix(r) + " = min(" + at + ", total - 1);\n";
         out += print_index_split(t.par, t.point_names[r], 2, "idx" + suffix(r), "rest" + suffix(r));
@@ -146,8 +144,8 @@ std::string print_points(const TiledParts &t) {
 /** The walk over the reduction a tile at a time: copy the tile, then every row for every point. */
 std::string print_tile_loop(const TiledParts &t, const KernelNames &names) {
     std::string out = "        for (long long tile_j0 = tile_begin; tile_j0 < tile_end; tile_j0 += " +
-                      std::to_string(kRows) + ") {\n";
-    out += "            const int tile_rows = (int)min(" + std::to_string(kRows) + "LL, tile_end - tile_j0);\n";
+                      std::to_string(t.tiling.rows) + ") {\n";
+    out += "            const int tile_rows = (int)min(" + std::to_string(t.tiling.rows) + "LL, tile_end - tile_j0);\n";
     out += "            __syncthreads(); // the previous tile is consumed\n";
     out += print_tile_load(t.tile, names, t.tiling);
     out += "            __syncthreads();\n";
@@ -194,7 +192,7 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
     for (int r = 1; r < static_cast<int>(t.tiling.points_per_thread); ++r) t.point_names.push_back(names.for_point(r, t.par));
     const ir::Tiling &tiling = t.tiling;
     const bool split = t.split;
-    EINFUSE_ASSERT(constant_rule(launch_variant(k, ir::VariantKind::Tiled).block) == kRows,
+    EINFUSE_ASSERT(constant_rule(launch_variant(k, ir::VariantKind::Tiled).block) == tiling.rows,
                    "the tiled kernel is launched with a thread per tile row");
     DType acc_type = DType::F32;
     for (const auto &s : t.around.before)
@@ -203,16 +201,16 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
     std::string out = "// " + k.name + " with its reduced operands tiled through shared memory" +
                       (split ? "; gridDim.y splits the reduction, and " + k.name + "_combine folds the parts" : "") +
                       ".\n";
-    out += kernel_signature(k, names, "__launch_bounds__(" + std::to_string(kRows) + ") " + variant_kernel(k, ir::VariantKind::Tiled),
+    out += kernel_signature(k, names, "__launch_bounds__(" + std::to_string(tiling.rows) + ") " + variant_kernel(k, ir::VariantKind::Tiled),
                             split ? c_type(acc_type) + " *__restrict__ einfuse_partial" : "") +
            " {\n";
     std::map<std::string, std::pair<DType, int64_t>> arrays;
     for (const auto &s : t.tile) arrays[s.array] = {s.info->dtype, s.width};
     for (const auto &[array, shape] : arrays)
         out += "    __shared__ __align__(16) " + c_type(shape.first) + " " + array + "[" +
-               std::to_string(kRows * shape.second) + "];\n";
+               std::to_string(tiling.rows * shape.second) + "];\n";
     const std::string n_j = names.extent(tiling.reduce_var);
-    const std::string span = std::to_string(kRows * tiling.points_per_thread); // output points per block and step
+    const std::string span = std::to_string(tiling.rows * tiling.points_per_thread); // output points per block and step
     out += print_parallel_total(t.par, names);
     out += "    const long long tile_chunk = (" + n_j + " + gridDim.y - 1) / gridDim.y;\n";
     out += "    const long long tile_begin = (long long)blockIdx.y * tile_chunk;\n";
