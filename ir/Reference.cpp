@@ -199,28 +199,47 @@ std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const
     return outputs;
 }
 
-double max_relative_error(const Tensor &got, const Tensor &want, double floor) {
+namespace {
+/** The worst |got - want| / max(|want|, |scale|, floor); scale may be null. */
+double worst_error(const Tensor &got, const Tensor &want, const Tensor *scale, double floor) {
     EINFUSE_ASSERT(got.shape() == want.shape(), "compared tensors differ in shape");
+    EINFUSE_ASSERT(!scale || scale->shape() == want.shape(), "the scale differs in shape");
     std::vector<int> slots(got.rank());
     for (int d = 0; d < got.rank(); ++d) slots[d] = d;
     Env index(got.rank(), 0);
     double worst = 0;
     for_each_point(index, slots, got.shape(), [&] {
-        int64_t og = 0, ow = 0;
+        int64_t og = 0, ow = 0, os = 0;
         for (int d = 0; d < got.rank(); ++d) {
             og += index[d] * got.strides()[d];
             ow += index[d] * want.strides()[d];
+            if (scale) os += index[d] * scale->strides()[d];
         }
         double g = got.load(og), w = want.load(ow);
+        double magnitude = std::max(std::abs(w), floor);
+        if (scale && std::isfinite(scale->load(os))) magnitude = std::max(magnitude, std::abs(scale->load(os)));
         // NaN where the reference has NaN agrees, and so does an infinity of the same sign;
         // NaN or infinity on one side only is as wrong as can be.
-        double err = (std::isnan(g) && std::isnan(w)) || (std::isinf(w) && g == w)
-                         ? 0.0
-                         : std::abs(g - w) / std::max(std::abs(w), floor);
+        double err = (std::isnan(g) && std::isnan(w)) || (std::isinf(w) && g == w) ? 0.0 : std::abs(g - w) / magnitude;
         if (std::isnan(err)) err = std::numeric_limits<double>::infinity();
         worst = std::max(worst, err);
     });
     return worst;
+}
+} // namespace
+
+double max_relative_error(const Tensor &got, const Tensor &want, double floor) {
+    return worst_error(got, want, nullptr, floor);
+}
+
+double max_relative_error(const Tensor &got, const Tensor &want, const Tensor &scale, double floor) {
+    return worst_error(got, want, &scale, floor);
+}
+
+Tensor abs_copy(const Tensor &t) {
+    Tensor out(t.dtype(), t.shape(), t.strides());
+    for (int64_t i = 0; i < t.storage_elements(); ++i) out.store(i, std::abs(t.load(i)));
+    return out;
 }
 
 } // namespace einfuse::ir

@@ -19,4 +19,13 @@ std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const
  * infinity; either on one side only gives infinity. */
 double max_relative_error(const Tensor &got, const Tensor &want, double floor = 1.0);
 
+/** The same, relative to max(|want|, |scale|, floor) per element, where scale holds the sum of
+ * the terms' magnitudes (sum_j |a_ij b_jk| for an einsum: evaluate_reference on the inputs'
+ * absolute values, abs_copy). Rounding errors scale with it, not with a result that cancels:
+ * |fl(sum x) - sum x| <= gamma_n sum |x| (Higham, 4.2). */
+double max_relative_error(const Tensor &got, const Tensor &want, const Tensor &scale, double floor = 1.0);
+
+/** t with every element replaced by its absolute value (same dtype, shape and strides; host). */
+Tensor abs_copy(const Tensor &t);
+
 } // namespace einfuse::ir
