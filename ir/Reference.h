@@ -25,7 +25,7 @@ double max_relative_error(const Tensor &got, const Tensor &want, double floor = 
  * |fl(sum x) - sum x| <= gamma_n sum |x| (Higham, 4.2). */
 double max_relative_error(const Tensor &got, const Tensor &want, const Tensor &scale, double floor = 1.0);
 
-/** t with every element replaced by its absolute value (same dtype, shape and strides; host). */
+/** t with every element replaced by its absolute value, as f64 (same shape and strides; host). */
 Tensor abs_copy(const Tensor &t);
 
 } // namespace einfuse::ir
