@@ -459,13 +459,7 @@ std::vector<Kernel::Deviation> Kernel::check(const std::vector<View> &inputs, co
         // element's sum of |terms|: its rounding errors scale with that, not with a result that
         // cancels (ir::max_relative_error with a scale). A program's functions have no such form.
         std::vector<Tensor> scale;
-        if (s.einsum) {
-            std::vector<Tensor> magnitudes;
-            std::vector<const Tensor *> pointers;
-            for (const Tensor *t : in.pointers) magnitudes.push_back(ir::abs_copy(*t));
-            for (const auto &t : magnitudes) pointers.push_back(&t);
-            scale = s.compiled->reference(pointers, extents);
-        }
+        if (s.einsum) scale = s.compiled->reference_magnitudes(in.pointers, extents);
         std::vector<Deviation> result;
         for (std::size_t i = 0; i < want.size(); ++i)
             result.push_back({scale.empty() ? ir::max_relative_error(out.tensors[i], want[i])

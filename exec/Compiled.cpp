@@ -97,6 +97,15 @@ std::vector<Tensor> Compiled::reference(const std::vector<const Tensor *> &input
     return ir::evaluate_reference(program_, inputs, extents);
 }
 
+std::vector<Tensor> Compiled::reference_magnitudes(const std::vector<const Tensor *> &inputs,
+                                                   const ir::Extents &extents) const {
+    std::vector<Tensor> magnitudes;
+    for (const Tensor *t : inputs) magnitudes.push_back(ir::abs_copy(*t));
+    std::vector<const Tensor *> pointers;
+    for (const auto &t : magnitudes) pointers.push_back(&t);
+    return reference(pointers, extents);
+}
+
 int64_t Compiled::reduction_length(const ir::Extents &extents) const {
     // Per definition, the product of every reduced extent (nested reductions multiply); the
     // largest over the definitions.

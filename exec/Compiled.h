@@ -78,6 +78,11 @@ public:
     /** The float64 reference results of the same program, for checking. */
     std::vector<Tensor> reference(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const;
 
+    /** The reference on the inputs' absolute values: for an einsum (a sum of products), each
+     * element's sum of |terms|, what its rounding errors scale with (ir::max_relative_error's
+     * scale). */
+    std::vector<Tensor> reference_magnitudes(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const;
+
     /** The number of terms the longest chain of reductions adds up, for tolerances. */
     int64_t reduction_length(const ir::Extents &extents) const;
 

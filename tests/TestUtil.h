@@ -58,11 +58,7 @@ inline std::vector<const Tensor *> pointers(const std::vector<Tensor> &ts) {
 /** An einsum's sum of |terms| per output element (the reference on the inputs' absolute values):
  * what its rounding errors scale with (ir::max_relative_error with a scale). */
 inline Tensor einsum_scale(const CompiledEinsum &c, const std::vector<Tensor> &inputs, const ir::Extents &extents) {
-    std::vector<Tensor> magnitudes;
-    for (const auto &t : inputs) magnitudes.push_back(ir::abs_copy(t));
-    std::vector<const Tensor *> ptrs;
-    for (const auto &t : magnitudes) ptrs.push_back(&t);
-    return einsum_reference(c, ptrs, extents);
+    return c.reference_magnitudes(pointers(inputs), extents).front();
 }
 
 /** Plans c for extents, runs it on fresh random inputs, returns {max relative error, tolerance}. */
