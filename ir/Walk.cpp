@@ -58,10 +58,14 @@ void for_each_access(const Expr &e, const std::function<void(const Access &)> &f
 
 std::vector<std::string> reduced_vars(const Expr &e) {
     std::vector<std::string> vars;
-    Uses u;
-    u.on_reduce = [&](const Reduce &r) { vars.insert(vars.end(), r.reduce_vars.begin(), r.reduce_vars.end()); };
-    u.walk(e);
+    for_each_reduce(e, [&](const Reduce &r) { vars.insert(vars.end(), r.reduce_vars.begin(), r.reduce_vars.end()); });
     return vars;
+}
+
+void for_each_reduce(const Expr &e, const std::function<void(const Reduce &)> &f) {
+    Uses u;
+    u.on_reduce = f;
+    u.walk(e);
 }
 
 void for_each_tensor_use(const Stmt &s, const std::function<void(const std::string &, const std::vector<Index> &)> &f) {

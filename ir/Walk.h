@@ -18,6 +18,9 @@ void for_each_access(const Expr &e, const std::function<void(const Access &)> &f
  * gives j, d). */
 std::vector<std::string> reduced_vars(const Expr &e);
 
+/** Calls f on every Reduce in e, outer reductions first. */
+void for_each_reduce(const Expr &e, const std::function<void(const Reduce &)> &f);
+
 /** Calls f(tensor, indices) for every tensor a loop nest reads or writes, in program order. */
 void for_each_tensor_use(const Stmt &s, const std::function<void(const std::string &, const std::vector<Index> &)> &f);
 

@@ -33,7 +33,7 @@ std::string to_string(const StrategyChoice &choice) {
 }
 
 ir::Kernel lower_chosen(const StrategyContext &ctx, StrategyChoice choice) {
-    ir::Kernel k = lower_to_loops(ctx.program, ctx.index, choice.candidate.schedule);
+    ir::Kernel k = lower_to_loops(ctx.program, ctx.index, choice.candidate.schedule, choice.candidate.long_sums);
     k.strategy = choice.strategy->kind();
     k.rejected = std::move(choice.rejected);
     k.strategy_detail = std::move(choice.candidate.detail);

@@ -45,15 +45,19 @@ std::shared_ptr<const ir::Kernel> combine_kernel(const ir::Kernel &k, const std:
     return std::make_shared<const ir::Kernel>(std::move(c));
 }
 
-/** The accumulator and combining operator when `loop`'s body is `acc = acc op x` and nothing
- * else writes acc; nothing otherwise. */
+/** The accumulator and combining operator when `loop`'s body ends with `acc = acc op x` and
+ * nothing else writes acc; nothing otherwise. Before it: scalars of the body's own, inner loops,
+ * and a compensated sum's assignment of its error term (LowerToLoops). */
 std::optional<ir::BinaryOp> accumulation(const ir::For &loop, const ir::DeclareScalar &acc) {
     const auto *a = loop.body.as<ir::AssignScalar>();
     if (!a) {
         const auto *b = loop.body.as<ir::Block>();
         if (!b || b->stmts.empty()) return std::nullopt;
-        for (std::size_t i = 0; i + 1 < b->stmts.size(); ++i) // only private scalars before it
-            if (!b->stmts[i].as<ir::DeclareScalar>() && !b->stmts[i].as<ir::For>()) return std::nullopt;
+        for (std::size_t i = 0; i + 1 < b->stmts.size(); ++i) {
+            const ir::Stmt &s = b->stmts[i];
+            const auto *other = s.as<ir::AssignScalar>();
+            if (!s.as<ir::DeclareScalar>() && !s.as<ir::For>() && !(other && other->name != acc.name)) return std::nullopt;
+        }
         a = b->stmts.back().as<ir::AssignScalar>();
     }
     if (!a || a->name != acc.name) return std::nullopt;
@@ -148,11 +152,13 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
         return refuse("a row of the reduced operands takes " + std::to_string(row_bytes) + " bytes, above " +
                       std::to_string(kMaxTileBytes / kTileRows));
 
-    if (before.size() == 1) {
-        const auto &acc = *before.front().as<ir::DeclareScalar>();
+    // The accumulator among the declarations (a compensated sum declares its error term too).
+    for (const auto &s : before) {
+        const auto &acc = *s.as<ir::DeclareScalar>();
         if (auto op = accumulation(*loop, acc)) {
             t.accumulator = acc.name;
-            t.combine = combine_kernel(k, before, after, acc, *op);
+            t.combine = combine_kernel(k, {s}, after, acc, *op); // the parts arrive compensated
+            break;
         }
     }
     return t;

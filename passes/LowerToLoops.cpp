@@ -6,6 +6,7 @@
 #include "support/Error.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace einfuse::passes {
 
@@ -44,7 +45,8 @@ ir::Stmt nest(const std::vector<std::string> &vars, ir::LoopKind kind, ir::Stmt 
  *         -> acc */
 class ReductionLowering : public ir::IRMutator {
 public:
-    explicit ReductionLowering(const UnrollSchedule &schedule) : schedule_(schedule) {}
+    ReductionLowering(const UnrollSchedule &schedule, const std::vector<LongSum> &long_sums)
+        : schedule_(schedule), long_sums_(long_sums) {}
 
     /** e without its reductions; the statements computing them are appended to stmts. */
     ir::Expr lower(const ir::Expr &e, std::vector<ir::Stmt> &stmts) {
@@ -64,21 +66,58 @@ private:
         ir::Expr acc = ir::ScalarRef::make(r.type, name);
         std::vector<ir::Stmt> inner;
         ir::Expr body = lower(r.body, inner);
-        inner.push_back(ir::AssignScalar::make(name, ir::Binary::make(ir::reduce_combiner(r.op), acc, body)));
-        stmts_->push_back(ir::DeclareScalar::make(name, r.type, ir::Const::make(r.type, ir::reduce_identity(r.op))));
+        auto long_sum = std::find_if(long_sums_.begin(), long_sums_.end(),
+                                     [&](const LongSum &s) { return s.reduce == &r; });
+        if (long_sum != long_sums_.end() && long_sum->method == SumMethod::Wider) {
+            // acc (f64) = acc + f64(term); the reduction's value is f32(acc), rounded once.
+            acc = ir::ScalarRef::make(DType::F64, name);
+            body = ir::Cast::make(DType::F64, body);
+        }
+        const DType acc_type = acc.type();
+        stmts_->push_back(ir::DeclareScalar::make(name, acc_type, ir::Const::make(acc_type, ir::reduce_identity(r.op))));
+        if (long_sum != long_sums_.end() && long_sum->method == SumMethod::Compensated)
+            compensated_sum(name, acc_type, body, inner);
+        else
+            inner.push_back(ir::AssignScalar::make(name, ir::Binary::make(ir::reduce_combiner(r.op), acc, body)));
         stmts_->push_back(nest(r.reduce_vars, ir::LoopKind::Serial,
                                inner.size() == 1 ? inner.front() : ir::Block::make(inner), schedule_));
-        return acc;
+        return acc_type == r.type ? acc : ir::Cast::make(r.type, acc);
+    }
+
+    /** Kahan's summation of `term` into `name` (passes/LongSums.h says when): `name_c`,
+     * declared before the loops, holds the rounding error of the additions so far, which the
+     * next term makes up for. Once the sum is infinite or NaN the error is 0, not inf - inf:
+     * a sum that overflows or meets an infinite term stays infinite, as a running sum does.
+     * The last statement still reads `acc = acc + y`, the form every accumulation is
+     * recognised by (passes/GpuTiling); the compilers share it with acc_t.
+     *   acc_c = 0 (before the loops)
+     *   for j: { acc_y = term - acc_c; acc_t = acc + acc_y
+     *            acc_c = select(|acc_t| < inf, (acc_t - acc) - acc_y, 0); acc = acc + acc_y } */
+    void compensated_sum(const std::string &name, DType type, const ir::Expr &term, std::vector<ir::Stmt> &inner) {
+        auto ref = [&](const std::string &n) { return ir::ScalarRef::make(type, n); };
+        auto sub = [](ir::Expr a, ir::Expr b) { return ir::Binary::make(ir::BinaryOp::Sub, std::move(a), std::move(b)); };
+        auto add = [](ir::Expr a, ir::Expr b) { return ir::Binary::make(ir::BinaryOp::Add, std::move(a), std::move(b)); };
+        const std::string c = name + "_c", y = name + "_y", t = name + "_t";
+        stmts_->push_back(ir::DeclareScalar::make(c, type, ir::Const::make(type, 0)));
+        inner.push_back(ir::DeclareScalar::make(y, type, sub(term, ref(c))));
+        inner.push_back(ir::DeclareScalar::make(t, type, add(ref(name), ref(y))));
+        ir::Expr finite = ir::Binary::make(ir::BinaryOp::Lt, ir::Unary::make(ir::UnaryOp::Abs, ref(t)),
+                                           ir::Const::make(type, std::numeric_limits<double>::infinity()));
+        inner.push_back(ir::AssignScalar::make(
+            c, ir::Select::make(finite, sub(sub(ref(t), ref(name)), ref(y)), ir::Const::make(type, 0))));
+        inner.push_back(ir::AssignScalar::make(name, add(ref(name), ref(y))));
     }
 
     const UnrollSchedule &schedule_;
+    const std::vector<LongSum> &long_sums_;
     std::vector<ir::Stmt> *stmts_ = nullptr; // where the current expression's loops go
     int count_ = 0;
 };
 
 } // namespace
 
-ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index, const UnrollSchedule &schedule) {
+ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index, const UnrollSchedule &schedule,
+                          const std::vector<LongSum> &long_sums) {
     const ir::Definition &d = p.definitions.at(index);
     const auto *reduce = d.value.as<ir::Reduce>();
     EINFUSE_ASSERT(reduce != nullptr, "a definition's value is a Reduce");
@@ -108,7 +147,7 @@ ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index, const UnrollS
     // The store converts to the tensor's type: an f16 einsum accumulates in f32, rounds once.
     DType stored = p.find_tensor(d.tensor)->dtype;
     std::vector<ir::Stmt> stmts;
-    ir::Expr value = ReductionLowering(schedule).lower(d.value, stmts);
+    ir::Expr value = ReductionLowering(schedule, long_sums).lower(d.value, stmts);
     stmts.push_back(ir::Store::make(d.tensor, d.indices, ir::Cast::make(stored, value)));
     ir::Stmt inner = stmts.size() == 1 ? stmts.front() : ir::Block::make(stmts);
     // Parallel loops stay outermost; the unrolled output loops go inside them, in their order.

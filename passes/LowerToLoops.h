@@ -2,6 +2,7 @@
 // Builds the loop nest of one definition: parallel loops over the output's indices, then a
 // register accumulator and serial loops over the reduced ones.
 #include "ir/Kernel.h"
+#include "passes/LongSums.h"
 
 namespace einfuse::passes {
 
@@ -13,9 +14,10 @@ struct UnrollSchedule {
 };
 
 /** The kernel computing p.definitions[index]; its strategy fields are left for
- * choose_strategy. With a schedule, the listed variables' loops are Unrolled:
+ * choose_strategy. The sums listed in long_sums accumulate as each says (passes/LongSums.h). With a schedule, the listed variables' loops are Unrolled:
  * "bij,bjk->bik" at i=j=k=2 becomes parallel for b { unrolled for i in 2, k in 2 { ...
  * unrolled for j in 2 ... } }. */
-ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index, const UnrollSchedule &schedule = {});
+ir::Kernel lower_to_loops(const ir::Program &p, std::size_t index, const UnrollSchedule &schedule = {},
+                          const std::vector<LongSum> &long_sums = {});
 
 } // namespace einfuse::passes

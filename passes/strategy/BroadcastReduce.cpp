@@ -5,6 +5,7 @@
 // the reduction split across blocks when the output is small (passes/GpuTiling).
 #include "passes/strategy/Strategy.h"
 
+#include "passes/LongSums.h"
 #include "passes/GpuTiling.h"
 
 namespace einfuse::passes {
@@ -15,9 +16,13 @@ class BroadcastReduce : public Strategy {
   public:
     ir::Strategy kind() const override { return ir::Strategy::BroadcastReduce; }
 
+    /** This is the loop nest that takes reductions of any length, fused over several operands
+     * ("abc,cfd,dbe,efa->" sums 64M terms in one nest): its long sums accumulate accurately. */
     std::optional<Candidate> consider(const StrategyContext &ctx, std::string *) const override {
         Candidate c;
         if (ctx.gpu()) c.schedule = inner_unroll_schedule(ctx.definition(), ctx.sizes);
+        c.long_sums = long_sums(ctx.definition(), ctx.sizes, ctx.options.target);
+        for (const auto &s : c.long_sums) c.detail += (c.detail.empty() ? "" : ", ") + describe(s);
         return c;
     }
 
@@ -26,13 +31,15 @@ class BroadcastReduce : public Strategy {
         if (!ctx.gpu()) return;
         std::string why_not;
         k.tiling = plan_gpu_tiling(k, ctx.sizes, &why_not);
+        std::string &detail = k.strategy_detail;
+        detail += detail.empty() ? "" : "; ";
         if (!k.tiling) {
-            k.strategy_detail = "not tiled: " + why_not;
+            detail += "not tiled: " + why_not;
             return;
         }
         std::string tensors;
         for (const auto &t : k.tiling->tensors) tensors += (tensors.empty() ? "" : ", ") + t;
-        k.strategy_detail = tensors + " tiled through shared memory along '" + k.tiling->reduce_var + "'" +
+        detail += tensors + " tiled through shared memory along '" + k.tiling->reduce_var + "'" +
                             (k.tiling->combine ? ", the reduction split across blocks when the output is small"
                                                : "; not split: the loop does more than accumulate one value");
     }

@@ -36,6 +36,7 @@ struct Candidate {
     UnrollSchedule schedule;      // loops with fixed trip counts (none: the plain loop nest)
     std::string detail;           // how the strategy applies, for --emit plan
     std::optional<ir::Gemm> gemm; // the matrix product, for the GEMM strategy
+    std::vector<LongSum> long_sums; // how its long sums accumulate (LongSums.h)
 };
 
 class Strategy {

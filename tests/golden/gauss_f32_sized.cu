@@ -48,6 +48,24 @@ __device__ __forceinline__ float einfuse_exp(float x) {
 }
 #endif // EINFUSE_EXP_1
 
+// sign, gelu and integer |x| are functions because they use their operand more than once: a
+// call prints (and evaluates) a nested operand once, where a macro-like expansion would double it.
+// gelu(x) = x * Phi(x) = x/2 * erfc(-x/sqrt2); the textbook x/2 * (1 + erf(x/sqrt2)) cancels for
+// negative x (at x = -3 it keeps only erf's absolute error). |MIN| wraps to MIN, as numpy's does.
+#ifndef EINFUSE_MATH_1
+#define EINFUSE_MATH_1
+__device__ __forceinline__ float einfuse_sign(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
+__device__ __forceinline__ double einfuse_sign(double x) { return (double)((x > 0.0) - (x < 0.0)); }
+__device__ __forceinline__ int einfuse_sign(int x) { return (x > 0) - (x < 0); }
+__device__ __forceinline__ long long einfuse_sign(long long x) { return (long long)((x > 0) - (x < 0)); }
+__device__ __forceinline__ float einfuse_gelu(float x) { return 0.5f * x * erfcf(-x * 0.707106781f); }
+__device__ __forceinline__ double einfuse_gelu(double x) { return 0.5 * x * erfc(-x * 0.7071067811865476); }
+__device__ __forceinline__ int einfuse_wrap_abs(int x) { return x < 0 ? (int)(0u - (unsigned)x) : x; }
+__device__ __forceinline__ long long einfuse_wrap_abs(long long x) {
+    return x < 0 ? (long long)(0ull - (unsigned long long)x) : x;
+}
+#endif // EINFUSE_MATH_1
+
 #ifndef __CUDACC_RTC__
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -125,13 +143,17 @@ extern "C" __global__ void einfuse_out(
          idx += (long long)gridDim.x * blockDim.x) {
         const long long i = idx;
         float acc = 0.0f;
+        float acc_c = 0.0f;
         for (long long j = 0; j < n_j; ++j) {
             float acc1 = 0.0f;
             #pragma unroll
             for (long long d = 0; d < 3; ++d) {
                 acc1 = acc1 + (x[i * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
             }
-            acc = acc + einfuse_exp(-acc1) * w[j * w_s0];
+            float acc_y = einfuse_exp(-acc1) * w[j * w_s0] - acc_c;
+            float acc_t = acc + acc_y;
+            acc_c = ((float)(fabsf(acc_t) < __int_as_float(0x7f800000)) != 0.0f ? acc_t - acc - acc_y : 0.0f);
+            acc = acc + acc_y;
         }
         out[i * out_s0] = acc;
     }
@@ -157,18 +179,22 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
         const long long idx = min(tile_base + threadIdx.x, total - 1);
         const long long i = idx;
         float acc = 0.0f;
+        float acc_c = 0.0f;
         const bool tile_active_p1 = tile_base + threadIdx.x + 256 < total;
         const long long idx_p1 = min(tile_base + threadIdx.x + 256, total - 1);
         const long long i_p1 = idx_p1;
         float acc_p1 = 0.0f;
+        float acc_c_p1 = 0.0f;
         const bool tile_active_p2 = tile_base + threadIdx.x + 512 < total;
         const long long idx_p2 = min(tile_base + threadIdx.x + 512, total - 1);
         const long long i_p2 = idx_p2;
         float acc_p2 = 0.0f;
+        float acc_c_p2 = 0.0f;
         const bool tile_active_p3 = tile_base + threadIdx.x + 768 < total;
         const long long idx_p3 = min(tile_base + threadIdx.x + 768, total - 1);
         const long long i_p3 = idx_p3;
         float acc_p3 = 0.0f;
+        float acc_c_p3 = 0.0f;
         for (long long tile_j0 = tile_begin; tile_j0 < tile_end; tile_j0 += 256) {
             const int tile_rows = (int)min(256LL, tile_end - tile_j0);
             __syncthreads(); // the previous tile is consumed
@@ -194,7 +220,10 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
                     for (long long d = 0; d < 3; ++d) {
                         acc1 = acc1 + (x[i * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
                     }
-                    acc = acc + einfuse_exp(-acc1) * w[j * w_s0];
+                    float acc_y = einfuse_exp(-acc1) * w[j * w_s0] - acc_c;
+                    float acc_t = acc + acc_y;
+                    acc_c = ((float)(fabsf(acc_t) < __int_as_float(0x7f800000)) != 0.0f ? acc_t - acc - acc_y : 0.0f);
+                    acc = acc + acc_y;
                 }
                 {
                     float acc1_p1 = 0.0f;
@@ -202,7 +231,10 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
                     for (long long d = 0; d < 3; ++d) {
                         acc1_p1 = acc1_p1 + (x[i_p1 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i_p1 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
                     }
-                    acc_p1 = acc_p1 + einfuse_exp(-acc1_p1) * w[j * w_s0];
+                    float acc_y_p1 = einfuse_exp(-acc1_p1) * w[j * w_s0] - acc_c_p1;
+                    float acc_t_p1 = acc_p1 + acc_y_p1;
+                    acc_c_p1 = ((float)(fabsf(acc_t_p1) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p1 - acc_p1 - acc_y_p1 : 0.0f);
+                    acc_p1 = acc_p1 + acc_y_p1;
                 }
                 {
                     float acc1_p2 = 0.0f;
@@ -210,7 +242,10 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
                     for (long long d = 0; d < 3; ++d) {
                         acc1_p2 = acc1_p2 + (x[i_p2 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i_p2 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
                     }
-                    acc_p2 = acc_p2 + einfuse_exp(-acc1_p2) * w[j * w_s0];
+                    float acc_y_p2 = einfuse_exp(-acc1_p2) * w[j * w_s0] - acc_c_p2;
+                    float acc_t_p2 = acc_p2 + acc_y_p2;
+                    acc_c_p2 = ((float)(fabsf(acc_t_p2) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p2 - acc_p2 - acc_y_p2 : 0.0f);
+                    acc_p2 = acc_p2 + acc_y_p2;
                 }
                 {
                     float acc1_p3 = 0.0f;
@@ -218,7 +253,10 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
                     for (long long d = 0; d < 3; ++d) {
                         acc1_p3 = acc1_p3 + (x[i_p3 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i_p3 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
                     }
-                    acc_p3 = acc_p3 + einfuse_exp(-acc1_p3) * w[j * w_s0];
+                    float acc_y_p3 = einfuse_exp(-acc1_p3) * w[j * w_s0] - acc_c_p3;
+                    float acc_t_p3 = acc_p3 + acc_y_p3;
+                    acc_c_p3 = ((float)(fabsf(acc_t_p3) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p3 - acc_p3 - acc_y_p3 : 0.0f);
+                    acc_p3 = acc_p3 + acc_y_p3;
                 }
             }
         }

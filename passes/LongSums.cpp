@@ -1,0 +1,42 @@
+#include "passes/LongSums.h"
+
+#include "ir/Walk.h"
+
+namespace einfuse::passes {
+
+namespace {
+
+/** Whether r adds more than kLongSum terms, or a number not known when planning. */
+bool is_long(const ir::Reduce &r, const ir::Extents &sizes) {
+    int64_t terms = 1;
+    for (const auto &v : r.reduce_vars) {
+        auto it = sizes.find(v);
+        if (it == sizes.end() || it->second > kLongSum) return true;
+        terms *= it->second;
+        if (terms > kLongSum) return true;
+    }
+    return false;
+}
+
+} // namespace
+
+std::vector<LongSum> long_sums(const ir::Definition &d, const ir::Extents &sizes, const ir::Target &target) {
+    std::vector<LongSum> out;
+    ir::for_each_reduce(d.value, [&](const ir::Reduce &r) {
+        if (r.reduce_vars.empty() || r.op != ir::ReduceOp::Sum || !is_long(r, sizes)) return;
+        // Integer sums are exact (modulo 2^n); f16 and bf16 terms are summed in f32 already.
+        if (r.type == DType::F32)
+            out.push_back({&r, target.is_gpu() ? SumMethod::Compensated : SumMethod::Wider});
+        else if (r.type == DType::F64)
+            out.push_back({&r, SumMethod::Compensated});
+    });
+    return out;
+}
+
+std::string describe(const LongSum &s) {
+    std::string vars;
+    for (const auto &v : s.reduce->reduce_vars) vars += (vars.empty() ? "" : ",") + v;
+    return s.method == SumMethod::Wider ? "sum over " + vars + " accumulated in f64" : "Kahan-compensated sum over " + vars;
+}
+
+} // namespace einfuse::passes
