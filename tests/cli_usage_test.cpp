@@ -97,6 +97,8 @@ TEST_CASE("cli usage: mistyped commands and options get a suggestion and exit 1"
         {"help cmopile", "did you mean 'compile'?"},
         {"frobnicate", "unknown command 'frobnicate'"},
         {"", "a command is required"},
+        {"--verison", "unknown option '--verison'; did you mean '--version'?"},
+        {"--dims i=2 run 'ij->i'", "a command comes first"},
         {"run 'ij->i' --dims i=2,j=2 --dimz i=2", "unknown option '--dimz' for `einfuse run`; did you mean '--dims'?"},
         {"run 'ij->i' --dims i=2,j=2 --repaet 3", "did you mean '--repeat'?"},
         {"run 'ij->i' --dims i=2,j=2 --chek", "did you mean '--check'?"},

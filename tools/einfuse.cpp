@@ -122,7 +122,8 @@ bool has_word(int argc, char **argv, std::string_view word) {
 } // namespace
 
 int main(int argc, char **argv) {
-    CLI::App app{"einfuse " EINFUSE_VERSION_STRING ": a tensor-expression compiler (einsum -> CUDA C or host code via LLVM)"};
+    CLI::App app{"einfuse " EINFUSE_VERSION_STRING ": a tensor-expression compiler (einsum -> CUDA C or host code via LLVM)",
+                 "einfuse"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "einfuse " EINFUSE_VERSION_STRING);
     app.footer(kFooter);
@@ -174,6 +175,12 @@ int main(int argc, char **argv) {
             const CLI::App &cmd = first == "compile" ? *compile : *run;
             const CLI::App &other = first == "compile" ? *run : *compile;
             if (std::string unknown = unknown_option(cmd, other, rest); !unknown.empty()) message = unknown;
+        } else if (const std::string name = first.substr(0, first.find('=')); !contains(long_options(app), name)) {
+            // An option before the command: one of a command's ("einfuse --dims ..."), or a typo.
+            if (contains(long_options(*run), name) || contains(long_options(*compile), name))
+                message = "a command comes first: einfuse run EXPR " + name + " ... (or compile)";
+            else
+                message = "unknown option '" + name + "'" + did_you_mean(name, long_options(app));
         }
         return report(Failure::usage(message + "\n  (einfuse help " + (first[0] == '-' ? "" : first + " ") + "for usage)"),
                       json);
