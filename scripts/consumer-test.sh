@@ -34,9 +34,9 @@ if [[ -n $others ]]; then
     echo "$others" | head -n 20 >&2
     exit 1
 fi
-needed=$(readelf -d "$lib" | grep NEEDED || true)
+needed=$(readelf -d "$lib" "$prefix/bin/einfuse" | grep NEEDED || true)
 if grep -E 'nvrtc|cublas|libcuda|cudart' <<<"$needed"; then
-    echo "libeinfuse needs a CUDA library at load time (they are opened at first use)" >&2
+    echo "libeinfuse or einfuse needs a CUDA library at load time (they are opened at first use)" >&2
     exit 1
 fi
 

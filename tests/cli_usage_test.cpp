@@ -165,6 +165,12 @@ TEST_CASE("cli usage: --dims repeats and merges, --shape repeats when it agrees,
     CHECK(bad.code == 2); // a --shape that disagrees with --dims is bad input, as before
 }
 
+TEST_CASE("cli usage: run --json says its exit code") {
+    Result r = einfuse("run 'ij->i' --dims i=2,j=3 --check --json");
+    CHECK(r.code == 0);
+    CHECK(nlohmann::json::parse(r.out)["exit_code"] == 0);
+}
+
 TEST_CASE("cli usage: compile --json is one object with the code, or the file it went to") {
     Result r = einfuse("compile 'bij,bjk->bik' --dims b=8,i=2,j=2,k=2 --json");
     REQUIRE(r.code == 0);

@@ -152,6 +152,7 @@ int run_run(const Options &o) {
         report["tolerance"] = worst_tol;
         report["check"] = ok ? "pass" : "fail";
     }
+    report["exit_code"] = ok ? kOk : kCheckFailed;
 
     if (o.json) {
         std::cout << report.dump(2) << "\n";
