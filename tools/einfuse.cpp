@@ -23,7 +23,7 @@ const char *const kFooter = R"text(Examples:
   einfuse run "bij,bjk->bik" --dims b=262144,i=2,j=2,k=2 --check
   einfuse run "bij,bjk->bik" --shape 0=8x2x3 --shape 1=8x3x4 --repeat 10 --json
   einfuse run "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])" --dims i=100000,j=100000,d=3 --target cuda
-  einfuse compile "bij,bjk->bik" --dims i=2,j=2,k=2 -o bmm.cu
+  einfuse compile "bij,bjk->bik" --dims b=262144,i=2,j=2,k=2 -o bmm.cu
   einfuse compile "ij,jk->ik" --target host --emit plan
 
 Exit codes:
