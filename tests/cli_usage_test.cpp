@@ -87,6 +87,20 @@ TEST_CASE("cli usage: --version and help") {
     CHECK(has(hr.out, "Exit codes:"));
 }
 
+TEST_CASE("cli usage: the help's examples run as written (the host ones; cuda ones where a GPU is)") {
+    std::istringstream help(einfuse("help").out);
+    int examples = 0;
+    for (std::string line; std::getline(help, line);) {
+        if (line.rfind("  einfuse ", 0) != 0) continue;
+        ++examples;
+        CAPTURE(line);
+        Result r = einfuse(line.substr(std::string("  einfuse ").size()));
+        if (has(line, "--target cuda") && r.code == 4) continue; // no GPU here
+        CHECK(r.code == 0);
+    }
+    CHECK(examples >= 4);
+}
+
 TEST_CASE("cli usage: mistyped commands and options get a suggestion and exit 1") {
     const struct {
         const char *args;
