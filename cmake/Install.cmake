@@ -17,6 +17,7 @@ install(TARGETS einfuse_shared EXPORT einfuseTargets
 install(TARGETS einfuse RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/einfuse DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
     FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")
+install(FILES ${PROJECT_BINARY_DIR}/include/einfuse/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/einfuse)
 
 install(EXPORT einfuseTargets NAMESPACE einfuse:: DESTINATION ${EINFUSE_CMAKE_DIR})
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/einfuseConfig.cmake.in

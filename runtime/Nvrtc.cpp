@@ -8,6 +8,8 @@
 
 #include <nvrtc.h>
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <sys/stat.h>
 
@@ -15,8 +17,62 @@ namespace einfuse {
 
 namespace {
 
+// NVRTC is opened at first use, as cuBLASLt is (CublasLt.cpp): libeinfuse loads, and host code
+// runs, on a machine without it. The entry points einfuse calls, looked up by name:
+#define EINFUSE_NVRTC_FUNCTIONS(X)                                                                                     \
+    X(nvrtcGetErrorString)                                                                                             \
+    X(nvrtcVersion)                                                                                                    \
+    X(nvrtcCreateProgram)                                                                                              \
+    X(nvrtcDestroyProgram)                                                                                             \
+    X(nvrtcCompileProgram)                                                                                             \
+    X(nvrtcGetProgramLogSize)                                                                                          \
+    X(nvrtcGetProgramLog)                                                                                              \
+    X(nvrtcGetPTXSize)                                                                                                 \
+    X(nvrtcGetPTX)                                                                                                     \
+    X(nvrtcGetCUBINSize)                                                                                               \
+    X(nvrtcGetCUBIN)
+
+struct Library {
+#define EINFUSE_NVRTC_MEMBER(name) decltype(&::name) name = nullptr;
+    EINFUSE_NVRTC_FUNCTIONS(EINFUSE_NVRTC_MEMBER)
+#undef EINFUSE_NVRTC_MEMBER
+    std::string error; // why it cannot be used; empty when it can
+};
+
+/** $EINFUSE_NVRTC, else the toolkit's soname through the usual search, else the build's
+ * toolkit folder, else /usr/local/cuda. */
+Library load() {
+    Library lib;
+    const std::string built = std::string(EINFUSE_CUDA_LIBRARY_DIR) + "/" + EINFUSE_NVRTC_SONAME;
+    const std::string usual = std::string("/usr/local/cuda/lib64/") + EINFUSE_NVRTC_SONAME;
+    void *so = nullptr;
+    for (const char *file : {static_cast<const char *>(std::getenv("EINFUSE_NVRTC")), static_cast<const char *>(EINFUSE_NVRTC_SONAME), built.c_str(), usual.c_str()})
+        if (file && *file && (so = dlopen(file, RTLD_NOW | RTLD_LOCAL))) break;
+    if (!so) {
+        const char *why = dlerror();
+        lib.error = std::string("cannot load NVRTC (" EINFUSE_NVRTC_SONAME ", or $EINFUSE_NVRTC): ") + (why ? why : "not found");
+        return lib;
+    }
+#define EINFUSE_NVRTC_LOOKUP(name)                                                                                     \
+    lib.name = reinterpret_cast<decltype(lib.name)>(dlsym(so, #name));                                                 \
+    if (!lib.name) {                                                                                                   \
+        lib.error = EINFUSE_NVRTC_SONAME " has no " #name;                                                             \
+        return lib;                                                                                                    \
+    }
+    EINFUSE_NVRTC_FUNCTIONS(EINFUSE_NVRTC_LOOKUP)
+#undef EINFUSE_NVRTC_LOOKUP
+    return lib;
+}
+
+/** The loaded library, or TargetError saying why there is none. */
+const Library &nvrtc() {
+    static const Library lib = load();
+    if (!lib.error.empty()) throw TargetError(lib.error);
+    return lib;
+}
+
 void check(nvrtcResult r, const char *call) {
-    if (r != NVRTC_SUCCESS) throw TargetError(std::string(call) + ": " + nvrtcGetErrorString(r));
+    if (r != NVRTC_SUCCESS) throw TargetError(std::string(call) + ": " + nvrtc().nvrtcGetErrorString(r));
 }
 
 bool is_dir(const std::string &path) {
@@ -39,18 +95,18 @@ std::string cuda_include_dir() {
 class Program {
   public:
     explicit Program(const std::string &source) {
-        check(nvrtcCreateProgram(&prog_, source.c_str(), "einfuse.cu", 0, nullptr, nullptr), "nvrtcCreateProgram");
+        check(nvrtc().nvrtcCreateProgram(&prog_, source.c_str(), "einfuse.cu", 0, nullptr, nullptr), "nvrtcCreateProgram");
     }
-    ~Program() { nvrtcDestroyProgram(&prog_); }
+    ~Program() { nvrtc().nvrtcDestroyProgram(&prog_); }
     Program(const Program &) = delete;
     Program &operator=(const Program &) = delete;
     nvrtcProgram get() const { return prog_; }
 
     std::string log() const {
         std::size_t size = 0;
-        if (nvrtcGetProgramLogSize(prog_, &size) != NVRTC_SUCCESS || size <= 1) return "";
+        if (nvrtc().nvrtcGetProgramLogSize(prog_, &size) != NVRTC_SUCCESS || size <= 1) return "";
         std::string text(size, '\0');
-        nvrtcGetProgramLog(prog_, text.data());
+        nvrtc().nvrtcGetProgramLog(prog_, text.data());
         text.resize(size - 1); // drop the terminating NUL
         return text;
     }
@@ -72,9 +128,9 @@ void compile(const Program &prog, const std::string &gpu_arch, const NvrtcOption
     for (const auto &o : opts)
         argv.push_back(o.c_str());
 
-    nvrtcResult r = nvrtcCompileProgram(prog.get(), static_cast<int>(argv.size()), argv.data());
+    nvrtcResult r = nvrtc().nvrtcCompileProgram(prog.get(), static_cast<int>(argv.size()), argv.data());
     if (r != NVRTC_SUCCESS)
-        throw TargetError("NVRTC could not compile the CUDA source for " + gpu_arch + " (" + nvrtcGetErrorString(r) +
+        throw TargetError("NVRTC could not compile the CUDA source for " + gpu_arch + " (" + nvrtc().nvrtcGetErrorString(r) +
                           "):\n" + prog.log());
 }
 
@@ -110,9 +166,9 @@ std::vector<char> compile_cubin(const std::string &source, const std::string &ar
     Program prog(source);
     compile(prog, arch, options);
     std::size_t size = 0;
-    check(nvrtcGetCUBINSize(prog.get(), &size), "nvrtcGetCUBINSize");
+    check(nvrtc().nvrtcGetCUBINSize(prog.get(), &size), "nvrtcGetCUBINSize");
     std::vector<char> cubin(size);
-    check(nvrtcGetCUBIN(prog.get(), cubin.data()), "nvrtcGetCUBIN");
+    check(nvrtc().nvrtcGetCUBIN(prog.get(), cubin.data()), "nvrtcGetCUBIN");
     return cubin;
 }
 
@@ -151,16 +207,16 @@ std::string cuda_ptx(const std::string &source, const std::string &arch, const N
     Program prog(source);
     compile(prog, virtual_arch(arch), options);
     std::size_t size = 0;
-    check(nvrtcGetPTXSize(prog.get(), &size), "nvrtcGetPTXSize");
+    check(nvrtc().nvrtcGetPTXSize(prog.get(), &size), "nvrtcGetPTXSize");
     std::string ptx(size, '\0');
-    check(nvrtcGetPTX(prog.get(), ptx.data()), "nvrtcGetPTX");
+    check(nvrtc().nvrtcGetPTX(prog.get(), ptx.data()), "nvrtcGetPTX");
     if (!ptx.empty() && ptx.back() == '\0') ptx.pop_back();
     return ptx;
 }
 
 std::string nvrtc_version() {
     int major = 0, minor = 0;
-    check(nvrtcVersion(&major, &minor), "nvrtcVersion");
+    check(nvrtc().nvrtcVersion(&major, &minor), "nvrtcVersion");
     return std::to_string(major) + "." + std::to_string(minor);
 }
 

@@ -45,7 +45,7 @@ constexpr std::size_t kMacBytes = 32;
 constexpr std::size_t kHeader = sizeof(kMagic) + 8 + kMacBytes;
 constexpr std::size_t kSecretBytes = 32;
 constexpr const char *kSecretName = "secret";
-constexpr uint64_t kDefaultMaxBytes = uint64_t{1} << 30;
+constexpr uint64_t kDefaultMaxBytes = uint64_t{256} << 20; // tens of thousands of small host kernels
 constexpr time_t kStaleTemporarySeconds = 3600; // a writer that died mid-write left it
 
 void put_u64(std::string &out, uint64_t v) {

@@ -46,7 +46,7 @@ class DiskCache {
     std::string refusal() const;
 
     /** The size limit of one folder: $EINFUSE_CACHE_MAX_BYTES (bytes, or with a K, M or G
-     * suffix), default 1 GiB. 0 disables storing. */
+     * suffix), default 256 MiB. 0 disables storing. */
     static uint64_t max_bytes();
 
   private:

@@ -15,23 +15,31 @@ int64_t parse_size(std::string_view text, const std::string &context) {
     return v;
 }
 
+/** `text` without the spaces and tabs around it: "b=2, i=3" reads as "b=2,i=3". */
+std::string trim(const std::string &text) {
+    std::size_t begin = text.find_first_not_of(" \t");
+    if (begin == std::string::npos) return "";
+    return text.substr(begin, text.find_last_not_of(" \t") - begin + 1);
+}
+
+/** The parts of `text` between `sep`s, each trimmed. */
 std::vector<std::string> split(const std::string &text, char sep) {
     std::vector<std::string> parts;
     std::size_t start = 0;
     while (true) {
         std::size_t pos = text.find(sep, start);
-        parts.push_back(text.substr(start, pos - start));
+        parts.push_back(trim(text.substr(start, pos - start)));
         if (pos == std::string::npos) return parts;
         start = pos + 1;
     }
 }
 
-/** "NAME=VALUE" -> {NAME, VALUE}. */
+/** "NAME=VALUE" -> {NAME, VALUE}, both trimmed. */
 std::pair<std::string, std::string> key_value(const std::string &text, const char *option) {
     auto eq = text.find('=');
-    if (eq == std::string::npos || eq == 0)
-        throw UsageError(std::string(option) + " " + text + ": expected NAME=VALUE");
-    return {text.substr(0, eq), text.substr(eq + 1)};
+    std::string name = eq == std::string::npos ? "" : trim(text.substr(0, eq));
+    if (name.empty()) throw UsageError(std::string(option) + " " + text + ": expected NAME=VALUE");
+    return {name, trim(text.substr(eq + 1))};
 }
 
 /** The input an option names, as an index into names. */
@@ -45,15 +53,41 @@ std::size_t name_index(const std::string &name, const std::vector<std::string> &
 
 } // namespace
 
-Sizes parse_dims(const std::string &text) {
+Sizes parse_dims(const std::vector<std::string> &specs) {
     Sizes dims;
-    if (text.empty()) return dims;
-    for (const auto &part : split(text, ',')) {
-        auto [name, value] = key_value(part, "--dims");
-        if (!dims.emplace(name, parse_size(value, "--dims " + name)).second)
-            throw UsageError("--dims gives '" + name + "' twice");
+    for (const auto &text : specs) {
+        if (trim(text).empty()) continue;
+        for (const auto &part : split(text, ',')) {
+            if (part.empty()) throw UsageError("--dims " + text + ": an empty entry (expected i=2,j=3)");
+            auto [name, value] = key_value(part, "--dims");
+            int64_t size = parse_size(value, "--dims " + name);
+            auto [it, fresh] = dims.emplace(name, size);
+            if (!fresh && it->second != size)
+                throw UsageError("--dims gives '" + name + "' twice, as " + std::to_string(it->second) + " and " +
+                                 std::to_string(size));
+        }
     }
     return dims;
+}
+
+void check_arch(const std::string &arch) {
+    if (arch.empty()) return;
+    std::string_view rest = arch;
+    bool ok = false;
+    for (std::string_view prefix : {"sm_", "compute_"})
+        if (rest.substr(0, prefix.size()) == prefix) {
+            rest.remove_prefix(prefix.size());
+            ok = true;
+            break;
+        }
+    if (ok && !rest.empty() && (rest.back() == 'a' || rest.back() == 'f')) rest.remove_suffix(1);
+    int number = 0;
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), number);
+    ok = ok && ec == std::errc() && end == rest.data() + rest.size() && rest.size() >= 2 && number >= 75;
+    if (!ok)
+        throw UsageError("--arch " + arch +
+                         ": expected a CUDA architecture such as sm_90 (sm_NN, sm_NNa or compute_NN, NN >= 75: "
+                         "what CUDA 13 builds for)");
 }
 
 std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &specs, const std::vector<std::string> &names) {
@@ -64,6 +98,9 @@ std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &s
         Shape shape;
         if (!value.empty() && value != "scalar")
             for (const auto &s : split(value, 'x')) shape.push_back(parse_size(s, "--shape " + name));
+        if (shapes[i] && *shapes[i] != shape) // no silent last-wins
+            throw UsageError("--shape gives '" + name + "' twice, as " + shape_text(*shapes[i]) + " and " +
+                             shape_text(shape));
         shapes[i] = shape;
     }
     return shapes;
@@ -79,7 +116,7 @@ std::vector<std::optional<ScalarType>> parse_dtypes(const std::vector<std::strin
     };
     for (const auto &spec : specs) {
         if (spec.find('=') == std::string::npos) {
-            std::fill(dtypes.begin(), dtypes.end(), parse(spec));
+            std::fill(dtypes.begin(), dtypes.end(), parse(trim(spec)));
             continue;
         }
         auto [name, value] = key_value(spec, "--dtype");
@@ -128,6 +165,7 @@ const char *target_text(DeviceKind target) { return target == DeviceKind::Cuda ?
 
 KernelOptions kernel_options(const Options &o) {
     KernelOptions k;
+    check_arch(o.arch);
     k.arch = o.arch;
     k.threads = o.threads;
     k.allow_tf32 = o.tf32;

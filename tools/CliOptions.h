@@ -23,7 +23,7 @@ using Shape = std::vector<std::int64_t>;
 
 struct Options {
     std::string expr;
-    std::string dims;                 // "b=2,i=3"
+    std::vector<std::string> dims;    // "b=2,i=3", repeatable: merged
     std::vector<std::string> shapes;  // "0=2x3" (einsum operand 0) or "A=2x3" (program tensor A)
     std::vector<std::string> dtypes;  // "f32" or "0=f64"
     std::vector<std::string> inputs;  // "0=a.npy"
@@ -40,13 +40,18 @@ struct Options {
     bool json = false;
 };
 
-Sizes parse_dims(const std::string &text);
+/** --dims b=2,i=3, as often as wanted: the lists are merged; a name given twice must have one
+ * value. Spaces around names, values and commas are ignored ("b=2, i=3"). */
+Sizes parse_dims(const std::vector<std::string> &specs);
+/** --arch: sm_NN, sm_NNa, sm_NNf or compute_NN with NN >= 75 (what CUDA 13 builds for); else
+ * UsageError. Whether einfuse knows that architecture is the library's question. */
+void check_arch(const std::string &arch);
 
 // Inputs are named as the expression names them: "0", "1", ... for an einsum's operands, the
 // tensors' names for a program. Each parser returns one entry per name, nullopt where no option
 // gave one, and throws UsageError for a name that is not an input.
 
-/** --shape NAME=2x3x4 ("NAME=scalar" for rank 0). */
+/** --shape NAME=2x3x4 ("NAME=scalar" for rank 0). A name given twice must have one shape. */
 std::vector<std::optional<Shape>> parse_shapes(const std::vector<std::string> &specs, const std::vector<std::string> &names);
 /** `--dtype T` sets every input, `--dtype NAME=T` one (later options win). */
 std::vector<std::optional<ScalarType>> parse_dtypes(const std::vector<std::string> &specs, const std::vector<std::string> &names);

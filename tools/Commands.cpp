@@ -52,13 +52,37 @@ std::vector<View> make_inputs(const Job &job, const Sizes &sizes, std::vector<Ar
 int run_compile(const Options &o) {
     if (o.check || o.repeat || o.threads || !o.inputs.empty() || !o.outputs.empty())
         throw UsageError("--check, --repeat, --threads, --input and --output belong to `einfuse run`");
-    std::string kind = !o.emit.empty() ? o.emit : (o.target.empty() || o.target == "cuda") ? "cu" : "llvm";
+    DeviceKind target = o.target.empty() ? DeviceKind::Cuda : parse_target(o.target);
+    std::string kind = !o.emit.empty() ? o.emit : target == DeviceKind::Cuda ? "cu" : "llvm";
     if (kind != "cu" && kind != "ptx" && kind != "llvm" && kind != "plan")
         throw UsageError("--emit " + kind + ": expected cu, ptx, llvm or plan");
-    Job job = make_job(o, o.target.empty() ? DeviceKind::Cuda : parse_target(o.target));
-    if (!o.dims.empty() || !o.shapes.empty()) // sizes are optional here; when given, check and plan for them
+    // Each kind of code belongs to one target: asking for the other is a mistake, not a request
+    // to switch targets behind the user's back.
+    if (kind == "llvm" && target == DeviceKind::Cuda)
+        throw UsageError("--emit llvm is host code: use it with --target host (for cuda: --emit cu, ptx or plan)");
+    if ((kind == "cu" || kind == "ptx") && target == DeviceKind::Cpu)
+        throw UsageError("--emit " + kind + " is CUDA code: use it with --target cuda (for host: --emit llvm or plan)");
+    Job job = make_job(o, target);
+    if (!job.dims.empty() || !o.shapes.empty()) // sizes are optional here; when given, check and plan for them
         job.kernel.plan_for(job.bind());
-    write_text(job.kernel.emit(kind), o.output_file);
+    std::string code = job.kernel.emit(kind);
+    if (!o.json) {
+        write_text(code, o.output_file);
+        return kOk;
+    }
+    // --json: the code in the object, or in -o's file and the object says where.
+    nlohmann::json report;
+    report["expression"] = o.expr;
+    report["target"] = target_text(target);
+    report["emit"] = kind;
+    report["plan"] = kind == "plan" ? code : job.kernel.emit("plan");
+    if (!o.output_file.empty() && o.output_file != "-") {
+        save_text(o.output_file, code);
+        report["output_file"] = o.output_file;
+    } else {
+        report["code"] = code;
+    }
+    std::cout << report.dump(2) << "\n";
     return kOk;
 }
 
@@ -128,6 +152,7 @@ int run_run(const Options &o) {
         report["tolerance"] = worst_tol;
         report["check"] = ok ? "pass" : "fail";
     }
+    report["exit_code"] = ok ? kOk : kCheckFailed;
 
     if (o.json) {
         std::cout << report.dump(2) << "\n";

@@ -18,6 +18,11 @@
 #include <type_traits>
 #include <vector>
 
+// libeinfuse is built with hidden visibility: what this header declares is its exported API.
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 namespace einfuse {
 
 // ---------------------------------------------------------------------------------------------
@@ -71,6 +76,8 @@ public:
     ErrorKind kind() const { return kind_; }
     const std::string &message() const { return message_; }
     const std::vector<std::string> &notes() const { return notes_; }
+    /** Input errors: where in the expression, as byte ranges (what the carets mark). */
+    const std::vector<TextRange> &ranges() const { return ranges_; }
     /** The same error with `notes` added below the others (an Input error is rendered again). */
     Error with_notes(const std::vector<std::string> &notes) const;
 
@@ -474,3 +481,7 @@ struct EmbeddedSource {
 EmbeddedSource cuda_source(std::string_view expr, const Signature &signature, const Sizes &sizes = {});
 
 } // namespace einfuse
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif

@@ -1,6 +1,7 @@
 // The C ABI from C++, against an installed einfuse: a batched 2x2 product in float64 through a
 // cached kernel, checked against a loop. With einfuse/einfuse.hpp installed, the C++ API too.
 #include <einfuse/einfuse.h>
+#include <einfuse/version.h>
 #if __has_include(<einfuse/einfuse.hpp>)
 #include <einfuse/einfuse.hpp>
 #define CONSUMER_HAVE_CPP_API 1
@@ -84,6 +85,9 @@ int main() {
         same = std::fabs(got[n] - c[n]) < 1e-12;
     expect(same, "einfuse::einsum (C++ API) matches the C ABI");
 #endif
+    expect(std::string(einfuse_version()) == EINFUSE_VERSION_STRING, "einfuse_version() is EINFUSE_VERSION_STRING");
+    expect(EINFUSE_VERSION_NUMBER == EINFUSE_VERSION_MAJOR * 10000 + EINFUSE_VERSION_MINOR * 100 + EINFUSE_VERSION_PATCH,
+           "EINFUSE_VERSION_NUMBER");
     if (failures) return 1;
     std::printf("consumer_cpp: einfuse %s: all checks passed\n", einfuse_version());
     return 0;
