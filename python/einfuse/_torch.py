@@ -134,12 +134,12 @@ if HAVE_CUSTOM_OPS:
     def _einsum_setup(ctx, inputs, output):
         expr, operands, options = inputs
         ctx.expr, ctx.options = expr, options
-        ctx.needs = [x.requires_grad for x in operands]
         ctx.save_for_backward(*operands)
 
     def _einsum_grad(ctx, grad):
         opts = ctx.options
-        grads = einsum_backward(ctx.expr, ctx.saved_tensors, grad, ctx.needs,
+        # needs_input_grad has the inputs' structure here: (expr, [one per operand], options).
+        grads = einsum_backward(ctx.expr, ctx.saved_tensors, grad, list(ctx.needs_input_grad[1]),
                                 lambda e, ts: torch.ops.einfuse.einsum(e, ts, opts))
         return None, grads, None
 

@@ -1,0 +1,152 @@
+"""einfuse on PyTorch tensors: results, autograd (gradcheck in float64), programs' missing
+backward, torch.compile (custom operators, no graph break), and on CUDA the caller's device and
+stream. CUDA tests skip without a GPU; torch.compile tests without torch >= 2.4."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import einfuse  # noqa: E402
+from einfuse import _torch  # noqa: E402
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+compile_ok = pytest.mark.skipif(not (_torch.HAVE_CUSTOM_OPS and hasattr(torch, "compile")),
+                                reason="torch.compile and torch.library.custom_op need torch >= 2.4 (here %s)"
+                                % torch.__version__)
+DEVICES = ["cpu", pytest.param("cuda", marks=cuda)]
+
+GRAD_CASES = [
+    ("bij,bjk->bik", [(3, 2, 3), (3, 3, 2)]),
+    ("ii->i", [(4, 4)]),
+    ("ii", [(4, 4)]),
+    ("iij->j", [(3, 3, 2)]),
+    ("ij->i", [(3, 5)]),
+    ("ij,ij->ij", [(1, 3), (4, 3)]),
+    ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
+    ("ijk,ik->j", [(2, 3, 1), (2, 1)]),
+    ("nc,nc->n", [(6, 5), (6, 5)]),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_einsum_returns_torch_on_the_callers_device(device):
+    a = torch.randn(100, 3, 3, device=device)
+    b = torch.randn(100, 3, 3, device=device)
+    c = einfuse.einsum("bij,bjk->bik", a, b)
+    assert isinstance(c, torch.Tensor) and c.device == a.device and c.dtype == torch.float32
+    torch.testing.assert_close(c, torch.bmm(a, b), rtol=1e-5, atol=1e-5)
+    h = einfuse.einsum("bij,bjk->bik", a.half(), b.half())
+    assert h.dtype == torch.float16
+    if device == "cuda":
+        bf = einfuse.einsum("bij,bjk->bik", a.bfloat16(), b.bfloat16())
+        assert bf.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_strided_inputs_and_out(device):
+    a = torch.randn(4, 6, device=device).t()              # (6, 4), transposed strides
+    b = torch.randn(4, device=device).expand(3, 4)        # stride 0
+    out = torch.empty(6, 3, device=device)
+    res = einfuse.einsum("ij,kj->ik", a, b, out=out)
+    assert res is out
+    torch.testing.assert_close(out, a @ b.t())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("expr,shapes", GRAD_CASES)
+def test_gradcheck(device, expr, shapes):
+    ops = [torch.randn(*s, dtype=torch.float64, device=device, requires_grad=True) for s in shapes]
+    assert torch.autograd.gradcheck(lambda *xs: einfuse.einsum(expr, *xs), ops)
+    out = einfuse.einsum(expr, *ops)
+    torch.testing.assert_close(out, torch.einsum(expr, *ops))
+
+
+def test_gradient_only_where_asked():
+    a = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, 2, dtype=torch.float64)
+    einfuse.einsum("ij,jk->ik", a, b).sum().backward()
+    torch.testing.assert_close(a.grad, torch.ones(3, 2, dtype=torch.float64) @ b.t())
+    with torch.no_grad():
+        assert not einfuse.einsum("ij,jk->ik", a, b).requires_grad
+
+
+def test_programs_say_backward_is_not_supported():
+    x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(4, 3, dtype=torch.float64)
+    w = torch.randn(4, dtype=torch.float64)
+    out = einfuse.run("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])", x=x, y=y, w=w)
+    want = (torch.exp(-((x[:, None] - y[None]) ** 2).sum(-1)) * w).sum(1)
+    torch.testing.assert_close(out, want)
+    with pytest.raises(NotImplementedError, match="backward not yet supported for programs"):
+        out.sum().backward()
+
+
+def test_compile_callable_on_torch():
+    f = einfuse.compile("bij,bjk->bik")
+    a, b = torch.randn(10, 2, 2), torch.randn(10, 2, 2)
+    torch.testing.assert_close(f(a, b), torch.bmm(a, b))
+    assert "unrolled" in f.plan
+
+
+@cuda
+def test_runs_on_the_current_stream():
+    s = torch.cuda.Stream()
+    a = torch.randn(1 << 20, 2, 2, device="cuda")
+    b = torch.randn(1 << 20, 2, 2, device="cuda")
+    want = torch.bmm(a, b)
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        torch.cuda._sleep(50_000_000)     # s is busy: a kernel on another stream would read a2 unwritten
+        a2 = a * 1
+        c = einfuse.einsum("bij,bjk->bik", a2, b)
+        d = c * 2
+    s.synchronize()
+    torch.testing.assert_close(d, want * 2)
+
+
+@cuda
+def test_cuda_plan_and_source():
+    f = einfuse.compile("bij,bjk->bik")
+    f(torch.randn(1000, 3, 3, device="cuda"), torch.randn(1000, 3, 3, device="cuda"))
+    assert "__global__" in f.cuda_source
+    assert "for cuda" in f.plan
+
+
+@compile_ok
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_compile_without_graph_break(device):
+    def f(a, b, bias):
+        return torch.relu(einfuse.einsum("bij,bjk->bik", a, b) + bias)
+    g = torch.compile(f, fullgraph=True)
+    a, b = torch.randn(64, 3, 3, device=device), torch.randn(64, 3, 3, device=device)
+    bias = torch.randn(3, device=device)
+    torch.testing.assert_close(g(a, b, bias), torch.relu(torch.bmm(a, b) + bias), rtol=1e-5, atol=1e-5)
+
+
+@compile_ok
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_compile_with_autograd(device):
+    def f(a, b):
+        return einfuse.einsum("bij,bjk->bik", a, b).sin().sum()
+    g = torch.compile(f, fullgraph=True)
+    a = torch.randn(8, 2, 3, dtype=torch.float64, device=device, requires_grad=True)
+    b = torch.randn(8, 3, 2, dtype=torch.float64, device=device, requires_grad=True)
+    ga, gb = torch.autograd.grad(g(a, b), (a, b))
+    wa, wb = torch.autograd.grad(torch.bmm(a, b).sin().sum(), (a, b))
+    torch.testing.assert_close(ga, wa)
+    torch.testing.assert_close(gb, wb)
+
+
+@compile_ok
+def test_custom_operator_checks():
+    a, b = torch.randn(4, 2, 3), torch.randn(4, 3, 2)
+    torch.library.opcheck(torch.ops.einfuse.einsum.default, ("bij,bjk->bik", [a, b], ""))
+    torch.library.opcheck(torch.ops.einfuse.run.default, ("C[i,k] = A[i,j] * B[j,k]", [a[0], b[0]], ""))
+
+
+def test_numpy_and_torch_inputs_mix():
+    a = torch.randn(3, 4, dtype=torch.float64)
+    b = np.random.rand(4, 2)
+    c = einfuse.einsum("ij,jk->ik", a, b)
+    assert isinstance(c, torch.Tensor)
+    torch.testing.assert_close(c, a @ torch.from_numpy(b))
