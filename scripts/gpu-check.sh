@@ -68,9 +68,13 @@ what=${1:-all}
         run compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 $bin/gpu_tests \
             --test-case="gpu gemm: the rule*,gpu gemm: transposed*"
     done
+    step "python: torch CUDA, torch.compile, autograd, JAX and CuPy (python/tests, docs/python.md)"
+    run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 -m pytest -q -rs -p no:cacheprovider python/tests
     [[ $what == tests ]] && exit $status
     step "host time of a cached call (public C++ API, device arrays)"
     run $bin/gpu_call_overhead
+    step "host time of a cached Python call: einfuse.einsum against torch.einsum (bench/python_overhead.py)"
+    run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 bench/python_overhead.py
     step "benchmark (quick: no torch.compile)"
     run python3 bench/gpu_bench.py $bin/einfuse "$OUT" --quick
     exit $status

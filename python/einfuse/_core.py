@@ -151,6 +151,10 @@ class Adapter:
         addr = ctypes.addressof(slot)
         return lambda x: _fill_dlpack(addr, x)
 
+    def allocator(self, shape, dtype, device):
+        """A call without arguments that returns a new output array (what the hot path calls)."""
+        return lambda: self.empty(shape, dtype, device)
+
     def empty(self, shape, dtype, device):
         import numpy
         if device[0] != KDLCPU:
@@ -249,8 +253,12 @@ class JaxAdapter(Adapter):
     def empty(self, shape, dtype, device):
         import jax
         import jax.numpy as jnp
-        dev = [d for d in jax.devices() if (d.platform == "cpu") == (device[0] == KDLCPU)]
-        out = jax.device_put(jnp.zeros(shape, jnp.dtype(dtype)), dev[device[1]] if device[0] != KDLCPU else dev[0])
+        if device[0] == KDLCPU:
+            dev = jax.devices("cpu")[0]
+        else:
+            dev = [d for d in jax.devices() if d.platform == "gpu" and d.local_hardware_id == device[1]][0]
+        with jax.default_device(dev):
+            out = jnp.zeros(shape, jnp.dtype(dtype))
         out.block_until_ready()
         return out
 
@@ -315,8 +323,8 @@ def _resolve(t, x):
 # --- Entries: one per expression and signature of the arrays ----------------------------------
 
 class _Entry:
-    __slots__ = ("kernel", "lock", "ins", "outs", "fills", "out_fills", "out_meta", "out_adapter", "device", "grad",
-                 "keep", "n_in", "n_out", "adapters")
+    __slots__ = ("kernel", "lock", "ins", "outs", "fills", "out_fills", "allocs", "out_meta", "out_adapter", "device",
+                 "grad", "keep", "n_in", "n_out", "adapters")
 
 
 _entries = {}
@@ -376,6 +384,7 @@ def _make_entry(expr, optstr, arrays, adapters):
     e.fills = [ad.filler(slot, x) for ad, slot, x in zip(adapters, e.ins, arrays)]
     e.out_adapter = adapters[0] if adapters else NumpyAdapter()
     e.out_fills = [e.out_adapter.out_filler(slot) for slot in e.outs[:e.n_out]]
+    e.allocs = [e.out_adapter.allocator(shape, dtype, device) for shape, dtype in e.out_meta]
     e.adapters = adapters
     e.grad = any(ad.grad for ad in adapters)
     return e
@@ -404,7 +413,7 @@ def execute(e, arrays, outs=None):
     with e.lock:
         keep = [f(x) for f, x in zip(e.fills, arrays)]
         if outs is None:
-            outs = [ad.empty(shape, dtype, e.device) for shape, dtype in e.out_meta]
+            outs = [alloc() for alloc in e.allocs]
             for f, x in zip(e.out_fills, outs):
                 keep.append(f(x))
         else:

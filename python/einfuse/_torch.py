@@ -4,6 +4,7 @@ implementations) so that torch.compile keeps einfuse calls in its graph.
 
 Loaded on the first torch tensor einfuse sees, or at `import einfuse` when torch is already
 imported (so that torch.compile, which traces einfuse.einsum, sees the custom operators)."""
+import functools
 import sys
 from typing import List
 
@@ -60,6 +61,9 @@ class TorchAdapter(_core.Adapter):
 
     def empty(self, shape, dtype, device):
         return torch.empty(shape, dtype=_DTYPES[dtype], device=_torch_device(device))
+
+    def allocator(self, shape, dtype, device):
+        return functools.partial(torch.empty, shape, dtype=_DTYPES[dtype], device=_torch_device(device))
 
     def stream(self, device_id):
         if _raw_stream is not None:
