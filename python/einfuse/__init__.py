@@ -28,9 +28,9 @@ def _check_target(e, target):
                     % (target, "the host" if e.device[0] == _lib.KDLCPU else "a CUDA device"), 1)
 
 
-def _call(expr, optstr, arrays, outs, target):
+def _call(expr, optstr, arrays, outs, target, entry=None):
     """Runs expr on arrays (positional, in the kernel's input order): the outputs, in order."""
-    e = _core.entry_for(expr, optstr, arrays)
+    e = entry or _core.entry_for(expr, optstr, arrays)
     if target is not None:
         _check_target(e, target)
     if e.grad and _core.torch_hook.needs_grad(arrays):
@@ -73,10 +73,6 @@ def _ordered(expr, named, positional=()):
     return tuple(named[n] for n in names)
 
 
-def _output_names(expr, optstr, arrays):
-    return [name for name, _, _ in _core.entry_for(expr, optstr, arrays).kernel.outputs]
-
-
 def run(program, /, *, outputs=None, out=None, target=None, options=None, **arrays):
     """Runs an index-notation program (or an einsum, operands named "0", "1", ...) on named
     arrays. Returns the output array when there is one, else a dict {name: array} in the
@@ -90,17 +86,18 @@ def run(program, /, *, outputs=None, out=None, target=None, options=None, **arra
     ordered = _ordered(program, arrays)
     if _core.compiling():
         result = _core.torch_hook.run(program, ordered, optstr)
-    else:
-        outs = None
-        if out is not None:
-            if isinstance(out, dict):
-                outs = tuple(out[n] for n in _output_names(program, optstr, ordered))
-            else:
-                outs = (out,)
-        result = _call(program, optstr, ordered, outs, target)
-    if len(result) == 1:
-        return result[0]
-    return dict(zip(_output_names(program, optstr, ordered), result))
+        if len(result) == 1:
+            return result[0]
+        names = _core.output_names(program, optstr, tuple(_core.torch_hook.dtype_name(x) for x in ordered),
+                                   tuple(x.dim() for x in ordered))
+        return dict(zip(names, result))
+    e = _core.entry_for(program, optstr, ordered)
+    names = [name for name, _, _ in e.kernel.outputs]
+    outs = None
+    if out is not None:
+        outs = tuple(out[n] for n in names) if isinstance(out, dict) else (out,)
+    result = _call(program, optstr, ordered, outs, target, e)
+    return result[0] if len(result) == 1 else dict(zip(names, result))
 
 
 class Compiled:
@@ -121,32 +118,21 @@ class Compiled:
     def __call__(self, *arrays, out=None, **named):
         arrays = _ordered(self.expression, named, arrays)
         if _core.compiling():
-            if self.is_program:
-                result = _core.torch_hook.run(self.expression, arrays, self._optstr)
-            else:
+            if not self.is_program:
                 return _core.torch_hook.einsum(self.expression, arrays, self._optstr)
+            result = _core.torch_hook.run(self.expression, arrays, self._optstr)
         else:
             outs = None if out is None else (tuple(out) if isinstance(out, (tuple, list)) else (out,))
-            result = _call(self.expression, self._optstr, arrays, outs, self.target)
-            self._last = _core.entry_for(self.expression, self._optstr, arrays).kernel
+            e = _core.entry_for(self.expression, self._optstr, arrays)
+            self._last = e.kernel
+            result = _call(self.expression, self._optstr, arrays, outs, self.target, e)
         return result[0] if len(result) == 1 else tuple(result)
 
     def _kernel(self):
-        if self._last is None:
-            ranks = _core.Kernel  # noqa: the default kernel: float32, the expression's own ranks
+        if self._last is None:  # float32 inputs of the expression's own ranks, at default sizes
             device = _lib.KDLCUDA if self.target in ("cuda", "gpu") else _lib.KDLCPU
-            is_program, names = _core.inspect(self.expression)
-            self._last = _core.Kernel(self.expression, ["float32"] * len(names), [], device, self._optstr) \
-                if is_program else self._default_einsum(device, len(names))
+            self._last = _core.Kernel(self.expression, ["float32"] * len(self.inputs), None, device, self._optstr)
         return self._last
-
-    def _default_einsum(self, device, n):
-        import ctypes
-        ranks = (ctypes.c_int * max(n, 1))()
-        _lib.check(_lib.inspect(self.expression.encode(), None, ctypes.byref(ctypes.c_int()), n, None, ranks))
-        if any(r < 0 for r in ranks[:n]):
-            raise Error("einfuse: error: an operand with '...' has no rank before the first call", 1)
-        return _core.Kernel(self.expression, ["float32"] * n, list(ranks[:n]), device, self._optstr)
 
     @property
     def plan(self):

@@ -54,7 +54,7 @@ class Kernel:
         for i, name in enumerate(dtypes):
             dl[i].code, dl[i].bits = DTYPE_CODES[name]
             dl[i].lanes = 1
-        rk = (ctypes.c_int * max(n, 1))(*ranks)
+        rk = None if ranks is None else (ctypes.c_int * max(n, 1))(*ranks)
         self.handle = _lib.compile_with_options(expr.encode(), n, dl, rk, device_type, options.encode())
         if not self.handle:
             raise _lib.error(2)
@@ -457,3 +457,16 @@ def inspect(expr):
         r = (bool(is_program.value), [names[i].decode() for i in range(count.value)])
         _inspected[expr] = r
     return r
+
+
+_output_names = {}
+
+
+def output_names(expr, optstr, dtypes, ranks):
+    """The names of what `expr` computes for inputs of these dtypes and ranks (a host kernel's)."""
+    key = (expr, optstr, dtypes, ranks)
+    names = _output_names.get(key)
+    if names is None:
+        k = Kernel(expr, list(dtypes), list(ranks), KDLCPU, optstr)
+        names = _output_names[key] = tuple(name for name, _, _ in k.outputs)
+    return names

@@ -85,10 +85,18 @@ def _eager(expr, operands, options):
 _meta_kernels = {}
 
 
+def _hint(s):
+    """A size as an int: itself, or a symbolic size's example value (torch.compile, dynamic shapes)."""
+    if isinstance(s, int):
+        return s
+    from torch.fx.experimental.symbolic_shapes import hint_int
+    return hint_int(s)
+
+
 def _meta(expr, options, operands):
     """[(shape, dtype name)] of the outputs for these operands' shapes and dtypes (no data read):
     the C ABI's einfuse_output_shapes on a host kernel of the same signature."""
-    infos = [(_NAMES[x.dtype], tuple(int(s) for s in x.shape)) for x in operands]
+    infos = [(_NAMES[x.dtype], tuple(_hint(s) for s in x.shape)) for x in operands]
     key = (expr, options, tuple(infos))
     meta = _meta_kernels.get(key)
     if meta is None:
@@ -132,7 +140,19 @@ if HAVE_CUSTOM_OPS:
 
     @einsum_op.register_fake
     def _einsum_fake(expr, operands, options):
-        (shape, dtype), = _meta(expr, options, operands)
+        (shape, dtype), = _meta(expr, options, operands)  # checks the shapes (their example values)
+        if not all(isinstance(s, int) for x in operands for s in x.shape) and not _core.inspect(expr)[0]:
+            # Symbolic sizes (dynamic shapes): each output label's size is the largest of its
+            # operands' sizes (numpy's rule: they agree or are 1), so no size is specialised.
+            labels, out, _ = _grad.parse(expr, [x.dim() for x in operands])
+            sizes = {}
+            for lab, x in zip(labels, operands):
+                for c, n in zip(lab, x.shape):
+                    sizes[c] = torch.sym_max(sizes[c], n) if c in sizes else n
+            shape = [sizes[c] for c in out]
+        else:
+            # Programs' sizes follow from their statements: specialised on the example values.
+            shape = [int(n) for n in shape]
         return operands[0].new_empty(shape, dtype=_DTYPES[dtype])
 
     def _einsum_setup(ctx, inputs, output):
@@ -203,6 +223,10 @@ else:
         return out if isinstance(out, tuple) else (out,)
 
 
+def dtype_name(x):
+    return _NAMES.get(x.dtype, str(x.dtype))
+
+
 def needs_grad(arrays):
     return torch.is_grad_enabled() and any(getattr(x, "requires_grad", False) for x in arrays)
 
@@ -214,4 +238,5 @@ if _is_compiling is not None and HAVE_CUSTOM_OPS:
     _core.compiling = _is_compiling
     # What the public calls ask of an expression's text is constant while torch.compile traces.
     _core.inspect = torch._dynamo.assume_constant_result(_core.inspect)
+    _core.output_names = torch._dynamo.assume_constant_result(_core.output_names)
 _core.torch_hook = sys.modules[__name__]
