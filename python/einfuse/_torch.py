@@ -100,7 +100,10 @@ def _meta(expr, options, operands):
     key = (expr, options, tuple(infos))
     meta = _meta_kernels.get(key)
     if meta is None:
-        k = _core.Kernel(expr, [i[0] for i in infos], [len(i[1]) for i in infos], KDLCPU, options)
+        # Compiled for the tensors' device type (a build without the host backend still plans
+        # host kernels, but the GPU machine's users hand CUDA tensors); nothing runs.
+        device = KDLCUDA if operands and operands[0].device.type == "cuda" else KDLCPU
+        k = _core.Kernel(expr, [i[0] for i in infos], [len(i[1]) for i in infos], device, options)
         slots = (_core.DLTensor * max(len(infos), 1))()
         keep = []
         for slot, (dtype, shape) in zip(slots, infos):
@@ -151,8 +154,7 @@ if HAVE_CUSTOM_OPS:
                     sizes[c] = torch.sym_max(sizes[c], n) if c in sizes else n
             shape = [sizes[c] for c in out]
         else:
-            # Programs' sizes follow from their statements: specialised on the example values.
-            shape = [int(n) for n in shape]
+            _specialise(operands)
         return operands[0].new_empty(shape, dtype=_DTYPES[dtype])
 
     def _einsum_setup(ctx, inputs, output):
@@ -175,7 +177,16 @@ if HAVE_CUSTOM_OPS:
 
     @run_op.register_fake
     def _run_fake(program, inputs, options):
+        _specialise(inputs)
         return [inputs[0].new_empty(shape, dtype=_DTYPES[dtype]) for shape, dtype in _meta(program, options, inputs)]
+
+    def _specialise(tensors):
+        """A program's output sizes follow from its statements, which only einfuse reads: under
+        dynamic shapes the inputs' sizes are specialised (guarded: a new size recompiles)."""
+        for x in tensors:
+            for n in x.shape:
+                if not isinstance(n, int):
+                    int(n)
 
     def _run_setup(ctx, inputs, output):
         pass
@@ -237,6 +248,7 @@ if _is_compiling is None:
 if _is_compiling is not None and HAVE_CUSTOM_OPS:
     _core.compiling = _is_compiling
     # What the public calls ask of an expression's text is constant while torch.compile traces.
-    _core.inspect = torch._dynamo.assume_constant_result(_core.inspect)
-    _core.output_names = torch._dynamo.assume_constant_result(_core.output_names)
+    _constant = getattr(torch.compiler, "assume_constant_result", None) or torch._dynamo.assume_constant_result
+    _core.inspect = _constant(_core.inspect)
+    _core.output_names = _constant(_core.output_names)
 _core.torch_hook = sys.modules[__name__]
