@@ -324,7 +324,7 @@ def _resolve(t, x):
 
 class _Entry:
     __slots__ = ("kernel", "lock", "ins", "outs", "fills", "out_fills", "allocs", "out_meta", "out_adapter", "device",
-                 "grad", "keep", "n_in", "n_out", "adapters")
+                 "grad", "keep", "n_in", "n_out", "adapters", "run")
 
 
 _entries = {}
@@ -387,7 +387,47 @@ def _make_entry(expr, optstr, arrays, adapters):
     e.allocs = [e.out_adapter.allocator(shape, dtype, device) for shape, dtype in e.out_meta]
     e.adapters = adapters
     e.grad = any(ad.grad for ad in adapters)
+    e.run = _runner(e)
     return e
+
+
+def _runner(e):
+    """run(arrays) -> new outputs: the hot path, everything it needs bound once per entry."""
+    fills, allocs, out_fills, lock = e.fills, e.allocs, e.out_fills, e.lock
+    handle, n_in, n_out, ins, outs = e.kernel.handle, e.n_in, e.n_out, e.ins, e.outs
+    ad = e.out_adapter
+    if e.device[0] != KDLCUDA:
+        if n_out == 1:
+            alloc, out_fill = allocs[0], out_fills[0]
+
+            def run(arrays):
+                with lock:
+                    keep = [f(x) for f, x in zip(fills, arrays)]
+                    res = alloc()
+                    keep.append(out_fill(res))
+                    status = _run(handle, n_in, ins, 1, outs, None)
+                if status:
+                    raise _lib.error(status)
+                return [res]
+            return run
+        stream = lambda: None  # noqa: E731
+        after = None
+    else:
+        device_id, stream_of, after = e.device[1], ad.stream, ad.after
+        stream = lambda: stream_of(device_id)  # noqa: E731
+
+    def run(arrays):
+        with lock:
+            keep = [f(x) for f, x in zip(fills, arrays)]
+            res = [alloc() for alloc in allocs]
+            keep += [f(x) for f, x in zip(out_fills, res)]
+            status = _run(handle, n_in, ins, n_out, outs, stream())
+        if status:
+            raise _lib.error(status)
+        if after is not None:
+            after(KDLCUDA)
+        return res
+    return run
 
 
 def entry_for(expr, optstr, arrays):
@@ -409,20 +449,19 @@ def entry_for(expr, optstr, arrays):
 def execute(e, arrays, outs=None):
     """Runs entry e on arrays: into `outs` (arrays of any DLPack type) or into new arrays of the
     first input's framework. Returns the outputs."""
+    if outs is None:
+        return e.run(arrays)
     ad = e.out_adapter
+    if len(outs) != e.n_out:
+        raise Error("einfuse: error: expected %d outputs, got %d" % (e.n_out, len(outs)), 1)
+    # The caller's outputs are described in full, in DLTensors of this call (the entry's own output
+    # slots keep the shapes its allocated outputs have).
+    slots = (DLTensor * max(e.n_out, 1))()
+    keep = [_fill_any(slot, x) for slot, x in zip(slots, outs)]
     with e.lock:
-        keep = [f(x) for f, x in zip(e.fills, arrays)]
-        if outs is None:
-            outs = [alloc() for alloc in e.allocs]
-            for f, x in zip(e.out_fills, outs):
-                keep.append(f(x))
-        else:
-            if len(outs) != e.n_out:
-                raise Error("einfuse: error: expected %d outputs, got %d" % (e.n_out, len(outs)), 1)
-            for slot, x in zip(e.outs, outs):
-                keep.append(_fill_any(slot, x))
+        keep += [f(x) for f, x in zip(e.fills, arrays)]
         stream = ad.stream(e.device[1]) if e.device[0] == KDLCUDA else None
-        status = _run(e.kernel.handle, e.n_in, e.ins, e.n_out, e.outs, stream)
+        status = _run(e.kernel.handle, e.n_in, e.ins, e.n_out, slots, stream)
     if status:
         raise _lib.error(status)
     if e.device[0] == KDLCUDA:

@@ -150,3 +150,14 @@ def test_numpy_and_torch_inputs_mix():
     c = einfuse.einsum("ij,jk->ik", a, b)
     assert isinstance(c, torch.Tensor)
     torch.testing.assert_close(c, a @ torch.from_numpy(b))
+
+
+def test_out_then_allocated_output_on_one_entry():
+    # out= describes the caller's output in a DLTensor of its own: the entry's slot (whose shape the
+    # allocated outputs use) must not keep pointers into that call's temporaries.
+    a, b = torch.randn(4, 3), torch.randn(3, 5)
+    out = torch.empty(5, 4).t()
+    for _ in range(3):
+        einfuse.einsum("ij,jk->ik", a, b, out=out)
+        torch.testing.assert_close(einfuse.einsum("ij,jk->ik", a, b), a @ b)
+    torch.testing.assert_close(out, a @ b)
