@@ -7,6 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 import einfuse  # noqa: E402
 from einfuse import _torch  # noqa: E402
+import test_grad_rules  # noqa: E402
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 compile_ok = pytest.mark.skipif(not (_torch.HAVE_CUSTOM_OPS and hasattr(torch, "compile")),
@@ -14,18 +15,8 @@ compile_ok = pytest.mark.skipif(not (_torch.HAVE_CUSTOM_OPS and hasattr(torch, "
                                 % torch.__version__)
 DEVICES = ["cpu", pytest.param("cuda", marks=cuda)]
 
-GRAD_CASES = [
-    ("bij,bjk->bik", [(3, 2, 3), (3, 3, 2)]),
-    ("ii->i", [(4, 4)]),
-    ("ii", [(4, 4)]),
-    ("iij->j", [(3, 3, 2)]),
-    ("ij->i", [(3, 5)]),
-    ("ij,ij->ij", [(1, 3), (4, 3)]),
-    ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]),
-    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
-    ("ijk,ik->j", [(2, 3, 1), (2, 1)]),
-    ("nc,nc->n", [(6, 5), (6, 5)]),
-]
+# The gradient rules' table (test_grad_rules.py), here through torch.autograd.gradcheck.
+GRAD_CASES = test_grad_rules.CASES
 
 
 @pytest.mark.parametrize("device", DEVICES)
