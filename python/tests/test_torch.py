@@ -152,3 +152,19 @@ def test_out_then_allocated_output_on_one_entry():
         einfuse.einsum("ij,jk->ik", a, b, out=out)
         torch.testing.assert_close(einfuse.einsum("ij,jk->ik", a, b), a @ b)
     torch.testing.assert_close(out, a @ b)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_double_backward_and_a_tensor_used_twice(device):
+    x = torch.randn(3, 3, dtype=torch.float64, device=device, requires_grad=True)
+    y = torch.randn(3, dtype=torch.float64, device=device, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: einfuse.einsum("ij,jk->ik", a, a), (x,))
+    assert torch.autograd.gradgradcheck(lambda a, b: einfuse.einsum("ij,j->i", a, b), (x, y))
+
+
+def test_empty_and_scalar_tensors():
+    assert einfuse.einsum("ij,jk->ik", torch.ones(0, 3), torch.ones(3, 2)).shape == (0, 2)
+    assert einfuse.einsum("i->", torch.arange(5, dtype=torch.int32)).item() == 10
+    with pytest.raises(einfuse.Error) as e:
+        einfuse.einsum("i->", torch.ones(3, dtype=torch.bool))
+    assert e.value.category == "argument"
