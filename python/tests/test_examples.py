@@ -17,6 +17,7 @@ def run(script, *args):
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.host
 def test_quickstart():
     p = run("quickstart.py")
     assert p.returncode == 0, p.stderr

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import einfuse
+
+pytestmark = pytest.mark.host
 from einfuse import _grad
 
 rng = np.random.default_rng(3)

@@ -14,6 +14,7 @@ def _gpu_jax():
         return []
 
 
+@pytest.mark.host
 def test_jax_eager_cpu():
     jax = pytest.importorskip("jax")
     jnp = jax.numpy

@@ -4,6 +4,8 @@ import pytest
 
 import einfuse
 
+pytestmark = pytest.mark.host
+
 rng = np.random.default_rng(7)
 
 

@@ -13,7 +13,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"
 compile_ok = pytest.mark.skipif(not (_torch.HAVE_CUSTOM_OPS and hasattr(torch, "compile")),
                                 reason="torch.compile and torch.library.custom_op need torch >= 2.4 (here %s)"
                                 % torch.__version__)
-DEVICES = ["cpu", pytest.param("cuda", marks=cuda)]
+DEVICES = [pytest.param("cpu", marks=pytest.mark.host), pytest.param("cuda", marks=cuda)]
 
 # The gradient rules' table (test_grad_rules.py), here through torch.autograd.gradcheck.
 GRAD_CASES = test_grad_rules.CASES
@@ -52,6 +52,7 @@ def test_gradcheck(device, expr, shapes):
     torch.testing.assert_close(out, torch.einsum(expr, *ops))
 
 
+@pytest.mark.host
 def test_gradient_only_where_asked():
     a = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
     b = torch.randn(4, 2, dtype=torch.float64)
@@ -61,6 +62,7 @@ def test_gradient_only_where_asked():
         assert not einfuse.einsum("ij,jk->ik", a, b).requires_grad
 
 
+@pytest.mark.host
 def test_programs_say_backward_is_not_supported():
     x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
     y = torch.randn(4, 3, dtype=torch.float64)
@@ -72,6 +74,7 @@ def test_programs_say_backward_is_not_supported():
         out.sum().backward()
 
 
+@pytest.mark.host
 def test_compile_callable_on_torch():
     f = einfuse.compile("bij,bjk->bik")
     a, b = torch.randn(10, 2, 2), torch.randn(10, 2, 2)
@@ -129,12 +132,14 @@ def test_torch_compile_with_autograd(device):
 
 
 @compile_ok
-def test_custom_operator_checks():
-    a, b = torch.randn(4, 2, 3), torch.randn(4, 3, 2)
+@pytest.mark.parametrize("device", DEVICES)
+def test_custom_operator_checks(device):
+    a, b = torch.randn(4, 2, 3, device=device), torch.randn(4, 3, 2, device=device)
     torch.library.opcheck(torch.ops.einfuse.einsum.default, ("bij,bjk->bik", [a, b], ""))
     torch.library.opcheck(torch.ops.einfuse.run.default, ("C[i,k] = A[i,j] * B[j,k]", [a[0], b[0]], ""))
 
 
+@pytest.mark.host
 def test_numpy_and_torch_inputs_mix():
     a = torch.randn(3, 4, dtype=torch.float64)
     b = np.random.rand(4, 2)
@@ -143,6 +148,7 @@ def test_numpy_and_torch_inputs_mix():
     torch.testing.assert_close(c, a @ torch.from_numpy(b))
 
 
+@pytest.mark.host
 def test_out_then_allocated_output_on_one_entry():
     # out= describes the caller's output in a DLTensor of its own: the entry's slot (whose shape the
     # allocated outputs use) must not keep pointers into that call's temporaries.
@@ -162,6 +168,7 @@ def test_double_backward_and_a_tensor_used_twice(device):
     assert torch.autograd.gradgradcheck(lambda a, b: einfuse.einsum("ij,j->i", a, b), (x, y))
 
 
+@pytest.mark.host
 def test_empty_and_scalar_tensors():
     assert einfuse.einsum("ij,jk->ik", torch.ones(0, 3), torch.ones(3, 2)).shape == (0, 2)
     assert einfuse.einsum("i->", torch.arange(5, dtype=torch.int32)).item() == 10
