@@ -29,3 +29,15 @@ def test_batched_small_matmul():
     p = run("batched_small_matmul.py", "--batch", "1000", "--repeat", "2")
     assert p.returncode == 0, p.stderr
     assert "einfuse.einsum" in p.stdout and "torch.bmm" in p.stdout
+
+
+def _cuda():
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+if not _cuda():  # then the benchmark runs on the host
+    test_batched_small_matmul = pytest.mark.host(test_batched_small_matmul)
