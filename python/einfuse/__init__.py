@@ -48,8 +48,9 @@ def einsum(expr, *arrays, out=None, target=None, **options):
     result's shape and dtype). `target`: 'host' or 'cuda', checked against where the arrays are.
     Options: threads=N (host), arch='sm_90', allow_tf32=True, gemm='auto'|'library'|'emitted'|'loops'.
     Differentiable for torch tensors that require grad."""
-    if _core.compiling():
-        return _core.torch_hook.einsum(expr, arrays, _core.options_text(options))
+    if _core.compiling():  # torch.compile traces the custom operator; out= becomes a copy into it
+        result = _core.torch_hook.einsum(expr, arrays, _core.options_text(options))
+        return result if out is None else out.copy_(result)
     optstr = _core.options_text(options) if options else ""
     e = _core.entry_for(expr, optstr, arrays)
     if out is None and target is None and e.n_out == 1 and not (e.grad and _core.torch_hook.needs_grad(arrays)):
@@ -89,11 +90,12 @@ def run(program, /, *, outputs=None, out=None, target=None, options=None, **arra
     ordered = _ordered(program, arrays)
     if _core.compiling():
         result = _core.torch_hook.run(program, ordered, optstr)
-        if len(result) == 1:
-            return result[0]
         names = _core.output_names(program, optstr, tuple(_core.torch_hook.dtype_name(x) for x in ordered),
                                    tuple(x.dim() for x in ordered))
-        return dict(zip(names, result))
+        if out is not None:
+            outs = [out[n] for n in names] if isinstance(out, dict) else [out]
+            result = [o.copy_(r) for o, r in zip(outs, result)]
+        return result[0] if len(result) == 1 else dict(zip(names, result))
     e = _core.entry_for(program, optstr, ordered)
     names = [name for name, _, _ in e.kernel.outputs]
     outs = None
