@@ -175,3 +175,34 @@ def test_empty_and_scalar_tensors():
     with pytest.raises(einfuse.Error) as e:
         einfuse.einsum("i->", torch.ones(3, dtype=torch.bool))
     assert e.value.category == "argument"
+
+
+GAUSS = "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])"
+
+
+@compile_ok
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_compile_dynamic_batch(device):
+    g = torch.compile(lambda a, b: einfuse.einsum("bij,bjk->bik", a, b) * 2, fullgraph=True, dynamic=True)
+    for n in (8, 13, 40):
+        a, b = torch.randn(n, 3, 3, device=device), torch.randn(n, 3, 3, device=device)
+        torch.testing.assert_close(g(a, b), 2 * torch.bmm(a, b), rtol=1e-5, atol=1e-5)
+
+
+@compile_ok
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_compile_programs_and_out(device):
+    x, y, w = (torch.randn(50, 3, device=device), torch.randn(40, 3, device=device), torch.randn(40, device=device))
+    g = torch.compile(lambda x, y, w: einfuse.run(GAUSS, x=x, y=y, w=w) + 1, fullgraph=True)
+    want = (torch.exp(-((x[:, None] - y[None]) ** 2).sum(-1)) * w).sum(1) + 1
+    torch.testing.assert_close(g(x, y, w), want, rtol=1e-4, atol=1e-4)
+    two = torch.compile(lambda A, B: einfuse.run("C[i,k] = A[i,j] * B[j,k]\nD[i,k] = relu(C[i,k])", A=A, B=B,
+                                                 outputs=["C", "D"]), fullgraph=True)
+    A, B = torch.randn(4, 3, device=device), torch.randn(3, 5, device=device)
+    res = two(A, B)
+    assert list(res) == ["C", "D"]
+    torch.testing.assert_close(res["D"], torch.relu(A @ B), rtol=1e-5, atol=1e-5)
+    out = torch.empty(4, 5, device=device)
+    h = torch.compile(lambda A, B, out: einfuse.einsum("ij,jk->ik", A, B, out=out), fullgraph=True)
+    h(A, B, out)
+    torch.testing.assert_close(out, A @ B, rtol=1e-5, atol=1e-5)
