@@ -8,8 +8,8 @@
 
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <new>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -218,7 +218,6 @@ void run_kernel(const Kernel &k, int num_inputs, const DLTensor *inputs, int num
         throw;
     }
 }
-
 
 /** The DLPack dtype of an einfuse type. */
 DLDataType to_dlpack_dtype(ScalarType t) {

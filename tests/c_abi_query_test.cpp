@@ -13,7 +13,9 @@ using einfuse::test::host_f32;
 
 namespace {
 
-bool contains(const char *text, const std::string &part) { return text && std::string(text).find(part) != std::string::npos; }
+bool contains(const char *text, const std::string &part) {
+    return text && std::string(text).find(part) != std::string::npos;
+}
 
 bool same_dtype(DLDataType a, DLDataType b) { return a.code == b.code && a.bits == b.bits && a.lanes == b.lanes; }
 
@@ -30,7 +32,8 @@ TEST_CASE("C ABI inspect: an einsum's operands and a program's inputs, from the 
     REQUIRE(einfuse_inspect("...ij->...ji", &is_program, &count, 4, names, ranks) == EINFUSE_OK);
     CHECK(ranks[0] == -1);
 
-    REQUIRE(einfuse_inspect("D[i] = relu(A[i,j] * x[j] + bias[i])", &is_program, &count, 4, names, ranks) == EINFUSE_OK);
+    REQUIRE(einfuse_inspect("D[i] = relu(A[i,j] * x[j] + bias[i])", &is_program, &count, 4, names, ranks) ==
+            EINFUSE_OK);
     CHECK(is_program == 1);
     REQUIRE(count == 3);
     CHECK(std::string(names[0]) == "A");

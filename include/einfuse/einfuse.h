@@ -76,8 +76,8 @@ EINFUSE_EXPORT const char *einfuse_kernel_source(einfuse_kernel *k);
  * tensors and plan, output shapes before running, and a stream for the one-shot call. --- */
 
 /* einfuse_einsum on a CUDA stream (as einfuse_run_on_stream; NULL: the default stream). */
-EINFUSE_EXPORT int einfuse_einsum_on_stream(const char *spec, int num_inputs, const DLTensor *inputs,
-                                            DLTensor *output, void *stream);
+EINFUSE_EXPORT int einfuse_einsum_on_stream(const char *spec, int num_inputs, const DLTensor *inputs, DLTensor *output,
+                                            void *stream);
 
 /* einfuse_compile with options: NULL or "" for the defaults, else "key=value" pairs separated by
  * ';': threads=N (host worker threads, 0: all cores), arch=sm_90, allow_tf32=0|1,
@@ -89,14 +89,14 @@ EINFUSE_EXPORT einfuse_kernel *einfuse_compile_with_options(const char *expr, in
  * count in *num_inputs, and for the first `capacity` inputs their names (an einsum's operands
  * "0", "1", ...; a program's tensors in order of first use) and ranks (-1: an operand with
  * '...'). Names stay valid until this thread's next einfuse call. Returns an einfuse_status. */
-EINFUSE_EXPORT int einfuse_inspect(const char *expr, int *is_program, int *num_inputs, int capacity,
-                                   const char **names, int *ranks);
+EINFUSE_EXPORT int einfuse_inspect(const char *expr, int *is_program, int *num_inputs, int capacity, const char **names,
+                                   int *ranks);
 
 /* k's inputs (outputs != 0: its outputs), in the order einfuse_run takes them: the count in *count
  * and, for the first `capacity`, name, dtype and rank (each array may be NULL). Names are owned by
  * k and valid until einfuse_free(k). Returns an einfuse_status. */
-EINFUSE_EXPORT int einfuse_kernel_tensors(einfuse_kernel *k, int outputs, int *count, int capacity,
-                                          const char **names, DLDataType *dtypes, int *ranks);
+EINFUSE_EXPORT int einfuse_kernel_tensors(einfuse_kernel *k, int outputs, int *count, int capacity, const char **names,
+                                          DLDataType *dtypes, int *ranks);
 
 /* The outputs' dtypes and shapes for inputs of these shapes, without running: only each input's
  * ndim, shape and dtype are read (data may be NULL). Output o's dtype goes to dtypes[o], its rank
