@@ -7,8 +7,9 @@ On CUDA (when torch sees a GPU) the time is what the Python thread spends per ca
 back to back with no synchronisation inside the loop (the work is small, so the GPU keeps up); on
 the host the call also computes, so the problems are tiny and a cached call's cost is mostly
 dispatch. Medians of 15 rounds of N calls, the variants' rounds interleaved. "C ABI run alone" is
-einfuse_run_on_stream on the cached kernel with its DLTensors already filled and the same output
-every time: einfuse.einsum minus that is the Python layer's cost (with the output's allocation). The brief's target: <= 10 us and <= torch.einsum on CUDA."""
+einfuse_run_on_stream on the cached kernel, its DLTensors refilled from the same arrays, the same output
+every time: einfuse.einsum minus that is the Python layer's cost (with the output's allocation).
+The brief's target: <= 10 us and <= torch.einsum on CUDA."""
 import json
 import statistics
 import sys

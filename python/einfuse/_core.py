@@ -302,10 +302,11 @@ def adapter_of(x):
 
 def _resolve(t, x):
     module = t.__module__ or ""
-    if module.startswith("torch") or any(c.__module__.startswith("torch") and c.__name__ == "Tensor" for c in t.__mro__):
-        from . import _torch
+    numpy = sys.modules.get("numpy")
+    if any(c.__module__.startswith("torch") and c.__name__ == "Tensor" for c in t.__mro__):
+        from . import _torch  # torch.Tensor and its subclasses (nn.Parameter)
         ad = _torch.adapter()
-    elif module == "numpy" and t.__name__ == "ndarray" or "numpy" in sys.modules and isinstance(x, sys.modules["numpy"].ndarray):
+    elif numpy is not None and isinstance(x, numpy.ndarray):
         ad = NumpyAdapter()
     elif module.startswith("cupy"):
         ad = CupyAdapter()
