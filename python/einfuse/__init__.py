@@ -55,11 +55,10 @@ def einsum(expr, *arrays, out=None, target=None, **options):
     e = _core.entry_for(expr, optstr, arrays)
     if out is None and target is None and e.n_out == 1 and not (e.grad and _core.torch_hook.needs_grad(arrays)):
         return e.run(arrays)[0]  # the common call, straight to the entry's hot path
-    result = _call(expr, optstr, arrays, None if out is None else (out,), target, e)
-    if len(result) != 1:
+    if e.n_out != 1:
         raise Error("einfuse: error: einfuse.einsum computes one output; the program has %d (use einfuse.run)"
-                    % len(result), 2)
-    return result[0]
+                    % e.n_out, 2)
+    return _call(expr, optstr, arrays, None if out is None else (out,), target, e)[0]
 
 
 def _ordered(expr, named, positional=()):

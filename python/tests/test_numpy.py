@@ -123,6 +123,11 @@ def test_run_several_outputs_as_dict():
     np.testing.assert_allclose(outs["D"], np.maximum(A @ B, 0))
 
 
+def test_einsum_of_a_program_with_two_outputs_says_use_run():
+    with pytest.raises(einfuse.Error, match="use einfuse.run"):
+        einfuse.einsum("C[i,j] = A[i,j] * 2\nD[i,j] = A[i,j] + 1", rand(2, 3))
+
+
 def test_program_through_einsum_positionally():
     A, x = rand(3, 4), rand(4)
     # j is summed over the whole right-hand side (Tensor Comprehensions' rule)
