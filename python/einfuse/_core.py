@@ -442,8 +442,9 @@ def entry_for(expr, optstr, arrays):
     e = _entries.get(key)
     if e is None:
         e = _make_entry(expr, optstr, arrays, adapters)
-        _entries[key] = e
-        _evict(_entries)
+        with _compile_lock:
+            _entries[key] = e
+            _evict(_entries)
     return e
 
 
