@@ -73,7 +73,11 @@ what=${1:-all}
             --test-case="gpu gemm: the rule*,gpu gemm: transposed*"
     done
     step "python: torch CUDA, torch.compile, autograd, JAX and CuPy (python/tests, docs/python.md)"
-    run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 -m pytest -q -rs -p no:cacheprovider python/tests
+    if python3 -c "import pytest" 2>/dev/null; then
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 -m pytest -q -rs -p no:cacheprovider python/tests
+    else # no pytest in that environment: the same tests through a stand-in runner
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 python/tests/minipytest.py
+    fi
     [[ $what == tests ]] && exit $status
     step "host time of a cached call (public C++ API, device arrays)"
     run $bin/gpu_call_overhead
