@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace einfuse {
@@ -28,9 +29,10 @@ struct Failure {
 }
 
 thread_local std::string last_error;
+thread_local int last_status = EINFUSE_OK;
 
 /** Runs f and turns whatever it throws into a status and this thread's message. */
-template <class F> int guarded(F &&f) {
+template <class F> int guarded_status(F &&f) {
     try {
         last_error.clear();
         f();
@@ -59,6 +61,9 @@ template <class F> int guarded(F &&f) {
         return EINFUSE_ERROR_INTERNAL;
     }
 }
+
+/** guarded_status, remembering the status for einfuse_last_status (calls that return a pointer). */
+template <class F> int guarded(F &&f) { return last_status = guarded_status(std::forward<F>(f)); }
 
 std::string tensor_name(bool output, int i) { return std::string(output ? "output " : "input ") + std::to_string(i); }
 
@@ -313,6 +318,8 @@ int einfuse_einsum_on_stream(const char *spec, int num_inputs, const DLTensor *i
 }
 
 const char *einfuse_last_error(void) { return last_error.c_str(); }
+
+int einfuse_last_status(void) { return last_status; }
 
 einfuse_kernel *einfuse_compile(const char *expr, int num_inputs, const DLDataType *dtypes, const int *ranks,
                                 int device_type) {

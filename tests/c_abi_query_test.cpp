@@ -71,10 +71,14 @@ TEST_CASE("C ABI compile with options: a program's chosen outputs, their names, 
 
     CHECK(einfuse_compile_with_options("ij->ji", 1, nullptr, nullptr, kDLCPU, "speed=11") == nullptr);
     CHECK(contains(einfuse_last_error(), "unknown option 'speed'"));
+    CHECK(einfuse_last_status() == EINFUSE_ERROR_ARGUMENT); // what a NULL result failed of
+    CHECK(einfuse_compile_with_options("ij->jz", 1, nullptr, nullptr, kDLCPU, nullptr) == nullptr);
+    CHECK(einfuse_last_status() == EINFUSE_ERROR_EXPRESSION);
     CHECK(einfuse_compile_with_options("ij->ji", 1, nullptr, nullptr, kDLCPU, "threads=x") == nullptr);
     CHECK(contains(einfuse_last_error(), "bad option"));
     k = einfuse_compile_with_options("ij->ji", 1, nullptr, nullptr, kDLCPU, "");
     CHECK(k != nullptr);
+    CHECK(einfuse_last_status() == EINFUSE_OK);
     einfuse_free(k);
 }
 

@@ -75,6 +75,10 @@ EINFUSE_EXPORT const char *einfuse_kernel_source(einfuse_kernel *k);
 /* --- Added for language bindings (python/einfuse): options, what an expression reads, a kernel's
  * tensors and plan, output shapes before running, and a stream for the one-shot call. --- */
 
+/* The einfuse_status of this thread's last call (EINFUSE_OK after a success): the category of a
+ * failure that returned NULL (einfuse_compile, einfuse_kernel_source), as einfuse_last_error is its text. */
+EINFUSE_EXPORT int einfuse_last_status(void);
+
 /* einfuse_einsum on a CUDA stream (as einfuse_run_on_stream; NULL: the default stream). */
 EINFUSE_EXPORT int einfuse_einsum_on_stream(const char *spec, int num_inputs, const DLTensor *inputs, DLTensor *output,
                                             void *stream);

@@ -57,7 +57,7 @@ class Kernel:
         rk = None if ranks is None else (ctypes.c_int * max(n, 1))(*ranks)
         self.handle = _lib.compile_with_options(expr.encode(), n, dl, rk, device_type, options.encode())
         if not self.handle:
-            raise _lib.error(2)
+            raise _lib.error()
         self.expr, self.device_type = expr, device_type
         self.inputs = self._tensors(0)
         self.outputs = self._tensors(1)
@@ -87,14 +87,14 @@ class Kernel:
     def plan(self):
         text = _lib.kernel_plan(self.handle)
         if text is None:
-            raise _lib.error(5)
+            raise _lib.error()
         return text.decode()
 
     @property
     def cuda_source(self):
         text = _lib.kernel_source(self.handle)
         if text is None:
-            raise _lib.error(5)
+            raise _lib.error()
         return text.decode()
 
     def __del__(self, free=_lib.free_kernel):

@@ -101,6 +101,7 @@ def _declare(name, restype, argtypes):
 
 
 last_error = _declare("einfuse_last_error", ctypes.c_char_p, [])
+last_status = _declare("einfuse_last_status", ctypes.c_int, [])
 compile_with_options = _declare("einfuse_compile_with_options", ctypes.c_void_p,
                                 [ctypes.c_char_p, ctypes.c_int, _P_DTYPE, _P_INT, ctypes.c_int, ctypes.c_char_p])
 run_on_stream = _declare("einfuse_run_on_stream", ctypes.c_int,
@@ -121,8 +122,11 @@ capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
 capsule_pointer.restype, capsule_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
 
 
-def error(status):
-    """The Error of a failed call (this thread's last message)."""
+def error(status=None):
+    """The Error of a failed call (this thread's last message; without a status, e.g. for a NULL
+    result, this thread's last status)."""
+    if status is None:
+        status = last_status() or 5
     text = last_error()
     return Error(text.decode(errors="replace").rstrip("\n") if text else "einfuse: error (status %d)" % status, status)
 

@@ -255,8 +255,10 @@ static void check_bindings(void) {
     EXPECT(einfuse_inspect("D[i] = relu(A[i,j] * x[j])", &is_program, &count, 3, names, ranks) == EINFUSE_OK);
     EXPECT(is_program == 1 && count == 2 && strcmp(names[1], "x") == 0 && ranks[0] == 2);
 
+    EXPECT(einfuse_compile_with_options("bij,bjk->bik", 2, NULL, NULL, kDLCPU, "speed=1") == NULL);
+    EXPECT(einfuse_last_status() == EINFUSE_ERROR_ARGUMENT);
     einfuse_kernel *k = einfuse_compile_with_options("bij,bjk->bik", 2, NULL, NULL, kDLCPU, "threads=1");
-    EXPECT(k != NULL);
+    EXPECT(k != NULL && einfuse_last_status() == EINFUSE_OK);
     if (!k) return;
     DLDataType dtype;
     int rank = -1;
