@@ -83,19 +83,19 @@ class Kernel:
         return [(tuple(shapes[o * max_rank:o * max_rank + ranks[o]]), DTYPE_NAMES[(dtypes[o].code, dtypes[o].bits)])
                 for o in range(n_out)]
 
-    @property
-    def plan(self):
-        text = _lib.kernel_plan(self.handle)
+    def _text(self, call):
+        text = call(self.handle)
         if text is None:
             raise _lib.error()
         return text.decode()
 
     @property
+    def plan(self):
+        return self._text(_lib.kernel_plan)
+
+    @property
     def cuda_source(self):
-        text = _lib.kernel_source(self.handle)
-        if text is None:
-            raise _lib.error()
-        return text.decode()
+        return self._text(_lib.kernel_source)
 
     def __del__(self, free=_lib.free_kernel):
         if getattr(self, "handle", None):
