@@ -6,10 +6,13 @@
 #include "einfuse/einfuse.h"
 #include "einfuse/einfuse.hpp"
 
+#include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace einfuse {
@@ -26,9 +29,10 @@ struct Failure {
 }
 
 thread_local std::string last_error;
+thread_local int last_status = EINFUSE_OK;
 
 /** Runs f and turns whatever it throws into a status and this thread's message. */
-template <class F> int guarded(F &&f) {
+template <class F> int guarded_status(F &&f) {
     try {
         last_error.clear();
         f();
@@ -57,6 +61,9 @@ template <class F> int guarded(F &&f) {
         return EINFUSE_ERROR_INTERNAL;
     }
 }
+
+/** guarded_status, remembering the status for einfuse_last_status (calls that return a pointer). */
+template <class F> int guarded(F &&f) { return last_status = guarded_status(std::forward<F>(f)); }
 
 std::string tensor_name(bool output, int i) { return std::string(output ? "output " : "input ") + std::to_string(i); }
 
@@ -133,7 +140,8 @@ using namespace einfuse;
  * own runs; the mutex guards `sources`. Each text, once handed out, stays as it is until
  * einfuse_free: one thread may read it while another runs the kernel at new sizes and asks for
  * the new source (before, the second call freed the text the first thread was reading). A set
- * keeps one copy of each distinct text (one per set of sizes asked for), at a stable address. */
+ * keeps one copy of each distinct text (one per set of sizes asked for; plans and tensor names
+ * from einfuse_kernel_plan and einfuse_kernel_tensors too), at a stable address. */
 struct einfuse_kernel {
     Kernel kernel;
     std::set<std::string> sources;
@@ -146,15 +154,16 @@ namespace {
 /** Compiles (through the cache or not) and checks the inputs' count and, for a program, ranks:
  * dtypes and ranks may be null (f32; the expression's own ranks). */
 Kernel compile_checked(const char *expr, int num_inputs, const DLDataType *dtypes, const int *ranks, DeviceKind device,
-                       bool cached) {
+                       bool cached, const KernelOptions &options = {}, std::vector<std::string> outputs = {}) {
     if (!expr) fail(EINFUSE_ERROR_ARGUMENT, "the expression is a null pointer");
     if (num_inputs < 0) fail(EINFUSE_ERROR_ARGUMENT, "num_inputs is negative");
     Signature signature;
+    signature.outputs = std::move(outputs);
     for (int i = 0; i < num_inputs; ++i) {
         signature.dtypes.push_back(dtypes ? to_dtype(dtypes[i], tensor_name(false, i)) : ScalarType::F32);
         if (ranks) signature.ranks.push_back(ranks[i]);
     }
-    Kernel k = cached ? compile(expr, signature, device) : compile_uncached(expr, signature, device);
+    Kernel k = cached ? compile(expr, signature, device, options) : compile_uncached(expr, signature, device, options);
     std::vector<TensorSpec> inputs = k.inputs();
     if (inputs.size() != static_cast<std::size_t>(num_inputs))
         fail(EINFUSE_ERROR_EXPRESSION, "the expression reads " + std::to_string(inputs.size()) + " inputs, got " +
@@ -215,12 +224,79 @@ void run_kernel(const Kernel &k, int num_inputs, const DLTensor *inputs, int num
     }
 }
 
+/** The DLPack dtype of an einfuse type. */
+DLDataType to_dlpack_dtype(ScalarType t) {
+    switch (t) {
+    case ScalarType::F16: return {kDLFloat, 16, 1};
+    case ScalarType::BF16: return {kDLBfloat, 16, 1};
+    case ScalarType::F32: return {kDLFloat, 32, 1};
+    case ScalarType::F64: return {kDLFloat, 64, 1};
+    case ScalarType::I32: return {kDLInt, 32, 1};
+    case ScalarType::I64: return {kDLInt, 64, 1};
+    }
+    return {kDLFloat, 32, 1};
+}
+
+/** einfuse_compile_with_options' text, "threads=4;arch=sm_90;outputs=C,D", as options and outputs. */
+KernelOptions parse_options(const char *text, std::vector<std::string> &outputs) {
+    KernelOptions options;
+    std::string all = text ? text : "";
+    auto split = [](const std::string &s, char sep) {
+        std::vector<std::string> parts;
+        std::size_t begin = 0;
+        for (std::size_t end; (end = s.find(sep, begin)) != std::string::npos; begin = end + 1)
+            parts.push_back(s.substr(begin, end - begin));
+        parts.push_back(s.substr(begin));
+        return parts;
+    };
+    for (const std::string &item : split(all, ';')) {
+        if (item.empty()) continue;
+        std::size_t eq = item.find('=');
+        std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+        auto bad = [&] { fail(EINFUSE_ERROR_ARGUMENT, "bad option '" + item + "'"); };
+        if (eq == std::string::npos) bad();
+        if (key == "threads") {
+            if (value.empty() || value.size() > 6 || value.find_first_not_of("0123456789") != std::string::npos) bad();
+            options.threads = std::stoi(value);
+        } else if (key == "arch") {
+            options.arch = value;
+        } else if (key == "allow_tf32") {
+            if (value != "0" && value != "1") bad();
+            options.allow_tf32 = value == "1";
+        } else if (key == "gemm") {
+            if (value == "auto") options.gemm = GemmPath::Auto;
+            else if (value == "library") options.gemm = GemmPath::Library;
+            else if (value == "emitted") options.gemm = GemmPath::Emitted;
+            else if (value == "loops") options.gemm = GemmPath::Loops;
+            else bad();
+        } else if (key == "outputs") {
+            for (const std::string &name : split(value, ','))
+                if (!name.empty()) outputs.push_back(name);
+        } else {
+            fail(EINFUSE_ERROR_ARGUMENT, "unknown option '" + key + "' (threads, arch, allow_tf32, gemm, outputs)");
+        }
+    }
+    return options;
+}
+
+/** A text owned by k (stable until einfuse_free), as einfuse_kernel_source hands them out. */
+const char *kernel_text(einfuse_kernel *k, std::string text) {
+    std::lock_guard<std::mutex> lock(k->mutex);
+    return k->sources.insert(std::move(text)).first->c_str();
+}
+
+thread_local std::vector<std::string> inspected_names;
+
 } // namespace
 } // namespace einfuse
 
 extern "C" {
 
 int einfuse_einsum(const char *spec, int num_inputs, const DLTensor *inputs, DLTensor *output) {
+    return einfuse_einsum_on_stream(spec, num_inputs, inputs, output, nullptr);
+}
+
+int einfuse_einsum_on_stream(const char *spec, int num_inputs, const DLTensor *inputs, DLTensor *output, void *stream) {
     return guarded([&] {
         if (!spec) fail(EINFUSE_ERROR_ARGUMENT, "the expression is a null pointer");
         if (!output) fail(EINFUSE_ERROR_ARGUMENT, "the output is a null pointer");
@@ -237,11 +313,13 @@ int einfuse_einsum(const char *spec, int num_inputs, const DLTensor *inputs, DLT
         if (k.outputs().size() != 1)
             fail(EINFUSE_ERROR_EXPRESSION, "einfuse_einsum computes one output; the program has " +
                                                std::to_string(k.outputs().size()) + " (use einfuse_compile/run)");
-        run_kernel(k, num_inputs, inputs, 1, output, nullptr);
+        run_kernel(k, num_inputs, inputs, 1, output, stream);
     });
 }
 
 const char *einfuse_last_error(void) { return last_error.c_str(); }
+
+int einfuse_last_status(void) { return last_status; }
 
 einfuse_kernel *einfuse_compile(const char *expr, int num_inputs, const DLDataType *dtypes, const int *ranks,
                                 int device_type) {
@@ -281,5 +359,99 @@ const char *einfuse_kernel_source(einfuse_kernel *k) {
 void einfuse_free(einfuse_kernel *k) { delete k; }
 
 const char *einfuse_version(void) { return EINFUSE_VERSION; }
+
+einfuse_kernel *einfuse_compile_with_options(const char *expr, int num_inputs, const DLDataType *dtypes, const int *ranks,
+                                             int device_type, const char *options) {
+    einfuse_kernel *result = nullptr;
+    guarded([&] {
+        DeviceKind device = to_device(device_type);
+        std::vector<std::string> outputs;
+        KernelOptions kernel_options = parse_options(options, outputs);
+        auto k = std::make_unique<einfuse_kernel>();
+        k->kernel = compile_checked(expr, num_inputs, dtypes, ranks, device, false, kernel_options, outputs);
+        result = k.release();
+    });
+    return result;
+}
+
+int einfuse_inspect(const char *expr, int *is_program, int *num_inputs, int capacity, const char **names, int *ranks) {
+    return guarded([&] {
+        if (!expr) fail(EINFUSE_ERROR_ARGUMENT, "the expression is a null pointer");
+        if (!num_inputs) fail(EINFUSE_ERROR_ARGUMENT, "num_inputs is a null pointer");
+        ExpressionInfo info = inspect(expr);
+        if (is_program) *is_program = info.is_program ? 1 : 0;
+        *num_inputs = static_cast<int>(info.inputs.size());
+        inspected_names.clear();
+        for (const auto &input : info.inputs) inspected_names.push_back(input.name);
+        for (int i = 0; i < capacity && i < *num_inputs; ++i) {
+            if (names) names[i] = inspected_names[i].c_str();
+            if (ranks) ranks[i] = info.inputs[i].rank;
+        }
+    });
+}
+
+int einfuse_kernel_tensors(einfuse_kernel *k, int outputs, int *count, int capacity, const char **names,
+                           DLDataType *dtypes, int *ranks) {
+    return guarded([&] {
+        if (!k) fail(EINFUSE_ERROR_ARGUMENT, "the kernel is a null pointer");
+        if (!count) fail(EINFUSE_ERROR_ARGUMENT, "count is a null pointer");
+        std::vector<TensorSpec> specs = outputs ? k->kernel.outputs() : k->kernel.inputs();
+        *count = static_cast<int>(specs.size());
+        for (int i = 0; i < capacity && i < *count; ++i) {
+            if (names) names[i] = kernel_text(k, specs[i].name);
+            if (dtypes) dtypes[i] = to_dlpack_dtype(specs[i].dtype);
+            if (ranks) ranks[i] = specs[i].rank;
+        }
+    });
+}
+
+int einfuse_output_shapes(einfuse_kernel *k, int num_inputs, const DLTensor *inputs, int num_outputs,
+                          DLDataType *dtypes, int *ranks, int64_t *shapes, int max_rank) {
+    return guarded([&] {
+        if (!k) fail(EINFUSE_ERROR_ARGUMENT, "the kernel is a null pointer");
+        if ((num_inputs > 0 && !inputs) || !dtypes || !ranks || (!shapes && max_rank > 0))
+            fail(EINFUSE_ERROR_ARGUMENT, "a null array");
+        std::vector<TensorSpec> in_specs = k->kernel.inputs(), out_specs = k->kernel.outputs();
+        if (num_inputs < 0 || static_cast<std::size_t>(num_inputs) != in_specs.size())
+            fail(EINFUSE_ERROR_ARGUMENT,
+                 "expected " + std::to_string(in_specs.size()) + " inputs, got " + std::to_string(num_inputs));
+        if (num_outputs < 0 || static_cast<std::size_t>(num_outputs) != out_specs.size())
+            fail(EINFUSE_ERROR_ARGUMENT,
+                 "expected " + std::to_string(out_specs.size()) + " outputs, got " + std::to_string(num_outputs));
+        std::vector<std::optional<std::vector<std::int64_t>>> in_shapes;
+        for (int i = 0; i < num_inputs; ++i) {
+            const DLTensor &t = inputs[i];
+            if (t.ndim < 0 || (t.ndim > 0 && !t.shape))
+                fail(EINFUSE_ERROR_ARGUMENT, tensor_name(false, i) + " has a negative ndim or a null shape");
+            ScalarType dtype = to_dtype(t.dtype, tensor_name(false, i));
+            if (dtype != in_specs[i].dtype || t.ndim != in_specs[i].rank)
+                fail(EINFUSE_ERROR_EXPRESSION, tensor_name(false, i) + " is " + type_text(dtype, t.ndim) +
+                                                   "; the kernel was compiled for " +
+                                                   type_text(in_specs[i].dtype, in_specs[i].rank));
+            in_shapes.emplace_back(std::vector<std::int64_t>(t.shape, t.shape + t.ndim));
+            for (std::int64_t e : *in_shapes.back())
+                if (e < 0) fail(EINFUSE_ERROR_ARGUMENT, tensor_name(false, i) + " has a negative extent");
+        }
+        Sizes sizes = k->kernel.bind(in_shapes);
+        for (int o = 0; o < num_outputs; ++o) {
+            std::vector<std::int64_t> shape = k->kernel.output_shape(static_cast<std::size_t>(o), sizes);
+            if (static_cast<int>(shape.size()) > max_rank)
+                fail(EINFUSE_ERROR_ARGUMENT, tensor_name(true, o) + " has rank " + std::to_string(shape.size()) +
+                                                 "; max_rank is " + std::to_string(max_rank));
+            dtypes[o] = to_dlpack_dtype(out_specs[o].dtype);
+            ranks[o] = static_cast<int>(shape.size());
+            for (std::size_t d = 0; d < shape.size(); ++d) shapes[static_cast<std::size_t>(o) * max_rank + d] = shape[d];
+        }
+    });
+}
+
+const char *einfuse_kernel_plan(einfuse_kernel *k) {
+    const char *result = nullptr;
+    guarded([&] {
+        if (!k) fail(EINFUSE_ERROR_ARGUMENT, "the kernel is a null pointer");
+        result = kernel_text(k, k->kernel.plan());
+    });
+    return result;
+}
 
 } // extern "C"

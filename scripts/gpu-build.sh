@@ -17,6 +17,7 @@ for t in gpu_tests golden_tests cli_tests unit_tests; do
     [[ -x build-gpu/tests/$t ]] && cp "build-gpu/tests/$t" .gpu-carry/
 done
 cp build-gpu/bench/gpu_call_overhead .gpu-carry/
+cp -L build-gpu/api/libeinfuse.so .gpu-carry/ # the Python package's library (docs/python.md)
 strip .gpu-carry/*
 # The disk cache authenticates entries with OpenSSL's libcrypto (Debian 12: libcrypto.so.3); the
 # GPU machine may lack it, so it travels along and gpu-check.sh uses it only where it is missing.

@@ -34,6 +34,10 @@ what=${1:-all}
         run $bin/gpu_call_overhead
         step "benchmark: the brief's table against the peers"
         run python3 bench/gpu_bench.py $bin/einfuse "$OUT"
+        step "the seed's forum benchmark from Python: torch.bmm, torch.compile written-out, einfuse (examples/python)"
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python OUT=$OUT python3 examples/python/batched_small_matmul.py
+        step "host time of a cached Python call: einfuse.einsum against torch.einsum (bench/python_overhead.py)"
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 bench/python_overhead.py
         step "benchmark: small batched GEMMs (D=32, D=64) in TB/s, in-process and the emitted tiled kernel"
         run python3 bench/gemm_gpu_bench.py $bin/einfuse "$OUT"
         exit $status
@@ -68,9 +72,17 @@ what=${1:-all}
         run compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 $bin/gpu_tests \
             --test-case="gpu gemm: the rule*,gpu gemm: transposed*"
     done
+    step "python: torch CUDA, torch.compile, autograd, JAX and CuPy (python/tests, docs/python.md)"
+    if python3 -c "import pytest" 2>/dev/null; then
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 -m pytest -q -rs -p no:cacheprovider python/tests
+    else # no pytest in that environment: the same tests through a stand-in runner
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 python/tests/minipytest.py
+    fi
     [[ $what == tests ]] && exit $status
     step "host time of a cached call (public C++ API, device arrays)"
     run $bin/gpu_call_overhead
+    step "host time of a cached Python call: einfuse.einsum against torch.einsum (bench/python_overhead.py)"
+    run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 bench/python_overhead.py
     step "benchmark (quick: no torch.compile)"
     run python3 bench/gpu_bench.py $bin/einfuse "$OUT" --quick
     exit $status

@@ -72,6 +72,48 @@ EINFUSE_EXPORT int einfuse_run_on_stream(einfuse_kernel *k, int num_inputs, cons
  * whatever other threads do with k meanwhile. NULL on failure. */
 EINFUSE_EXPORT const char *einfuse_kernel_source(einfuse_kernel *k);
 
+/* --- Added for language bindings (python/einfuse): options, what an expression reads, a kernel's
+ * tensors and plan, output shapes before running, and a stream for the one-shot call. --- */
+
+/* The einfuse_status of this thread's last call (EINFUSE_OK after a success): the category of a
+ * failure that returned NULL (einfuse_compile, einfuse_kernel_source), as einfuse_last_error is its text. */
+EINFUSE_EXPORT int einfuse_last_status(void);
+
+/* einfuse_einsum on a CUDA stream (as einfuse_run_on_stream; NULL: the default stream). */
+EINFUSE_EXPORT int einfuse_einsum_on_stream(const char *spec, int num_inputs, const DLTensor *inputs, DLTensor *output,
+                                            void *stream);
+
+/* einfuse_compile with options: NULL or "" for the defaults, else "key=value" pairs separated by
+ * ';': threads=N (host worker threads, 0: all cores), arch=sm_90, allow_tf32=0|1,
+ * gemm=auto|library|emitted|loops, outputs=C,D (a program's outputs to return, in order). */
+EINFUSE_EXPORT einfuse_kernel *einfuse_compile_with_options(const char *expr, int num_inputs, const DLDataType *dtypes,
+                                                            const int *ranks, int device_type, const char *options);
+
+/* What `expr` reads, from its text alone (nothing compiled): *is_program (may be NULL), the input
+ * count in *num_inputs, and for the first `capacity` inputs their names (an einsum's operands
+ * "0", "1", ...; a program's tensors in order of first use) and ranks (-1: an operand with
+ * '...'). Names stay valid until this thread's next einfuse call. Returns an einfuse_status. */
+EINFUSE_EXPORT int einfuse_inspect(const char *expr, int *is_program, int *num_inputs, int capacity, const char **names,
+                                   int *ranks);
+
+/* k's inputs (outputs != 0: its outputs), in the order einfuse_run takes them: the count in *count
+ * and, for the first `capacity`, name, dtype and rank (each array may be NULL). Names are owned by
+ * k and valid until einfuse_free(k). Returns an einfuse_status. */
+EINFUSE_EXPORT int einfuse_kernel_tensors(einfuse_kernel *k, int outputs, int *count, int capacity, const char **names,
+                                          DLDataType *dtypes, int *ranks);
+
+/* The outputs' dtypes and shapes for inputs of these shapes, without running: only each input's
+ * ndim, shape and dtype are read (data may be NULL). Output o's dtype goes to dtypes[o], its rank
+ * to ranks[o] and its extents to shapes[o * max_rank ...]; an output of rank > max_rank is an
+ * argument error. Shape mismatches are EINFUSE_ERROR_EXPRESSION with the caret diagnostic
+ * (einfuse_run's). Returns an einfuse_status. */
+EINFUSE_EXPORT int einfuse_output_shapes(einfuse_kernel *k, int num_inputs, const DLTensor *inputs, int num_outputs,
+                                         DLDataType *dtypes, int *ranks, int64_t *shapes, int max_rank);
+
+/* The plan of k for its own target (`einfuse compile --emit plan`), for the sizes of its last run.
+ * Owned by k, as einfuse_kernel_source's text. NULL on failure. */
+EINFUSE_EXPORT const char *einfuse_kernel_plan(einfuse_kernel *k);
+
 /* Releases k; NULL is ignored. */
 EINFUSE_EXPORT void einfuse_free(einfuse_kernel *k);
 

@@ -247,6 +247,38 @@ static void check_kernels(void) {
     EXPECT(strlen(einfuse_last_error()) > 0);
 }
 
+/* The calls for language bindings: what an expression reads, options, a kernel's tensors, output
+ * shapes before running, the plan, and the one-shot call on a stream. */
+static void check_bindings(void) {
+    int is_program = -1, count = -1, ranks[3];
+    const char *names[3];
+    EXPECT(einfuse_inspect("D[i] = relu(A[i,j] * x[j])", &is_program, &count, 3, names, ranks) == EINFUSE_OK);
+    EXPECT(is_program == 1 && count == 2 && strcmp(names[1], "x") == 0 && ranks[0] == 2);
+
+    EXPECT(einfuse_compile_with_options("bij,bjk->bik", 2, NULL, NULL, kDLCPU, "speed=1") == NULL);
+    EXPECT(einfuse_last_status() == EINFUSE_ERROR_ARGUMENT);
+    einfuse_kernel *k = einfuse_compile_with_options("bij,bjk->bik", 2, NULL, NULL, kDLCPU, "threads=1");
+    EXPECT(k != NULL && einfuse_last_status() == EINFUSE_OK);
+    if (!k) return;
+    DLDataType dtype;
+    int rank = -1;
+    int64_t a_shape[3] = {7, 2, 3}, b_shape[3] = {1, 3, 4}, shape[3] = {0, 0, 0};
+    DLTensor in[2] = {host_tensor(NULL, kDLFloat, 32, 3, a_shape, NULL), host_tensor(NULL, kDLFloat, 32, 3, b_shape, NULL)};
+    EXPECT(einfuse_kernel_tensors(k, 1, &count, 1, names, &dtype, &rank) == EINFUSE_OK);
+    EXPECT(count == 1 && strcmp(names[0], "out") == 0 && rank == 3);
+    EXPECT(einfuse_output_shapes(k, 2, in, 1, &dtype, &rank, shape, 3) == EINFUSE_OK);
+    EXPECT(rank == 3 && shape[0] == 7 && shape[1] == 2 && shape[2] == 4 && dtype.code == kDLFloat && dtype.bits == 32);
+    EXPECT(einfuse_kernel_plan(k) != NULL);
+    einfuse_free(k);
+
+    float a[2] = {1, 2}, b[2] = {3, 4}, o[1] = {0};
+    int64_t v_shape[1] = {2};
+    DLTensor vin[2] = {host_tensor(a, kDLFloat, 32, 1, v_shape, NULL), host_tensor(b, kDLFloat, 32, 1, v_shape, NULL)};
+    DLTensor vout = host_tensor(o, kDLFloat, 32, 0, NULL, NULL);
+    EXPECT(einfuse_einsum_on_stream("i,i->", 2, vin, &vout, NULL) == EINFUSE_OK);
+    EXPECT(o[0] == 11);
+}
+
 int main(void) {
     printf("consumer_c: einfuse %s\n", einfuse_version());
     EXPECT(strlen(einfuse_version()) > 0);
@@ -258,6 +290,7 @@ int main(void) {
     check_errors();
     check_cuda();
     check_kernels();
+    check_bindings();
     if (failures) {
         fprintf(stderr, "consumer_c: %d checks failed\n", failures);
         return 1;
