@@ -416,7 +416,8 @@ double max_relative_error(const Tensor &got, const Tensor &want, const Tensor &s
 
 Tensor abs_copy(const Tensor &t) {
     Tensor out(DType::F64, t.shape(), t.strides()); // f64: |INT_MIN| does not fit an i32
-    for (int64_t i = 0; i < t.storage_elements(); ++i) out.store(i, std::abs(t.load(i)));
+    for (int64_t i = t.storage_offset(); i < t.storage_offset() + t.storage_elements(); ++i)
+        out.store(i, std::abs(t.load(i)));
     return out;
 }
 

@@ -103,8 +103,11 @@ template <class T> constexpr ScalarType scalar_type_of() {
 
 /** A non-owning view of a tensor: data, element type, shape, strides counted in elements, and the
  * device the data lives on. The caller keeps the memory alive while einfuse uses it. einfuse only
- * writes outputs; inputs may point to const memory. Strides may be any non-negative values
- * (Fortran order, padded rows, 0 for a broadcast dimension of an input). */
+ * writes outputs; inputs may point to const memory. Strides may be any values: Fortran order,
+ * padded rows, 0 for a broadcast dimension of an input, negative for a reversed view (numpy's
+ * x[::-1]; data points at element 0, as in numpy and DLPack, and the elements reach below it),
+ * anything on a view without elements (numpy gives a size-0 dimension stride 0). The span from
+ * the lowest to the highest byte must fit int64. */
 class View {
 public:
     View() = default;
@@ -297,8 +300,8 @@ public:
     Kernel() = default; // empty: every call but operator bool throws Error
 
     /** Computes into caller-allocated outputs: inputs in the order of inputs(), outputs in the
-     * order of outputs(), each of its dtype and rank, any non-negative strides (an output's
-     * elements must not overlap one another: has_overlapping_elements). An output may share
+     * order of outputs(), each of its dtype and rank, any strides, negative ones included (an
+     * output's elements must not overlap one another: has_overlapping_elements). An output may share
      * memory with an input or another output (may_share_memory): it is then computed into a
      * temporary and copied, numpy's result; with device views such a call returns when the
      * outputs are written. Index sizes are bound from the inputs' (and a program's
