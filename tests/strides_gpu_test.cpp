@@ -12,7 +12,6 @@
 #include <cmath>
 #include <vector>
 
-using einfuse::ScalarType;
 using einfuse::View;
 
 namespace {
