@@ -237,12 +237,65 @@ Table contract(const Table &a, const Table &b, const std::vector<int> &keep, con
     }
 }
 
+/** The pairwise steps of a product of factors reading `sets` (sorted slots each): step s
+ * contracts factor steps[s].first into steps[s].second, keeping kept[s]. Greedy: the smallest
+ * live factor with the partner, preferably one sharing a variable, that leaves the smallest
+ * table. `cost` counts the steps' loop iterations and the factors' tabulation. */
+struct PairwiseOrder {
+    std::vector<std::pair<std::size_t, std::size_t>> steps;
+    std::vector<std::vector<int>> kept;
+    double cost = 0;
+};
+
+PairwiseOrder pairwise_order(std::vector<std::vector<int>> sets, const std::vector<int> &out_slots,
+                             const std::vector<int64_t> &extents) {
+    PairwiseOrder order;
+    std::vector<int> users(extents.size(), 0); // live factors reading each slot
+    for (const auto &s : sets) {
+        order.cost += volume(s, extents);
+        for (int v : s) ++users[static_cast<std::size_t>(v)];
+    }
+    auto in = [](const std::vector<int> &set, int v) { return std::binary_search(set.begin(), set.end(), v); };
+    // What a contraction of a and b keeps: the variables of the output or of another live factor.
+    auto result_of = [&](std::size_t a, std::size_t b) {
+        std::vector<int> r;
+        for (int v : set_union(sets[a], sets[b]))
+            if (users[static_cast<std::size_t>(v)] - in(sets[a], v) - in(sets[b], v) > 0 || in(out_slots, v)) r.push_back(v);
+        return r;
+    };
+    std::vector<bool> live(sets.size(), true);
+    const std::size_t none = sets.size();
+    for (std::size_t left = sets.size(); left > 1; --left) {
+        std::size_t a = none, b = none;
+        for (std::size_t i = 0; i < sets.size(); ++i)
+            if (live[i] && (a == none || volume(sets[i], extents) < volume(sets[a], extents))) a = i;
+        double best = 0;
+        bool best_shares = false;
+        for (std::size_t i = 0; i < sets.size(); ++i) {
+            if (!live[i] || i == a) continue;
+            bool shares = std::any_of(sets[i].begin(), sets[i].end(), [&](int v) { return in(sets[a], v); });
+            double size = volume(result_of(a, i), extents);
+            if (b == none || (shares && !best_shares) || (shares == best_shares && size < best))
+                b = i, best = size, best_shares = shares;
+        }
+        std::vector<int> r = result_of(a, b);
+        order.cost += volume(set_union(sets[a], sets[b]), extents);
+        for (int v : sets[a]) --users[static_cast<std::size_t>(v)];
+        for (int v : sets[b]) --users[static_cast<std::size_t>(v)];
+        for (int v : r) ++users[static_cast<std::size_t>(v)];
+        order.steps.emplace_back(a, b);
+        order.kept.push_back(r);
+        sets[b] = std::move(r);
+        live[a] = false;
+    }
+    return order;
+}
+
 /** `out[...] = sum[...](f1 * f2 * ... * fn)` evaluated as pairwise contractions of the factors,
  * each first tabulated over its own variables, when that costs fewer steps than the loop nest
  * over every variable: the 51-matrix chain "ab,bc,...,YZ" is 2^52 points as one nest, 50 steps of
- * 8 as pairs. The order is greedy (the smallest factor with the partner that leaves the smallest
- * table), found here so that the reference stays independent of the passes it checks. nullopt:
- * not such a product, or no cheaper. */
+ * 8 as pairs. The order (pairwise_order) is found here, so that the reference stays independent
+ * of the passes it checks. nullopt: not such a product, or no cheaper. */
 std::optional<Tensor> evaluate_product(const Definition &def, const Compiler &c) {
     const auto *reduce = def.value.as<Reduce>();
     if (!reduce || reduce->op != ReduceOp::Sum) return std::nullopt;
@@ -253,64 +306,24 @@ std::optional<Tensor> evaluate_product(const Definition &def, const Compiler &c)
     for (const auto &v : def.indices) out_slots.push_back(c.slot(v));
     all_slots = out_slots;
     for (const auto &v : reduce->reduce_vars) all_slots.push_back(c.slot(v));
-    std::sort(all_slots.begin(), all_slots.end());
-    std::vector<int> kept_out = out_slots;
-    std::sort(kept_out.begin(), kept_out.end());
+    std::vector<int> sorted_out = out_slots;
+    std::sort(sorted_out.begin(), sorted_out.end());
 
-    // The order, on the factors' variable sets alone.
     std::vector<std::vector<int>> sets;
-    for (const auto &f : factors) sets.push_back(free_slots(f, c));
-    std::vector<int> users(extents.size(), 0); // live factors reading each slot
-    for (const auto &s : sets)
-        for (int v : s) ++users[v];
     std::vector<bool> read(extents.size(), false);
-    for (std::size_t v = 0; v < users.size(); ++v) read[v] = users[v] > 0;
-    std::vector<bool> live(sets.size(), true);
-    double cost = 0;
-    for (const auto &s : sets) cost += volume(s, extents);
-    std::vector<std::pair<std::size_t, std::size_t>> steps;
-    std::vector<std::vector<int>> kept; // per step: the slots its result keeps
-    auto result_of = [&](std::size_t a, std::size_t b) {
-        std::vector<int> r;
-        for (int v : set_union(sets[a], sets[b])) {
-            int others = users[v] - static_cast<int>(std::binary_search(sets[a].begin(), sets[a].end(), v)) -
-                         static_cast<int>(std::binary_search(sets[b].begin(), sets[b].end(), v));
-            if (others > 0 || std::binary_search(kept_out.begin(), kept_out.end(), v)) r.push_back(v);
-        }
-        return r;
-    };
-    for (std::size_t left = sets.size(); left > 1; --left) {
-        std::size_t a = sets.size();
-        for (std::size_t i = 0; i < sets.size(); ++i)
-            if (live[i] && (a == sets.size() || volume(sets[i], extents) < volume(sets[a], extents))) a = i;
-        std::size_t b = sets.size();
-        double best = 0;
-        bool best_shares = false;
-        for (std::size_t i = 0; i < sets.size(); ++i) {
-            if (!live[i] || i == a) continue;
-            std::vector<int> both;
-            std::set_intersection(sets[a].begin(), sets[a].end(), sets[i].begin(), sets[i].end(), std::back_inserter(both));
-            bool shares = !both.empty();
-            double size = volume(result_of(a, i), extents);
-            if (b == sets.size() || (shares && !best_shares) || (shares == best_shares && size < best))
-                b = i, best = size, best_shares = shares;
-        }
-        std::vector<int> r = result_of(a, b);
-        cost += volume(set_union(sets[a], sets[b]), extents);
-        for (int v : sets[a]) --users[v];
-        for (int v : sets[b]) --users[v];
-        for (int v : r) ++users[v];
-        steps.emplace_back(a, b);
-        kept.push_back(r);
-        sets[b] = r;
-        live[a] = false;
+    for (const auto &f : factors) {
+        sets.push_back(free_slots(f, c));
+        for (int v : sets.back()) read[static_cast<std::size_t>(v)] = true;
     }
-    if (cost >= volume(all_slots, extents)) return std::nullopt;
+    PairwiseOrder order = pairwise_order(sets, sorted_out, extents);
+    if (order.cost >= volume(all_slots, extents)) return std::nullopt;
+    const auto &steps = order.steps;
+    const auto &kept = order.kept;
 
     std::vector<Table> tables(factors.size());
     Env env(extents.size(), 0);
     for (std::size_t f = 0; f < factors.size(); ++f) {
-        tables[f].slots = free_slots(factors[f], c);
+        tables[f].slots = sets[f];
         Eval value = c.compile(factors[f]);
         for_each_point(env, tables[f].slots, extents, [&] { tables[f].values.push_back(value(env)); });
     }
