@@ -102,9 +102,7 @@ View view_of(const DLTensor &t, const std::string &what, bool output) {
     if (t.ndim < 0 || (t.ndim > 0 && !t.shape)) fail(EINFUSE_ERROR_ARGUMENT, what + " has a negative ndim or a null shape");
     to_dtype(t.dtype, what);
     for (int d = 0; d < t.ndim; ++d) {
-        std::int64_t stride = t.strides ? t.strides[d] : 1;
         if (t.shape[d] < 0) fail(EINFUSE_ERROR_ARGUMENT, what + " has a negative extent");
-        if (stride < 0) fail(EINFUSE_ERROR_ARGUMENT, what + " has a negative stride (not supported)");
     }
     View v;
     try { // the View refuses a byte span past int64 (offsets inside it would wrap)

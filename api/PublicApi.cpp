@@ -502,6 +502,56 @@ Array einsum(std::string_view spec, const std::vector<View> &inputs, const Kerne
     return std::move(k.run(inputs).front());
 }
 
+std::string interleaved_subscripts(const std::vector<EinsumArg> &args, std::vector<View> *views) {
+    // Before: only the subscript string; numpy's einsum(a, [0, 1], b, [1, 2], [0, 2]) had no C++ twin.
+    auto letters = [](const std::vector<int> &labels) {
+        std::string out;
+        for (int l : labels) {
+            if (l == ellipsis) out += "...";
+            else if (l >= 0 && l < 26) out += static_cast<char>('a' + l);
+            else if (l >= 26 && l < 52) out += static_cast<char>('A' + (l - 26));
+            else
+                input_error("interleaved einsum: label " + std::to_string(l) +
+                            " is not one of 0-51 (numpy's: 0-25 are 'a'-'z', 26-51 'A'-'Z') or einfuse::ellipsis");
+        }
+        return out;
+    };
+    std::size_t n = 0;
+    while (n < args.size() && (args[n].is_view() || args[n].is_labels())) ++n;
+    for (std::size_t i = n; i < args.size(); ++i)
+        if (args[i].is_view() || args[i].is_labels()) input_error("interleaved einsum: an argument after a missing one");
+    std::string spec;
+    std::size_t i = 0;
+    for (; i + 1 < n || (i < n && args[i].is_view()); i += 2) {
+        if (!args[i].is_view())
+            input_error("interleaved einsum: argument " + std::to_string(i) + " is a label list where a view belongs "
+                        "(operands and their label lists alternate: a, {0, 1}, b, {1, 2}, then the output's)");
+        if (i + 1 >= n || !args[i + 1].is_labels())
+            input_error("interleaved einsum: operand " + std::to_string(i / 2) + " has no label list after it");
+        spec += (i ? "," : "") + letters(args[i + 1].labels());
+        if (views) views->push_back(args[i].view());
+    }
+    if (i == 0) input_error("interleaved einsum: no operand");
+    if (i < n) spec += "->" + letters(args[i].labels());
+    return spec;
+}
+
+Array einsum(const EinsumArg &x0, const EinsumArg &x1, const EinsumArg &x2, const EinsumArg &x3, const EinsumArg &x4,
+             const EinsumArg &x5, const EinsumArg &x6, const EinsumArg &x7, const EinsumArg &x8, const EinsumArg &x9,
+             const EinsumArg &x10, const EinsumArg &x11, const EinsumArg &x12, const EinsumArg &x13,
+             const EinsumArg &x14, const EinsumArg &x15, const EinsumArg &x16, const EinsumArg &x17,
+             const EinsumArg &x18, const EinsumArg &x19, const EinsumArg &x20, const EinsumArg &x21,
+             const EinsumArg &x22, const EinsumArg &x23, const EinsumArg &x24, const EinsumArg &x25,
+             const EinsumArg &x26, const EinsumArg &x27, const EinsumArg &x28, const EinsumArg &x29,
+             const EinsumArg &x30, const EinsumArg &x31, const EinsumArg &x32) {
+    std::vector<View> views;
+    std::string spec = interleaved_subscripts({x0,  x1,  x2,  x3,  x4,  x5,  x6,  x7,  x8,  x9,  x10,
+                                               x11, x12, x13, x14, x15, x16, x17, x18, x19, x20, x21,
+                                               x22, x23, x24, x25, x26, x27, x28, x29, x30, x31, x32},
+                                              &views);
+    return einsum(spec, views);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Embedding
 

@@ -235,11 +235,20 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
                 continue;
             }
             auto it = buffers.emplace(name, DeviceBuffer(storage_bytes(*t))).first;
-            address[name] = it->second.address();
+            // The copy holds the storage from its lowest element; element 0 lies past the
+            // elements that negative strides reach below it.
+            address[name] = it->second.address() +
+                            static_cast<std::uint64_t>(-t->storage_offset()) * dtype_size(t->dtype());
         }
         for (const auto &in : plan.program.inputs)
             if (!tensors.at(in.name)->on_device())
-                buffers.at(in.name).upload(tensors.at(in.name)->data(), storage_bytes(*tensors.at(in.name)));
+                buffers.at(in.name).upload(tensors.at(in.name)->storage_begin(), storage_bytes(*tensors.at(in.name)));
+        // An output whose storage has gaps (x[:, ::2], padded rows) is downloaded whole: its copy
+        // starts as the host's, so the gaps come back unchanged.
+        for (const auto &out : plan.program.outputs) {
+            const Tensor &t = *tensors.at(out.name);
+            if (!t.on_device() && t.storage_elements() != t.size()) buffers.at(out.name).upload(t.storage_begin(), storage_bytes(t));
+        }
         last_ = std::make_unique<Launches>(Launches{key, build_launches(plan, tensors, address, extents, stream)});
     }
 
@@ -253,7 +262,7 @@ std::vector<double> CudaExecutor::run(const passes::Plan &plan, const std::map<s
 
     for (const auto &out : plan.program.outputs) {
         const Tensor &t = *tensors.at(out.name);
-        if (!t.on_device()) buffers.at(out.name).download(const_cast<void *>(t.data()), storage_bytes(t));
+        if (!t.on_device()) buffers.at(out.name).download(const_cast<void *>(t.storage_begin()), storage_bytes(t));
     }
     if (key.empty()) last_.reset(); // its addresses were this call's buffers
     return times_us;

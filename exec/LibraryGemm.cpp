@@ -130,6 +130,14 @@ std::optional<std::vector<LibraryCall>> plan_library_gemm(const ir::Kernel &k, c
         for (int d = 0; d < k.params[p].rank; ++d) l.strides[name][indices.at(name)[static_cast<std::size_t>(d)]] = args.strides[at++];
     }
 
+    // An empty label: nothing to multiply (numpy's zero-size arrays, any strides); the emitted
+    // kernel writes the zeros of an empty K without asking cuBLASLt about zero-sized matrices.
+    if (std::any_of(args.extents.begin(), args.extents.end(), [](int64_t e) { return e == 0; }))
+        return refuse("an index of size 0");
+    // cuBLASLt's leading dimensions and batch strides are not negative: a reversed view
+    // (x[::-1]) runs in the emitted kernel, which takes any strides.
+    if (std::any_of(args.strides.begin(), args.strides.end(), [](int64_t s) { return s < 0; }))
+        return refuse("a negative stride (cuBLASLt takes none)");
     std::vector<std::string> with_batch{g.a, g.b, out}, with_m{g.a, out}, with_n{g.b, out};
     if (!epi.addend.empty()) {
         for (auto *list : {&with_batch, &with_m, &with_n}) list->push_back(epi.addend);

@@ -1,5 +1,6 @@
 #include "ir/Reference.h"
 
+#include "ir/Walk.h"
 #include "support/Error.h"
 
 #include <algorithm>
@@ -7,6 +8,8 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
+#include <set>
 
 namespace einfuse::ir {
 
@@ -168,6 +171,189 @@ private:
     std::vector<int64_t> extent_;
 };
 
+/** A factor of a product as a dense f64 table over its index variables (slots), row-major. */
+struct Table {
+    std::vector<int> slots;
+    std::vector<double> values;
+};
+
+double volume(const std::vector<int> &slots, const std::vector<int64_t> &extents) {
+    double n = 1;
+    for (int s : slots) n *= static_cast<double>(extents[s]);
+    return n;
+}
+
+/** The variables e reads that no reduction inside e binds, as slots, sorted. */
+std::vector<int> free_slots(const Expr &e, const Compiler &c) {
+    std::set<std::string> vars;
+    for_each_access(e, [&](const Access &a) {
+        for (const auto &index : a.indices)
+            for (const auto &v : index.vars())
+                if (!v.empty()) vars.insert(v);
+    });
+    for (const auto &v : reduced_vars(e)) vars.erase(v);
+    std::vector<int> out;
+    for (const auto &v : vars) out.push_back(c.slot(v));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<int> set_union(const std::vector<int> &a, const std::vector<int> &b) {
+    std::vector<int> out;
+    std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+    return out;
+}
+
+/** sum over the slots of a and b not in `keep` of a * b, as a table over the rest. */
+Table contract(const Table &a, const Table &b, const std::vector<int> &keep, const std::vector<int64_t> &extents) {
+    std::vector<int> all = set_union(a.slots, b.slots);
+    Table r;
+    for (int s : all)
+        if (std::binary_search(keep.begin(), keep.end(), s)) r.slots.push_back(s);
+    r.values.assign(static_cast<std::size_t>(volume(r.slots, extents)), 0.0);
+    if (volume(all, extents) == 0) return r;
+    // Each table's stride along every slot of the loop nest (0 where the table lacks it).
+    auto strides = [&](const std::vector<int> &slots) {
+        std::vector<int64_t> out(all.size(), 0);
+        int64_t step = 1;
+        for (std::size_t d = slots.size(); d-- > 0;) {
+            out[static_cast<std::size_t>(std::find(all.begin(), all.end(), slots[d]) - all.begin())] = step;
+            step *= extents[slots[d]];
+        }
+        return out;
+    };
+    std::vector<int64_t> sa = strides(a.slots), sb = strides(b.slots), sr = strides(r.slots), index(all.size(), 0);
+    int64_t oa = 0, ob = 0, orr = 0;
+    while (true) {
+        r.values[static_cast<std::size_t>(orr)] += a.values[static_cast<std::size_t>(oa)] * b.values[static_cast<std::size_t>(ob)];
+        std::size_t d = all.size();
+        for (; d-- > 0;) {
+            oa += sa[d], ob += sb[d], orr += sr[d];
+            if (++index[d] < extents[all[d]]) break;
+            oa -= sa[d] * index[d], ob -= sb[d] * index[d], orr -= sr[d] * index[d];
+            index[d] = 0;
+        }
+        if (d == static_cast<std::size_t>(-1)) return r;
+    }
+}
+
+/** The pairwise steps of a product of factors reading `sets` (sorted slots each): step s
+ * contracts factor steps[s].first into steps[s].second, keeping kept[s]. Greedy: the smallest
+ * live factor with the partner, preferably one sharing a variable, that leaves the smallest
+ * table. `cost` counts the steps' loop iterations and the factors' tabulation. */
+struct PairwiseOrder {
+    std::vector<std::pair<std::size_t, std::size_t>> steps;
+    std::vector<std::vector<int>> kept;
+    double cost = 0;
+};
+
+PairwiseOrder pairwise_order(std::vector<std::vector<int>> sets, const std::vector<int> &out_slots,
+                             const std::vector<int64_t> &extents) {
+    PairwiseOrder order;
+    std::vector<int> users(extents.size(), 0); // live factors reading each slot
+    for (const auto &s : sets) {
+        order.cost += volume(s, extents);
+        for (int v : s) ++users[static_cast<std::size_t>(v)];
+    }
+    auto in = [](const std::vector<int> &set, int v) { return std::binary_search(set.begin(), set.end(), v); };
+    // What a contraction of a and b keeps: the variables of the output or of another live factor.
+    auto result_of = [&](std::size_t a, std::size_t b) {
+        std::vector<int> r;
+        for (int v : set_union(sets[a], sets[b]))
+            if (users[static_cast<std::size_t>(v)] - in(sets[a], v) - in(sets[b], v) > 0 || in(out_slots, v)) r.push_back(v);
+        return r;
+    };
+    std::vector<bool> live(sets.size(), true);
+    const std::size_t none = sets.size();
+    for (std::size_t left = sets.size(); left > 1; --left) {
+        std::size_t a = none, b = none;
+        for (std::size_t i = 0; i < sets.size(); ++i)
+            if (live[i] && (a == none || volume(sets[i], extents) < volume(sets[a], extents))) a = i;
+        double best = 0;
+        bool best_shares = false;
+        for (std::size_t i = 0; i < sets.size(); ++i) {
+            if (!live[i] || i == a) continue;
+            bool shares = std::any_of(sets[i].begin(), sets[i].end(), [&](int v) { return in(sets[a], v); });
+            double size = volume(result_of(a, i), extents);
+            if (b == none || (shares && !best_shares) || (shares == best_shares && size < best))
+                b = i, best = size, best_shares = shares;
+        }
+        std::vector<int> r = result_of(a, b);
+        order.cost += volume(set_union(sets[a], sets[b]), extents);
+        for (int v : sets[a]) --users[static_cast<std::size_t>(v)];
+        for (int v : sets[b]) --users[static_cast<std::size_t>(v)];
+        for (int v : r) ++users[static_cast<std::size_t>(v)];
+        order.steps.emplace_back(a, b);
+        order.kept.push_back(r);
+        sets[b] = std::move(r);
+        live[a] = false;
+    }
+    return order;
+}
+
+/** `out[...] = sum[...](f1 * f2 * ... * fn)` evaluated as pairwise contractions of the factors,
+ * each first tabulated over its own variables, when that costs fewer steps than the loop nest
+ * over every variable: the 51-matrix chain "ab,bc,...,YZ" is 2^52 points as one nest, 50 steps of
+ * 8 as pairs. The order (pairwise_order) is found here, so that the reference stays independent
+ * of the passes it checks. nullopt: not such a product, or no cheaper. */
+std::optional<Tensor> evaluate_product(const Definition &def, const Compiler &c) {
+    const auto *reduce = def.value.as<Reduce>();
+    if (!reduce || reduce->op != ReduceOp::Sum) return std::nullopt;
+    std::vector<Expr> factors = flatten(reduce->body, BinaryOp::Mul);
+    if (factors.size() < 3) return std::nullopt;
+    const std::vector<int64_t> &extents = c.extents();
+    std::vector<int> out_slots, all_slots;
+    for (const auto &v : def.indices) out_slots.push_back(c.slot(v));
+    all_slots = out_slots;
+    for (const auto &v : reduce->reduce_vars) all_slots.push_back(c.slot(v));
+    std::vector<int> sorted_out = out_slots;
+    std::sort(sorted_out.begin(), sorted_out.end());
+
+    std::vector<std::vector<int>> sets;
+    std::vector<bool> read(extents.size(), false);
+    for (const auto &f : factors) {
+        sets.push_back(free_slots(f, c));
+        for (int v : sets.back()) read[static_cast<std::size_t>(v)] = true;
+    }
+    PairwiseOrder order = pairwise_order(sets, sorted_out, extents);
+    if (order.cost >= volume(all_slots, extents)) return std::nullopt;
+    const auto &steps = order.steps;
+    const auto &kept = order.kept;
+
+    std::vector<Table> tables(factors.size());
+    Env env(extents.size(), 0);
+    for (std::size_t f = 0; f < factors.size(); ++f) {
+        tables[f].slots = sets[f];
+        Eval value = c.compile(factors[f]);
+        for_each_point(env, tables[f].slots, extents, [&] { tables[f].values.push_back(value(env)); });
+    }
+    std::size_t last = 0;
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+        auto [a, b] = steps[s];
+        tables[b] = contract(tables[a], tables[b], kept[s], extents);
+        tables[a] = Table{};
+        last = b;
+    }
+    // Reduced variables no factor reads multiply the sum by their extents.
+    double times = 1;
+    for (const auto &v : reduce->reduce_vars)
+        if (!read[static_cast<std::size_t>(c.slot(v))])
+            times *= static_cast<double>(extents[c.slot(v)]);
+    Shape shape;
+    for (int s : out_slots) shape.push_back(extents[s]);
+    Tensor out(DType::F64, shape);
+    const Table &t = tables[last];
+    std::vector<int64_t> step(t.slots.size(), 1);
+    for (std::size_t d = t.slots.size(); d-- > 1;) step[d - 1] = step[d] * extents[t.slots[d]];
+    int64_t linear = 0;
+    for_each_point(env, out_slots, extents, [&] {
+        int64_t at = 0;
+        for (std::size_t d = 0; d < t.slots.size(); ++d) at += env[t.slots[d]] * step[d];
+        out.store(linear++, t.values[static_cast<std::size_t>(at)] * times);
+    });
+    return out;
+}
+
 } // namespace
 
 std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const Tensor *> &inputs,
@@ -179,6 +365,11 @@ std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const
     std::map<std::string, Tensor> results;
     for (const auto &def : p.definitions) {
         Compiler c(p, tensors, extents);
+        if (std::optional<Tensor> product = evaluate_product(def, c)) {
+            results[def.tensor] = std::move(*product);
+            tensors[def.tensor] = &results[def.tensor];
+            continue;
+        }
         Shape shape;
         std::vector<int> slots;
         for (const auto &v : def.indices) {
@@ -238,7 +429,8 @@ double max_relative_error(const Tensor &got, const Tensor &want, const Tensor &s
 
 Tensor abs_copy(const Tensor &t) {
     Tensor out(DType::F64, t.shape(), t.strides()); // f64: |INT_MIN| does not fit an i32
-    for (int64_t i = 0; i < t.storage_elements(); ++i) out.store(i, std::abs(t.load(i)));
+    for (int64_t i = t.storage_offset(); i < t.storage_offset() + t.storage_elements(); ++i)
+        out.store(i, std::abs(t.load(i)));
     return out;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // The float64 reference interpreter: it defines what a program means. Every kernel einfuse
 // emits is checked against it. It reads inputs of any dtype through their strides and returns
-// contiguous f64 outputs; it computes by definition, element by element, so it is slow. An index
+// contiguous f64 outputs; it computes by definition, element by element, so it is slow (a sum of
+// three or more factors, an einsum's product, is contracted pairwise when that is cheaper, so
+// that a chain of many matrices stays polynomial). An index
 // expression that would leave its tensor (x[i + r] with x too short) is a UserError, found before
 // any element is read.
 #include "ir/Program.h"

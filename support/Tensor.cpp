@@ -28,16 +28,28 @@ Shape contiguous_strides(const Shape &shape) {
 Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, shape, contiguous_strides(shape)) {}
 
 namespace {
-/** Elements of storage the strides reach: 1 + sum((shape[d]-1) * strides[d]), 0 if empty; its
+/** Elements of storage the strides reach: 1 + sum((shape[d]-1) * |strides[d]|), 0 if empty; its
  * byte span fits int64, so no offset inside it wraps. */
 int64_t reach(const Shape &shape, const Shape &strides, DType dtype) {
     EINFUSE_ASSERT(strides.size() == shape.size(), "one stride per dimension");
-    for (int64_t s : strides)
-        if (s < 0) throw UserError("negative strides are not supported");
     element_count(shape); // the elements themselves must be countable too
     return checked_reach(shape, strides, static_cast<int64_t>(dtype_size(dtype)));
 }
+
+/** The lowest offset the strides reach (<= 0); inside the reach, so it does not wrap. */
+int64_t lowest_offset(const Shape &shape, const Shape &strides) {
+    int64_t low = 0;
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+        if (shape[d] == 0) return 0;
+        if (strides[d] < 0) low += (shape[d] - 1) * strides[d];
+    }
+    return low;
+}
 } // namespace
+
+const void *Tensor::storage_begin() const {
+    return storage_.get() + storage_offset_ * static_cast<int64_t>(dtype_size(dtype_));
+}
 
 std::size_t Tensor::nbytes() const {
     return static_cast<std::size_t>(checked_bytes(size(), static_cast<int64_t>(dtype_size(dtype_)), "a tensor"));
@@ -47,6 +59,7 @@ Tensor Tensor::borrow(void *data, DType dtype, Shape shape, Shape strides, bool 
     Tensor t;
     t.dtype_ = dtype;
     t.storage_elements_ = reach(shape, strides, dtype);
+    t.storage_offset_ = lowest_offset(shape, strides);
     t.shape_ = std::move(shape);
     t.strides_ = std::move(strides);
     t.on_device_ = on_device;
@@ -58,13 +71,16 @@ Tensor Tensor::borrow(void *data, DType dtype, Shape shape, Shape strides, bool 
 Tensor::Tensor(DType dtype, Shape shape, Shape strides)
     : dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)) {
     storage_elements_ = reach(shape_, strides_, dtype_);
+    storage_offset_ = lowest_offset(shape_, strides_);
     // reach() bounds the bytes by 2^63, so rounding up to 64 and adding 64 cannot wrap.
     std::size_t bytes = static_cast<std::size_t>(storage_elements_) * dtype_size(dtype_);
     std::size_t rounded = (bytes + 63) / 64 * 64 + 64;
     void *p = std::aligned_alloc(64, rounded);
     if (!p) throw UserError("cannot allocate " + std::to_string(bytes) + " bytes for a tensor");
     std::memset(p, 0, rounded);
-    storage_ = std::shared_ptr<std::byte[]>(static_cast<std::byte *>(p), [](std::byte *q) { std::free(q); });
+    std::shared_ptr<std::byte[]> block(static_cast<std::byte *>(p), [](std::byte *q) { std::free(q); });
+    // data() is element 0, -storage_offset() elements into the block when strides are negative.
+    storage_ = std::shared_ptr<std::byte[]>(block, block.get() - storage_offset_ * static_cast<int64_t>(dtype_size(dtype_)));
 }
 
 double Tensor::load(int64_t offset) const {
@@ -100,7 +116,7 @@ void Tensor::fill_random(std::mt19937_64 &rng) {
     // get small non-zero values (-4..4 without 0), so that sums stay exact and do not overflow.
     std::uniform_int_distribution<int> small(1, 4), sign(0, 1);
     bool integer = dtype_ == DType::I32 || dtype_ == DType::I64;
-    for (int64_t i = 0; i < storage_elements_; ++i)
+    for (int64_t i = storage_offset_; i < storage_offset_ + storage_elements_; ++i)
         store(i, integer ? small(rng) * (sign(rng) ? 1 : -1) : uniform(rng));
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Host tensors: an owning buffer with a dtype, a shape and strides counted in elements.
-// Strides may be anything (zero for broadcast views); the element of multi-index x lives at
-// data + sum(x[d] * strides[d]) elements.
+// Strides may be anything (zero for broadcast views, negative for reversed ones: x[::-1]); the
+// element of multi-index x lives at data + sum(x[d] * strides[d]) elements, so data is element
+// 0 (DLPack's and numpy's rule) and a negative stride reaches below it.
 #include "support/DType.h"
 
 #include <cstdint>
@@ -23,8 +24,8 @@ public:
     Tensor() = default;
     /** A contiguous, 64-byte aligned, zero-initialised tensor. */
     Tensor(DType dtype, Shape shape);
-    /** A tensor laid out with the given non-negative strides (Fortran order, padded rows, zero
-     * strides for broadcast views); storage covers every element the strides reach. */
+    /** A tensor laid out with the given strides (Fortran order, padded rows, zero strides for
+     * broadcast views, negative ones); storage covers every element the strides reach. */
     Tensor(DType dtype, Shape shape, Shape strides);
     /** A view of memory the caller owns and keeps alive: host memory, or (on_device) memory of
      * the current CUDA device, which the host never reads: load/store refuse it. */
@@ -38,8 +39,14 @@ public:
     /** Bytes of the elements (size() of them); the storage may be larger when strides pad it. */
     std::size_t nbytes() const; // throws UserError past int64
 
-    /** Elements of storage the strides reach: 1 + sum((shape[d]-1) * strides[d]), 0 if empty. */
+    /** Elements of storage the strides reach: 1 + sum((shape[d]-1) * |strides[d]|), 0 if empty;
+     * they start storage_offset() elements from data(). */
     int64_t storage_elements() const { return storage_elements_; }
+    /** The lowest offset the strides reach, in elements: sum((shape[d]-1) * strides[d]) over the
+     * negative strides (0 when there are none, or no elements). */
+    int64_t storage_offset() const { return storage_offset_; }
+    /** The first byte of the storage: data() + storage_offset() elements. */
+    const void *storage_begin() const;
     bool is_contiguous() const { return strides_ == contiguous_strides(shape_); }
     bool on_device() const { return on_device_; }
     void *data() { return storage_.get(); }
@@ -57,6 +64,7 @@ private:
     Shape shape_;
     Shape strides_;
     int64_t storage_elements_ = 0;
+    int64_t storage_offset_ = 0;
     bool on_device_ = false;
     std::shared_ptr<std::byte[]> storage_;
 };

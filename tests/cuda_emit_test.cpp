@@ -410,13 +410,18 @@ int main() {
     sizes[0] = 0; sa[0] = sb[0] = so[0] = 0; in[0].data = NULL;
     printf("%d ", bmm_f32_launch(in, 2, &out, sizes, 4, 0));              // 0 nothing to do, no launch
     sizes[0] = 5; sa[0] = 1; ta[0] = 0; sb[0] = so[0] = 5; in[0].data = &dummy; out.data = &dummy;
-    sa[0] = 1; ta[0] = 7; printf("%d\n", bmm_f32_launch(in, 2, &out, sizes, 4, 0));  // 4 size 1 needs stride 0
+    sa[0] = 1; ta[0] = 7; printf("%d ", bmm_f32_launch(in, 2, &out, sizes, 4, 0));  // 4 size 1 needs stride 0
+    sa[0] = 5; ta[0] = 6;
+    // An empty output (numpy's and DLPack's size 0, stride 0) may have stride 0 over its size-2
+    // dimension: nothing to write, no launch.
+    sizes[0] = 0; sa[0] = sb[0] = so[0] = 0; to[0] = to[1] = to[2] = 0;
+    printf("%d\n", bmm_f32_launch(in, 2, &out, sizes, 4, 0));           // 0
     return 0;
 }
 )");
     auto [rc, out] = run_command("cd " + dir.string() + " && " + kNvcc + " -arch=sm_90 -o check main.cu && ./check");
     CHECK_MESSAGE(rc == 0, out);
-    const std::string want = "1 2 2 2 2 3 4 5 6 1 0 4\n";
+    const std::string want = "1 2 2 2 2 3 4 5 6 1 0 4 0\n";
     CHECK(out.substr(out.size() >= want.size() ? out.size() - want.size() : 0) == want);
 }
 

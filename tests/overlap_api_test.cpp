@@ -49,6 +49,16 @@ TEST_CASE("overlap: may_share_memory compares byte ranges, has_overlapping_eleme
     CHECK(!einfuse::has_overlapping_elements(View(buf, {3, 3}, {2, 3})));      // interleaved, disjoint
     CHECK(!einfuse::has_overlapping_elements(View(buf, {3, 2}, {4, 6})));      // 0 4 8 6 10 14
     CHECK(einfuse::has_overlapping_elements(View(buf, {2, 2, 2}, {1, 2, 3}))); // 1+2 = 3
+
+    // Negative strides (numpy's x[::-1]: data is element 0, the rest lies below it).
+    View reversed(buf + 7, {8}, {-1});
+    CHECK(einfuse::may_share_memory(reversed, View(buf, {1})));      // its last element is buf[0]
+    CHECK(!einfuse::may_share_memory(reversed, View(buf + 8, {8})));  // it ends at buf[7]
+    CHECK(!einfuse::may_share_memory(View(buf + 15, {8}, {-1}), View(buf, {8})));
+    CHECK(!einfuse::has_overlapping_elements(reversed));
+    CHECK(!einfuse::has_overlapping_elements(View(buf + 63, {8, 8}, {-8, -1})));
+    CHECK(einfuse::has_overlapping_elements(View(buf + 32, {4, 3}, {-2, 3}))); // (0,0) and (3,2) are both element 0
+    CHECK(!einfuse::has_overlapping_elements(View(buf + 32, {3, 2}, {4, -6})));
 }
 
 TEST_CASE("overlap: has_overlapping_elements agrees with enumerating every element") {
@@ -63,6 +73,7 @@ TEST_CASE("overlap: has_overlapping_elements agrees with enumerating every eleme
         for (int d = 0; d < rank; ++d) {
             shape.push_back(static_cast<int64_t>(rng() % (large ? 7 : 5)));
             strides.push_back(static_cast<int64_t>(rng() % (large ? 41 : 13)));
+            if (trial % 3 == 0 && rng() % 2) strides.back() = -strides.back(); // x[::-1] (issue 15 item 2)
         }
         std::set<int64_t> offsets;
         int64_t count = 1;
@@ -82,7 +93,7 @@ TEST_CASE("overlap: has_overlapping_elements agrees with enumerating every eleme
             layout += std::to_string(shape[d]) + ":" + std::to_string(strides[d]) + " ";
         CAPTURE(trial);
         CAPTURE(layout);
-        CHECK(einfuse::has_overlapping_elements(View(buf, shape, strides)) == want);
+        CHECK(einfuse::has_overlapping_elements(View(buf + 4096, shape, strides)) == want);
         (want ? overlapping : disjoint)++;
     }
     CHECK(overlapping > 300);

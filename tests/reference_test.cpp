@@ -5,8 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 
 using namespace einfuse;
 
@@ -68,4 +70,49 @@ TEST_CASE("max_relative_error") {
     CHECK(ir::max_relative_error(a, b) == doctest::Approx(0.2));
     a.store(0, std::nan(""));
     CHECK(std::isinf(ir::max_relative_error(a, b)));
+}
+
+TEST_CASE("reference: a product of many operands is evaluated pairwise (polynomial)") {
+    // opt_einsum's test_large_path: 51 chained 2x2 matrices. As one loop nest it is 2^52 points;
+    // pairwise, 50 steps. The reference must give the matrix product, at once.
+    const char *letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    std::string spec;
+    ir::Extents e;
+    std::vector<Tensor> ms;
+    for (int i = 0; i < 51; ++i) {
+        spec += (i ? "," : "") + std::string{letters[i], letters[i + 1]};
+        ms.push_back(random_tensor({2, 2}));
+    }
+    for (int i = 0; i < 52; ++i) e[std::string(1, letters[i])] = 2;
+    std::vector<const Tensor *> in;
+    for (const auto &m : ms) in.push_back(&m);
+    Tensor out = ir::evaluate_reference(program((spec + "->aZ").c_str(), 51), in, e).front();
+    double want[2][2] = {{1, 0}, {0, 1}};
+    for (const auto &m : ms) {
+        double next[2][2] = {};
+        for (int i = 0; i < 2; ++i)
+            for (int j = 0; j < 2; ++j)
+                for (int k = 0; k < 2; ++k) next[i][k] += want[i][j] * m.load(j * 2 + k);
+        std::copy(&next[0][0], &next[0][0] + 4, &want[0][0]);
+    }
+    for (int i = 0; i < 2; ++i)
+        for (int k = 0; k < 2; ++k) CHECK(out.load(i * 2 + k) == doctest::Approx(want[i][k]).epsilon(1e-12));
+}
+
+TEST_CASE("reference: pairwise products agree with the loop nest (and empty sums)") {
+    // "ab,bc,cd->ad" is cheaper pairwise at these sizes; the loop nest is the definition.
+    Tensor a = random_tensor({5, 6}), b = random_tensor({6, 7}), c = random_tensor({7, 8});
+    ir::Extents e{{"a", 5}, {"b", 6}, {"c", 7}, {"d", 8}};
+    Tensor out = ir::evaluate_reference(program("ab,bc,cd->ad", 3), {&a, &b, &c}, e).front();
+    for (int i = 0; i < 5; ++i)
+        for (int l = 0; l < 8; ++l) {
+            double want = 0;
+            for (int j = 0; j < 6; ++j)
+                for (int k = 0; k < 7; ++k) want += a.load(i * 6 + j) * b.load(j * 7 + k) * c.load(k * 8 + l);
+            CHECK(out.load(i * 8 + l) == doctest::Approx(want).epsilon(1e-12));
+        }
+    // An empty contracted label: zeros.
+    Tensor a0 = random_tensor({5, 0}), b0 = random_tensor({0, 7});
+    Tensor zero = ir::evaluate_reference(program("ab,bc,cd->ad", 3), {&a0, &b0, &c}, {{"a", 5}, {"b", 0}, {"c", 7}, {"d", 8}}).front();
+    for (int i = 0; i < 40; ++i) CHECK(zero.load(i) == 0.0);
 }

@@ -24,9 +24,10 @@ std::string abi_comment() {
 // elements of the type listed above the launcher: f16 __half (IEEE binary16), bf16 __nv_bfloat16,
 // f32 float, f64 double, i32 int (32-bit), i64 long long (64-bit). Dimension d of a tensor indexed
 // by variable v needs shape[d] == sizes[v]; an input may instead broadcast it with shape[d] == 1
-// and strides[d] == 0. Any other strides are allowed (negative, overlapping inputs), except that an
-// output needs a nonzero stride wherever its size exceeds 1. Outputs must not overlap inputs or
-// each other. The launch is asynchronous, like any kernel launch.
+// and strides[d] == 0. Any other strides are allowed (negative ones with data at element 0, as
+// DLPack has it; overlapping inputs), except that an output with elements needs a nonzero stride
+// wherever its size exceeds 1 (a tensor without elements may have any strides). Outputs must not
+// overlap inputs or each other. The launch is asynchronous, like any kernel launch.
 //
 // A kernel computing a matrix product (strategy gemm) also comes as K_gemm, K_gemm_m64 and/or
 // K_gemm_m32: the same product tiled through shared memory (tensor cores for f16, bf16 and, where
@@ -41,7 +42,8 @@ std::string abi_comment() {
 //   EINFUSE_ERR_NDIM          3  a tensor's ndim is not its rank
 //   EINFUSE_ERR_SHAPE         4  a shape differs from the size of the variable indexing it
 //   EINFUSE_ERR_SIZE          5  a size is negative, or the number of threads overflows int64
-//   EINFUSE_ERR_OUTPUT_STRIDE 6  an output has stride 0 over a size > 1 (its writes would race)
+//   EINFUSE_ERR_OUTPUT_STRIDE 6  an output with elements has stride 0 over a size > 1 (its
+//                                writes would race)
 //   EINFUSE_ERR_LAUNCH        7  cudaGetLastError() failed after the launch
 // Nothing is launched when an error other than EINFUSE_ERR_LAUNCH is returned.
 )";
@@ -78,12 +80,14 @@ static inline int einfuse_check_tensor(const einfuse_tensor *t, int ndim, const 
     if (t->ndim != ndim) return EINFUSE_ERR_NDIM;
     if (ndim > 0 && (t->shape == NULL || t->strides == NULL)) return EINFUSE_ERR_NULL_POINTER;
     int empty = 0;
+    for (int d = 0; d < ndim; ++d)
+        if (t->shape[d] == 0) empty = 1;
     for (int d = 0; d < ndim; ++d) {
         int64_t n = sizes[dims[d]];
         int broadcast = !is_output && t->shape[d] == 1 && t->strides[d] == 0;
         if (t->shape[d] != n && !broadcast) return EINFUSE_ERR_SHAPE;
-        if (is_output && n > 1 && t->strides[d] == 0) return EINFUSE_ERR_OUTPUT_STRIDE;
-        if (t->shape[d] == 0) empty = 1;
+        // Without elements any stride is fine (numpy and DLPack give a size-0 tensor stride 0).
+        if (is_output && !empty && n > 1 && t->strides[d] == 0) return EINFUSE_ERR_OUTPUT_STRIDE;
     }
     return t->data == NULL && !empty ? EINFUSE_ERR_NULL_POINTER : EINFUSE_OK;
 }

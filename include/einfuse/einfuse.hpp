@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -110,8 +111,11 @@ template <class T> constexpr ScalarType scalar_type_of() {
 
 /** A non-owning view of a tensor: data, element type, shape, strides counted in elements, and the
  * device the data lives on. The caller keeps the memory alive while einfuse uses it. einfuse only
- * writes outputs; inputs may point to const memory. Strides may be any non-negative values
- * (Fortran order, padded rows, 0 for a broadcast dimension of an input). */
+ * writes outputs; inputs may point to const memory. Strides may be any values: Fortran order,
+ * padded rows, 0 for a broadcast dimension of an input, negative for a reversed view (numpy's
+ * x[::-1]; data points at element 0, as in numpy and DLPack, and the elements reach below it),
+ * anything on a view without elements (numpy gives a size-0 dimension stride 0). The span from
+ * the lowest to the highest byte must fit int64. */
 class View {
 public:
     View() = default;
@@ -304,8 +308,8 @@ public:
     Kernel() = default; // empty: every call but operator bool throws Error
 
     /** Computes into caller-allocated outputs: inputs in the order of inputs(), outputs in the
-     * order of outputs(), each of its dtype and rank, any non-negative strides (an output's
-     * elements must not overlap one another: has_overlapping_elements). An output may share
+     * order of outputs(), each of its dtype and rank, any strides, negative ones included (an
+     * output's elements must not overlap one another: has_overlapping_elements). An output may share
      * memory with an input or another output (may_share_memory): it is then computed into a
      * temporary and copied, numpy's result; with device views such a call returns when the
      * outputs are written. Index sizes are bound from the inputs' (and a program's
@@ -426,6 +430,48 @@ template <class... Views, std::enable_if_t<(sizeof...(Views) > 0) && (std::is_co
 Array einsum(std::string_view spec, const Views &...inputs) {
     return einsum(spec, std::vector<View>{View(inputs)...});
 }
+
+/** '...' in a label list of the interleaved form. */
+constexpr int ellipsis = -1;
+
+/** One argument of numpy's interleaved form, einsum(a, [0, 1], b, [1, 2], [0, 2]): a view, or a
+ * list of labels (0-25 are 'a'-'z', 26-51 'A'-'Z', `ellipsis` is '...'). nullptr: no argument. */
+class EinsumArg {
+public:
+    EinsumArg(const View &view) : view_(view), kind_(Kind::View) {}
+    EinsumArg(std::initializer_list<int> labels) : labels_(labels), kind_(Kind::Labels) {}
+    EinsumArg(std::vector<int> labels) : labels_(std::move(labels)), kind_(Kind::Labels) {}
+    EinsumArg(std::nullptr_t) {}
+    bool is_view() const { return kind_ == Kind::View; }
+    bool is_labels() const { return kind_ == Kind::Labels; }
+    const View &view() const { return view_; }
+    const std::vector<int> &labels() const { return labels_; }
+
+private:
+    enum class Kind { None, View, Labels };
+    View view_;
+    std::vector<int> labels_;
+    Kind kind_ = Kind::None;
+};
+
+/** The subscripts of the interleaved form: views and label lists alternating, then optionally
+ * the output's labels (absent: numpy's implicit output). {a, {0, 1}, b, {1, 2}, {0, 2}} gives
+ * "ab,bc->ac" and the views {a, b}. Input error for another order or a label outside 0-51. */
+std::string interleaved_subscripts(const std::vector<EinsumArg> &args, std::vector<View> *views = nullptr);
+
+/** numpy's interleaved form, up to 16 operands: einfuse::einsum(a, {0, 1}, b, {1, 2}, {0, 2}) is
+ * einfuse::einsum("ab,bc->ac", a, b); einsum(m, {0, 0}) is the trace "aa". */
+Array einsum(const EinsumArg &x0, const EinsumArg &x1, const EinsumArg &x2 = nullptr, const EinsumArg &x3 = nullptr,
+             const EinsumArg &x4 = nullptr, const EinsumArg &x5 = nullptr, const EinsumArg &x6 = nullptr,
+             const EinsumArg &x7 = nullptr, const EinsumArg &x8 = nullptr, const EinsumArg &x9 = nullptr,
+             const EinsumArg &x10 = nullptr, const EinsumArg &x11 = nullptr, const EinsumArg &x12 = nullptr,
+             const EinsumArg &x13 = nullptr, const EinsumArg &x14 = nullptr, const EinsumArg &x15 = nullptr,
+             const EinsumArg &x16 = nullptr, const EinsumArg &x17 = nullptr, const EinsumArg &x18 = nullptr,
+             const EinsumArg &x19 = nullptr, const EinsumArg &x20 = nullptr, const EinsumArg &x21 = nullptr,
+             const EinsumArg &x22 = nullptr, const EinsumArg &x23 = nullptr, const EinsumArg &x24 = nullptr,
+             const EinsumArg &x25 = nullptr, const EinsumArg &x26 = nullptr, const EinsumArg &x27 = nullptr,
+             const EinsumArg &x28 = nullptr, const EinsumArg &x29 = nullptr, const EinsumArg &x30 = nullptr,
+             const EinsumArg &x31 = nullptr, const EinsumArg &x32 = nullptr);
 
 // ---------------------------------------------------------------------------------------------
 // Embedding: the CUDA source for a host framework's own NVRTC or nvcc

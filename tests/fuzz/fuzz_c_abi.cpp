@@ -1,7 +1,8 @@
 // libFuzzer target for the C ABI's tensor descriptions: DLTensors with fuzzed dtype, device,
 // ndim, shape, strides and byte_offset fed to einfuse_einsum on the host, for a few fixed
 // einsums (so that compiled kernels are reused and time goes to the descriptions). Every
-// description that claims memory the harness really has gets a real 4 KiB buffer; one that
+// description that claims memory the harness really has gets a real 4 KiB buffer (data inside
+// it past what negative strides reach below element 0); one that
 // claims more gets NULL data (einfuse must refuse it, or find it empty); one whose reach
 // overflows int64 gets the buffer, and einfuse must refuse it. Any status other than
 // OK/argument/expression/target, a crash, or a sanitizer finding aborts. Built against
@@ -66,6 +67,7 @@ int64_t stride_of(Bytes &in) {
 /** Storage the description claims, as [lowest, highest] byte offsets, exactly (128-bit). */
 struct Claim {
     bool empty = false, overflows = false, fits = false;
+    std::size_t base = 0; // bytes below element 0 that negative strides reach: data goes that far in
 };
 
 Claim claim_of(const DLTensor &t, std::size_t element) {
@@ -88,8 +90,8 @@ Claim claim_of(const DLTensor &t, std::size_t element) {
     }
     const __int128 max = INT64_MAX;
     c.overflows = reach > max || (reach + 1) * static_cast<__int128>(element) > max;
-    c.fits = !c.overflows && low >= 0 &&
-             static_cast<__int128>(t.byte_offset) + (high + 1) * static_cast<__int128>(element) <= kBuffer;
+    c.fits = !c.overflows && static_cast<__int128>(t.byte_offset) + (high - low + 1) * static_cast<__int128>(element) <= kBuffer;
+    if (c.fits) c.base = static_cast<std::size_t>(-low * static_cast<__int128>(element));
     return c;
 }
 
@@ -138,7 +140,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, std::size_t size) {
         }
         Claim c = claim_of(x, element_size(x.dtype));
         if (c.overflows) must_fail = true;
-        x.data = c.fits || c.overflows ? buffers[k].data() : nullptr;
+        // A negative stride (numpy's x[::-1]) reaches below data: data sits that far into the buffer.
+        x.data = c.fits ? buffers[k].data() + c.base : c.overflows ? buffers[k].data() : nullptr;
     }
     int status = einfuse_einsum(spec, operands, t.data(), &t[operands]);
     if (status == EINFUSE_ERROR_INTERNAL) {
