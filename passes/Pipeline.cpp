@@ -21,13 +21,26 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device) {
     return lower(input, sizes, LowerOptions::for_device(device));
 }
 
+namespace {
+
+ir::Program prepare(PassManager &pm, const ir::Program &input, const ir::Extents &sizes, std::vector<std::string> &notes) {
+    pm.run("verify", [&] { ir::verify(input); return input; });
+    ir::Program simple = pm.run("simplify", [&] { return simplify(input); });
+    ir::Program fused = pm.run("fuse_producers", [&] { return fuse_producers(simple, notes); });
+    return pm.run("order_contractions", [&] { return order_contractions(fused, sizes, notes); });
+}
+
+} // namespace
+
+ir::Program prepare(const ir::Program &program, const ir::Extents &sizes, std::vector<std::string> &notes) {
+    PassManager pm;
+    return prepare(pm, program, sizes, notes);
+}
+
 Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOptions &options) {
     PassManager pm; // EINFUSE_PRINT_AFTER, EINFUSE_DEBUG=2, EINFUSE_TIME_PASSES
-    pm.run("verify", [&] { ir::verify(input); return input; });
     Plan plan;
-    ir::Program simple = pm.run("simplify", [&] { return simplify(input); });
-    ir::Program fused = pm.run("fuse_producers", [&] { return fuse_producers(simple, plan.notes); });
-    plan.program = pm.run("order_contractions", [&] { return order_contractions(fused, sizes, plan.notes); });
+    plan.program = prepare(pm, input, sizes, plan.notes);
     const ir::Program &program = plan.program;
     for (std::size_t i = 0; i < program.definitions.size(); ++i) {
         // Per definition: choose a strategy (and so the unroll schedule), lower once with it, let

@@ -37,6 +37,11 @@ struct LowerOptions {
     static LowerOptions for_device(Device device);
 };
 
+/** The program as its kernels compute it: verified, simplified, producers fused, contractions
+ * of three or more operands ordered into steps with temporaries (lower()'s first passes); their
+ * decisions are appended to notes. */
+ir::Program prepare(const ir::Program &program, const ir::Extents &sizes, std::vector<std::string> &notes);
+
 /** `sizes` are the index sizes to plan for, where known (the contraction order and the unrolled
  * strategy depend on them). */
 Plan lower(const ir::Program &program, const ir::Extents &sizes, const LowerOptions &options);
