@@ -6,6 +6,7 @@
 #include "ir/Walk.h"
 #include "support/Error.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -89,8 +90,21 @@ Compiled::~Compiled() = default;
 Compiled::Compiled(Compiled &&) noexcept = default;
 
 void Compiled::plan_for(const ir::Extents &sizes) {
-    plan_ = passes::lower(program_, sizes, lower_options_);
-    backend_ = std::make_unique<Backend>(); // compiled code belongs to the old plan
+    if (planned_sizes_ == sizes && plan_) return;
+    if (planned_sizes_ && plan_) { // keep the current plan and its code for a later return
+        recent_.push_front({std::move(*planned_sizes_), std::move(*plan_), std::move(backend_)});
+        if (recent_.size() > kRecentPlans) recent_.pop_back();
+    }
+    auto earlier = std::find_if(recent_.begin(), recent_.end(), [&](const Planned &p) { return p.sizes == sizes; });
+    if (earlier != recent_.end()) {
+        plan_ = std::move(earlier->plan);
+        backend_ = std::move(earlier->backend);
+        recent_.erase(earlier);
+    } else {
+        plan_ = passes::lower(program_, sizes, lower_options_);
+        backend_ = std::make_unique<Backend>(); // compiled code belongs to its plan
+    }
+    planned_sizes_ = sizes;
 }
 
 std::vector<Tensor> Compiled::reference(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const {

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,8 +55,11 @@ public:
     const CompileOptions &options() const { return options_; }
 
     /** Re-plans for these index sizes (the contraction order of three or more operands depends
-     * on them); without it the plan assumes sizes. Call before run(). */
+     * on them); without it the plan assumes sizes. Call before run(). The last kRecentPlans
+     * sized plans stay, with their compiled code: a caller alternating between sizes it used
+     * before (a framework's batch of 100, then 5000, then 100) neither re-plans nor recompiles. */
     void plan_for(const ir::Extents &sizes);
+    static constexpr std::size_t kRecentPlans = 8;
 
     /** Computes the outputs from `inputs` (in the order of program().inputs); with repeat > 0,
      * also times `repeat` further runs. */
@@ -99,6 +103,15 @@ private:
     CompileOptions options_;
     passes::LowerOptions lower_options_; // the target's facts (checked at construction) and the user's choices
     std::unique_ptr<Backend> backend_;
+    /** The sizes plan_ is for (none: unsized), and earlier sized plans with their code, the most
+     * recent first. */
+    struct Planned {
+        ir::Extents sizes;
+        passes::Plan plan;
+        std::unique_ptr<Backend> backend;
+    };
+    std::optional<ir::Extents> planned_sizes_;
+    std::deque<Planned> recent_;
 };
 
 /** An einsum parsed, checked and lowered for one target. */

@@ -187,6 +187,22 @@ TEST_CASE("public API: compile caches by (expression, signature, target)") {
     CHECK(k1.plan().find("ni,ni->n") != std::string::npos);
 }
 
+TEST_CASE("public API: one kernel called with changing sizes, back to earlier ones (recent plans kept)") {
+    // exec/Compiled keeps the last plans with their code: a return to a size used before must
+    // run that size's plan, not the last one's (an unrolled D=3 kernel run at D=2 would be wrong).
+    pub::Kernel k = pub::compile("bij,bjk->bik", pub::Signature::einsum({pub::ScalarType::F32, pub::ScalarType::F32}));
+    for (auto [b, d] : {std::pair<int64_t, int64_t>{100, 3}, {5000, 3}, {100, 3}, {7, 2}, {5000, 3}, {7, 2}, {33, 4},
+                        {100, 3}, {9, 5}, {10, 6}, {11, 7}, {12, 8}, {13, 9}, {14, 10}, {7, 2}, {100, 3}}) {
+        CAPTURE(b);
+        CAPTURE(d);
+        Tensor x = random_tensor(DType::F32, {b, d, d}), y = random_tensor(DType::F32, {b, d, d});
+        Tensor got(DType::F32, {b, d, d});
+        k.run({view_of(x), view_of(y)}, {view_of(got)});
+        auto [err, tol] = compare_einsum("bij,bjk->bik", {&x, &y}, got);
+        CHECK(err <= tol);
+    }
+}
+
 TEST_CASE("public API: concurrent runs of one cached kernel") {
     pub::Kernel k = pub::compile("ij,j->i", pub::Signature::einsum({pub::ScalarType::F64, pub::ScalarType::F64}));
     std::vector<std::thread> threads;
