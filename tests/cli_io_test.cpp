@@ -2,6 +2,7 @@
 // write keeping the old file), and the host JIT's disk cache rebuilds an entry that does not
 // load. Apart from cli_test.cpp because these tests need the library's .npy and cache code
 // (whose namespace, einfuse, would clash with cli_test.cpp's einfuse() helper).
+#include "CliFiles.h"
 #include "support/DiskCache.h"
 #include "support/Npy.h"
 
@@ -20,23 +21,13 @@
 
 namespace {
 
-/** The binary under test: the build's, or $EINFUSE_CLI where the tests were carried elsewhere. */
-std::string cli_path() {
-    const char *env = std::getenv("EINFUSE_CLI");
-    return env ? env : EINFUSE_CLI;
-}
+using test_files::cli;
+using test_files::slurp;
 
 /** Exit status of a shell command line, or -1 if it did not exit. */
 int shell(const std::string &command) {
     int status = std::system(command.c_str());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string slurp(const std::string &path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
 }
 
 } // namespace
@@ -64,7 +55,7 @@ TEST_CASE("run --output is atomic; the host JIT's disk cache rebuilds what does 
     };
 
     SUBCASE("the output may be the run's own input") {
-        CHECK(shell(cli_path() + " run \"i,i->i\" --input 0=" + d + "/x.npy --input 1=" + d +
+        CHECK(shell(cli() + " run \"i,i->i\" --input 0=" + d + "/x.npy --input 1=" + d +
                     "/y.npy --output out=" + d + "/x.npy >/dev/null") == 0);
         Tensor back = einfuse::read_npy(d + "/x.npy");
         CHECK(back.shape() == Shape{1000});
@@ -73,7 +64,7 @@ TEST_CASE("run --output is atomic; the host JIT's disk cache rebuilds what does 
     }
     SUBCASE("a write that fails (a file size limit, as a full disk) leaves the old file whole") {
         // SIGXFSZ ignored: the write fails with EFBIG instead of killing the process.
-        std::string cmd = "(ulimit -f 4; trap '' XFSZ; exec " + cli_path() +
+        std::string cmd = "(ulimit -f 4; trap '' XFSZ; exec " + cli() +
                           " run \"i,i->i\" --dims i=100000 --output out=" + d + "/x.npy) >/dev/null 2>" + d +
                           "/err.txt";
         CHECK(shell(cmd) == 2);
@@ -85,7 +76,7 @@ TEST_CASE("run --output is atomic; the host JIT's disk cache rebuilds what does 
     }
     SUBCASE("a cached object that authenticates but does not load is dropped and rebuilt") {
         const std::string cache = d + "/cache";
-        const std::string run = "EINFUSE_CACHE_DIR=" + cache + " " + cli_path() +
+        const std::string run = "EINFUSE_CACHE_DIR=" + cache + " " + cli() +
                                 " run \"ij,jk->ik\" --dims i=3,j=4,k=5 --check >/dev/null 2>&1";
         REQUIRE(shell(run) == 0);
         einfuse::DiskCache host(cache + "/host");
@@ -104,7 +95,7 @@ TEST_CASE("run --output is atomic; the host JIT's disk cache rebuilds what does 
         const std::string shared = d + "/shared";
         fs::create_directories(shared + "/host");
         fs::permissions(shared + "/host", fs::perms::all);
-        const std::string run = "EINFUSE_CACHE_DIR=" + shared + " " + cli_path() +
+        const std::string run = "EINFUSE_CACHE_DIR=" + shared + " " + cli() +
                                 " run \"ij,jk->ik\" --dims i=3,j=4,k=5 --check >/dev/null 2>" + d + "/err.txt";
         CHECK(shell(run) == 0);
         const std::string err = slurp(d + "/err.txt");
@@ -140,7 +131,7 @@ TEST_CASE("run --input: a .npy claiming (2^30,) and sending 16 bytes fails fast 
     fs::create_directories(dir);
     const std::string bytes = npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1073741824,), }") +
                               std::string(16, '\x01');
-    const std::string run = "ulimit -v 1048576 && exec " + cli_path() + " run \"i->i\" --input 0=";
+    const std::string run = "ulimit -v 1048576 && exec " + cli() + " run \"i->i\" --input 0=";
     SUBCASE("a truncated regular file") {
         const std::string file = (dir / "short.npy").string();
         std::ofstream(file, std::ios::binary) << bytes;

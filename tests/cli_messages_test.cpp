@@ -2,6 +2,7 @@
 // not start is a clear error (exit 4), not "internal error (please report)"; control bytes of an
 // expression are escaped on stderr; EINFUSE_CACHE_DIR=OFF makes no folder ./OFF; and
 // `einfuse compile -o FILE` replaces FILE atomically, like run --output.
+#include "CliFiles.h"
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -14,19 +15,10 @@
 
 namespace {
 
+using test_files::slurp;
+using test_files::cli;
+
 namespace fs = std::filesystem;
-
-std::string cli() {
-    const char *env = std::getenv("EINFUSE_CLI");
-    return env ? env : EINFUSE_CLI;
-}
-
-std::string slurp(const fs::path &path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
 
 /** A scratch folder of this test process, removed at the end. */
 struct Scratch {

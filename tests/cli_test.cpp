@@ -1,4 +1,5 @@
 // The einfuse command's contract (BRIEF.md, "The CLI"): outputs and exit codes.
+#include "CliFiles.h"
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -13,28 +14,18 @@
 
 namespace {
 
+using test_files::cli;
+using test_files::slurp;
+
 struct Result {
     int code;
     std::string out, err;
 };
 
-std::string slurp(const std::string &path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-/** The binary under test: the build's, or $EINFUSE_CLI where the tests were carried elsewhere. */
-std::string cli_path() {
-    const char *env = std::getenv("EINFUSE_CLI");
-    return env ? env : EINFUSE_CLI;
-}
-
 /** Runs `einfuse ARGS` through the shell, capturing both streams and the exit code. */
 Result einfuse(const std::string &args) {
     std::string base = "/tmp/einfuse_cli_test_" + std::to_string(getpid());
-    std::string cmd = cli_path() + " " + args + " >" + base + ".out 2>" + base + ".err";
+    std::string cmd = cli() + " " + args + " >" + base + ".out 2>" + base + ".err";
     int status = std::system(cmd.c_str());
     Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(base + ".out"), slurp(base + ".err")};
     std::remove((base + ".out").c_str());

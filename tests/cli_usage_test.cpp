@@ -2,6 +2,7 @@
 // commands and options, repeated --dims and --shape, spaces in lists, usage errors as exit 1
 // (--repeat -1, --arch sm_9, --emit llvm --target cuda), compile --json, failures as one JSON
 // object on stdout with --json, and the disk cache bounded by EINFUSE_CACHE_MAX_BYTES.
+#include "CliFiles.h"
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -15,19 +16,10 @@
 
 namespace {
 
+using test_files::slurp;
+using test_files::cli;
+
 namespace fs = std::filesystem;
-
-std::string cli() {
-    const char *env = std::getenv("EINFUSE_CLI");
-    return env ? env : EINFUSE_CLI;
-}
-
-std::string slurp(const fs::path &path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
 
 /** A scratch folder of its own (mode 0700, as the disk cache wants), removed at the end. */
 struct Scratch {

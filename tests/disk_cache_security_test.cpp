@@ -2,6 +2,7 @@
 // (the old format's valid checksum, another folder's MAC, another key's entry), symlinks where
 // entries and temporaries go, /dev/zero and FIFOs as entries, folders and entries that others own
 // or may write, the folder's mode under umask 000, and eviction to EINFUSE_CACHE_MAX_BYTES.
+#include "CliFiles.h"
 #include "support/DiskCache.h"
 
 #include <doctest/doctest.h>
@@ -26,6 +27,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using test_files::slurp;
+
 struct TempFolder {
     fs::path path;
     TempFolder() {
@@ -39,13 +42,6 @@ struct TempFolder {
         fs::remove_all(path, ignored);
     }
 };
-
-std::string slurp(const fs::path &p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
 
 void put_u64(std::string &out, uint64_t v) {
     for (int i = 0; i < 8; ++i)
