@@ -12,6 +12,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <thread>
 
 #ifdef EINFUSE_HAVE_LLVM
 #include "backends/llvm/HostJit.h"
@@ -57,10 +58,12 @@ ir::Target target_of(const CompileOptions &options) {
         return ir::Target::gpu(90);
     }
 #ifdef EINFUSE_HAVE_LLVM
-    return llvm_backend::host_target();
+    ir::Target host = llvm_backend::host_target();
 #else
-    return ir::Target::host(0);
+    ir::Target host = ir::Target::host(0);
 #endif
+    host.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return host;
 }
 
 /** What the passes read: the target's facts and the user's choices. */
@@ -69,6 +72,7 @@ passes::LowerOptions lower_options_of(const CompileOptions &options) {
     o.target = target_of(options);
     o.allow_tf32 = options.allow_tf32;
     o.gemm = options.gemm;
+    o.threads = options.threads;
     return o;
 }
 
@@ -233,7 +237,7 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
 
     std::vector<double> times_us;
     if (host) {
-        if (!backend_->host) backend_->host = std::make_unique<HostExecutor>(plan(), options_.threads);
+        if (!backend_->host) backend_->host = std::make_unique<HostExecutor>(plan());
         auto run_all = [&] {
             for (const auto &k : plan().kernels) {
                 std::vector<const Tensor *> params;

@@ -16,23 +16,15 @@ namespace einfuse {
 
 #ifdef EINFUSE_HAVE_LLVM
 
-/** Iterations of a loop nest a part must run before another thread pays for itself. */
-constexpr double kMinIterationsPerPart = 32 * 1024;
-
 struct HostExecutor::Impl {
     std::unique_ptr<llvm_backend::HostModule> module;
-    int threads;
-    bool all_cores; // the caller left the count to us
     std::set<std::string> packed_gemm; // kernels compiled as the packed GEMM: they split batch x M
 };
 
-HostExecutor::HostExecutor(const passes::Plan &plan, int threads) : impl_(std::make_unique<Impl>()) {
+HostExecutor::HostExecutor(const passes::Plan &plan) : impl_(std::make_unique<Impl>()) {
     impl_->module = llvm_backend::HostModule::compile(plan.kernels);
     for (const auto &k : plan.kernels)
         if (k.gemm && k.gemm->host_packed) impl_->packed_gemm.insert(k.name); // as the passes chose
-    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    impl_->threads = threads > 0 ? threads : static_cast<int>(cores);
-    impl_->all_cores = threads <= 0;
 }
 
 HostExecutor::~HostExecutor() = default;
@@ -44,11 +36,8 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     for (const Tensor *t : tensors) data.push_back(const_cast<void *>(t->data()));
     auto fn = impl_->module->function(k.name);
 
-    // The outermost parallel loop is split into one contiguous range per part; every element
-    // is computed by the same code whatever the split, so results do not depend on the count.
-    // With the default thread count, a call with fewer than kMinIterationsPerPart iterations of
-    // the whole loop nest per part takes fewer parts: waking a worker costs ~10 us. A count the
-    // caller asked for is used as given.
+    // The outermost parallel loop is split into one contiguous range per part, as the plan's
+    // k.host_split says (passes/HostSplit); results do not depend on the count.
     if (impl_->packed_gemm.count(k.name)) {
         // A variable the kernel reads but no GEMM group holds was planned with size 1: the
         // packed GEMM reads it at 0. (Variables the kernel does not use may have any size.)
@@ -65,11 +54,12 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     }
     // A packed GEMM splits its rows (batch points x M) instead, in whole micro-tile strips.
     int64_t n = impl_->packed_gemm.count(k.name) ? llvm_backend::gemm_parallel_extent(k, args.extents) : args.outer_extent;
-    int64_t parts64 = std::min<int64_t>(impl_->threads, std::max<int64_t>(n, 1));
-    if (impl_->all_cores) {
+    const ir::HostSplit split = k.host_split.value_or(ir::HostSplit{});
+    int64_t parts64 = std::min<int64_t>(split.threads, std::max<int64_t>(n, 1));
+    if (split.fewer_when_small) {
         double iterations = 1;
         for (int64_t e : args.extents) iterations *= static_cast<double>(std::max<int64_t>(e, 1));
-        parts64 = std::min<int64_t>(parts64, static_cast<int64_t>(iterations / kMinIterationsPerPart) + 1);
+        parts64 = std::min<int64_t>(parts64, static_cast<int64_t>(iterations / static_cast<double>(split.min_iterations_per_part)) + 1);
     }
     int parts = static_cast<int>(parts64);
     ThreadPool::shared().run(parts, [&](int p) {
@@ -80,7 +70,7 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
 #else
 
 struct HostExecutor::Impl {};
-HostExecutor::HostExecutor(const passes::Plan &, int) {
+HostExecutor::HostExecutor(const passes::Plan &) {
     throw TargetError("the host backend is not part of this build (configured with EINFUSE_ENABLE_LLVM=OFF)");
 }
 HostExecutor::~HostExecutor() = default;

@@ -8,10 +8,11 @@ class HostExecutor {
 public:
     /** JIT-compiles every kernel of the plan; throws TargetError when LLVM fails or when the
      * host backend was not built. */
-    HostExecutor(const passes::Plan &plan, int threads);
+    explicit HostExecutor(const passes::Plan &plan);
     ~HostExecutor();
 
-    /** Runs the plan once over `tensors` (the kernel's params, output last). */
+    /** Runs the plan once over `tensors` (the kernel's params, output last), split across threads
+     * as k.host_split says. */
     void run(const ir::Kernel &k, const std::vector<const Tensor *> &tensors, const ir::Extents &extents) const;
 
 private:

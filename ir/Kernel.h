@@ -48,6 +48,17 @@ struct Tiling {
     std::shared_ptr<const Kernel> combine; // null: not split (the loop does more than accumulate)
 };
 
+/** Host only: how the executor splits the kernel's outermost parallel loop (a packed GEMM: its
+ * rows, in whole micro-tile strips) across worker threads, as passes/HostSplit decided:
+ * parts = min(threads, the loop's trip count), and with fewer_when_small also at most
+ * (iterations of the whole nest) / min_iterations_per_part + 1, as waking a worker costs ~10 us.
+ * Every element is computed by the same code whatever the split. */
+struct HostSplit {
+    int threads = 1;
+    bool fewer_when_small = false;
+    int64_t min_iterations_per_part = 32 * 1024;
+};
+
 struct Kernel {
     std::string name;                    // a C identifier, unique per program
     std::string comment;                 // the statement it computes, in the user's words
@@ -62,6 +73,7 @@ struct Kernel {
     std::optional<Tiling> tiling;        // GPU only: the tiled (and split) broadcast-reduce variant
     std::optional<Gemm> gemm;            // the GEMM strategy's matrix product
     std::vector<LaunchVariant> launch;   // GPU only: its variants, guards and launch rules, in priority order
+    std::optional<HostSplit> host_split; // host only: its split across threads
 
     int param_index(const std::string &tensor) const; // -1 when absent
     int var_index(const std::string &var) const;      // -1 when absent

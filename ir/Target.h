@@ -27,6 +27,7 @@ struct Target {
     // The host CPU (kind Host).
     int vector_bits = 0; // the widest vector register used: 512 AVX-512, 256 AVX2, 128 SSE; 0: none
     std::string cpu;     // the CPU's name as LLVM knows it ("sapphirerapids"), when known
+    int cores = 1;       // hardware threads the executor may use
     std::string source;  // where the facts came from, for the plan: "the device NVIDIA H200", "the table"
 
     /** The table's row for `sm` (the nearest known architecture at or below it; sm_75 below):

@@ -5,6 +5,7 @@
 #include "passes/ContractionOrder.h"
 #include "passes/FuseProducers.h"
 #include "passes/GpuLaunchRules.h"
+#include "passes/HostSplit.h"
 #include "passes/PassManager.h"
 #include "passes/Simplify.h"
 
@@ -51,6 +52,8 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
         k = pm.run("refine", [&] { return refine(std::move(k), ctx); });
         if (options.target.is_gpu())
             k = pm.run("gpu_launch_rules", [&] { return gpu_launch_rules(std::move(k), options.target); });
+        else
+            k.host_split = plan_host_split(options);
         plan.kernels.push_back(std::move(k));
     }
     return plan;
@@ -63,6 +66,7 @@ std::string Plan::explain() const {
         out += "kernel " + k.name + ": " + std::string(ir::strategy_name(k.strategy)) +
                (k.strategy_detail.empty() ? "" : " (" + k.strategy_detail + ")") + "\n";
         out += "  computes: " + k.comment + "\n";
+        if (k.host_split) out += "  runs on: " + describe(*k.host_split) + "\n";
         out += "  not chosen:\n";
         for (const auto &r : k.rejected) out += "    " + r + "\n";
         out += "  loop nest:\n" + ir::to_string(k.body, 2);

@@ -33,6 +33,7 @@ struct LowerOptions {
     ir::Target target = ir::Target::host(256);
     bool allow_tf32 = false; // f32 GEMMs may round their inputs to tf32 (tensor cores; about 3 digits)
     GemmRunner gemm = GemmRunner::Auto;
+    int threads = 0; // host worker threads (--threads); 0: the target's cores, fewer for small calls
 
     static LowerOptions for_device(Device device);
 };

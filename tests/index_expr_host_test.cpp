@@ -45,7 +45,7 @@ double run_against_reference(const ir::Program &p, const ir::Extents &sizes, Ten
     const ir::Kernel &k = plan.kernels.front();
     if (rejected) *rejected = k.rejected;
     Tensor out(p.outputs[0].dtype, {sizes.at("i")});
-    HostExecutor(plan, 2).run(k, {&x, &w, &out}, sizes);
+    HostExecutor(plan).run(k, {&x, &w, &out}, sizes);
     Tensor want = ir::evaluate_reference(p, {&x, &w}, sizes).front();
     return ir::max_relative_error(out, want);
 }
@@ -89,7 +89,7 @@ TEST_CASE("host: an affine read that would leave its tensor is refused before th
     Tensor x = random_tensor(DType::F64, {9}), w = random_tensor(DType::F64, {3}); // needs 10
     passes::Plan plan = passes::lower(p, sizes, passes::Device::Host);
     Tensor out(DType::F64, {8});
-    CHECK_THROWS_WITH_AS(HostExecutor(plan, 1).run(plan.kernels.front(), {&x, &w, &out}, sizes),
+    CHECK_THROWS_WITH_AS(HostExecutor(plan).run(plan.kernels.front(), {&x, &w, &out}, sizes),
                          "x's index i + r reaches 9 in dimension 0 of size 9", UserError);
     CHECK_THROWS_AS(ir::evaluate_reference(p, {&x, &w}, sizes), UserError);
 }
