@@ -5,6 +5,7 @@
 #include "passes/ContractionOrder.h"
 #include "passes/FuseProducers.h"
 #include "passes/GpuLaunchRules.h"
+#include "passes/HostVectors.h"
 #include "passes/PassManager.h"
 #include "passes/Simplify.h"
 
@@ -25,6 +26,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
     PassManager pm; // EINFUSE_PRINT_AFTER, EINFUSE_DEBUG=2, EINFUSE_TIME_PASSES
     pm.run("verify", [&] { ir::verify(input); return input; });
     Plan plan;
+    plan.target = options.target;
     ir::Program simple = pm.run("simplify", [&] { return simplify(input); });
     ir::Program fused = pm.run("fuse_producers", [&] { return fuse_producers(simple, plan.notes); });
     plan.program = pm.run("order_contractions", [&] { return order_contractions(fused, sizes, plan.notes); });
@@ -38,6 +40,8 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
         k = pm.run("refine", [&] { return refine(std::move(k), ctx); });
         if (options.target.is_gpu())
             k = pm.run("gpu_launch_rules", [&] { return gpu_launch_rules(std::move(k), options.target); });
+        else
+            k = pm.run("host_vectors", [&] { return choose_host_vectors(std::move(k), options.target); });
         plan.kernels.push_back(std::move(k));
     }
     return plan;
@@ -50,6 +54,7 @@ std::string Plan::explain() const {
         out += "kernel " + k.name + ": " + std::string(ir::strategy_name(k.strategy)) +
                (k.strategy_detail.empty() ? "" : " (" + k.strategy_detail + ")") + "\n";
         out += "  computes: " + k.comment + "\n";
+        if (k.host_vectors) out += "  host vectors: " + describe_host_vectors(*k.host_vectors, target) + "\n";
         out += "  not chosen:\n";
         for (const auto &r : k.rejected) out += "    " + r + "\n";
         out += "  loop nest:\n" + ir::to_string(k.body, 2);

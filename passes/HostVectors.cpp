@@ -1,0 +1,54 @@
+#include "passes/HostVectors.h"
+
+#include <algorithm>
+
+namespace einfuse::passes {
+
+namespace {
+
+/** Why gathers are off for the kernels LLVM vectorises itself. "bij,bjk->bik" at D=3 across
+ * batch elements is a stride-9 access: LLVM forms interleaved groups only up to 8 members, so it
+ * chose a masked gather per element instead (46 gathers and 10 scatters at D=3 with AVX-512,
+ * 239 gathers at D=4 on an AMD EPYC, where they ran at 12-16% of the copy bandwidth). Without
+ * them it loads whole vectors: interleaved groups (D=2) or a batch element's rows (SLP), the same
+ * bytes at the memory limit on every CPU, so the choice needs no measurement. */
+const char *kNoGathers = "masked gathers and scatters off: each batch element's slice is contiguous, loaded as whole "
+                         "vectors and rearranged with shuffles, whatever this CPU's gathers cost";
+
+} // namespace
+
+ir::Kernel choose_host_vectors(ir::Kernel k, const ir::Target &target) {
+    if (target.is_gpu()) return k;
+    ir::HostVectors v;
+    v.bits = target.vector_bits >= 128 ? target.vector_bits : 0;
+    v.narrowed_isa = !target.narrowed_by.empty();
+    if (k.gemm && k.gemm->host_packed) {
+        v.bits = k.gemm->host_vector_bits;
+        v.why = "the packed GEMM's micro-kernel width";
+    } else if (v.bits == 0) {
+        v.why = "this CPU has no vector registers einfuse uses";
+    } else if (k.strategy == ir::Strategy::Unrolled || k.strategy == ir::Strategy::Elementwise) {
+        v.no_gathers = true;
+        if (k.strategy == ir::Strategy::Unrolled && v.bits > kUnrolledVectorBits) {
+            v.bits = kUnrolledVectorBits;
+            v.why = "the memory limit needs no wider vectors; ";
+        }
+        v.why += kNoGathers;
+    } else {
+        v.why = "lanes across the outer parallel loop, each lane's reduction in serial order; reads that vary "
+                "across lanes are gathered";
+    }
+    if (v.narrowed_isa) v.why += "; " + target.narrowed_by + " keeps the code to " + std::to_string(target.vector_bits) +
+                                 "-bit instructions";
+    k.host_vectors = std::move(v);
+    return k;
+}
+
+std::string describe_host_vectors(const ir::HostVectors &v, const ir::Target &target) {
+    std::string cpu = "CPU" + (target.cpu.empty() ? std::string() : " " + target.cpu) + ": " +
+                      std::to_string(target.cpu_vector_bits) + "-bit";
+    std::string width = v.bits ? std::to_string(v.bits) + "-bit vectors" : "scalar";
+    return width + " (" + cpu + "), " + v.why;
+}
+
+} // namespace einfuse::passes
