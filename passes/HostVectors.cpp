@@ -1,5 +1,7 @@
 #include "passes/HostVectors.h"
 
+#include "ir/Walk.h"
+
 #include <algorithm>
 
 namespace einfuse::passes {
@@ -15,6 +17,29 @@ namespace {
 const char *kNoGathers = "masked gathers and scatters off: each batch element's slice is contiguous, loaded as whole "
                          "vectors and rearranged with shuffles, whatever this CPU's gathers cost";
 
+/** The fixed length of the output's rows (its innermost index, when that loop is unrolled) if a
+ * row fills a vector of `bits`; 0 otherwise. "bij,bjk->bik": k's extent, 8 at D=8 (8 f32 lanes
+ * at 256 bits): LLVM then vectorises along the rows, B's rows loaded whole and A's elements
+ * broadcast, and never considers a gather; turning gathers off there changes its cost model
+ * (LLVM 19 then leaves the rows to the SLP vectoriser, which builds them from scalars), so it
+ * is done only for shorter rows, where LLVM vectorises across batch elements. */
+int64_t full_rows(const ir::Kernel &k, int bits) {
+    if (k.num_inputs >= static_cast<int>(k.params.size())) return 0;
+    const ir::TensorInfo &out = k.params[k.num_inputs];
+    std::size_t widest = 1;
+    for (const auto &t : k.params) widest = std::max(widest, dtype_size(t.dtype));
+    std::string row_var;
+    ir::for_each_tensor_var_use(k.body, [&](const std::string &t, const std::vector<std::string> &vars) {
+        if (t == out.name && !vars.empty()) row_var = vars.back();
+    });
+    int64_t row = 0;
+    ir::for_each_loop(k.body, [&](const ir::For &f) {
+        if (f.var == row_var && f.loop_kind == ir::LoopKind::Unrolled) row = f.fixed_extent;
+    });
+    int64_t lanes = bits / (8 * static_cast<int64_t>(widest));
+    return row >= lanes ? row : 0;
+}
+
 } // namespace
 
 ir::Kernel choose_host_vectors(ir::Kernel k, const ir::Target &target) {
@@ -28,12 +53,15 @@ ir::Kernel choose_host_vectors(ir::Kernel k, const ir::Target &target) {
     } else if (v.bits == 0) {
         v.why = "this CPU has no vector registers einfuse uses";
     } else if (k.strategy == ir::Strategy::Unrolled || k.strategy == ir::Strategy::Elementwise) {
-        v.no_gathers = true;
         if (k.strategy == ir::Strategy::Unrolled && v.bits > kUnrolledVectorBits) {
             v.bits = kUnrolledVectorBits;
             v.why = "the memory limit needs no wider vectors; ";
         }
-        v.why += kNoGathers;
+        int64_t row = k.strategy == ir::Strategy::Unrolled ? full_rows(k, v.bits) : 0;
+        v.no_gathers = row == 0;
+        v.why += row ? "the output's rows of " + std::to_string(row) +
+                           " fill whole vectors: vectorised along them with whole-vector loads, no gathers needed"
+                     : kNoGathers;
     } else {
         v.why = "lanes across the outer parallel loop, each lane's reduction in serial order; reads that vary "
                 "across lanes are gathered";

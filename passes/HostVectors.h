@@ -16,7 +16,8 @@ constexpr int kUnrolledVectorBits = 256;
  *   unrolled, elementwise: LLVM's vectorisers choose the loads; gathers and scatters are off, so a
  *     batch element's slice is loaded as whole vectors and rearranged with shuffles (interleaved
  *     groups) or SLP row vectors, whatever the CPU's gather speed; unrolled at most
- *     kUnrolledVectorBits wide;
+ *     kUnrolledVectorBits wide; an unrolled kernel whose output rows fill a vector (D >= 8 in f32)
+ *     is vectorised along its rows and keeps LLVM's default cost model (no gather arises there);
  *   broadcast-reduce (and a GEMM's loop nest): lanes across the parallel loop at the target's
  *     width; reads that vary across lanes are gathered on purpose;
  *   packed GEMM: the micro-kernel's width (ir::Gemm::host_vector_bits).
