@@ -19,7 +19,7 @@ const char *kNoGathers = "masked gathers and scatters off: each batch element's 
 
 /** The fixed length of the output's rows (its innermost index, when that loop is unrolled) if a
  * row fills a vector of `bits`; 0 otherwise. "bij,bjk->bik": k's extent, 8 at D=8 (8 f32 lanes
- * at 256 bits): LLVM then vectorises along the rows, B's rows loaded whole and A's elements
+ * at 256 bits; rows of at least 8): LLVM then vectorises along the rows, B's rows loaded whole and A's elements
  * broadcast, and never considers a gather; turning gathers off there changes its cost model
  * (LLVM 19 then leaves the rows to the SLP vectoriser, which builds them from scalars), so it
  * is done only for shorter rows, where LLVM vectorises across batch elements. */
@@ -36,8 +36,10 @@ int64_t full_rows(const ir::Kernel &k, int bits) {
     ir::for_each_loop(k.body, [&](const ir::For &f) {
         if (f.var == row_var && f.loop_kind == ir::LoopKind::Unrolled) row = f.fixed_extent;
     });
+    // Rows shorter than 8 are unrolled away before the loop vectoriser runs (f64 at D=4 fills a
+    // 256-bit vector, yet LLVM gathered across batch elements), so they count as short.
     int64_t lanes = bits / (8 * static_cast<int64_t>(widest));
-    return row >= lanes ? row : 0;
+    return row >= std::max<int64_t>(lanes, 8) ? row : 0;
 }
 
 } // namespace

@@ -14,16 +14,16 @@ using namespace einfuse;
 
 namespace {
 
-ir::Program einsum_ir(const char *spec) {
+ir::Program einsum_ir(const char *spec, DType t = DType::F32) {
     auto ast = frontend::parse_einsum(spec);
     return frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)),
-                                    std::vector<DType>(ast.operands.size(), DType::F32));
+                                    std::vector<DType>(ast.operands.size(), t));
 }
 
-passes::Plan plan_for(const ir::Target &target, int d) {
+passes::Plan plan_for(const ir::Target &target, int d, DType t = DType::F32) {
     passes::LowerOptions o;
     o.target = target;
-    return passes::lower(einsum_ir("bij,bjk->bik"), {{"b", 100000}, {"i", d}, {"j", d}, {"k", d}}, o);
+    return passes::lower(einsum_ir("bij,bjk->bik", t), {{"b", 100000}, {"i", d}, {"j", d}, {"k", d}}, o);
 }
 
 /** Calls of llvm.masked.gather / llvm.masked.scatter in the module's text (declarations aside). */
@@ -44,19 +44,22 @@ TEST_CASE("host vectors: unrolled bij,bjk->bik at D=2..8 has no gathers or scatt
     for (const char *cpu : kCpus) {
         ir::Target target = llvm_backend::cpu_target(cpu);
         CHECK(target.vector_bits == (std::string(cpu) == "haswell" || std::string(cpu) == "znver3" ? 256 : 512));
-        for (int d = 2; d <= 8; ++d) {
-            CAPTURE(cpu);
-            CAPTURE(d);
-            passes::Plan plan = plan_for(target, d);
-            const ir::Kernel &k = plan.kernels.at(0);
-            CHECK(k.strategy == ir::Strategy::Unrolled);
-            REQUIRE(k.host_vectors.has_value());
-            CHECK(k.host_vectors->no_gathers == (d < 8)); // D=8: rows of 8 fill a 256-bit vector
-            CHECK(k.host_vectors->bits == 256);
-            std::string ir = llvm_backend::emit_llvm_ir(plan.kernels, target);
-            CHECK(ir.find("\"target-cpu\"=\"" + std::string(cpu) + "\"") != std::string::npos);
-            CHECK(calls(ir, "gather") == 0);
-            CHECK(calls(ir, "scatter") == 0);
+        for (DType type : {DType::F32, DType::F64}) {
+            for (int d = 2; d <= 8; ++d) {
+                CAPTURE(cpu);
+                CAPTURE(dtype_name(type));
+                CAPTURE(d);
+                passes::Plan plan = plan_for(target, d, type);
+                const ir::Kernel &k = plan.kernels.at(0);
+                CHECK(k.strategy == ir::Strategy::Unrolled);
+                REQUIRE(k.host_vectors.has_value());
+                CHECK(k.host_vectors->no_gathers == (d < 8)); // rows of 8 are vectorised along themselves
+                CHECK(k.host_vectors->bits == 256);
+                std::string ir = llvm_backend::emit_llvm_ir(plan.kernels, target);
+                CHECK(ir.find("\"target-cpu\"=\"" + std::string(cpu) + "\"") != std::string::npos);
+                CHECK(calls(ir, "gather") == 0);
+                CHECK(calls(ir, "scatter") == 0);
+            }
         }
     }
 }
