@@ -168,7 +168,7 @@ def main():
                 sys.stdout.flush()
 
         if not args.skip_gauss:
-            gauss(cli, exe, rng, thread_counts, reps, np_reps, record)
+            gauss(cols, exe, rng, thread_counts, reps, np_reps, args.rounds, record)
             print()
             plan, cold, warm = compile_times(cli, os.path.join(tmp, "cache"))
             print(f"Compile time (whole `einfuse run` process on bij,bjk->bik D=3 B=64, median of 7): plan only {plan:.0f} ms, "
@@ -191,24 +191,37 @@ def bmm_header(cols, args):
     print("| --- " * (6 + len(cols) + (0 if args.no_numpy else 2)) + "|")
 
 
-def gauss(cli, exe, rng, thread_counts, reps, np_reps, record):
+def gauss(cols, exe, rng, thread_counts, reps, np_reps, rounds, record):
     print()
     n = GAUSS_N
-    print(f"Gaussian kernel sum out[i] = sum[j](exp(-sum[d]((x[i,d]-y[j,d])^2)) * w[j]), D=3, N=M={n}, fp32: ms")
-    print("| threads | einfuse ms | g++ -O3 -fopenmp ms | numpy broadcast ms | numpy / einfuse |")
-    print("| --- | --- | --- | --- | --- |")
+    print(f"Gaussian kernel sum out[i] = sum[j](exp(-sum[d]((x[i,d]-y[j,d])^2)) * w[j]), D=3, N=M={n}, fp32: ms "
+          f"(medians over {rounds} alternating round(s))")
+    names = " | ".join(f"{name} ms" for name, _, _ in cols)
+    main_name = [name for name, _, _ in cols if not name.endswith(" 256")][-1]
+    print(f"| threads | {names} | g++ -O3 -fopenmp ms | numpy broadcast ms | numpy / {main_name} |")
+    print("| --- " * (4 + len(cols)) + "|")
     expr = "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])"
-    einfuse_check(cli, expr, {"i": 1000 + 3, "j": 997, "d": 3})
+    for _, c, env in cols:
+        einfuse_check(c, expr, {"i": 1000 + 3, "j": 997, "d": 3}, env)
     x = rng.standard_normal((n, 3), dtype=np.float32)
     y = rng.standard_normal((n, 3), dtype=np.float32)
     w = rng.standard_normal(n, dtype=np.float32)
     np_gauss = median_s(lambda: (np.exp(-((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)) * w[None, :]).sum(1),
                         np_reps) * 1e3
     for t in thread_counts:
-        ef_us, _ = einfuse_run(cli, expr, {"i": n, "j": n, "d": 3}, t, reps)
-        gpp_us = baseline_us(exe, "gauss", n, n, t, reps)
-        record(case="gauss", n=n, threads=t, us=ef_us, gpp_us=gpp_us, numpy_ms=np_gauss)
-        print(f"| {t} | {ef_us / 1e3:.2f} | {gpp_us / 1e3:.2f} | {np_gauss:.1f} | {np_gauss / (ef_us / 1e3):.0f}x |")
+        times = {"g++": []}
+        for _ in range(rounds):
+            times["g++"].append(baseline_us(exe, "gauss", n, n, t, reps))
+            for name, c, env in cols:
+                times.setdefault(name, []).append(einfuse_run(c, expr, {"i": n, "j": n, "d": 3}, t, reps, env)[0])
+        med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+        row = f"| {t} |"
+        for name, _, _ in cols:
+            row += f" {med[name] / 1e3:.2f} |"
+            record(case="gauss", n=n, threads=t, einfuse=name, us=med[name], gpp_us=med["g++"], numpy_ms=np_gauss,
+                   rounds=[round(x, 1) for x in times[name]])
+        last = med[main_name]
+        print(row + f" {med['g++'] / 1e3:.2f} | {np_gauss:.1f} | {np_gauss / (last / 1e3):.0f}x |")
 
 
 def compile_times(cli, cache_dir):
