@@ -471,10 +471,10 @@ HostTarget kernel_target(const ir::Kernel &k, const HostTarget &cpu) {
 void add_target_attributes(llvm::Function *f, const HostTarget &target) {
     if (!target.cpu.empty()) f->addFnAttr("target-cpu", target.cpu);
     if (!target.features.empty()) f->addFnAttr("target-features", target.features);
-    if (target.prefer_bits > 0) {
-        f->addFnAttr("prefer-vector-width", std::to_string(target.prefer_bits));
-        f->addFnAttr("min-legal-vector-width", std::to_string(target.prefer_bits));
-    }
+    // Only the vectorisers' preference: "min-legal-vector-width" stays unset (any width legal), so
+    // vectors wider than the preference that LLVM forms anyway keep their registers (D=2's
+    // interleaved group of 16 floats: one zmm shuffle sequence, not two ymm ones).
+    if (target.prefer_bits > 0) f->addFnAttr("prefer-vector-width", std::to_string(target.prefer_bits));
 }
 
 void emit_kernel(const ir::Kernel &k, const HostTarget &cpu, llvm::Module &m) {

@@ -28,9 +28,8 @@ struct HostTarget {
  * InternalError when the kernel was planned wider than this CPU. */
 HostTarget kernel_target(const ir::Kernel &k, const HostTarget &cpu);
 
-/** "target-cpu", "target-features" and, with prefer_bits, "prefer-vector-width" and
- * "min-legal-vector-width" (without the latter LLVM splits explicit 512-bit vectors on CPUs it
- * tunes for 256). */
+/** "target-cpu", "target-features" and, with prefer_bits, "prefer-vector-width" (what LLVM's
+ * vectorisers aim for; explicit wider vectors stay legal). */
 void add_target_attributes(llvm::Function *f, const HostTarget &target);
 
 /** Adds `k` to `m` as
