@@ -398,8 +398,10 @@ class KernelPrinter {
 
     /** for (v = lo; v + L <= hi; v += L) body with var = <v, v+1, ..., v+L-1>; returns where the
      * scalar tail starts. "out[i] = sum[j](exp(-sum[d](..)) * w[j])" at L=16: 16 values of i
-     * per iteration, x[i,d] gathered once per j loop (LICM hoists it), y[j,d] and w[j] loaded
-     * once and broadcast, 16 accumulators in one register. L: the host's vector width. */
+     * per iteration, y[j,d] and w[j] loaded once and broadcast, 16 accumulators in one
+     * register; x[i,d] is gathered at every (j, d) step (d's trip count is known only at run
+     * time, so nothing hoists the gather out of the j loop). L: the kernel's planned width
+     * (ir::HostVectors). */
     Value *print_lane_loop(const ir::For &f, Value *lo, Value *hi) {
         int widest = 4;
         for (const auto &t : k_.params) widest = std::max(widest, static_cast<int>(dtype_size(t.dtype)));
