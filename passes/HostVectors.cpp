@@ -61,9 +61,13 @@ ir::Kernel choose_host_vectors(ir::Kernel k, const ir::Target &target) {
         }
         int64_t row = k.strategy == ir::Strategy::Unrolled ? full_rows(k, v.bits) : 0;
         v.no_gathers = row == 0;
-        v.why += row ? "the output's rows of " + std::to_string(row) +
-                           " fill whole vectors: vectorised along them with whole-vector loads, no gathers needed"
-                     : kNoGathers;
+        if (row)
+            v.why += "the output's rows of " + std::to_string(row) +
+                     " fill whole vectors: vectorised along them with whole-vector loads, no gathers needed";
+        else
+            v.why += k.strategy == ir::Strategy::Unrolled
+                         ? kNoGathers
+                         : "masked gathers and scatters off: strided reads stay scalar, contiguous ones whole vectors";
     } else {
         v.why = "lanes across the outer parallel loop, each lane's reduction in serial order; reads that vary "
                 "across lanes are gathered";
