@@ -111,6 +111,9 @@ int main(int argc, char **argv) {
         case 2: us = bmm<2>(arg(3), reps); break;
         case 3: us = bmm<3>(arg(3), reps); break;
         case 4: us = bmm<4>(arg(3), reps); break;
+        case 5: us = bmm<5>(arg(3), reps); break;
+        case 6: us = bmm<6>(arg(3), reps); break;
+        case 7: us = bmm<7>(arg(3), reps); break;
         case 8: us = bmm<8>(arg(3), reps); break;
         case 16: us = bmm<16>(arg(3), reps); break;
         default: return 1;

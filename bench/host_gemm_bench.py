@@ -33,10 +33,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 NUMPY_CHILD = r"""
 import sys, time, numpy as np
-n, reps = int(sys.argv[1]), int(sys.argv[2])
+n, reps, dtype = int(sys.argv[1]), int(sys.argv[2]), np.dtype(sys.argv[3])
 rng = np.random.default_rng(1)
-a = rng.standard_normal((n, n), dtype=np.float32)
-b = rng.standard_normal((n, n), dtype=np.float32)
+a = rng.standard_normal((n, n), dtype=dtype)
+b = rng.standard_normal((n, n), dtype=dtype)
 a @ b
 ts = []
 for _ in range(reps):
@@ -46,18 +46,22 @@ print(sorted(ts)[len(ts) // 2] * 1e6, ';'.join(blas))
 """
 
 
-def numpy_us(n, threads, reps, openblas):
+def numpy_us(n, threads, reps, openblas, dtype="float32"):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    # OpenBLAS with its own kernels for this CPU: some machines pin it to its Haswell kernels through
+    # these two (issue 16). Unset here only, in the OpenBLAS run, never in tests or CI.
+    env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("OPENBLAS_L2_SIZE", None)
     if openblas:
         env["LD_LIBRARY_PATH"] = openblas + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
-    out = subprocess.run(["/usr/bin/python3", "-c", NUMPY_CHILD, str(n), str(reps)], env=env, check=True,
+    out = subprocess.run(["/usr/bin/python3", "-c", NUMPY_CHILD, str(n), str(reps), dtype], env=env, check=True,
                          capture_output=True, text=True).stdout.split()
     return float(out[0]), out[1] if len(out) > 1 else "?"
 
 
-def einfuse_us(cli, n, threads, reps):
+def einfuse_us(cli, n, threads, reps, dtype="float32"):
     cmd = [cli, "run", "ij,jk->ik", "--dims", f"i={n},j={n},k={n}", "--repeat", str(reps), "--threads", str(threads),
-           "--json"]
+           "--dtype", {"float32": "f32", "float64": "f64"}[dtype], "--json"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"einfuse failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr}")
@@ -76,17 +80,17 @@ def crossover_us(exe, spec, dims, mode, reps):
     return d["median_us"], d["strategy"]
 
 
-def gemm_vs_numpy(cli, openblas, rounds, reps):
-    print("## fp32 ij,jk->ik: einfuse packed GEMM vs numpy matmul\n")
+def gemm_vs_numpy(cli, openblas, rounds, reps, dtype="float32", sizes=(1024, 2048), thread_counts=(1, 2)):
+    print(f"## {dtype} ij,jk->ik: einfuse packed GEMM vs numpy matmul\n")
     print("| size | threads | einfuse GFLOP/s | numpy GFLOP/s | einfuse / numpy |")
     print("| --- | --- | --- | --- | --- |")
     blas_seen = set()
-    for n in (1024, 2048):
-        for threads in (1, 2):
+    for n in sizes:
+        for threads in thread_counts:
             ef, np_ = [], []
             for _ in range(rounds):
-                ef.append(einfuse_us(cli, n, threads, reps))
-                us, blas = numpy_us(n, threads, reps, openblas)
+                ef.append(einfuse_us(cli, n, threads, reps, dtype))
+                us, blas = numpy_us(n, threads, reps, openblas, dtype)
                 np_.append(us)
                 blas_seen.add(blas)
             flop = 2.0 * n ** 3
@@ -122,6 +126,9 @@ def main():
     ap.add_argument("--openblas", default="/usr/lib/x86_64-linux-gnu/openblas-pthread")
     ap.add_argument("--quick", action="store_true", help="fewer rounds and repetitions")
     ap.add_argument("--only", choices=["numpy", "sweep"], help="run one part")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="of the numpy comparison")
+    ap.add_argument("--sizes", default="1024,2048")
+    ap.add_argument("--threads", default="1,2")
     args = ap.parse_args()
     cli = os.path.join(args.build, "tools", "einfuse")
     exe = os.path.join(args.build, "bench", "host_gemm_crossover")
@@ -129,7 +136,8 @@ def main():
     rounds, reps = (1, 3) if args.quick else (3, 5)
     print(f"# host GEMM benchmark; load average at start {os.getloadavg()[0]:.2f}\n")
     if args.only != "sweep":
-        gemm_vs_numpy(cli, openblas, rounds, reps)
+        gemm_vs_numpy(cli, openblas, rounds, reps, args.dtype, tuple(map(int, args.sizes.split(","))),
+                      tuple(map(int, args.threads.split(","))))
     if args.only != "numpy":
         sweep(exe, reps)
     print(f"\n# load average at the end: {os.getloadavg()[0]:.2f} (other users of the 2 cores skew the timings)")

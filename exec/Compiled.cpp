@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <map>
@@ -58,7 +59,11 @@ ir::Target target_of(const CompileOptions &options) {
         return ir::Target::gpu(90);
     }
 #ifdef EINFUSE_HAVE_LLVM
+    // EINFUSE_HOST_VECTOR_BITS=256|128: plan and print as an AVX2 (SSE) machine would run the
+    // code, on a wider CPU; the plan says so (passes/HostVectors).
+    const char *limit = std::getenv("EINFUSE_HOST_VECTOR_BITS");
     ir::Target host = llvm_backend::host_target();
+    if (limit) host = host.narrowed(std::atoi(limit), "EINFUSE_HOST_VECTOR_BITS=" + std::string(limit));
 #else
     ir::Target host = ir::Target::host(0);
 #endif
@@ -330,7 +335,7 @@ std::string emit(const Compiled &compiled, std::string_view kind) {
     if (kind == "cu") return cuda_backend::emit_cuda(kernels, EINFUSE_VERSION);
     if (kind == "llvm") {
 #ifdef EINFUSE_HAVE_LLVM
-        return llvm_backend::emit_llvm_ir(kernels);
+        return llvm_backend::emit_llvm_ir(kernels, compiled.plan().target);
 #else
         throw TargetError("--emit llvm needs the host backend, which is not part of this build");
 #endif

@@ -59,6 +59,17 @@ struct HostSplit {
     int64_t min_iterations_per_part = 32 * 1024;
 };
 
+/** How the host backend vectorises a kernel (passes/HostVectors decides it per CPU; the LLVM
+ * backend prints it as function attributes). "bij,bjk->bik" at D=4 on an AVX-512 CPU: bits 256,
+ * no_gathers: LLVM loads each batch element's contiguous slice as whole vectors and rearranges
+ * it with shuffles (interleaved groups, or SLP rows) instead of masked gathers and scatters. */
+struct HostVectors {
+    int bits = 0;              // the widest vectors LLVM's vectorisers and the lane loops use
+    bool narrowed_isa = false; // the user narrowed the target: no instruction wider than bits either
+    bool no_gathers = false;   // masked gathers/scatters are not worth it: LLVM must not choose them
+    std::string why;           // for --emit plan
+};
+
 struct Kernel {
     std::string name;                    // a C identifier, unique per program
     std::string comment;                 // the statement it computes, in the user's words
@@ -72,6 +83,7 @@ struct Kernel {
     std::optional<Staging> staging;      // GPU only: a shared-memory staged variant, when it pays
     std::optional<Tiling> tiling;        // GPU only: the tiled (and split) broadcast-reduce variant
     std::optional<Gemm> gemm;            // the GEMM strategy's matrix product
+    std::optional<HostVectors> host_vectors; // host only: vector width and variant (passes/HostVectors)
     std::vector<LaunchVariant> launch;   // GPU only: its variants, guards and launch rules, in priority order
     std::optional<HostSplit> host_split; // host only: its split across threads
 

@@ -47,7 +47,16 @@ Target Target::gpu(int sm) {
 Target Target::host(int vector_bits, std::string cpu) {
     Target t;
     t.vector_bits = vector_bits;
+    t.cpu_vector_bits = vector_bits;
     t.cpu = std::move(cpu);
+    return t;
+}
+
+Target Target::narrowed(int bits, std::string who) const {
+    Target t = *this;
+    if (is_gpu() || bits >= vector_bits || (bits != 256 && bits != 128)) return t;
+    t.vector_bits = bits;
+    t.narrowed_by = std::move(who);
     return t;
 }
 
@@ -57,7 +66,8 @@ bool Target::has_tensor_cores(DType input) const {
 
 std::string Target::describe() const {
     if (!is_gpu())
-        return "host" + (cpu.empty() ? std::string() : " " + cpu) + ", " + std::to_string(vector_bits) + "-bit vectors";
+        return "host" + (cpu.empty() ? std::string() : " " + cpu) + ", " + std::to_string(vector_bits) + "-bit vectors" +
+               (narrowed_by.empty() ? "" : " (of " + std::to_string(cpu_vector_bits) + ": " + narrowed_by + ")");
     std::string types;
     for (DType d : tensor_core_types) types += (types.empty() ? "" : ", ") + std::string(d == DType::F32 ? "tf32" : dtype_name(d));
     return arch() + ", " + std::to_string(sm_count) + " SMs, " + std::to_string(shared_per_sm / 1024) +

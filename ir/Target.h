@@ -25,20 +25,27 @@ struct Target {
     int static_shared_per_block = 0; // bytes of static shared memory one block may declare
     std::vector<DType> tensor_core_types; // inputs of einfuse's tensor-core tiles (F32: as tf32)
     // The host CPU (kind Host).
-    int vector_bits = 0; // the widest vector register used: 512 AVX-512, 256 AVX2, 128 SSE; 0: none
-    std::string cpu;     // the CPU's name as LLVM knows it ("sapphirerapids"), when known
-    int cores = 1;       // hardware threads the executor may use
+    int vector_bits = 0;     // the widest vector register plans may use: 512 AVX-512, 256 AVX2, 128 SSE; 0: none
+    int cpu_vector_bits = 0; // the widest the CPU has (vector_bits unless the user narrowed it)
+    std::string cpu;         // the CPU's name as LLVM knows it ("sapphirerapids"), when known
+    std::string features;    // LLVM's feature list as detected ("+avx2,+avx512f,..."); empty: the CPU's defaults
+    std::string narrowed_by; // the user's limit on vector_bits, for the plan: "EINFUSE_HOST_VECTOR_BITS=256"
+    int cores = 1;           // hardware threads the executor may use
     std::string source;  // where the facts came from, for the plan: "the device NVIDIA H200", "the table"
 
     /** The table's row for `sm` (the nearest known architecture at or below it; sm_75 below):
      * sm_75, 80, 86, 89, 90, 100, 103, 120. */
     static Target gpu(int sm = 90);
     static Target host(int vector_bits, std::string cpu = {});
+    /** This host target with vector_bits lowered to `bits` (256 or 128) by `who`; unchanged when
+     * `bits` is not narrower. The code then uses no instruction wider than `bits` either. */
+    Target narrowed(int bits, std::string who) const;
 
     bool is_gpu() const { return kind == DeviceKind::Gpu; }
     std::string arch() const { return "sm_" + std::to_string(sm); } // "sm_90"
     bool has_tensor_cores(DType input) const;
-    /** One line for the plan: "sm_90, 132 SMs, 228 KiB shared memory per SM (the table)". */
+    /** One line for the plan: "sm_90, 132 SMs, 228 KiB shared memory per SM (the table)";
+     * "host rocketlake, 256-bit vectors (of 512: EINFUSE_HOST_VECTOR_BITS=256)". */
     std::string describe() const;
 };
 

@@ -6,6 +6,7 @@
 #include "passes/FuseProducers.h"
 #include "passes/GpuLaunchRules.h"
 #include "passes/HostSplit.h"
+#include "passes/HostVectors.h"
 #include "passes/PassManager.h"
 #include "passes/Simplify.h"
 
@@ -41,6 +42,7 @@ ir::Program prepare(const ir::Program &program, const ir::Extents &sizes, std::v
 Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOptions &options) {
     PassManager pm; // EINFUSE_PRINT_AFTER, EINFUSE_DEBUG=2, EINFUSE_TIME_PASSES
     Plan plan;
+    plan.target = options.target;
     plan.program = prepare(pm, input, sizes, plan.notes);
     const ir::Program &program = plan.program;
     for (std::size_t i = 0; i < program.definitions.size(); ++i) {
@@ -52,8 +54,10 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
         k = pm.run("refine", [&] { return refine(std::move(k), ctx); });
         if (options.target.is_gpu())
             k = pm.run("gpu_launch_rules", [&] { return gpu_launch_rules(std::move(k), options.target); });
-        else
+        else {
             k.host_split = plan_host_split(options);
+            k = pm.run("host_vectors", [&] { return choose_host_vectors(std::move(k), options.target); });
+        }
         plan.kernels.push_back(std::move(k));
     }
     return plan;
@@ -67,6 +71,7 @@ std::string Plan::explain() const {
                (k.strategy_detail.empty() ? "" : " (" + k.strategy_detail + ")") + "\n";
         out += "  computes: " + k.comment + "\n";
         if (k.host_split) out += "  runs on: " + describe(*k.host_split) + "\n";
+        if (k.host_vectors) out += "  host vectors: " + describe_host_vectors(*k.host_vectors, target) + "\n";
         out += "  not chosen:\n";
         for (const auto &r : k.rejected) out += "    " + r + "\n";
         out += "  loop nest:\n" + ir::to_string(k.body, 2);

@@ -10,6 +10,7 @@ struct Plan {
     ir::Program program;             // as lowered: after contraction order, with its temporaries
     std::vector<ir::Kernel> kernels; // in the order they run
     std::vector<std::string> notes;  // decisions about the whole program (contraction order)
+    ir::Target target;               // the machine it was planned for
     /** The text of --emit plan: each kernel, its strategy, its loop nest, and why the other
      * strategies were not chosen. */
     std::string explain() const;

@@ -60,8 +60,7 @@ class KernelPrinter {
 
     void add_attributes(llvm::Function *f) {
         f->addFnAttr(llvm::Attribute::NoUnwind);
-        if (!target_.cpu.empty()) f->addFnAttr("target-cpu", target_.cpu);
-        if (!target_.features.empty()) f->addFnAttr("target-features", target_.features);
+        add_target_attributes(f, target_);
     }
 
     /** A pointer argument that the function only reads and never keeps. */
@@ -399,8 +398,10 @@ class KernelPrinter {
 
     /** for (v = lo; v + L <= hi; v += L) body with var = <v, v+1, ..., v+L-1>; returns where the
      * scalar tail starts. "out[i] = sum[j](exp(-sum[d](..)) * w[j])" at L=16: 16 values of i
-     * per iteration, x[i,d] gathered once per j loop (LICM hoists it), y[j,d] and w[j] loaded
-     * once and broadcast, 16 accumulators in one register. L: the host's vector width. */
+     * per iteration, y[j,d] and w[j] loaded once and broadcast, 16 accumulators in one
+     * register; x[i,d] is gathered at every (j, d) step (d's trip count is known only at run
+     * time, so nothing hoists the gather out of the j loop). L: the kernel's planned width
+     * (ir::HostVectors). */
     Value *print_lane_loop(const ir::For &f, Value *lo, Value *hi) {
         int widest = 4;
         for (const auto &t : k_.params) widest = std::max(widest, static_cast<int>(dtype_size(t.dtype)));
@@ -456,9 +457,32 @@ class KernelPrinter {
 
 } // namespace
 
-void emit_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Module &m) {
+HostTarget kernel_target(const ir::Kernel &k, const HostTarget &cpu) {
+    if (!k.host_vectors) return cpu;
+    const ir::HostVectors &v = *k.host_vectors;
+    EINFUSE_ASSERT(v.bits <= cpu.vector_bits, "kernel " + k.name + " was planned for " + std::to_string(v.bits) +
+                                                  "-bit vectors; this CPU has " + std::to_string(cpu.vector_bits));
+    HostTarget t = cpu;
+    t.vector_bits = v.bits;
+    t.prefer_bits = v.bits;
+    if (v.narrowed_isa && v.bits < cpu.vector_bits) t.features += v.bits >= 256 ? ",-avx512f" : ",-avx";
+    if (v.no_gathers) t.features += ",+prefer-no-gather,+prefer-no-scatter";
+    return t;
+}
+
+void add_target_attributes(llvm::Function *f, const HostTarget &target) {
+    if (!target.cpu.empty()) f->addFnAttr("target-cpu", target.cpu);
+    if (!target.features.empty()) f->addFnAttr("target-features", target.features);
+    // Only the vectorisers' preference: "min-legal-vector-width" stays unset (any width legal), so
+    // vectors wider than the preference that LLVM forms anyway keep their registers (D=2's
+    // interleaved group of 16 floats: one zmm shuffle sequence, not two ymm ones).
+    if (target.prefer_bits > 0) f->addFnAttr("prefer-vector-width", std::to_string(target.prefer_bits));
+}
+
+void emit_kernel(const ir::Kernel &k, const HostTarget &cpu, llvm::Module &m) {
     // A GEMM kernel runs as the packed GEMM where the passes chose it (passes/HostGemm);
     // otherwise (and for every other strategy) as its loop nest.
+    HostTarget target = kernel_target(k, cpu);
     if (k.gemm && k.gemm->host_packed) return emit_gemm_kernel(k, target, m);
     KernelPrinter(k, target, m).emit();
 }

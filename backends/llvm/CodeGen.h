@@ -7,6 +7,7 @@
 #include <string>
 
 namespace llvm {
+class Function;
 class Module;
 }
 
@@ -18,7 +19,18 @@ struct HostTarget {
     std::string cpu;
     std::string features;
     int vector_bits = 0; // the widest vector register: 512 with AVX-512, 256 with AVX2; 0: none used
+    int prefer_bits = 0; // one kernel's planned width ("prefer-vector-width"); 0: LLVM's default for the CPU
 };
+
+/** The CPU as one kernel uses it, from k.host_vectors (passes/HostVectors): its vector width,
+ * AVX-512 (or AVX) switched off when the user narrowed the target (a later "-feature" wins), and
+ * "+prefer-no-gather,+prefer-no-scatter" when gathers are off. Unchanged for a kernel without it.
+ * InternalError when the kernel was planned wider than this CPU. */
+HostTarget kernel_target(const ir::Kernel &k, const HostTarget &cpu);
+
+/** "target-cpu", "target-features" and, with prefer_bits, "prefer-vector-width" (what LLVM's
+ * vectorisers aim for; explicit wider vectors stay legal). */
+void add_target_attributes(llvm::Function *f, const HostTarget &target);
 
 /** Adds `k` to `m` as
  *   extern "C" void <k.name>(void *const *data, const int64_t *strides, const int64_t *extents,

@@ -288,8 +288,7 @@ void GemmPrinter::emit() {
     auto *type = llvm::FunctionType::get(b_.getVoidTy(), {ptr(), ptr(), ptr(), i64(), i64()}, false);
     fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, k_.name, m_);
     fn_->addFnAttr(llvm::Attribute::NoUnwind);
-    if (!target_.cpu.empty()) fn_->addFnAttr("target-cpu", target_.cpu);
-    if (!target_.features.empty()) fn_->addFnAttr("target-features", target_.features);
+    add_target_attributes(fn_, target_);
     const char *names[] = {"data", "strides", "extents", "begin", "end"};
     for (unsigned a = 0; a < 5; ++a) fn_->getArg(a)->setName(names[a]);
     b_.SetInsertPoint(block("entry"));

@@ -20,6 +20,8 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
+#include <llvm/MC/MCSubtargetInfo.h>
+#include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
@@ -98,17 +100,36 @@ int vector_bits(const std::string &features) {
     return 0;
 }
 
-/** EINFUSE_HOST_VECTOR_BITS=256 or 128 prints the kernels as an AVX2 or an SSE machine would run
- * them (AVX-512, or AVX and up, switched off per function: a later "-feature" wins), so that one
- * machine tests the narrower micro-kernels too. Unset, or not narrower than the CPU: unchanged. */
-HostTarget narrowed(HostTarget t) {
-    const char *env = std::getenv("EINFUSE_HOST_VECTOR_BITS");
-    int bits = env ? std::atoi(env) : 0;
-    if (bits != 256 && bits != 128) return t;
-    if (bits >= t.vector_bits) return t;
-    t.features += bits == 256 ? ",-avx512f" : ",-avx";
-    t.vector_bits = bits;
-    return t;
+/** The widest vectors of a CPU named without its features ("znver4"), as LLVM's table of CPUs
+ * has them. */
+int named_cpu_vector_bits(const llvm::orc::JITTargetMachineBuilder &jtmb) {
+    std::string error;
+    const llvm::Target *t = llvm::TargetRegistry::lookupTarget(jtmb.getTargetTriple().str(), error);
+    if (!t) throw TargetError("host backend: no LLVM target for " + jtmb.getTargetTriple().str() + ": " + error);
+    std::unique_ptr<llvm::MCSubtargetInfo> sti(t->createMCSubtargetInfo(jtmb.getTargetTriple().str(), jtmb.getCPU(), ""));
+    if (!sti || !sti->isCPUStringValid(jtmb.getCPU()))
+        throw TargetError("host backend: LLVM does not know the CPU '" + jtmb.getCPU() + "'");
+    for (auto [feature, bits] : {std::pair<const char *, int>{"+avx512f", 512}, {"+avx2", 256}, {"+avx", 256}, {"+sse2", 128}})
+        if (sti->checkFeatures(feature)) return bits;
+    return 0;
+}
+
+/** The machine for `target`: this host when it names no CPU or this CPU with its detected
+ * features, else the named CPU with LLVM's features for it (code for another machine, to print). */
+llvm::orc::JITTargetMachineBuilder machine_for(const ir::Target &target) {
+    auto jtmb = host_machine();
+    if (target.cpu.empty() || (target.cpu == jtmb.getCPU() && !target.features.empty())) return jtmb;
+    llvm::orc::JITTargetMachineBuilder named(jtmb.getTargetTriple());
+    named.setCPU(target.cpu);
+    named.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+    return named;
+}
+
+/** The CPU as the printer needs it: its name, its features as `jtmb` has them (empty for a CPU
+ * named without its features: then LLVM takes that CPU's own), its widest vectors. */
+HostTarget host_target_of(const llvm::orc::JITTargetMachineBuilder &jtmb) {
+    std::string features = jtmb.getFeatures().getString();
+    return HostTarget{jtmb.getCPU(), features, features.empty() ? named_cpu_vector_bits(jtmb) : vector_bits(features)};
 }
 
 /** Prints every kernel into a fresh module for the host and checks it; not yet optimised. */
@@ -117,8 +138,7 @@ std::unique_ptr<llvm::Module> print_module(const std::vector<ir::Kernel> &kernel
     auto m = std::make_unique<llvm::Module>("einfuse", ctx);
     m->setDataLayout(tm.createDataLayout());
     m->setTargetTriple(tm.getTargetTriple().str());
-    HostTarget target = narrowed(
-        HostTarget{jtmb.getCPU(), jtmb.getFeatures().getString(), vector_bits(jtmb.getFeatures().getString())});
+    HostTarget target = host_target_of(jtmb);
     for (const auto &k : kernels)
         emit_kernel(k, target, *m);
 
@@ -272,16 +292,24 @@ const std::string &HostModule::optimized_ir() const {
 }
 
 ir::Target host_target() {
-    static const HostTarget cpu = [] {
-        auto jtmb = host_machine();
-        return HostTarget{jtmb.getCPU(), jtmb.getFeatures().getString(), vector_bits(jtmb.getFeatures().getString())};
-    }();
-    HostTarget t = narrowed(cpu); // the environment is read on every call, as print_module does
-    return ir::Target::host(t.vector_bits, t.cpu);
+    static const HostTarget cpu = host_target_of(host_machine());
+    ir::Target t = ir::Target::host(cpu.vector_bits, cpu.cpu);
+    t.features = cpu.features;
+    t.source = "this machine's CPU";
+    return t;
 }
 
-std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels) {
-    auto jtmb = host_machine();
+ir::Target cpu_target(const std::string &cpu) {
+    ir::Target t = ir::Target::host(0, cpu);
+    t.vector_bits = t.cpu_vector_bits = named_cpu_vector_bits(machine_for(t));
+    t.source = "LLVM's table of CPUs";
+    return t;
+}
+
+std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels) { return emit_llvm_ir(kernels, ir::Target()); }
+
+std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels, const ir::Target &target) {
+    auto jtmb = machine_for(target);
     auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
     llvm::LLVMContext ctx;
     auto m = build_module(kernels, ctx, jtmb, *tm);

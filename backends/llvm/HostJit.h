@@ -47,10 +47,15 @@ class HostModule {
     std::unique_ptr<Impl> impl_;
 };
 
-/** This CPU as the passes plan for it (ir::Target::host): LLVM's name for it and the widest
- * vector register the printed code uses, narrowed by EINFUSE_HOST_VECTOR_BITS=256|128 exactly as
- * the backend narrows the code it prints. */
+/** This CPU as the passes plan for it (ir::Target::host): LLVM's name for it, its features and
+ * its widest vector register. A user's narrower limit (EINFUSE_HOST_VECTOR_BITS) is the
+ * caller's to apply (ir::Target::narrowed); the passes record it per kernel. */
 ir::Target host_target();
+
+/** A CPU named as LLVM knows it ("znver4", "skylake-avx512", "haswell"), with LLVM's features for
+ * it: plans and `emit_llvm_ir(kernels, target)` for another machine. TargetError when LLVM does
+ * not know the name. */
+ir::Target cpu_target(const std::string &cpu);
 
 /** The range a packed GEMM kernel's begin/end split: batch points x M, for `extents` in the
  * order of k.index_vars. */
@@ -60,5 +65,7 @@ int64_t gemm_parallel_extent(const ir::Kernel &k, const std::vector<int64_t> &ex
  * `einfuse compile --emit llvm`: a header line naming einfuse and its version, then each kernel's
  * statement as a comment, then the module. Throws like HostModule::compile. */
 std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels);
+/** The same for `target` (host_target() or cpu_target()): the code that CPU would run. */
+std::string emit_llvm_ir(const std::vector<ir::Kernel> &kernels, const ir::Target &target);
 
 } // namespace einfuse::llvm_backend

@@ -1,0 +1,105 @@
+// The host's vector width and kernel variant per CPU (passes/HostVectors), checked on the
+// optimised LLVM IR for CPUs named explicitly: the unrolled batched products never depend on
+// masked gathers or scatters, on AVX2 and AVX-512 machines alike (issue 16).
+#include "backends/llvm/HostJit.h"
+#include "frontend/Einsum.h"
+#include "passes/Pipeline.h"
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <string>
+
+using namespace einfuse;
+
+namespace {
+
+ir::Program einsum_ir(const char *spec, DType t = DType::F32) {
+    auto ast = frontend::parse_einsum(spec);
+    return frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)),
+                                    std::vector<DType>(ast.operands.size(), t));
+}
+
+passes::Plan plan_for(const ir::Target &target, int d, DType t = DType::F32) {
+    passes::LowerOptions o;
+    o.target = target;
+    return passes::lower(einsum_ir("bij,bjk->bik", t), {{"b", 100000}, {"i", d}, {"j", d}, {"k", d}}, o);
+}
+
+/** Calls of llvm.masked.gather / llvm.masked.scatter in the module's text (declarations aside). */
+int calls(const std::string &ir, const std::string &intrinsic) {
+    std::istringstream lines(ir);
+    int n = 0;
+    for (std::string line; std::getline(lines, line);)
+        n += line.find("call ") != std::string::npos && line.find("@llvm.masked." + intrinsic) != std::string::npos;
+    return n;
+}
+
+// AVX-512 (Intel before and after the Downfall microcode, AMD Zen 4) and AVX2 (Intel, AMD).
+const char *const kCpus[] = {"skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "haswell", "znver3"};
+
+} // namespace
+
+TEST_CASE("host vectors: unrolled bij,bjk->bik at D=2..8 has no gathers or scatters on any CPU") {
+    for (const char *cpu : kCpus) {
+        ir::Target target = llvm_backend::cpu_target(cpu);
+        CHECK(target.vector_bits == (std::string(cpu) == "haswell" || std::string(cpu) == "znver3" ? 256 : 512));
+        for (DType type : {DType::F32, DType::F64}) {
+            for (int d = 2; d <= 8; ++d) {
+                CAPTURE(cpu);
+                CAPTURE(dtype_name(type));
+                CAPTURE(d);
+                passes::Plan plan = plan_for(target, d, type);
+                const ir::Kernel &k = plan.kernels.at(0);
+                CHECK(k.strategy == ir::Strategy::Unrolled);
+                REQUIRE(k.host_vectors.has_value());
+                CHECK(k.host_vectors->no_gathers == (d < 8)); // rows of 8 are vectorised along themselves
+                CHECK(k.host_vectors->bits == 256);
+                std::string ir = llvm_backend::emit_llvm_ir(plan.kernels, target);
+                CHECK(ir.find("\"target-cpu\"=\"" + std::string(cpu) + "\"") != std::string::npos);
+                CHECK(calls(ir, "gather") == 0);
+                CHECK(calls(ir, "scatter") == 0);
+            }
+        }
+    }
+}
+
+TEST_CASE("host vectors: the check is not vacuous: with gathers allowed, LLVM gathers at D=3 and 4") {
+    // The plan before issue 16: no choice recorded, LLVM's cost model free. On a Zen 4 it loads
+    // a 3x3 or 4x4 slice per batch element with one gather per element.
+    ir::Target target = llvm_backend::cpu_target("znver4");
+    int gathers = 0;
+    for (int d : {3, 4}) {
+        passes::Plan plan = plan_for(target, d);
+        plan.kernels.at(0).host_vectors.reset();
+        gathers += calls(llvm_backend::emit_llvm_ir(plan.kernels, target), "gather");
+    }
+    CHECK(gathers > 0);
+}
+
+TEST_CASE("host vectors: the plan says what was chosen and why, the user's narrower width included") {
+    ir::Target avx512 = llvm_backend::cpu_target("skylake-avx512");
+    std::string plain = plan_for(avx512, 4).explain();
+    CHECK(plain.find("host vectors: 256-bit vectors (CPU skylake-avx512: 512-bit), the memory limit needs no wider "
+                     "vectors; masked gathers and scatters off") != std::string::npos);
+
+    ir::Target narrowed = avx512.narrowed(256, "EINFUSE_HOST_VECTOR_BITS=256");
+    CHECK(narrowed.vector_bits == 256);
+    CHECK(narrowed.cpu_vector_bits == 512);
+    CHECK(narrowed.describe() == "host skylake-avx512, 256-bit vectors (of 512: EINFUSE_HOST_VECTOR_BITS=256)");
+    passes::Plan plan = plan_for(narrowed, 4);
+    CHECK(plan.explain().find("EINFUSE_HOST_VECTOR_BITS=256 keeps the code to 256-bit instructions") != std::string::npos);
+    CHECK(plan.kernels.at(0).host_vectors->narrowed_isa);
+    std::string ir = llvm_backend::emit_llvm_ir(plan.kernels, narrowed);
+    CHECK(ir.find("-avx512f") != std::string::npos); // AVX-512 off in the function's features
+    CHECK(ir.find("<16 x float>") == std::string::npos);
+
+    // The packed GEMM follows the narrowed width too: the AVX2 micro-kernel.
+    passes::LowerOptions o;
+    o.target = narrowed;
+    passes::Plan gemm = passes::lower(einsum_ir("ij,jk->ik"), {{"i", 512}, {"j", 512}, {"k", 512}}, o);
+    REQUIRE(gemm.kernels.at(0).gemm.has_value());
+    CHECK(gemm.kernels.at(0).gemm->host_vector_bits == 256);
+    CHECK(gemm.kernels.at(0).host_vectors->bits == 256);
+    CHECK(narrowed.narrowed(512, "x").vector_bits == 256); // never wider
+}
