@@ -402,10 +402,12 @@ void Kernel::plan_for(const Sizes &sizes) const {
     guarded(s.expr, [&] { plan_state(s, ir::Extents(sizes.begin(), sizes.end())); });
 }
 
-std::string Kernel::emit(std::string_view kind) const {
+std::string Kernel::emit(std::string_view kind) const { return emit(kind, {}); }
+
+std::string Kernel::emit(std::string_view kind, std::string_view name) const {
     detail::KernelState &s = checked(state_);
     std::lock_guard<std::mutex> lock(s.mutex);
-    return guarded(s.expr, [&] { return einfuse::emit(*s.compiled, kind); });
+    return guarded(s.expr, [&] { return einfuse::emit(*s.compiled, kind, name); });
 }
 
 namespace {

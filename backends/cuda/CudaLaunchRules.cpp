@@ -6,8 +6,8 @@
 //
 //   if (einfuse_is_dense(&inputs[0], in0_dims, sizes) && ... && sizes[1] == 3) { // ...staged variant
 //       const int64_t grid = einfuse_min(einfuse_ceil_div(sizes[0], 256), 524280);
-//       bmm_staged<<<(unsigned)grid, 256, 0, stream>>>(...);
-//       return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
+//       { ...; err = cudaLaunchKernel(bmm_staged, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream) ...; }
+//       return err;
 //   }
 #include "backends/cuda/CudaInternal.h"
 #include "support/Error.h"
@@ -51,56 +51,70 @@ class LauncherNames : public ir::LaunchNames {
     std::map<std::string, std::vector<std::vector<std::string>>> accesses_;
 };
 
-std::string join(const std::vector<std::string> &items, const std::string &sep) {
-    std::string out;
-    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
-    return out;
-}
-
 std::string block_text(const ir::SizeExpr &block, const ir::LaunchNames &names) {
     int64_t n = 0;
     return block.is_const(&n) ? std::to_string(n) : "(unsigned)(" + block.print_c(names) + ")";
 }
 
-const char *kReturn = "return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n";
+/** `kernel` launched with cudaLaunchKernel, whose return value is this launch's own error (an
+ * error that the caller's earlier CUDA calls left pending is neither reported nor cleared, as
+ * cudaGetLastError() after a <<<>>> launch would do); the arguments are locals, as it takes
+ * their addresses. Sets `err`. */
+std::string launch_call(const std::string &kernel, const std::string &grid, const std::string &block,
+                        const std::string &shared, const std::vector<LaunchArg> &args, const std::string &pad) {
+    std::string out = pad + "{\n", refs;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string a = "einfuse_a" + std::to_string(i);
+        const std::string &type = args[i].type;
+        out += pad + "    " + type + (type.back() == '*' ? "" : " ") + a + " = " + args[i].value + ";\n";
+        refs += (i ? ", &" : "&") + a;
+    }
+    out += pad + "    void *einfuse_args[] = {" + refs + "};\n";
+    out += pad + "    err = cudaLaunchKernel(" + kernel + ", " + grid + ", " + block + ", einfuse_args, " + shared +
+           ", stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;\n";
+    return out + pad + "}\n";
+}
 
 /** One variant's launch and return, each line indented by `pad`. */
 std::string print_launch(const ir::Kernel &k, const ir::LaunchVariant &v, const ir::LaunchNames &names,
-                         const std::vector<std::string> &args, const std::string &pad) {
+                         const std::vector<LaunchArg> &args, const std::string &pad) {
     std::string out = pad + "const int64_t grid = " + v.grid.unnamed().print_c(names) + ";\n";
-    const std::string shared = std::to_string(v.shared_bytes), block = block_text(v.block, names);
+    const std::string shared = std::to_string(v.shared_bytes), block = "dim3(" + block_text(v.block, names) + ")";
     int64_t one = 0;
     if (!v.combine) {
         EINFUSE_ASSERT(v.splits.is_const(&one) && one == 1, "only a split reduction has splits");
-        out += pad + v.entry(k.name) + "<<<(unsigned)grid, " + block + ", " + shared + ", stream>>>(\n" + pad + "    " +
-               join(args, ",\n" + pad + "    ") + ");\n";
-        return out + pad + kReturn;
+        out += launch_call(v.entry(k.name), "dim3((unsigned)grid)", block, shared, args, pad);
+        return out + pad + "return err;\n";
     }
-    // The split reduction: its parts in memory of their own (none: run unsplit), then the combine.
+    // The split reduction: its parts in the caller's workspace (einfuse_parts), else in memory of
+    // their own (none: run unsplit), then the combine kernel.
     const ir::CombineLaunch &c = *v.combine;
     const std::string acc = c_type(c.partial);
     out += pad + "int64_t einfuse_splits = " + v.splits.print_c(names) + ";\n";
-    out += pad + acc + " *einfuse_partial = NULL;\n";
-    out += pad + "if (einfuse_splits > 1 && cudaMallocAsync((void **)&einfuse_partial, (size_t)(einfuse_splits * total) * "
-                 "sizeof(" + acc + "), stream) != cudaSuccess) {\n";
-    out += pad + "    (void)cudaGetLastError(); // no memory for the parts: run unsplit\n";
+    out += pad + acc + " *einfuse_partial = (" + acc + " *)einfuse_parts;\n";
+    out += pad + "if (einfuse_splits > 1 && einfuse_partial == NULL && cudaMallocAsync((void **)&einfuse_partial, "
+                 "(size_t)(einfuse_splits * total) * sizeof(" + acc + "), stream) != cudaSuccess) {\n";
+    out += pad + "    (void)cudaGetLastError(); // no memory for the parts (the error is ours): run unsplit\n";
     out += pad + "    einfuse_splits = 1;\n" + pad + "    einfuse_partial = NULL;\n" + pad + "}\n";
-    out += pad + v.entry(k.name) + "<<<dim3((unsigned)grid, (unsigned)einfuse_splits), " + block + ", " + shared +
-           ", stream>>>(\n" + pad + "    " + join(args, ",\n" + pad + "    ") + ",\n" + pad + "    einfuse_partial);\n";
+    std::vector<LaunchArg> tiled_args = args;
+    tiled_args.push_back({acc + " *", "einfuse_splits > 1 ? einfuse_partial : NULL"});
+    out += launch_call(v.entry(k.name), "dim3((unsigned)grid, (unsigned)einfuse_splits)", block, shared, tiled_args, pad);
     // The combine kernel's arguments: k's inputs, the parts [split, parallel...] densely, k's
     // outputs, k's sizes and the split count.
-    std::string part = "(const " + acc + " *)einfuse_partial";
-    for (const auto &a : c.part_args) part += ", " + a.print_c(names);
-    std::vector<std::string> combine_args(args.begin(), args.begin() + k.num_inputs);
-    combine_args.push_back(part);
-    combine_args.insert(combine_args.end(), args.begin() + k.num_inputs, args.end());
-    combine_args.back() += ", einfuse_splits";
+    std::size_t input_args = 0;
+    for (int p = 0; p < k.num_inputs; ++p) input_args += 1 + static_cast<std::size_t>(k.params[p].rank);
+    std::vector<LaunchArg> combine_args(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(input_args));
+    combine_args.push_back({"const " + acc + " *", "einfuse_partial"});
+    for (const auto &a : c.part_args) combine_args.push_back({"long long", a.print_c(names)});
+    combine_args.insert(combine_args.end(), args.begin() + static_cast<std::ptrdiff_t>(input_args), args.end());
+    combine_args.push_back({"long long", "einfuse_splits"});
     out += pad + "if (einfuse_splits > 1) {\n";
     out += pad + "    const int64_t combine_grid = " + c.grid.print_c(names) + ";\n";
-    out += pad + "    " + c.kernel + "<<<(unsigned)combine_grid, " + block_text(c.block, names) + ", 0, stream>>>(\n" +
-           pad + "        " + join(combine_args, ",\n" + pad + "        ") + ");\n";
-    out += pad + "    cudaFreeAsync(einfuse_partial, stream);\n" + pad + "}\n";
-    return out + pad + kReturn;
+    out += pad + "    if (err == EINFUSE_OK)\n";
+    out += launch_call(c.kernel, "dim3((unsigned)combine_grid)", "dim3(" + block_text(c.block, names) + ")", "0",
+                       combine_args, pad + "    ");
+    out += pad + "    if (einfuse_parts == NULL) cudaFreeAsync(einfuse_partial, stream);\n" + pad + "}\n";
+    return out + pad + "return err;\n";
 }
 
 } // namespace
@@ -125,7 +139,7 @@ bool launch_uses_dense(const ir::Kernel &k) {
     return false;
 }
 
-std::string print_launch_variants(const ir::Kernel &k, const KernelNames &names, const std::vector<std::string> &args) {
+std::string print_launch_variants(const ir::Kernel &k, const KernelNames &names, const std::vector<LaunchArg> &args) {
     EINFUSE_ASSERT(!k.launch.empty(), "kernel " + k.name + " has its launch variants (passes::gpu_launch_rules)");
     LauncherNames facts(k, names);
     std::string out;

@@ -344,6 +344,10 @@ public:
     /** Text of the kernel's code as planned: "cu" (standalone CUDA C), "ptx", "llvm" (host LLVM
      * IR after O3) or "plan" (`einfuse compile --emit KIND`). Input error for another kind. */
     std::string emit(std::string_view kind) const;
+    /** The same with `name` the prefix of every exported symbol of "cu", "h" (the .cu's header)
+     * and "ptx" (`einfuse compile --name`): kernels `<name>_<tensor>`, the entry point
+     * `<name>_launch_with_workspace`. A C identifier; empty: einfuse's own names. */
+    std::string emit(std::string_view kind, std::string_view name) const;
 
     /** What a timed run measured: the outputs (host arrays, in the order of outputs()), per
      * timed repetition microseconds, per CUDA kernel what ran it ("cuBLASLt, 1 call", "kernel",
