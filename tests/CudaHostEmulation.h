@@ -39,6 +39,13 @@ inline float __uint_as_float(unsigned u) {
     std::memcpy(&f, &u, 4);
     return f;
 }
+inline float __int_as_float(int i) {
+    float f;
+    std::memcpy(&f, &i, 4);
+    return f;
+}
+/** CUDA's integer min of the tiled kernels' bounds. */
+inline long long min(long long a, long long b) { return a < b ? a : b; }
 inline double __hiloint2double(int hi, int lo) {
     unsigned long long u = (unsigned long long)(unsigned)hi << 32 | (unsigned)lo;
     double d;
