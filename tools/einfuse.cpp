@@ -25,7 +25,8 @@ const char *const kFooter = R"text(Examples:
   einfuse run "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])" --dims i=100000,j=100000,d=3 --target cuda
   einfuse compile "bij,bjk->bik" --dims b=262144,i=2,j=2,k=2 -o bmm.cu
   einfuse compile "ij,jk->ik" --target host --emit plan
-  einfuse compile "out[i] = max[j](S[i,j])" --name rowmax -o rowmax.cu && einfuse compile "out[i] = max[j](S[i,j])" --name rowmax --emit h -o rowmax.h
+  einfuse compile "out[i] = max[j](S[i,j])" --name rowmax -o rowmax.cu
+  einfuse compile "out[i] = max[j](S[i,j])" --name rowmax --emit h -o rowmax.h
 
 Exit codes:
   0 ok, 1 usage (unknown command or option, malformed value), 2 bad input (expression, shape,
