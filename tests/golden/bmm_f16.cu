@@ -160,28 +160,26 @@ static int bmm_f16_run(const einfuse_tensor *inputs, int num_inputs, const einfu
     if (total == 0) return EINFUSE_OK;
     if (einfuse_check_only) return EINFUSE_OK;
 
+    const __half *einfuse_a0 = (const __half *)inputs[0].data;
+    long long einfuse_a1 = inputs[0].strides[0];
+    long long einfuse_a2 = inputs[0].strides[1];
+    long long einfuse_a3 = inputs[0].strides[2];
+    const __half *einfuse_a4 = (const __half *)inputs[1].data;
+    long long einfuse_a5 = inputs[1].strides[0];
+    long long einfuse_a6 = inputs[1].strides[1];
+    long long einfuse_a7 = inputs[1].strides[2];
+    __half *einfuse_a8 = (__half *)output[0].data;
+    long long einfuse_a9 = output[0].strides[0];
+    long long einfuse_a10 = output[0].strides[1];
+    long long einfuse_a11 = output[0].strides[2];
+    long long einfuse_a12 = sizes[0];
+    long long einfuse_a13 = sizes[1];
+    long long einfuse_a14 = sizes[2];
+    long long einfuse_a15 = sizes[3];
+    void *einfuse_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_a13, &einfuse_a14, &einfuse_a15};
     // the loop nest, a thread per output point
     const int64_t grid = einfuse_min(einfuse_ceil_div(total, 256), 524280);
-    {
-        const __half *einfuse_a0 = (const __half *)inputs[0].data;
-        long long einfuse_a1 = inputs[0].strides[0];
-        long long einfuse_a2 = inputs[0].strides[1];
-        long long einfuse_a3 = inputs[0].strides[2];
-        const __half *einfuse_a4 = (const __half *)inputs[1].data;
-        long long einfuse_a5 = inputs[1].strides[0];
-        long long einfuse_a6 = inputs[1].strides[1];
-        long long einfuse_a7 = inputs[1].strides[2];
-        __half *einfuse_a8 = (__half *)output[0].data;
-        long long einfuse_a9 = output[0].strides[0];
-        long long einfuse_a10 = output[0].strides[1];
-        long long einfuse_a11 = output[0].strides[2];
-        long long einfuse_a12 = sizes[0];
-        long long einfuse_a13 = sizes[1];
-        long long einfuse_a14 = sizes[2];
-        long long einfuse_a15 = sizes[3];
-        void *einfuse_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_a13, &einfuse_a14, &einfuse_a15};
-        err = cudaLaunchKernel(bmm_f16, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
-    }
+    err = cudaLaunchKernel(bmm_f16, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
     return err;
 }
 extern "C" int bmm_f16_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,

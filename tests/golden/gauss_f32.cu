@@ -175,25 +175,23 @@ static int gauss_f32_run(const einfuse_tensor *inputs, int num_inputs, const ein
     if (total == 0) return EINFUSE_OK;
     if (einfuse_check_only) return EINFUSE_OK;
 
+    const float *einfuse_a0 = (const float *)inputs[0].data;
+    long long einfuse_a1 = inputs[0].strides[0];
+    long long einfuse_a2 = inputs[0].strides[1];
+    const float *einfuse_a3 = (const float *)inputs[1].data;
+    long long einfuse_a4 = inputs[1].strides[0];
+    long long einfuse_a5 = inputs[1].strides[1];
+    const float *einfuse_a6 = (const float *)inputs[2].data;
+    long long einfuse_a7 = inputs[2].strides[0];
+    float *einfuse_a8 = (float *)output[0].data;
+    long long einfuse_a9 = output[0].strides[0];
+    long long einfuse_a10 = sizes[0];
+    long long einfuse_a11 = sizes[1];
+    long long einfuse_a12 = sizes[2];
+    void *einfuse_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12};
     // the loop nest, a thread per output point
     const int64_t grid = einfuse_min(einfuse_ceil_div(total, 256), 524280);
-    {
-        const float *einfuse_a0 = (const float *)inputs[0].data;
-        long long einfuse_a1 = inputs[0].strides[0];
-        long long einfuse_a2 = inputs[0].strides[1];
-        const float *einfuse_a3 = (const float *)inputs[1].data;
-        long long einfuse_a4 = inputs[1].strides[0];
-        long long einfuse_a5 = inputs[1].strides[1];
-        const float *einfuse_a6 = (const float *)inputs[2].data;
-        long long einfuse_a7 = inputs[2].strides[0];
-        float *einfuse_a8 = (float *)output[0].data;
-        long long einfuse_a9 = output[0].strides[0];
-        long long einfuse_a10 = sizes[0];
-        long long einfuse_a11 = sizes[1];
-        long long einfuse_a12 = sizes[2];
-        void *einfuse_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12};
-        err = cudaLaunchKernel(gauss_f32, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
-    }
+    err = cudaLaunchKernel(gauss_f32, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
     return err;
 }
 extern "C" int gauss_f32_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,

@@ -343,6 +343,19 @@ static int einfuse_out_run(const einfuse_tensor *inputs, int num_inputs, const e
     if (total == 0) return EINFUSE_OK;
     if (einfuse_check_only) return EINFUSE_OK;
 
+    const float *einfuse_a0 = (const float *)inputs[0].data;
+    long long einfuse_a1 = inputs[0].strides[0];
+    long long einfuse_a2 = inputs[0].strides[1];
+    const float *einfuse_a3 = (const float *)inputs[1].data;
+    long long einfuse_a4 = inputs[1].strides[0];
+    long long einfuse_a5 = inputs[1].strides[1];
+    const float *einfuse_a6 = (const float *)inputs[2].data;
+    long long einfuse_a7 = inputs[2].strides[0];
+    float *einfuse_a8 = (float *)output[0].data;
+    long long einfuse_a9 = output[0].strides[0];
+    long long einfuse_a10 = sizes[0];
+    long long einfuse_a11 = sizes[1];
+    long long einfuse_a12 = sizes[2];
     // the tiled kernel; its reduction split across blocks when the output is small
     const int64_t grid = einfuse_min(einfuse_ceil_div(total, 1024), 524280);
     int64_t einfuse_splits = (grid > 0 ? einfuse_max(1, einfuse_min(einfuse_min(4096 / grid, 64), einfuse_ceil_div(sizes[1], 256))) : 1);
@@ -352,48 +365,18 @@ static int einfuse_out_run(const einfuse_tensor *inputs, int num_inputs, const e
         einfuse_splits = 1;
         einfuse_partial = NULL;
     }
-    {
-        const float *einfuse_a0 = (const float *)inputs[0].data;
-        long long einfuse_a1 = inputs[0].strides[0];
-        long long einfuse_a2 = inputs[0].strides[1];
-        const float *einfuse_a3 = (const float *)inputs[1].data;
-        long long einfuse_a4 = inputs[1].strides[0];
-        long long einfuse_a5 = inputs[1].strides[1];
-        const float *einfuse_a6 = (const float *)inputs[2].data;
-        long long einfuse_a7 = inputs[2].strides[0];
-        float *einfuse_a8 = (float *)output[0].data;
-        long long einfuse_a9 = output[0].strides[0];
-        long long einfuse_a10 = sizes[0];
-        long long einfuse_a11 = sizes[1];
-        long long einfuse_a12 = sizes[2];
-        float *einfuse_a13 = einfuse_splits > 1 ? einfuse_partial : NULL;
-        void *einfuse_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_a13};
-        err = cudaLaunchKernel(einfuse_out_tiled, dim3((unsigned)grid, (unsigned)einfuse_splits), dim3(256), einfuse_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
-    }
+    float *einfuse_p0 = einfuse_splits > 1 ? einfuse_partial : NULL;
+    void *einfuse_tiled_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_p0};
+    err = cudaLaunchKernel(einfuse_out_tiled, dim3((unsigned)grid, (unsigned)einfuse_splits), dim3(256), einfuse_tiled_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
     if (einfuse_splits > 1) {
         const int64_t combine_grid = einfuse_min(einfuse_ceil_div(total, 256), 524280);
+        const float *einfuse_c0 = einfuse_partial;
+        long long einfuse_c1 = total;
+        long long einfuse_c2 = 1;
+        long long einfuse_c3 = einfuse_splits;
+        void *einfuse_combine_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_c0, &einfuse_c1, &einfuse_c2, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_c3};
         if (err == EINFUSE_OK)
-        {
-            const float *einfuse_a0 = (const float *)inputs[0].data;
-            long long einfuse_a1 = inputs[0].strides[0];
-            long long einfuse_a2 = inputs[0].strides[1];
-            const float *einfuse_a3 = (const float *)inputs[1].data;
-            long long einfuse_a4 = inputs[1].strides[0];
-            long long einfuse_a5 = inputs[1].strides[1];
-            const float *einfuse_a6 = (const float *)inputs[2].data;
-            long long einfuse_a7 = inputs[2].strides[0];
-            const float *einfuse_a8 = einfuse_partial;
-            long long einfuse_a9 = total;
-            long long einfuse_a10 = 1;
-            float *einfuse_a11 = (float *)output[0].data;
-            long long einfuse_a12 = output[0].strides[0];
-            long long einfuse_a13 = sizes[0];
-            long long einfuse_a14 = sizes[1];
-            long long einfuse_a15 = sizes[2];
-            long long einfuse_a16 = einfuse_splits;
-            void *einfuse_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_a13, &einfuse_a14, &einfuse_a15, &einfuse_a16};
-            err = cudaLaunchKernel(einfuse_out_combine, dim3((unsigned)combine_grid), dim3(256), einfuse_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
-        }
+            err = cudaLaunchKernel(einfuse_out_combine, dim3((unsigned)combine_grid), dim3(256), einfuse_combine_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
         if (einfuse_parts == NULL) cudaFreeAsync(einfuse_partial, stream);
     }
     return err;
