@@ -6,6 +6,7 @@
 #include "exec/Compiled.h"
 #include "frontend/Program.h"
 #include "ir/Reference.h"
+#include "runtime/CudaDriver.h"
 
 #include "StandaloneCu.h"
 #include "TestUtil.h"
@@ -148,7 +149,7 @@ TEST_CASE("link: entry points on the CPU (host emulation): a temporary and split
         {"gauss", "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])", {{"i", 300}, {"j", 5000}, {"d", 3}}},
     };
     fs::path dir = fresh_dir("emulated");
-    std::string main = "#include <stdio.h>\n#include <stdlib.h>\n";
+    std::vector<std::string> names;
     std::string body;
     struct Expected {
         std::string file;
@@ -161,8 +162,9 @@ TEST_CASE("link: entry points on the CPU (host emulation): a temporary and split
         auto c = compiled(u.expr, u.sizes);
         const std::string n = u.name;
         std::string cu = emit(*c, "cu", n);
-        std::ofstream(dir / (n + ".cu")) << test::emulated_cu(cu);
-        main += "#include \"" + n + ".cu\"\n";
+        std::ofstream(dir / (n + ".cu")) << cu;
+        std::ofstream(dir / (n + "_emu.cu")) << test::emulated_cu(cu);
+        names.push_back(n);
         const ir::Program &p = c->plan().program;
         auto *program = dynamic_cast<CompiledProgram *>(c.get());
         REQUIRE(program != nullptr);
@@ -202,32 +204,63 @@ TEST_CASE("link: entry points on the CPU (host emulation): a temporary and split
         body += "        int rc = " + n + "_launch_with_workspace(in, " + std::to_string(p.inputs.size()) + ", &out, 1, sizes, " +
                 std::to_string(p.index_vars.size()) + ", workspace, bytes, 0);\n";
         body += "        if (rc != EINFUSE_OK) { printf(\"%s\\n\", " + n + "_error_string(rc)); return 23; }\n";
-        body += "        FILE *f = fopen(\"" + out_file + "\", \"wb\"); fwrite(" + o + ", 1, " + std::to_string(out_bytes) +
-                ", f); fclose(f);\n    }\n";
+        body += "        save(\"" + out_file + "\", " + o + ", " + std::to_string(out_bytes) + ");\n    }\n";
         expected.push_back({out_file, std::move(want), tolerance(p.outputs[0].dtype, c->reduction_length(u.sizes))});
         keep.push_back(std::move(c));
     }
-    main += "static void *load(const char *path, size_t bytes) {\n"
-            "    void *p = NULL; if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) exit(2);\n"
-            "    if (path) { FILE *f = fopen(path, \"rb\"); if (!f || fread(p, 1, bytes, f) != bytes) exit(3); fclose(f); }\n"
-            "    return p;\n}\n";
-    main += "int main(void) {\n" + body + "    return 0;\n}\n";
-    std::ofstream(dir / "main.cpp") << main;
-    auto [rc, out] = sh("g++ -std=c++20 -O1 -w -I/usr/local/cuda/include -I" + dir.string() + " -include " EINFUSE_SOURCE_DIR
-                        "/tests/CudaHostEmulation.h -x c++ -o " + (dir / "prog").string() + " " + (dir / "main.cpp").string() +
-                        " -pthread");
-    REQUIRE_MESSAGE(rc == 0, out);
-    auto [run_rc, printed] = sh((dir / "prog").string());
-    REQUIRE_MESSAGE(run_rc == 0, printed);
-    MESSAGE(printed);
-    // The cosine's temporary n (37 floats, one 256-byte slot); the Gaussian sum's parts.
-    CHECK(printed.find("cosine workspace 256\n") != std::string::npos);
-    CHECK(printed.find("gauss workspace 0\n") == std::string::npos);
-    for (const auto &e : expected) {
-        CAPTURE(e.file);
-        Tensor got(DType::F32, e.want.shape());
-        std::ifstream(e.file, std::ios::binary).read(static_cast<char *>(got.data()), static_cast<std::streamsize>(got.nbytes()));
-        CHECK(ir::max_relative_error(got, e.want) <= e.tolerance);
+    // One program, built twice: on the CPU through the host emulation, and with nvcc for a GPU
+    // where there is one (the gpu-check script's machine).
+    auto includes = [&](const std::string &suffix) {
+        std::string out = "#include <stdio.h>\n#include <stdlib.h>\n";
+        for (const auto &n : names) out += "#include \"" + n + suffix + "\"\n";
+        return out;
+    };
+    const std::string helpers =
+        "static void *load(const char *path, size_t bytes) {\n"
+        "    void *p = NULL; if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) exit(2);\n"
+        "    if (path) {\n"
+        "        void *host = malloc(bytes ? bytes : 1); FILE *f = fopen(path, \"rb\");\n"
+        "        if (!f || fread(host, 1, bytes, f) != bytes) exit(3);\n"
+        "        fclose(f); cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice); free(host);\n"
+        "    }\n    return p;\n}\n"
+        "static void save(const char *path, const void *p, size_t bytes) {\n"
+        "    void *host = malloc(bytes ? bytes : 1);\n"
+        "    if (cudaDeviceSynchronize() != cudaSuccess || cudaMemcpy(host, p, bytes, cudaMemcpyDeviceToHost) != cudaSuccess) exit(4);\n"
+        "    FILE *f = fopen(path, \"wb\"); fwrite(host, 1, bytes, f); fclose(f); free(host);\n}\n"
+        "int main(void) {\n" + body + "    return 0;\n}\n";
+    auto check_run = [&](const std::string &build, const std::string &what) {
+        CAPTURE(what);
+        auto [rc, out] = sh(build);
+        REQUIRE_MESSAGE(rc == 0, out);
+        auto [run_rc, printed] = sh((dir / "prog").string());
+        REQUIRE_MESSAGE(run_rc == 0, printed);
+        MESSAGE(what << ": " << printed);
+        // The cosine's temporary n (37 floats, one 256-byte slot); the Gaussian sum's parts.
+        CHECK(printed.find("cosine workspace 256\n") != std::string::npos);
+        CHECK(printed.find("gauss workspace 0\n") == std::string::npos);
+        for (const auto &e : expected) {
+            CAPTURE(e.file);
+            Tensor got(DType::F32, e.want.shape());
+            std::ifstream(e.file, std::ios::binary).read(static_cast<char *>(got.data()), static_cast<std::streamsize>(got.nbytes()));
+            CHECK(ir::max_relative_error(got, e.want) <= e.tolerance);
+        }
+    };
+    std::ofstream(dir / "main.cpp") << includes("_emu.cu") + helpers;
+    check_run("g++ -std=c++20 -O1 -w -I/usr/local/cuda/include -I" + dir.string() + " -include " EINFUSE_SOURCE_DIR
+              "/tests/CudaHostEmulation.h -x c++ -o " + (dir / "prog").string() + " " + (dir / "main.cpp").string() + " -pthread",
+              "host emulation");
+    if (fs::exists(test::kNvcc)) {
+        std::ofstream(dir / "main.cu") << includes(".cu") + helpers;
+        const bool gpu = cuda_available();
+        const std::string build = std::string(test::kNvcc) + (gpu ? " -arch=native" : " -arch=sm_90") + " -I" +
+                                  dir.string() + " -o " + (dir / "prog").string() + " " + (dir / "main.cu").string();
+        if (gpu) {
+            check_run(build, "GPU");
+        } else { // built, not run
+            auto [rc, out] = sh(build);
+            CHECK_MESSAGE(rc == 0, out);
+            MESSAGE("the GPU program is built; not run: no CUDA device");
+        }
     }
     fs::remove_all(dir);
 }
