@@ -285,6 +285,27 @@ const char *kernel_text(einfuse_kernel *k, std::string text) {
 
 thread_local std::vector<std::string> inspected_names;
 
+/** k's index sizes from the shapes of `inputs` (their ndim, shape and dtype only: data may be
+ * NULL), checked against k's signature. */
+Sizes bound_sizes(einfuse_kernel *k, int num_inputs, const DLTensor *inputs) {
+    std::vector<TensorSpec> in_specs = k->kernel.inputs();
+    std::vector<std::optional<std::vector<std::int64_t>>> in_shapes;
+    for (int i = 0; i < num_inputs; ++i) {
+        const DLTensor &t = inputs[i];
+        if (t.ndim < 0 || (t.ndim > 0 && !t.shape))
+            fail(EINFUSE_ERROR_ARGUMENT, tensor_name(false, i) + " has a negative ndim or a null shape");
+        ScalarType dtype = to_dtype(t.dtype, tensor_name(false, i));
+        if (dtype != in_specs[i].dtype || t.ndim != in_specs[i].rank)
+            fail(EINFUSE_ERROR_EXPRESSION, tensor_name(false, i) + " is " + type_text(dtype, t.ndim) +
+                                               "; the kernel was compiled for " +
+                                               type_text(in_specs[i].dtype, in_specs[i].rank));
+        in_shapes.emplace_back(std::vector<std::int64_t>(t.shape, t.shape + t.ndim));
+        for (std::int64_t e : *in_shapes.back())
+            if (e < 0) fail(EINFUSE_ERROR_ARGUMENT, tensor_name(false, i) + " has a negative extent");
+    }
+    return k->kernel.bind(in_shapes);
+}
+
 } // namespace
 } // namespace einfuse
 
@@ -416,21 +437,7 @@ int einfuse_output_shapes(einfuse_kernel *k, int num_inputs, const DLTensor *inp
         if (num_outputs < 0 || static_cast<std::size_t>(num_outputs) != out_specs.size())
             fail(EINFUSE_ERROR_ARGUMENT,
                  "expected " + std::to_string(out_specs.size()) + " outputs, got " + std::to_string(num_outputs));
-        std::vector<std::optional<std::vector<std::int64_t>>> in_shapes;
-        for (int i = 0; i < num_inputs; ++i) {
-            const DLTensor &t = inputs[i];
-            if (t.ndim < 0 || (t.ndim > 0 && !t.shape))
-                fail(EINFUSE_ERROR_ARGUMENT, tensor_name(false, i) + " has a negative ndim or a null shape");
-            ScalarType dtype = to_dtype(t.dtype, tensor_name(false, i));
-            if (dtype != in_specs[i].dtype || t.ndim != in_specs[i].rank)
-                fail(EINFUSE_ERROR_EXPRESSION, tensor_name(false, i) + " is " + type_text(dtype, t.ndim) +
-                                                   "; the kernel was compiled for " +
-                                                   type_text(in_specs[i].dtype, in_specs[i].rank));
-            in_shapes.emplace_back(std::vector<std::int64_t>(t.shape, t.shape + t.ndim));
-            for (std::int64_t e : *in_shapes.back())
-                if (e < 0) fail(EINFUSE_ERROR_ARGUMENT, tensor_name(false, i) + " has a negative extent");
-        }
-        Sizes sizes = k->kernel.bind(in_shapes);
+        Sizes sizes = bound_sizes(k, num_inputs, inputs);
         for (int o = 0; o < num_outputs; ++o) {
             std::vector<std::int64_t> shape = k->kernel.output_shape(static_cast<std::size_t>(o), sizes);
             if (static_cast<int>(shape.size()) > max_rank)
@@ -441,6 +448,21 @@ int einfuse_output_shapes(einfuse_kernel *k, int num_inputs, const DLTensor *inp
             for (std::size_t d = 0; d < shape.size(); ++d) shapes[static_cast<std::size_t>(o) * max_rank + d] = shape[d];
         }
     });
+}
+
+const char *einfuse_kernel_embedding(einfuse_kernel *k, int num_inputs, const DLTensor *inputs, const char *name) {
+    const char *result = nullptr;
+    guarded([&] {
+        if (!k) fail(EINFUSE_ERROR_ARGUMENT, "the kernel is a null pointer");
+        if (num_inputs > 0 && !inputs) fail(EINFUSE_ERROR_ARGUMENT, "a null array");
+        std::size_t expected = k->kernel.inputs().size();
+        if (num_inputs != 0 && (num_inputs < 0 || static_cast<std::size_t>(num_inputs) != expected))
+            fail(EINFUSE_ERROR_ARGUMENT,
+                 "expected " + std::to_string(expected) + " inputs (or 0: unsized), got " + std::to_string(num_inputs));
+        Sizes sizes = num_inputs > 0 ? bound_sizes(k, num_inputs, inputs) : Sizes{};
+        result = kernel_text(k, embedded_json(k->kernel.embedded_source(sizes, name ? name : "")));
+    });
+    return result;
 }
 
 const char *einfuse_kernel_plan(einfuse_kernel *k) {

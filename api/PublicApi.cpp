@@ -402,10 +402,12 @@ void Kernel::plan_for(const Sizes &sizes) const {
     guarded(s.expr, [&] { plan_state(s, ir::Extents(sizes.begin(), sizes.end())); });
 }
 
-std::string Kernel::emit(std::string_view kind) const {
+std::string Kernel::emit(std::string_view kind) const { return emit(kind, {}); }
+
+std::string Kernel::emit(std::string_view kind, std::string_view name) const {
     detail::KernelState &s = checked(state_);
     std::lock_guard<std::mutex> lock(s.mutex);
-    return guarded(s.expr, [&] { return einfuse::emit(*s.compiled, kind); });
+    return guarded(s.expr, [&] { return einfuse::emit(*s.compiled, kind, name); });
 }
 
 namespace {
@@ -559,75 +561,44 @@ namespace {
 
 /** A CUDA-target compiled form of `expr` (a host Kernel's plan would differ), planned for
  * nothing yet: embed() plans it. */
-std::unique_ptr<detail::KernelState> cuda_state(std::string_view expr, const Signature &signature) {
+std::unique_ptr<detail::KernelState> cuda_state(std::string_view expr, const Signature &signature,
+                                                const KernelOptions &options = {}) {
     auto s = std::make_unique<detail::KernelState>();
     s->expr = std::string(expr);
     s->signature = signature;
     s->target = DeviceKind::Cuda;
+    s->options = options;
     compile_into(*s);
     return s;
 }
 
-EmbeddedSource embed(detail::KernelState &s, const std::optional<ir::Extents> &sized) {
-    ir::Extents extents = sized.value_or(ir::Extents{});
-    if (sized) s.compiled->plan_for(extents);
-    const passes::Plan &plan = s.compiled->plan();
-    EmbeddedSource out;
-    out.source = emit(*s.compiled, "cu");
-    out.inputs = specs(plan.program.inputs);
-    out.outputs = specs(plan.program.outputs);
-    out.temporaries = specs(plan.program.temporaries);
-    out.sizes = Sizes(extents.begin(), extents.end());
-    auto role = [&](const std::string &name) {
-        for (const auto &t : plan.program.inputs)
-            if (t.name == name) return ParamRole::Input;
-        for (const auto &t : plan.program.outputs)
-            if (t.name == name) return ParamRole::Output;
-        return ParamRole::Temporary;
-    };
-    auto rule = cuda_backend::cuda_launch_rule();
-    for (const auto &k : plan.kernels) {
-        EmbeddedKernel e;
-        e.name = k.name;
-        e.launcher = k.name + "_launch";
-        e.statement = k.comment;
-        e.strategy = std::string(ir::strategy_name(k.strategy));
-        e.num_inputs = k.num_inputs;
-        auto indices = cuda_backend::cuda_param_indices(k);
-        for (std::size_t p = 0; p < k.params.size(); ++p)
-            e.params.push_back({k.params[p].name, external(k.params[p].dtype), indices[p], role(k.params[p].name)});
-        e.sizes = k.index_vars;
-        e.launch.block = rule.block;
-        e.launch.max_grid = rule.max_grid;
-        e.launch.parallel = ir::parallel_vars(k);
-        std::string product;
-        for (const auto &v : e.launch.parallel) product += (product.empty() ? "" : "*") + v;
-        e.launch.rule = "grid = min(ceil(" + (product.empty() ? std::string("1") : product) + " / " +
-                        std::to_string(rule.block) + "), " + std::to_string(rule.max_grid) +
-                        "), block = " + std::to_string(rule.block);
-        std::vector<int64_t> values;
-        for (const auto &v : k.index_vars)
-            if (auto it = extents.find(v); it != extents.end()) values.push_back(it->second);
-        if (sized && values.size() == k.index_vars.size())
-            e.launch.grid = cuda_backend::cuda_launch_config(k, values).grid;
-        out.kernels.push_back(std::move(e));
-    }
-    return out;
+EmbeddedSource embed(detail::KernelState &s, const std::optional<ir::Extents> &sized, std::string_view name = {}) {
+    if (sized) s.compiled->plan_for(*sized);
+    std::vector<std::vector<int64_t>> shapes;
+    if (sized)
+        for (const auto &t : s.compiled->plan().program.outputs)
+            shapes.push_back(s.einsum ? s.einsum->output_shape(*sized) : s.program->tensor_shape(t.name, *sized));
+    return describe_embedding(*s.compiled, sized, name, shapes);
+}
+
+/** Sizes bound as `einfuse compile --dims` binds them: checked, with carets. */
+std::optional<ir::Extents> bind_dims(detail::KernelState &s, const Sizes &sizes) {
+    if (sizes.empty()) return std::nullopt;
+    ir::Extents dims(sizes.begin(), sizes.end());
+    return s.einsum ? s.einsum->bind(std::vector<std::optional<Shape>>(s.einsum->ast().operands.size()), dims)
+                    : s.program->bind({}, dims);
 }
 
 } // namespace
 
 EmbeddedSource cuda_source(std::string_view expr, const Signature &signature, const Sizes &sizes) {
+    return cuda_source(expr, signature, sizes, {});
+}
+
+EmbeddedSource cuda_source(std::string_view expr, const Signature &signature, const Sizes &sizes, std::string_view name) {
     return guarded(expr, [&] {
         auto state = cuda_state(expr, signature);
-        detail::KernelState &s = *state;
-        std::optional<ir::Extents> extents;
-        if (!sizes.empty()) { // bound as `einfuse compile --dims` binds them: checked, with carets
-            ir::Extents dims(sizes.begin(), sizes.end());
-            extents = s.einsum ? s.einsum->bind(std::vector<std::optional<Shape>>(s.einsum->ast().operands.size()), dims)
-                               : s.program->bind({}, dims);
-        }
-        return embed(s, extents);
+        return embed(*state, bind_dims(*state, sizes), name);
     });
 }
 
@@ -640,6 +611,14 @@ std::string Kernel::cuda_source() const {
     }
     return guarded(s.expr, [&] {
         return embed(*cuda_state(s.expr, s.signature), planned).source;
+    });
+}
+
+EmbeddedSource Kernel::embedded_source(const Sizes &sizes, std::string_view name) const {
+    detail::KernelState &s = checked(state_);
+    return guarded(s.expr, [&] {
+        auto state = cuda_state(s.expr, s.signature, s.options);
+        return embed(*state, bind_dims(*state, sizes), name);
     });
 }
 

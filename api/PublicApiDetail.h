@@ -7,10 +7,16 @@
 #include "support/Error.h"
 #include "support/Tensor.h"
 
+#include <map>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace einfuse {
+class Compiled;
+}
 
 namespace einfuse::public_api {
 
@@ -96,5 +102,10 @@ std::vector<bool> outputs_to_buffer(const std::vector<View> &inputs, const std::
  * temporaries are freed. */
 void run_buffered(const Kernel &k, const std::vector<View> &inputs, const std::vector<View> &outputs,
                   const std::vector<bool> &buffer, const KernelOptions &options, void *cuda_stream);
+
+/** The embedding metadata of a CUDA-target plan (Embedding.cpp): `sized` the sizes it was planned
+ * for (nullopt: none), `name` the symbols' prefix, `output_shapes` for those sizes. */
+EmbeddedSource describe_embedding(const Compiled &compiled, const std::optional<std::map<std::string, int64_t>> &sized,
+                                  std::string_view name, const std::vector<std::vector<int64_t>> &output_shapes);
 
 } // namespace einfuse::public_api

@@ -326,13 +326,14 @@ Shape CompiledProgram::tensor_shape(const std::string &tensor, const ir::Extents
     return frontend::program_tensor_shape(*ast_, tensor, extents);
 }
 
-std::string emit(const Compiled &compiled, std::string_view kind) {
+std::string emit(const Compiled &compiled, std::string_view kind, std::string_view name) {
     const auto &kernels = compiled.plan().kernels;
     if (kind == "plan") {
         return "\"" + compiled.program().source + "\" for " + std::string(target_name(compiled.options().target)) +
                "\n" + compiled.plan().explain();
     }
-    if (kind == "cu") return cuda_backend::emit_cuda(kernels, EINFUSE_VERSION);
+    if (kind == "cu") return cuda_backend::emit_cuda(compiled.plan(), EINFUSE_VERSION, name);
+    if (kind == "h") return cuda_backend::emit_cuda_header(compiled.plan(), EINFUSE_VERSION, name);
     if (kind == "llvm") {
 #ifdef EINFUSE_HAVE_LLVM
         return llvm_backend::emit_llvm_ir(kernels, compiled.plan().target);
@@ -342,13 +343,13 @@ std::string emit(const Compiled &compiled, std::string_view kind) {
     }
     if (kind == "ptx") {
 #ifdef EINFUSE_HAVE_CUDA
-        return cuda_ptx(cuda_backend::emit_cuda(kernels, EINFUSE_VERSION),
+        return cuda_ptx(cuda_backend::emit_cuda(cuda_backend::cuda_naming(compiled.plan(), name).kernels, EINFUSE_VERSION),
                         compiled.options().arch.empty() ? "sm_90" : compiled.options().arch);
 #else
         throw TargetError("--emit ptx needs the CUDA backend, which is not part of this build");
 #endif
     }
-    throw UserError("unknown --emit kind '" + std::string(kind) + "' (expected cu, ptx, llvm or plan)");
+    throw UserError("unknown --emit kind '" + std::string(kind) + "' (expected cu, h, ptx, llvm or plan)");
 }
 
 Tensor einsum(std::string_view spec, const std::vector<Tensor> &inputs, Target target) {

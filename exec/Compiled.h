@@ -160,9 +160,10 @@ private:
     std::shared_ptr<const frontend::ProgramAst> ast_;
 };
 
-/** Text of the code for the plan: "cu" (standalone CUDA C), "llvm" (host LLVM IR after O3),
- * "ptx", or "plan". Throws UserError for an unknown kind. */
-std::string emit(const Compiled &compiled, std::string_view kind);
+/** Text of the code for the plan: "cu" (standalone CUDA C), "h" (its header), "llvm" (host LLVM
+ * IR after O3), "ptx", or "plan". `name` prefixes the exported symbols of cu, h and ptx (empty:
+ * einfuse's own names). Throws UserError for an unknown kind or a bad name. */
+std::string emit(const Compiled &compiled, std::string_view kind, std::string_view name = {});
 
 /** The einsum of host tensors, computed on the host: einfuse::einsum("bij,bjk->bik", {a, b}). */
 Tensor einsum(std::string_view spec, const std::vector<Tensor> &inputs, Target target = Target::Host);

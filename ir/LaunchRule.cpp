@@ -122,6 +122,14 @@ const std::string &SizeExpr::name() const {
     return node_->name;
 }
 
+SizeExpr SizeExpr::inlined() const {
+    if (!contains(SizeOp::Named)) return *this;
+    if (node_->op == SizeOp::Named) return node_->operands[0].inlined();
+    Node n = *node_;
+    for (auto &x : n.operands) x = x.inlined();
+    return SizeExpr(std::make_shared<Node>(std::move(n)));
+}
+
 SizeExpr SizeExpr::unnamed() const { return op() == SizeOp::Named ? node_->operands[0] : *this; }
 
 bool SizeExpr::is_const(int64_t *value) const {
@@ -226,6 +234,73 @@ int64_t SizeExpr::evaluate(const LaunchFacts &facts) const {
     case SizeOp::And: return n.operands[0].evaluate(facts) && n.operands[1].evaluate(facts); // as C: short-circuit
     case SizeOp::Or: return n.operands[0].evaluate(facts) || n.operands[1].evaluate(facts);
     default: return apply(n.op, n.operands[0].evaluate(facts), n.operands[1].evaluate(facts));
+    }
+}
+
+std::optional<int64_t> SizeExpr::try_evaluate(const LaunchFacts &facts) const {
+    const Node &n = *node_;
+    auto known = [&](const auto &map, const std::string &key) { return map.count(key) > 0; };
+    switch (n.op) {
+    case SizeOp::Const: return n.value;
+    case SizeOp::Size: return known(facts.sizes, n.name) ? std::optional<int64_t>(facts.sizes.at(n.name)) : std::nullopt;
+    case SizeOp::Stride: case SizeOp::Dense:
+        if (!known(facts.strides, n.name)) return std::nullopt;
+        if (n.op == SizeOp::Dense)
+            for (const auto &d : n.dims)
+                if (!known(facts.sizes, d)) return std::nullopt;
+        return evaluate(facts);
+    case SizeOp::Aligned: return known(facts.addresses, n.name) ? std::optional<int64_t>(evaluate(facts)) : std::nullopt;
+    case SizeOp::Device: return known(facts.device, n.name) ? std::optional<int64_t>(facts.device.at(n.name)) : std::nullopt;
+    case SizeOp::Named: return n.operands[0].try_evaluate(facts);
+    case SizeOp::Select: {
+        auto c = n.operands[0].try_evaluate(facts);
+        if (!c) return std::nullopt;
+        return *c ? n.operands[1].try_evaluate(facts) : n.operands[2].try_evaluate(facts);
+    }
+    case SizeOp::And: case SizeOp::Or: {
+        // Either side may decide it: 0 && unknown is 0, 1 || unknown is 1.
+        auto a = n.operands[0].try_evaluate(facts), b = n.operands[1].try_evaluate(facts);
+        const bool is_and = n.op == SizeOp::And;
+        if ((a && (*a != 0) != is_and) || (b && (*b != 0) != is_and)) return is_and ? 0 : 1;
+        if (!a || !b) return std::nullopt;
+        return is_and ? 1 : 0;
+    }
+    default: {
+        auto a = n.operands[0].try_evaluate(facts), b = n.operands[1].try_evaluate(facts);
+        if (!a || !b) return std::nullopt;
+        return apply(n.op, *a, *b);
+    }
+    }
+}
+
+std::string SizeExpr::to_json() const {
+    const Node &n = *node_;
+    auto str = [](const std::string &s) { return "\"" + s + "\""; }; // names are C identifiers
+    auto op = [&](const char *name) {
+        std::string out = "[" + str(name);
+        for (const auto &x : n.operands) out += ", " + x.to_json();
+        return out + "]";
+    };
+    switch (n.op) {
+    case SizeOp::Const: return std::to_string(n.value);
+    case SizeOp::Size: return "[\"size\", " + str(n.name) + "]";
+    case SizeOp::Stride: return "[\"stride\", " + str(n.name) + ", " + std::to_string(n.value) + "]";
+    case SizeOp::Aligned: return "[\"aligned\", " + str(n.name) + ", " + std::to_string(n.value) + "]";
+    case SizeOp::Dense: {
+        std::string dims;
+        for (const auto &d : n.dims) dims += (dims.empty() ? "" : ", ") + str(d);
+        return "[\"dense\", " + str(n.name) + ", [" + dims + "]]";
+    }
+    case SizeOp::Device: return "[\"device\", " + str(n.name) + "]";
+    case SizeOp::Named: return n.operands[0].to_json();
+    case SizeOp::CeilDiv: return op("ceil_div");
+    case SizeOp::Min: return op("min");
+    case SizeOp::Max: return op("max");
+    case SizeOp::Select: return op("?:");
+    default: {
+        std::string text = infix(n.op);
+        return op(text.substr(1, text.size() - 2).c_str());
+    }
     }
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,15 @@ class SizeExpr {
     static SizeExpr select(const SizeExpr &c, const SizeExpr &a, const SizeExpr &b);
 
     int64_t evaluate(const LaunchFacts &facts) const;
+    /** The value where `facts` decide it (0 && x is 0 without x), else nullopt: a rule over
+     * strides or addresses, evaluated with sizes alone. */
+    std::optional<int64_t> try_evaluate(const LaunchFacts &facts) const;
+    /** The rule as a JSON tree, for hosts that evaluate it themselves: a number; ["size", "i"],
+     * ["stride", "x", 0], ["aligned", "x", 16], ["dense", "x", ["i", "d"]] (row-major in those
+     * sizes; a size-1 dimension may have any stride), ["device", "sm_count"]; [op, a, b] for
+     * + - * / (truncating) ceil_div min max < <= > >= == != && || (1 or 0); ["?:", c, a, b]. A
+     * named value is written out in place. */
+    std::string to_json() const;
     /** C text; operands parenthesised only where C's precedence needs it (and && inside ||). */
     std::string print_c(const LaunchNames &names) const;
     /** Plain text with the facts written as size(b), stride(x,0), aligned(a,16): tests, plans. */
@@ -75,6 +85,9 @@ class SizeExpr {
      * every user of ir/Kernel.h, and <functional> would bring std::bind into their ADL). */
     bool contains(SizeOp op) const;
     const std::string &name() const; // Size: the variable; Stride, Aligned, Dense: the tensor; Device, Named
+    /** The same with every named value written out in place (Named nodes replaced by their
+     * values): text for readers who do not see the printed locals. */
+    SizeExpr inlined() const;
     /** A Named value's expression; any other node itself (a printer declaring the local prints this). */
     SizeExpr unnamed() const;
 

@@ -17,6 +17,8 @@
 #include <functional>
 #include <math.h>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #undef __shared__
@@ -37,6 +39,13 @@ inline float __uint_as_float(unsigned u) {
     std::memcpy(&f, &u, 4);
     return f;
 }
+inline float __int_as_float(int i) {
+    float f;
+    std::memcpy(&f, &i, 4);
+    return f;
+}
+/** CUDA's integer min of the tiled kernels' bounds. */
+inline long long min(long long a, long long b) { return a < b ? a : b; }
 inline double __hiloint2double(int hi, int lo) {
     unsigned long long u = (unsigned long long)(unsigned)hi << 32 | (unsigned)lo;
     double d;
@@ -62,24 +71,48 @@ extern "C" cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cuda
     return cudaSuccess;
 }
 
-/** kernel<<<grid, block>>>: blocks in turn (at most 4: the kernels stride over their work),
- * each with `block` threads. */
-inline void einfuse_emu_launch(unsigned grid, unsigned block, const std::function<void()> &kernel) {
+/** kernel<<<dim3(grid, grid_y), block>>>: blocks in turn (at most 4 along x: the kernels stride
+ * over their work; every one along y, the parts of a split reduction), each with `block` threads. */
+inline void einfuse_emu_launch(unsigned grid, unsigned block, const std::function<void()> &kernel, unsigned grid_y = 1) {
     gridDim.x = grid < 4 ? grid : 4;
+    gridDim.y = grid_y;
     blockDim.x = block;
-    for (unsigned b = 0; b < gridDim.x; ++b) {
-        std::barrier<> bar(block);
-        einfuse_emu_barrier = &bar;
-        std::vector<std::thread> threads;
-        for (unsigned t = 0; t < block; ++t)
-            threads.emplace_back([&, b, t] {
-                blockIdx.x = b;
-                threadIdx.x = t;
-                kernel();
-            });
-        for (auto &th : threads)
-            th.join();
-    }
+    for (unsigned y = 0; y < gridDim.y; ++y)
+        for (unsigned b = 0; b < gridDim.x; ++b) {
+            std::barrier<> bar(block);
+            einfuse_emu_barrier = &bar;
+            std::vector<std::thread> threads;
+            for (unsigned t = 0; t < block; ++t)
+                threads.emplace_back([&, b, t, y] {
+                    blockIdx.x = b;
+                    blockIdx.y = y;
+                    threadIdx.x = t;
+                    kernel();
+                });
+            for (auto &th : threads)
+                th.join();
+        }
+}
+
+/** cudaLaunchKernel(kernel, grid, block, args, shared, stream), as the launchers call it: the
+ * kernel's parameter types unpack args. */
+template <class... A, std::size_t... I>
+void einfuse_emu_call(void (*f)(A...), void **args, std::index_sequence<I...>) {
+    f(*static_cast<std::remove_reference_t<A> *>(args[I])...);
+}
+template <class... A>
+cudaError_t cudaLaunchKernel(void (*f)(A...), dim3 grid, dim3 block, void **args, size_t, cudaStream_t) {
+    einfuse_emu_launch(grid.x, block.x, [&] { einfuse_emu_call(f, args, std::index_sequence_for<A...>{}); }, grid.y);
+    return cudaSuccess;
+}
+extern "C" cudaError_t cudaMallocAsync(void **p, size_t bytes, cudaStream_t) { return cudaMalloc(p, bytes); }
+extern "C" cudaError_t cudaFreeAsync(void *p, cudaStream_t) {
+    std::free(p);
+    return cudaSuccess;
+}
+extern "C" cudaError_t cudaFree(void *p) {
+    std::free(p);
+    return cudaSuccess;
 }
 
 /** cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero. */

@@ -5,6 +5,7 @@
 #include "CAbiTensors.h"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
@@ -142,4 +143,44 @@ TEST_CASE("C ABI plan and einsum on a stream: the plan text is k's, the host ign
     REQUIRE(einfuse_einsum_on_stream("ij,jk->ik", 2, in, &out, nullptr) == EINFUSE_OK);
     CHECK(c[0] == 19);
     CHECK(c[3] == 50);
+}
+
+TEST_CASE("C ABI embedding: the JSON metadata for sizes from input shapes (issue 17 item 2)") {
+    einfuse_kernel *k = einfuse_compile("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])", 3, nullptr,
+                                        nullptr, kDLCUDA);
+    REQUIRE(k != nullptr);
+    int64_t x_shape[2] = {100000, 3}, y_shape[2] = {100000, 3}, w_shape[1] = {100000};
+    DLTensor in[3] = {host_f32(nullptr, 2, x_shape), host_f32(nullptr, 2, y_shape), host_f32(nullptr, 1, w_shape)};
+    const char *text = einfuse_kernel_embedding(k, 3, in, "gauss");
+    REQUIRE(text != nullptr);
+    nlohmann::json j = nlohmann::json::parse(text);
+    CHECK(j["sizes"]["i"] == 100000);
+    CHECK(j["outputs"][0]["shape"] == nlohmann::json::array({100000}));
+    CHECK(j["outputs"][0]["dtype"] == "f32");
+    CHECK(j["entry"]["workspace_bytes"] == "gauss_workspace_bytes");
+    const auto &variants = j["kernels"][0]["variants"];
+    REQUIRE(variants.size() == 2);
+    CHECK(variants[0]["kernel"] == "gauss_out_tiled");
+    CHECK(variants[0]["splits"]["value"] == 41);
+    CHECK(variants[0]["combine"]["kernel"] == "gauss_out_combine");
+    CHECK(variants[1]["kernel"] == "gauss_out");
+    CHECK(j["workspace"]["bytes"] == 41 * 100000 * 4);
+    CHECK(std::string(j["source"]).find("gauss_launch_with_workspace") != std::string::npos);
+    CHECK(einfuse_kernel_embedding(k, 3, in, "gauss") == text); // one copy per distinct text, kept by k
+
+    // Unsized: the rules without values.
+    const char *unsized = einfuse_kernel_embedding(k, 0, nullptr, nullptr);
+    REQUIRE(unsized != nullptr);
+    nlohmann::json u = nlohmann::json::parse(unsized);
+    CHECK(u["sizes"].empty());
+    CHECK(u["kernels"][0]["variants"].back()["grid"]["value"].is_null());
+    CHECK(u["entry"]["launch_with_workspace"] == "einfuse_out_launch_with_workspace");
+
+    CHECK(einfuse_kernel_embedding(k, 2, in, nullptr) == nullptr);
+    CHECK(einfuse_last_status() == EINFUSE_ERROR_ARGUMENT);
+    CHECK(einfuse_kernel_embedding(k, 3, in, "not a name") == nullptr);
+    CHECK(einfuse_last_status() == EINFUSE_ERROR_EXPRESSION);
+    CHECK(contains(einfuse_last_error(), "--name"));
+    CHECK(einfuse_kernel_embedding(nullptr, 0, nullptr, nullptr) == nullptr);
+    einfuse_free(k);
 }

@@ -87,7 +87,7 @@ TEST_CASE("exit codes: usage 1, bad input 2 with a caret") {
         {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --target tpu", 1, "expected host or cuda"},
         {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --bogus", 1, "bogus"},
         {"frobnicate", 1, "error"},
-        {"compile \"ij,jk->ik\" --emit wasm", 1, "expected cu, ptx, llvm or plan"},
+        {"compile \"ij,jk->ik\" --emit wasm", 1, "expected cu, h, ptx, llvm or plan"},
     };
     for (const auto &row : rows) {
         std::string args = row.args; // CAPTURE of a const char * prints the pointer

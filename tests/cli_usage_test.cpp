@@ -141,6 +141,10 @@ TEST_CASE("cli usage: malformed values are short usage errors, exit 1") {
         {"run 'ij->i' --dims i=2 --dims i=3", "--dims gives 'i' twice, as 2 and 3"},
         {"run 'ij->i' --dims 'i=2,,j=3'", "an empty entry"},
         {"run 'ij->i' --shape 0=2x3 --shape 0=4x4", "--shape gives '0' twice, as 2x3 and 4x4"},
+        {"compile 'ij->i' --name 9x", "--name 9x: expected a C identifier"},
+        {"compile 'ij->i' --name 'a b'", "--name a b: expected a C identifier"},
+        {"compile 'ij->i' --name rows --emit plan", "--name prefixes the symbols of --emit cu, h or ptx"},
+        {"compile 'ij->i' --emit h --target host", "--emit h is CUDA code"},
     };
     for (const auto &row : rows) {
         std::string args = row.args;
@@ -169,6 +173,26 @@ TEST_CASE("cli usage: --dims repeats and merges, --shape repeats when it agrees,
     }
     Result bad = einfuse("run 'bij,bjk->bik' --dims b=4,i=2 --dims j=3,k=2 --shape 0=4x2x5");
     CHECK(bad.code == 2); // a --shape that disagrees with --dims is bad input, as before
+}
+
+TEST_CASE("cli usage: compile --name prefixes every exported symbol; --emit h is the header") {
+    const std::string expr = "'out[i] = max[j](S[i,j])'";
+    Result cu = einfuse("compile " + expr + " --name rowmax");
+    REQUIRE(cu.code == 0);
+    CHECK(has(cu.out, "extern \"C\" int rowmax_out_launch("));
+    CHECK(has(cu.out, "extern \"C\" int rowmax_launch_with_workspace("));
+    CHECK(has(cu.out, "extern \"C\" const char *rowmax_error_string(int code)"));
+    CHECK(!has(cu.out, "einfuse_out"));
+    Result h = einfuse("compile " + expr + " --name rowmax --emit h");
+    REQUIRE(h.code == 0);
+    CHECK(has(h.out, "#ifndef ROWMAX_H"));
+    CHECK(has(h.out, "int rowmax_workspace_bytes(const int64_t *sizes, int num_sizes, size_t *bytes);"));
+    CHECK(!has(h.out, "__global__"));
+    // Without --name: einfuse's own names, as before.
+    Result plain = einfuse("compile " + expr);
+    REQUIRE(plain.code == 0);
+    CHECK(has(plain.out, "extern \"C\" int einfuse_out_launch("));
+    CHECK(has(plain.out, "extern \"C\" int einfuse_out_launch_with_workspace("));
 }
 
 TEST_CASE("cli usage: run --json says its exit code") {

@@ -95,7 +95,7 @@ TEST_CASE("gpu tiled: the standalone .cu's launcher splits, combines and frees i
     CompiledProgram p(kGauss, {}, CompileOptions{Target::Cuda, "", 0});
     p.plan_for(sizes);
     std::string cu = emit(p, "cu");
-    REQUIRE(cu.find("einfuse_out_combine<<<") != std::string::npos);
+    REQUIRE(cu.find("cudaLaunchKernel(einfuse_out_combine, ") != std::string::npos);
     Tensor x(DType::F32, {N, D}), y(DType::F32, {M, D}), w(DType::F32, {M}), out(DType::F32, {N});
     for (Tensor *t : {&x, &y, &w}) t->fill_random(test::rng());
     auto bytes = test::run_standalone(cu, "einfuse_out",

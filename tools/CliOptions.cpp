@@ -1,6 +1,7 @@
 #include "CliOptions.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace einfuse::cli {
@@ -68,6 +69,17 @@ Sizes parse_dims(const std::vector<std::string> &specs) {
         }
     }
     return dims;
+}
+
+void check_name(const std::string &name) {
+    if (name.empty()) return;
+    bool ok = name.size() <= 100 && !std::isdigit(static_cast<unsigned char>(name[0])) && name.rfind("__", 0) != 0 &&
+              !(name[0] == '_' && name.size() > 1 && std::isupper(static_cast<unsigned char>(name[1])));
+    for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!ok)
+        throw UsageError("--name " + name +
+                         ": expected a C identifier of at most 100 characters (letters, digits and _, not starting "
+                         "with a digit, __ or _ and a capital), e.g. --name gauss_sum");
 }
 
 void check_arch(const std::string &arch) {

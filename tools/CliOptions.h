@@ -31,6 +31,7 @@ struct Options {
     std::string target;
     std::string arch;
     std::string emit;
+    std::string name; // compile --name: the prefix of the emitted file's symbols
     std::string output_file;
     bool check = false;
     int repeat = 0;
@@ -43,6 +44,9 @@ struct Options {
 /** --dims b=2,i=3, as often as wanted: the lists are merged; a name given twice must have one
  * value. Spaces around names, values and commas are ignored ("b=2, i=3"). */
 Sizes parse_dims(const std::vector<std::string> &specs);
+/** --name: a C identifier (letters, digits, _; not starting with a digit, __ or _ and a capital),
+ * at most 100 characters; else UsageError. Empty: no --name. */
+void check_name(const std::string &name);
 /** --arch: sm_NN, sm_NNa, sm_NNf or compute_NN with NN >= 75 (what CUDA 13 builds for); else
  * UsageError. Whether einfuse knows that architecture is the library's question. */
 void check_arch(const std::string &arch);

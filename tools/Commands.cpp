@@ -54,18 +54,21 @@ int run_compile(const Options &o) {
         throw UsageError("--check, --repeat, --threads, --input and --output belong to `einfuse run`");
     DeviceKind target = o.target.empty() ? DeviceKind::Cuda : parse_target(o.target);
     std::string kind = !o.emit.empty() ? o.emit : target == DeviceKind::Cuda ? "cu" : "llvm";
-    if (kind != "cu" && kind != "ptx" && kind != "llvm" && kind != "plan")
-        throw UsageError("--emit " + kind + ": expected cu, ptx, llvm or plan");
+    if (kind != "cu" && kind != "h" && kind != "ptx" && kind != "llvm" && kind != "plan")
+        throw UsageError("--emit " + kind + ": expected cu, h, ptx, llvm or plan");
     // Each kind of code belongs to one target: asking for the other is a mistake, not a request
     // to switch targets behind the user's back.
     if (kind == "llvm" && target == DeviceKind::Cuda)
         throw UsageError("--emit llvm is host code: use it with --target host (for cuda: --emit cu, ptx or plan)");
-    if ((kind == "cu" || kind == "ptx") && target == DeviceKind::Cpu)
+    if ((kind == "cu" || kind == "h" || kind == "ptx") && target == DeviceKind::Cpu)
         throw UsageError("--emit " + kind + " is CUDA code: use it with --target cuda (for host: --emit llvm or plan)");
+    if (!o.name.empty() && kind != "cu" && kind != "h" && kind != "ptx")
+        throw UsageError("--name prefixes the symbols of --emit cu, h or ptx, not of --emit " + kind);
+    check_name(o.name);
     Job job = make_job(o, target);
     if (!job.dims.empty() || !o.shapes.empty()) // sizes are optional here; when given, check and plan for them
         job.kernel.plan_for(job.bind());
-    std::string code = job.kernel.emit(kind);
+    std::string code = job.kernel.emit(kind, o.name);
     if (!o.json) {
         write_text(code, o.output_file);
         return kOk;

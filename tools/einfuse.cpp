@@ -25,6 +25,8 @@ const char *const kFooter = R"text(Examples:
   einfuse run "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])" --dims i=100000,j=100000,d=3 --target cuda
   einfuse compile "bij,bjk->bik" --dims b=262144,i=2,j=2,k=2 -o bmm.cu
   einfuse compile "ij,jk->ik" --target host --emit plan
+  einfuse compile "out[i] = max[j](S[i,j])" --name rowmax -o rowmax.cu
+  einfuse compile "out[i] = max[j](S[i,j])" --name rowmax --emit h -o rowmax.h
 
 Exit codes:
   0 ok, 1 usage (unknown command or option, malformed value), 2 bad input (expression, shape,
@@ -130,7 +132,8 @@ int main(int argc, char **argv) {
     Options o;
     CLI::App *compile = app.add_subcommand("compile", "write code for an expression");
     add_common(*compile, o);
-    compile->add_option("--emit", o.emit, "cu | ptx | llvm | plan (default: cu for cuda, llvm for host)");
+    compile->add_option("--emit", o.emit, "cu | h | ptx | llvm | plan (default: cu for cuda, llvm for host; h: the .cu's header)");
+    compile->add_option("--name", o.name, "prefix of every exported symbol of the .cu, its header and PTX (a C identifier)");
     compile->add_option("-o", o.output_file, "output file (default: stdout)");
     CLI::App *run = app.add_subcommand("run", "compile, run on given or random inputs, optionally check and time");
     add_common(*run, o);

@@ -1,5 +1,6 @@
 #pragma once
 // Shared by the kernel and launcher printers of this folder; not a public header.
+#include "backends/cuda/CudaPrinter.h"
 #include "ir/Kernel.h"
 
 #include <cstdint>
@@ -104,9 +105,18 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names);
 std::string launcher_preamble();
 /** The comment at the top of the file documenting the launcher ABI and the error codes. */
 std::string abi_comment();
+/** k's launcher: `static int <k>_run(inputs, num_inputs, output, sizes, num_sizes, parts,
+ * check_only, stream)` validates and, unless check_only, launches (a split reduction's parts in
+ * `parts` when it is not NULL: the entry point's workspace); `<k>_launch` calls it. */
 std::string print_launcher(const ir::Kernel &k, const KernelNames &names);
+/** The entry point's section of a plan's file (CudaEntry.cpp). */
+std::string print_entry(const passes::Plan &plan, const CudaNaming &naming);
+/** One scalar argument of a kernel launch: its C type and value. */
+struct LaunchArg {
+    std::string type, value;
+};
 /** Launcher lines that walk k.launch: the first variant whose guard holds is launched (CudaLaunchRules.cpp). */
-std::string print_launch_variants(const ir::Kernel &k, const KernelNames &names, const std::vector<std::string> &args);
+std::string print_launch_variants(const ir::Kernel &k, const KernelNames &names, const std::vector<LaunchArg> &args);
 /** Whether a printed guard of k calls einfuse_is_dense. */
 bool launch_uses_dense(const ir::Kernel &k);
 

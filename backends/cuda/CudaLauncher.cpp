@@ -44,8 +44,12 @@ std::string abi_comment() {
 //   EINFUSE_ERR_SIZE          5  a size is negative, or the number of threads overflows int64
 //   EINFUSE_ERR_OUTPUT_STRIDE 6  an output with elements has stride 0 over a size > 1 (its
 //                                writes would race)
-//   EINFUSE_ERR_LAUNCH        7  cudaGetLastError() failed after the launch
-// Nothing is launched when an error other than EINFUSE_ERR_LAUNCH is returned.
+//   EINFUSE_ERR_LAUNCH        7  a launch failed: cudaLaunchKernel's own result, so an error that
+//                                earlier CUDA calls of the caller's left pending is neither
+//                                reported nor cleared (cudaGetLastError() then names this one)
+//   EINFUSE_ERR_WORKSPACE     8  (entry point) workspace is NULL or smaller than its query says
+// Nothing is launched when an error other than EINFUSE_ERR_LAUNCH is returned; <name>_error_string
+// gives each code's text.
 )";
 }
 
@@ -54,9 +58,10 @@ std::string launcher_preamble() {
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-// Shared by every file einfuse emits, so that several can be included in one translation unit.
-#ifndef EINFUSE_LAUNCHER_ABI_1
-#define EINFUSE_LAUNCHER_ABI_1
+// Shared by every file einfuse emits and its header (--emit h), so that several can be included
+// in one translation unit.
+#ifndef EINFUSE_TENSOR_ABI_1
+#define EINFUSE_TENSOR_ABI_1
 typedef struct einfuse_tensor {
     void *data;
     int ndim;
@@ -72,7 +77,11 @@ typedef struct einfuse_tensor {
 #define EINFUSE_ERR_SIZE 5
 #define EINFUSE_ERR_OUTPUT_STRIDE 6
 #define EINFUSE_ERR_LAUNCH 7
+#define EINFUSE_ERR_WORKSPACE 8
+#endif // EINFUSE_TENSOR_ABI_1
 
+#ifndef EINFUSE_LAUNCHER_ABI_1
+#define EINFUSE_LAUNCHER_ABI_1
 // EINFUSE_OK if t can be read (is_output 0) or written (1) as t[v_0, ..., v_{ndim-1}] with
 // dimension d indexed by variable dims[d] of size sizes[dims[d]].
 static inline int einfuse_check_tensor(const einfuse_tensor *t, int ndim, const int *dims, const int64_t *sizes,
@@ -170,13 +179,14 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
     out += "//   output: " + join(outs, ", ") + "\n";
     out += "//   sizes:  " + (k.index_vars.empty() ? std::string("none") : join(k.index_vars, ", ")) +
            " (num_sizes = " + std::to_string(k.index_vars.size()) + ")\n";
-    out += "extern \"C\" int " + k.name +
-           "_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,\n"
-           "    const int64_t *sizes, int num_sizes, cudaStream_t stream) {\n";
+    out += "static int " + k.name +
+           "_run(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,\n"
+           "    const int64_t *sizes, int num_sizes, void *einfuse_parts, int einfuse_check_only, cudaStream_t stream) {\n";
     out += "    if ((inputs == NULL && num_inputs > 0) || output == NULL || (sizes == NULL && num_sizes > 0))\n"
            "        return EINFUSE_ERR_NULL_POINTER;\n";
     out += "    if (num_inputs != " + std::to_string(k.num_inputs) +
            " || num_sizes != " + std::to_string(k.index_vars.size()) + ") return EINFUSE_ERR_ARG_COUNT;\n";
+    out += "    (void)einfuse_parts;\n";
 
     std::string parallel_expr;
     auto par = ir::parallel_vars(k);
@@ -216,26 +226,28 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
                    " is unrolled for this size\n";
     });
     out += "    if (err != EINFUSE_OK) return err;\n";
-    out += "    if (total == 0) return EINFUSE_OK;\n\n";
+    out += "    if (total == 0) return EINFUSE_OK;\n";
 
-    std::vector<std::string> args;
+    std::vector<LaunchArg> args;
     for (std::size_t p = 0; p < k.params.size(); ++p) {
         const auto &t = k.params[p];
         bool input = static_cast<int>(p) < k.num_inputs;
         std::string ref =
             input ? "inputs[" + std::to_string(p) + "]" : "output[" + std::to_string(p - k.num_inputs) + "]";
-        std::string arg = "(" + std::string(input ? "const " : "") + c_type(t.dtype) + " *)" + ref + ".data";
-        for (int d = 0; d < t.rank; ++d)
-            arg += ", " + ref + ".strides[" + std::to_string(d) + "]";
-        args.push_back(arg);
+        std::string type = std::string(input ? "const " : "") + c_type(t.dtype) + " *";
+        args.push_back({type, "(" + type + ")" + ref + ".data"});
+        for (int d = 0; d < t.rank; ++d) args.push_back({"long long", ref + ".strides[" + std::to_string(d) + "]"});
     }
-    std::vector<std::string> sizes;
-    for (std::size_t v = 0; v < k.index_vars.size(); ++v)
-        sizes.push_back("sizes[" + std::to_string(v) + "]");
-    if (!sizes.empty()) args.push_back(join(sizes, ", "));
+    for (std::size_t v = 0; v < k.index_vars.size(); ++v) args.push_back({"long long", "sizes[" + std::to_string(v) + "]"});
 
     if (k.gemm) out += print_gemm_size_checks(k);
-    return out + print_launch_variants(k, names, args) + "}\n#endif\n";
+    out += "    if (einfuse_check_only) return EINFUSE_OK;\n\n";
+    out += print_launch_variants(k, names, args) + "}\n";
+    out += "extern \"C\" int " + k.name +
+           "_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,\n"
+           "    const int64_t *sizes, int num_sizes, cudaStream_t stream) {\n";
+    out += "    return " + k.name + "_run(inputs, num_inputs, output, sizes, num_sizes, NULL, 0, stream);\n";
+    return out + "}\n#endif\n";
 }
 
 } // namespace einfuse::cuda_backend::detail

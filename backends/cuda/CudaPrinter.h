@@ -8,6 +8,10 @@
 #include <string_view>
 #include <vector>
 
+namespace einfuse::passes {
+struct Plan;
+}
+
 namespace einfuse::cuda_backend {
 
 /** The whole .cu file: a fixed header line naming einfuse `version`, the launcher ABI and error
@@ -16,6 +20,48 @@ namespace einfuse::cuda_backend {
  * guarded by `#ifndef __CUDACC_RTC__`, so NVRTC compiles the very same text. Kernels without
  * k.launch (lowered for the host, or built by hand) get passes::gpu_launch_rules' first. */
 std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view einfuse_version);
+
+/** The file of a whole plan: emit_cuda(kernels) with every kernel named after `name` (see
+ * cuda_naming), then the entry point (`<entry>_launch_with_workspace`, `<entry>_workspace_bytes`,
+ * `<entry>_error_string`) that runs the kernels in order, the temporaries and the split
+ * reductions' parts in the caller's workspace (CudaEntry.cpp). UserError for a bad name. */
+std::string emit_cuda(const passes::Plan &plan, std::string_view einfuse_version, std::string_view name = {});
+/** Its header (`--emit h`): the tensor type and error codes, the entry point's and the kernels'
+ * launchers' declarations, guarded by `<ENTRY>_H`. */
+std::string emit_cuda_header(const passes::Plan &plan, std::string_view einfuse_version, std::string_view name = {});
+
+/** The names a file of `plan` exports. Without `name`: the kernels' own names, and the entry
+ * "einfuse_" + the program's name (an einsum's "bij_bjk_to_bik") or its first output; with it:
+ * kernels `<name>_<tensor defined>` and the entry `<name>`. A kernel whose names would meet
+ * another's gets trailing `_`s. */
+struct CudaNaming {
+    std::string entry;
+    std::vector<ir::Kernel> kernels; // plan.kernels renamed (variants and combine kernels follow)
+};
+CudaNaming cuda_naming(const passes::Plan &plan, std::string_view name);
+
+/** The entry point's workspace, as launch rules over the sizes: each temporary dense and
+ * row-major, in the program's order, each taking `bytes` (a multiple of kWorkspaceAlign); then
+ * one region for the split reductions' parts, as large as the largest kernel's `bytes` (their
+ * kernels run one after another), in which `grid` and `total` (the variant's grid, the parallel
+ * points) are named locals. */
+constexpr int64_t kWorkspaceAlign = 256;
+struct WorkspaceLayout {
+    struct Temporary {
+        std::string name;
+        DType dtype;
+        std::vector<std::string> dims;
+        ir::SizeExpr bytes;
+    };
+    struct Parts {
+        std::string kernel;
+        std::vector<std::string> parallel;
+        ir::SizeExpr grid, splits, bytes; // splits: named einfuse_splits
+    };
+    std::vector<Temporary> temporaries;
+    std::vector<Parts> parts;
+};
+WorkspaceLayout cuda_workspace(const passes::Plan &plan, const std::vector<ir::Kernel> &named_kernels);
 
 /** Grid and block of a launch: one thread per point of the flattened parallel loops, capped grid,
  * grid-stride loop for the rest. grid is 0 when there is no work (do not launch). */

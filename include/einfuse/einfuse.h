@@ -114,6 +114,18 @@ EINFUSE_EXPORT int einfuse_output_shapes(einfuse_kernel *k, int num_inputs, cons
  * Owned by k, as einfuse_kernel_source's text. NULL on failure. */
 EINFUSE_EXPORT const char *einfuse_kernel_plan(einfuse_kernel *k);
 
+/* Everything a host needs to compile k's CUDA source itself (NVRTC) and launch it through the
+ * driver, as one JSON object (docs/c-abi.md lists its fields): the source and its header, each
+ * kernel in the order it runs with every variant (guard, grid, block, split count, arguments,
+ * combine kernel, workspace) as launch rules (text, a JSON tree, and the value for these sizes),
+ * the entry point's workspace, and the outputs' dtypes and shapes. Sizes come from the inputs'
+ * shapes (ndim, shape and dtype read; data may be NULL); num_inputs 0: unsized (no values).
+ * `name`: the symbols' prefix (einfuse compile --name), NULL for einfuse's own. Planned with k's
+ * options; a kDLCPU kernel's is the CUDA plan. Owned by k, as einfuse_kernel_source's text. NULL
+ * on failure. */
+EINFUSE_EXPORT const char *einfuse_kernel_embedding(einfuse_kernel *k, int num_inputs, const DLTensor *inputs,
+                                                    const char *name);
+
 /* Releases k; NULL is ignored. */
 EINFUSE_EXPORT void einfuse_free(einfuse_kernel *k);
 

@@ -300,6 +300,7 @@ using Sizes = std::map<std::string, std::int64_t>;
 namespace detail {
 struct KernelState;
 }
+struct EmbeddedSource;
 
 /** A compiled einsum or program, reusable and cheap to copy (copies share the compiled code).
  * Thread-safe: concurrent run() calls on one kernel (or its copies) take turns. */
@@ -344,6 +345,10 @@ public:
     /** Text of the kernel's code as planned: "cu" (standalone CUDA C), "ptx", "llvm" (host LLVM
      * IR after O3) or "plan" (`einfuse compile --emit KIND`). Input error for another kind. */
     std::string emit(std::string_view kind) const;
+    /** The same with `name` the prefix of every exported symbol of "cu", "h" (the .cu's header)
+     * and "ptx" (`einfuse compile --name`): kernels `<name>_<tensor>`, the entry point
+     * `<name>_launch_with_workspace`. A C identifier; empty: einfuse's own names. */
+    std::string emit(std::string_view kind, std::string_view name) const;
 
     /** What a timed run measured: the outputs (host arrays, in the order of outputs()), per
      * timed repetition microseconds, per CUDA kernel what ran it ("cuBLASLt, 1 call", "kernel",
@@ -371,6 +376,9 @@ public:
     /** The standalone .cu text (`einfuse compile` for the same expression), planned for the sizes
      * of the last run, or for no sizes before the first. */
     std::string cuda_source() const;
+    /** The CUDA source and its metadata (cuda_source()) planned for `sizes` (empty: unsized) with
+     * this kernel's options (arch, tf32, gemm path). */
+    EmbeddedSource embedded_source(const Sizes &sizes, std::string_view name = {}) const;
     /** The plan of the kernel's target (`einfuse compile --emit plan`), for the last run's sizes. */
     std::string plan() const;
 
@@ -499,6 +507,46 @@ struct KernelParam {
     ParamRole role;
 };
 
+/** A launch rule of a variant (ir/LaunchRule.h: one object prints into the standalone launcher and
+ * runs in-process): `text` in the rule language ("min(ceil_div(size(i), 1024), 524280)"), `tree`
+ * the same as JSON for a host to evaluate itself (docs/api.md lists the operators: a number,
+ * ["size", "i"], ["stride", "x", 0], ["aligned", "x", 16], ["dense", "x", ["i", "d"]],
+ * [op, a, b], ["?:", c, a, b]), and `value` for EmbeddedSource::sizes where the sizes decide it
+ * (nullopt without sizes, or where it reads strides or addresses). */
+struct EmbeddedRule {
+    std::string text;
+    std::string tree;
+    std::optional<std::int64_t> value;
+};
+
+/** The kernel that folds a split reduction's parts, launched after the tiled kernel when splits
+ * > 1: grid x `grid`, block `block`, no dynamic shared memory. */
+struct EmbeddedCombine {
+    std::string kernel;
+    EmbeddedRule grid, block;
+    /** Its arguments, as EmbeddedVariant::arguments; part_args[i] is the value of "part_args[i]". */
+    std::vector<std::string> arguments;
+    std::vector<EmbeddedRule> part_args;
+    ScalarType partial = ScalarType::F32; // the parts' element type
+};
+
+/** One way to launch a kernel: the launcher runs the first variant (in order) whose guard holds.
+ * Launch `kernel` with grid (x `grid`, y `splits`), block (x `block`) and `shared_bytes` of
+ * dynamic shared memory. */
+struct EmbeddedVariant {
+    std::string kind;   // "gemm-small", "gemm-tiled", "staged", "tiled" or "plain" (cuBLASLt runs in-process only: not listed)
+    std::string kernel; // its __global__ function
+    std::string note;   // what it is, when it runs
+    EmbeddedRule guard, grid, block, splits;
+    std::int64_t shared_bytes = 0;
+    /** Its arguments in order, each 8 bytes: "data(x)" (the device pointer), "stride(x,0)" (elements,
+     * 0 for a broadcast dimension of an input), "size(i)", and for a split reduction "parts"
+     * (device memory of workspace_bytes; NULL when splits is 1). */
+    std::vector<std::string> arguments;
+    std::optional<EmbeddedCombine> combine;
+    EmbeddedRule workspace_bytes; // the parts: splits * total * sizeof(partial) when splits > 1, else 0
+};
+
 /** One `extern "C" __global__` kernel of the source and its `extern "C"` host launcher
  * (documented at the top of the source). The kernel's own arguments, in order: per param a data
  * pointer and one `long long` stride per dimension (elements; 0 for a broadcast size-1 dimension
@@ -511,20 +559,50 @@ struct EmbeddedKernel {
     int num_inputs = 0;
     std::vector<KernelParam> params; // inputs, then outputs
     std::vector<std::string> sizes;  // index variables: the launcher's sizes[] and the last arguments
-    LaunchConfig launch;
+    LaunchConfig launch;             // the plain kernel's launch (variants.back())
+    std::vector<EmbeddedVariant> variants; // in the launcher's order; the plain kernel last (always runs)
+    /** The variant the rules choose for EmbeddedSource::sizes with dense row-major, 256-byte
+     * aligned tensors (what cudaMalloc gives); -1 without sizes. */
+    int dense_choice = -1;
+};
+
+/** Where the entry point keeps a temporary in its workspace: dense, row-major over `indices`,
+ * `offset` bytes in (offset and bytes -1 without sizes). */
+struct EmbeddedTemporary {
+    std::string name;
+    ScalarType dtype = ScalarType::F32;
+    std::vector<std::string> indices;
+    EmbeddedRule bytes;
+    std::int64_t offset = -1;
 };
 
 /** Everything a host needs to compile and launch an expression's kernels itself. */
 struct EmbeddedSource {
-    std::string source;                 // exactly the text `einfuse compile EXPR` writes
+    std::string source;                 // exactly the text `einfuse compile EXPR` writes (with --name)
+    std::string header;                 // its declarations (`--emit h`)
     std::vector<EmbeddedKernel> kernels; // in the order they must run
     std::vector<TensorSpec> inputs, outputs, temporaries;
     Sizes sizes;                        // every index size, when sizes were given
+    std::vector<std::string> index_vars; // the entry point's sizes[] order
+    std::vector<std::vector<std::int64_t>> output_shapes; // per output, for `sizes` (empty without)
+    /** The entry point: entry + "_launch_with_workspace", "_workspace_bytes", "_error_string". */
+    std::string entry;
+    /** Its workspace: the temporaries, then at parts_offset one region for the split reductions'
+     * parts (the largest variant's workspace_bytes); workspace_bytes in all (-1 without sizes). */
+    std::vector<EmbeddedTemporary> workspace;
+    std::int64_t parts_offset = -1;
+    std::int64_t workspace_bytes = -1;
 };
 
 /** The CUDA source of `expr` for `signature`; with `sizes` (as `einfuse compile --dims`), planned
- * for them (unrolled kernels then accept only those sizes) and with each launch's grid. */
+ * for them (unrolled kernels then accept only those sizes) and with each rule's value. */
 EmbeddedSource cuda_source(std::string_view expr, const Signature &signature, const Sizes &sizes = {});
+/** The same with every exported symbol prefixed by `name` (`einfuse compile --name`). */
+EmbeddedSource cuda_source(std::string_view expr, const Signature &signature, const Sizes &sizes, std::string_view name);
+
+/** The metadata as one JSON object (what the C ABI's einfuse_kernel_embedding returns; docs/c-abi.md
+ * lists its fields). */
+std::string embedded_json(const EmbeddedSource &e);
 
 } // namespace einfuse
 

@@ -34,8 +34,12 @@
 //   EINFUSE_ERR_SIZE          5  a size is negative, or the number of threads overflows int64
 //   EINFUSE_ERR_OUTPUT_STRIDE 6  an output with elements has stride 0 over a size > 1 (its
 //                                writes would race)
-//   EINFUSE_ERR_LAUNCH        7  cudaGetLastError() failed after the launch
-// Nothing is launched when an error other than EINFUSE_ERR_LAUNCH is returned.
+//   EINFUSE_ERR_LAUNCH        7  a launch failed: cudaLaunchKernel's own result, so an error that
+//                                earlier CUDA calls of the caller's left pending is neither
+//                                reported nor cleared (cudaGetLastError() then names this one)
+//   EINFUSE_ERR_WORKSPACE     8  (entry point) workspace is NULL or smaller than its query says
+// Nothing is launched when an error other than EINFUSE_ERR_LAUNCH is returned; <name>_error_string
+// gives each code's text.
 
 // Integer + - * wrap around on overflow, as numpy's do. Signed overflow is undefined behaviour in
 // C++ (the compiler may assume it never happens), so they compute in the unsigned type of the same
@@ -61,9 +65,10 @@ __device__ __forceinline__ long long einfuse_wrap_mul(long long a, long long b) 
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-// Shared by every file einfuse emits, so that several can be included in one translation unit.
-#ifndef EINFUSE_LAUNCHER_ABI_1
-#define EINFUSE_LAUNCHER_ABI_1
+// Shared by every file einfuse emits and its header (--emit h), so that several can be included
+// in one translation unit.
+#ifndef EINFUSE_TENSOR_ABI_1
+#define EINFUSE_TENSOR_ABI_1
 typedef struct einfuse_tensor {
     void *data;
     int ndim;
@@ -79,7 +84,11 @@ typedef struct einfuse_tensor {
 #define EINFUSE_ERR_SIZE 5
 #define EINFUSE_ERR_OUTPUT_STRIDE 6
 #define EINFUSE_ERR_LAUNCH 7
+#define EINFUSE_ERR_WORKSPACE 8
+#endif // EINFUSE_TENSOR_ABI_1
 
+#ifndef EINFUSE_LAUNCHER_ABI_1
+#define EINFUSE_LAUNCHER_ABI_1
 // EINFUSE_OK if t can be read (is_output 0) or written (1) as t[v_0, ..., v_{ndim-1}] with
 // dimension d indexed by variable dims[d] of size sizes[dims[d]].
 static inline int einfuse_check_tensor(const einfuse_tensor *t, int ndim, const int *dims, const int64_t *sizes,
@@ -150,11 +159,12 @@ extern "C" __global__ void bmm_i64(
 //   inputs: in0[b, i, j] i64 (long long), in1[b, j, k] i64 (long long)
 //   output: out[b, i, k] i64 (long long)
 //   sizes:  b, i, j, k (num_sizes = 4)
-extern "C" int bmm_i64_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,
-    const int64_t *sizes, int num_sizes, cudaStream_t stream) {
+static int bmm_i64_run(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,
+    const int64_t *sizes, int num_sizes, void *einfuse_parts, int einfuse_check_only, cudaStream_t stream) {
     if ((inputs == NULL && num_inputs > 0) || output == NULL || (sizes == NULL && num_sizes > 0))
         return EINFUSE_ERR_NULL_POINTER;
     if (num_inputs != 2 || num_sizes != 4) return EINFUSE_ERR_ARG_COUNT;
+    (void)einfuse_parts;
     static const int parallel[] = {0, 1, 3}; // b, i, k
     int64_t total = 0;
     int err = einfuse_total_work(sizes, num_sizes, parallel, 3, &total);
@@ -166,14 +176,32 @@ extern "C" int bmm_i64_launch(const einfuse_tensor *inputs, int num_inputs, cons
     if (err == EINFUSE_OK) err = einfuse_check_tensor(&output[0], 3, out_dims, sizes, 1);
     if (err != EINFUSE_OK) return err;
     if (total == 0) return EINFUSE_OK;
+    if (einfuse_check_only) return EINFUSE_OK;
 
+    const long long *einfuse_a0 = (const long long *)inputs[0].data;
+    long long einfuse_a1 = inputs[0].strides[0];
+    long long einfuse_a2 = inputs[0].strides[1];
+    long long einfuse_a3 = inputs[0].strides[2];
+    const long long *einfuse_a4 = (const long long *)inputs[1].data;
+    long long einfuse_a5 = inputs[1].strides[0];
+    long long einfuse_a6 = inputs[1].strides[1];
+    long long einfuse_a7 = inputs[1].strides[2];
+    long long *einfuse_a8 = (long long *)output[0].data;
+    long long einfuse_a9 = output[0].strides[0];
+    long long einfuse_a10 = output[0].strides[1];
+    long long einfuse_a11 = output[0].strides[2];
+    long long einfuse_a12 = sizes[0];
+    long long einfuse_a13 = sizes[1];
+    long long einfuse_a14 = sizes[2];
+    long long einfuse_a15 = sizes[3];
+    void *einfuse_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_a13, &einfuse_a14, &einfuse_a15};
     // the loop nest, a thread per output point
     const int64_t grid = einfuse_min(einfuse_ceil_div(total, 256), 524280);
-    bmm_i64<<<(unsigned)grid, 256, 0, stream>>>(
-        (const long long *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1], inputs[0].strides[2],
-        (const long long *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1], inputs[1].strides[2],
-        (long long *)output[0].data, output[0].strides[0], output[0].strides[1], output[0].strides[2],
-        sizes[0], sizes[1], sizes[2], sizes[3]);
-    return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
+    err = cudaLaunchKernel(bmm_i64, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
+    return err;
+}
+extern "C" int bmm_i64_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,
+    const int64_t *sizes, int num_sizes, cudaStream_t stream) {
+    return bmm_i64_run(inputs, num_inputs, output, sizes, num_sizes, NULL, 0, stream);
 }
 #endif

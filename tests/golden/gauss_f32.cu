@@ -34,8 +34,12 @@
 //   EINFUSE_ERR_SIZE          5  a size is negative, or the number of threads overflows int64
 //   EINFUSE_ERR_OUTPUT_STRIDE 6  an output with elements has stride 0 over a size > 1 (its
 //                                writes would race)
-//   EINFUSE_ERR_LAUNCH        7  cudaGetLastError() failed after the launch
-// Nothing is launched when an error other than EINFUSE_ERR_LAUNCH is returned.
+//   EINFUSE_ERR_LAUNCH        7  a launch failed: cudaLaunchKernel's own result, so an error that
+//                                earlier CUDA calls of the caller's left pending is neither
+//                                reported nor cleared (cudaGetLastError() then names this one)
+//   EINFUSE_ERR_WORKSPACE     8  (entry point) workspace is NULL or smaller than its query says
+// Nothing is launched when an error other than EINFUSE_ERR_LAUNCH is returned; <name>_error_string
+// gives each code's text.
 
 // exp in f32: the hardware's exp2 of x * log2(e), one instruction. Its error is 2 ulps plus up
 // to 2|x| ulps from rounding x * log2(e), about what rounding x itself to f32 costs; results
@@ -54,9 +58,10 @@ __device__ __forceinline__ float einfuse_exp(float x) {
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-// Shared by every file einfuse emits, so that several can be included in one translation unit.
-#ifndef EINFUSE_LAUNCHER_ABI_1
-#define EINFUSE_LAUNCHER_ABI_1
+// Shared by every file einfuse emits and its header (--emit h), so that several can be included
+// in one translation unit.
+#ifndef EINFUSE_TENSOR_ABI_1
+#define EINFUSE_TENSOR_ABI_1
 typedef struct einfuse_tensor {
     void *data;
     int ndim;
@@ -72,7 +77,11 @@ typedef struct einfuse_tensor {
 #define EINFUSE_ERR_SIZE 5
 #define EINFUSE_ERR_OUTPUT_STRIDE 6
 #define EINFUSE_ERR_LAUNCH 7
+#define EINFUSE_ERR_WORKSPACE 8
+#endif // EINFUSE_TENSOR_ABI_1
 
+#ifndef EINFUSE_LAUNCHER_ABI_1
+#define EINFUSE_LAUNCHER_ABI_1
 // EINFUSE_OK if t can be read (is_output 0) or written (1) as t[v_0, ..., v_{ndim-1}] with
 // dimension d indexed by variable dims[d] of size sizes[dims[d]].
 static inline int einfuse_check_tensor(const einfuse_tensor *t, int ndim, const int *dims, const int64_t *sizes,
@@ -145,11 +154,12 @@ extern "C" __global__ void gauss_f32(
 //   inputs: x[i, d] f32 (float), y[j, d] f32 (float), w[j] f32 (float)
 //   output: out[i] f32 (float)
 //   sizes:  i, j, d (num_sizes = 3)
-extern "C" int gauss_f32_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,
-    const int64_t *sizes, int num_sizes, cudaStream_t stream) {
+static int gauss_f32_run(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,
+    const int64_t *sizes, int num_sizes, void *einfuse_parts, int einfuse_check_only, cudaStream_t stream) {
     if ((inputs == NULL && num_inputs > 0) || output == NULL || (sizes == NULL && num_sizes > 0))
         return EINFUSE_ERR_NULL_POINTER;
     if (num_inputs != 3 || num_sizes != 3) return EINFUSE_ERR_ARG_COUNT;
+    (void)einfuse_parts;
     static const int parallel[] = {0}; // i
     int64_t total = 0;
     int err = einfuse_total_work(sizes, num_sizes, parallel, 1, &total);
@@ -163,15 +173,29 @@ extern "C" int gauss_f32_launch(const einfuse_tensor *inputs, int num_inputs, co
     if (err == EINFUSE_OK) err = einfuse_check_tensor(&output[0], 1, out_dims, sizes, 1);
     if (err != EINFUSE_OK) return err;
     if (total == 0) return EINFUSE_OK;
+    if (einfuse_check_only) return EINFUSE_OK;
 
+    const float *einfuse_a0 = (const float *)inputs[0].data;
+    long long einfuse_a1 = inputs[0].strides[0];
+    long long einfuse_a2 = inputs[0].strides[1];
+    const float *einfuse_a3 = (const float *)inputs[1].data;
+    long long einfuse_a4 = inputs[1].strides[0];
+    long long einfuse_a5 = inputs[1].strides[1];
+    const float *einfuse_a6 = (const float *)inputs[2].data;
+    long long einfuse_a7 = inputs[2].strides[0];
+    float *einfuse_a8 = (float *)output[0].data;
+    long long einfuse_a9 = output[0].strides[0];
+    long long einfuse_a10 = sizes[0];
+    long long einfuse_a11 = sizes[1];
+    long long einfuse_a12 = sizes[2];
+    void *einfuse_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12};
     // the loop nest, a thread per output point
     const int64_t grid = einfuse_min(einfuse_ceil_div(total, 256), 524280);
-    gauss_f32<<<(unsigned)grid, 256, 0, stream>>>(
-        (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1],
-        (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1],
-        (const float *)inputs[2].data, inputs[2].strides[0],
-        (float *)output[0].data, output[0].strides[0],
-        sizes[0], sizes[1], sizes[2]);
-    return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
+    err = cudaLaunchKernel(gauss_f32, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
+    return err;
+}
+extern "C" int gauss_f32_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,
+    const int64_t *sizes, int num_sizes, cudaStream_t stream) {
+    return gauss_f32_run(inputs, num_inputs, output, sizes, num_sizes, NULL, 0, stream);
 }
 #endif

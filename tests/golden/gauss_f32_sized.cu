@@ -34,8 +34,12 @@
 //   EINFUSE_ERR_SIZE          5  a size is negative, or the number of threads overflows int64
 //   EINFUSE_ERR_OUTPUT_STRIDE 6  an output with elements has stride 0 over a size > 1 (its
 //                                writes would race)
-//   EINFUSE_ERR_LAUNCH        7  cudaGetLastError() failed after the launch
-// Nothing is launched when an error other than EINFUSE_ERR_LAUNCH is returned.
+//   EINFUSE_ERR_LAUNCH        7  a launch failed: cudaLaunchKernel's own result, so an error that
+//                                earlier CUDA calls of the caller's left pending is neither
+//                                reported nor cleared (cudaGetLastError() then names this one)
+//   EINFUSE_ERR_WORKSPACE     8  (entry point) workspace is NULL or smaller than its query says
+// Nothing is launched when an error other than EINFUSE_ERR_LAUNCH is returned; <name>_error_string
+// gives each code's text.
 
 // exp in f32: the hardware's exp2 of x * log2(e), one instruction. Its error is 2 ulps plus up
 // to 2|x| ulps from rounding x * log2(e), about what rounding x itself to f32 costs; results
@@ -72,9 +76,10 @@ __device__ __forceinline__ long long einfuse_wrap_abs(long long x) {
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-// Shared by every file einfuse emits, so that several can be included in one translation unit.
-#ifndef EINFUSE_LAUNCHER_ABI_1
-#define EINFUSE_LAUNCHER_ABI_1
+// Shared by every file einfuse emits and its header (--emit h), so that several can be included
+// in one translation unit.
+#ifndef EINFUSE_TENSOR_ABI_1
+#define EINFUSE_TENSOR_ABI_1
 typedef struct einfuse_tensor {
     void *data;
     int ndim;
@@ -90,7 +95,11 @@ typedef struct einfuse_tensor {
 #define EINFUSE_ERR_SIZE 5
 #define EINFUSE_ERR_OUTPUT_STRIDE 6
 #define EINFUSE_ERR_LAUNCH 7
+#define EINFUSE_ERR_WORKSPACE 8
+#endif // EINFUSE_TENSOR_ABI_1
 
+#ifndef EINFUSE_LAUNCHER_ABI_1
+#define EINFUSE_LAUNCHER_ABI_1
 // EINFUSE_OK if t can be read (is_output 0) or written (1) as t[v_0, ..., v_{ndim-1}] with
 // dimension d indexed by variable dims[d] of size sizes[dims[d]].
 static inline int einfuse_check_tensor(const einfuse_tensor *t, int ndim, const int *dims, const int64_t *sizes,
@@ -312,11 +321,12 @@ extern "C" __global__ void einfuse_out_combine(
 //   inputs: x[i, d] f32 (float), y[j, d] f32 (float), w[j] f32 (float)
 //   output: out[i] f32 (float)
 //   sizes:  i, j, d (num_sizes = 3)
-extern "C" int einfuse_out_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,
-    const int64_t *sizes, int num_sizes, cudaStream_t stream) {
+static int einfuse_out_run(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,
+    const int64_t *sizes, int num_sizes, void *einfuse_parts, int einfuse_check_only, cudaStream_t stream) {
     if ((inputs == NULL && num_inputs > 0) || output == NULL || (sizes == NULL && num_sizes > 0))
         return EINFUSE_ERR_NULL_POINTER;
     if (num_inputs != 3 || num_sizes != 3) return EINFUSE_ERR_ARG_COUNT;
+    (void)einfuse_parts;
     static const int parallel[] = {0}; // i
     int64_t total = 0;
     int err = einfuse_total_work(sizes, num_sizes, parallel, 1, &total);
@@ -331,34 +341,122 @@ extern "C" int einfuse_out_launch(const einfuse_tensor *inputs, int num_inputs, 
     if (err == EINFUSE_OK && sizes[2] != 3) err = EINFUSE_ERR_SIZE; // d is unrolled for this size
     if (err != EINFUSE_OK) return err;
     if (total == 0) return EINFUSE_OK;
+    if (einfuse_check_only) return EINFUSE_OK;
 
+    const float *einfuse_a0 = (const float *)inputs[0].data;
+    long long einfuse_a1 = inputs[0].strides[0];
+    long long einfuse_a2 = inputs[0].strides[1];
+    const float *einfuse_a3 = (const float *)inputs[1].data;
+    long long einfuse_a4 = inputs[1].strides[0];
+    long long einfuse_a5 = inputs[1].strides[1];
+    const float *einfuse_a6 = (const float *)inputs[2].data;
+    long long einfuse_a7 = inputs[2].strides[0];
+    float *einfuse_a8 = (float *)output[0].data;
+    long long einfuse_a9 = output[0].strides[0];
+    long long einfuse_a10 = sizes[0];
+    long long einfuse_a11 = sizes[1];
+    long long einfuse_a12 = sizes[2];
     // the tiled kernel; its reduction split across blocks when the output is small
     const int64_t grid = einfuse_min(einfuse_ceil_div(total, 1024), 524280);
     int64_t einfuse_splits = (grid > 0 ? einfuse_max(1, einfuse_min(einfuse_min(4096 / grid, 64), einfuse_ceil_div(sizes[1], 256))) : 1);
-    float *einfuse_partial = NULL;
-    if (einfuse_splits > 1 && cudaMallocAsync((void **)&einfuse_partial, (size_t)(einfuse_splits * total) * sizeof(float), stream) != cudaSuccess) {
-        (void)cudaGetLastError(); // no memory for the parts: run unsplit
+    float *einfuse_partial = (float *)einfuse_parts;
+    if (einfuse_splits > 1 && einfuse_partial == NULL && cudaMallocAsync((void **)&einfuse_partial, (size_t)(einfuse_splits * total) * sizeof(float), stream) != cudaSuccess) {
+        (void)cudaGetLastError(); // no memory for the parts (the error is ours): run unsplit
         einfuse_splits = 1;
         einfuse_partial = NULL;
     }
-    einfuse_out_tiled<<<dim3((unsigned)grid, (unsigned)einfuse_splits), 256, 0, stream>>>(
-        (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1],
-        (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1],
-        (const float *)inputs[2].data, inputs[2].strides[0],
-        (float *)output[0].data, output[0].strides[0],
-        sizes[0], sizes[1], sizes[2],
-        einfuse_partial);
+    float *einfuse_p0 = einfuse_splits > 1 ? einfuse_partial : NULL;
+    void *einfuse_tiled_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_p0};
+    err = cudaLaunchKernel(einfuse_out_tiled, dim3((unsigned)grid, (unsigned)einfuse_splits), dim3(256), einfuse_tiled_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
     if (einfuse_splits > 1) {
         const int64_t combine_grid = einfuse_min(einfuse_ceil_div(total, 256), 524280);
-        einfuse_out_combine<<<(unsigned)combine_grid, 256, 0, stream>>>(
-            (const float *)inputs[0].data, inputs[0].strides[0], inputs[0].strides[1],
-            (const float *)inputs[1].data, inputs[1].strides[0], inputs[1].strides[1],
-            (const float *)inputs[2].data, inputs[2].strides[0],
-            (const float *)einfuse_partial, total, 1,
-            (float *)output[0].data, output[0].strides[0],
-            sizes[0], sizes[1], sizes[2], einfuse_splits);
-        cudaFreeAsync(einfuse_partial, stream);
+        const float *einfuse_c0 = einfuse_partial;
+        long long einfuse_c1 = total;
+        long long einfuse_c2 = 1;
+        long long einfuse_c3 = einfuse_splits;
+        void *einfuse_combine_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_c0, &einfuse_c1, &einfuse_c2, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_c3};
+        if (err == EINFUSE_OK)
+            err = cudaLaunchKernel(einfuse_out_combine, dim3((unsigned)combine_grid), dim3(256), einfuse_combine_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
+        if (einfuse_parts == NULL) cudaFreeAsync(einfuse_partial, stream);
     }
-    return cudaGetLastError() == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
+    return err;
+}
+extern "C" int einfuse_out_launch(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *output,
+    const int64_t *sizes, int num_sizes, cudaStream_t stream) {
+    return einfuse_out_run(inputs, num_inputs, output, sizes, num_sizes, NULL, 0, stream);
+}
+#endif
+
+#ifndef __CUDACC_RTC__
+// The expression as one call. einfuse_out_launch_with_workspace checks every kernel's arguments, then
+// runs them in order on `stream` (einfuse_out); temporaries and the parts of
+// split reductions live in `workspace`: device memory of at least einfuse_out_workspace_bytes(sizes)
+// bytes (0 needs none: NULL is fine), 256-byte aligned (cudaMalloc's are), not used by another
+// launch until this one's kernels finish. einfuse_out_error_string(code) is a return code's text.
+//   inputs:  x[i, d] f32 (float), y[j, d] f32 (float), w[j] f32 (float)
+//   outputs: out[i] f32 (float)
+//   sizes:   i, j, d (num_sizes = 3)
+extern "C" const char *einfuse_out_error_string(int code) {
+    switch (code) {
+    case EINFUSE_OK: return "ok";
+    case EINFUSE_ERR_NULL_POINTER: return "a NULL pointer: inputs, outputs, sizes, a shape or strides, or the data of a tensor with elements";
+    case EINFUSE_ERR_ARG_COUNT: return "num_inputs, num_outputs or num_sizes is not the expression's";
+    case EINFUSE_ERR_NDIM: return "a tensor's ndim is not its rank";
+    case EINFUSE_ERR_SHAPE: return "a shape differs from the size of the variable indexing it";
+    case EINFUSE_ERR_SIZE: return "a size is negative or unsupported (an unrolled or planned size), or the work overflows int64";
+    case EINFUSE_ERR_OUTPUT_STRIDE: return "an output with elements has stride 0 over a size > 1";
+    case EINFUSE_ERR_LAUNCH: return "a kernel launch failed (cudaGetLastError() names the CUDA error)";
+    case EINFUSE_ERR_WORKSPACE: return "the workspace is NULL or smaller than <name>_workspace_bytes says";
+    default: return "not an einfuse launcher's return code";
+    }
+}
+
+// Byte offsets in the workspace: each temporary (dense, row-major), then the parts.
+static int einfuse_out_layout(const int64_t *sizes, int num_sizes, int64_t *offsets, int64_t *bytes) {
+    if (sizes == NULL && num_sizes > 0) return EINFUSE_ERR_NULL_POINTER;
+    if (num_sizes != 3) return EINFUSE_ERR_ARG_COUNT;
+    int64_t at = 0, parts = 0;
+    for (int v = 0; v < num_sizes; ++v)
+        if (sizes[v] < 0) return EINFUSE_ERR_SIZE;
+    { // the parts of einfuse_out's split reduction
+        static const int parallel[] = {0}; // i
+        int64_t total = 0;
+        if (einfuse_total_work(sizes, num_sizes, parallel, 1, &total) != EINFUSE_OK) return EINFUSE_ERR_SIZE;
+        const int64_t grid = einfuse_min(einfuse_ceil_div(total, 1024), 524280);
+        const int64_t einfuse_splits = (grid > 0 ? einfuse_max(1, einfuse_min(einfuse_min(4096 / grid, 64), einfuse_ceil_div(sizes[1], 256))) : 1);
+        const int64_t need = total > 0 ? (einfuse_splits > 1 ? einfuse_splits * total * 4 : 0) : 0;
+        if (need > parts) parts = need;
+    }
+    offsets[0] = at; // the parts
+    *bytes = at + parts;
+    return EINFUSE_OK;
+}
+
+extern "C" int einfuse_out_workspace_bytes(const int64_t *sizes, int num_sizes, size_t *bytes) {
+    int64_t offsets[1], total = 0;
+    if (bytes == NULL) return EINFUSE_ERR_NULL_POINTER;
+    int err = einfuse_out_layout(sizes, num_sizes, offsets, &total);
+    if (err == EINFUSE_OK) *bytes = (size_t)total;
+    return err;
+}
+
+extern "C" int einfuse_out_launch_with_workspace(const einfuse_tensor *inputs, int num_inputs, const einfuse_tensor *outputs,
+    int num_outputs, const int64_t *sizes, int num_sizes, void *workspace, size_t workspace_bytes,
+    cudaStream_t stream) {
+    if ((inputs == NULL && num_inputs > 0) || outputs == NULL) return EINFUSE_ERR_NULL_POINTER;
+    if (num_inputs != 3 || num_outputs != 1) return EINFUSE_ERR_ARG_COUNT;
+    int64_t offsets[1], needed = 0;
+    int err = einfuse_out_layout(sizes, num_sizes, offsets, &needed);
+    if (err != EINFUSE_OK) return err;
+    if ((uint64_t)needed > (uint64_t)workspace_bytes || (needed > 0 && workspace == NULL)) return EINFUSE_ERR_WORKSPACE;
+    char *ws = (char *)workspace;
+    void *parts = needed > offsets[0] ? ws + offsets[0] : NULL;
+    const einfuse_tensor k0_in[] = {inputs[0], inputs[1], inputs[2]};
+    const einfuse_tensor k0_out[] = {outputs[0]};
+    // Every kernel's arguments are checked before the first launches.
+    for (int check = 1; check >= 0; --check) {
+        if ((err = einfuse_out_run(k0_in, 3, k0_out, sizes, 3, parts, check, stream)) != EINFUSE_OK) return err;
+    }
+    return EINFUSE_OK;
 }
 #endif
