@@ -82,14 +82,40 @@ View::View(void *data, ScalarType dtype, std::vector<std::int64_t> shape, std::v
 std::int64_t View::numel() const { return guarded("", [&] { return element_count(shape_); }); }
 bool View::is_contiguous() const { return strides_ == c_strides(shape_); }
 
+namespace {
+constexpr uint8_t kDLBoolCode = 6; // kDLBool, DLPack 0.8 and later (the installed header is 0.6)
+} // namespace
+
+DLDataType dlpack_dtype(ScalarType t) {
+    switch (t) {
+    case ScalarType::F16: return {kDLFloat, 16, 1};
+    case ScalarType::BF16: return {kDLBfloat, 16, 1};
+    case ScalarType::F32: return {kDLFloat, 32, 1};
+    case ScalarType::F64: return {kDLFloat, 64, 1};
+    case ScalarType::I32: return {kDLInt, 32, 1};
+    case ScalarType::I64: return {kDLInt, 64, 1};
+    case ScalarType::Bool: return {kDLBoolCode, 8, 1};
+    case ScalarType::I8: return {kDLInt, 8, 1};
+    case ScalarType::I16: return {kDLInt, 16, 1};
+    case ScalarType::U8: return {kDLUInt, 8, 1};
+    case ScalarType::U16: return {kDLUInt, 16, 1};
+    case ScalarType::U32: return {kDLUInt, 32, 1};
+    case ScalarType::U64: return {kDLUInt, 64, 1};
+    }
+    throw InternalError("unknown ScalarType");
+}
+
 std::optional<ScalarType> scalar_type_of(DLDataType t) {
     if (t.lanes != 1) return std::nullopt;
     if (t.code == kDLFloat && t.bits == 16) return ScalarType::F16;
     if (t.code == kDLFloat && t.bits == 32) return ScalarType::F32;
     if (t.code == kDLFloat && t.bits == 64) return ScalarType::F64;
     if (t.code == kDLBfloat && t.bits == 16) return ScalarType::BF16;
-    if (t.code == kDLInt && t.bits == 32) return ScalarType::I32;
-    if (t.code == kDLInt && t.bits == 64) return ScalarType::I64;
+    if (t.code == kDLBoolCode && t.bits == 8) return ScalarType::Bool;
+    if (t.code == kDLInt || t.code == kDLUInt)
+        for (ScalarType s : {ScalarType::I8, ScalarType::I16, ScalarType::I32, ScalarType::I64, ScalarType::U8,
+                             ScalarType::U16, ScalarType::U32, ScalarType::U64})
+            if (dlpack_dtype(s).code == t.code && dlpack_dtype(s).bits == t.bits) return s;
     return std::nullopt;
 }
 
@@ -120,14 +146,7 @@ DLTensor to_dlpack(const View &v) {
     t.device.device_type = v.device().kind == DeviceKind::Cuda ? kDLCUDA : kDLCPU;
     t.device.device_id = v.device().id;
     t.ndim = v.ndim();
-    switch (v.dtype()) {
-    case ScalarType::F16: t.dtype = {kDLFloat, 16, 1}; break;
-    case ScalarType::BF16: t.dtype = {kDLBfloat, 16, 1}; break;
-    case ScalarType::F32: t.dtype = {kDLFloat, 32, 1}; break;
-    case ScalarType::F64: t.dtype = {kDLFloat, 64, 1}; break;
-    case ScalarType::I32: t.dtype = {kDLInt, 32, 1}; break;
-    case ScalarType::I64: t.dtype = {kDLInt, 64, 1}; break;
-    }
+    t.dtype = dlpack_dtype(v.dtype());
     // DLTensor's fields are not const; einfuse's views are never written through them.
     t.shape = const_cast<int64_t *>(v.shape().data());
     t.strides = const_cast<int64_t *>(v.strides().data());

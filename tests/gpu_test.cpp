@@ -42,8 +42,6 @@ std::mt19937_64 &rng() {
     return r;
 }
 
-bool is_integer(DType t) { return t == DType::I32 || t == DType::I64; }
-
 /** A host operand read as [b, x, y]. Layouts: row-major, "transposed" (the last two dimensions
  * swapped in memory), or "broadcast" (one matrix shared by every b, stride 0). Values: uniform in
  * [-1, 1) rounded to the type, small non-zero integers for i32/i64 (Tensor::fill_random); with
