@@ -71,7 +71,7 @@ ScalarType to_dtype(DLDataType t, const std::string &what) {
     if (auto s = scalar_type_of(t)) return *s;
     fail(EINFUSE_ERROR_ARGUMENT, what + " has DLPack dtype (code " + std::to_string(t.code) + ", bits " +
                                      std::to_string(t.bits) + ", lanes " + std::to_string(t.lanes) +
-                                     "); supported: float16/32/64, bfloat16, int32/64 with 1 lane");
+                                     "); supported: float16/32/64, bfloat16, bool, int8/16/32/64, uint8/16/32/64 with 1 lane");
 }
 
 DeviceKind to_device(int device_type) {

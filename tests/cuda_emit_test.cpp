@@ -698,3 +698,56 @@ TEST_CASE("emit: the GEMM tile rule (k.launch) and the launcher that prints it")
     CHECK(cu.find("einfuse_ceil_div(sizes[3], 128) < 132") != std::string::npos);
     CHECK(cu.find("g32<<<") == std::string::npos); // a GEMM kernel's launcher never runs the loop nest
 }
+
+TEST_CASE("emit: bool and the 8-64-bit integers in every strategy compile with NVRTC and nvcc") {
+    // The GPU cannot be run here: what runs there is the same text, so it must at least compile,
+    // with each strategy's variants (staged, tiled, split reductions) in each type. OUT: the
+    // program's output, named after the kernel (a split reduction's combine kernel is too).
+    struct Spec {
+        const char *spec;
+        ir::Extents sizes;
+        bool bool_ok;
+    };
+    const Spec specs[] = {
+        {"bij,bjk->bik", {{"b", 100000}, {"i", 3}, {"j", 3}, {"k", 3}}, true},
+        {"bij,bjk->bik", {{"b", 1000000}, {"i", 5}, {"j", 5}, {"k", 5}}, true}, // staged: 25-byte u8 slices
+        {"OUT[i] = sum[j](relu(x[i] - y[j]) * w[j])", {{"i", 100000}, {"j", 100000}}, false}, // tiled, split
+        {"OUT[i] = sum[j](max(x[i], y[j]) * w[j])", {{"i", 100000}, {"j", 100000}}, true},
+        {"ij,jk->ik", {{"i", 1024}, {"j", 1024}, {"k", 1024}}, true},
+        {"i,i->", {{"i", 1 << 22}}, true},
+        {"nc,nc->n", {{"n", 100000}, {"c", 64}}, true},
+        {"OUT[i,k] = max(abs(a[i,k]) - b[i,k], min(a[i,k], b[i,k])) * sign(a[i,k]) + relu(b[i,k]) + "
+         "where(a[i,k] < b[i,k], a[i,k], 2) - sum[j](a[i,j] * b[j,k])",
+         {{"i", 128}, {"j", 128}, {"k", 128}},
+         false},
+        {"OUT[i] = max[j](a[i,j] * b[j]) + min[j](b[j])", {{"i", 300}, {"j", 5000}}, true},
+        {"OUT[i] = sum[j](a[i,j] * b[j]) * (c[i] < d[i]) + min[j](a[i,j] + b[j]) + prod[j](b[j])",
+         {{"i", 300}, {"j", 70}},
+         true},
+    };
+    std::vector<Kernel> kernels;
+    for (DType t : {DType::Bool, DType::I8, DType::I16, DType::U8, DType::U16, DType::U32, DType::U64}) {
+        int n = 0;
+        for (const Spec &s : specs) {
+            ++n;
+            if (t == DType::Bool && !s.bool_ok) continue;
+            std::string name = "k" + std::to_string(n) + "_" + std::string(dtype_name(t)), spec = s.spec;
+            if (spec.rfind("OUT", 0) == 0) spec.replace(0, 3, name); // its helper kernels' names follow it
+            CAPTURE(spec);
+            kernels.push_back(planned_kernel(spec.c_str(), t, s.sizes, name));
+        }
+    }
+    std::string text = cuda_backend::emit_cuda(kernels, "test");
+    CHECK(text.find("EINFUSE_WRAP_2") != std::string::npos);
+    CHECK(text.find("unsigned long long") != std::string::npos);
+    CHECK(text.find(" || ") != std::string::npos); // bool sums are ors
+    CHECK(!cuda_cubin(text, "sm_90").empty());
+    if (fs::exists(kNvcc)) {
+        fs::path dir = temp_dir();
+        write_file(dir / "integers.cu", text);
+        auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / "integers.cu").string() + " -o " +
+                                     (dir / "integers.o").string());
+        CHECK_MESSAGE(rc == 0, out);
+        CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
+    }
+}

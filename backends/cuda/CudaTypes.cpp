@@ -55,10 +55,12 @@ std::string int_literal(DType t, double v) {
     std::string text;
     switch (t) {
     case DType::I64:
-        text = v == -0x1p63 ? "(-9223372036854775807LL - 1)" : std::to_string(static_cast<long long>(v)) + "LL";
+        if (v == -0x1p63) return "(-9223372036854775807LL - 1)";
+        text = std::to_string(static_cast<long long>(v)) + "LL";
         break;
     case DType::I32:
-        text = v == -0x1p31 ? "(-2147483647 - 1)" : std::to_string(static_cast<long long>(v));
+        if (v == -0x1p31) return "(-2147483647 - 1)";
+        text = std::to_string(static_cast<long long>(v));
         break;
     case DType::U64:
         return std::to_string(static_cast<unsigned long long>(v)) + "ULL";
