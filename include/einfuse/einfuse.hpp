@@ -224,7 +224,7 @@ private:
     void *device_data_ = nullptr;
 };
 
-/** A tensor of numpy's .npy file (format 1.0-3.0; <f2 <f4 <f8 <i4 <i8, big-endian forms
+/** A tensor of numpy's .npy file (format 1.0-3.0; <f2 <f4 <f8 |b1 |i1 <i2 <i4 <i8 |u1 <u2 <u4 <u8, big-endian forms
  * byte-swapped): `storage` holds its elements as the file stores them, `view()` sees them in the
  * file's order (a Fortran-order file: column-major strides, no copy). */
 struct NpyTensor {
