@@ -84,38 +84,30 @@ bool View::is_contiguous() const { return strides_ == c_strides(shape_); }
 
 namespace {
 constexpr uint8_t kDLBoolCode = 6; // kDLBool, DLPack 0.8 and later (the installed header is 0.6)
+
+/** Each einfuse type's DLPack dtype (one lane), both ways. */
+constexpr struct {
+    ScalarType type;
+    uint8_t code, bits;
+} kDLPackTypes[] = {
+    {ScalarType::F16, kDLFloat, 16},  {ScalarType::BF16, kDLBfloat, 16}, {ScalarType::F32, kDLFloat, 32},
+    {ScalarType::F64, kDLFloat, 64},  {ScalarType::I32, kDLInt, 32},     {ScalarType::I64, kDLInt, 64},
+    {ScalarType::Bool, kDLBoolCode, 8}, {ScalarType::I8, kDLInt, 8},     {ScalarType::I16, kDLInt, 16},
+    {ScalarType::U8, kDLUInt, 8},     {ScalarType::U16, kDLUInt, 16},    {ScalarType::U32, kDLUInt, 32},
+    {ScalarType::U64, kDLUInt, 64},
+};
 } // namespace
 
 DLDataType dlpack_dtype(ScalarType t) {
-    switch (t) {
-    case ScalarType::F16: return {kDLFloat, 16, 1};
-    case ScalarType::BF16: return {kDLBfloat, 16, 1};
-    case ScalarType::F32: return {kDLFloat, 32, 1};
-    case ScalarType::F64: return {kDLFloat, 64, 1};
-    case ScalarType::I32: return {kDLInt, 32, 1};
-    case ScalarType::I64: return {kDLInt, 64, 1};
-    case ScalarType::Bool: return {kDLBoolCode, 8, 1};
-    case ScalarType::I8: return {kDLInt, 8, 1};
-    case ScalarType::I16: return {kDLInt, 16, 1};
-    case ScalarType::U8: return {kDLUInt, 8, 1};
-    case ScalarType::U16: return {kDLUInt, 16, 1};
-    case ScalarType::U32: return {kDLUInt, 32, 1};
-    case ScalarType::U64: return {kDLUInt, 64, 1};
-    }
+    for (const auto &d : kDLPackTypes)
+        if (d.type == t) return {d.code, d.bits, 1};
     throw InternalError("unknown ScalarType");
 }
 
 std::optional<ScalarType> scalar_type_of(DLDataType t) {
     if (t.lanes != 1) return std::nullopt;
-    if (t.code == kDLFloat && t.bits == 16) return ScalarType::F16;
-    if (t.code == kDLFloat && t.bits == 32) return ScalarType::F32;
-    if (t.code == kDLFloat && t.bits == 64) return ScalarType::F64;
-    if (t.code == kDLBfloat && t.bits == 16) return ScalarType::BF16;
-    if (t.code == kDLBoolCode && t.bits == 8) return ScalarType::Bool;
-    if (t.code == kDLInt || t.code == kDLUInt)
-        for (ScalarType s : {ScalarType::I8, ScalarType::I16, ScalarType::I32, ScalarType::I64, ScalarType::U8,
-                             ScalarType::U16, ScalarType::U32, ScalarType::U64})
-            if (dlpack_dtype(s).code == t.code && dlpack_dtype(s).bits == t.bits) return s;
+    for (const auto &d : kDLPackTypes)
+        if (d.code == t.code && d.bits == t.bits) return d.type;
     return std::nullopt;
 }
 

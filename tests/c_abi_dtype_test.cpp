@@ -25,18 +25,21 @@ template <class T> DLTensor host(std::vector<T> &v, uint8_t code, int ndim, int6
     return t;
 }
 
+/** einfuse_einsum(spec) of the 1-D a and b (or a alone when b is empty) into a scalar of T. */
+template <class T> T contract(const char *spec, std::vector<T> a, std::vector<T> b, uint8_t code) {
+    int64_t n[1] = {static_cast<int64_t>(a.size())};
+    std::vector<T> out{T(7)};
+    DLTensor in[2] = {host(a, code, 1, n), host(b, code, 1, n)};
+    DLTensor o = host(out, code, 0, nullptr);
+    CHECK(einfuse_einsum(spec, b.empty() ? 1 : 2, in, &o) == EINFUSE_OK);
+    return out[0];
+}
+
 } // namespace
 
 TEST_CASE("C ABI dtypes: bool sums are the or of ands, as np.einsum gives them") {
-    std::vector<uint8_t> a{1, 0, 1}, b{0, 0, 1}, c{0, 1, 0}, out{7};
-    int64_t n[1] = {3};
-    DLTensor in[2] = {host(a, kBool, 1, n), host(b, kBool, 1, n)};
-    DLTensor o = host(out, kBool, 0, nullptr);
-    REQUIRE(einfuse_einsum("i,i->", 2, in, &o) == EINFUSE_OK);
-    CHECK(out[0] == 1);
-    in[1] = host(c, kBool, 1, n);
-    REQUIRE(einfuse_einsum("i,i->", 2, in, &o) == EINFUSE_OK);
-    CHECK(out[0] == 0);
+    CHECK(contract<uint8_t>("i,i->", {1, 0, 1}, {0, 0, 1}, kBool) == 1);
+    CHECK(contract<uint8_t>("i,i->", {1, 0, 1}, {0, 1, 0}, kBool) == 0);
     // np.einsum('ij,jk->ik', [[1,0],[0,0]], [[0,1],[1,1]]) = [[0,1],[0,0]]
     std::vector<uint8_t> x{1, 0, 0, 0}, y{0, 1, 1, 1}, z(4, 7);
     int64_t sq[2] = {2, 2};
@@ -44,54 +47,22 @@ TEST_CASE("C ABI dtypes: bool sums are the or of ands, as np.einsum gives them")
     DLTensor mo = host(z, kBool, 2, sq);
     REQUIRE(einfuse_einsum("ij,jk->ik", 2, m, &mo) == EINFUSE_OK);
     CHECK(z == std::vector<uint8_t>{0, 1, 0, 0});
-    // 'i->' of 300 trues is True, never a count that wraps to 0 (300 mod 256 = 44, 256 trues: 0)
-    std::vector<uint8_t> many(256, 1);
-    int64_t nm[1] = {256};
-    DLTensor one = host(many, kBool, 1, nm);
-    REQUIRE(einfuse_einsum("i->", 1, &one, &o) == EINFUSE_OK);
-    CHECK(out[0] == 1);
+    // 'i->' of 256 trues is True, never a count that wraps to 0
+    CHECK(contract<uint8_t>("i->", std::vector<uint8_t>(256, 1), {}, kBool) == 1);
 }
 
 TEST_CASE("C ABI dtypes: integer sums wrap in the result type, as np.einsum's") {
-    SUBCASE("i8: ten 10*10 products are 1000, which wraps to -24") {
-        std::vector<int8_t> a(10, 10), out{0};
-        int64_t n[1] = {10};
-        DLTensor in[2] = {host(a, kDLInt, 1, n), host(a, kDLInt, 1, n)};
-        DLTensor o = host(out, kDLInt, 0, nullptr);
-        REQUIRE(einfuse_einsum("i,i->", 2, in, &o) == EINFUSE_OK);
-        CHECK(out[0] == -24);
-    }
-    SUBCASE("u8: 300 x 200 is 96") {
-        std::vector<uint8_t> a(300, 200), out{0};
-        int64_t n[1] = {300};
-        DLTensor in = host(a, kDLUInt, 1, n), o = host(out, kDLUInt, 0, nullptr);
-        REQUIRE(einfuse_einsum("i->", 1, &in, &o) == EINFUSE_OK);
-        CHECK(out[0] == 96);
-    }
-    SUBCASE("i16: 300 x 1000*1000 is -23808") {
-        std::vector<int16_t> a(300, 1000), out{0};
-        int64_t n[1] = {300};
-        DLTensor in[2] = {host(a, kDLInt, 1, n), host(a, kDLInt, 1, n)};
-        DLTensor o = host(out, kDLInt, 0, nullptr);
-        REQUIRE(einfuse_einsum("i,i->", 2, in, &o) == EINFUSE_OK);
-        CHECK(out[0] == -23808);
-    }
-    SUBCASE("u32: 3 x 70000^2 is 1815098112") {
-        std::vector<uint32_t> a(3, 70000), out{0};
-        int64_t n[1] = {3};
-        DLTensor in[2] = {host(a, kDLUInt, 1, n), host(a, kDLUInt, 1, n)};
-        DLTensor o = host(out, kDLUInt, 0, nullptr);
-        REQUIRE(einfuse_einsum("i,i->", 2, in, &o) == EINFUSE_OK);
-        CHECK(out[0] == 1815098112u);
-    }
-    SUBCASE("u64 beyond 2^53, exact: (2^63 + 1) * 1 + 3 * 2^62 is 2^62 + 1 modulo 2^64") {
-        std::vector<uint64_t> a{(uint64_t{1} << 63) + 1, 3}, b{1, uint64_t{1} << 62}, out{0};
-        int64_t n[1] = {2};
-        DLTensor in[2] = {host(a, kDLUInt, 1, n), host(b, kDLUInt, 1, n)};
-        DLTensor o = host(out, kDLUInt, 0, nullptr);
-        REQUIRE(einfuse_einsum("i,i->", 2, in, &o) == EINFUSE_OK);
-        CHECK(out[0] == (uint64_t{1} << 62) + 1);
-    }
+    // i8: ten 10*10 products are 1000, which wraps to -24; u8: 300 x 200 is 96; i16: 300 x
+    // 1000*1000 is -23808; u32: 3 x 70000^2 is 1815098112
+    CHECK(contract<int8_t>("i,i->", std::vector<int8_t>(10, 10), std::vector<int8_t>(10, 10), kDLInt) == -24);
+    CHECK(contract<uint8_t>("i->", std::vector<uint8_t>(300, 200), {}, kDLUInt) == 96);
+    CHECK(contract<int16_t>("i,i->", std::vector<int16_t>(300, 1000), std::vector<int16_t>(300, 1000), kDLInt) ==
+          -23808);
+    CHECK(contract<uint32_t>("i,i->", std::vector<uint32_t>(3, 70000), std::vector<uint32_t>(3, 70000), kDLUInt) ==
+          1815098112u);
+    // u64 beyond 2^53, exact: (2^63 + 1) * 1 + 3 * 2^62 is 2^62 + 1 modulo 2^64
+    CHECK(contract<uint64_t>("i,i->", {(uint64_t{1} << 63) + 1, 3}, {1, uint64_t{1} << 62}, kDLUInt) ==
+          (uint64_t{1} << 62) + 1);
     SUBCASE("u16 diagonal") {
         std::vector<uint16_t> a{1, 2, 3, 4}, out(2, 0);
         int64_t sq[2] = {2, 2}, n[1] = {2};

@@ -80,6 +80,18 @@ std::pair<int, std::string> run_command(const std::string &cmd) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+/** Where nvcc is installed: `text`, written as <name>.cu, compiles with nvcc -arch=sm_90 -c
+ * without a warning (the launchers' host side too, which NVRTC does not see). */
+void check_nvcc_compiles(const std::string &text, const std::string &name) {
+    if (!fs::exists(kNvcc)) return;
+    fs::path dir = temp_dir();
+    write_file(dir / (name + ".cu"), text);
+    auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / (name + ".cu")).string() + " -o " +
+                                 (dir / (name + ".o")).string());
+    CHECK_MESSAGE(rc == 0, out);
+    CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
+}
+
 std::vector<fs::path> golden_cu_files() {
     std::vector<fs::path> files;
     for (const auto &e : fs::directory_iterator(source_dir() + "/tests/golden"))
@@ -276,14 +288,7 @@ TEST_CASE("emit: every conversion between the element types compiles with NVRTC 
     CHECK(text.find("//   inputs: in0[i] bf16 (__nv_bfloat16)") != std::string::npos);
     std::string ptx = cuda_ptx(text, "sm_90");
     CHECK(ptx.find(".entry cast_i64_f16") != std::string::npos);
-    if (fs::exists(kNvcc)) { // the launchers cast data to every element type: the host side too
-        fs::path dir = temp_dir();
-        write_file(dir / "casts.cu", text);
-        auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / "casts.cu").string() + " -o " +
-                                     (dir / "casts.o").string());
-        CHECK_MESSAGE(rc == 0, out);
-        CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
-    }
+    check_nvcc_compiles(text, "casts"); // the launchers cast data to every element type: the host side too
 }
 
 TEST_CASE("emit: integer and half-precision corners") {
@@ -483,14 +488,7 @@ TEST_CASE("emit: every operator prints readably and compiles with NVRTC and nvcc
     CHECK(ptx.find(".entry gelu_f64") != std::string::npos);
     CHECK(ptx.find(".entry where_i64") != std::string::npos);
     CHECK(!cuda_cubin(text, "sm_90").empty());
-    if (fs::exists(kNvcc)) {
-        fs::path dir = temp_dir();
-        write_file(dir / "ops.cu", text);
-        auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / "ops.cu").string() + " -o " +
-                                     (dir / "ops.o").string());
-        CHECK_MESSAGE(rc == 0, out);
-        CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
-    }
+    check_nvcc_compiles(text, "ops");
 }
 
 TEST_CASE("emit: operators nest with the parentheses C needs, and no more") {
@@ -599,14 +597,7 @@ TEST_CASE("emit: GEMM kernels of every type, layout and epilogue compile with NV
     std::string text = cuda_backend::emit_cuda(kernels, "test");
     CHECK(!cuda_cubin(text, "sm_90").empty());
     CHECK(!cuda_cubin(text, "sm_75").empty()); // no mma.sync there: the CUDA-core fallback
-    if (fs::exists(kNvcc)) {
-        fs::path dir = temp_dir();
-        write_file(dir / "gemms.cu", text);
-        auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / "gemms.cu").string() + " -o " +
-                                     (dir / "gemms.o").string());
-        CHECK_MESSAGE(rc == 0, out);
-        CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
-    }
+    check_nvcc_compiles(text, "gemms");
 }
 
 TEST_CASE("emit: the small dense GEMM variant: when it exists, when a launch takes it") {
@@ -742,12 +733,5 @@ TEST_CASE("emit: bool and the 8-64-bit integers in every strategy compile with N
     CHECK(text.find("unsigned long long") != std::string::npos);
     CHECK(text.find(" || ") != std::string::npos); // bool sums are ors
     CHECK(!cuda_cubin(text, "sm_90").empty());
-    if (fs::exists(kNvcc)) {
-        fs::path dir = temp_dir();
-        write_file(dir / "integers.cu", text);
-        auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / "integers.cu").string() + " -o " +
-                                     (dir / "integers.o").string());
-        CHECK_MESSAGE(rc == 0, out);
-        CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
-    }
+    check_nvcc_compiles(text, "integers");
 }
