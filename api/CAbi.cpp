@@ -71,7 +71,7 @@ ScalarType to_dtype(DLDataType t, const std::string &what) {
     if (auto s = scalar_type_of(t)) return *s;
     fail(EINFUSE_ERROR_ARGUMENT, what + " has DLPack dtype (code " + std::to_string(t.code) + ", bits " +
                                      std::to_string(t.bits) + ", lanes " + std::to_string(t.lanes) +
-                                     "); supported: float16/32/64, bfloat16, int32/64 with 1 lane");
+                                     "); supported: float16/32/64, bfloat16, bool, int8/16/32/64, uint8/16/32/64 with 1 lane");
 }
 
 DeviceKind to_device(int device_type) {
@@ -223,17 +223,7 @@ void run_kernel(const Kernel &k, int num_inputs, const DLTensor *inputs, int num
 }
 
 /** The DLPack dtype of an einfuse type. */
-DLDataType to_dlpack_dtype(ScalarType t) {
-    switch (t) {
-    case ScalarType::F16: return {kDLFloat, 16, 1};
-    case ScalarType::BF16: return {kDLBfloat, 16, 1};
-    case ScalarType::F32: return {kDLFloat, 32, 1};
-    case ScalarType::F64: return {kDLFloat, 64, 1};
-    case ScalarType::I32: return {kDLInt, 32, 1};
-    case ScalarType::I64: return {kDLInt, 64, 1};
-    }
-    return {kDLFloat, 32, 1};
-}
+DLDataType to_dlpack_dtype(ScalarType t) { return dlpack_dtype(t); }
 
 /** einfuse_compile_with_options' text, "threads=4;arch=sm_90;outputs=C,D", as options and outputs. */
 KernelOptions parse_options(const char *text, std::vector<std::string> &outputs) {

@@ -20,28 +20,18 @@ class Compiled;
 
 namespace einfuse::public_api {
 
+// ScalarType and DType list the same types in the same order (each enum's comment says so).
+static_assert(static_cast<int>(ScalarType::U64) == static_cast<int>(DType::U64) && static_cast<int>(DType::U64) == 12,
+              "ScalarType and DType disagree");
+
 inline DType internal(ScalarType t) {
-    switch (t) {
-    case ScalarType::F16: return DType::F16;
-    case ScalarType::BF16: return DType::BF16;
-    case ScalarType::F32: return DType::F32;
-    case ScalarType::F64: return DType::F64;
-    case ScalarType::I32: return DType::I32;
-    case ScalarType::I64: return DType::I64;
-    }
-    throw InternalError("unknown ScalarType");
+    if (static_cast<unsigned>(t) > static_cast<unsigned>(ScalarType::U64)) throw InternalError("unknown ScalarType");
+    return static_cast<DType>(t);
 }
 
 inline ScalarType external(DType t) {
-    switch (t) {
-    case DType::F16: return ScalarType::F16;
-    case DType::BF16: return ScalarType::BF16;
-    case DType::F32: return ScalarType::F32;
-    case DType::F64: return ScalarType::F64;
-    case DType::I32: return ScalarType::I32;
-    case DType::I64: return ScalarType::I64;
-    }
-    throw InternalError("unknown DType");
+    if (static_cast<unsigned>(t) > static_cast<unsigned>(DType::U64)) throw InternalError("unknown DType");
+    return static_cast<ScalarType>(t);
 }
 
 [[noreturn]] inline void input_error(const std::string &message) {

@@ -82,14 +82,32 @@ View::View(void *data, ScalarType dtype, std::vector<std::int64_t> shape, std::v
 std::int64_t View::numel() const { return guarded("", [&] { return element_count(shape_); }); }
 bool View::is_contiguous() const { return strides_ == c_strides(shape_); }
 
+namespace {
+constexpr uint8_t kDLBoolCode = 6; // kDLBool, DLPack 0.8 and later (the installed header is 0.6)
+
+/** Each einfuse type's DLPack dtype (one lane), both ways. */
+constexpr struct {
+    ScalarType type;
+    uint8_t code, bits;
+} kDLPackTypes[] = {
+    {ScalarType::F16, kDLFloat, 16},  {ScalarType::BF16, kDLBfloat, 16}, {ScalarType::F32, kDLFloat, 32},
+    {ScalarType::F64, kDLFloat, 64},  {ScalarType::I32, kDLInt, 32},     {ScalarType::I64, kDLInt, 64},
+    {ScalarType::Bool, kDLBoolCode, 8}, {ScalarType::I8, kDLInt, 8},     {ScalarType::I16, kDLInt, 16},
+    {ScalarType::U8, kDLUInt, 8},     {ScalarType::U16, kDLUInt, 16},    {ScalarType::U32, kDLUInt, 32},
+    {ScalarType::U64, kDLUInt, 64},
+};
+} // namespace
+
+DLDataType dlpack_dtype(ScalarType t) {
+    for (const auto &d : kDLPackTypes)
+        if (d.type == t) return {d.code, d.bits, 1};
+    throw InternalError("unknown ScalarType");
+}
+
 std::optional<ScalarType> scalar_type_of(DLDataType t) {
     if (t.lanes != 1) return std::nullopt;
-    if (t.code == kDLFloat && t.bits == 16) return ScalarType::F16;
-    if (t.code == kDLFloat && t.bits == 32) return ScalarType::F32;
-    if (t.code == kDLFloat && t.bits == 64) return ScalarType::F64;
-    if (t.code == kDLBfloat && t.bits == 16) return ScalarType::BF16;
-    if (t.code == kDLInt && t.bits == 32) return ScalarType::I32;
-    if (t.code == kDLInt && t.bits == 64) return ScalarType::I64;
+    for (const auto &d : kDLPackTypes)
+        if (d.code == t.code && d.bits == t.bits) return d.type;
     return std::nullopt;
 }
 
@@ -120,14 +138,7 @@ DLTensor to_dlpack(const View &v) {
     t.device.device_type = v.device().kind == DeviceKind::Cuda ? kDLCUDA : kDLCPU;
     t.device.device_id = v.device().id;
     t.ndim = v.ndim();
-    switch (v.dtype()) {
-    case ScalarType::F16: t.dtype = {kDLFloat, 16, 1}; break;
-    case ScalarType::BF16: t.dtype = {kDLBfloat, 16, 1}; break;
-    case ScalarType::F32: t.dtype = {kDLFloat, 32, 1}; break;
-    case ScalarType::F64: t.dtype = {kDLFloat, 64, 1}; break;
-    case ScalarType::I32: t.dtype = {kDLInt, 32, 1}; break;
-    case ScalarType::I64: t.dtype = {kDLInt, 64, 1}; break;
-    }
+    t.dtype = dlpack_dtype(v.dtype());
     // DLTensor's fields are not const; einfuse's views are never written through them.
     t.shape = const_cast<int64_t *>(v.shape().data());
     t.strides = const_cast<int64_t *>(v.strides().data());

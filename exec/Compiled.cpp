@@ -407,12 +407,8 @@ double tolerance(DType dtype, int64_t n) {
     // (error 0.5, bound 5.5e-3). Storing to f16 or bf16 then rounds once more: 2^-11 or 2^-8
     // of the value, doubled for margin. Integers are exact.
     double root = 8.0 + std::sqrt(static_cast<double>(std::max<int64_t>(n, 0)));
-    switch (dtype) {
-    case DType::I32:
-    case DType::I64: return 0.0;
-    case DType::F64: return 8.0 * std::numeric_limits<double>::epsilon() * root;
-    default: break;
-    }
+    if (is_integer(dtype)) return 0.0; // bool too
+    if (dtype == DType::F64) return 8.0 * std::numeric_limits<double>::epsilon() * root;
     double accumulate = 8.0 * std::numeric_limits<float>::epsilon() * root;
     double store = dtype == DType::F16 ? 0x1p-10 : dtype == DType::BF16 ? 0x1p-7 : 0.0;
     return accumulate + store;

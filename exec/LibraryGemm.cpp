@@ -1,6 +1,7 @@
 #include "exec/LibraryGemm.h"
 
 #include "ir/Walk.h"
+#include "support/Error.h"
 
 #include <algorithm>
 #include <map>
@@ -80,7 +81,8 @@ LtType lt_type(DType t) {
     case DType::F16: return LtType::F16;
     case DType::BF16: return LtType::BF16;
     case DType::F64: return LtType::F64;
-    default: return LtType::F32;
+    case DType::F32: return LtType::F32;
+    default: throw InternalError("cuBLASLt got " + std::string(dtype_name(t)) + ": passes/GemmMatch refuses it");
     }
 }
 

@@ -136,26 +136,47 @@ std::vector<int> label_ranks(const EinsumAst &ast) {
     return ranks;
 }
 
-DType promote_types(const std::vector<DType> &types) {
-    // numpy's lattice for these types: floats f16 < f32 < f64, integers i32 < i64; an integer
-    // with a float narrower than f64 gives f64. bf16, which numpy lacks, ranks as f16 does, and
-    // f16 with bf16 gives f32 (neither holds the other).
-    auto rank = [](DType t) {
-        switch (t) {
-        case DType::F16: case DType::BF16: return 1;
-        case DType::F32: return 2;
-        case DType::F64: return 3;
-        default: return 0;
-        }
-    };
-    DType result = types.empty() ? DType::F32 : types.front();
-    for (DType t : types) {
-        bool int_a = rank(result) == 0, int_b = rank(t) == 0;
-        if (int_a && int_b) result = (result == DType::I64 || t == DType::I64) ? DType::I64 : DType::I32;
-        else if (int_a != int_b) result = DType::F64;
-        else if (rank(t) > rank(result)) result = t;
-        else if (rank(t) == rank(result) && t != result) result = DType::F32; // f16 with bf16
+namespace {
+/** numpy's promotion of two of einfuse's types (np.promote_types), with bf16 ranked as f16. */
+DType promote_pair(DType a, DType b) {
+    if (a == b) return a;
+    if (a == DType::Bool) return b; // bool with anything: the other
+    if (b == DType::Bool) return a;
+    bool int_a = is_integer(a), int_b = is_integer(b);
+    if (int_a && int_b) {
+        int bits_a = dtype_bits(a), bits_b = dtype_bits(b);
+        auto of = [](bool is_signed, int bits) {
+            static const DType sint[] = {DType::I8, DType::I16, DType::I32, DType::I64};
+            static const DType uint[] = {DType::U8, DType::U16, DType::U32, DType::U64};
+            int at = bits == 8 ? 0 : bits == 16 ? 1 : bits == 32 ? 2 : 3;
+            return is_signed ? sint[at] : uint[at];
+        };
+        if (is_unsigned(a) == is_unsigned(b)) return of(!is_unsigned(a), std::max(bits_a, bits_b));
+        // One signed, one unsigned: a signed type wider than the unsigned one holds both;
+        // otherwise the signed type twice the unsigned's width, and for u64 none: f64.
+        int unsigned_bits = is_unsigned(a) ? bits_a : bits_b, signed_bits = is_unsigned(a) ? bits_b : bits_a;
+        if (signed_bits > unsigned_bits) return of(true, signed_bits);
+        return unsigned_bits == 64 ? DType::F64 : of(true, 2 * unsigned_bits);
     }
+    if (int_a || int_b) {
+        // An integer with a float: the smallest float that holds the integer's values (8 bits:
+        // f16; 16 bits: f32; wider: f64), then promoted with the float. 8-bit integers fit bf16 too.
+        DType i = int_a ? a : b, f = int_a ? b : a;
+        int bits = dtype_bits(i);
+        if (bits == 8 && f == DType::BF16) return DType::BF16;
+        return promote_pair(bits == 8 ? DType::F16 : bits == 16 ? DType::F32 : DType::F64, f);
+    }
+    // Floats: f16 < f32 < f64; bf16 ranks as f16 does, and f16 with bf16 gives f32 (neither
+    // holds the other).
+    auto rank = [](DType t) { return t == DType::F64 ? 3 : t == DType::F32 ? 2 : 1; };
+    if (rank(a) != rank(b)) return rank(a) > rank(b) ? a : b;
+    return DType::F32;
+}
+} // namespace
+
+DType promote_types(const std::vector<DType> &types) {
+    DType result = types.empty() ? DType::F32 : types.front();
+    for (DType t : types) result = promote_pair(result, t);
     return result;
 }
 

@@ -13,8 +13,6 @@ namespace einfuse::frontend {
 
 namespace {
 
-bool is_integer(DType t) { return t == DType::I32 || t == DType::I64; }
-
 ir::BinaryOp binary_op(const std::string &op) {
     static const std::map<std::string, ir::BinaryOp> ops = {
         {"+", ir::BinaryOp::Add},   {"-", ir::BinaryOp::Sub},  {"*", ir::BinaryOp::Mul}, {"/", ir::BinaryOp::Div},
@@ -58,6 +56,14 @@ class Lowering {
         auto arg = [&](std::size_t i) { return lower(*e.args[i], current); };
         switch (e.kind) {
         case ExprAstKind::Number:
+            // i32-sized whole literals keep an integer program integer (ProgramAnalysis); a
+            // narrower type must hold it too, as numpy (NEP 50) refuses uint8 + 300.
+            if (is_integer(compute_) && wrap_to(compute_, e.number) != e.number)
+                throw UserError(Diagnostic{"the literal " + std::to_string(static_cast<long long>(e.number)) +
+                                               " does not fit the program's element type " +
+                                               std::string(dtype_name(compute_)),
+                                           {e.where},
+                                           {"numpy refuses it too; write it as a tensor, or use a wider type"}});
             return ir::Const::make(compute_, e.number);
         case ExprAstKind::Read: {
             auto it = current.find(e.name);
@@ -65,8 +71,10 @@ class Lowering {
             return ir::Cast::make(compute_, ir::Access::make(types_.at(tensor), tensor, vars_of(e.indices)));
         }
         case ExprAstKind::Negate:
+            reject_bool_minus(e);
             return ir::Unary::make(ir::UnaryOp::Neg, arg(0));
         case ExprAstKind::Binary:
+            if (e.op == "-") reject_bool_minus(e);
             return ir::Binary::make(binary_op(e.op), arg(0), arg(1));
         case ExprAstKind::Call:
             if (e.name == "where") return ir::Select::make(arg(0), arg(1), arg(2));
@@ -83,6 +91,15 @@ class Lowering {
     }
 
   private:
+    /** bool computes with + as or and * as and (numpy's einsum of bools); numpy has no bool
+     * minus ("numpy boolean subtract, the `-` operator, is not supported"), nor has einfuse. */
+    void reject_bool_minus(const ExprAst &e) const {
+        if (compute_ == DType::Bool)
+            throw UserError(Diagnostic{"'-' of bool values: numpy has no boolean subtract or negative",
+                                       {e.name_where},
+                                       {"compare instead (a != b), or give the inputs an integer type"}});
+    }
+
     DType compute_;
     const std::map<std::string, DType> &types_;
 };

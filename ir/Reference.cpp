@@ -80,6 +80,49 @@ double apply(UnaryOp op, double x) {
     return 0;
 }
 
+/** op in the element type t. Floats: in f64 (the exact answer kernels are measured against).
+ * bool and the integers: as t computes, wrapping like numpy: + - * modulo 2^bits, exact for types
+ * up to 32 bits (an i32 product needs 62 bits, so these go through uint64_t, never a double);
+ * i64/u64 values above 2^53 are rounded as doubles hold them, so the reference is exact for
+ * those types only while every value stays below 2^53. bool: + is or, * is and (numpy's einsum
+ * of bools), through integer_value's bits != 0. Division truncates toward zero; x / 0 is 0, like the
+ * kernels'. */
+double apply(BinaryOp op, double a, double b, DType t) {
+    if (!is_integer(t)) return apply(op, a, b);
+    switch (op) {
+    case BinaryOp::Add: return integer_value(t, integer_bits(a) + integer_bits(b));
+    case BinaryOp::Sub: return integer_value(t, integer_bits(a) - integer_bits(b));
+    case BinaryOp::Mul: return integer_value(t, integer_bits(a) * integer_bits(b));
+    case BinaryOp::Div: return b == 0 ? 0.0 : wrap_to(t, std::trunc(a / b));
+    default: return wrap_to(t, apply(op, a, b)); // max, min, comparisons: exact on in-range values
+    }
+}
+
+/** A reduction's identity in t: +-inf stand for an integer type's max and min (bool: 1, 0). */
+double identity_in(DType t, double identity) {
+    if (!is_integer(t) || !std::isinf(identity)) return identity;
+    if (t == DType::Bool) return identity > 0 ? 1.0 : 0.0;
+    int bits = dtype_bits(t);
+    if (is_unsigned(t)) return identity > 0 ? std::ldexp(1.0, bits) - 1 : 0.0; // u64: 2^64 - 1 rounds to 2^64
+    return identity > 0 ? std::ldexp(1.0, bits - 1) - 1 : -std::ldexp(1.0, bits - 1);
+}
+
+/** A cast's value, as the kernels convert (TypeLowering.cpp, CudaTypes.cpp): to bool, != 0 (NaN
+ * is true); integer to integer wraps; float to integer truncates toward zero, saturates at the
+ * range of the integer type the kernels convert through (i32 for 8 and 16 bits and i32, i64
+ * for u32 and i64, u64 itself), then wraps (-1.0 to u8 is 255, as numpy on x86); NaN gives 0. */
+double cast_value(DType from, DType to, double v) {
+    if (!is_integer(to)) return v; // float to float: kept exact
+    if (to == DType::Bool) return v != 0 ? 1.0 : 0.0;
+    if (is_integer(from)) return wrap_to(to, v);
+    if (std::isnan(v)) return 0.0;
+    v = std::trunc(v);
+    double lo = -0x1p31, hi = 0x1p31 - 1;
+    if (to == DType::I64 || to == DType::U32) lo = -0x1p63, hi = 0x1p63; // hi: 2^63 - 1, rounded
+    if (to == DType::U64) lo = -0x1p63, hi = 0x1p64;
+    return wrap_to(to, std::clamp(v, lo, hi));
+}
+
 class Compiler {
 public:
     Compiler(const Program &p, const std::map<std::string, const Tensor *> &tensors, const Extents &extents)
@@ -142,25 +185,29 @@ private:
         // The reference keeps float64 through casts between float types (it computes the exact
         // answer that every kernel is measured against); a cast to an integer truncates.
         Eval v = compile(n.value);
-        if (n.type == DType::I32 || n.type == DType::I64) return [v](Env &env) { return std::trunc(v(env)); };
+        if (is_integer(n.type))
+            return [v, from = n.value.type(), to = n.type](Env &env) { return cast_value(from, to, v(env)); };
         return v;
     }
     Eval compile_node(const Unary &n) const {
+        if (is_integer(n.type)) // -MIN and |MIN| wrap to MIN
+            return [a = compile(n.a), op = n.op, t = n.type](Env &env) { return wrap_to(t, apply(op, a(env))); };
         return [a = compile(n.a), op = n.op](Env &env) { return apply(op, a(env)); };
     }
     Eval compile_node(const Select &n) const {
         return [c = compile(n.cond), a = compile(n.a), b = compile(n.b)](Env &env) { return c(env) != 0 ? a(env) : b(env); };
     }
     Eval compile_node(const Binary &n) const {
-        return [a = compile(n.a), b = compile(n.b), op = n.op](Env &env) { return apply(op, a(env), b(env)); };
+        return [a = compile(n.a), b = compile(n.b), op = n.op, t = n.type](Env &env) { return apply(op, a(env), b(env), t); };
     }
     Eval compile_node(const Reduce &n) const {
         std::vector<int> slots;
         for (const auto &v : n.reduce_vars) slots.push_back(slot(v));
         BinaryOp combine = reduce_combiner(n.op);
-        return [this, slots, combine, body = compile(n.body), init = reduce_identity(n.op)](Env &env) {
+        return [this, slots, combine, body = compile(n.body), init = identity_in(n.type, reduce_identity(n.op)),
+                t = n.type](Env &env) {
             double acc = init;
-            for_each_point(env, slots, extent_, [&] { acc = apply(combine, acc, body(env)); });
+            for_each_point(env, slots, extent_, [&] { acc = apply(combine, acc, body(env), t); });
             return acc;
         };
     }
@@ -205,7 +252,8 @@ std::vector<int> set_union(const std::vector<int> &a, const std::vector<int> &b)
 }
 
 /** sum over the slots of a and b not in `keep` of a * b, as a table over the rest. */
-Table contract(const Table &a, const Table &b, const std::vector<int> &keep, const std::vector<int64_t> &extents) {
+Table contract(const Table &a, const Table &b, const std::vector<int> &keep, const std::vector<int64_t> &extents,
+               DType t) {
     std::vector<int> all = set_union(a.slots, b.slots);
     Table r;
     for (int s : all)
@@ -225,7 +273,10 @@ Table contract(const Table &a, const Table &b, const std::vector<int> &keep, con
     std::vector<int64_t> sa = strides(a.slots), sb = strides(b.slots), sr = strides(r.slots), index(all.size(), 0);
     int64_t oa = 0, ob = 0, orr = 0;
     while (true) {
-        r.values[static_cast<std::size_t>(orr)] += a.values[static_cast<std::size_t>(oa)] * b.values[static_cast<std::size_t>(ob)];
+        double &acc = r.values[static_cast<std::size_t>(orr)];
+        double term = a.values[static_cast<std::size_t>(oa)], other = b.values[static_cast<std::size_t>(ob)];
+        if (is_integer(t)) acc = apply(BinaryOp::Add, acc, apply(BinaryOp::Mul, term, other, t), t);
+        else acc += term * other;
         std::size_t d = all.size();
         for (; d-- > 0;) {
             oa += sa[d], ob += sb[d], orr += sr[d];
@@ -330,7 +381,7 @@ std::optional<Tensor> evaluate_product(const Definition &def, const Compiler &c)
     std::size_t last = 0;
     for (std::size_t s = 0; s < steps.size(); ++s) {
         auto [a, b] = steps[s];
-        tables[b] = contract(tables[a], tables[b], kept[s], extents);
+        tables[b] = contract(tables[a], tables[b], kept[s], extents, reduce->type);
         tables[a] = Table{};
         last = b;
     }
@@ -349,7 +400,8 @@ std::optional<Tensor> evaluate_product(const Definition &def, const Compiler &c)
     for_each_point(env, out_slots, extents, [&] {
         int64_t at = 0;
         for (std::size_t d = 0; d < t.slots.size(); ++d) at += env[t.slots[d]] * step[d];
-        out.store(linear++, t.values[static_cast<std::size_t>(at)] * times);
+        double v = t.values[static_cast<std::size_t>(at)];
+        out.store(linear++, is_integer(reduce->type) ? apply(BinaryOp::Mul, v, times, reduce->type) : v * times);
     });
     return out;
 }

@@ -122,7 +122,7 @@ std::optional<ir::LibraryEpilogue> library_epilogue(const ir::Expr &epi, const i
 /** Library dtypes: both operands and the output of one type among f16, bf16, f32 and f64. */
 std::optional<std::string> library_types(DType a, DType b, DType out) {
     if (a != b || a != out) return std::string("the operands and the output are not all of one type");
-    if (a == DType::I32 || a == DType::I64) return std::string("cuBLASLt has no ") + std::string(dtype_name(a)) + " GEMM";
+    if (is_integer(a)) return std::string("cuBLASLt has no ") + std::string(dtype_name(a)) + " GEMM";
     return std::nullopt;
 }
 

@@ -25,6 +25,10 @@ namespace einfuse {
 
 namespace {
 
+/** The element types a .npy file may hold (bf16 has no numpy type). */
+constexpr DType kNpyTypes[] = {DType::F16, DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool, DType::I8,
+                               DType::I16, DType::U8,  DType::U16, DType::U32, DType::U64};
+
 constexpr char kMagic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 // numpy itself refuses headers over 10,000 bytes unless told otherwise; a 64-dimensional shape
 // fits in ~1.3 kB, so anything near this limit is a corrupt or hostile file.
@@ -114,22 +118,18 @@ public:
 
 private:
     Header element_type(const std::string &descr) const {
-        static const struct {
-            const char *code;
-            DType dtype;
-        } kTypes[] = {{"f2", DType::F16}, {"f4", DType::F32}, {"f8", DType::F64},
-                      {"i4", DType::I32}, {"i8", DType::I64}};
-        if (descr.size() == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '='))
-            for (const auto &t : kTypes)
-                if (descr.compare(1, 2, t.code) == 0) {
-                    bool little = descr[0] == '<' || (descr[0] == '=' && host_is_little_endian());
-                    return Header{t.dtype, little != host_is_little_endian(), false, {}};
+        // '<' '>' '=' name a byte order, '|' none (one-byte types: numpy writes '|u1', '|b1').
+        if (descr.size() == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=' || descr[0] == '|'))
+            for (DType t : kNpyTypes)
+                if (descr.compare(1, 2, dtype_npy_code(t)) == 0 && (descr[0] != '|' || dtype_size(t) == 1)) {
+                    bool little = descr[0] == '<' || (descr[0] != '>' && host_is_little_endian());
+                    return Header{t, little != host_is_little_endian(), false, {}};
                 }
         std::string hint = descr.size() >= 2 && descr.compare(descr.size() - 2, 2, "V2") == 0
                                ? " (bf16 has no numpy dtype: save it as float32)"
                                : "";
-        fail(path_, "unsupported element type '" + descr + "'; einfuse reads <f2 <f4 <f8 <i4 <i8 (and '>' big-endian)" +
-                        hint);
+        fail(path_, "unsupported element type '" + descr +
+                        "'; einfuse reads <f2 <f4 <f8 |b1 |i1 <i2 <i4 <i8 |u1 <u2 <u4 <u8 (and '>' big-endian)" + hint);
     }
 
     Shape tuple() {
@@ -349,21 +349,20 @@ Tensor read_npy(const std::string &path) {
         std::memcpy(t.data(), streamed.data(), data_bytes);
     }
     if (h.swap_bytes && width > 1) swap_elements(static_cast<std::byte *>(t.data()), count, width);
+    if (h.dtype == DType::Bool) // numpy writes 0 and 1; any other byte is true, and kernels assume 0 or 1
+        for (int64_t i = 0; i < count; ++i) {
+            auto *b = static_cast<unsigned char *>(t.data()) + i;
+            *b = *b != 0;
+        }
     return t;
 }
 
 void write_npy(const std::string &path, const Tensor &t) {
-    const char *code = nullptr;
-    switch (t.dtype()) {
-    case DType::F16: code = "f2"; break;
-    case DType::F32: code = "f4"; break;
-    case DType::F64: code = "f8"; break;
-    case DType::I32: code = "i4"; break;
-    case DType::I64: code = "i8"; break;
-    case DType::BF16:
+    std::string_view code = dtype_npy_code(t.dtype());
+    if (code.empty())
         throw UserError("cannot write '" + path + "': bf16 has no numpy dtype (convert the tensor to f32 first)");
-    }
-    std::string dict = std::string("{'descr': '") + (host_is_little_endian() ? '<' : '>') + code +
+    char order = dtype_size(t.dtype()) == 1 ? '|' : host_is_little_endian() ? '<' : '>';
+    std::string dict = std::string("{'descr': '") + order + std::string(code) +
                        "', 'fortran_order': False, 'shape': " + shape_text(t.shape()) + ", }";
     // Pad with spaces so that magic + version + length + header + '\n' is a multiple of 64.
     bool v2 = 10 + dict.size() + 1 > 65535;

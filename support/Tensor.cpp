@@ -4,9 +4,11 @@
 #include "support/Error.h"
 #include "support/Half.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace einfuse {
 
@@ -93,8 +95,21 @@ double Tensor::load(int64_t offset) const {
     case DType::I64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
     case DType::F16: { uint16_t v; std::memcpy(&v, p, 2); return half_to_float(v); }
     case DType::BF16: { uint16_t v; std::memcpy(&v, p, 2); return bf16_to_float(v); }
+    case DType::Bool: { uint8_t v; std::memcpy(&v, p, 1); return v != 0; }
+    case DType::I8: { int8_t v; std::memcpy(&v, p, 1); return v; }
+    case DType::I16: { int16_t v; std::memcpy(&v, p, 2); return v; }
+    case DType::U8: { uint8_t v; std::memcpy(&v, p, 1); return v; }
+    case DType::U16: { uint16_t v; std::memcpy(&v, p, 2); return v; }
+    case DType::U32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
+    case DType::U64: { uint64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
     }
-    return 0;
+    throw InternalError("unknown element type");
+}
+
+/** An integer element: truncated toward zero, then wrapped into T's range (NaN gives 0). */
+template <class T> void store_integer(std::byte *p, double value) {
+    T x = static_cast<T>(std::isnan(value) ? 0 : integer_bits(std::trunc(value))); // the low bits
+    std::memcpy(p, &x, sizeof x);
 }
 
 void Tensor::store(int64_t offset, double value) {
@@ -103,8 +118,15 @@ void Tensor::store(int64_t offset, double value) {
     switch (dtype_) {
     case DType::F32: { float v = static_cast<float>(value); std::memcpy(p, &v, 4); return; }
     case DType::F64: std::memcpy(p, &value, 8); return;
-    case DType::I32: { int32_t v = static_cast<int32_t>(value); std::memcpy(p, &v, 4); return; }
-    case DType::I64: { int64_t v = static_cast<int64_t>(value); std::memcpy(p, &v, 8); return; }
+    case DType::I32: return store_integer<int32_t>(p, value);
+    case DType::I64: return store_integer<int64_t>(p, value);
+    case DType::Bool: { uint8_t v = value != 0; std::memcpy(p, &v, 1); return; } // NaN is true, as numpy's
+    case DType::I8: return store_integer<int8_t>(p, value);
+    case DType::I16: return store_integer<int16_t>(p, value);
+    case DType::U8: return store_integer<uint8_t>(p, value);
+    case DType::U16: return store_integer<uint16_t>(p, value);
+    case DType::U32: return store_integer<uint32_t>(p, value);
+    case DType::U64: return store_integer<uint64_t>(p, value);
     case DType::F16: { uint16_t v = float_to_half(static_cast<float>(value)); std::memcpy(p, &v, 2); return; }
     case DType::BF16: { uint16_t v = float_to_bf16(static_cast<float>(value)); std::memcpy(p, &v, 2); return; }
     }
@@ -113,11 +135,14 @@ void Tensor::store(int64_t offset, double value) {
 void Tensor::fill_random(std::mt19937_64 &rng) {
     std::uniform_real_distribution<double> uniform(-1.0, 1.0);
     // Every storage element, so that strided and padded layouts hold no zeros anywhere. Integers
-    // get small non-zero values (-4..4 without 0), so that sums stay exact and do not overflow.
+    // get small non-zero values (-4..4 without 0; unsigned 1..4), so that sums stay exact and do
+    // not overflow in i32; bool gets true and false alike (false is bool's only other value).
     std::uniform_int_distribution<int> small(1, 4), sign(0, 1);
-    bool integer = dtype_ == DType::I32 || dtype_ == DType::I64;
-    for (int64_t i = storage_offset_; i < storage_offset_ + storage_elements_; ++i)
-        store(i, integer ? small(rng) * (sign(rng) ? 1 : -1) : uniform(rng));
+    for (int64_t i = storage_offset_; i < storage_offset_ + storage_elements_; ++i) {
+        if (dtype_ == DType::Bool) store(i, sign(rng));
+        else if (is_integer(dtype_)) store(i, small(rng) * (sign(rng) && !is_unsigned(dtype_) ? -1 : 1));
+        else store(i, uniform(rng));
+    }
 }
 
 } // namespace einfuse

@@ -52,6 +52,19 @@ inline double __hiloint2double(int hi, int lo) {
     std::memcpy(&d, &u, 8);
     return d;
 }
+/** CUDA's float to 64-bit integer conversions: toward zero, saturating, NaN gives 0 (the prelude's
+ * einfuse_to_u64 calls them). */
+inline long long __double2ll_rz(double x) {
+    if (x != x) return 0;
+    if (x >= 0x1p63) return 0x7fffffffffffffffLL;
+    if (x <= -0x1p63) return -0x7fffffffffffffffLL - 1;
+    return (long long)x;
+}
+inline unsigned long long __double2ull_rz(double x) {
+    if (x != x || x <= 0) return 0;
+    if (x >= 0x1p64) return ~0ULL;
+    return (unsigned long long)x;
+}
 /** A GPU faults on a misaligned load; here it would pass silently, so it aborts. */
 template <class T> T __ldg(const T *p) {
     if (reinterpret_cast<std::uintptr_t>(p) % alignof(T) != 0) std::abort();

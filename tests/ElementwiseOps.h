@@ -24,7 +24,17 @@ inline std::mt19937_64 &ops_rng() {
     return r;
 }
 
-inline bool integer_type(DType t) { return t == DType::I32 || t == DType::I64; }
+/** The integers (bool, whose + is or, has tests of its own). */
+inline bool integer_type(DType t) { return einfuse::is_integer(t) && t != DType::Bool; }
+
+/** The most negative value of an integer type (0 for the unsigned ones) and the largest. */
+inline long double integer_min(DType t) {
+    return einfuse::is_unsigned(t) ? 0.0L : -std::ldexp(1.0L, einfuse::dtype_bits(t) - 1);
+}
+inline long double integer_max(DType t) {
+    int bits = einfuse::dtype_bits(t) - (einfuse::is_unsigned(t) ? 0 : 1);
+    return std::ldexp(1.0L, bits) - 1; // exact in long double's 64-bit mantissa
+}
 
 /** Runs k on the inputs into out; `extents` follow k.index_vars. */
 using KernelRunner = std::function<void(const Kernel &k, const std::vector<const Tensor *> &ins, Tensor &out,
@@ -63,44 +73,35 @@ inline Kernel select_kernel(DType t) {
     return elementwise_kernel("where_" + std::string(dtype_name(t)), t, 3, Select::make(in(t, 0), in(t, 1), in(t, 2)));
 }
 
-/** Elements as long double, written and read through memory of their own type (exact for i64). */
+/** Elements as long double, written and read through memory of their own type (exact for i64
+ * and u64). An integer value outside the type's range is stored wrapped. */
 inline void put(Tensor &x, int64_t i, long double v) {
-    char *p = static_cast<char *>(x.data());
-    switch (x.dtype()) {
-    case DType::I32: {
-        int32_t e = static_cast<int32_t>(v);
-        std::memcpy(p + 4 * i, &e, 4);
-        return;
-    }
-    case DType::I64: {
-        int64_t e = static_cast<int64_t>(v);
-        std::memcpy(p + 8 * i, &e, 8);
-        return;
-    }
-    default:
-        x.store(i, static_cast<double>(v));
-    }
+    if (!integer_type(x.dtype())) return x.store(i, static_cast<double>(v));
+    auto bits = static_cast<uint64_t>(static_cast<unsigned __int128>(static_cast<__int128>(v)));
+    const std::size_t size = einfuse::dtype_size(x.dtype());
+    std::memcpy(static_cast<char *>(x.data()) + size * i, &bits, size); // little-endian: the low bytes
 }
 inline long double get(const Tensor &x, int64_t i) {
-    const char *p = static_cast<const char *>(x.data());
-    if (x.dtype() == DType::I32) {
-        int32_t e;
-        std::memcpy(&e, p + 4 * i, 4);
-        return e;
-    }
-    if (x.dtype() == DType::I64) {
-        int64_t e;
-        std::memcpy(&e, p + 8 * i, 8);
-        return e;
-    }
-    return x.load(i);
+    if (!integer_type(x.dtype())) return x.load(i);
+    const std::size_t size = einfuse::dtype_size(x.dtype());
+    uint64_t bits = 0;
+    std::memcpy(&bits, static_cast<const char *>(x.data()) + size * i, size);
+    const int width = 8 * static_cast<int>(size);
+    if (einfuse::is_unsigned(x.dtype()) || width == 64)
+        return einfuse::is_unsigned(x.dtype()) ? static_cast<long double>(bits)
+                                               : static_cast<long double>(static_cast<int64_t>(bits));
+    if (bits >> (width - 1)) return static_cast<long double>(bits) - std::ldexp(1.0L, width);
+    return static_cast<long double>(bits);
 }
 
 /** v wrapped to t's width, as two's complement arithmetic (and numpy) wrap. */
 inline long double wrap(long double v, DType t) {
-    auto u = static_cast<unsigned __int128>(static_cast<__int128>(v));
-    return t == DType::I32 ? static_cast<long double>(static_cast<int32_t>(static_cast<uint32_t>(u)))
-                           : static_cast<long double>(static_cast<int64_t>(static_cast<uint64_t>(u)));
+    auto u = static_cast<uint64_t>(static_cast<unsigned __int128>(static_cast<__int128>(v)));
+    const int width = einfuse::dtype_bits(t);
+    if (width < 64) u &= (uint64_t{1} << width) - 1;
+    if (einfuse::is_unsigned(t)) return static_cast<long double>(u);
+    if (width == 64) return static_cast<long double>(static_cast<int64_t>(u));
+    return (u >> (width - 1)) ? static_cast<long double>(u) - std::ldexp(1.0L, width) : static_cast<long double>(u);
 }
 
 /** The float64 reference's meaning (ir/Reference.cpp), in long double; integer results wrap. */
@@ -168,7 +169,7 @@ inline long double reference(BinaryOp op, long double a, long double b) {
  * infinity or both NaN. */
 inline double error_ulps(long double got, long double want, DType t) {
     if (got == want || (std::isnan(got) && std::isnan(want))) return 0;
-    if (integer_type(t) || std::isnan(got) || std::isnan(want)) return std::numeric_limits<double>::infinity();
+    if (einfuse::is_integer(t) || std::isnan(got) || std::isnan(want)) return std::numeric_limits<double>::infinity();
     bool f32 = t == DType::F32;
     long double mag = std::max(std::fabs(want), f32 ? (long double)std::numeric_limits<float>::min()
                                                     : (long double)std::numeric_limits<double>::min());
@@ -226,8 +227,8 @@ inline Tensor random_input(DType t, int64_t n, double lo, double hi) {
     Tensor x(t, {n});
     std::vector<long double> edges;
     if (integer_type(t)) {
-        long double min = t == DType::I32 ? -0x1p31L : -0x1p63L;
-        edges = {0, 1, -1, 2, -3, min, -min - 1, min + 1};
+        long double min = integer_min(t), max = integer_max(t);
+        edges = {0, 1, -1, 2, -3, min, max, min + 1, max - 1}; // put wraps -1 and -3 for unsigned types
     } else {
         for (long double e : {0.0L, -0.0L, 1.0L, -1.0L, 0.5L, -0.5L, 2.0L, -2.5L, 3.0L})
             if (e >= lo && e <= hi) edges.push_back(e);
@@ -251,7 +252,7 @@ inline Tensor discrete_input(DType t, int64_t n, bool nan) {
         values.push_back(-0.0L);
         if (nan) values.push_back(std::numeric_limits<long double>::quiet_NaN());
     } else {
-        values.push_back(t == DType::I32 ? -0x1p31L : -0x1p63L);
+        values.push_back(einfuse::is_unsigned(t) ? integer_max(t) : integer_min(t));
     }
     std::uniform_int_distribution<std::size_t> pick(0, values.size() - 1);
     Tensor x(t, {n});

@@ -192,9 +192,15 @@ inline int64_t Generator::elements(const std::vector<std::string> &vars) const {
     return n;
 }
 
+/** The integer types of integer programs: wrapping makes overflow exact on both sides (the
+ * reference wraps exactly up to 32 bits). Not u64, whose wrapped differences (2^64 - k) the
+ * float64 reference cannot hold exactly, nor bool, which has no minus. i32 twice: the common one. */
+inline const std::vector<DType> kIntegerTypes = {DType::I32, DType::I32, DType::I64, DType::I8,
+                                                 DType::I16, DType::U8,  DType::U16, DType::U32};
+
 inline DType Generator::input_dtype() {
     if (dtype_policy_ == 0) return one_dtype_;
-    if (integer_) return chance(0.5) ? DType::I32 : DType::I64;
+    if (integer_) return gen::any_of(rng_, kIntegerTypes);
     static const std::vector<DType> mixed = {DType::F32, DType::F32, DType::F64, DType::F16,
                                              DType::BF16, DType::I32, DType::I64};
     return gen::any_of(rng_, mixed);
@@ -237,7 +243,7 @@ inline Expr Generator::read_input() {
         while (elements(chosen) > 2000) chosen.pop_back();
         TensorModel t{chosen, 1, true, true};
         DType dtype = input_dtype();
-        if (dtype == DType::I32 || dtype == DType::I64) t.mag = 4; // fill_random: -4..4
+        if (is_integer(dtype)) t.mag = 4; // fill_random: -4..4 (unsigned: 1..4)
         st_.tensors[name] = t;
         st_.dtypes[name] = dtype;
         st_.order.push_back(name);
@@ -605,7 +611,7 @@ inline GeneratedProgram Generator::generate() {
         integer_ = chance(0.15);
         int policy = pick(0, 99);
         dtype_policy_ = integer_ ? (policy < 70 ? 0 : 1) : (policy < 88 ? 0 : 1);
-        one_dtype_ = integer_ ? (chance(0.6) ? DType::I32 : DType::I64)
+        one_dtype_ = integer_ ? gen::any_of(rng_, kIntegerTypes)
                               : policy < 45 ? DType::F32 : policy < 80 ? DType::F64 : DType::F16;
         std::vector<std::string> vars = {"i", "j", "k", "l", "n", "p", "q", "r", "b", "d", "row", "col", "c_1", "t2"};
         std::shuffle(vars.begin(), vars.end(), rng_);
@@ -687,7 +693,7 @@ inline GeneratedProgram Generator::generate() {
         }
         std::sort(c.expected.begin(), c.expected.end());
         c.out_dtype = frontend::promote_types(types);
-        if ((c.out_dtype == DType::I32 || c.out_dtype == DType::I64) && st_.needs_float) c.out_dtype = DType::F64;
+        if (is_integer(c.out_dtype) && st_.needs_float) c.out_dtype = DType::F64;
         c.threads = pick(1, 2);
         return c;
     }

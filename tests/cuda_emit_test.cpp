@@ -50,7 +50,8 @@ Kernel cast_kernel(DType from, DType to) {
     return k;
 }
 
-const DType kAllTypes[] = {DType::F16, DType::BF16, DType::F32, DType::F64, DType::I32, DType::I64};
+const DType kAllTypes[] = {DType::F16,  DType::BF16, DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool,
+                           DType::I8,   DType::I16,  DType::U8,  DType::U16, DType::U32, DType::U64};
 
 std::string read_file(const fs::path &p) {
     std::ifstream in(p, std::ios::binary);
@@ -77,6 +78,18 @@ std::pair<int, std::string> run_command(const std::string &cmd) {
         out.append(buf, n);
     int status = ::pclose(p);
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+/** Where nvcc is installed: `text`, written as <name>.cu, compiles with nvcc -arch=sm_90 -c
+ * without a warning (the launchers' host side too, which NVRTC does not see). */
+void check_nvcc_compiles(const std::string &text, const std::string &name) {
+    if (!fs::exists(kNvcc)) return;
+    fs::path dir = temp_dir();
+    write_file(dir / (name + ".cu"), text);
+    auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / (name + ".cu")).string() + " -o " +
+                                 (dir / (name + ".o")).string());
+    CHECK_MESSAGE(rc == 0, out);
+    CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
 }
 
 std::vector<fs::path> golden_cu_files() {
@@ -263,7 +276,7 @@ TEST_CASE("emit: a tiled operand with an extent-1 index compiles (found by the d
     CHECK(!cuda_cubin(text, "sm_90").empty());
 }
 
-TEST_CASE("emit: every conversion between the six element types compiles with NVRTC and nvcc") {
+TEST_CASE("emit: every conversion between the element types compiles with NVRTC and nvcc") {
     std::vector<Kernel> kernels;
     for (DType from : kAllTypes)
         for (DType to : kAllTypes)
@@ -275,14 +288,7 @@ TEST_CASE("emit: every conversion between the six element types compiles with NV
     CHECK(text.find("//   inputs: in0[i] bf16 (__nv_bfloat16)") != std::string::npos);
     std::string ptx = cuda_ptx(text, "sm_90");
     CHECK(ptx.find(".entry cast_i64_f16") != std::string::npos);
-    if (fs::exists(kNvcc)) { // the launchers cast data to every element type: the host side too
-        fs::path dir = temp_dir();
-        write_file(dir / "casts.cu", text);
-        auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / "casts.cu").string() + " -o " +
-                                     (dir / "casts.o").string());
-        CHECK_MESSAGE(rc == 0, out);
-        CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
-    }
+    check_nvcc_compiles(text, "casts"); // the launchers cast data to every element type: the host side too
 }
 
 TEST_CASE("emit: integer and half-precision corners") {
@@ -482,14 +488,7 @@ TEST_CASE("emit: every operator prints readably and compiles with NVRTC and nvcc
     CHECK(ptx.find(".entry gelu_f64") != std::string::npos);
     CHECK(ptx.find(".entry where_i64") != std::string::npos);
     CHECK(!cuda_cubin(text, "sm_90").empty());
-    if (fs::exists(kNvcc)) {
-        fs::path dir = temp_dir();
-        write_file(dir / "ops.cu", text);
-        auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / "ops.cu").string() + " -o " +
-                                     (dir / "ops.o").string());
-        CHECK_MESSAGE(rc == 0, out);
-        CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
-    }
+    check_nvcc_compiles(text, "ops");
 }
 
 TEST_CASE("emit: operators nest with the parentheses C needs, and no more") {
@@ -598,14 +597,7 @@ TEST_CASE("emit: GEMM kernels of every type, layout and epilogue compile with NV
     std::string text = cuda_backend::emit_cuda(kernels, "test");
     CHECK(!cuda_cubin(text, "sm_90").empty());
     CHECK(!cuda_cubin(text, "sm_75").empty()); // no mma.sync there: the CUDA-core fallback
-    if (fs::exists(kNvcc)) {
-        fs::path dir = temp_dir();
-        write_file(dir / "gemms.cu", text);
-        auto [rc, out] = run_command(std::string(kNvcc) + " -arch=sm_90 -c " + (dir / "gemms.cu").string() + " -o " +
-                                     (dir / "gemms.o").string());
-        CHECK_MESSAGE(rc == 0, out);
-        CHECK_MESSAGE(out.find("warning") == std::string::npos, out);
-    }
+    check_nvcc_compiles(text, "gemms");
 }
 
 TEST_CASE("emit: the small dense GEMM variant: when it exists, when a launch takes it") {
@@ -696,4 +688,50 @@ TEST_CASE("emit: the GEMM tile rule (k.launch) and the launcher that prints it")
     CHECK(cu.find("cudaLaunchKernel(g32_gemm_m32, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream)") != std::string::npos);
     CHECK(cu.find("einfuse_ceil_div(sizes[3], 128) < 132") != std::string::npos);
     CHECK(cu.find("cudaLaunchKernel(g32, ") == std::string::npos); // a GEMM kernel's launcher never runs the loop nest
+}
+
+TEST_CASE("emit: bool and the 8-64-bit integers in every strategy compile with NVRTC and nvcc") {
+    // The GPU cannot be run here: what runs there is the same text, so it must at least compile,
+    // with each strategy's variants (staged, tiled, split reductions) in each type. OUT: the
+    // program's output, named after the kernel (a split reduction's combine kernel is too).
+    struct Spec {
+        const char *spec;
+        ir::Extents sizes;
+        bool bool_ok;
+    };
+    const Spec specs[] = {
+        {"bij,bjk->bik", {{"b", 100000}, {"i", 3}, {"j", 3}, {"k", 3}}, true},
+        {"bij,bjk->bik", {{"b", 1000000}, {"i", 5}, {"j", 5}, {"k", 5}}, true}, // staged: 25-byte u8 slices
+        {"OUT[i] = sum[j](relu(x[i] - y[j]) * w[j])", {{"i", 100000}, {"j", 100000}}, false}, // tiled, split
+        {"OUT[i] = sum[j](max(x[i], y[j]) * w[j])", {{"i", 100000}, {"j", 100000}}, true},
+        {"ij,jk->ik", {{"i", 1024}, {"j", 1024}, {"k", 1024}}, true},
+        {"i,i->", {{"i", 1 << 22}}, true},
+        {"nc,nc->n", {{"n", 100000}, {"c", 64}}, true},
+        {"OUT[i,k] = max(abs(a[i,k]) - b[i,k], min(a[i,k], b[i,k])) * sign(a[i,k]) + relu(b[i,k]) + "
+         "where(a[i,k] < b[i,k], a[i,k], 2) - sum[j](a[i,j] * b[j,k])",
+         {{"i", 128}, {"j", 128}, {"k", 128}},
+         false},
+        {"OUT[i] = max[j](a[i,j] * b[j]) + min[j](b[j])", {{"i", 300}, {"j", 5000}}, true},
+        {"OUT[i] = sum[j](a[i,j] * b[j]) * (c[i] < d[i]) + min[j](a[i,j] + b[j]) + prod[j](b[j])",
+         {{"i", 300}, {"j", 70}},
+         true},
+    };
+    std::vector<Kernel> kernels;
+    for (DType t : {DType::Bool, DType::I8, DType::I16, DType::U8, DType::U16, DType::U32, DType::U64}) {
+        int n = 0;
+        for (const Spec &s : specs) {
+            ++n;
+            if (t == DType::Bool && !s.bool_ok) continue;
+            std::string name = "k" + std::to_string(n) + "_" + std::string(dtype_name(t)), spec = s.spec;
+            if (spec.rfind("OUT", 0) == 0) spec.replace(0, 3, name); // its helper kernels' names follow it
+            CAPTURE(spec);
+            kernels.push_back(planned_kernel(spec.c_str(), t, s.sizes, name));
+        }
+    }
+    std::string text = cuda_backend::emit_cuda(kernels, "test");
+    CHECK(text.find("EINFUSE_WRAP_2") != std::string::npos);
+    CHECK(text.find("unsigned long long") != std::string::npos);
+    CHECK(text.find(" || ") != std::string::npos); // bool sums are ors
+    CHECK(!cuda_cubin(text, "sm_90").empty());
+    check_nvcc_compiles(text, "integers");
 }

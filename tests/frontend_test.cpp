@@ -146,6 +146,15 @@ TEST_CASE("promotion follows numpy; f16 and bf16 accumulate in f32") {
         {{D::F32, D::F32}, D::F32}, {{D::F16, D::F32}, D::F32}, {{D::I32, D::F32}, D::F64},
         {{D::I32, D::I64}, D::I64}, {{D::I32, D::F16}, D::F64}, {{D::F16, D::BF16}, D::F32},
         {{D::BF16, D::BF16}, D::BF16}, {{D::F64, D::I64}, D::F64},
+        // bool and the 8-64-bit integers, as np.promote_types gives them (numpy 1.24).
+        {{D::Bool, D::Bool}, D::Bool}, {{D::Bool, D::I8}, D::I8}, {{D::U64, D::Bool}, D::U64},
+        {{D::Bool, D::F16}, D::F16}, {{D::U8, D::I8}, D::I16}, {{D::I16, D::U8}, D::I16},
+        {{D::U16, D::I8}, D::I32}, {{D::U32, D::I32}, D::I64}, {{D::U32, D::I64}, D::I64},
+        {{D::U64, D::I64}, D::F64}, {{D::U64, D::I8}, D::F64}, {{D::U8, D::U16}, D::U16},
+        {{D::U8, D::F16}, D::F16}, {{D::I8, D::F16}, D::F16}, {{D::I16, D::F16}, D::F32},
+        {{D::U16, D::F32}, D::F32}, {{D::I8, D::F32}, D::F32}, {{D::U32, D::F32}, D::F64},
+        {{D::U8, D::BF16}, D::BF16}, {{D::I16, D::BF16}, D::F32}, {{D::U64, D::F16}, D::F64},
+        {{D::U8, D::I8, D::Bool}, D::I16}, {{D::U8, D::U16, D::I8}, D::I32},
     };
     for (const auto &row : rows) CHECK(promote_types(row.in) == row.out);
     auto ast = parse_einsum("ij,jk->ik");

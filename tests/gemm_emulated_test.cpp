@@ -15,6 +15,12 @@ TEST_CASE("emulated gemm: every element type and tile shape") {
         check_gemm("bij,bjk->bik", bmm(3, 20, 32, 30), t);   // _gemm_m32 (tensor cores: _gemm_m64)
         check_gemm("bij,bjk->bik", bmm(132, 65, 20, 65), t); // _gemm: 132 tiles of 128x128
     }
+    // bool and the other integers: their tile loads (einfuse_gemm_bits) and wrapping sums.
+    for (DType t : {DType::Bool, DType::I8, DType::U16, DType::U32, DType::U64}) {
+        CAPTURE(dtype_name(t));
+        check_gemm("bij,bjk->bik", bmm(2, 70, 40, 50), t);
+        check_gemm("bij,bjk->bik", bmm(3, 20, 32, 30), t);
+    }
     // Many chunks of K through the double-buffered tiles (an odd number: both buffers in turn).
     for (DType t : {DType::F32, DType::F16, DType::F64})
         CHECK(check_gemm("bij,bjk->bik", bmm(132, 65, 70, 65), t) == "einfuse_bij_bjk_to_bik_gemm");

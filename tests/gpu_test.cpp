@@ -42,8 +42,6 @@ std::mt19937_64 &rng() {
     return r;
 }
 
-bool is_integer(DType t) { return t == DType::I32 || t == DType::I64; }
-
 /** A host operand read as [b, x, y]. Layouts: row-major, "transposed" (the last two dimensions
  * swapped in memory), or "broadcast" (one matrix shared by every b, stride 0). Values: uniform in
  * [-1, 1) rounded to the type, small non-zero integers for i32/i64 (Tensor::fill_random); with
@@ -55,9 +53,10 @@ Tensor make_operand(DType t, int64_t nb, int64_t nx, int64_t ny, const std::stri
     Tensor op(t, {nb, nx, ny}, strides);
     op.fill_random(rng());
     if (big) {
-        // Up to 2^30 (i32) or 2^52 (i64, exact in the double Tensor::store takes) in magnitude.
-        std::uniform_int_distribution<int64_t> dist(-(int64_t{1} << (t == DType::I32 ? 30 : 52)),
-                                                    int64_t{1} << (t == DType::I32 ? 30 : 52));
+        // Up to 2^30 (i32 and narrower: stored wrapped) or 2^52 (64 bits, exact in the double
+        // Tensor::store takes) in magnitude.
+        const int bits = dtype_bits(t) == 64 ? 52 : 30;
+        std::uniform_int_distribution<int64_t> dist(-(int64_t{1} << bits), int64_t{1} << bits);
         for (int64_t e = 0; e < op.storage_elements(); ++e)
             op.store(e, static_cast<double>(dist(rng())));
     }
@@ -146,11 +145,11 @@ double run_case(DType storage, DType compute, const Case &c, bool big = false) {
                         static_cast<uint64_t>(static_cast<int64_t>(x)) * static_cast<uint64_t>(static_cast<int64_t>(y));
                 }
                 double g = at(got, b, i, kk);
-                if (storage == DType::I32)
-                    worst += g != static_cast<double>(static_cast<int32_t>(static_cast<uint32_t>(wrapped)));
-                else if (storage == DType::I64) // read exactly: a wrapped i64 needs all 64 bits
+                if (is_integer(storage) && dtype_bits(storage) == 64) // exactly: a wrapped i64/u64 needs all 64 bits
                     worst += load_i64(got, b * got.strides()[0] + i * got.strides()[1] + kk) !=
                              static_cast<int64_t>(wrapped);
+                else if (is_integer(storage)) // the low bits; bool: any product non-zero
+                    worst += g != integer_value(storage, wrapped);
                 else
                     worst = std::max(worst, std::abs(g - want) / std::max(scale, smallest_normal(storage)));
             }
@@ -235,9 +234,12 @@ TEST_CASE("gpu: bij,bjk->bik f16 and bf16, accumulated in f32, against a float64
         }
 }
 
-TEST_CASE("gpu: bij,bjk->bik i32 and i64 exactly") {
+const DType kIntegerTypes[] = {DType::I32, DType::I64, DType::Bool, DType::I8,  DType::I16,
+                                DType::U8,  DType::U16, DType::U32,  DType::U64};
+
+TEST_CASE("gpu: bij,bjk->bik in bool and every integer type exactly") {
     require_gpu();
-    for (DType t : {DType::I32, DType::I64})
+    for (DType t : kIntegerTypes)
         for (const auto &c : kCases) {
             CAPTURE(dtype_name(t));
             CAPTURE(c.b);
@@ -248,10 +250,10 @@ TEST_CASE("gpu: bij,bjk->bik i32 and i64 exactly") {
         }
 }
 
-TEST_CASE("gpu: i32 and i64 products and sums wrap around on overflow, as numpy's do") {
+TEST_CASE("gpu: integer products and sums wrap around on overflow, as numpy's do") {
     require_gpu();
     const Case c = {64, 4, 37, 4, "contiguous", "transposed"};
-    for (DType t : {DType::I32, DType::I64}) {
+    for (DType t : kIntegerTypes) {
         CAPTURE(dtype_name(t));
         CHECK(run_case(t, t, c, /*big=*/true) == 0);
     }

@@ -46,7 +46,8 @@ double unit_roundoff(DType t) {
     }
 }
 
-const DType kAllTypes[] = {DType::F16, DType::BF16, DType::F32, DType::F64, DType::I32, DType::I64};
+const DType kAllTypes[] = {DType::F16,  DType::BF16, DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool,
+                           DType::I8,   DType::I16,  DType::U8,  DType::U16, DType::U32, DType::U64};
 
 /** out[i,j] = Cast(T, Cast(C, x[i,j]) * Cast(C, y[j])), C = compute_type(T), both loops parallel. */
 ir::Kernel cast_product_kernel(DType t) {
@@ -103,6 +104,13 @@ const TypedBmmRow kTypedBmmRows[] = {
     {"i32, exact", DType::I32, DType::I32, DType::I32, DType::I32},
     {"i64, exact", DType::I64, DType::I64, DType::I64, DType::I64},
     {"i32 x i64, i64 accumulator, i32 out", DType::I32, DType::I64, DType::I64, DType::I32},
+    {"i8, wraps (37 terms up to 16 overflow)", DType::I8, DType::I8, DType::I8, DType::I8},
+    {"u8 x i8 in i16 (numpy's promotion)", DType::U8, DType::I8, DType::I16, DType::I16},
+    {"i16 x u16 in i32, i16 out", DType::I16, DType::U16, DType::I32, DType::I16},
+    {"u32, exact", DType::U32, DType::U32, DType::U32, DType::U32},
+    {"u64 x u8 in u64", DType::U64, DType::U8, DType::U64, DType::U64},
+    {"bool: the or of ands", DType::Bool, DType::Bool, DType::Bool, DType::Bool},
+    {"u8 x f16, f32 accumulator, f16 out", DType::U8, DType::F16, DType::F32, DType::F16},
 };
 
 ir::Kernel typed_bmm_kernel(const TypedBmmRow &r) {
@@ -144,6 +152,8 @@ TEST_CASE("host backend: bij,bjk->bik in every dtype matches a double loop") {
                             want += p;
                             magnitude += std::abs(p);
                         }
+                        if (einfuse::is_integer(r.acc)) // the sum wraps in acc, the store in out
+                            want = einfuse::wrap_to(r.out, einfuse::wrap_to(r.acc, want));
                         double acc_error = 2 * acc_eps * double(J + 1) * magnitude; // 0 for integers
                         double bound = acc_error + unit_roundoff(r.out) * (std::abs(want) + acc_error);
                         bad.expect(out.load(offset_of(out, {ib, i, k})), want, bound);
@@ -369,6 +379,32 @@ const CastRow kCastRows[] = {
      {1 + 0x1p-24, 1 + 3 * 0x1p-24, 1e39, 1e-50},
      {1, 1 + 0x1p-22, kInf, 0}},
     {"f32 -> f64 is exact", DType::F32, DType::F64, {double(0.1f), -kInf}, {double(0.1f), -kInf}},
+    // Float to a narrow or unsigned integer: through i32 (i64 for u32), then the low bits, as
+    // numpy's astype on x86; NaN is 0.
+    {"f32 -> u8 through i32", DType::F32, DType::U8, {-1, 300, 2.9, kNaN, 3e9}, {255, 44, 2, 0, 255}},
+    {"f64 -> i8 through i32", DType::F64, DType::I8, {-129, 127.9, -3e10, -2.5}, {127, 127, 0, -2}},
+    {"f64 -> i16", DType::F64, DType::I16, {40000, -32768.5, 65536 + 7}, {40000 - 65536, -32768, 7}},
+    {"f32 -> u16", DType::F32, DType::U16, {-2, 65535.5, 70000}, {65534, 65535, 70000 - 65536}},
+    {"f32 -> u32 through i64", DType::F32, DType::U32, {-1, 5e9, 7.5}, {4294967295.0, 5e9 - 0x1p32, 7}},
+    {"f64 -> u64", DType::F64, DType::U64, {-1, 1e19, 0x1p63, 1.5e20, kNaN}, {0x1p64, 1e19, 0x1p63, 0x1p64, 0}},
+    {"f16 -> u64", DType::F16, DType::U64, {-2, 65504}, {0x1p64, 65504}},
+    {"f64 -> bool is != 0, NaN is true", DType::F64, DType::Bool, {0, -0.0, 0.5, kNaN, -3}, {0, 0, 1, 1, 1}},
+    {"bf16 -> bool", DType::BF16, DType::Bool, {0, 0x1p-100, -0.0}, {0, 1, 0}},
+    {"i16 -> bool", DType::I16, DType::Bool, {0, 256, -1}, {0, 1, 1}},
+    {"u64 -> bool", DType::U64, DType::Bool, {0x1p63, 0}, {1, 0}},
+    {"bool -> f32", DType::Bool, DType::F32, {1, 0}, {1, 0}},
+    {"bool -> i64", DType::Bool, DType::I64, {1, 0}, {1, 0}},
+    {"u8 -> i8 wraps", DType::U8, DType::I8, {255, 128, 127}, {-1, -128, 127}},
+    {"i8 -> u16 sign-extends, then wraps", DType::I8, DType::U16, {-1, -128, 5}, {65535, 65408, 5}},
+    {"u8 -> i64 zero-extends", DType::U8, DType::I64, {255, 128}, {255, 128}},
+    {"i64 -> u8 keeps the low bits", DType::I64, DType::U8, {-1, 263}, {255, 7}},
+    {"u32 -> i32 wraps", DType::U32, DType::I32, {4294967295.0, 0x1p31}, {-1, -0x1p31}},
+    {"u32 -> f32 is unsigned", DType::U32, DType::F32, {4294967295.0, 16777217}, {0x1p32, 16777216}},
+    {"u64 -> f64 is unsigned", DType::U64, DType::F64, {0x1p63, 0x1p63 + 0x1p11}, {0x1p63, 0x1p63 + 0x1p11}},
+    {"u64 -> i64 wraps", DType::U64, DType::I64, {0x1p63}, {-0x1p63}},
+    {"u16 -> f16 rounds", DType::U16, DType::F16, {65535, 2049}, {kInf, 2048}},
+    {"i8 -> bf16 is exact", DType::I8, DType::BF16, {-128, 127}, {-128, 127}},
+    {"u16 -> f64", DType::U16, DType::F64, {65535}, {65535}},
     {"f16 -> bf16",
      DType::F16,
      DType::BF16,
@@ -421,30 +457,75 @@ ir::Kernel integer_ops_kernel(DType t) {
 
 template <class I> I wrap(uint64_t v) { return static_cast<I>(v); } // two's complement
 
+template <class I> DType integer_dtype_of() {
+    if constexpr (std::is_signed_v<I>)
+        return sizeof(I) == 1 ? DType::I8 : sizeof(I) == 2 ? DType::I16 : sizeof(I) == 4 ? DType::I32 : DType::I64;
+    else
+        return sizeof(I) == 1 ? DType::U8 : sizeof(I) == 2 ? DType::U16 : sizeof(I) == 4 ? DType::U32 : DType::U64;
+}
+
 template <class I> void check_integer_ops() {
     using U = std::make_unsigned_t<I>;
     const I lo = std::numeric_limits<I>::min(), hi = std::numeric_limits<I>::max();
-    std::vector<I> x{7, -7, 7, -7, hi, lo, lo, 5, hi, 3, -4}, y{2, 2, -2, -2, 1, -1, 1, 0, hi, -4, 3};
+    std::vector<I> x, y;
+    if constexpr (std::is_signed_v<I>)
+        x = {7, -7, 7, -7, hi, lo, lo, 5, hi, 3, -4}, y = {2, 2, -2, -2, 1, -1, 1, 0, hi, -4, 3};
+    else // unsigned: no sign anywhere (max, min, /): hi is the largest, never -1
+        x = {7, 7, hi, 0, hi, 5, 3, 1, I(hi - 1)}, y = {2, 3, 1, 1, hi, 0, hi, hi, hi};
     const std::size_t n = x.size();
     std::vector<I> q(n), s(n), p(n), m(n);
-    DType t = sizeof(I) == 4 ? DType::I32 : DType::I64;
+    DType t = integer_dtype_of<I>();
     auto module = HostModule::compile({integer_ops_kernel(t)});
     void *data[] = {x.data(), y.data(), q.data(), s.data(), p.data(), m.data()};
     std::vector<int64_t> strides(6, 1), extents{int64_t(n)};
     run_split(module->function("integer_ops"), data, strides, extents, int64_t(n), 2);
     for (std::size_t e = 0; e < n; ++e) {
         INFO("x = " << x[e] << ", y = " << y[e]);
-        I want_q = y[e] == 0 ? 0 : y[e] == -1 ? wrap<I>(U(0) - U(x[e])) : I(x[e] / y[e]);
+        I want_q = y[e] == 0 ? 0 : (std::is_signed_v<I> && y[e] == I(-1)) ? wrap<I>(U(0) - U(x[e])) : I(x[e] / y[e]);
         CHECK(q[e] == want_q);
-        CHECK(s[e] == wrap<I>(U(x[e]) + U(y[e])));
-        CHECK(p[e] == wrap<I>(U(x[e]) * U(y[e])));
-        CHECK(m[e] == wrap<I>(U(std::max(x[e], y[e])) - U(std::min(x[e], y[e]))));
+        CHECK(s[e] == wrap<I>(uint64_t(U(x[e])) + uint64_t(U(y[e])))); // in uint64_t: u16 * u16 overflows int
+        CHECK(p[e] == wrap<I>(uint64_t(U(x[e])) * uint64_t(U(y[e]))));
+        CHECK(m[e] == wrap<I>(uint64_t(U(std::max(x[e], y[e]))) - uint64_t(U(std::min(x[e], y[e])))));
     }
 }
 
 } // namespace
 
 TEST_CASE("host backend: integer arithmetic wraps; division truncates, x/0 is 0, MIN/-1 is MIN") {
+    SUBCASE("i8") { check_integer_ops<int8_t>(); }
+    SUBCASE("i16") { check_integer_ops<int16_t>(); }
     SUBCASE("i32") { check_integer_ops<int32_t>(); }
     SUBCASE("i64") { check_integer_ops<int64_t>(); }
+    SUBCASE("u8") { check_integer_ops<uint8_t>(); }
+    SUBCASE("u16") { check_integer_ops<uint16_t>(); }
+    SUBCASE("u32") { check_integer_ops<uint32_t>(); }
+    SUBCASE("u64") { check_integer_ops<uint64_t>(); }
+}
+
+TEST_CASE("host backend: bool is numpy's einsum of bools: + is or, * is and, max or, min and; no minus") {
+    using Op = ir::BinaryOp;
+    const DType t = DType::Bool;
+    auto x = ir::Access::make(t, "x", {"i"}), y = ir::Access::make(t, "y", {"i"});
+    auto store = [&](const char *out, Op op) { return ir::Store::make(out, {"i"}, ir::Binary::make(op, x, y)); };
+    ir::Kernel k = kernel("bool_ops", t, {{"x", t, 1}, {"y", t, 1}, {"s", t, 1}, {"p", t, 1}, {"mx", t, 1}, {"mn", t, 1}, {"lt", t, 1}},
+                          2, {"i"},
+                          ir::For::make("i", ir::LoopKind::Parallel,
+                                        ir::Block::make({store("s", Op::Add), store("p", Op::Mul), store("mx", Op::Max),
+                                                         store("mn", Op::Min), store("lt", Op::Lt)})));
+    auto module = HostModule::compile({k});
+    std::vector<uint8_t> a{0, 0, 1, 1}, b{0, 1, 0, 1}, s(4, 7), p(4, 7), mx(4, 7), mn(4, 7), lt(4, 7);
+    void *data[] = {a.data(), b.data(), s.data(), p.data(), mx.data(), mn.data(), lt.data()};
+    std::vector<int64_t> strides(7, 1), extents{4};
+    run_split(module->function("bool_ops"), data, strides, extents, 4, 2);
+    for (std::size_t e = 0; e < 4; ++e) {
+        INFO(int(a[e]) << " op " << int(b[e]));
+        CHECK(s[e] == (a[e] | b[e]));
+        CHECK(p[e] == (a[e] & b[e]));
+        CHECK(mx[e] == (a[e] | b[e]));
+        CHECK(mn[e] == (a[e] & b[e]));
+        CHECK(lt[e] == (a[e] < b[e]));
+    }
+    ir::Kernel minus = kernel("bool_minus", t, {{"x", t, 1}, {"y", t, 1}, {"s", t, 1}}, 2, {"i"},
+                              ir::For::make("i", ir::LoopKind::Parallel, store("s", Op::Sub)));
+    CHECK_THROWS_AS(HostModule::compile({minus}), einfuse::InternalError);
 }

@@ -37,7 +37,8 @@ const Row kRows[] = {{2, 1037}, {3, 501}, {4, 263}, {8, 77}, {16, 19}};
 } // namespace
 
 TEST_CASE("host fast path: unrolled bij,bjk->bik, contiguous and strided, every dtype, 1-3 threads") {
-    for (DType dtype : {DType::F32, DType::F64, DType::I32, DType::I64, DType::F16, DType::BF16})
+    for (DType dtype : {DType::F32, DType::F64, DType::I32, DType::I64, DType::F16, DType::BF16, DType::Bool, DType::I8,
+                        DType::U16, DType::U64})
         for (const Row &r : kRows) {
             CAPTURE(dtype_name(dtype));
             CAPTURE(r.d);

@@ -31,7 +31,7 @@ void run_on_host(const Kernel &k, const std::vector<const Tensor *> &ins, Tensor
 }
 
 const DType kFloats[] = {DType::F32, DType::F64};
-const DType kInts[] = {DType::I32, DType::I64};
+const DType kInts[] = {DType::I8, DType::I16, DType::I32, DType::I64, DType::U8, DType::U16, DType::U32, DType::U64};
 
 } // namespace
 
@@ -66,7 +66,7 @@ TEST_CASE("host ops: pow, max, min and the comparisons (NaN compares false excep
 }
 
 TEST_CASE("host ops: where(c, a, b) picks a where c != 0 (NaN included)") {
-    for (DType t : {DType::F32, DType::F64, DType::I32, DType::I64})
+    for (DType t : {DType::F32, DType::F64, DType::I32, DType::I64, DType::I8, DType::U16, DType::U64, DType::Bool})
         SUBCASE(dtype_name(t).data()) { check_select(run_on_host, t); }
 }
 

@@ -148,9 +148,75 @@ TEST_CASE("npy: files written by numpy") {
     }
 }
 
+TEST_CASE("npy: bool and the 8-64-bit integers as numpy 1.24 wrote them ('|' for one byte)") {
+    SUBCASE("|b1") {
+        Tensor t = read_npy(data_file("bool_5.npy"));
+        CHECK(t.dtype() == DType::Bool);
+        const double want[] = {1, 0, 1, 1, 0};
+        for (int64_t i = 0; i < 5; ++i) CHECK(t.load(i) == want[i]);
+    }
+    SUBCASE("|u1") {
+        Tensor t = read_npy(data_file("u8_2x3.npy"));
+        CHECK(t.dtype() == DType::U8);
+        CHECK(at(t, {0, 2}) == 255);
+        CHECK(at(t, {1, 0}) == 128);
+    }
+    SUBCASE("|i1, Fortran order") {
+        Tensor t = read_npy(data_file("i8_fortran_2x2.npy"));
+        CHECK(t.dtype() == DType::I8);
+        CHECK(t.strides() == Shape{1, 2});
+        CHECK(at(t, {0, 0}) == -128);
+        CHECK(at(t, {0, 1}) == 127);
+        CHECK(at(t, {1, 0}) == -1);
+    }
+    SUBCASE("<u8 beyond 2^63, bit for bit") {
+        Tensor t = read_npy(data_file("u64_3.npy"));
+        CHECK(t.dtype() == DType::U64);
+        uint64_t v[3];
+        std::memcpy(v, t.data(), sizeof v);
+        CHECK(v[0] == ~uint64_t{0});
+        CHECK(v[1] == (uint64_t{1} << 63) + 1);
+        CHECK(v[2] == 3);
+    }
+    SUBCASE(">u2 is byte-swapped") {
+        Tensor t = read_npy(data_file("u16_bigendian_3.npy"));
+        CHECK(t.dtype() == DType::U16);
+        CHECK(t.load(0) == 1);
+        CHECK(t.load(1) == 65535);
+        CHECK(t.load(2) == 256);
+    }
+    SUBCASE("<u4") {
+        Tensor t = read_npy(data_file("u32_2.npy"));
+        CHECK(t.dtype() == DType::U32);
+        CHECK(t.load(0) == 4294967295.0);
+    }
+    SUBCASE("a bool byte other than 0 or 1 reads as true, stored as 1") {
+        std::string path = scratch().write("bool_2.npy", npy_bytes(dict("|b1", "(3,)"), std::string("\x00\x02\xff", 3)));
+        Tensor t = read_npy(path);
+        const unsigned char *b = static_cast<const unsigned char *>(t.data());
+        CHECK(b[0] == 0);
+        CHECK(b[1] == 1);
+        CHECK(b[2] == 1);
+    }
+    SUBCASE("written with numpy's descr: '|u1', '<i2'") {
+        Tensor t(DType::U8, {2});
+        write_npy(scratch().path("u8.npy"), t);
+        std::ifstream in(scratch().path("u8.npy"), std::ios::binary);
+        std::string head(128, '\0');
+        in.read(head.data(), 128);
+        CHECK(head.find("'descr': '|u1'") != std::string::npos);
+        Tensor s(DType::I16, {2});
+        write_npy(scratch().path("i16.npy"), s);
+        std::ifstream in2(scratch().path("i16.npy"), std::ios::binary);
+        in2.read(head.data(), 128);
+        CHECK(head.find("'descr': '<i2'") != std::string::npos);
+    }
+}
+
 TEST_CASE("npy: round trips of every element type, scalars and zero sizes") {
     std::mt19937_64 rng(7);
-    const DType types[] = {DType::F16, DType::F32, DType::F64, DType::I32, DType::I64};
+    const DType types[] = {DType::F16, DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool, DType::I8,
+                           DType::I16, DType::U8,  DType::U16, DType::U32, DType::U64};
     const Shape shapes[] = {{}, {1}, {5}, {3, 4}, {2, 3, 4}, {0}, {4, 0, 2}};
     for (DType type : types)
         for (const Shape &shape : shapes) {
@@ -266,7 +332,7 @@ TEST_CASE("npy: every malformed file is a UserError naming the file and the prob
         {"extra_key", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'x': 'y'}", sixteen), "unexpected key 'x'"},
         {"escape", npy_bytes("{'descr': '<f\\x34', 'fortran_order': False, 'shape': (2, 2)}", sixteen), "without escapes"},
         {"structured", npy_bytes("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", sixteen), "structured"},
-        {"descr_u1", npy_bytes(dict("|u1", "(2, 2)"), sixteen), "unsupported element type '|u1'"},
+        {"descr_u2_no_order", npy_bytes(dict("|u2", "(2, 2)"), sixteen), "unsupported element type '|u2'"},
         {"descr_f4_no_order", npy_bytes(dict("f4", "(2, 2)"), sixteen), "unsupported element type"},
         {"descr_c8", npy_bytes(dict("<c8", "(2, 2)"), sixteen), "unsupported element type '<c8'"},
         {"descr_object", npy_bytes(dict("|O", "(2, 2)"), sixteen), "unsupported element type"},

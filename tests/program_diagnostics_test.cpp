@@ -319,3 +319,30 @@ TEST_CASE("program diagnostics: negative --dims") {
     ProgramAst ast = parse_program("C[i] = A[i]");
     CHECK_THROWS_AS(bind_program_extents(ast, {}, {{"i", -1}}), UserError);
 }
+
+TEST_CASE("program diagnostics: what bool and the narrow integers refuse, as numpy does") {
+    auto rendered = [](const std::string &source, const std::map<std::string, DType> &dtypes) {
+        try {
+            program_ir(parse_program(source), dtypes);
+        } catch (const UserError &e) {
+            return render(e.diagnostic(), source);
+        }
+        FAIL("expected a UserError");
+        return std::string();
+    };
+    const std::map<std::string, DType> bools{{"A", DType::Bool}, {"B", DType::Bool}};
+    CHECK(rendered("C[i] = A[i] - B[i]", bools) ==
+          "einfuse: error: '-' of bool values: numpy has no boolean subtract or negative\n"
+          "  C[i] = A[i] - B[i]\n"
+          "              ^\n"
+          "  note: compare instead (a != b), or give the inputs an integer type\n");
+    CHECK(rendered("C[i] = -A[i] * B[i]", bools).find("'-' of bool values") != std::string::npos);
+    CHECK(rendered("C[i] = A[i] + 300", {{"A", DType::U8}}) ==
+          "einfuse: error: the literal 300 does not fit the program's element type u8\n"
+          "  C[i] = A[i] + 300\n"
+          "                ^~~\n"
+          "  note: numpy refuses it too; write it as a tensor, or use a wider type\n");
+    CHECK(rendered("C[i] = A[i] * 2", {{"A", DType::Bool}}).find("does not fit") != std::string::npos);
+    CHECK_NOTHROW(program_ir(parse_program("C[i] = A[i] + 255 + B[i] * 1"), {{"A", DType::U8}, {"B", DType::Bool}}));
+    CHECK_THROWS_AS(program_ir(parse_program("C[i] = A[i] - 100000"), {{"A", DType::I16}}), UserError);
+}

@@ -203,6 +203,14 @@ TEST_CASE("program IR: types") {
          {{"A", DType::F64}},
          "input A: f64 rank 1\ninput B: f32 rank 1\noutput C: f64 rank 1\n"
          "C[i] = A[i] + f64(B[i])\n"},
+        // The narrow and unsigned integers compute in their promoted type; bool in bool.
+        {"C[i] = max(A[i], B[i]) - 3",
+         {{"A", DType::U8}, {"B", DType::I8}},
+         "input A: u8 rank 1\ninput B: i8 rank 1\noutput C: i16 rank 1\nC[i] = max(i16(A[i]), i16(B[i])) - 3\n"},
+        {"C[i] = sum[j](A[i,j] * B[j])",
+         {{"A", DType::Bool}, {"B", DType::Bool}},
+         "input A: bool rank 2\ninput B: bool rank 1\noutput C: bool rank 1\nC[i] = sum[j](A[i,j] * B[j])\n"},
+        {"C[i] = A[i] / 2", {{"A", DType::U16}}, "input A: u16 rank 1\noutput C: f64 rank 1\nC[i] = f64(A[i]) / 2\n"},
     };
     for (const auto &row : rows) {
         SUBCASE(row.source) { CHECK(ir_text(row.source, row.dtypes) == row.ir); }

@@ -145,9 +145,25 @@ TEST_CASE("public API: DLPack round trip") {
         CHECK(w.dtype() == pub::ScalarType::BF16);
         CHECK(w.device() == pub::Device::cuda(0));
     }
+    SUBCASE("every element type round trips through its DLPack code (bool: code 6, 8 bits)") {
+        using S = pub::ScalarType;
+        for (S s : {S::F16, S::BF16, S::F32, S::F64, S::I32, S::I64, S::Bool, S::I8, S::I16, S::U8, S::U16, S::U32,
+                    S::U64}) {
+            CAPTURE(pub::scalar_type_name(s));
+            CHECK(pub::scalar_type_of(pub::dlpack_dtype(s)) == s);
+            CHECK(pub::dlpack_dtype(s).bits == 8 * pub::scalar_type_size(s));
+        }
+        CHECK(pub::dlpack_dtype(S::Bool).code == 6);
+        CHECK(pub::dlpack_dtype(S::U16).code == kDLUInt);
+        CHECK(pub::dlpack_dtype(S::I8).code == kDLInt);
+        CHECK(pub::detail::scalar_type_of<unsigned char>() == S::U8);
+        CHECK(pub::detail::scalar_type_of<bool>() == S::Bool);
+        CHECK(pub::detail::scalar_type_of<int16_t>() == S::I16);
+        CHECK(pub::detail::scalar_type_of<uint64_t>() == S::U64);
+    }
     SUBCASE("unsupported DLPack tensors are input errors") {
         DLTensor d = t;
-        d.dtype = {kDLUInt, 8, 1};
+        d.dtype = {kDLInt, 24, 1}; // no such integer
         CHECK_THROWS_AS(pub::from_dlpack(d), pub::Error);
         d = t;
         d.dtype.lanes = 4;

@@ -117,9 +117,41 @@ class ExprPrinter {
         throw InternalError("unknown unary operator");
     }
 
-    /** -x and |x| wrap (-MIN and |MIN| are MIN), as numpy's do; relu is max(x, 0). */
+    /** -x and |x| wrap (-MIN and |MIN| are MIN), as numpy's do; relu is max(x, 0). Unsigned
+     * values are their own abs and relu, their sign is x != 0; 8/16-bit ones go through int. */
     std::string integer_unary(const ir::Unary &u) const {
         std::string x = print(u.a);
+        const std::string type = c_type(u.type);
+        if (is_unsigned(u.type)) {
+            switch (u.op) {
+            case UnaryOp::Neg:
+                if (u.type == DType::Bool) break; // the frontend refuses it, as numpy does
+                return "einfuse_wrap_sub(" + literal(u.type, 0) + ", " + x + ")";
+            case UnaryOp::Abs:
+            case UnaryOp::Relu:
+                return x;
+            case UnaryOp::Sign:
+                return "((" + type + ")(" + x + " != " + literal(u.type, 0) + "))";
+            default:
+                break;
+            }
+            throw InternalError("the CUDA backend got " + std::string(ir::unary_op_name(u.op)) + " of a " +
+                                std::string(dtype_name(u.type)) + ": the frontend refuses it or computes it in f64");
+        }
+        if (dtype_bits(u.type) < 32) {
+            switch (u.op) {
+            case UnaryOp::Neg:
+                return "einfuse_wrap_sub(" + literal(u.type, 0) + ", " + x + ")";
+            case UnaryOp::Abs:
+                return "((" + type + ")einfuse_wrap_abs((int)" + x + "))";
+            case UnaryOp::Relu:
+                return "einfuse_max(" + x + ", " + literal(u.type, 0) + ")";
+            case UnaryOp::Sign:
+                return "((" + type + ")einfuse_sign((int)" + x + "))";
+            default:
+                break;
+            }
+        }
         switch (u.op) {
         case UnaryOp::Neg:
             return "einfuse_wrap_sub(" + literal(u.type, 0) + ", " + x + ")";
@@ -163,8 +195,20 @@ class ExprPrinter {
     }
 
     /** acc + x in i64 is einfuse_wrap_add(acc, x): numpy wraps where C++'s signed overflow is
-     * undefined (see device_prelude). max and min are CUDA's signed int/long long overloads. */
+     * undefined (see device_prelude). max and min are CUDA's signed int/long long overloads, and
+     * the prelude's einfuse_max/min for the other integer types. bool is numpy's einsum of
+     * bools: + and max are ||, * and min are &&; it has no minus. */
     std::string integer_binary(const ir::Binary &b) const {
+        if (b.type == DType::Bool) {
+            const char *op = b.op == BinaryOp::Add || b.op == BinaryOp::Max   ? " || "
+                             : b.op == BinaryOp::Mul || b.op == BinaryOp::Min ? " && "
+                                                                              : nullptr;
+            if (!op)
+                throw InternalError("the CUDA backend got the bool operator " +
+                                    std::string(ir::binary_op_symbol(b.op)) + ": the frontend refuses it");
+            return "(" + print(b.a) + op + print(b.b) + ")";
+        }
+        const bool overloaded = b.type == DType::I32 || b.type == DType::I64;
         const char *name = nullptr;
         switch (b.op) {
         case BinaryOp::Add:
@@ -177,10 +221,10 @@ class ExprPrinter {
             name = "einfuse_wrap_mul";
             break;
         case BinaryOp::Max:
-            name = "max";
+            name = overloaded ? "max" : "einfuse_max";
             break;
         case BinaryOp::Min:
-            name = "min";
+            name = overloaded ? "min" : "einfuse_min";
             break;
         case BinaryOp::Div:
             throw InternalError("the CUDA backend got an integer division: the frontend divides in floating point");

@@ -416,12 +416,35 @@ std::string bits16(const char *type, const char *from_bits, const char *guard) {
            guard + "\n";
 }
 
+/** einfuse_gemm_bits for bool and the 8/16-bit and unsigned integers: element i of the vector is
+ * bytes [i * size, (i + 1) * size) of its words (little-endian), a 64-bit one two words. */
+std::string bits_integer(DType t) {
+    const std::string type = c_type(t), name = std::string(dtype_name(t)), guard = "EINFUSE_GEMM_BITS_" + name + "_1";
+    const std::size_t size = dtype_size(t);
+    std::string value;
+    if (size == 8)
+        value = "(" + type + ")(((unsigned long long)einfuse_gemm_word(v, 2 * i + 1) << 32) | einfuse_gemm_word(v, 2 * i))";
+    else if (size == 4)
+        value = "(" + type + ")einfuse_gemm_word(v, i)";
+    else {
+        const std::string per = std::to_string(4 / size), bits = std::to_string(8 * size);
+        value = "(einfuse_gemm_word(v, i / " + per + ") >> (" + bits + " * (i % " + per + "))) & " +
+                (size == 1 ? "0xffu" : "0xffffu");
+        value = t == DType::Bool ? "(" + value + ") != 0u" : "(" + type + ")(" + value + ")";
+    }
+    return "#ifndef " + guard + "\n#define " + guard + "\ntemplate <> struct einfuse_gemm_bits<" + type +
+           "> {\n    static __device__ __forceinline__ " + type + " get(const uint4 &v, int i) { return " + value +
+           "; }\n};\n#endif // " + guard + "\n";
+}
+
 } // namespace
 
 std::string gemm_device_library(bool mma, const std::set<DType> &mma_types, const std::set<DType> &types) {
     std::string out = kCommon;
     if (types.count(DType::F16)) out += bits16("__half", "__ushort_as_half", "EINFUSE_GEMM_BITS_F16_1");
     if (types.count(DType::BF16)) out += bits16("__nv_bfloat16", "__ushort_as_bfloat16", "EINFUSE_GEMM_BITS_BF16_1");
+    for (DType t : {DType::Bool, DType::I8, DType::I16, DType::U8, DType::U16, DType::U32, DType::U64})
+        if (types.count(t)) out += bits_integer(t);
     if (!mma) return out;
     out += kMma;
     if (mma_types.count(DType::F16)) out += mma16("__half", "__half2float", "f16", "EINFUSE_GEMM_MMA_F16_1");

@@ -59,7 +59,6 @@ std::set<DType> kernel_dtypes(const ir::Kernel &k);
 std::set<ir::UnaryOp> kernel_unary_ops(const ir::Kernel &k);
 
 // Element types (CudaTypes.cpp).
-bool is_integer(DType t);
 /** The spelling of t in emitted code: __half, __nv_bfloat16, float, double, int, long long. */
 std::string c_type(DType t);
 /** A literal of exactly type t that reads back as v; ±inf of an integer type is its max/min. */

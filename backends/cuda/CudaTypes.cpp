@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 namespace einfuse::cuda_backend::detail {
 
@@ -30,20 +31,44 @@ std::string float_literal(DType t, double v) {
 }
 
 /** An integer literal of exactly type t, so that overloads such as max(long long, long long) and
- * einfuse_wrap_add resolve: 7 for i32, 7LL for i64. ±inf mean the type's max and min (the
- * identities of max and min reductions). The most negative value cannot be written as one
- * literal (-2147483648 is minus a long long), hence (-2147483647 - 1). */
+ * einfuse_wrap_add resolve: 7 for i32, 7LL for i64, 7u, 7ULL, and a cast for the types C has no
+ * literal of: ((signed char)7). +-inf mean the type's max and min (the identities of max and min
+ * reductions). The most negative value cannot be written as one literal (-2147483648 is minus a
+ * long long), hence (-2147483647 - 1). bool is false or true. */
 std::string int_literal(DType t, double v) {
-    bool i64 = t == DType::I64;
-    const char *max = i64 ? "9223372036854775807LL" : "2147483647";
-    const char *min = i64 ? "(-9223372036854775807LL - 1)" : "(-2147483647 - 1)";
-    if (std::isinf(v)) return v > 0 ? max : min;
-    double lo = i64 ? -9223372036854775808.0 : -2147483648.0; // -2^63, -2^31: exact in double
-    if (std::isnan(v) || v != std::trunc(v) || v < lo || v >= -lo)
+    if (t == DType::Bool) {
+        if (std::isinf(v)) return v > 0 ? "true" : "false";
+        if (v != 0 && v != 1) throw InternalError("the bool constant " + std::to_string(v) + " is not 0 or 1");
+        return v != 0 ? "true" : "false";
+    }
+    const int bits = dtype_bits(t);
+    const bool no_sign = is_unsigned(t);
+    if (std::isinf(v)) {
+        if (t == DType::U64 && v > 0) return "18446744073709551615ULL"; // 2^64 - 1 and 2^63 - 1: no doubles
+        if (t == DType::I64 && v > 0) return "9223372036854775807LL";
+        if (no_sign) v = v > 0 ? std::ldexp(1.0, bits) - 1 : 0;
+        else v = v > 0 ? std::ldexp(1.0, bits - 1) - 1 : -std::ldexp(1.0, bits - 1);
+    }
+    if (std::isnan(v) || v != std::trunc(v) || wrap_to(t, v) != v)
         throw InternalError("the " + std::string(dtype_name(t)) + " constant " + std::to_string(v) +
                             " is not an integer of its type");
-    if (v == lo) return min;
-    std::string text = std::to_string(static_cast<long long>(v)) + (i64 ? "LL" : "");
+    std::string text;
+    switch (t) {
+    case DType::I64:
+        if (v == -0x1p63) return "(-9223372036854775807LL - 1)";
+        text = std::to_string(static_cast<long long>(v)) + "LL";
+        break;
+    case DType::I32:
+        if (v == -0x1p31) return "(-2147483647 - 1)";
+        text = std::to_string(static_cast<long long>(v));
+        break;
+    case DType::U64:
+        return std::to_string(static_cast<unsigned long long>(v)) + "ULL";
+    case DType::U32:
+        return std::to_string(static_cast<unsigned long long>(v)) + "u";
+    default: // i8, i16, u8, u16: a cast of an int literal
+        return "((" + c_type(t) + ")" + std::to_string(static_cast<long long>(v)) + ")";
+    }
     return v < 0 ? "(" + text + ")" : text;
 }
 
@@ -98,8 +123,6 @@ constexpr Conversion kConversions[] = {
 
 } // namespace
 
-bool is_integer(DType t) { return t == DType::I32 || t == DType::I64; }
-
 std::string c_type(DType t) {
     switch (t) {
     case DType::F16:
@@ -114,6 +137,20 @@ std::string c_type(DType t) {
         return "int"; // NVRTC has no <stdint.h>; every CUDA target has 32-bit int
     case DType::I64:
         return "long long";
+    case DType::Bool:
+        return "bool"; // one byte, 0 or 1 (numpy's and DLPack's bool)
+    case DType::I8:
+        return "signed char";
+    case DType::I16:
+        return "short";
+    case DType::U8:
+        return "unsigned char";
+    case DType::U16:
+        return "unsigned short";
+    case DType::U32:
+        return "unsigned int";
+    case DType::U64:
+        return "unsigned long long";
     }
     throw InternalError("unknown DType");
 }
@@ -125,6 +162,13 @@ std::string literal(DType t, double v) {
         return float_literal(t, v);
     case DType::I32:
     case DType::I64:
+    case DType::Bool:
+    case DType::I8:
+    case DType::I16:
+    case DType::U8:
+    case DType::U16:
+    case DType::U32:
+    case DType::U64:
         return int_literal(t, v);
     // Rounded once from the exact double; the frontend only makes f16/bf16 constants that fit.
     case DType::F16:
@@ -135,6 +179,48 @@ std::string literal(DType t, double v) {
     throw InternalError("unknown DType");
 }
 
+/** Conversions the table does not list, for bool and the 8/16-bit and unsigned types, through the
+ * ones it does (the same values as backends/llvm/TypeLowering.cpp's convert and the reference):
+ *   X -> bool                    (x != 0): NaN is true
+ *   integer -> integer           a C cast: zero- or sign-extends, or keeps the low bits (modular
+ *                                in nvcc), as numpy
+ *   8/16-bit or bool -> float    through int (exact)
+ *   u32 -> float, u64 -> float   __uint2float_rn, __ull2double_rn, ...: rounded once
+ *   float -> 8/16-bit            through i32 (truncate, saturate), then the low bits
+ *   float -> u32                 through i64, then the low bits
+ *   float -> u64                 x >= 2^63 ? __double2ull_rz(x) : (unsigned long long)__double2ll_rz(x) */
+namespace {
+std::optional<std::string> convert_more(DType from, DType to, const std::string &value, bool infix) {
+    const std::string x = infix ? "(" + value + ")" : value;
+    if (to == DType::Bool) {
+        if (from == DType::F16 || from == DType::BF16) return "(" + convert(from, DType::F32, value, infix) + " != 0.0f)";
+        return "(" + x + " != " + literal(from, 0) + ")";
+    }
+    if (is_integer(from) && is_integer(to)) return "((" + c_type(to) + ")" + x + ")";
+    bool narrow_from = is_integer(from) && dtype_bits(from) < 32, narrow_to = is_integer(to) && dtype_bits(to) < 32;
+    if (narrow_from) return convert(DType::I32, to, "(int)" + x, false);
+    if (narrow_to) return "((" + c_type(to) + ")" + convert(from, DType::I32, value, infix) + ")";
+    if (from == DType::U32 || from == DType::U64) {
+        const char *stem = from == DType::U32 ? "__uint2" : "__ull2";
+        switch (to) {
+        case DType::F32: return std::string(stem) + "float_rn(" + value + ")";
+        case DType::F64: return std::string(stem) + "double_rn(" + value + ")";
+        case DType::F16: return std::string(stem) + "half_rn(" + value + ")";
+        case DType::BF16: return std::string(stem) + "bfloat16_rn(" + value + ")";
+        default: return std::nullopt;
+        }
+    }
+    if (to == DType::U32) return "((unsigned int)" + convert(from, DType::I64, value, infix) + ")";
+    if (to == DType::U64) {
+        if (from == DType::F16 || from == DType::BF16) // below 2^63 always
+            return "((unsigned long long)" + convert(from, DType::I64, value, infix) + ")";
+        const std::string d = from == DType::F32 ? "(double)" + x : value;
+        return "einfuse_to_u64(" + d + ")";
+    }
+    return std::nullopt;
+}
+} // namespace
+
 std::string convert(DType from, DType to, const std::string &value, bool infix) {
     if (from == to) return value;
     for (const auto &c : kConversions) {
@@ -143,6 +229,7 @@ std::string convert(DType from, DType to, const std::string &value, bool infix) 
         std::string operand = infix && pattern[0] == '(' ? "(" + value + ")" : value;
         return pattern.replace(pattern.find('%'), 1, operand);
     }
+    if (auto more = convert_more(from, to, value, infix)) return *more;
     throw InternalError("no conversion from " + std::string(dtype_name(from)) + " to " + std::string(dtype_name(to)));
 }
 
@@ -171,6 +258,36 @@ __device__ __forceinline__ long long einfuse_wrap_mul(long long a, long long b) 
     return (long long)((unsigned long long)a * (unsigned long long)b);
 }
 #endif // EINFUSE_WRAP_1
+)";
+    bool small = types.count(DType::I8) || types.count(DType::I16) || types.count(DType::U8) || types.count(DType::U16);
+    bool wide_unsigned = types.count(DType::U32) || types.count(DType::U64);
+    if (small || wide_unsigned)
+        out += std::string(out.empty() ? "" : "\n") +
+               R"(// The 8- and 16-bit integers and the wide unsigned ones. C promotes 8- and 16-bit operands to
+// int, where a u16 product can overflow (undefined behaviour): they compute in unsigned int, and
+// the cast back keeps the low bits (modular in nvcc), as numpy's wrapping does. unsigned int and
+// unsigned long long wrap by themselves; the helpers give every type the same spelling. max and
+// min of the narrow types compare as int (exact). A float at or above 2^63 converts to u64
+// unsigned, below through long long: -1.0 gives 2^64 - 1, as numpy on x86.
+#ifndef EINFUSE_WRAP_2
+#define EINFUSE_WRAP_2
+#define EINFUSE_WRAP_OPS(T, U)                                                                                    \
+    __device__ __forceinline__ T einfuse_wrap_add(T a, T b) { return (T)((U)a + (U)b); }                    \
+    __device__ __forceinline__ T einfuse_wrap_sub(T a, T b) { return (T)((U)a - (U)b); }                    \
+    __device__ __forceinline__ T einfuse_wrap_mul(T a, T b) { return (T)((U)a * (U)b); }                    \
+    __device__ __forceinline__ T einfuse_max(T a, T b) { return a > b ? a : b; }                            \
+    __device__ __forceinline__ T einfuse_min(T a, T b) { return a < b ? a : b; }
+EINFUSE_WRAP_OPS(signed char, unsigned)
+EINFUSE_WRAP_OPS(short, unsigned)
+EINFUSE_WRAP_OPS(unsigned char, unsigned)
+EINFUSE_WRAP_OPS(unsigned short, unsigned)
+EINFUSE_WRAP_OPS(unsigned int, unsigned)
+EINFUSE_WRAP_OPS(unsigned long long, unsigned long long)
+#undef EINFUSE_WRAP_OPS
+__device__ __forceinline__ unsigned long long einfuse_to_u64(double x) {
+    return x >= 9223372036854775808.0 ? __double2ull_rz(x) : (unsigned long long)__double2ll_rz(x);
+}
+#endif // EINFUSE_WRAP_2
 )";
     if (types.count(DType::F32) && (ops.count(ir::UnaryOp::Exp) || ops.count(ir::UnaryOp::Sigmoid)))
         out += std::string(out.empty() ? "" : "\n") +

@@ -27,7 +27,7 @@ using HostKernelFn = void (*)(void *const *data, const int64_t *strides, const i
  * the functions may run concurrently. */
 class HostModule {
   public:
-    /** Every element type (f16 bf16 f32 f64 i32 i64) compiles. Throws TargetError when LLVM
+    /** Every element type (f16 bf16 f32 f64, bool and the 8-64-bit integers) compiles. Throws TargetError when LLVM
      * fails, InternalError on a malformed kernel or two kernels with one name. */
     static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels);
 

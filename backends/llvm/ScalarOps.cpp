@@ -99,8 +99,26 @@ Value *float_unary(IRBuilderBase &b, UnaryOp op, Value *x) {
     throw InternalError("unknown unary operator");
 }
 
-/** Neg and Abs wrap: -MIN and |MIN| are MIN, as in numpy (no nsw, abs without the poison flag). */
+/** Neg and Abs wrap: -MIN and |MIN| are MIN, as in numpy (no nsw, abs without the poison flag);
+ * -x of an unsigned x is 2^bits - x. Unsigned values (and bool's 0 and 1) are their own abs and
+ * relu; their sign is x != 0. bool has no minus (the frontend refuses it, as numpy does). */
 Value *integer_unary(IRBuilderBase &b, UnaryOp op, Value *x, DType t, const std::string &where) {
+    if (is_unsigned(t)) {
+        switch (op) {
+        case UnaryOp::Neg:
+            if (t == DType::Bool) break;
+            return b.CreateNeg(x);
+        case UnaryOp::Abs:
+        case UnaryOp::Relu:
+            return x;
+        case UnaryOp::Sign:
+            return b.CreateZExt(b.CreateICmpNE(x, integer(x, 0)), x->getType());
+        default:
+            break;
+        }
+        throw InternalError("kernel " + where + " applies " + std::string(ir::unary_op_name(op)) + " to a " +
+                            type_name(t) + ": the frontend refuses it or computes it in f64");
+    }
     switch (op) {
     case UnaryOp::Neg:
         return b.CreateNeg(x);
@@ -120,22 +138,22 @@ Value *integer_unary(IRBuilderBase &b, UnaryOp op, Value *x, DType t, const std:
 }
 
 /** 1 or 0 of x's type. Floats compare ordered (false when either is NaN) except !=, which is
- * true for NaN: C's and numpy's meaning. Integers compare signed. */
-Value *compare(IRBuilderBase &b, BinaryOp op, Value *x, Value *y, bool is_float) {
+ * true for NaN: C's and numpy's meaning. Integers compare signed, or unsigned when `no_sign`. */
+Value *compare(IRBuilderBase &b, BinaryOp op, Value *x, Value *y, bool is_float, bool no_sign = false) {
     using P = llvm::CmpInst::Predicate;
     P p = P::BAD_FCMP_PREDICATE;
     switch (op) {
     case BinaryOp::Lt:
-        p = is_float ? P::FCMP_OLT : P::ICMP_SLT;
+        p = is_float ? P::FCMP_OLT : no_sign ? P::ICMP_ULT : P::ICMP_SLT;
         break;
     case BinaryOp::Le:
-        p = is_float ? P::FCMP_OLE : P::ICMP_SLE;
+        p = is_float ? P::FCMP_OLE : no_sign ? P::ICMP_ULE : P::ICMP_SLE;
         break;
     case BinaryOp::Gt:
-        p = is_float ? P::FCMP_OGT : P::ICMP_SGT;
+        p = is_float ? P::FCMP_OGT : no_sign ? P::ICMP_UGT : P::ICMP_SGT;
         break;
     case BinaryOp::Ge:
-        p = is_float ? P::FCMP_OGE : P::ICMP_SGE;
+        p = is_float ? P::FCMP_OGE : no_sign ? P::ICMP_UGE : P::ICMP_SGE;
         break;
     case BinaryOp::Eq:
         p = is_float ? P::FCMP_OEQ : P::ICMP_EQ;
@@ -171,33 +189,39 @@ Value *float_binary(IRBuilderBase &b, BinaryOp op, Value *x, Value *y) {
     }
 }
 
-/** i32/i64 arithmetic wraps on overflow, as numpy's does: no nsw/nuw. */
+/** Integer arithmetic wraps on overflow, as numpy's does: no nsw/nuw. bool (0 or 1) is numpy's
+ * einsum of bools: + is or, * is and, max/min are or/and (umax/umin); it has no minus. */
 Value *integer_binary(IRBuilderBase &b, BinaryOp op, Value *x, Value *y, DType t, const std::string &where) {
+    const bool no_sign = is_unsigned(t);
+    if (t == DType::Bool && op == BinaryOp::Sub)
+        throw InternalError("kernel " + where + " subtracts bools: the frontend refuses it, as numpy does");
     switch (op) {
     case BinaryOp::Add:
-        return b.CreateAdd(x, y);
+        return t == DType::Bool ? b.CreateOr(x, y) : b.CreateAdd(x, y);
     case BinaryOp::Sub:
         return b.CreateSub(x, y);
     case BinaryOp::Mul:
-        return b.CreateMul(x, y);
+        return t == DType::Bool ? b.CreateAnd(x, y) : b.CreateMul(x, y);
     case BinaryOp::Div: {
+        Value *zero = b.CreateICmpEQ(y, integer(y, 0));
+        if (no_sign) // udiv truncates; x / 0 is 0, like numpy
+            return b.CreateSelect(zero, integer(y, 0), b.CreateUDiv(x, b.CreateSelect(zero, integer(y, 1), y)));
         // sdiv truncates toward zero. x / 0 and MIN / -1 are undefined behaviour in LLVM (a
         // trap on x86): divide by 1 instead and give 0 and -x (wrapped: MIN) like numpy.
-        Value *zero = b.CreateICmpEQ(y, integer(y, 0));
         Value *minus_one = b.CreateICmpEQ(y, integer(y, -1));
         Value *safe = b.CreateSelect(b.CreateOr(zero, minus_one), integer(y, 1), y);
         Value *q = b.CreateSelect(minus_one, b.CreateNeg(x), b.CreateSDiv(x, safe));
         return b.CreateSelect(zero, integer(y, 0), q);
     }
     case BinaryOp::Max:
-        return b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, x, y);
+        return b.CreateBinaryIntrinsic(no_sign ? llvm::Intrinsic::umax : llvm::Intrinsic::smax, x, y);
     case BinaryOp::Min:
-        return b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, x, y);
+        return b.CreateBinaryIntrinsic(no_sign ? llvm::Intrinsic::umin : llvm::Intrinsic::smin, x, y);
     case BinaryOp::Pow:
         throw InternalError("kernel " + where + " raises an " + type_name(t) +
                             " to a power: the frontend computes pow in f64");
     default:
-        return compare(b, op, x, y, false);
+        return compare(b, op, x, y, false, no_sign);
     }
 }
 

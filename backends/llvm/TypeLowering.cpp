@@ -89,8 +89,6 @@ Value *f64_to_f32_odd(IRBuilderBase &b, Value *d) {
 
 } // namespace
 
-bool is_integer(DType t) { return t == DType::I32 || t == DType::I64; }
-
 llvm::Type *lowered_type(llvm::LLVMContext &ctx, DType t) {
     switch (t) {
     case DType::F16:
@@ -100,9 +98,18 @@ llvm::Type *lowered_type(llvm::LLVMContext &ctx, DType t) {
         return llvm::Type::getFloatTy(ctx);
     case DType::F64:
         return llvm::Type::getDoubleTy(ctx);
+    case DType::Bool: // one byte, 0 or 1, as numpy and DLPack store it
+    case DType::I8:
+    case DType::U8:
+        return llvm::Type::getInt8Ty(ctx);
+    case DType::I16:
+    case DType::U16:
+        return llvm::Type::getInt16Ty(ctx);
     case DType::I32:
+    case DType::U32:
         return llvm::Type::getInt32Ty(ctx);
     case DType::I64:
+    case DType::U64:
         return llvm::Type::getInt64Ty(ctx);
     }
     throw InternalError("unknown element type");
@@ -111,14 +118,17 @@ llvm::Type *lowered_type(llvm::LLVMContext &ctx, DType t) {
 llvm::Value *constant(IRBuilderBase &b, DType t, double value) {
     llvm::Type *type = lowered_type(b.getContext(), t);
     if (is_integer(t)) {
-        auto *int_type = llvm::cast<llvm::IntegerType>(type);
-        if (std::isinf(value))
-            return llvm::ConstantInt::get(b.getContext(),
-                                          value > 0 ? llvm::APInt::getSignedMaxValue(int_type->getBitWidth())
-                                                    : llvm::APInt::getSignedMinValue(int_type->getBitWidth()));
-        double lo = t == DType::I32 ? -0x1p31 : -0x1p63;
-        EINFUSE_ASSERT(value == std::trunc(value) && value >= lo && value < -lo,
+        unsigned bits = llvm::cast<llvm::IntegerType>(type)->getBitWidth();
+        if (t == DType::Bool) bits = 1; // its max is 1
+        if (std::isinf(value)) {
+            llvm::APInt limit = is_unsigned(t) ? (value > 0 ? llvm::APInt::getMaxValue(bits) : llvm::APInt::getMinValue(bits))
+                                               : (value > 0 ? llvm::APInt::getSignedMaxValue(bits)
+                                                            : llvm::APInt::getSignedMinValue(bits));
+            return llvm::ConstantInt::get(type, limit.zext(llvm::cast<llvm::IntegerType>(type)->getBitWidth()));
+        }
+        EINFUSE_ASSERT(value == std::trunc(value) && wrap_to(t, value) == value,
                        "constant " + std::to_string(value) + " is no " + std::string(dtype_name(t)));
+        if (is_unsigned(t)) return llvm::ConstantInt::get(type, static_cast<uint64_t>(value));
         return llvm::ConstantInt::getSigned(type, static_cast<int64_t>(value));
     }
     if (is_16bit_float(t)) // the builder folds the conversion into an i16 constant
@@ -126,13 +136,36 @@ llvm::Value *constant(IRBuilderBase &b, DType t, double value) {
     return llvm::ConstantFP::get(type, value); // rounds to nearest even
 }
 
+namespace {
+/** A float to an integer type, as numpy does on x86 (numpy leaves out-of-range values undefined;
+ * einfuse defines them, the same on both targets and in the reference): truncate toward zero,
+ * saturate at the range of the type the conversion goes through (i32 for 8 and 16 bits and i32,
+ * i64 for u32 and i64; u64 from i64 below 2^63 and u64 above), then keep the low bits: -1.0 to
+ * u8 is 255 and 300.0 to u8 is 44, as numpy's astype gives on x86; NaN gives 0 (the saturating
+ * intrinsics' rule, where a plain fptosi would be poison). */
+Value *float_to_integer(IRBuilderBase &b, Value *v, DType to) {
+    llvm::Type *type = lowered_type(b.getContext(), to);
+    auto sat = [&](llvm::Intrinsic::ID id, llvm::Type *through) {
+        return b.CreateIntrinsic(id, {through, v->getType()}, {v});
+    };
+    if (to == DType::U64) {
+        Value *high = b.CreateFCmpOGE(v, llvm::ConstantFP::get(v->getType(), 0x1p63));
+        return b.CreateSelect(high, sat(llvm::Intrinsic::fptoui_sat, type), sat(llvm::Intrinsic::fptosi_sat, type));
+    }
+    llvm::Type *through = (to == DType::I64 || to == DType::U32) ? b.getInt64Ty() : b.getInt32Ty();
+    return b.CreateTrunc(sat(llvm::Intrinsic::fptosi_sat, through), type);
+}
+} // namespace
+
 /** Every cast goes through at most one rounding:
  *   f16/bf16 -> X       widen to f32 (exact), then f32 -> X
- *   X -> f16/bf16       integers via f64 (exact for i32), f64 via f32 rounded to odd, then round once
+ *   X -> f16/bf16       integers via f64 (exact up to 32 bits), f64 via f32 rounded to odd, then
+ *                       round once
  *   float <-> float     fpext / fptrunc (nearest even)
- *   float -> integer    llvm.fptosi.sat: truncates toward zero; out of range saturates and nan
- *                       gives 0, where a plain fptosi would be poison (numpy leaves it undefined)
- *   integer -> float    sitofp;  integer -> integer: sext / trunc (wraps, as numpy) */
+ *   X -> bool           x != 0 (NaN is true, as numpy's astype(bool))
+ *   float -> integer    float_to_integer: truncate, saturate, keep the low bits
+ *   integer -> float    sitofp, uitofp for the unsigned types
+ *   integer -> integer  sext (zext from unsigned) or trunc: wraps, as numpy */
 llvm::Value *convert(IRBuilderBase &b, llvm::Value *v, DType from, DType to) {
     if (from == to) return v;
     IRBuilderBase::FastMathFlagGuard keep(b);
@@ -140,15 +173,24 @@ llvm::Value *convert(IRBuilderBase &b, llvm::Value *v, DType from, DType to) {
     if (from == DType::F16) v = half_to_f32(b, v), from = DType::F32;
     if (from == DType::BF16) v = bf16_to_f32(b, v), from = DType::F32;
     if (from == to) return v;
+    auto int_to_float = [&](llvm::Type *type) {
+        return is_unsigned(from) ? b.CreateUIToFP(v, type) : b.CreateSIToFP(v, type);
+    };
     if (is_16bit_float(to)) {
-        if (is_integer(from)) v = b.CreateSIToFP(v, b.getDoubleTy()), from = DType::F64;
+        if (is_integer(from)) v = int_to_float(b.getDoubleTy()), from = DType::F64;
         if (from == DType::F64) v = f64_to_f32_odd(b, v);
         return to == DType::F16 ? f32_to_half(b, v) : f32_to_bf16(b, v);
     }
     llvm::Type *type = lowered_type(b.getContext(), to);
-    if (is_integer(from) && is_integer(to)) return b.CreateSExtOrTrunc(v, type);
-    if (is_integer(from)) return b.CreateSIToFP(v, type);
-    if (is_integer(to)) return b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {type, v->getType()}, {v});
+    if (to == DType::Bool) {
+        Value *nonzero = is_integer(from) ? b.CreateICmpNE(v, llvm::ConstantInt::get(v->getType(), 0))
+                                          : b.CreateFCmpUNE(v, llvm::ConstantFP::get(v->getType(), 0.0));
+        return b.CreateZExt(nonzero, type);
+    }
+    if (is_integer(from) && is_integer(to))
+        return is_unsigned(from) ? b.CreateZExtOrTrunc(v, type) : b.CreateSExtOrTrunc(v, type);
+    if (is_integer(from)) return int_to_float(type);
+    if (is_integer(to)) return float_to_integer(b, v, to);
     return b.CreateFPCast(v, type);
 }
 

@@ -19,15 +19,16 @@ class Value;
 
 namespace einfuse::llvm_backend {
 
-bool is_integer(DType t);
-/** The LLVM type of t in memory and in registers: half/bfloat bits as i16, float, double, i32, i64. */
+/** The LLVM type of t in memory and in registers: half/bfloat bits as i16, float, double, and the
+ * integers by width (i8 for bool, 0 or 1). Signedness lives in the operations, not the type. */
 llvm::Type *lowered_type(llvm::LLVMContext &ctx, DType t);
 /** The constant `value` in t, rounded to nearest even. For integer types value is integral, and
- * +-infinity means t's max/min (the identity of max/min reductions). */
+ * +-infinity means t's max/min (the identity of max/min reductions; bool's are 1 and 0). */
 llvm::Value *constant(llvm::IRBuilderBase &b, DType t, double value);
 /** v, of type `from`, cast to `to` as numpy does: float to float rounds to nearest even (once,
- * also f64 -> f16), float to integer truncates toward zero (saturating; NaN gives 0), integer to
- * float converts, integer to integer wraps. */
+ * also f64 -> f16), float to integer truncates toward zero (then saturates and wraps: see
+ * TypeLowering.cpp; NaN gives 0), integer to float converts, integer to integer wraps, anything
+ * to bool is != 0. */
 llvm::Value *convert(llvm::IRBuilderBase &b, llvm::Value *v, DType from, DType to);
 
 } // namespace einfuse::llvm_backend

@@ -29,8 +29,9 @@ namespace einfuse {
 // ---------------------------------------------------------------------------------------------
 // Element types, devices, errors
 
-/** Element types of the language; f16 and bf16 accumulate in f32. */
-enum class ScalarType { F16, BF16, F32, F64, I32, I64 };
+/** Element types of the language; f16 and bf16 accumulate in f32; bool and the integers compute
+ * in their own type and wrap as numpy's do (bool: + is or, * is and). New types go at the end. */
+enum class ScalarType { F16, BF16, F32, F64, I32, I64, Bool, I8, I16, U8, U16, U32, U64 };
 /** "f32" for ScalarType::F32: the spelling of the CLI's --dtype. */
 std::string_view scalar_type_name(ScalarType t);
 /** Bytes per element. */
@@ -98,14 +99,16 @@ template <class T, class = void> struct is_element : std::false_type {};
 template <class T> // arithmetic only, so that sizeof never sees void
 struct is_element<T, std::enable_if_t<std::is_arithmetic_v<T>>>
     : std::bool_constant<std::is_same_v<std::remove_cv_t<T>, float> || std::is_same_v<std::remove_cv_t<T>, double> ||
-                         (std::is_integral_v<T> && std::is_signed_v<T> && (sizeof(T) == 4 || sizeof(T) == 8))> {};
+                         std::is_integral_v<T>> {}; // bool and 8 to 64-bit integers, signed or not
 template <class T> constexpr bool is_element_v = is_element<T>::value;
 template <class T> constexpr ScalarType scalar_type_of() {
     using U = std::remove_cv_t<T>;
     if constexpr (std::is_same_v<U, float>) return ScalarType::F32;
     else if constexpr (std::is_same_v<U, double>) return ScalarType::F64;
-    else if constexpr (sizeof(U) == 4) return ScalarType::I32;
-    else return ScalarType::I64;
+    else if constexpr (std::is_same_v<U, bool>) return ScalarType::Bool;
+    else if constexpr (std::is_signed_v<U>)
+        return sizeof(U) == 1 ? ScalarType::I8 : sizeof(U) == 2 ? ScalarType::I16 : sizeof(U) == 4 ? ScalarType::I32 : ScalarType::I64;
+    else return sizeof(U) == 1 ? ScalarType::U8 : sizeof(U) == 2 ? ScalarType::U16 : sizeof(U) == 4 ? ScalarType::U32 : ScalarType::U64;
 }
 } // namespace detail
 
@@ -158,6 +161,9 @@ View from_dlpack(const DLTensor &t);
 /** The einfuse element type of a DLPack dtype, or nullopt where einfuse has none (other codes or
  * widths, lanes != 1). */
 std::optional<ScalarType> scalar_type_of(DLDataType t);
+/** The DLPack dtype of t: kDLFloat, kDLBfloat, kDLInt, kDLUInt with its bits; bool is code 6
+ * (kDLBool, DLPack 0.8) with 8 bits. */
+DLDataType dlpack_dtype(ScalarType t);
 
 /** The DLTensor of a View. Its shape and strides point into the View's own storage: the
  * DLTensor is valid while `v` lives, unmoved and unassigned. Treat them as read-only. */
@@ -218,7 +224,7 @@ private:
     void *device_data_ = nullptr;
 };
 
-/** A tensor of numpy's .npy file (format 1.0-3.0; <f2 <f4 <f8 <i4 <i8, big-endian forms
+/** A tensor of numpy's .npy file (format 1.0-3.0; <f2 <f4 <f8 |b1 |i1 <i2 <i4 <i8 |u1 <u2 <u4 <u8, big-endian forms
  * byte-swapped): `storage` holds its elements as the file stores them, `view()` sees them in the
  * file's order (a Fortran-order file: column-major strides, no copy). */
 struct NpyTensor {

@@ -136,7 +136,7 @@ class Adapter:
         code = (t.dtype.code, t.dtype.bits)
         if code not in DTYPE_NAMES or t.dtype.lanes != 1:
             raise Error("einfuse: error: DLPack dtype (code %d, bits %d, lanes %d) is not supported; supported: "
-                        "float16/32/64, bfloat16, int32/64" % (t.dtype.code, t.dtype.bits, t.dtype.lanes), 1)
+                        "float16/32/64, bfloat16, bool, int8/16/32/64, uint8/16/32/64" % (t.dtype.code, t.dtype.bits, t.dtype.lanes), 1)
         shape = tuple(t.shape[i] for i in range(t.ndim))
         strides = tuple(t.strides[i] for i in range(t.ndim)) if t.strides else None
         return DTYPE_NAMES[code], shape, strides, t.device.device_type, t.device.device_id
@@ -177,7 +177,8 @@ class NumpyAdapter(Adapter):
     def describe(self, x):
         code = DTYPE_CODES.get(x.dtype.name)
         if code is None or not x.dtype.isnative:
-            raise Error("einfuse: error: numpy dtype %s is not supported; supported: float16/32/64, int32/64"
+            raise Error("einfuse: error: numpy dtype %s is not supported; supported: float16/32/64, bool, "
+                        "int8/16/32/64, uint8/16/32/64"
                         % x.dtype, 1)
         item = x.itemsize
         strides = tuple(s // item for s in x.strides) if all(s % item == 0 for s in x.strides) else None
@@ -196,13 +197,25 @@ class NumpyAdapter(Adapter):
         def fill(x):
             try:
                 return _fill_dlpack(addr, x)
-            except BufferError:  # numpy refuses to export a read-only array (np.broadcast_to)
+            except BufferError:  # numpy refuses to export a read-only array (np.broadcast_to), and bool (1.x)
                 return _fill_interface(slot, x)
         return fill
+
+    def out_filler(self, slot):
+        return self.filler(slot, _NO_STRIDES)
 
     def empty(self, shape, dtype, device):
         import numpy
         return numpy.empty(shape, dtype)
+
+
+class _NoStrides:
+    """What NumpyAdapter.filler asks of an output it allocated itself: C order, no copy needed."""
+    strides = ()
+    itemsize = 1
+
+
+_NO_STRIDES = _NoStrides()
 
 
 def _fill_interface(slot, x):

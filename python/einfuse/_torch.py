@@ -14,7 +14,11 @@ from . import _core, _grad
 from ._lib import Error, KDLCPU, KDLCUDA
 
 _NAMES = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "float32",
-          torch.float64: "float64", torch.int32: "int32", torch.int64: "int64"}
+          torch.float64: "float64", torch.int32: "int32", torch.int64: "int64", torch.bool: "bool",
+          torch.int8: "int8", torch.int16: "int16", torch.uint8: "uint8"}
+for _name in ("uint16", "uint32", "uint64"):  # torch 2.3 and later
+    if hasattr(torch, _name):
+        _NAMES[getattr(torch, _name)] = _name
 _DTYPES = {v: k for k, v in _NAMES.items()}
 _raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
 _devices = {}

@@ -87,8 +87,14 @@ def test_errors_carry_the_caret_diagnostic_and_category():
         einfuse.einsum("ij,jk->ik)", rand(2, 2), rand(2, 2))
     assert e.value.category == "expression" and "^" in str(e.value)
     with pytest.raises(einfuse.Error) as e:
-        einfuse.einsum("i->i", np.zeros(3, np.int8))
+        einfuse.einsum("i->i", np.zeros(3, np.complex64))
     assert e.value.category == "argument"
+    # bool and the narrow integers are einsummed as numpy does: wrapping, bools as or of ands
+    assert einfuse.einsum("i,i->", np.full(10, 10, np.int8), np.full(10, 10, np.int8)) == -24
+    r = einfuse.einsum("i,i->", np.array([1, 0, 1], bool), np.array([0, 0, 1], bool))
+    assert r.dtype == np.bool_ and bool(r)
+    r = einfuse.einsum("i,i->", np.array([200, 100], np.uint8), np.array([-3, 2], np.int8))
+    assert r.dtype == np.int16 and r == -400
     with pytest.raises(einfuse.Error) as e:
         einfuse.einsum("ij,jk->ik", rand(2, 3), rand(3, 2), out=np.empty((3, 3)))
     assert e.value.category == "expression"

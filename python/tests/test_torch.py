@@ -173,8 +173,10 @@ def test_empty_and_scalar_tensors():
     assert einfuse.einsum("ij,jk->ik", torch.ones(0, 3), torch.ones(3, 2)).shape == (0, 2)
     assert einfuse.einsum("i->", torch.arange(5, dtype=torch.int32)).item() == 10
     with pytest.raises(einfuse.Error) as e:
-        einfuse.einsum("i->", torch.ones(3, dtype=torch.bool))
+        einfuse.einsum("i->", torch.ones(3, dtype=torch.complex64))
     assert e.value.category == "argument"
+    r = einfuse.einsum("i->", torch.ones(3, dtype=torch.bool))
+    assert r.dtype == torch.bool and r.item() is True
 
 
 GAUSS = "out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])"
