@@ -2,6 +2,7 @@
 // optimised LLVM IR for CPUs named explicitly: the unrolled batched products never depend on
 // masked gathers or scatters, on AVX2 and AVX-512 machines alike (issue 16).
 #include "backends/llvm/HostJit.h"
+#include "EinsumIr.h"
 #include "frontend/Einsum.h"
 #include "passes/Pipeline.h"
 
@@ -14,11 +15,7 @@ using namespace einfuse;
 
 namespace {
 
-ir::Program einsum_ir(const char *spec, DType t = DType::F32) {
-    auto ast = frontend::parse_einsum(spec);
-    return frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)),
-                                    std::vector<DType>(ast.operands.size(), t));
-}
+using einfuse::test::einsum_ir;
 
 passes::Plan plan_for(const ir::Target &target, int d, DType t = DType::F32) {
     passes::LowerOptions o;

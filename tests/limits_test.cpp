@@ -1,6 +1,7 @@
 // Issue 14's limits, at the layers that enforce them: checked sizes (support/Checked.h, Tensor),
 // the parsers' depth limit, the einsum's operand and rank limits, and polynomial contraction
 // planning. Each probe crashed, wrapped or ran for minutes before; each is now a UserError.
+#include "EinsumIr.h"
 #include "frontend/Einsum.h"
 #include "frontend/Limits.h"
 #include "frontend/Program.h"
@@ -18,6 +19,8 @@
 using namespace einfuse;
 
 namespace {
+
+using einfuse::test::einsum_ir;
 
 std::string repeat(const std::string &s, int n) {
     std::string out;
@@ -41,12 +44,6 @@ std::string diagnostic_of(const std::string &source) {
 }
 
 bool has(const std::string &text, const std::string &part) { return text.find(part) != std::string::npos; }
-
-ir::Program einsum_ir(const std::string &spec) {
-    auto ast = frontend::parse_einsum(spec);
-    return frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)),
-                                    std::vector<DType>(ast.operands.size(), DType::F64));
-}
 
 } // namespace
 
@@ -162,7 +159,7 @@ TEST_CASE("contraction order: the greedy path is polynomial (1,000 operands plan
         CAPTURE(n);
         std::string spec = repeat("i,", n - 1) + "i->i";
         std::clock_t start = std::clock(); // CPU time: a loaded machine does not fail the test
-        passes::Plan plan = passes::lower(einsum_ir(spec), {{"i", 3}});
+        passes::Plan plan = passes::lower(einsum_ir(spec, DType::F64), {{"i", 3}});
         double seconds = double(std::clock() - start) / CLOCKS_PER_SEC;
         CHECK(seconds < 1.0); // 2^30 cost entries took 8.3 GB before; 1,000 ran out of memory
         CHECK(has(plan.explain(), "greedy over " + std::to_string(n) + " operands"));
@@ -176,7 +173,7 @@ TEST_CASE("contraction order: opt_einsum's test_large_path, a 51-operand chain, 
     spec += "->aZ";
     ir::Extents sizes;
     for (char c : letters) sizes[std::string(1, c)] = 2;
-    ir::Program p = einsum_ir(spec);
+    ir::Program p = einsum_ir(spec, DType::F64);
     std::clock_t start = std::clock();
     passes::Plan plan = passes::lower(p, sizes);
     double seconds = double(std::clock() - start) / CLOCKS_PER_SEC;

@@ -1,5 +1,6 @@
 // The pass manager (passes/PassManager.h): named passes, EINFUSE_PRINT_AFTER, and the strategy
 // interface's order (passes/strategy/).
+#include "EinsumIr.h"
 #include "frontend/Einsum.h"
 #include "passes/ChooseStrategy.h"
 #include "passes/PassManager.h"
@@ -15,11 +16,7 @@ using namespace einfuse;
 
 namespace {
 
-ir::Program einsum_ir(const char *spec) {
-    auto ast = frontend::parse_einsum(spec);
-    return frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)),
-                                    std::vector<DType>(ast.operands.size(), DType::F32));
-}
+using einfuse::test::einsum_ir;
 
 /** What lower() writes to stderr with EINFUSE_PRINT_AFTER=print_after. */
 std::string stderr_of_lower(const char *print_after, const char *spec, const ir::Extents &sizes, passes::Device device) {

@@ -1,4 +1,5 @@
 // The target description (ir/Target.h): facts about the device are data the passes read.
+#include "EinsumIr.h"
 #include "frontend/Einsum.h"
 #include "ir/LaunchVariant.h"
 #include "passes/Pipeline.h"
@@ -9,11 +10,7 @@ using namespace einfuse;
 
 namespace {
 
-ir::Program einsum_ir(const char *spec, DType t = DType::F32) {
-    auto ast = frontend::parse_einsum(spec);
-    return frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)),
-                                    std::vector<DType>(ast.operands.size(), t));
-}
+using einfuse::test::einsum_ir;
 
 passes::LowerOptions gpu(const ir::Target &target) {
     passes::LowerOptions o;
