@@ -305,3 +305,12 @@ TEST_CASE("10,000 operands (issue 15 item 5): a diagnostic, never a crash") {
     CHECK(r.code == 2);
     CHECK(has(r.err, "more than 1024 operands"));
 }
+
+TEST_CASE("the plan says how a host kernel is split across threads (passes/HostSplit)") {
+    Result asked = einfuse("run 'bij,bjk->bik' --dims b=100,i=3,j=3,k=3 --threads 3");
+    CHECK(asked.code == 0);
+    CHECK(has(asked.out, "runs on: 3 threads (as asked)"));
+    Result all = einfuse("run 'bij,bjk->bik' --dims b=100,i=3,j=3,k=3");
+    CHECK(all.code == 0);
+    CHECK(has(all.out, "(all cores; fewer for calls under 32768 iterations per thread)"));
+}
