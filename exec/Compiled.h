@@ -49,8 +49,9 @@ public:
     Compiled(Compiled &&) noexcept;
 
     const ir::Program &program() const { return program_; }
-    /** The plan for the sizes of the last plan_for(), or, before any, for unknown sizes (lowered
-     * at the first call: a caller that binds sizes before asking lowers once). */
+    /** The plan serving the sizes of the last plan_for() (made for sizes of their shape class,
+     * plan().sizes), or, before any, for unknown sizes (lowered at the first call: a caller that
+     * binds sizes before asking lowers once). */
     const passes::Plan &plan() const;
     const CompileOptions &options() const { return options_; }
 

@@ -15,6 +15,7 @@
 #include "passes/Sizes.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <regex>
@@ -69,6 +70,16 @@ std::vector<Family> families() {
         auto one = [](const std::string &v) { return v == "b" ? draw(1, 100000) : draw(1, 20); };
         out.push_back({"bmm", einsum_ir("bij,bjk->bik"), sizes, one});
     }
+    {
+        // D=32..64: on the GPU the small dense GEMM, its sizes constants but the batch free.
+        auto sizes = [] {
+            const int64_t ds[] = {32, 40, 48, 64};
+            int64_t d = ds[std::uniform_int_distribution<int>(0, 3)(test::rng())];
+            return ir::Extents{{"b", draw(1, 100000)}, {"i", d}, {"j", d}, {"k", d}};
+        };
+        auto one = [](const std::string &v) { return v == "b" ? draw(1, 100000) : draw(24, 64); };
+        out.push_back({"bmm D=32..64", einsum_ir("bij,bjk->bik"), sizes, one});
+    }
     auto [gs, go] = range({{"i", {1, 5000}}, {"j", {1, 5000}}, {"d", {1, 20}}});
     out.push_back({"gaussian sum", program_ir("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])"), gs, go});
     auto [cs, co] = range({{"i", {1, 400}}, {"j", {1, 400}}, {"k", {1, 400}}, {"l", {1, 400}}});
@@ -112,7 +123,9 @@ TEST_CASE("shape classes: where a plan's guards hold, lowering gives the same pl
         for (const auto &f : families()) {
             CAPTURE(f.name);
             CAPTURE(device == passes::Device::Gpu);
-            int served = 0, pairs = 60;
+            // EINFUSE_TEST_PAIRS=1000: a longer search than the default's.
+            const char *more = std::getenv("EINFUSE_TEST_PAIRS");
+            int served = 0, pairs = more ? std::atoi(more) : 60;
             for (int n = 0; n < pairs; ++n) {
                 ir::Extents a = f.sizes();
                 // B: A with one or more sizes drawn again (often the same class), or all of them.
@@ -147,6 +160,13 @@ TEST_CASE("shape classes: what bmm's class leaves free") {
         CHECK(!plan.serves({{"b", 1000}, {"i", 4}, {"j", 3}, {"k", 3}})); // unrolled for 3
         CHECK(!plan.serves({})); // unrolled needs sizes
     }
+    // D=32 on the GPU: the small dense GEMM for i, j, k == 32, any batch.
+    passes::Plan small = passes::lower(p, {{"b", 1000}, {"i", 32}, {"j", 32}, {"k", 32}}, passes::Device::Gpu);
+    REQUIRE(small.kernels.size() == 1);
+    CHECK(small.kernels.front().gemm->small.has_value());
+    CAPTURE(small.shape_class());
+    CHECK(small.serves({{"b", 77}, {"i", 32}, {"j", 32}, {"k", 32}}));
+    CHECK(!small.serves({{"b", 1000}, {"i", 32}, {"j", 32}, {"k", 33}}));
     // The Gaussian sum on the GPU: d is unrolled (d == 3), i only needs a block's worth of points.
     passes::Plan g = passes::lower(program_ir("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])"),
                                    {{"i", 20000}, {"j", 20000}, {"d", 3}}, passes::Device::Gpu);

@@ -4,6 +4,7 @@
 // dense variant's shape (passes/GpuGemmShapes) and where cuBLASLt comes in the order (--gemm).
 #include "passes/strategy/Strategy.h"
 
+#include "ir/Walk.h"
 #include "passes/GemmMatch.h"
 #include "passes/GpuGemmShapes.h"
 #include "passes/HostGemm.h"
@@ -109,14 +110,21 @@ void describe_gemm(ir::Kernel &k, const LowerOptions &options, const Sizes &size
     // Tensor cores first: the small variant is for CUDA cores only.
     g.mma = plan_gemm_mma(k, options.target);
     g.small = plan_gemm_small(k, options.target);
-    // The small variant decides from M, N and K and, when it fits, bakes in its outputs' strides.
-    if (g.planned)
-        for (const auto &entry : *g.planned) {
-            const std::string &v = entry.first;
-            bool mnk = std::count(g.m.begin(), g.m.end(), v) || std::count(g.n.begin(), g.n.end(), v) ||
-                       std::count(g.k.begin(), g.k.end(), v);
-            if (g.small || mnk) sizes.exact(v);
-        }
+    // The small variant reads M, N and K (single variables) from g.planned: whether each is at
+    // most kSmallMaxDim, then, when all are, their values. When it fits, its outputs' strides are
+    // constants too: each the product of the sizes after it (the first index's size is not among
+    // them, so a batch that comes first stays free).
+    if (g.planned) {
+        bool single = g.m.size() == 1 && g.n.size() == 1 && g.k.size() == 1;
+        if (single && sizes.at_most(g.m, kSmallMaxDim) && sizes.at_most(g.n, kSmallMaxDim) &&
+            sizes.at_most(g.k, kSmallMaxDim))
+            for (const auto *group : {&g.m, &g.n, &g.k}) sizes.exact(group->front());
+        if (g.small)
+            ir::for_each_tensor_var_use(k.body, [&](const std::string &t, const std::vector<std::string> &idx) {
+                if (k.param_index(t) >= k.num_inputs)
+                    for (std::size_t d = 1; d < idx.size(); ++d) sizes.exact(idx[d]);
+            });
+    }
     if (options.gemm == GemmRunner::Emitted && g.library) {
         g.library.reset();
         g.library_why_not = "--gemm emitted";
