@@ -13,7 +13,17 @@ constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 }
 
 void Sizes::record(ir::SizeGuard g) const {
-    if (!guards_ || std::find(guards_->begin(), guards_->end(), g) != guards_->end()) return;
+    if (!guards_) return;
+    for (auto &old : *guards_) {
+        if (old == g) return;
+        // Two ranges of one product hold together where their intersection does: "j known" and
+        // then "j == 4" keep "j == 4".
+        if (old.kind == ir::SizeGuard::Kind::Range && g.kind == old.kind && old.vars == g.vars) {
+            old.lo = std::max(old.lo, g.lo);
+            old.hi = std::min(old.hi, g.hi);
+            return;
+        }
+    }
     guards_->push_back(std::move(g));
 }
 
