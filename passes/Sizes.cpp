@@ -88,7 +88,7 @@ double Sizes::bucket(const std::string &v, double unknown) const {
         return unknown;
     }
     int64_t n = std::max<int64_t>(extents_.at(v), 0);
-    if (n <= kExactBelow) return static_cast<double>(exact(v));
+    if (n <= kExactUpTo) return static_cast<double>(exact(v));
     int64_t lo = int64_t{1} << (63 - __builtin_clzll(static_cast<uint64_t>(n))); // 2^k <= n
     int64_t hi = lo > kMax / 2 ? kMax : 2 * lo - 1;
     range({v}, lo, hi);

@@ -37,11 +37,11 @@ class Sizes {
     /** Whether the product of the sizes of vars (all known) is at least n, or at most n. */
     bool at_least(const std::vector<std::string> &vars, int64_t n) const;
     bool at_most(const std::vector<std::string> &vars, int64_t n) const;
-    /** For a cost model: v's size when at most kExactBelow (exact), else the geometric middle of
+    /** For a cost model: v's size when at most kExactUpTo (exact), else the geometric middle of
      * its octave [2^k, 2^(k+1)) (recorded as that range); `unknown` when v has no size. A model
      * fed these gives one answer per bucket, so the range is all it relied on. */
     double bucket(const std::string &v, double unknown) const;
-    static constexpr int64_t kExactBelow = 64;
+    static constexpr int64_t kExactUpTo = 64;
 
     /** The product of the sizes of vars (all known), not recorded: for messages only. */
     int64_t shown(const std::vector<std::string> &vars) const { return ir::size_product(vars, extents_); }
