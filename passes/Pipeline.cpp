@@ -63,6 +63,8 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
         }
         plan.kernels.push_back(std::move(k));
     }
+    if (options.target.is_gpu())
+        plan.workspace = pm.run("gpu_workspace", [&] { return gpu_workspace(plan.program, plan.kernels); });
     return plan;
 }
 

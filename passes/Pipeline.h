@@ -3,6 +3,7 @@
 // -> loop nests, through a PassManager (PassManager.h): EINFUSE_PRINT_AFTER=<pass>|all prints the
 // IR after a pass, EINFUSE_DEBUG=2 after every pass, EINFUSE_TIME_PASSES=1 the timings.
 #include "ir/Kernel.h"
+#include "passes/GpuWorkspace.h"
 #include "ir/SizeGuard.h"
 
 namespace einfuse::passes {
@@ -12,6 +13,7 @@ struct Plan {
     std::vector<ir::Kernel> kernels; // in the order they run
     std::vector<std::string> notes;  // decisions about the whole program (contraction order)
     ir::Target target;               // the machine it was planned for
+    WorkspaceLayout workspace;       // the GPU: temporaries and split parts in the entry point's workspace
     /** The sizes it was planned for, and every fact about sizes its passes relied on
      * (passes/Sizes.h): its shape class. For other sizes where every guard holds, lower() gives
      * this plan again (its messages aside, which quote the sizes it was made for), so it and its

@@ -40,28 +40,6 @@ struct CudaNaming {
 };
 CudaNaming cuda_naming(const passes::Plan &plan, std::string_view name);
 
-/** The entry point's workspace, as launch rules over the sizes: each temporary dense and
- * row-major, in the program's order, each taking `bytes` (a multiple of kWorkspaceAlign); then
- * one region for the split reductions' parts, as large as the largest kernel's `bytes` (their
- * kernels run one after another), in which `grid` and `total` (the variant's grid, the parallel
- * points) are named locals. */
-constexpr int64_t kWorkspaceAlign = 256;
-struct WorkspaceLayout {
-    struct Temporary {
-        std::string name;
-        DType dtype;
-        std::vector<std::string> dims;
-        ir::SizeExpr bytes;
-    };
-    struct Parts {
-        std::string kernel;
-        std::vector<std::string> parallel;
-        ir::SizeExpr grid, splits, bytes; // splits: named einfuse_splits
-    };
-    std::vector<Temporary> temporaries;
-    std::vector<Parts> parts;
-};
-WorkspaceLayout cuda_workspace(const passes::Plan &plan, const std::vector<ir::Kernel> &named_kernels);
 
 /** Grid and block of a launch: one thread per point of the flattened parallel loops, capped grid,
  * grid-stride loop for the rest. grid is 0 when there is no work (do not launch). */
