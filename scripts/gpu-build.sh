@@ -13,7 +13,7 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DEINFUSE_ENABLE_LLV
 cmake --build build-gpu --parallel "$(nproc)"
 rm -rf .gpu-carry && mkdir -p .gpu-carry
 cp build-gpu/tools/einfuse .gpu-carry/
-for t in gpu_tests golden_tests cli_tests unit_tests; do
+for t in gpu_tests golden_tests cli_tests unit_tests shape_class_tests; do
     [[ -x build-gpu/tests/$t ]] && cp "build-gpu/tests/$t" .gpu-carry/
 done
 cp build-gpu/bench/gpu_call_overhead .gpu-carry/
