@@ -282,21 +282,25 @@ struct CompiledEinsum::Parts {
 };
 
 namespace {
-CompiledEinsum::Parts einsum_parts(std::string_view spec, const std::vector<DType> &dtypes, const std::vector<int> &ranks);
+CompiledEinsum::Parts einsum_parts(frontend::EinsumAst ast, const std::vector<DType> &dtypes, const std::vector<int> &ranks);
 }
 
 CompiledEinsum::CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options,
                                const std::vector<int> &ranks)
-    : CompiledEinsum(einsum_parts(spec, dtypes, ranks), std::move(options)) {}
+    : CompiledEinsum(einsum_parts(frontend::parse_einsum(spec), dtypes, ranks), std::move(options)) {}
+
+CompiledEinsum::CompiledEinsum(frontend::EinsumAst ast, const std::vector<DType> &dtypes, CompileOptions options,
+                               const std::vector<int> &ranks)
+    : CompiledEinsum(einsum_parts(std::move(ast), dtypes, ranks), std::move(options)) {}
 
 CompiledEinsum::CompiledEinsum(Parts &&parts, CompileOptions options)
     : Compiled(std::move(parts.program), std::move(options)), ast_(std::move(parts.ast)),
       resolved_(std::move(parts.resolved)) {}
 
 namespace {
-CompiledEinsum::Parts einsum_parts(std::string_view spec, const std::vector<DType> &dtypes, const std::vector<int> &ranks) {
+CompiledEinsum::Parts einsum_parts(frontend::EinsumAst ast, const std::vector<DType> &dtypes, const std::vector<int> &ranks) {
     CompiledEinsum::Parts parts;
-    parts.ast = frontend::parse_einsum(spec);
+    parts.ast = std::move(ast);
     parts.resolved = frontend::resolve_einsum(parts.ast, ranks.empty() ? frontend::label_ranks(parts.ast) : ranks);
     // No dtypes: every operand f32 (the public API's default), known only once parsed.
     std::vector<DType> types = dtypes.empty() ? std::vector<DType>(parts.ast.operands.size(), DType::F32) : dtypes;

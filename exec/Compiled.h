@@ -130,6 +130,9 @@ public:
      * count. Throws UserError for bad subscripts or a signature that does not fit them. */
     CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options,
                    const std::vector<int> &ranks = {});
+    /** The same from subscripts already parsed (frontend::parse_einsum): parsed once. */
+    CompiledEinsum(frontend::EinsumAst ast, const std::vector<DType> &dtypes, CompileOptions options,
+                   const std::vector<int> &ranks = {});
 
     const frontend::EinsumAst &ast() const { return ast_; }
     const frontend::ResolvedEinsum &resolved() const { return resolved_; }

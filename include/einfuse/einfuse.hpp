@@ -255,9 +255,14 @@ struct ExpressionInput {
     int rank = -1;
     TextRange where;
 };
+namespace detail {
+struct ParsedExpression;
+}
 struct ExpressionInfo {
     bool is_program = false;
     std::vector<ExpressionInput> inputs;
+    /** The expression as parsed: compile_uncached(info, ...) compiles it without parsing again. */
+    std::shared_ptr<const detail::ParsedExpression> parsed;
 };
 ExpressionInfo inspect(std::string_view expr);
 
@@ -403,6 +408,7 @@ public:
 private:
     friend Kernel compile(std::string_view, const Signature &, DeviceKind, const KernelOptions &);
     friend Kernel compile_uncached(std::string_view, const Signature &, DeviceKind, const KernelOptions &);
+    friend Kernel compile_uncached(const ExpressionInfo &, const Signature &, DeviceKind, const KernelOptions &);
     std::shared_ptr<detail::KernelState> state_;
 };
 
@@ -418,6 +424,9 @@ Kernel compile(std::string_view expr, const Signature &signature, DeviceKind tar
  * holding one each run in parallel. */
 Kernel compile_uncached(std::string_view expr, const Signature &signature, DeviceKind target = DeviceKind::Cpu,
                         const KernelOptions &options = {});
+/** The same for an expression inspect() has parsed already (the CLI inspects, then compiles). */
+Kernel compile_uncached(const ExpressionInfo &expression, const Signature &signature,
+                        DeviceKind target = DeviceKind::Cpu, const KernelOptions &options = {});
 
 struct CacheStats {
     std::size_t hits = 0, misses = 0, entries = 0;
