@@ -9,6 +9,7 @@
 #include "passes/HostVectors.h"
 #include "passes/PassManager.h"
 #include "passes/Simplify.h"
+#include "passes/SplitReduction.h"
 
 
 namespace einfuse::passes {
@@ -44,6 +45,8 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
     Plan plan;
     plan.target = options.target;
     plan.program = prepare(pm, input, sizes, plan.notes);
+    if (!options.target.is_gpu())
+        plan.program = pm.run("split_reductions", [&] { return split_reductions(plan.program, sizes, options.target, plan.notes); });
     const ir::Program &program = plan.program;
     for (std::size_t i = 0; i < program.definitions.size(); ++i) {
         // Per definition: choose a strategy (and so the unroll schedule), lower once with it, let

@@ -9,6 +9,7 @@
 #include "backends/llvm/CodeGen.h"
 #include "backends/llvm/GemmCodeGen.h"
 #include "backends/llvm/ScalarOps.h"
+#include "ir/Walk.h"
 #include "support/DiskCache.h"
 #include "support/Error.h"
 
@@ -287,13 +288,18 @@ HostModule::~HostModule() = default;
  * own, and linked into a JITDylib of their own (each defines the same symbol). */
 std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) {
     static constexpr const char *kCanonicalName = "einfuse_kernel";
+    auto needs = [](const ir::Kernel &k, const std::string &v) { // a loop or a tensor index reads its size
+        bool loop = false;
+        ir::for_each_loop(k.body, [&](const ir::For &f) { loop |= f.var == v; });
+        return loop || ir::uses_var(k, v);
+    };
     auto canonical = [&](const ir::Kernel &k, bool compact) {
         ir::Kernel c = k;
         c.name = kCanonicalName;
         if (compact) {
             c.index_vars.clear();
             for (const auto &v : k.index_vars)
-                if (ir::uses_var(k, v)) c.index_vars.push_back(v);
+                if (needs(k, v)) c.index_vars.push_back(v);
         }
         return c;
     };
@@ -326,7 +332,7 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
             if (fresh) distinct.push_back(canonical(kernels[i], true));
             object_of[i] = it->second;
             for (std::size_t v = 0; v < kernels[i].index_vars.size(); ++v)
-                if (ir::uses_var(kernels[i], kernels[i].index_vars[v])) slots[i].push_back(static_cast<int>(v));
+                if (needs(kernels[i], kernels[i].index_vars[v])) slots[i].push_back(static_cast<int>(v));
         }
     }
     // An object from a cache that does not load is dropped and compiled again: a bad entry
