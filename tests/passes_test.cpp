@@ -142,6 +142,30 @@ TEST_CASE("order_contractions: a fused last step where no all-pairwise order fit
     CHECK(ir::max_relative_error(stepwise, direct) < 1e-12);
 }
 
+TEST_CASE("split_reductions: a long sum into few outputs becomes partial sums on the host only") {
+    ir::Program p = program_of("lmn,lmno->o");
+    ir::Extents sizes{{"l", 160}, {"m", 160}, {"n", 120}, {"o", 3}};
+    passes::Plan host = passes::lower(p, sizes, passes::Device::Host);
+    REQUIRE(host.kernels.size() == 2);
+    CHECK(host.program.definitions[0].indices == std::vector<std::string>{"l", "o", "n"}); // threads, -, lanes
+    CHECK(ir::to_string(host.program.definitions[1].value) == "sum[l,n](s0[l,o,n])");
+    CHECK(passes::lower(p, sizes, passes::Device::Gpu).kernels.size() == 1); // the GPU splits across blocks
+    CHECK(passes::lower(p, {{"l", 16}, {"m", 16}, {"n", 16}, {"o", 3}}).kernels.size() == 1); // short: kept
+    CHECK(passes::lower(p, {}).kernels.size() == 1);                                           // sizes unknown
+    ir::Extents small{{"l", 40}, {"m", 40}, {"n", 48}, {"o", 3}};
+    passes::Plan split = passes::lower(p, small, passes::Device::Host);
+    REQUIRE(split.kernels.size() == 2);
+    std::mt19937_64 rng(std::random_device{}());
+    std::vector<Tensor> in;
+    for (Shape s : {Shape{40, 40, 48}, Shape{40, 40, 48, 3}}) {
+        in.emplace_back(DType::F64, s);
+        in.back().fill_random(rng);
+    }
+    std::vector<const Tensor *> ptrs{&in[0], &in[1]};
+    CHECK(ir::max_relative_error(ir::evaluate_reference(split.program, ptrs, small).front(),
+                                 ir::evaluate_reference(p, ptrs, small).front()) < 1e-12);
+}
+
 TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with the reason otherwise") {
     const struct {
         const char *spec;
