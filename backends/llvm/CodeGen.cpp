@@ -171,6 +171,11 @@ class KernelPrinter {
      * at run time it can only version on stride 1, and the batch loop stays scalar. */
     bool has_fixed_extents() const {
         if (!ir::non_var_index(k_.body).empty()) return false; // x[i + r]: its shape is not its variables' extents
+        // A lane loop gathers across its lanes whatever the strides: a second body would only
+        // double the compile time.
+        bool lanes = false;
+        ir::for_each_loop(k_.body, [&](const ir::For &f) { lanes |= is_lane_loop(f); });
+        if (lanes) return false;
         bool fixed = false;
         ir::for_each_loop(k_.body, [&](const ir::For &f) { fixed |= f.loop_kind == ir::LoopKind::Unrolled; });
         return fixed;
@@ -390,13 +395,27 @@ class KernelPrinter {
         if (f.loop_kind != ir::LoopKind::Parallel || target_.vector_bits < 128) return false;
         for (const auto &t : k_.params)
             if (t.dtype != DType::F32 && t.dtype != DType::F64) return false;
-        bool reduces = false, nested_parallel = false, unrolled = false;
+        bool reduces = false, nested_parallel = false;
         ir::for_each_loop(f.body, [&](const ir::For &inner) {
             reduces |= inner.loop_kind == ir::LoopKind::Serial;
             nested_parallel |= inner.loop_kind == ir::LoopKind::Parallel;
         });
-        ir::for_each_loop(k_.body, [&](const ir::For &any) { unrolled |= any.loop_kind == ir::LoopKind::Unrolled; });
-        return reduces && !nested_parallel && !unrolled;
+        return reduces && !nested_parallel && !unrolled_outside_reductions(k_.body, false);
+    }
+
+    /** An unrolled loop other than a short reduction inside a serial one of a broadcast-reduce
+     * kernel (the unrolled strategy's loops): that kernel is LLVM's to vectorise. "sum[d]"
+     * inside "sum[j]" (the Gaussian sum, passes/strategy/BroadcastReduce) stays in the lane loop. */
+    bool unrolled_outside_reductions(const ir::Stmt &s, bool in_serial) const {
+        if (k_.strategy != ir::Strategy::BroadcastReduce) in_serial = false;
+        if (const auto *f = s.as<ir::For>()) {
+            if (f->loop_kind == ir::LoopKind::Unrolled && !in_serial) return true;
+            return unrolled_outside_reductions(f->body, in_serial || f->loop_kind == ir::LoopKind::Serial);
+        }
+        if (const auto *b = s.as<ir::Block>())
+            for (const auto &inner : b->stmts)
+                if (unrolled_outside_reductions(inner, in_serial)) return true;
+        return false;
     }
 
     /** for (v = lo; v + L <= hi; v += L) body with var = <v, v+1, ..., v+L-1>; returns where the
