@@ -4,7 +4,7 @@
 with a cold cache.
 
     /usr/bin/python3 bench/host_numpy_suite.py [--build build] [--openblas DIR] [--rounds 3]
-        [--threads 1,2] [--only SUBSTRING] [--first-call] [--json FILE]
+        [--threads 1,2] [--only SUBSTRING] [--first-call] [--before DIR] [--json FILE]
 
 - numpy: np.einsum(..., optimize=True) in a child /usr/bin/python3 with OPENBLAS_NUM_THREADS=T and
   OpenBLAS's own kernels for this CPU: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are dropped from
@@ -17,6 +17,7 @@ and einfuse, and the table has the median over rounds. The result of every case 
 with numpy's first (relative error against the largest magnitude).
 --first-call: each case's first einfuse call in a fresh process with a fresh, empty disk cache
 (planning, LLVM and the JIT included, the library's load not), median of 3 processes.
+--before DIR: another build (its api/libeinfuse.so) timed in the same rounds, a column of its own.
 The CPU and the load average are printed with the results.
 """
 import argparse
@@ -117,6 +118,7 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--first-call", action="store_true")
     ap.add_argument("--json", default="")
+    ap.add_argument("--before", default="")
     args = ap.parse_args()
     root = os.path.dirname(HERE)
     lib = os.path.abspath(os.path.join(args.build, "api", "libeinfuse.so"))
@@ -134,17 +136,22 @@ def main():
         print(f"note: no OpenBLAS at {args.openblas}: numpy runs with whatever BLAS it finds")
     with tempfile.TemporaryDirectory() as cache:
         ef_env = dict(os.environ, PYTHONPATH=os.path.join(root, "python"), EINFUSE_LIBRARY=lib, EINFUSE_CACHE_DIR=cache)
+        envs = {"numpy": np_env, "einfuse": ef_env}
+        if args.before:
+            envs["before"] = dict(ef_env, EINFUSE_LIBRARY=os.path.abspath(os.path.join(args.before, "api", "libeinfuse.so")),
+                                  EINFUSE_CACHE_DIR=cache + "-before")
         results = {}
         for threads in map(int, args.threads.split(",")):
             np_env["OPENBLAS_NUM_THREADS"] = np_env["OMP_NUM_THREADS"] = str(threads)
-            rounds = {"numpy": [], "einfuse": []}
+            rounds = {which: [] for which in envs}
             for r in range(args.rounds):
-                order = ["numpy", "einfuse"] if r % 2 == 0 else ["einfuse", "numpy"]
+                order = list(envs) if r % 2 == 0 else list(reversed(list(envs)))
                 for which in order:
-                    rounds[which].append(run_worker(which, threads, cases, np_env if which == "numpy" else ef_env))
+                    rounds[which].append(run_worker("numpy" if which == "numpy" else "einfuse", threads, cases, envs[which]))
             print(f"\nthreads {threads} (load after: {uptime().split('load average:')[-1].strip()})")
-            print("| case | dtype | numpy us | einfuse us | einfuse / numpy | max rel diff |")
-            print("| --- | --- | --- | --- | --- | --- |")
+            before_cols = " before us | before / numpy |" if args.before else ""
+            print(f"| case | dtype | numpy us |{before_cols} einfuse us | einfuse / numpy | max rel diff |")
+            print("| --- | --- | --- |" + (" --- | --- |" if args.before else "") + " --- | --- | --- |")
             for i, (spec, shapes, dtype) in enumerate(cases):
                 npt = statistics.median(rd[i]["us"] for rd in rounds["numpy"])
                 eft = statistics.median(rd[i]["us"] for rd in rounds["einfuse"])
@@ -153,20 +160,28 @@ def main():
                 diff /= max(a["sum"], 1e-300)
                 flag = "" if eft <= 1.2 * npt else " **"
                 shape_text = " ".join("x".join(map(str, s)) for s in shapes)
-                print(f"| `{spec}` {shape_text} | {dtype} | {npt:.1f} | {eft:.1f} | {eft / npt:.2f}{flag} | {diff:.1e} |")
+                before = ""
+                if args.before:
+                    bt = statistics.median(rd[i]["us"] for rd in rounds["before"])
+                    before = f" {bt:.1f} | {bt / npt:.2f} |"
+                print(f"| `{spec}` {shape_text} | {dtype} | {npt:.1f} |{before} {eft:.1f} | {eft / npt:.2f}{flag} | {diff:.1e} |")
                 results.setdefault(f"{spec} {shape_text} {dtype}", {})[threads] = {"numpy_us": npt, "einfuse_us": eft}
 
         if args.first_call:
             print("\nfirst call with a cold cache (fresh process and cache dir, median of 3), ms:")
+            which = [w for w in ("before", "einfuse") if w in envs]
+            print("| case | dtype | " + " | ".join(f"{w} ms" for w in which) + " |")
+            print("| --- | --- |" + " --- |" * len(which))
             for case in cases:
-                times = []
+                times = {w: [] for w in which}
                 for _ in range(3):
-                    with tempfile.TemporaryDirectory() as fresh:
-                        env = dict(ef_env, EINFUSE_CACHE_DIR=fresh)
-                        times.append(run_worker_first(case, env))
+                    for w in which:  # alternating
+                        with tempfile.TemporaryDirectory() as fresh:
+                            times[w].append(run_worker_first(case, dict(envs[w], EINFUSE_CACHE_DIR=fresh)))
                 shape_text = " ".join("x".join(map(str, s)) for s in case[1])
-                print(f"| `{case[0]}` {shape_text} | {case[2]} | {statistics.median(times):.0f} |")
-                results.setdefault(f"{case[0]} {shape_text} {case[2]}", {})["first_ms"] = statistics.median(times)
+                print(f"| `{case[0]}` {shape_text} | {case[2]} | " +
+                      " | ".join(f"{statistics.median(times[w]):.0f}" for w in which) + " |")
+                results.setdefault(f"{case[0]} {shape_text} {case[2]}", {})["first_ms"] = statistics.median(times["einfuse"])
         print(f"\nload: {uptime()}")
     if args.json:
         with open(args.json, "w") as f:

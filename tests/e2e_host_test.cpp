@@ -12,19 +12,24 @@
 using namespace einfuse;
 
 
+namespace {
+/** Runs c on the host in `dtype` with `threads` against the reference; returns its plan's text. */
+std::string check_on_host(const test::TableCase &c, DType dtype, int threads) {
+    CAPTURE(c.spec);
+    CAPTURE(dtype_name(dtype));
+    CAPTURE(threads);
+    auto ast = frontend::parse_einsum(c.spec);
+    CompiledEinsum compiled(c.spec, std::vector<DType>(ast.operands.size(), dtype), CompileOptions{Target::Host, "", threads});
+    auto [err, tol] = test::run_and_compare(compiled, c.extents);
+    CHECK(err <= tol);
+    return compiled.plan().explain();
+}
+} // namespace
+
 TEST_CASE("host e2e: einsums against the float64 reference, f32 and f64, any thread count") {
     for (DType dtype : {DType::F32, DType::F64})
         for (int threads : {1, 2, 3})
-            for (const auto &c : test::kEinsumCases) {
-                CAPTURE(c.spec);
-                CAPTURE(dtype_name(dtype));
-                CAPTURE(threads);
-                auto ast = frontend::parse_einsum(c.spec);
-                CompiledEinsum compiled(c.spec, std::vector<DType>(ast.operands.size(), dtype),
-                                        CompileOptions{Target::Host, "", threads});
-                auto [err, tol] = test::run_and_compare(compiled, c.extents);
-                CHECK(err <= tol);
-            }
+            for (const auto &c : test::kEinsumCases) check_on_host(c, dtype, threads);
 }
 
 TEST_CASE("host e2e: a broadcast (size-1) operand is read in place") {
@@ -80,16 +85,8 @@ TEST_CASE("host e2e: split sums, fused last steps and shared kernels against the
     for (DType dtype : {DType::F32, DType::F64})
         for (int threads : {1, 2, 3})
             for (std::size_t i = 0; i < std::size(cases); ++i) {
-                const auto &c = cases[i];
-                CAPTURE(c.spec);
-                CAPTURE(dtype_name(dtype));
-                CAPTURE(threads);
-                auto ast = frontend::parse_einsum(c.spec);
-                CompiledEinsum compiled(c.spec, std::vector<DType>(ast.operands.size(), dtype),
-                                        CompileOptions{Target::Host, "", threads});
-                auto [err, tol] = test::run_and_compare(compiled, c.extents);
-                CHECK(err <= tol);
-                CHECK(compiled.plan().explain().find(planned[i]) != std::string::npos);
+                CAPTURE(cases[i].spec);
+                CHECK(check_on_host(cases[i], dtype, threads).find(planned[i]) != std::string::npos);
             }
 }
 
