@@ -403,11 +403,11 @@ class KernelPrinter {
         return reduces && !nested_parallel && !unrolled_outside_reductions(k_.body, false);
     }
 
-    /** An unrolled loop other than a short reduction inside a serial one of a broadcast-reduce
-     * kernel (the unrolled strategy's loops): that kernel is LLVM's to vectorise. "sum[d]"
-     * inside "sum[j]" (the Gaussian sum, passes/strategy/BroadcastReduce) stays in the lane loop. */
+    /** An unrolled loop in a kernel other than broadcast-reduce (the unrolled strategy's loops):
+     * that kernel is LLVM's to vectorise. A broadcast-reduce kernel's short loops (a nested
+     * "sum[d]", a small output index: passes/strategy/BroadcastReduce) stay in the lane loop. */
     bool unrolled_outside_reductions(const ir::Stmt &s, bool in_serial) const {
-        if (k_.strategy != ir::Strategy::BroadcastReduce) in_serial = false;
+        if (k_.strategy == ir::Strategy::BroadcastReduce) return false;
         if (const auto *f = s.as<ir::For>()) {
             if (f->loop_kind == ir::LoopKind::Unrolled && !in_serial) return true;
             return unrolled_outside_reductions(f->body, in_serial || f->loop_kind == ir::LoopKind::Serial);

@@ -34,6 +34,25 @@ UnrollSchedule host_inner_unroll(const ir::Definition &d, const ir::Extents &siz
             schedule.extents[v] = it->second;
         }
     });
+    // Output variables of at most kSmallOutput (product), when a long one stays innermost among
+    // the parallel loops: the lanes run across that one, not across 3 values that fill 3 of 16.
+    // "s0[l,o,n] = sum[m](in0[l,m,n] * in1[l,m,n,o])" (o=3, n=120): lanes over n, the loop
+    // over o inside them, so each lane vector of in0 is read from memory once, not once per o.
+    constexpr int64_t kSmallOutput = 4, kLongLanes = 16;
+    std::vector<std::string> small, rest;
+    int64_t product = 1;
+    for (const auto &v : d.indices) {
+        auto it = sizes.find(v);
+        bool fits = it != sizes.end() && product * it->second <= kSmallOutput;
+        (fits ? small : rest).push_back(v);
+        if (fits) product *= it->second;
+    }
+    auto last = rest.empty() ? sizes.end() : sizes.find(rest.back());
+    if (!small.empty() && last != sizes.end() && last->second >= kLongLanes)
+        for (const auto &v : small) {
+            schedule.vars.push_back(v);
+            schedule.extents[v] = sizes.at(v);
+        }
     return schedule;
 }
 
