@@ -267,7 +267,10 @@ class KernelPrinter {
         Value *where = address(p, s.indices);
         if (!where->getType()->isVectorTy()) return void(b_.CreateStore(v, where));
         // Each lane writes its own element (the lane variable is an output index).
-        b_.CreateMaskedScatter(widen(v), where, align(k_.params[p].dtype), all_lanes());
+        lane_access(p, s.indices, where, [&](Value *first) -> Value * {
+            if (first) return b_.CreateAlignedStore(widen(v), first, align(k_.params[p].dtype));
+            return b_.CreateMaskedScatter(widen(v), where, align(k_.params[p].dtype), all_lanes());
+        });
     }
 
     void print(const ir::DeclareScalar &d) {
@@ -310,7 +313,10 @@ class KernelPrinter {
         iv->addIncoming(lo, pre);
         vars_[f.var] = iv;
         scopes_.emplace_back();
+        bool serial = lanes_ && f.loop_kind == ir::LoopKind::Serial;
+        if (serial) serial_open_.push_back(f.var);
         print_stmt(f.body);
+        if (serial) serial_open_.pop_back();
         scopes_.pop_back();
         vars_.erase(f.var);
 
@@ -332,7 +338,16 @@ class KernelPrinter {
             EINFUSE_ASSERT(a->type == k_.params[p].dtype, "read of '" + a->tensor + "' with another type");
             Value *where = address(p, a->indices);
             if (!where->getType()->isVectorTy()) return b_.CreateLoad(element_type(a->type), where, a->tensor);
-            return b_.CreateMaskedGather(vector_of(a->type), where, align(a->type), all_lanes(), nullptr, a->tensor);
+            // A read that a loop of the reduction does not move (x[i,d] inside "for j") stays a
+            // plain gather, which LICM hoists out of that loop; a branch would keep it inside.
+            bool moves = false;
+            for (const auto &term : ir::element_offset(a->indices))
+                moves |= std::find(serial_open_.begin(), serial_open_.end(), term.var) != serial_open_.end();
+            if (!moves) return b_.CreateMaskedGather(vector_of(a->type), where, align(a->type), all_lanes(), nullptr, a->tensor);
+            return lane_access(p, a->indices, where, [&](Value *first) -> Value * {
+                if (first) return b_.CreateAlignedLoad(vector_of(a->type), first, align(a->type), a->tensor);
+                return b_.CreateMaskedGather(vector_of(a->type), where, align(a->type), all_lanes(), nullptr, a->tensor);
+            });
         }
         if (const auto *r = e.as<ir::ScalarRef>()) {
             const Scalar &s = scalar(r->name);
@@ -445,6 +460,7 @@ class KernelPrinter {
         std::vector<llvm::Constant *> steps;
         for (unsigned l = 0; l < lanes_; ++l) steps.push_back(b_.getInt64(l));
         vars_[f.var] = b_.CreateAdd(widen(iv), llvm::ConstantVector::get(steps), f.var);
+        lane_var_ = f.var;
         scopes_.emplace_back();
         print_stmt(f.body);
         scopes_.pop_back();
@@ -454,7 +470,38 @@ class KernelPrinter {
         b_.CreateCondBr(b_.CreateICmpSLT(next, vector_end), loop, exit);
         b_.SetInsertPoint(exit);
         lanes_ = 0;
+        lane_var_.clear();
         return vector_end;
+    }
+
+    /** A lane loop's read or write of tensor p at `where` (a vector of addresses). When the lane
+     * variable indexes one dimension with coefficient 1, the lanes' elements are consecutive
+     * wherever that dimension's stride is 1 (a row-major operand's last index: "ij,jk->ik"'s
+     * in1[j,k] and out[i,k] with lanes over k): a branch on the stride, the same every time and
+     * so predicted, takes one whole-vector access there (`access(first lane's address)`) and
+     * the gather or scatter otherwise (`access(nullptr)`). */
+    template <class Access>
+    Value *lane_access(int p, const std::vector<ir::Index> &indices, Value *where, Access access) {
+        int dim = -1, uses = 0;
+        for (const auto &term : ir::element_offset(indices))
+            if (term.var == lane_var_) ++uses, dim = term.coeff == 1 ? term.dim : -1;
+        if (uses != 1 || dim < 0) return access(nullptr);
+        auto *contiguous = llvm::BasicBlock::Create(ctx_, "lanes.contiguous", fn_);
+        auto *strided = llvm::BasicBlock::Create(ctx_, "lanes.strided", fn_);
+        auto *join = llvm::BasicBlock::Create(ctx_, "lanes.join", fn_);
+        b_.CreateCondBr(b_.CreateICmpEQ(strides_[p][dim], b_.getInt64(1)), contiguous, strided);
+        b_.SetInsertPoint(contiguous);
+        Value *whole = access(b_.CreateExtractElement(where, uint64_t{0}));
+        b_.CreateBr(join);
+        b_.SetInsertPoint(strided);
+        Value *each = access(nullptr);
+        b_.CreateBr(join);
+        b_.SetInsertPoint(join);
+        if (whole->getType()->isVoidTy()) return whole;
+        llvm::PHINode *v = b_.CreatePHI(whole->getType(), 2);
+        v->addIncoming(whole, contiguous);
+        v->addIncoming(each, strided);
+        return v;
     }
 
     llvm::Type *vector_of(DType t) { return llvm::FixedVectorType::get(element_type(t), lanes_); }
@@ -479,6 +526,8 @@ class KernelPrinter {
     std::map<std::string, Value *> vars_;               // loop variables in scope -> induction phi
     std::vector<std::map<std::string, Scalar>> scopes_; // innermost last
     unsigned lanes_ = 0;                                // inside a lane loop: its vector width
+    std::string lane_var_;                              // and its variable
+    std::vector<std::string> serial_open_;              // the serial loops open inside it
 };
 
 } // namespace
