@@ -140,6 +140,21 @@ TEST_CASE("order_contractions: a fused last step where no all-pairwise order fit
     Tensor direct = ir::evaluate_reference(p, ptrs, sizes).front();
     Tensor stepwise = ir::evaluate_reference(plan.program, ptrs, sizes).front();
     CHECK(ir::max_relative_error(stepwise, direct) < 1e-12);
+
+    // Nine operands (greedy): the pairs that fit merge, and the rest meet in one last nest.
+    ir::Program nine = program_of("abc,bdef,fghj,cem,mhk,ljk,a,d,g->adgl");
+    passes::Plan greedy = passes::lower(nine, sizes);
+    CAPTURE(greedy.explain());
+    CHECK(greedy.explain().find("greedy over 9 operands") != std::string::npos);
+    CHECK(ir::flatten(greedy.program.definitions.back().value.as<ir::Reduce>()->body, ir::BinaryOp::Mul).size() >= 3);
+    for (Shape s : {Shape{2}, Shape{5}, Shape{2}}) {
+        in.emplace_back(DType::F64, s);
+        in.back().fill_random(rng);
+    }
+    ptrs.clear();
+    for (const auto &t : in) ptrs.push_back(&t);
+    CHECK(ir::max_relative_error(ir::evaluate_reference(greedy.program, ptrs, sizes).front(),
+                                 ir::evaluate_reference(nine, ptrs, sizes).front()) < 1e-12);
 }
 
 TEST_CASE("split_reductions: a long sum into few outputs becomes partial sums on the host only") {
