@@ -60,11 +60,12 @@ struct CachedObjectFailed : TargetError {
 };
 
 /** Code generation's loop strength reduction took 58% of the packed GEMM's compile time
- * (llc -time-passes: 50 of 87 ms for f64 512^3), and without it the GEMM ran as fast (8.8-12.3
- * against 8.8-12.0 ms at 512^3, 85-89 against 85-87 ms at 1024^3) and so did the unrolled and
- * broadcast-reduce kernels measured (bmm D=3, 4; the Gaussian sum; ijk,k->ij): their addresses
- * are already affine in one induction variable each. It is LLVM's process-wide option, set
- * once, before any compile. */
+ * (llc -time-passes: 50 of 87 ms for f64 512^3). Without it the GEMM ran as fast in one set of
+ * alternating runs (8.8-12.3 against 8.8-12.0 ms at 512^3, 85-89 against 85-87 ms at 1024^3)
+ * and 0-6% slower in another (medians 8.95 against 8.55 ms at 512^3 on one thread, both at load
+ * average 140-150); the unrolled and broadcast-reduce kernels measured (bmm D=3, 4; the Gaussian
+ * sum; ijk,k->ij) ran as fast: their addresses are already affine in one induction variable
+ * each. It is LLVM's process-wide option, set once, before any compile. */
 void disable_loop_strength_reduction() {
     auto &options = llvm::cl::getRegisteredOptions();
     if (auto it = options.find("disable-lsr"); it != options.end())
