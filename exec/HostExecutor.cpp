@@ -34,7 +34,11 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     KernelArgs args = kernel_args(k, tensors, extents);
     std::vector<void *> data;
     for (const Tensor *t : tensors) data.push_back(const_cast<void *>(t->data()));
-    auto fn = impl_->module->function(k.name);
+    const auto &entry = impl_->module->entry(k.name);
+    auto fn = entry.fn;
+    std::vector<int64_t> shared_extents; // the sizes a kernel whose code is shared takes
+    for (int slot : entry.extent_slots) shared_extents.push_back(args.extents[slot]);
+    const int64_t *extents_ptr = entry.extent_slots.empty() ? args.extents.data() : shared_extents.data();
 
     // The outermost parallel loop is split into one contiguous range per part, as the plan's
     // k.host_split says (passes/HostSplit); results do not depend on the count.
@@ -63,7 +67,7 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     }
     int parts = static_cast<int>(parts64);
     ThreadPool::shared().run(parts, [&](int p) {
-        fn(data.data(), args.strides.data(), args.extents.data(), n * p / parts, n * (p + 1) / parts);
+        fn(data.data(), args.strides.data(), extents_ptr, n * p / parts, n * (p + 1) / parts);
     });
 }
 

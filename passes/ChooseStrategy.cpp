@@ -20,6 +20,7 @@ StrategyChoice choose_strategy(const StrategyContext &ctx) {
         choice.rejected.push_back(std::string(ir::strategy_name(s->kind())) + ": " + why);
     }
     EINFUSE_ASSERT(choice.strategy != nullptr, "the last strategy always fits");
+    choice.strategy->complete(choice.candidate, ctx);
     return choice;
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 // Splits a product of three or more operands into pairwise contractions in the order that
 // minimises estimated flops, with no intermediate larger than the memory limit (like
-// opt_einsum's "auto": exhaustive over subsets for few operands, greedy beyond). When no split
-// beats one fused loop nest over all indices, the program is left as it is.
+// opt_einsum's "auto": exhaustive over subsets for few operands, greedy beyond). Where no
+// all-pairwise order fits that limit (or one costs twice as much), the last step may multiply
+// three or more sides in one fused loop nest, as numpy's optimize=True does. When no plan beats
+// one fused loop nest over all indices, the program is left as it is.
 //
 // Before: out[i,l] = sum[j,k](in0[i,j] * in1[j,k] * in2[k,l])
 // After:  t0[i,k] = sum[j](in0[i,j] * in1[j,k]);  out[i,l] = sum[k](t0[i,k] * in2[k,l])

@@ -10,6 +10,7 @@
 #include "passes/PassManager.h"
 #include "passes/Simplify.h"
 #include "passes/Sizes.h"
+#include "passes/SplitReduction.h"
 
 
 namespace einfuse::passes {
@@ -47,6 +48,8 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
     plan.sizes = sizes;
     const Sizes recorded(sizes, &plan.guards); // every size a pass reads, recorded as a guard
     plan.program = prepare(pm, input, recorded, plan.notes);
+    if (!options.target.is_gpu())
+        plan.program = pm.run("split_reductions", [&] { return split_reductions(plan.program, recorded, options.target, plan.notes); });
     const ir::Program &program = plan.program;
     for (std::size_t i = 0; i < program.definitions.size(); ++i) {
         // Per definition: choose a strategy (and so the unroll schedule), lower once with it, let

@@ -91,7 +91,9 @@ double Sizes::bucket(const std::string &v, double unknown) const {
     if (n <= kExactUpTo) return static_cast<double>(exact(v));
     int64_t lo = int64_t{1} << (63 - __builtin_clzll(static_cast<uint64_t>(n))); // 2^k <= n
     int64_t hi = lo > kMax / 2 ? kMax : 2 * lo - 1;
-    range({v}, lo, hi);
+    // The octave that holds kExactUpTo starts above it: a size there is costed exactly, so a
+    // class of larger sizes must not take it in.
+    range({v}, std::max(lo, kExactUpTo + 1), hi);
     return static_cast<double>(lo) * std::sqrt(2.0);
 }
 

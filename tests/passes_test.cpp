@@ -3,6 +3,7 @@
 #include "frontend/Program.h"
 #include "ir/Printer.h"
 #include "ir/Reference.h"
+#include "ir/Walk.h"
 #include "passes/GemmMatch.h"
 #include "passes/Pipeline.h"
 
@@ -115,6 +116,69 @@ TEST_CASE("order_contractions: table of choices") {
         CHECK(plan.kernels.size() == row.kernels);
         if (std::string(row.spec).size() > 30) CHECK(plan.explain().find("greedy") != std::string::npos);
     }
+}
+
+TEST_CASE("order_contractions: a fused last step where no all-pairwise order fits, and it means the same") {
+    // opt_einsum's sizes: every pairwise order passes the largest operand's 180 elements; numpy's
+    // optimize=True contracts abc*cem, then *bdef, then the last four operands in one nest.
+    ir::Program p = program_of("abc,bdef,fghj,cem,mhk,ljk->adgl");
+    ir::Extents sizes{{"a", 2}, {"b", 3}, {"c", 4}, {"d", 5}, {"e", 4}, {"f", 3}, {"g", 2},
+                      {"h", 6}, {"j", 4}, {"k", 3}, {"l", 2}, {"m", 5}};
+    passes::Plan plan = passes::lower(p, sizes);
+    CAPTURE(plan.explain());
+    REQUIRE(plan.kernels.size() == 3);
+    CHECK(ir::flatten(plan.program.definitions.back().value.as<ir::Reduce>()->body, ir::BinaryOp::Mul).size() == 4);
+    CHECK(plan.explain().find("one fused loop nest, 1.24e+07 flops") == std::string::npos);
+    std::mt19937_64 rng(std::random_device{}());
+    std::vector<Tensor> in;
+    std::vector<const Tensor *> ptrs;
+    for (Shape s : {Shape{2, 3, 4}, Shape{3, 5, 4, 3}, Shape{3, 2, 6, 4}, Shape{4, 4, 5}, Shape{5, 6, 3}, Shape{2, 4, 3}}) {
+        in.emplace_back(DType::F64, s);
+        in.back().fill_random(rng);
+    }
+    for (const auto &t : in) ptrs.push_back(&t);
+    Tensor direct = ir::evaluate_reference(p, ptrs, sizes).front();
+    Tensor stepwise = ir::evaluate_reference(plan.program, ptrs, sizes).front();
+    CHECK(ir::max_relative_error(stepwise, direct) < 1e-12);
+
+    // Nine operands (greedy): the pairs that fit merge, and the rest meet in one last nest.
+    ir::Program nine = program_of("abc,bdef,fghj,cem,mhk,ljk,a,d,g->adgl");
+    passes::Plan greedy = passes::lower(nine, sizes);
+    CAPTURE(greedy.explain());
+    CHECK(greedy.explain().find("greedy over 9 operands") != std::string::npos);
+    CHECK(ir::flatten(greedy.program.definitions.back().value.as<ir::Reduce>()->body, ir::BinaryOp::Mul).size() >= 3);
+    for (Shape s : {Shape{2}, Shape{5}, Shape{2}}) {
+        in.emplace_back(DType::F64, s);
+        in.back().fill_random(rng);
+    }
+    ptrs.clear();
+    for (const auto &t : in) ptrs.push_back(&t);
+    CHECK(ir::max_relative_error(ir::evaluate_reference(greedy.program, ptrs, sizes).front(),
+                                 ir::evaluate_reference(nine, ptrs, sizes).front()) < 1e-12);
+}
+
+TEST_CASE("split_reductions: a long sum into few outputs becomes partial sums on the host only") {
+    ir::Program p = program_of("lmn,lmno->o");
+    ir::Extents sizes{{"l", 160}, {"m", 160}, {"n", 120}, {"o", 3}};
+    passes::Plan host = passes::lower(p, sizes, passes::Device::Host);
+    REQUIRE(host.kernels.size() == 2);
+    CHECK(host.program.definitions[0].indices == std::vector<std::string>{"l", "o", "n"}); // threads, -, lanes
+    CHECK(ir::to_string(host.program.definitions[1].value) == "sum[l,n](s0[l,o,n])");
+    CHECK(passes::lower(p, sizes, passes::Device::Gpu).kernels.size() == 1); // the GPU splits across blocks
+    CHECK(passes::lower(p, {{"l", 16}, {"m", 16}, {"n", 16}, {"o", 3}}).kernels.size() == 1); // short: kept
+    CHECK(passes::lower(p, {}).kernels.size() == 1);                                           // sizes unknown
+    ir::Extents small{{"l", 40}, {"m", 40}, {"n", 48}, {"o", 3}};
+    passes::Plan split = passes::lower(p, small, passes::Device::Host);
+    REQUIRE(split.kernels.size() == 2);
+    std::mt19937_64 rng(std::random_device{}());
+    std::vector<Tensor> in;
+    for (Shape s : {Shape{40, 40, 48}, Shape{40, 40, 48, 3}}) {
+        in.emplace_back(DType::F64, s);
+        in.back().fill_random(rng);
+    }
+    std::vector<const Tensor *> ptrs{&in[0], &in[1]};
+    CHECK(ir::max_relative_error(ir::evaluate_reference(split.program, ptrs, small).front(),
+                                 ir::evaluate_reference(p, ptrs, small).front()) < 1e-12);
 }
 
 TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with the reason otherwise") {

@@ -9,6 +9,7 @@
 #include "backends/llvm/CodeGen.h"
 #include "backends/llvm/GemmCodeGen.h"
 #include "backends/llvm/ScalarOps.h"
+#include "ir/Walk.h"
 #include "support/DiskCache.h"
 #include "support/Error.h"
 
@@ -23,14 +24,20 @@
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/CommandLine.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 namespace einfuse::llvm_backend {
 
@@ -52,12 +59,26 @@ struct CachedObjectFailed : TargetError {
     using TargetError::TargetError;
 };
 
+/** Code generation's loop strength reduction took 58% of the packed GEMM's compile time
+ * (llc -time-passes: 50 of 87 ms for f64 512^3). Without it the GEMM ran as fast in one set of
+ * alternating runs (8.8-12.3 against 8.8-12.0 ms at 512^3, 85-89 against 85-87 ms at 1024^3)
+ * and 0-6% slower in another (medians 8.95 against 8.55 ms at 512^3 on one thread, both at load
+ * average 140-150); the unrolled and broadcast-reduce kernels measured (bmm D=3, 4; the Gaussian
+ * sum; ijk,k->ij) ran as fast: their addresses are already affine in one induction variable
+ * each. It is LLVM's process-wide option, set once, before any compile. */
+void disable_loop_strength_reduction() {
+    auto &options = llvm::cl::getRegisteredOptions();
+    if (auto it = options.find("disable-lsr"); it != options.end())
+        if (auto *opt = static_cast<llvm::cl::opt<bool> *>(it->second)) opt->setValue(true);
+}
+
 /** LLVM's target registry is process-wide: initialise the native target exactly once, whichever
  * thread compiles first. */
 void initialize_native_target() {
     static std::once_flag once;
     static bool failed = false;
     std::call_once(once, [] {
+        disable_loop_strength_reduction();
         failed = llvm::InitializeNativeTarget() || llvm::InitializeNativeTargetAsmPrinter() ||
                  llvm::InitializeNativeTargetAsmParser();
     });
@@ -165,6 +186,25 @@ std::string cache_key(const llvm::Module &m, const llvm::orc::JITTargetMachineBu
     return content_hash(os.str());
 }
 
+/** EINFUSE_TIME_PASSES=1: the backend's phases on stderr, beside the passes' timings. */
+class PhaseTimer {
+  public:
+    explicit PhaseTimer(const char *what) : what_(what), start_(std::chrono::steady_clock::now()) {}
+    ~PhaseTimer() {
+        static const bool on = [] {
+            const char *e = std::getenv("EINFUSE_TIME_PASSES");
+            return e && std::string(e) == "1";
+        }();
+        if (!on) return;
+        std::chrono::duration<double, std::micro> us = std::chrono::steady_clock::now() - start_;
+        std::fprintf(stderr, "einfuse: host backend %s: %.3f us\n", what_, us.count());
+    }
+
+  private:
+    const char *what_;
+    std::chrono::steady_clock::time_point start_;
+};
+
 /** Object code for the module: from this process's memory, else from the disk cache, else
  * optimised and compiled here (and then kept in both). `fresh` skips and drops both caches'
  * entries (their object did not load); `*cached` says whether a cache answered. */
@@ -184,7 +224,11 @@ std::string object_code(std::unique_ptr<llvm::Module> m, const llvm::orc::JITTar
     std::optional<std::string> bytes = fresh ? std::nullopt : disk.load(key);
     if (!bytes) {
         *cached = false;
-        optimize(*m, tm);
+        {
+            PhaseTimer t("optimize");
+            optimize(*m, tm);
+        }
+        PhaseTimer t("machine code");
         llvm::orc::SimpleCompiler compile(tm);
         auto object = take(compile(*m), "generating machine code");
         bytes = std::string(object->getBuffer());
@@ -227,7 +271,7 @@ void define_libm(llvm::orc::LLJIT &jit) {
 
 struct HostModule::Impl {
     std::unique_ptr<llvm::orc::LLJIT> jit; // owns the machine code the functions point into
-    std::map<std::string, HostKernelFn> functions;
+    std::map<std::string, Entry> functions;
     std::vector<ir::Kernel> kernels;       // for optimized_ir(), printed when asked
     std::once_flag ir_once;
     std::string ir;
@@ -236,18 +280,93 @@ struct HostModule::Impl {
 HostModule::HostModule() : impl_(std::make_unique<Impl>()) {}
 HostModule::~HostModule() = default;
 
+/** Each kernel is its own module, printed under one name (kCanonicalName) with no value names.
+ * Kernels that print the same once their sizes are numbered by the variables they use (not the
+ * program's: the 10 GEMM steps of an 11-matrix chain read 3 of its 12 sizes each) share one
+ * module, and take their sizes through `extent_slots`: a chain of 64/96/128 matrices compiles 3
+ * GEMMs, not 10. The distinct modules are optimised and compiled on up to one thread per core
+ * (each with its own LLVMContext and TargetMachine), found in or kept in the caches each on its
+ * own, and linked into a JITDylib of their own (each defines the same symbol). */
 std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) {
+    static constexpr const char *kCanonicalName = "einfuse_kernel";
+    auto needs = [](const ir::Kernel &k, const std::string &v) { // a loop or a tensor index reads its size
+        bool loop = false;
+        ir::for_each_loop(k.body, [&](const ir::For &f) { loop |= f.var == v; });
+        return loop || ir::uses_var(k, v);
+    };
+    auto canonical = [&](const ir::Kernel &k, bool compact) {
+        ir::Kernel c = k;
+        c.name = kCanonicalName;
+        if (compact) {
+            c.index_vars.clear();
+            for (const auto &v : k.index_vars)
+                if (needs(k, v)) c.index_vars.push_back(v);
+        }
+        return c;
+    };
+    auto text_of = [&](const ir::Kernel &k, const llvm::orc::JITTargetMachineBuilder &jtmb, llvm::TargetMachine &tm) {
+        llvm::LLVMContext ctx;
+        ctx.setDiscardValueNames(true);
+        std::string text;
+        llvm::raw_string_ostream os(text);
+        print_module({k}, ctx, jtmb, tm)->print(os, nullptr);
+        return os.str();
+    };
+    std::vector<ir::Kernel> distinct;       // what is compiled
+    std::vector<int> object_of(kernels.size());
+    std::vector<std::vector<int>> slots(kernels.size());
+    {
+        PhaseTimer t("print");
+        auto jtmb = host_machine();
+        auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
+        std::vector<std::string> compact;
+        for (const auto &k : kernels) compact.push_back(kernels.size() > 1 ? text_of(canonical(k, true), jtmb, *tm) : "");
+        std::map<std::string, int> shared; // compact text -> its object, for texts two kernels print
+        for (std::size_t i = 0; i < kernels.size(); ++i) {
+            bool twice = kernels.size() > 1 && std::count(compact.begin(), compact.end(), compact[i]) > 1;
+            if (!twice) {
+                object_of[i] = static_cast<int>(distinct.size());
+                distinct.push_back(canonical(kernels[i], false));
+                continue;
+            }
+            auto [it, fresh] = shared.emplace(compact[i], static_cast<int>(distinct.size()));
+            if (fresh) distinct.push_back(canonical(kernels[i], true));
+            object_of[i] = it->second;
+            for (std::size_t v = 0; v < kernels[i].index_vars.size(); ++v)
+                if (needs(kernels[i], kernels[i].index_vars[v])) slots[i].push_back(static_cast<int>(v));
+        }
+    }
     // An object from a cache that does not load is dropped and compiled again: a bad entry
     // costs one compile, never every later run.
     auto link = [&](bool fresh) -> std::unique_ptr<HostModule> {
-        auto jtmb = host_machine();
-        auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
-        std::string object;
-        bool cached = false;
-        {
-            llvm::LLVMContext ctx; // declared before the module: outlives it
-            object = object_code(print_module(kernels, ctx, jtmb, *tm), jtmb, *tm, fresh, &cached);
-        }
+        PhaseTimer whole("compile and link");
+        std::vector<std::string> objects(distinct.size());
+        std::vector<char> cached(distinct.size(), 0);
+        std::vector<std::exception_ptr> errors(distinct.size());
+        std::atomic<std::size_t> next{0};
+        auto work = [&] {
+            for (std::size_t i; (i = next++) < distinct.size();) {
+                try {
+                    auto jtmb = host_machine();
+                    auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
+                    llvm::LLVMContext ctx; // declared before the module: outlives it
+                    ctx.setDiscardValueNames(true);
+                    bool hit = false;
+                    objects[i] = object_code(print_module({distinct[i]}, ctx, jtmb, *tm), jtmb, *tm, fresh, &hit);
+                    cached[i] = hit;
+                } catch (...) {
+                    errors[i] = std::current_exception();
+                }
+            }
+        };
+        std::size_t helpers = std::min<std::size_t>(distinct.size(), std::max(1u, std::thread::hardware_concurrency())) - 1;
+        std::vector<std::thread> threads;
+        for (std::size_t h = 0; h < helpers; ++h) threads.emplace_back(work);
+        work();
+        for (auto &t : threads) t.join();
+        for (const auto &e : errors)
+            if (e) std::rethrow_exception(e);
+        PhaseTimer t("link");
 
         std::unique_ptr<HostModule> out(new HostModule());
         Impl &impl = *out->impl_;
@@ -255,19 +374,28 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
         // Process symbols are visible by default (LLJITBuilder links a process-symbol JITDylib):
         // loop-idiom recognition may turn a loop into memset. libm is defined explicitly on top.
         impl.jit =
-            take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create(), "creating the JIT");
+            take(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(host_machine()).create(), "creating the JIT");
         define_libm(*impl.jit);
+        bool any_cached = std::find(cached.begin(), cached.end(), 1) != cached.end();
         try {
-            check(impl.jit->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, "einfuse-host-kernels")),
-                  "adding the object code to the JIT");
-            // Resolving now links the object once, here, so errors surface from compile() and
-            // function() never touches LLVM.
-            for (const auto &k : kernels) {
-                auto addr = take(impl.jit->lookup(k.name), "linking the machine code");
-                impl.functions[k.name] = addr.toPtr<HostKernelFn>();
+            std::vector<HostKernelFn> addresses;
+            for (std::size_t i = 0; i < objects.size(); ++i) {
+                auto made = impl.jit->createJITDylib("einfuse-kernel-" + std::to_string(i));
+                if (!made) throw TargetError("host backend: creating a JITDylib: " + describe(made.takeError()));
+                llvm::orc::JITDylib &jd = *made;
+                jd.addToLinkOrder(impl.jit->getMainJITDylib()); // libm
+                check(impl.jit->addObjectFile(jd, llvm::MemoryBuffer::getMemBufferCopy(objects[i], "einfuse-host-kernel")),
+                      "adding the object code to the JIT");
+                // Resolving now links the object once, here, so errors surface from compile()
+                // and function() never touches LLVM.
+                addresses.push_back(take(impl.jit->lookup(jd, kCanonicalName), "linking the machine code").toPtr<HostKernelFn>());
+            }
+            for (std::size_t i = 0; i < kernels.size(); ++i) {
+                EINFUSE_ASSERT(!impl.functions.count(kernels[i].name), "two kernels are named '" + kernels[i].name + "'");
+                impl.functions[kernels[i].name] = {addresses[object_of[i]], slots[i]};
             }
         } catch (const TargetError &e) {
-            if (cached) throw CachedObjectFailed(e.what());
+            if (any_cached) throw CachedObjectFailed(e.what());
             throw;
         }
         return out;
@@ -279,10 +407,18 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
     }
 }
 
-HostKernelFn HostModule::function(const std::string &kernel_name) const {
+const HostModule::Entry &HostModule::entry(const std::string &kernel_name) const {
     auto it = impl_->functions.find(kernel_name);
     if (it == impl_->functions.end()) throw InternalError("host module has no kernel '" + kernel_name + "'");
     return it->second;
+}
+
+HostKernelFn HostModule::function(const std::string &kernel_name) const {
+    const Entry &e = entry(kernel_name);
+    if (!e.extent_slots.empty())
+        throw InternalError("host kernel '" + kernel_name + "' shares its code with another and takes its sizes "
+                            "through entry().extent_slots");
+    return e.fn;
 }
 
 const std::string &HostModule::optimized_ir() const {

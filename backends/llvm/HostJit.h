@@ -31,7 +31,17 @@ class HostModule {
      * fails, InternalError on a malformed kernel or two kernels with one name. */
     static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels);
 
-    /** Throws InternalError if no kernel has that name. */
+    /** A kernel's code and, when it shares that code with another kernel of the module, which of
+     * its extents the code takes: extents[extent_slots[0]], ... in that order (empty: all of
+     * them, as ir/Kernel.h says). Throws InternalError if no kernel has that name. */
+    struct Entry {
+        HostKernelFn fn = nullptr;
+        std::vector<int> extent_slots;
+    };
+    const Entry &entry(const std::string &kernel_name) const;
+
+    /** The code of a kernel that takes all its extents (entry() otherwise). Throws InternalError
+     * if no kernel has that name or its code is shared. */
     HostKernelFn function(const std::string &kernel_name) const;
 
     /** The module's LLVM IR text after O3, as emit_llvm_ir() prints it. */

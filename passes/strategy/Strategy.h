@@ -48,6 +48,14 @@ class Strategy {
     /** Its candidate for ctx's definition, or nothing with the reason in *why_not. The cost
      * rules (size limits and thresholds, which differ by target) are part of this answer. */
     virtual std::optional<Candidate> consider(const StrategyContext &ctx, std::string *why_not) const = 0;
+    /** Called on the chosen candidate only, before lowering: the details that decide nothing
+     * about whether the strategy fits (its unroll schedule, how its sums accumulate). The sizes
+     * read here are guards of the plan only when this strategy is the one chosen; a strategy
+     * asked only for its reason records none of them. */
+    virtual void complete(Candidate &c, const StrategyContext &ctx) const {
+        (void)c;
+        (void)ctx;
+    }
     /** Called on the kernel lowered from this strategy's chosen candidate: adds its variants and
      * the decisions that need the loop nest, noting each in k.strategy_detail. */
     virtual void refine(ir::Kernel &k, const StrategyContext &ctx) const {

@@ -1,0 +1,78 @@
+#include "passes/SplitReduction.h"
+
+#include "ir/Printer.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace einfuse::passes {
+
+namespace {
+
+bool all_known(const std::vector<std::string> &vars, const Sizes &sizes) {
+    return std::all_of(vars.begin(), vars.end(), [&](const std::string &v) { return sizes.known(v); });
+}
+
+std::vector<std::string> joined(std::vector<std::string> a, const std::vector<std::string> &b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+std::string fresh_name(const ir::Program &p) {
+    for (int i = 0;; ++i)
+        if (!p.find_tensor("s" + std::to_string(i))) return "s" + std::to_string(i);
+}
+
+} // namespace
+
+ir::Program split_reductions(const ir::Program &p, const Sizes &sizes, const ir::Target &target,
+                             std::vector<std::string> &notes) {
+    if (target.is_gpu()) return p;
+    ir::Program q = p;
+    q.definitions.clear();
+    for (const auto &d : p.definitions) {
+        const auto *r = d.value.as<ir::Reduce>();
+        // Each size read is recorded (passes/Sizes.h): the split holds for the plan's shape class.
+        bool split = r && r->op == ir::ReduceOp::Sum && r->reduce_vars.size() >= 2 && r->body.type() == r->type &&
+                     all_known(d.indices, sizes) && all_known(r->reduce_vars, sizes) &&
+                     sizes.at_most(d.indices, kSplitFewOutputs - 1) && sizes.at_least(r->reduce_vars, kSplitMinTerms);
+        if (!split) {
+            q.definitions.push_back(d);
+            continue;
+        }
+        // The innermost reduced variables (the last in the sum's order, which are the fastest
+        // in the operands' layout for an einsum) become the partials' own, until there are
+        // kSplitFewOutputs partials; at least one variable stays summed in the first step.
+        std::vector<std::string> inner, outer = r->reduce_vars;
+        while (outer.size() > 1 && sizes.at_most(joined(d.indices, inner), kSplitFewOutputs - 1)) {
+            inner.insert(inner.begin(), outer.back());
+            outer.pop_back();
+        }
+        // The threads split the outermost loop, which an einsum's broadcast dimensions may leave
+        // at size 1 ("...lmn": ell0 = 1): the outermost reduced variable, when one more stays
+        // summed, goes first and gives them the work.
+        std::vector<std::string> lead;
+        if (outer.size() > 1) lead.push_back(outer.front()), outer.erase(outer.begin());
+        std::string name = fresh_name(q);
+        std::vector<std::string> indices = lead;
+        indices.insert(indices.end(), d.indices.begin(), d.indices.end());
+        indices.insert(indices.end(), inner.begin(), inner.end()); // the partials' variables innermost: the vector lanes
+        q.temporaries.push_back({name, r->type, static_cast<int>(indices.size())});
+        q.definitions.push_back({name, indices, ir::Reduce::make(indices, outer, ir::ReduceOp::Sum, r->body)});
+        ir::Expr partial = ir::Access::make(r->type, name, indices);
+        std::vector<std::string> rest = lead;
+        rest.insert(rest.end(), inner.begin(), inner.end());
+        q.definitions.push_back({d.tensor, d.indices, ir::Reduce::make(d.indices, rest, ir::ReduceOp::Sum, partial)});
+        notes.push_back(fmt::format("split sum: {}[{}] adds {} terms into {} output(s): partial sums {}[{}] over {}, "
+                                    "then a sum over {} (parallel work and full vector lanes)",
+                                    d.tensor, fmt::join(d.indices, ","), sizes.shown(r->reduce_vars),
+                                    sizes.shown(d.indices), name, fmt::join(indices, ","),
+                                    fmt::join(outer, ","), fmt::join(rest, ",")));
+    }
+    if (q.definitions.size() == p.definitions.size()) return p;
+    ir::verify(q);
+    return q;
+}
+
+} // namespace einfuse::passes
