@@ -55,7 +55,7 @@ TEST_CASE("complex: .npy <c8 and <c16 round trip; '>c16' reads each part big-end
     }
     // numpy.array([1+2j], dtype='>c16'): each double big-endian, real part first.
     std::string header = "{'descr': '>c16', 'fortran_order': False, 'shape': (1,), }";
-    header.append(64 - 10 - header.size() - 1, ' ');
+    header.append((10 + header.size() + 1 + 63) / 64 * 64 - 10 - header.size() - 1, ' ');
     header += '\n';
     std::string file = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header;
     for (double v : {1.0, 2.0}) {
