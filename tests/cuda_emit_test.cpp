@@ -748,7 +748,7 @@ TEST_CASE("emit: complex einsums and programs print as real kernels on the parts
     std::string all;
     for (const auto &c : einsums) {
         CAPTURE(c.source);
-        CompiledEinsum e(c.source, c.dtypes, CompileOptions{Target::Cuda, "sm_90", 0});
+        CompiledEinsum e(c.source, c.dtypes, CompileOptions{einfuse::Target::Cuda, "sm_90", 0});
         std::string text = emit(e, "cu", "c" + std::to_string(all.size()));
         CHECK(text.find("_re") != std::string::npos);
         CHECK(text.find("complex") == std::string::npos);
@@ -757,7 +757,7 @@ TEST_CASE("emit: complex einsums and programs print as real kernels on the parts
         check_nvcc_compiles(text, "complex_einsum");
     }
     CompiledProgram p("y[i] = abs(z[i]) + exp(conj(z[i])) / (real(z[i]) + 2)", {{"z", DType::C128}},
-                      CompileOptions{Target::Cuda, "sm_90", 0});
+                      CompileOptions{einfuse::Target::Cuda, "sm_90", 0});
     std::string text = emit(p, "cu");
     CHECK(text.find("double") != std::string::npos);
     CHECK(cuda_ptx(text, "sm_90").find(".entry") != std::string::npos);
