@@ -32,7 +32,7 @@ ir::Program prepare(PassManager &pm, const ir::Program &input, const ir::Extents
     ir::Program fused = pm.run("fuse_producers", [&] { return fuse_producers(simple, notes); });
     ir::Program ordered = pm.run("order_contractions", [&] { return order_contractions(fused, sizes, notes); });
     // Last, so that a product of many complex operands is ordered (and split) pairwise.
-    return pm.run("split_complex", [&] { return split_complex(ordered); });
+    return pm.run("split_complex", [&] { return split_complex(ordered, sizes, notes); });
 }
 
 } // namespace

@@ -1,8 +1,12 @@
 #include "passes/SplitComplex.h"
 
+#include "ir/Printer.h"
 #include "ir/Walk.h"
+#include "passes/GemmMatch.h"
 #include "support/Error.h"
 
+#include <functional>
+#include <optional>
 #include <set>
 
 namespace einfuse::passes {
@@ -185,9 +189,70 @@ bool has_complex(const Program &p) {
     return false;
 }
 
-Program split_complex(const Program &p) {
+namespace {
+
+/** The GEMM strategy's size rule (passes/strategy/Gemm.cpp) with the GPU's K, which is the
+ * larger: whether a real product of these groups gets tiled. Unknown sizes: assumed so. */
+bool gemm_sized(const Gemm &g, const Extents &sizes) {
+    auto size = [&](const std::vector<std::string> &vars) -> std::optional<int64_t> {
+        int64_t n = 1;
+        for (const auto &v : vars) {
+            auto it = sizes.find(v);
+            if (it == sizes.end()) return std::nullopt;
+            n *= it->second;
+        }
+        return n;
+    };
+    auto m = size(g.m), n = size(g.n), k = size(g.k);
+    if (!m || !n || !k) return true;
+    return *k >= 16 && std::min(*m, *n) >= 4 && *m * *n >= 256;
+}
+
+/** d (a complex definition) as four real GEMMs when it is a product of two complex tensors
+ * whose real parts' product the GEMM strategy would tile; the definitions in order, or none. */
+std::vector<Definition> four_products(Program &q, const Definition &d, const Splitter &splitter,
+                                      const std::pair<std::string, std::string> &out, const Extents &sizes,
+                                      const std::function<std::string(std::string)> &fresh, std::string *note) {
+    const auto *r = d.value.as<Reduce>();
+    if (!r || r->op != ReduceOp::Sum || r->reduce_vars.empty()) return {};
+    const auto *mul = r->body.as<Binary>();
+    if (!mul || mul->op != BinaryOp::Mul) return {};
+    Parts a = splitter.split(mul->a), b = splitter.split(mul->b);
+    if (!a.im.defined() || !b.im.defined()) return {}; // a real operand: two products already
+    auto product = [&](const std::string &tensor, const Expr &x, const Expr &y) {
+        return Definition{tensor, d.indices, Reduce::make(d.indices, r->reduce_vars, ReduceOp::Sum, Binary::make(BinaryOp::Mul, x, y))};
+    };
+    std::string why;
+    std::optional<Gemm> g = match_gemm(q, product(out.first, a.re, b.re), &why);
+    if (!g || !gemm_sized(*g, sizes)) return {};
+    const DType t = a.re.type();
+    const std::string ii = fresh(d.tensor + "_ii"), ir = fresh(d.tensor + "_ir");
+    q.temporaries.push_back({ii, t, static_cast<int>(d.indices.size())});
+    q.temporaries.push_back({ir, t, static_cast<int>(d.indices.size())});
+    auto with_epilogue = [&](const std::string &tensor, const Expr &x, const Expr &y, BinaryOp op, const std::string &other) {
+        Expr sum = Reduce::make({}, r->reduce_vars, ReduceOp::Sum, Binary::make(BinaryOp::Mul, x, y));
+        Expr value = Binary::make(op, sum, Access::make(t, other, d.indices));
+        return Definition{tensor, d.indices, Reduce::make(d.indices, {}, ReduceOp::Sum, value)};
+    };
+    *note = "complex product " + d.tensor + "[" + to_string(to_indices(d.indices)) + "] as four real GEMMs (" +
+            describe(*g) + " on the parts): " + out.first + " = re*re - " + ii + ", " + out.second + " = re*im + " + ir;
+    return {product(ii, a.im, b.im), with_epilogue(out.first, a.re, b.re, BinaryOp::Sub, ii), product(ir, a.im, b.re),
+            with_epilogue(out.second, a.re, b.im, BinaryOp::Add, ir)};
+}
+
+/** sizes null: every complex product in the direct form (two real sums). */
+Program split(const Program &p, const Extents *sizes, std::vector<std::string> &notes) {
     if (!has_complex(p)) return p;
     auto names = part_names(p);
+    std::set<std::string> taken;
+    for (const auto &[t, parts] : names) taken.insert({t, parts.first, parts.second});
+    for (const auto *list : {&p.inputs, &p.outputs, &p.temporaries})
+        for (const auto &t : *list) taken.insert(t.name);
+    auto fresh = [&](std::string name) {
+        while (taken.count(name)) name += "_";
+        taken.insert(name);
+        return name;
+    };
     Splitter splitter(names);
     Program q = p;
     q.complex_parts = names;
@@ -211,6 +276,14 @@ Program split_complex(const Program &p) {
             q.definitions.push_back({d.tensor, d.indices, splitter.real(d.value)});
             continue;
         }
+        std::string note;
+        std::vector<Definition> gemms;
+        if (sizes) gemms = four_products(q, d, splitter, names.at(d.tensor), *sizes, fresh, &note);
+        if (!gemms.empty()) {
+            q.definitions.insert(q.definitions.end(), gemms.begin(), gemms.end());
+            notes.push_back(note);
+            continue;
+        }
         Parts v = splitter.split(d.value);
         DType part = real_part_type(t->dtype);
         // A value with no imaginary part (a real einsum stored as complex) still writes its zeros.
@@ -220,6 +293,17 @@ Program split_complex(const Program &p) {
     }
     verify(q);
     return q;
+}
+
+} // namespace
+
+Program split_complex(const Program &p) {
+    std::vector<std::string> notes;
+    return split(p, nullptr, notes);
+}
+
+Program split_complex(const Program &p, const Extents &sizes, std::vector<std::string> &notes) {
+    return split(p, &sizes, notes);
 }
 
 } // namespace einfuse::passes
