@@ -43,6 +43,9 @@ struct Program {
 /** The size of every index variable, bound from the inputs' shapes or from --dims. */
 using Extents = std::map<std::string, int64_t>;
 
+/** Whether p has a complex (c64, c128) tensor or expression: before passes/SplitComplex only. */
+bool has_complex_type(const Program &p);
+
 /** Throws InternalError if the program breaks an invariant (undeclared tensor or variable, wrong
  * rank, mixed types, a reduction variable that is also an output variable, an index expression
  * that uses a variable not bound where it is read or has a coefficient or constant of 2^32 or

@@ -478,23 +478,6 @@ template <class V> std::optional<Tensor> evaluate_product(const Definition &def,
 void store_value(Tensor &t, int64_t at, double v) { t.store(at, v); }
 void store_value(Tensor &t, int64_t at, Complex v) { t.store_complex(at, v); }
 
-bool expr_is_complex(const Expr &e) {
-    if (is_complex(e.type())) return true;
-    for (const auto &c : children(e))
-        if (expr_is_complex(c)) return true;
-    return false;
-}
-
-/** Whether p computes anything in a complex type: then the reference runs in complex128. */
-bool is_complex_program(const Program &p) {
-    for (const auto *list : {&p.inputs, &p.outputs, &p.temporaries})
-        for (const auto &t : *list)
-            if (is_complex(t.dtype)) return true;
-    for (const auto &d : p.definitions)
-        if (expr_is_complex(d.value)) return true;
-    return false;
-}
-
 template <class V>
 std::vector<Tensor> evaluate(const Program &p, const std::vector<const Tensor *> &inputs, const Extents &extents) {
     std::map<std::string, const Tensor *> tensors;
@@ -534,7 +517,7 @@ std::vector<Tensor> evaluate(const Program &p, const std::vector<const Tensor *>
 std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const Tensor *> &inputs,
                                        const Extents &extents) {
     EINFUSE_ASSERT(inputs.size() == p.inputs.size(), "one tensor per program input");
-    return is_complex_program(p) ? evaluate<Complex>(p, inputs, extents) : evaluate<double>(p, inputs, extents);
+    return has_complex_type(p) ? evaluate<Complex>(p, inputs, extents) : evaluate<double>(p, inputs, extents);
 }
 
 namespace {

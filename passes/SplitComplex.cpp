@@ -15,12 +15,12 @@ using namespace ir;
 
 namespace {
 
-bool expr_has_complex(const Expr &e) {
-    if (is_complex(e.type())) return true;
+/** Whether e applies conj, real or imag (to a real value, when no type is complex). */
+bool has_part_op(const Expr &e) {
     if (const auto *u = e.as<Unary>())
         if (u->op == UnaryOp::Conj || u->op == UnaryOp::Real || u->op == UnaryOp::Imag) return true;
     for (const auto &c : children(e))
-        if (expr_has_complex(c)) return true;
+        if (has_part_op(c)) return true;
     return false;
 }
 
@@ -159,15 +159,24 @@ private:
     std::map<std::string, std::pair<std::string, std::string>> names_;
 };
 
-std::map<std::string, std::pair<std::string, std::string>> part_names(const Program &p) {
-    std::set<std::string> taken;
-    for (const auto *list : {&p.inputs, &p.outputs, &p.temporaries})
-        for (const auto &t : *list) taken.insert(t.name);
-    auto fresh = [&](std::string name) {
-        while (taken.count(name)) name += "_";
-        taken.insert(name);
+/** Tensor names not yet used by p, nor handed out before. */
+class FreshNames {
+public:
+    explicit FreshNames(const Program &p) {
+        for (const auto *list : {&p.inputs, &p.outputs, &p.temporaries})
+            for (const auto &t : *list) taken_.insert(t.name);
+    }
+    std::string operator()(std::string name) {
+        while (taken_.count(name)) name += "_";
+        taken_.insert(name);
         return name;
-    };
+    }
+
+private:
+    std::set<std::string> taken_;
+};
+
+std::map<std::string, std::pair<std::string, std::string>> part_names(const Program &p, FreshNames &fresh) {
     std::map<std::string, std::pair<std::string, std::string>> names;
     for (const auto *list : {&p.inputs, &p.outputs, &p.temporaries})
         for (const auto &t : *list)
@@ -181,11 +190,9 @@ std::map<std::string, std::pair<std::string, std::string>> part_names(const Prog
 } // namespace
 
 bool has_complex(const Program &p) {
-    for (const auto *list : {&p.inputs, &p.outputs, &p.temporaries})
-        for (const auto &t : *list)
-            if (is_complex(t.dtype)) return true;
+    if (has_complex_type(p)) return true;
     for (const auto &d : p.definitions)
-        if (expr_has_complex(d.value)) return true;
+        if (has_part_op(d.value)) return true;
     return false;
 }
 
@@ -212,7 +219,7 @@ bool gemm_sized(const Gemm &g, const Extents &sizes) {
  * whose real parts' product the GEMM strategy would tile; the definitions in order, or none. */
 std::vector<Definition> four_products(Program &q, const Definition &d, const Splitter &splitter,
                                       const std::pair<std::string, std::string> &out, const Extents &sizes,
-                                      const std::function<std::string(std::string)> &fresh, std::string *note) {
+                                      FreshNames &fresh, std::string *note) {
     const auto *r = d.value.as<Reduce>();
     if (!r || r->op != ReduceOp::Sum || r->reduce_vars.empty()) return {};
     const auto *mul = r->body.as<Binary>();
@@ -243,16 +250,8 @@ std::vector<Definition> four_products(Program &q, const Definition &d, const Spl
 /** sizes null: every complex product in the direct form (two real sums). */
 Program split(const Program &p, const Extents *sizes, std::vector<std::string> &notes) {
     if (!has_complex(p)) return p;
-    auto names = part_names(p);
-    std::set<std::string> taken;
-    for (const auto &[t, parts] : names) taken.insert({t, parts.first, parts.second});
-    for (const auto *list : {&p.inputs, &p.outputs, &p.temporaries})
-        for (const auto &t : *list) taken.insert(t.name);
-    auto fresh = [&](std::string name) {
-        while (taken.count(name)) name += "_";
-        taken.insert(name);
-        return name;
-    };
+    FreshNames fresh(p);
+    auto names = part_names(p, fresh);
     Splitter splitter(names);
     Program q = p;
     q.complex_parts = names;
