@@ -308,7 +308,10 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
 #ifdef EINFUSE_HAVE_CUDA
     if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan(), options_.arch);
     times_us = backend_->cuda->run(plan(), by_name, extents, repeat, cuda_stream);
-    if (!staged.empty()) CudaContext::get().synchronize();
+    if (!staged.empty()) {
+        CudaContext::get().synchronize();
+        backend_->cuda->forget_launches(); // they point into `staged`, freed on return
+    }
     for (const auto &[memory, copy] : staged)
         if (const Tensor *out = copy.first)
             static_cast<const DeviceBuffer *>(memory.get())
