@@ -199,8 +199,9 @@ bool has_complex(const Program &p) {
 namespace {
 
 /** The GEMM strategy's size rule (passes/strategy/Gemm.cpp) with the GPU's K, which is the
- * larger: whether a real product of these groups gets tiled. Unknown sizes: assumed so. */
-bool gemm_sized(const Gemm &g, const Extents &sizes) {
+ * larger: why a real product of these groups would not be tiled, or "" (unknown sizes: assumed
+ * tiled). */
+std::string too_small_for_gemm(const Gemm &g, const Extents &sizes) {
     auto size = [&](const std::vector<std::string> &vars) -> std::optional<int64_t> {
         int64_t n = 1;
         for (const auto &v : vars) {
@@ -211,27 +212,41 @@ bool gemm_sized(const Gemm &g, const Extents &sizes) {
         return n;
     };
     auto m = size(g.m), n = size(g.n), k = size(g.k);
-    if (!m || !n || !k) return true;
-    return *k >= 16 && std::min(*m, *n) >= 4 && *m * *n >= 256;
+    if (!m || !n || !k || (*k >= 16 && std::min(*m, *n) >= 4 && *m * *n >= 256)) return "";
+    return "too small for GEMMs: M = " + std::to_string(*m) + ", N = " + std::to_string(*n) + ", K = " +
+           std::to_string(*k) + " (they need K >= 16, M and N >= 4, M*N >= 256)";
 }
 
 /** d (a complex definition) as four real GEMMs when it is a product of two complex tensors
- * whose real parts' product the GEMM strategy would tile; the definitions in order, or none. */
+ * whose real parts' product the GEMM strategy would tile; the definitions in order, or none and
+ * *note says why (the plan's line for the direct form). */
 std::vector<Definition> four_products(Program &q, const Definition &d, const Splitter &splitter,
                                       const std::pair<std::string, std::string> &out, const Extents &sizes,
                                       FreshNames &fresh, std::string *note) {
+    const std::string direct = "complex " + d.tensor + " computed on its parts " + out.first + ", " + out.second +
+                               " as two real sums (not four real GEMMs: ";
     const auto *r = d.value.as<Reduce>();
-    if (!r || r->op != ReduceOp::Sum || r->reduce_vars.empty()) return {};
-    const auto *mul = r->body.as<Binary>();
-    if (!mul || mul->op != BinaryOp::Mul) return {};
+    const auto *mul = r && r->op == ReduceOp::Sum && !r->reduce_vars.empty() ? r->body.as<Binary>() : nullptr;
+    if (!mul || mul->op != BinaryOp::Mul) {
+        *note = direct + "not a contraction of two operands)";
+        return {};
+    }
     Parts a = splitter.split(mul->a), b = splitter.split(mul->b);
-    if (!a.im.defined() || !b.im.defined()) return {}; // a real operand: two products already
+    if (!a.im.defined() || !b.im.defined()) {
+        *note = direct + "an operand is real, so the direct form has two products already)";
+        return {};
+    }
     auto product = [&](const std::string &tensor, const Expr &x, const Expr &y) {
         return Definition{tensor, d.indices, Reduce::make(d.indices, r->reduce_vars, ReduceOp::Sum, Binary::make(BinaryOp::Mul, x, y))};
     };
     std::string why;
     std::optional<Gemm> g = match_gemm(q, product(out.first, a.re, b.re), &why);
-    if (!g || !gemm_sized(*g, sizes)) return {};
+    if (g) why = too_small_for_gemm(*g, sizes);
+    else why = "not a GEMM: " + why;
+    if (!why.empty()) {
+        *note = direct + why + ")";
+        return {};
+    }
     const DType t = a.re.type();
     const std::string ii = fresh(d.tensor + "_ii"), ir = fresh(d.tensor + "_ir");
     q.temporaries.push_back({ii, t, static_cast<int>(d.indices.size())});
@@ -278,9 +293,9 @@ Program split(const Program &p, const Extents *sizes, std::vector<std::string> &
         std::string note;
         std::vector<Definition> gemms;
         if (sizes) gemms = four_products(q, d, splitter, names.at(d.tensor), *sizes, fresh, &note);
+        if (!note.empty()) notes.push_back(note);
         if (!gemms.empty()) {
             q.definitions.insert(q.definitions.end(), gemms.begin(), gemms.end());
-            notes.push_back(note);
             continue;
         }
         Parts v = splitter.split(d.value);

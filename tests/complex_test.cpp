@@ -110,10 +110,24 @@ TEST_CASE("complex: SplitComplex writes a complex product as real sums over the 
                                                  {DType::C64, DType::F32});
     ir::Program m = passes::split_complex(mixed);
     CHECK(ir::to_string(m.definitions[0].value) == "sum[j](in0_re[i,j] * in1[j,k])");
-    // The whole pipeline: kernels see no complex type.
+    // The whole pipeline: kernels see no complex type; the plan says which form and why.
     passes::Plan plan = passes::lower(p, {{"i", 3}, {"j", 4}, {"k", 5}}, passes::Device::Host);
     for (const auto &k : plan.kernels)
         for (const auto &t : k.params) CHECK(!is_complex(t.dtype));
+    CHECK(plan.kernels.size() == 2);
+    CHECK(plan.explain().find("as two real sums (not four real GEMMs: too small for GEMMs: M = 3, N = 5, K = 4") !=
+          std::string::npos);
+}
+
+TEST_CASE("complex: a GEMM-sized complex product is four real GEMMs, each temporary the other's epilogue") {
+    ir::Program p = test::einsum_ir("ij,jk->ik", DType::C128);
+    passes::Plan plan = passes::lower(p, {{"i", 64}, {"j", 32}, {"k", 48}}, passes::Device::Host);
+    REQUIRE(plan.kernels.size() == 4);
+    for (const auto &k : plan.kernels) CHECK(k.strategy == ir::Strategy::Gemm);
+    CHECK(plan.program.temporaries.size() == 2);
+    CHECK(ir::to_string(plan.program.definitions[1].value) == "sum[j](in0_re[i,j] * in1_re[j,k]) - out_ii[i,k]");
+    CHECK(ir::to_string(plan.program.definitions[3].value) == "sum[j](in0_re[i,j] * in1_im[j,k]) + out_ir[i,k]");
+    CHECK(plan.explain().find("complex product out[i,k] as four real GEMMs") != std::string::npos);
 }
 
 TEST_CASE("complex: programs refuse what has no complex meaning here, with a diagnostic") {
