@@ -100,21 +100,24 @@ Compiled::~Compiled() = default;
 Compiled::Compiled(Compiled &&) noexcept = default;
 
 void Compiled::plan_for(const ir::Extents &sizes) {
-    if (planned_sizes_ == sizes && plan_) return;
-    if (planned_sizes_ && plan_) { // keep the current plan and its code for a later return
-        recent_.push_front({std::move(*planned_sizes_), std::move(*plan_), std::move(backend_)});
+    // The same shape class: the passes would decide the same, and the kernels take the sizes as
+    // arguments. A few map lookups, no allocation.
+    if (sized_ && plan_ && plan_->serves(sizes)) return;
+    if (sized_ && plan_) { // keep the current plan and its code for a later return
+        recent_.push_front({std::move(*plan_), std::move(backend_)});
         if (recent_.size() > kRecentPlans) recent_.pop_back();
     }
-    auto earlier = std::find_if(recent_.begin(), recent_.end(), [&](const Planned &p) { return p.sizes == sizes; });
+    auto earlier = std::find_if(recent_.begin(), recent_.end(), [&](const Planned &p) { return p.plan.serves(sizes); });
     if (earlier != recent_.end()) {
         plan_ = std::move(earlier->plan);
         backend_ = std::move(earlier->backend);
         recent_.erase(earlier);
     } else {
         plan_ = passes::lower(program_, sizes, lower_options_);
+        ++counts_.plans;
         backend_ = std::make_unique<Backend>(); // compiled code belongs to its plan
     }
-    planned_sizes_ = sizes;
+    sized_ = true;
 }
 
 std::vector<Tensor> Compiled::reference(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const {
@@ -289,7 +292,10 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
 
     std::vector<double> times_us;
     if (host) {
-        if (!backend_->host) backend_->host = std::make_unique<HostExecutor>(plan());
+        if (!backend_->host) {
+            backend_->host = std::make_unique<HostExecutor>(plan());
+            ++counts_.compiles;
+        }
         auto run_all = [&] {
             for (const auto &k : plan().kernels) {
                 std::vector<const Tensor *> params;
@@ -306,7 +312,10 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
         return times_us;
     }
 #ifdef EINFUSE_HAVE_CUDA
-    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan(), options_.arch);
+    if (!backend_->cuda) {
+        backend_->cuda = std::make_unique<CudaExecutor>(plan(), options_.arch);
+        ++counts_.compiles;
+    }
     times_us = backend_->cuda->run(plan(), by_name, extents, repeat, cuda_stream);
     if (!staged.empty()) {
         CudaContext::get().synchronize();

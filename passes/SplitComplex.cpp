@@ -200,28 +200,23 @@ namespace {
 
 /** The GEMM strategy's size rule (passes/strategy/Gemm.cpp) with the GPU's K, which is the
  * larger: why a real product of these groups would not be tiled, or "" (unknown sizes: assumed
- * tiled). */
-std::string too_small_for_gemm(const Gemm &g, const Extents &sizes) {
-    auto size = [&](const std::vector<std::string> &vars) -> std::optional<int64_t> {
-        int64_t n = 1;
-        for (const auto &v : vars) {
-            auto it = sizes.find(v);
-            if (it == sizes.end()) return std::nullopt;
-            n *= it->second;
-        }
-        return n;
-    };
-    auto m = size(g.m), n = size(g.n), k = size(g.k);
-    if (!m || !n || !k || (*k >= 16 && std::min(*m, *n) >= 4 && *m * *n >= 256)) return "";
-    return "too small for GEMMs: M = " + std::to_string(*m) + ", N = " + std::to_string(*n) + ", K = " +
-           std::to_string(*k) + " (they need K >= 16, M and N >= 4, M*N >= 256)";
+ * tiled). The sizes read are recorded, as the GEMM strategy records its own. */
+std::string too_small_for_gemm(const Gemm &g, const Sizes &sizes) {
+    for (const auto *group : {&g.m, &g.n, &g.k})
+        for (const auto &v : *group)
+            if (!sizes.known(v)) return "";
+    std::vector<std::string> mn = g.m;
+    mn.insert(mn.end(), g.n.begin(), g.n.end());
+    if (sizes.at_least(g.k, 16) && sizes.at_least(g.m, 4) && sizes.at_least(g.n, 4) && sizes.at_least(mn, 256)) return "";
+    return "too small for GEMMs: M = " + std::to_string(sizes.shown(g.m)) + ", N = " + std::to_string(sizes.shown(g.n)) +
+           ", K = " + std::to_string(sizes.shown(g.k)) + " (they need K >= 16, M and N >= 4, M*N >= 256)";
 }
 
 /** d (a complex definition) as four real GEMMs when it is a product of two complex tensors
  * whose real parts' product the GEMM strategy would tile; the definitions in order, or none and
  * *note says why (the plan's line for the direct form). */
 std::vector<Definition> four_products(Program &q, const Definition &d, const Splitter &splitter,
-                                      const std::pair<std::string, std::string> &out, const Extents &sizes,
+                                      const std::pair<std::string, std::string> &out, const Sizes &sizes,
                                       FreshNames &fresh, std::string *note) {
     const std::string direct = "complex " + d.tensor + " computed on its parts " + out.first + ", " + out.second +
                                " as two real sums (not four real GEMMs: ";
@@ -263,7 +258,7 @@ std::vector<Definition> four_products(Program &q, const Definition &d, const Spl
 }
 
 /** sizes null: every complex product in the direct form (two real sums). */
-Program split(const Program &p, const Extents *sizes, std::vector<std::string> &notes) {
+Program split(const Program &p, const Sizes *sizes, std::vector<std::string> &notes) {
     if (!has_complex(p)) return p;
     FreshNames fresh(p);
     auto names = part_names(p, fresh);
@@ -316,7 +311,7 @@ Program split_complex(const Program &p) {
     return split(p, nullptr, notes);
 }
 
-Program split_complex(const Program &p, const Extents &sizes, std::vector<std::string> &notes) {
+Program split_complex(const Program &p, const Sizes &sizes, std::vector<std::string> &notes) {
     return split(p, &sizes, notes);
 }
 

@@ -12,6 +12,7 @@
 // four operations, == and != and where split by their definitions. It runs after
 // order_contractions, so a product of many complex operands is split pairwise.
 #include "ir/Program.h"
+#include "passes/Sizes.h"
 
 namespace einfuse::passes {
 
@@ -19,13 +20,14 @@ namespace einfuse::passes {
  * the result's complex_parts; p itself when it has none (and no conj, real or imag).
  *
  * A complex product of two complex tensors whose real parts make a GEMM big enough to tile (the
- * GEMM strategy's size rule with the GPU's K >= 16, or sizes unknown) is written as four real
+ * GEMM strategy's size rule with the GPU's K >= 16, or sizes unknown; the sizes read are recorded
+ * as guards) is written as four real
  * products, so that the GEMM strategy runs each (the 4M form; two temporaries, the other two
  * products take them as their epilogue):
  *   out_ii[i,k] = sum[j](a_im * b_im);  out_re = sum[j](a_re * b_re) - out_ii
  *   out_ir[i,k] = sum[j](a_im * b_re);  out_im = sum[j](a_re * b_im) + out_ir
  * and a note says so. */
-ir::Program split_complex(const ir::Program &p, const ir::Extents &sizes, std::vector<std::string> &notes);
+ir::Program split_complex(const ir::Program &p, const Sizes &sizes, std::vector<std::string> &notes);
 /** The same with every complex product in the direct form (two real sums, no GEMM rewrite). */
 ir::Program split_complex(const ir::Program &p);
 

@@ -19,6 +19,9 @@ done
 cp build-gpu/bench/gpu_call_overhead .gpu-carry/
 cp -L build-gpu/api/libeinfuse.so .gpu-carry/ # the Python package's library (docs/python.md)
 strip .gpu-carry/*
+# dlpack/dlpack.h, which einfuse.h includes, for the JAX XLA handler the Python package compiles
+# there at the first jax.jit use (python/einfuse/_xla.py looks in .gpu-carry/include).
+mkdir -p .gpu-carry/include && cp -r /usr/include/dlpack .gpu-carry/include/
 # The disk cache authenticates entries with OpenSSL's libcrypto (Debian 12: libcrypto.so.3); the
 # GPU machine may lack it, so it travels along and gpu-check.sh uses it only where it is missing.
 mkdir -p .gpu-carry/lib

@@ -17,8 +17,8 @@ namespace einfuse::cuda_backend {
 /** The whole .cu file: a fixed header line naming einfuse `version`, the launcher ABI and error
  * codes in a comment, then per kernel its statement, the kernel, its variants (k.staging,
  * k.tiling, k.gemm) and its `<name>_launch`, which prints k.launch's rules. The host part is
- * guarded by `#ifndef __CUDACC_RTC__`, so NVRTC compiles the very same text. Kernels without
- * k.launch (lowered for the host, or built by hand) get passes::gpu_launch_rules' first. */
+ * guarded by `#ifndef __CUDACC_RTC__`, so NVRTC compiles the very same text. Every kernel carries
+ * its launch variants (passes::gpu_launch_rules, for the target planned for); InternalError if not. */
 std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view einfuse_version);
 
 /** The file of a whole plan: emit_cuda(kernels) with every kernel named after `name` (see
