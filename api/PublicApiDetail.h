@@ -32,16 +32,16 @@ struct ParsedExpression {
 namespace einfuse::public_api {
 
 // ScalarType and DType list the same types in the same order (each enum's comment says so).
-static_assert(static_cast<int>(ScalarType::U64) == static_cast<int>(DType::U64) && static_cast<int>(DType::U64) == 12,
+static_assert(static_cast<int>(ScalarType::C128) == static_cast<int>(DType::C128) && static_cast<int>(DType::C128) == 14,
               "ScalarType and DType disagree");
 
 inline DType internal(ScalarType t) {
-    if (static_cast<unsigned>(t) > static_cast<unsigned>(ScalarType::U64)) throw InternalError("unknown ScalarType");
+    if (static_cast<unsigned>(t) > static_cast<unsigned>(ScalarType::C128)) throw InternalError("unknown ScalarType");
     return static_cast<DType>(t);
 }
 
 inline ScalarType external(DType t) {
-    if (static_cast<unsigned>(t) > static_cast<unsigned>(DType::U64)) throw InternalError("unknown DType");
+    if (static_cast<unsigned>(t) > static_cast<unsigned>(DType::C128)) throw InternalError("unknown DType");
     return static_cast<ScalarType>(t);
 }
 

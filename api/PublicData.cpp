@@ -94,7 +94,7 @@ constexpr struct {
     {ScalarType::F64, kDLFloat, 64},  {ScalarType::I32, kDLInt, 32},     {ScalarType::I64, kDLInt, 64},
     {ScalarType::Bool, kDLBoolCode, 8}, {ScalarType::I8, kDLInt, 8},     {ScalarType::I16, kDLInt, 16},
     {ScalarType::U8, kDLUInt, 8},     {ScalarType::U16, kDLUInt, 16},    {ScalarType::U32, kDLUInt, 32},
-    {ScalarType::U64, kDLUInt, 64},
+    {ScalarType::U64, kDLUInt, 64},   {ScalarType::C64, kDLComplex, 64}, {ScalarType::C128, kDLComplex, 128},
 };
 } // namespace
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <map>
@@ -167,8 +168,10 @@ double elapsed_us(std::chrono::steady_clock::time_point since) {
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - since).count();
 }
 
-/** The shape of a tensor the lowered program defines, under extents. */
+/** The shape of a tensor the lowered program defines, under extents (a complex one: its parts'). */
 Shape defined_shape(const ir::Program &lowered, const std::string &tensor, const ir::Extents &extents) {
+    if (auto split = lowered.complex_parts.find(tensor); split != lowered.complex_parts.end())
+        return defined_shape(lowered, split->second.first, extents);
     for (const auto &d : lowered.definitions)
         if (d.tensor == tensor) {
             Shape shape;
@@ -178,12 +181,18 @@ Shape defined_shape(const ir::Program &lowered, const std::string &tensor, const
     throw InternalError("no definition of " + tensor);
 }
 
+/** The outputs the caller sees: the lowered program's, with a complex tensor whole where
+ * passes/SplitComplex split it into parts. */
+const std::vector<ir::TensorInfo> &returned_outputs(const ir::Program &lowered, const ir::Program &original) {
+    return lowered.complex_parts.empty() ? lowered.outputs : original.outputs;
+}
+
 } // namespace
 
 RunResult Compiled::run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat) const {
     RunResult result;
     std::vector<Tensor *> outputs;
-    for (const auto &t : plan().program.outputs)
+    for (const auto &t : returned_outputs(plan().program, program_))
         result.outputs.emplace_back(t.dtype, defined_shape(plan().program, t.name, extents));
     for (auto &t : result.outputs) outputs.push_back(&t);
 #ifdef EINFUSE_HAVE_CUDA
@@ -199,7 +208,7 @@ RunResult Compiled::run(const std::vector<const Tensor *> &inputs, const ir::Ext
 
 void Compiled::run_into(const std::vector<const Tensor *> &inputs, const std::vector<Tensor *> &outputs,
                         const ir::Extents &extents, void *cuda_stream) const {
-    const auto &wanted = plan().program.outputs;
+    const auto &wanted = returned_outputs(plan().program, program_);
     if (outputs.size() != wanted.size())
         throw UserError("expected " + std::to_string(wanted.size()) + " outputs, got " + std::to_string(outputs.size()));
     for (std::size_t i = 0; i < outputs.size(); ++i) {
@@ -239,8 +248,46 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
     std::vector<Tensor> temporaries;
     for (const auto &t : lowered.temporaries) temporaries.emplace_back(t.dtype, defined_shape(lowered, t.name, extents));
     std::map<std::string, const Tensor *> by_name;
-    for (std::size_t i = 0; i < inputs.size(); ++i) by_name[lowered.inputs[i].name] = inputs[i];
-    for (std::size_t i = 0; i < outputs.size(); ++i) by_name[lowered.outputs[i].name] = outputs[i];
+    // A complex tensor is bound as the two real views its parts are (passes/SplitComplex).
+    const auto &parts = lowered.complex_parts;
+    std::deque<Tensor> views; // stable addresses
+#ifdef EINFUSE_HAVE_CUDA
+    // On the GPU a host complex tensor gets one device copy, whose views the kernels use: two
+    // views copied separately would each download the other's elements stale.
+    std::vector<std::pair<std::shared_ptr<void>, std::pair<const Tensor *, Tensor>>> staged;
+#endif
+    auto bind = [&](const std::string &name, const Tensor *t, bool is_output) {
+        auto split = parts.find(name);
+        if (split == parts.end()) {
+            by_name[name] = t;
+            return;
+        }
+#ifdef EINFUSE_HAVE_CUDA
+        if (!host && !t->on_device()) {
+            void *address = nullptr;
+            const std::size_t bytes = static_cast<std::size_t>(t->storage_elements()) * dtype_size(t->dtype());
+            auto memory = allocate_device_memory(std::max<std::size_t>(bytes, 1), &address);
+            static_cast<DeviceBuffer *>(memory.get())->upload(t->storage_begin(), bytes);
+            auto *element0 = static_cast<std::byte *>(address) - t->storage_offset() * static_cast<int64_t>(dtype_size(t->dtype()));
+            staged.push_back({memory, {is_output ? t : nullptr,
+                                       Tensor::borrow(element0, t->dtype(), t->shape(), t->strides(), true)}});
+            t = &staged.back().second.second;
+        }
+#else
+        (void)is_output;
+#endif
+        views.push_back(complex_part_view(*t, 0));
+        by_name[split->second.first] = &views.back();
+        views.push_back(complex_part_view(*t, 1));
+        by_name[split->second.second] = &views.back();
+    };
+    const auto &input_names = parts.empty() ? lowered.inputs : program_.inputs;
+    const auto &output_names = returned_outputs(lowered, program_);
+#ifdef EINFUSE_HAVE_CUDA
+    staged.reserve(inputs.size() + outputs.size()); // the views point into it
+#endif
+    for (std::size_t i = 0; i < inputs.size(); ++i) bind(input_names[i].name, inputs[i], false);
+    for (std::size_t i = 0; i < outputs.size(); ++i) bind(output_names[i].name, outputs[i], true);
     for (std::size_t i = 0; i < temporaries.size(); ++i) by_name[lowered.temporaries[i].name] = &temporaries[i];
 
     std::vector<double> times_us;
@@ -269,7 +316,17 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
         backend_->cuda = std::make_unique<CudaExecutor>(plan(), options_.arch);
         ++counts_.compiles;
     }
-    return backend_->cuda->run(plan(), by_name, extents, repeat, cuda_stream);
+    times_us = backend_->cuda->run(plan(), by_name, extents, repeat, cuda_stream);
+    if (!staged.empty()) {
+        CudaContext::get().synchronize();
+        backend_->cuda->forget_launches(); // they point into `staged`, freed on return
+    }
+    for (const auto &[memory, copy] : staged)
+        if (const Tensor *out = copy.first)
+            static_cast<const DeviceBuffer *>(memory.get())
+                ->download(const_cast<void *>(out->storage_begin()),
+                           static_cast<std::size_t>(out->storage_elements()) * dtype_size(out->dtype()));
+    return times_us;
 #else
     throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");
 #endif

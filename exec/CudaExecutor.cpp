@@ -104,6 +104,8 @@ std::vector<std::uint64_t> launch_key(const passes::Plan &plan, const std::map<s
 
 CudaExecutor::~CudaExecutor() = default;
 
+void CudaExecutor::forget_launches() const { last_.reset(); }
+
 bool CudaExecutor::relaunch(void *stream) const {
     // The key ends with the stream the launches were built for (their scratch memory is its own).
     if (!last_ || last_->key.empty() || last_->key.back() != reinterpret_cast<std::uint64_t>(stream)) return false;

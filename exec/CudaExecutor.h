@@ -32,6 +32,9 @@ public:
     /** Queues the last run's launches again on `stream`; false when that run had host tensors
      * (its device copies are gone) or there was none. */
     bool relaunch(void *stream) const;
+    /** Forgets the last run's launches (its device memory is about to be freed: the staged copies
+     * of host complex tensors), so that relaunch says false. */
+    void forget_launches() const;
 
     ~CudaExecutor();
 

@@ -142,6 +142,8 @@ DType promote_pair(DType a, DType b) {
     if (a == b) return a;
     if (a == DType::Bool) return b; // bool with anything: the other
     if (b == DType::Bool) return a;
+    // Complex with anything: the complex type whose parts hold both (c64 with f64 or i32: c128).
+    if (is_complex(a) || is_complex(b)) return complex_type_of(promote_pair(real_part_type(a), real_part_type(b)));
     bool int_a = is_integer(a), int_b = is_integer(b);
     if (int_a && int_b) {
         int bits_a = dtype_bits(a), bits_b = dtype_bits(b);

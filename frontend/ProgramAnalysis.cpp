@@ -18,10 +18,10 @@ namespace {
 }
 
 /** One-argument functions; the others are max, min, pow (two) and where (three). */
-const std::set<std::string> kUnaryFunctions = {"exp",  "log",  "sqrt", "rsqrt", "abs",   "tanh", "sigmoid",
-                                               "relu", "gelu", "sin",  "cos",   "floor", "ceil", "sign"};
+const std::set<std::string> kUnaryFunctions = {"exp",  "log",  "sqrt", "rsqrt", "abs",   "tanh", "sigmoid", "relu",
+                                               "gelu", "sin",  "cos",  "floor", "ceil", "sign", "conj",    "real", "imag"};
 /** Functions that keep integers integers (numpy gives floats for the rest). */
-const std::set<std::string> kIntegerFunctions = {"abs", "relu", "sign", "max", "min", "where"};
+const std::set<std::string> kIntegerFunctions = {"abs", "relu", "sign", "max", "min", "where", "conj", "real", "imag"};
 
 int arity(const std::string &function) {
     if (kUnaryFunctions.count(function)) return 1;
@@ -108,7 +108,7 @@ class Analyzer {
             int n = arity(e.name);
             if (n < 0) {
                 std::vector<std::string> notes = {"the functions are exp log sqrt rsqrt abs tanh sigmoid relu gelu sin "
-                                                  "cos floor ceil sign, max(a,b) min(a,b) pow(a,b) where(c,a,b)"};
+                                                  "cos floor ceil sign conj real imag, max(a,b) min(a,b) pow(a,b) where(c,a,b)"};
                 if (e.name == "sum" || e.name == "prod")
                     notes.push_back("a reduction is written " + e.name + "[j](...)");
                 fail("unknown function '" + e.name + "'", {e.name_where}, notes);

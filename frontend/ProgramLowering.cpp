@@ -28,7 +28,8 @@ ir::UnaryOp unary_op(const std::string &f) {
         {"rsqrt", ir::UnaryOp::Rsqrt},     {"abs", ir::UnaryOp::Abs},   {"tanh", ir::UnaryOp::Tanh},
         {"sigmoid", ir::UnaryOp::Sigmoid}, {"relu", ir::UnaryOp::Relu}, {"gelu", ir::UnaryOp::Gelu},
         {"sin", ir::UnaryOp::Sin},         {"cos", ir::UnaryOp::Cos},   {"floor", ir::UnaryOp::Floor},
-        {"ceil", ir::UnaryOp::Ceil},       {"sign", ir::UnaryOp::Sign}};
+        {"ceil", ir::UnaryOp::Ceil},       {"sign", ir::UnaryOp::Sign}, {"conj", ir::UnaryOp::Conj},
+        {"real", ir::UnaryOp::Real},       {"imag", ir::UnaryOp::Imag}};
     return ops.at(f);
 }
 
@@ -75,12 +76,16 @@ class Lowering {
             return ir::Unary::make(ir::UnaryOp::Neg, arg(0));
         case ExprAstKind::Binary:
             if (e.op == "-") reject_bool_minus(e);
+            reject_complex(e, e.op, {"+", "-", "*", "/", "==", "!="});
             return ir::Binary::make(binary_op(e.op), arg(0), arg(1));
         case ExprAstKind::Call:
             if (e.name == "where") return ir::Select::make(arg(0), arg(1), arg(2));
+            reject_complex(e, e.name, {"exp", "abs", "conj", "real", "imag"});
             if (e.args.size() == 2) return ir::Binary::make(binary_op(e.name), arg(0), arg(1));
-            return ir::Unary::make(unary_op(e.name), arg(0));
+            // real, imag and abs of a complex value are real: held in the program's complex type.
+            return ir::Cast::make(compute_, ir::Unary::make(unary_op(e.name), arg(0)));
         case ExprAstKind::Reduction:
+            reject_complex(e, e.name + "[...]", {"sum[...]"});
             return ir::Reduce::make({}, vars_of(e.indices), reduce_op(e.name), arg(0));
         }
         throw InternalError("unknown expression kind");
@@ -98,6 +103,19 @@ class Lowering {
             throw UserError(Diagnostic{"'-' of bool values: numpy has no boolean subtract or negative",
                                        {e.name_where},
                                        {"compare instead (a != b), or give the inputs an integer type"}});
+    }
+
+    /** A complex program computes what passes/SplitComplex can write in real parts; numpy's other
+     * complex functions (log, sqrt, the trigonometric ones, pow) and its lexicographic ordering
+     * (<, max, max[...]) are not offered. */
+    void reject_complex(const ExprAst &e, const std::string &what, std::initializer_list<const char *> allowed) const {
+        if (!is_complex(compute_)) return;
+        for (const char *a : allowed)
+            if (what == a) return;
+        throw UserError(Diagnostic{"'" + what + "' of complex values is not supported (the program computes in " +
+                                       std::string(dtype_name(compute_)) + ")",
+                                   {e.name_where},
+                                   {"complex programs offer + - * / == != where exp abs conj real imag and sum"}});
     }
 
     DType compute_;

@@ -44,8 +44,16 @@ std::string_view unary_op_name(UnaryOp op) {
     case UnaryOp::Floor: return "floor";
     case UnaryOp::Ceil: return "ceil";
     case UnaryOp::Sign: return "sign";
+    case UnaryOp::Conj: return "conj";
+    case UnaryOp::Real: return "real";
+    case UnaryOp::Imag: return "imag";
     }
     return "?";
+}
+
+DType unary_result_type(UnaryOp op, DType t) {
+    bool to_real = op == UnaryOp::Real || op == UnaryOp::Imag || op == UnaryOp::Abs;
+    return to_real ? real_part_type(t) : t;
 }
 
 std::string_view reduce_op_name(ReduceOp op) {

@@ -50,8 +50,12 @@ private:
 enum class BinaryOp { Add, Sub, Mul, Div, Max, Min, Pow, Lt, Le, Gt, Ge, Eq, Ne };
 /** The language's one-argument functions, and negation. Relu is max(x, 0); Gelu is
  * x * Phi(x) with the exact normal CDF (erf), as PyTorch's default; Sigmoid is 1/(1+e^-x);
- * Sign is -1, 0 or 1; Rsqrt is 1/sqrt(x). */
-enum class UnaryOp { Neg, Exp, Log, Sqrt, Rsqrt, Abs, Tanh, Sigmoid, Relu, Gelu, Sin, Cos, Floor, Ceil, Sign };
+ * Sign is -1, 0 or 1; Rsqrt is 1/sqrt(x). Conj, Real and Imag are numpy's (of a real x: x, x,
+ * 0); Real, Imag and Abs of a complex value are real (unary_result_type). Only programs before
+ * passes/SplitComplex hold Conj, Real, Imag or a complex type; no backend sees them. */
+enum class UnaryOp { Neg, Exp, Log, Sqrt, Rsqrt, Abs, Tanh, Sigmoid, Relu, Gelu, Sin, Cos, Floor, Ceil, Sign, Conj, Real, Imag };
+/** The type of op(a) for a of type t: t, except Real, Imag and Abs of c64/c128 (f32/f64). */
+DType unary_result_type(UnaryOp op, DType t);
 enum class ReduceOp { Sum, Prod, Max, Min };
 
 std::string_view binary_op_symbol(BinaryOp op); // "+", "-", "*", "/", "max", "min", "^", "<", ...
@@ -101,7 +105,7 @@ struct Cast : ExprBase {
 /** op(a). "out[i] = relu(x[i])" is Unary(Relu, x[i]). */
 struct Unary : ExprBase {
     static constexpr ExprKind kKind = ExprKind::Unary;
-    Unary(UnaryOp o, Expr x) : ExprBase(kKind, x.type()), op(o), a(std::move(x)) {}
+    Unary(UnaryOp o, Expr x) : ExprBase(kKind, unary_result_type(o, x.type())), op(o), a(std::move(x)) {}
     static Expr make(UnaryOp op, Expr a);
     const UnaryOp op;
     const Expr a;

@@ -1,5 +1,6 @@
 #include "ir/Program.h"
 
+#include "ir/Walk.h"
 #include "support/Error.h"
 
 #include <algorithm>
@@ -77,6 +78,24 @@ private:
 };
 
 } // namespace
+
+namespace {
+bool expr_has_complex_type(const Expr &e) {
+    if (is_complex(e.type())) return true;
+    for (const auto &c : children(e))
+        if (expr_has_complex_type(c)) return true;
+    return false;
+}
+} // namespace
+
+bool has_complex_type(const Program &p) {
+    for (const auto *list : {&p.inputs, &p.outputs, &p.temporaries})
+        for (const auto &t : *list)
+            if (is_complex(t.dtype)) return true;
+    for (const auto &d : p.definitions)
+        if (expr_has_complex_type(d.value)) return true;
+    return false;
+}
 
 void verify(const Program &p) {
     std::set<std::string> declared(p.index_vars.begin(), p.index_vars.end());

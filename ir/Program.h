@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <utility>
 
 namespace einfuse::ir {
 
@@ -32,12 +33,18 @@ struct Program {
     std::string source;                  // the user's text, for comments in emitted code
     std::string name;                    // a C identifier naming its kernels ("bij_bjk_to_bik");
                                          // empty: each kernel is named after the tensor it defines
+    /** After passes/SplitComplex: each complex tensor of the program before it (c64 `x`) and the two
+     * real tensors that hold its parts (f32 `x_re`, `x_im`: views of x, strides doubled). */
+    std::map<std::string, std::pair<std::string, std::string>> complex_parts;
 
     const TensorInfo *find_tensor(const std::string &name) const;
 };
 
 /** The size of every index variable, bound from the inputs' shapes or from --dims. */
 using Extents = std::map<std::string, int64_t>;
+
+/** Whether p has a complex (c64, c128) tensor or expression: before passes/SplitComplex only. */
+bool has_complex_type(const Program &p);
 
 /** Throws InternalError if the program breaks an invariant (undeclared tensor or variable, wrong
  * rank, mixed types, a reduction variable that is also an output variable, an index expression

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <complex>
 #include <functional>
 #include <limits>
 #include <map>
 #include <optional>
 #include <set>
+#include <type_traits>
 
 namespace einfuse::ir {
 
@@ -18,7 +20,10 @@ namespace {
 /** Every index variable gets a slot in one environment array, so that evaluating an Access is a
  * dot product of slots and strides instead of a map lookup per element. */
 using Env = std::vector<int64_t>;
-using Eval = std::function<double(Env &)>;
+/** A program with a complex type evaluates in complex128 throughout (V = std::complex<double>),
+ * any other in float64 (V = double). */
+template <class V> using EvalOf = std::function<V(Env &)>;
+using Complex = std::complex<double>;
 
 /** Calls f once per point of the box [0, extent(slot)) over `slots`; the point is written into
  * env. No call when an extent is zero; exactly one when slots is empty. */
@@ -76,6 +81,9 @@ double apply(UnaryOp op, double x) {
     case UnaryOp::Floor: return std::floor(x);
     case UnaryOp::Ceil: return std::ceil(x);
     case UnaryOp::Sign: return (x > 0) - (x < 0);
+    case UnaryOp::Conj: // of a real value (complex ones: the complex128 apply below)
+    case UnaryOp::Real: return x;
+    case UnaryOp::Imag: return 0.0;
     }
     return 0;
 }
@@ -123,8 +131,58 @@ double cast_value(DType from, DType to, double v) {
     return wrap_to(to, std::clamp(v, lo, hi));
 }
 
-class Compiler {
+/** The complex operations numpy has that the language offers (the frontend refuses the rest
+ * for complex values); a real type's operation on the real parts, as the float64 reference. */
+Complex apply(BinaryOp op, Complex a, Complex b, DType t) {
+    if (!is_complex(t)) return apply(op, a.real(), b.real(), t);
+    switch (op) {
+    case BinaryOp::Add: return a + b;
+    case BinaryOp::Sub: return a - b;
+    case BinaryOp::Mul: return a * b;
+    case BinaryOp::Div: return a / b;
+    case BinaryOp::Pow: return std::pow(a, b);
+    case BinaryOp::Eq: return a == b ? 1.0 : 0.0;
+    case BinaryOp::Ne: return a != b ? 1.0 : 0.0;
+    default: break;
+    }
+    throw InternalError(std::string(binary_op_symbol(op)) + " of complex values");
+}
+
+Complex apply(UnaryOp op, Complex x, DType arg_type) {
+    if (!is_complex(arg_type)) {
+        if (op == UnaryOp::Conj || op == UnaryOp::Real) return x.real();
+        if (op == UnaryOp::Imag) return 0.0;
+        return is_integer(arg_type) ? wrap_to(arg_type, apply(op, x.real())) : apply(op, x.real());
+    }
+    switch (op) {
+    case UnaryOp::Neg: return -x;
+    case UnaryOp::Conj: return std::conj(x);
+    case UnaryOp::Real: return x.real();
+    case UnaryOp::Imag: return x.imag();
+    case UnaryOp::Abs: return std::abs(x);
+    case UnaryOp::Exp: return std::exp(x);
+    case UnaryOp::Log: return std::log(x);
+    case UnaryOp::Sqrt: return std::sqrt(x);
+    case UnaryOp::Sin: return std::sin(x);
+    case UnaryOp::Cos: return std::cos(x);
+    case UnaryOp::Tanh: return std::tanh(x);
+    default: break;
+    }
+    throw InternalError(std::string(unary_op_name(op)) + " of a complex value");
+}
+
+/** A cast in complex128: to a complex type, kept; to a real type, the real part, as numpy. */
+Complex cast_value(DType from, DType to, Complex v) {
+    if (is_complex(to)) return v;
+    return cast_value(is_complex(from) ? real_part_type(from) : from, to, v.real());
+}
+
+double load_value(const Tensor *t, int64_t offset, double) { return t->load(offset); }
+Complex load_value(const Tensor *t, int64_t offset, Complex) { return t->load_complex(offset); }
+
+template <class V> class Compiler {
 public:
+    using Eval = EvalOf<V>;
     Compiler(const Program &p, const std::map<std::string, const Tensor *> &tensors, const Extents &extents)
         : tensors_(tensors), extents_(extents) {
         for (const auto &v : p.index_vars) {
@@ -178,24 +236,27 @@ private:
         return [t, terms, base](Env &env) {
             int64_t offset = base;
             for (const auto &[s, stride] : terms) offset += env[s] * stride;
-            return t->load(offset);
+            return load_value(t, offset, V{});
         };
     }
     Eval compile_node(const Cast &n) const {
         // The reference keeps float64 through casts between float types (it computes the exact
         // answer that every kernel is measured against); a cast to an integer truncates.
         Eval v = compile(n.value);
-        if (is_integer(n.type))
-            return [v, from = n.value.type(), to = n.type](Env &env) { return cast_value(from, to, v(env)); };
+        if (is_integer(n.type) || (is_complex(n.value.type()) && !is_complex(n.type)))
+            return [v, from = n.value.type(), to = n.type](Env &env) -> V { return cast_value(from, to, v(env)); };
         return v;
     }
     Eval compile_node(const Unary &n) const {
-        if (is_integer(n.type)) // -MIN and |MIN| wrap to MIN
+        if constexpr (std::is_same_v<V, Complex>)
+            return [a = compile(n.a), op = n.op, t = n.a.type()](Env &env) { return apply(op, a(env), t); };
+        else if (is_integer(n.type)) // -MIN and |MIN| wrap to MIN
             return [a = compile(n.a), op = n.op, t = n.type](Env &env) { return wrap_to(t, apply(op, a(env))); };
-        return [a = compile(n.a), op = n.op](Env &env) { return apply(op, a(env)); };
+        else
+            return [a = compile(n.a), op = n.op](Env &env) { return apply(op, a(env)); };
     }
     Eval compile_node(const Select &n) const {
-        return [c = compile(n.cond), a = compile(n.a), b = compile(n.b)](Env &env) { return c(env) != 0 ? a(env) : b(env); };
+        return [c = compile(n.cond), a = compile(n.a), b = compile(n.b)](Env &env) { return c(env) != V(0) ? a(env) : b(env); };
     }
     Eval compile_node(const Binary &n) const {
         return [a = compile(n.a), b = compile(n.b), op = n.op, t = n.type](Env &env) { return apply(op, a(env), b(env), t); };
@@ -206,7 +267,7 @@ private:
         BinaryOp combine = reduce_combiner(n.op);
         return [this, slots, combine, body = compile(n.body), init = identity_in(n.type, reduce_identity(n.op)),
                 t = n.type](Env &env) {
-            double acc = init;
+            V acc = init;
             for_each_point(env, slots, extent_, [&] { acc = apply(combine, acc, body(env), t); });
             return acc;
         };
@@ -218,10 +279,10 @@ private:
     std::vector<int64_t> extent_;
 };
 
-/** A factor of a product as a dense f64 table over its index variables (slots), row-major. */
-struct Table {
+/** A factor of a product as a dense f64 (or complex128) table over its index variables (slots), row-major. */
+template <class V> struct Table {
     std::vector<int> slots;
-    std::vector<double> values;
+    std::vector<V> values;
 };
 
 double volume(const std::vector<int> &slots, const std::vector<int64_t> &extents) {
@@ -231,7 +292,7 @@ double volume(const std::vector<int> &slots, const std::vector<int64_t> &extents
 }
 
 /** The variables e reads that no reduction inside e binds, as slots, sorted. */
-std::vector<int> free_slots(const Expr &e, const Compiler &c) {
+template <class C> std::vector<int> free_slots(const Expr &e, const C &c) {
     std::set<std::string> vars;
     for_each_access(e, [&](const Access &a) {
         for (const auto &index : a.indices)
@@ -252,13 +313,14 @@ std::vector<int> set_union(const std::vector<int> &a, const std::vector<int> &b)
 }
 
 /** sum over the slots of a and b not in `keep` of a * b, as a table over the rest. */
-Table contract(const Table &a, const Table &b, const std::vector<int> &keep, const std::vector<int64_t> &extents,
-               DType t) {
+template <class V>
+Table<V> contract(const Table<V> &a, const Table<V> &b, const std::vector<int> &keep, const std::vector<int64_t> &extents,
+                  DType t) {
     std::vector<int> all = set_union(a.slots, b.slots);
-    Table r;
+    Table<V> r;
     for (int s : all)
         if (std::binary_search(keep.begin(), keep.end(), s)) r.slots.push_back(s);
-    r.values.assign(static_cast<std::size_t>(volume(r.slots, extents)), 0.0);
+    r.values.assign(static_cast<std::size_t>(volume(r.slots, extents)), V(0.0));
     if (volume(all, extents) == 0) return r;
     // Each table's stride along every slot of the loop nest (0 where the table lacks it).
     auto strides = [&](const std::vector<int> &slots) {
@@ -273,10 +335,14 @@ Table contract(const Table &a, const Table &b, const std::vector<int> &keep, con
     std::vector<int64_t> sa = strides(a.slots), sb = strides(b.slots), sr = strides(r.slots), index(all.size(), 0);
     int64_t oa = 0, ob = 0, orr = 0;
     while (true) {
-        double &acc = r.values[static_cast<std::size_t>(orr)];
-        double term = a.values[static_cast<std::size_t>(oa)], other = b.values[static_cast<std::size_t>(ob)];
-        if (is_integer(t)) acc = apply(BinaryOp::Add, acc, apply(BinaryOp::Mul, term, other, t), t);
-        else acc += term * other;
+        V &acc = r.values[static_cast<std::size_t>(orr)];
+        V term = a.values[static_cast<std::size_t>(oa)], other = b.values[static_cast<std::size_t>(ob)];
+        if constexpr (std::is_same_v<V, double>) {
+            if (is_integer(t)) acc = apply(BinaryOp::Add, acc, apply(BinaryOp::Mul, term, other, t), t);
+            else acc += term * other;
+        } else {
+            acc += term * other;
+        }
         std::size_t d = all.size();
         for (; d-- > 0;) {
             oa += sa[d], ob += sb[d], orr += sr[d];
@@ -347,7 +413,7 @@ PairwiseOrder pairwise_order(std::vector<std::vector<int>> sets, const std::vect
  * over every variable: the 51-matrix chain "ab,bc,...,YZ" is 2^52 points as one nest, 50 steps of
  * 8 as pairs. The order (pairwise_order) is found here, so that the reference stays independent
  * of the passes it checks. nullopt: not such a product, or no cheaper. */
-std::optional<Tensor> evaluate_product(const Definition &def, const Compiler &c) {
+template <class V> std::optional<Tensor> evaluate_product(const Definition &def, const Compiler<V> &c) {
     const auto *reduce = def.value.as<Reduce>();
     if (!reduce || reduce->op != ReduceOp::Sum) return std::nullopt;
     std::vector<Expr> factors = flatten(reduce->body, BinaryOp::Mul);
@@ -371,18 +437,18 @@ std::optional<Tensor> evaluate_product(const Definition &def, const Compiler &c)
     const auto &steps = order.steps;
     const auto &kept = order.kept;
 
-    std::vector<Table> tables(factors.size());
+    std::vector<Table<V>> tables(factors.size());
     Env env(extents.size(), 0);
     for (std::size_t f = 0; f < factors.size(); ++f) {
         tables[f].slots = sets[f];
-        Eval value = c.compile(factors[f]);
+        EvalOf<V> value = c.compile(factors[f]);
         for_each_point(env, tables[f].slots, extents, [&] { tables[f].values.push_back(value(env)); });
     }
     std::size_t last = 0;
     for (std::size_t s = 0; s < steps.size(); ++s) {
         auto [a, b] = steps[s];
         tables[b] = contract(tables[a], tables[b], kept[s], extents, reduce->type);
-        tables[a] = Table{};
+        tables[a] = Table<V>{};
         last = b;
     }
     // Reduced variables no factor reads multiply the sum by their extents.
@@ -392,31 +458,35 @@ std::optional<Tensor> evaluate_product(const Definition &def, const Compiler &c)
             times *= static_cast<double>(extents[c.slot(v)]);
     Shape shape;
     for (int s : out_slots) shape.push_back(extents[s]);
-    Tensor out(DType::F64, shape);
-    const Table &t = tables[last];
+    Tensor out(std::is_same_v<V, double> ? DType::F64 : DType::C128, shape);
+    const Table<V> &t = tables[last];
     std::vector<int64_t> step(t.slots.size(), 1);
     for (std::size_t d = t.slots.size(); d-- > 1;) step[d - 1] = step[d] * extents[t.slots[d]];
     int64_t linear = 0;
     for_each_point(env, out_slots, extents, [&] {
         int64_t at = 0;
         for (std::size_t d = 0; d < t.slots.size(); ++d) at += env[t.slots[d]] * step[d];
-        double v = t.values[static_cast<std::size_t>(at)];
-        out.store(linear++, is_integer(reduce->type) ? apply(BinaryOp::Mul, v, times, reduce->type) : v * times);
+        V v = t.values[static_cast<std::size_t>(at)];
+        if constexpr (std::is_same_v<V, double>)
+            out.store(linear++, is_integer(reduce->type) ? apply(BinaryOp::Mul, v, times, reduce->type) : v * times);
+        else
+            out.store_complex(linear++, v * times);
     });
     return out;
 }
 
-} // namespace
+void store_value(Tensor &t, int64_t at, double v) { t.store(at, v); }
+void store_value(Tensor &t, int64_t at, Complex v) { t.store_complex(at, v); }
 
-std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const Tensor *> &inputs,
-                                       const Extents &extents) {
-    EINFUSE_ASSERT(inputs.size() == p.inputs.size(), "one tensor per program input");
+template <class V>
+std::vector<Tensor> evaluate(const Program &p, const std::vector<const Tensor *> &inputs, const Extents &extents) {
     std::map<std::string, const Tensor *> tensors;
     for (std::size_t i = 0; i < inputs.size(); ++i) tensors[p.inputs[i].name] = inputs[i];
+    const DType result_type = std::is_same_v<V, double> ? DType::F64 : DType::C128;
 
     std::map<std::string, Tensor> results;
     for (const auto &def : p.definitions) {
-        Compiler c(p, tensors, extents);
+        Compiler<V> c(p, tensors, extents);
         if (std::optional<Tensor> product = evaluate_product(def, c)) {
             results[def.tensor] = std::move(*product);
             tensors[def.tensor] = &results[def.tensor];
@@ -428,11 +498,11 @@ std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const
             slots.push_back(c.slot(v));
             shape.push_back(c.extents()[slots.back()]);
         }
-        Tensor out(DType::F64, shape);
-        Eval value = c.compile(def.value);
+        Tensor out(result_type, shape);
+        EvalOf<V> value = c.compile(def.value);
         Env env(c.extents().size(), 0);
         int64_t linear = 0;
-        for_each_point(env, slots, c.extents(), [&] { out.store(linear++, value(env)); });
+        for_each_point(env, slots, c.extents(), [&] { store_value(out, linear++, value(env)); });
         results[def.tensor] = out;
         tensors[def.tensor] = &results[def.tensor]; // later definitions may read it
     }
@@ -440,6 +510,14 @@ std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const
     std::vector<Tensor> outputs;
     for (const auto &t : p.outputs) outputs.push_back(results.at(t.name));
     return outputs;
+}
+
+} // namespace
+
+std::vector<Tensor> evaluate_reference(const Program &p, const std::vector<const Tensor *> &inputs,
+                                       const Extents &extents) {
+    EINFUSE_ASSERT(inputs.size() == p.inputs.size(), "one tensor per program input");
+    return has_complex_type(p) ? evaluate<Complex>(p, inputs, extents) : evaluate<double>(p, inputs, extents);
 }
 
 namespace {
@@ -458,12 +536,20 @@ double worst_error(const Tensor &got, const Tensor &want, const Tensor *scale, d
             ow += index[d] * want.strides()[d];
             if (scale) os += index[d] * scale->strides()[d];
         }
-        double g = got.load(og), w = want.load(ow);
-        double magnitude = std::max(std::abs(w), floor);
+        // Complex values: the modulus of the difference, relative to the reference's modulus; a
+        // part's NaN or infinity is compared part by part.
+        Complex gc = got.load_complex(og), wc = want.load_complex(ow);
+        double magnitude = std::max(std::abs(wc), floor);
         if (scale && std::isfinite(scale->load(os))) magnitude = std::max(magnitude, std::abs(scale->load(os)));
         // NaN where the reference has NaN agrees, and so does an infinity of the same sign;
         // NaN or infinity on one side only is as wrong as can be.
-        double err = (std::isnan(g) && std::isnan(w)) || (std::isinf(w) && g == w) ? 0.0 : std::abs(g - w) / magnitude;
+        auto agree = [](double g, double w) { return (std::isnan(g) && std::isnan(w)) || (std::isinf(w) && g == w); };
+        double err;
+        if (agree(gc.real(), wc.real()) || agree(gc.imag(), wc.imag()))
+            err = std::max(agree(gc.real(), wc.real()) ? 0.0 : std::abs(gc.real() - wc.real()) / magnitude,
+                           agree(gc.imag(), wc.imag()) ? 0.0 : std::abs(gc.imag() - wc.imag()) / magnitude);
+        else
+            err = std::abs(gc - wc) / magnitude;
         if (std::isnan(err)) err = std::numeric_limits<double>::infinity();
         worst = std::max(worst, err);
     });
@@ -482,7 +568,7 @@ double max_relative_error(const Tensor &got, const Tensor &want, const Tensor &s
 Tensor abs_copy(const Tensor &t) {
     Tensor out(DType::F64, t.shape(), t.strides()); // f64: |INT_MIN| does not fit an i32
     for (int64_t i = t.storage_offset(); i < t.storage_offset() + t.storage_elements(); ++i)
-        out.store(i, std::abs(t.load(i)));
+        out.store(i, std::abs(t.load_complex(i)));
     return out;
 }
 

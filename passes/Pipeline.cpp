@@ -10,6 +10,7 @@
 #include "passes/PassManager.h"
 #include "passes/Simplify.h"
 #include "passes/Sizes.h"
+#include "passes/SplitComplex.h"
 #include "passes/SplitReduction.h"
 
 
@@ -31,7 +32,9 @@ ir::Program prepare(PassManager &pm, const ir::Program &input, const Sizes &size
     pm.run("verify", [&] { ir::verify(input); return input; });
     ir::Program simple = pm.run("simplify", [&] { return simplify(input); });
     ir::Program fused = pm.run("fuse_producers", [&] { return fuse_producers(simple, notes); });
-    return pm.run("order_contractions", [&] { return order_contractions(fused, sizes, notes); });
+    ir::Program ordered = pm.run("order_contractions", [&] { return order_contractions(fused, sizes, notes); });
+    // Last, so that a product of many complex operands is ordered (and split) pairwise.
+    return pm.run("split_complex", [&] { return split_complex(ordered, sizes, notes); });
 }
 
 } // namespace

@@ -21,6 +21,8 @@ constexpr DTypeInfo kTypes[] = {
     {DType::I16, "i16", "int16_t", 2, "i2"},  {DType::U8, "u8", "uint8_t", 1, "u1"},
     {DType::U16, "u16", "uint16_t", 2, "u2"}, {DType::U32, "u32", "uint32_t", 4, "u4"},
     {DType::U64, "u64", "uint64_t", 8, "u8"},
+    // No backend prints a complex type (passes/SplitComplex splits them); the names are numpy's.
+    {DType::C64, "c64", "complex64", 8, "c8"}, {DType::C128, "c128", "complex128", 16, "c16"},
 };
 const DTypeInfo &info(DType t) { return kTypes[static_cast<int>(t)]; }
 } // namespace
@@ -37,7 +39,16 @@ std::optional<DType> parse_dtype(std::string_view name) {
 }
 
 bool is_integer(DType t) {
-    return t != DType::F16 && t != DType::BF16 && t != DType::F32 && t != DType::F64;
+    return t != DType::F16 && t != DType::BF16 && t != DType::F32 && t != DType::F64 && !is_complex(t);
+}
+
+bool is_complex(DType t) { return t == DType::C64 || t == DType::C128; }
+
+DType real_part_type(DType t) { return t == DType::C64 ? DType::F32 : t == DType::C128 ? DType::F64 : t; }
+
+DType complex_type_of(DType t) {
+    if (is_complex(t)) return t;
+    return t == DType::F16 || t == DType::BF16 || t == DType::F32 ? DType::C64 : DType::C128;
 }
 
 bool is_unsigned(DType t) {

@@ -1,6 +1,7 @@
 #pragma once
 // Element types of tensors: every type of the language. f16 and bf16 compute in f32; bool and the
-// integers compute in their own type and wrap as numpy's do (bool: + is or, * is and).
+// integers compute in their own type and wrap as numpy's do (bool: + is or, * is and); c64 and
+// c128 are (re, im) pairs of f32 and f64, computed on their parts.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -9,7 +10,7 @@
 namespace einfuse {
 
 // New types go at the end: the values are part of the kernel cache's keys.
-enum class DType { F16, BF16, F32, F64, I32, I64, Bool, I8, I16, U8, U16, U32, U64 };
+enum class DType { F16, BF16, F32, F64, I32, I64, Bool, I8, I16, U8, U16, U32, U64, C64, C128 };
 
 /** "f32" for DType::F32; the spelling of the CLI's --dtype. */
 std::string_view dtype_name(DType t);
@@ -22,6 +23,13 @@ std::string_view dtype_npy_code(DType t);
 
 /** bool and the integers: held and computed as integers (bool as one byte, 0 or 1). */
 bool is_integer(DType t);
+/** c64 and c128: pairs (re, im) of f32 or f64, numpy's complex64 and complex128. No kernel sees
+ * them: passes/SplitComplex rewrites a program into real arithmetic on their parts. */
+bool is_complex(DType t);
+/** The type of a complex type's parts (c64: f32, c128: f64); any other type itself. */
+DType real_part_type(DType t);
+/** The complex type whose parts are t (f16, bf16, f32: c64; f64 and integers: c128). */
+DType complex_type_of(DType t);
 /** bool, u8, u16, u32, u64: compare, divide, widen and convert without a sign. */
 bool is_unsigned(DType t);
 /** The width of t in bits (bool: 8, as stored). */

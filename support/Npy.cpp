@@ -27,7 +27,7 @@ namespace {
 
 /** The element types a .npy file may hold (bf16 has no numpy type). */
 constexpr DType kNpyTypes[] = {DType::F16, DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool, DType::I8,
-                               DType::I16, DType::U8,  DType::U16, DType::U32, DType::U64};
+                               DType::I16, DType::U8,  DType::U16, DType::U32, DType::U64, DType::C64, DType::C128};
 
 constexpr char kMagic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 // numpy itself refuses headers over 10,000 bytes unless told otherwise; a 64-dimensional shape
@@ -119,9 +119,9 @@ public:
 private:
     Header element_type(const std::string &descr) const {
         // '<' '>' '=' name a byte order, '|' none (one-byte types: numpy writes '|u1', '|b1').
-        if (descr.size() == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=' || descr[0] == '|'))
+        if (descr.size() >= 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=' || descr[0] == '|'))
             for (DType t : kNpyTypes)
-                if (descr.compare(1, 2, dtype_npy_code(t)) == 0 && (descr[0] != '|' || dtype_size(t) == 1)) {
+                if (descr.compare(1, std::string::npos, dtype_npy_code(t)) == 0 && (descr[0] != '|' || dtype_size(t) == 1)) {
                     bool little = descr[0] == '<' || (descr[0] != '>' && host_is_little_endian());
                     return Header{t, little != host_is_little_endian(), false, {}};
                 }
@@ -129,7 +129,7 @@ private:
                                ? " (bf16 has no numpy dtype: save it as float32)"
                                : "";
         fail(path_, "unsupported element type '" + descr +
-                        "'; einfuse reads <f2 <f4 <f8 |b1 |i1 <i2 <i4 <i8 |u1 <u2 <u4 <u8 (and '>' big-endian)" + hint);
+                        "'; einfuse reads <f2 <f4 <f8 |b1 |i1 <i2 <i4 <i8 |u1 <u2 <u4 <u8 <c8 <c16 (and '>' big-endian)" + hint);
     }
 
     Shape tuple() {
@@ -348,7 +348,10 @@ Tensor read_npy(const std::string &path) {
     } else if (data_bytes > 0) {
         std::memcpy(t.data(), streamed.data(), data_bytes);
     }
-    if (h.swap_bytes && width > 1) swap_elements(static_cast<std::byte *>(t.data()), count, width);
+    // A complex element is two numbers, each in the file's byte order.
+    if (h.swap_bytes && width > 1)
+        swap_elements(static_cast<std::byte *>(t.data()), is_complex(h.dtype) ? 2 * count : count,
+                      is_complex(h.dtype) ? width / 2 : width);
     if (h.dtype == DType::Bool) // numpy writes 0 and 1; any other byte is true, and kernels assume 0 or 1
         for (int64_t i = 0; i < count; ++i) {
             auto *b = static_cast<unsigned char *>(t.data()) + i;

@@ -102,8 +102,37 @@ double Tensor::load(int64_t offset) const {
     case DType::U16: { uint16_t v; std::memcpy(&v, p, 2); return v; }
     case DType::U32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
     case DType::U64: { uint64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
+    case DType::C64: { float v; std::memcpy(&v, p, 4); return v; }
+    case DType::C128: { double v; std::memcpy(&v, p, 8); return v; }
     }
     throw InternalError("unknown element type");
+}
+
+std::complex<double> Tensor::load_complex(int64_t offset) const {
+    if (!is_complex(dtype_)) return load(offset);
+    EINFUSE_ASSERT(!on_device_, "the host cannot read a device tensor");
+    const std::byte *p = storage_.get() + offset * static_cast<int64_t>(dtype_size(dtype_));
+    if (dtype_ == DType::C64) {
+        float v[2];
+        std::memcpy(v, p, 8);
+        return {v[0], v[1]};
+    }
+    double v[2];
+    std::memcpy(v, p, 16);
+    return {v[0], v[1]};
+}
+
+void Tensor::store_complex(int64_t offset, std::complex<double> value) {
+    if (!is_complex(dtype_)) return store(offset, value.real());
+    EINFUSE_ASSERT(!on_device_, "the host cannot write a device tensor");
+    std::byte *p = storage_.get() + offset * static_cast<int64_t>(dtype_size(dtype_));
+    if (dtype_ == DType::C64) {
+        float v[2] = {static_cast<float>(value.real()), static_cast<float>(value.imag())};
+        std::memcpy(p, v, 8);
+        return;
+    }
+    double v[2] = {value.real(), value.imag()};
+    std::memcpy(p, v, 16);
 }
 
 /** An integer element: truncated toward zero, then wrapped into T's range (NaN gives 0). */
@@ -129,7 +158,18 @@ void Tensor::store(int64_t offset, double value) {
     case DType::U64: return store_integer<uint64_t>(p, value);
     case DType::F16: { uint16_t v = float_to_half(static_cast<float>(value)); std::memcpy(p, &v, 2); return; }
     case DType::BF16: { uint16_t v = float_to_bf16(static_cast<float>(value)); std::memcpy(p, &v, 2); return; }
+    case DType::C64:
+    case DType::C128: return store_complex(offset, value);
     }
+}
+
+Tensor complex_part_view(const Tensor &t, int part) {
+    EINFUSE_ASSERT(is_complex(t.dtype()) && (part == 0 || part == 1), "a complex tensor's part 0 or 1");
+    const DType real = real_part_type(t.dtype());
+    Shape strides = t.strides();
+    for (auto &s : strides) s *= 2;
+    auto *data = static_cast<std::byte *>(const_cast<void *>(t.data())) + part * static_cast<int64_t>(dtype_size(real));
+    return Tensor::borrow(data, real, t.shape(), strides, t.on_device());
 }
 
 void Tensor::fill_random(std::mt19937_64 &rng) {
@@ -141,7 +181,10 @@ void Tensor::fill_random(std::mt19937_64 &rng) {
     for (int64_t i = storage_offset_; i < storage_offset_ + storage_elements_; ++i) {
         if (dtype_ == DType::Bool) store(i, sign(rng));
         else if (is_integer(dtype_)) store(i, small(rng) * (sign(rng) && !is_unsigned(dtype_) ? -1 : 1));
-        else store(i, uniform(rng));
+        else if (is_complex(dtype_)) {
+            double re = uniform(rng);
+            store_complex(i, {re, uniform(rng)});
+        } else store(i, uniform(rng));
     }
 }
 

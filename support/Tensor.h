@@ -5,6 +5,7 @@
 // 0 (DLPack's and numpy's rule) and a negative stride reaches below it.
 #include "support/DType.h"
 
+#include <complex>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -52,9 +53,14 @@ public:
     void *data() { return storage_.get(); }
     const void *data() const { return storage_.get(); }
 
-    /** Element at a linear offset (in elements), converted to double. */
+    /** Element at a linear offset (in elements), converted to double (complex: the real part). */
     double load(int64_t offset) const;
+    /** Stores value (complex: value + 0i). */
     void store(int64_t offset, double value);
+    /** Element as a complex number (a real type: imaginary part 0). */
+    std::complex<double> load_complex(int64_t offset) const;
+    /** Stores value (a real type: its real part). */
+    void store_complex(int64_t offset, std::complex<double> value);
 
     /** Fills with independent uniform values in [-1, 1): fresh inputs, never zeros. */
     void fill_random(std::mt19937_64 &rng);
@@ -68,5 +74,10 @@ private:
     bool on_device_ = false;
     std::shared_ptr<std::byte[]> storage_;
 };
+
+/** The real (part 0) or imaginary (part 1) parts of a complex tensor as a real tensor (f32 of
+ * c64, f64 of c128) viewing the same memory: the same shape, strides doubled, part 1 one number
+ * further on. Host or device memory; t must outlive it. */
+Tensor complex_part_view(const Tensor &t, int part);
 
 } // namespace einfuse

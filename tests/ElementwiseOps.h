@@ -137,6 +137,11 @@ inline long double reference(UnaryOp op, long double x, DType t) {
         return std::ceil(x);
     case UnaryOp::Sign:
         return (x > 0) - (x < 0);
+    case UnaryOp::Conj: // of a real value
+    case UnaryOp::Real:
+        return x;
+    case UnaryOp::Imag:
+        return 0;
     }
     return 0;
 }

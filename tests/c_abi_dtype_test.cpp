@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <complex>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -114,4 +115,23 @@ TEST_CASE("C ABI dtypes: mixed types promote as numpy; an output of another type
         CHECK(einfuse_einsum("i->i", 1, &in, &o) != EINFUSE_OK);
         CHECK(std::string(einfuse_last_error()).find("uint8/16/32/64") != std::string::npos);
     }
+}
+
+TEST_CASE("C ABI dtypes: complex64 and complex128 (kDLComplex) as numpy's einsum, c64 with f64 giving c128") {
+    // (1+2i)(2-i) + (3-i)(i) = 5+6i; np.einsum('i,i->', a.astype(np.complex64), b) is the same
+    std::vector<std::complex<float>> a{{1, 2}, {3, -1}}, b{{2, -1}, {0, 1}}, out{{7, 7}};
+    int64_t n[1] = {2};
+    DLTensor in[2] = {host(a, kDLComplex, 1, n), host(b, kDLComplex, 1, n)};
+    DLTensor o = host(out, kDLComplex, 0, nullptr);
+    REQUIRE(einfuse_einsum("i,i->", 2, in, &o) == EINFUSE_OK);
+    CHECK(out[0] == std::complex<float>(5, 6));
+    CHECK(o.dtype.bits == 64);
+    std::vector<double> real{2, 0.5};
+    std::vector<std::complex<double>> wide{{0, 0}};
+    DLTensor mixed[2] = {host(a, kDLComplex, 1, n), host(real, kDLFloat, 1, n)};
+    DLTensor narrow = host(out, kDLComplex, 0, nullptr), o128 = host(wide, kDLComplex, 0, nullptr);
+    CHECK(einfuse_einsum("i,i->", 2, mixed, &narrow) != EINFUSE_OK); // the result is c128
+    CHECK(std::string(einfuse_last_error()).find("c128") != std::string::npos);
+    REQUIRE(einfuse_einsum("i,i->", 2, mixed, &o128) == EINFUSE_OK);
+    CHECK(wide[0] == std::complex<double>(3.5, 3.5)); // (1+2i)2 + (3-i)0.5
 }

@@ -153,3 +153,28 @@ TEST_CASE("run --input: a .npy claiming (2^30,) and sending 16 bytes fails fast 
     std::error_code ec;
     fs::remove_all(dir, ec);
 }
+
+TEST_CASE("run --dtype c64/c128 --check; complex .npy in and out (<c8, <c16)") {
+    namespace fs = std::filesystem;
+    using einfuse::DType;
+    using einfuse::Tensor;
+    CHECK(shell(cli() + " run \"bij,bjk->bik\" --dims b=100,i=3,j=3,k=3 --dtype c64 --check >/dev/null") == 0);
+    CHECK(shell(cli() + " run \"ij,jk->ik\" --dims i=20,j=30,k=10 --dtype 0=c128 --dtype 1=f32 --check >/dev/null") == 0);
+    CHECK(shell(cli() + " run \"y[i] = abs(z[i]) * conj(z[i])\" --dims i=50 --dtype z=c128 --check >/dev/null") == 0);
+    fs::path dir = fs::temp_directory_path() / ("einfuse_cli_complex_" + std::to_string(getpid()));
+    fs::create_directories(dir);
+    const std::string d = dir.string();
+    Tensor a(DType::C64, {2}), b(DType::C128, {2});
+    a.store_complex(0, {1, 2});
+    a.store_complex(1, {3, -1});
+    b.store_complex(0, {2, -1});
+    b.store_complex(1, {0, 1});
+    einfuse::write_npy(d + "/a.npy", a);
+    einfuse::write_npy(d + "/b.npy", b);
+    CHECK(shell(cli() + " run \"i,i->\" --input 0=" + d + "/a.npy --input 1=" + d + "/b.npy --output out=" + d +
+                "/out.npy --check >/dev/null") == 0);
+    Tensor out = einfuse::read_npy(d + "/out.npy");
+    CHECK(out.dtype() == DType::C128); // numpy's result_type(complex64, complex128)
+    CHECK(out.load_complex(0) == std::complex<double>(5, 6));
+    fs::remove_all(dir);
+}

@@ -76,7 +76,7 @@ TEST_CASE("exit codes: usage 1, bad input 2 with a caret") {
         {"run \"bij,bjk->bik\" --shape 0=2x2x3 --shape 1=2x4x2", 2, "index 'j' has size 3 in operand 0 but 4 in operand 1"},
         {"run \"bij,bjk->bix\" --dims b=2,i=2,j=2,k=2", 2, "appears in no operand"},
         {"run \"ij,jk->ik\" --dims i=2,j=2", 2, "no size for index 'k'"},
-        {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --dtype f8", 1, "expected f16, bf16, f32, f64, bool, i8, i16, i32, i64, u8, u16, u32 or u64"},
+        {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --dtype f8", 1, "expected f16, bf16, f32, f64, bool, i8, i16, i32, i64, u8, u16, u32, u64, c64 or c128"},
         {"run \"ij,jk->ik\" --dims i=2,j=x", 1, "not a size"},
         {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --input 0=/nonexistent/a.npy", 2, "cannot read '/nonexistent/a.npy'"},
         {"run \"ij,jk->ik\" --dims i=2,j=2,k=2 --input 0=" EINFUSE_SOURCE_DIR "/README.md", 2, "not a .npy file"},

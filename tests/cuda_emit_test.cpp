@@ -736,3 +736,31 @@ TEST_CASE("emit: bool and the 8-64-bit integers in every strategy compile with N
     CHECK(!cuda_cubin(text, "sm_90").empty());
     check_nvcc_compiles(text, "integers");
 }
+
+TEST_CASE("emit: complex einsums and programs print as real kernels on the parts; NVRTC and nvcc compile them") {
+    // passes/SplitComplex leaves the printer real types only: c64 -> float parts, c128 -> double.
+    const struct {
+        const char *source;
+        std::vector<DType> dtypes;
+    } einsums[] = {{"ij,jk->ik", {DType::C64, DType::C64}},
+                   {"bij,bjk->bik", {DType::C128, DType::C128}},
+                   {"i->", {DType::C64}},
+                   {"ij,jk->ik", {DType::C64, DType::F32}}};
+    std::string all;
+    for (const auto &c : einsums) {
+        CAPTURE(c.source);
+        CompiledEinsum e(c.source, c.dtypes, CompileOptions{einfuse::Target::Cuda, "sm_90", 0});
+        std::string text = emit(e, "cu", "c" + std::to_string(all.size()));
+        CHECK(text.find("_re") != std::string::npos);
+        CHECK(text.find("complex") == std::string::npos);
+        all += text;
+        CHECK(cuda_ptx(text, "sm_90").find(".entry") != std::string::npos);
+        check_nvcc_compiles(text, "complex_einsum");
+    }
+    CompiledProgram p("y[i] = abs(z[i]) + exp(conj(z[i])) / (real(z[i]) + 2)", {{"z", DType::C128}},
+                      CompileOptions{einfuse::Target::Cuda, "sm_90", 0});
+    std::string text = emit(p, "cu");
+    CHECK(text.find("double") != std::string::npos);
+    CHECK(cuda_ptx(text, "sm_90").find(".entry") != std::string::npos);
+    check_nvcc_compiles(text, "complex_program");
+}

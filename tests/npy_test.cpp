@@ -334,7 +334,7 @@ TEST_CASE("npy: every malformed file is a UserError naming the file and the prob
         {"structured", npy_bytes("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", sixteen), "structured"},
         {"descr_u2_no_order", npy_bytes(dict("|u2", "(2, 2)"), sixteen), "unsupported element type '|u2'"},
         {"descr_f4_no_order", npy_bytes(dict("f4", "(2, 2)"), sixteen), "unsupported element type"},
-        {"descr_c8", npy_bytes(dict("<c8", "(2, 2)"), sixteen), "unsupported element type '<c8'"},
+        {"descr_c32", npy_bytes(dict("<c32", "(2, 2)"), sixteen), "unsupported element type '<c32'"},
         {"descr_object", npy_bytes(dict("|O", "(2, 2)"), sixteen), "unsupported element type"},
         {"data_short", npy_bytes(f4_2x2, sixteen.substr(0, 15)), "data is truncated"},
         {"data_missing", npy_bytes(dict("<f8", "(3,)")), "data is truncated"},

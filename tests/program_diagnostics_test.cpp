@@ -127,7 +127,7 @@ TEST_CASE("program diagnostics: every mistake, rendered") {
          "einfuse: error: unknown function 'foo'\n"
          "  C[i] = foo(A[i])\n"
          "         ^~~\n"
-         "  note: the functions are exp log sqrt rsqrt abs tanh sigmoid relu gelu sin cos floor ceil sign, max(a,b) "
+         "  note: the functions are exp log sqrt rsqrt abs tanh sigmoid relu gelu sin cos floor ceil sign conj real imag, max(a,b) "
          "min(a,b) pow(a,b) where(c,a,b)\n"},
         {"C[i] = sum(A[i,j])",
          {},
@@ -136,7 +136,7 @@ TEST_CASE("program diagnostics: every mistake, rendered") {
          "einfuse: error: unknown function 'sum'\n"
          "  C[i] = sum(A[i,j])\n"
          "         ^~~\n"
-         "  note: the functions are exp log sqrt rsqrt abs tanh sigmoid relu gelu sin cos floor ceil sign, max(a,b) "
+         "  note: the functions are exp log sqrt rsqrt abs tanh sigmoid relu gelu sin cos floor ceil sign conj real imag, max(a,b) "
          "min(a,b) pow(a,b) where(c,a,b)\n"
          "  note: a reduction is written sum[j](...)\n"},
         {"C[i] = avg[j](A[i,j])",

@@ -123,9 +123,9 @@ std::vector<std::optional<ScalarType>> parse_dtypes(const std::vector<std::strin
     auto parse = [](const std::string &v) {
         for (ScalarType t : {ScalarType::F16, ScalarType::BF16, ScalarType::F32, ScalarType::F64, ScalarType::I32,
                              ScalarType::I64, ScalarType::Bool, ScalarType::I8, ScalarType::I16, ScalarType::U8,
-                             ScalarType::U16, ScalarType::U32, ScalarType::U64})
+                             ScalarType::U16, ScalarType::U32, ScalarType::U64, ScalarType::C64, ScalarType::C128})
             if (scalar_type_name(t) == v) return t;
-        throw UsageError("--dtype " + v + ": expected f16, bf16, f32, f64, bool, i8, i16, i32, i64, u8, u16, u32 or u64");
+        throw UsageError("--dtype " + v + ": expected f16, bf16, f32, f64, bool, i8, i16, i32, i64, u8, u16, u32, u64, c64 or c128");
     };
     for (const auto &spec : specs) {
         if (spec.find('=') == std::string::npos) {

@@ -113,6 +113,10 @@ class ExprPrinter {
             return fn("ceil", t) + "(" + x + ")";
         case UnaryOp::Sign:
             return "einfuse_sign(" + x + ")";
+        case UnaryOp::Conj:
+        case UnaryOp::Real:
+        case UnaryOp::Imag:
+            break; // passes/SplitComplex leaves none
         }
         throw InternalError("unknown unary operator");
     }

@@ -151,8 +151,11 @@ std::string c_type(DType t) {
         return "unsigned int";
     case DType::U64:
         return "unsigned long long";
+    case DType::C64:
+    case DType::C128:
+        break; // passes/SplitComplex gives kernels the real parts only
     }
-    throw InternalError("unknown DType");
+    throw InternalError("no CUDA type for " + std::string(dtype_name(t)));
 }
 
 std::string literal(DType t, double v) {
@@ -175,6 +178,9 @@ std::string literal(DType t, double v) {
         return "__double2half(" + float_literal(DType::F64, v) + ")";
     case DType::BF16:
         return "__double2bfloat16(" + float_literal(DType::F64, v) + ")";
+    case DType::C64:
+    case DType::C128:
+        break; // split into real parts before any backend (passes/SplitComplex)
     }
     throw InternalError("unknown DType");
 }

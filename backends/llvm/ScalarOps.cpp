@@ -95,6 +95,10 @@ Value *float_unary(IRBuilderBase &b, UnaryOp op, Value *x) {
     case UnaryOp::Sign: // (x > 0) - (x < 0); NaN gives 0, like the reference
         return b.CreateSelect(b.CreateFCmpOGT(x, fp(x, 0.0)), fp(x, 1.0),
                               b.CreateSelect(b.CreateFCmpOLT(x, fp(x, 0.0)), fp(x, -1.0), fp(x, 0.0)));
+    case UnaryOp::Conj:
+    case UnaryOp::Real:
+    case UnaryOp::Imag:
+        break; // passes/SplitComplex leaves none
     }
     throw InternalError("unknown unary operator");
 }

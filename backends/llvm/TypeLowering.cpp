@@ -111,6 +111,9 @@ llvm::Type *lowered_type(llvm::LLVMContext &ctx, DType t) {
     case DType::I64:
     case DType::U64:
         return llvm::Type::getInt64Ty(ctx);
+    case DType::C64:
+    case DType::C128:
+        break; // split into real parts before any backend (passes/SplitComplex)
     }
     throw InternalError("unknown element type");
 }

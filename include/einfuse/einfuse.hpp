@@ -7,6 +7,8 @@
 // Every entry point throws einfuse::Error (never an internal type) on failure.
 #include <dlpack/dlpack.h>
 
+#include <complex>
+
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -30,8 +32,10 @@ namespace einfuse {
 // Element types, devices, errors
 
 /** Element types of the language; f16 and bf16 accumulate in f32; bool and the integers compute
- * in their own type and wrap as numpy's do (bool: + is or, * is and). New types go at the end. */
-enum class ScalarType { F16, BF16, F32, F64, I32, I64, Bool, I8, I16, U8, U16, U32, U64 };
+ * in their own type and wrap as numpy's do (bool: + is or, * is and); C64 and C128 are
+ * std::complex<float> and std::complex<double> (numpy's complex64, complex128). New types go at
+ * the end. */
+enum class ScalarType { F16, BF16, F32, F64, I32, I64, Bool, I8, I16, U8, U16, U32, U64, C64, C128 };
 /** "f32" for ScalarType::F32: the spelling of the CLI's --dtype. */
 std::string_view scalar_type_name(ScalarType t);
 /** Bytes per element. */
@@ -100,10 +104,14 @@ template <class T> // arithmetic only, so that sizeof never sees void
 struct is_element<T, std::enable_if_t<std::is_arithmetic_v<T>>>
     : std::bool_constant<std::is_same_v<std::remove_cv_t<T>, float> || std::is_same_v<std::remove_cv_t<T>, double> ||
                          std::is_integral_v<T>> {}; // bool and 8 to 64-bit integers, signed or not
+template <class T> struct is_element<std::complex<T>, void> : std::bool_constant<std::is_same_v<T, float> || std::is_same_v<T, double>> {};
+template <class T> struct is_element<const std::complex<T>, void> : is_element<std::complex<T>> {};
 template <class T> constexpr bool is_element_v = is_element<T>::value;
 template <class T> constexpr ScalarType scalar_type_of() {
     using U = std::remove_cv_t<T>;
-    if constexpr (std::is_same_v<U, float>) return ScalarType::F32;
+    if constexpr (std::is_same_v<U, std::complex<float>>) return ScalarType::C64;
+    else if constexpr (std::is_same_v<U, std::complex<double>>) return ScalarType::C128;
+    else if constexpr (std::is_same_v<U, float>) return ScalarType::F32;
     else if constexpr (std::is_same_v<U, double>) return ScalarType::F64;
     else if constexpr (std::is_same_v<U, bool>) return ScalarType::Bool;
     else if constexpr (std::is_signed_v<U>)
@@ -161,7 +169,7 @@ View from_dlpack(const DLTensor &t);
 /** The einfuse element type of a DLPack dtype, or nullopt where einfuse has none (other codes or
  * widths, lanes != 1). */
 std::optional<ScalarType> scalar_type_of(DLDataType t);
-/** The DLPack dtype of t: kDLFloat, kDLBfloat, kDLInt, kDLUInt with its bits; bool is code 6
+/** The DLPack dtype of t: kDLFloat, kDLBfloat, kDLInt, kDLUInt, kDLComplex (64, 128) with its bits; bool is code 6
  * (kDLBool, DLPack 0.8) with 8 bits. */
 DLDataType dlpack_dtype(ScalarType t);
 

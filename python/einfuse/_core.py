@@ -141,7 +141,7 @@ class Adapter:
         code = (t.dtype.code, t.dtype.bits)
         if code not in DTYPE_NAMES or t.dtype.lanes != 1:
             raise Error("einfuse: error: DLPack dtype (code %d, bits %d, lanes %d) is not supported; supported: "
-                        "float16/32/64, bfloat16, bool, int8/16/32/64, uint8/16/32/64" % (t.dtype.code, t.dtype.bits, t.dtype.lanes), 1)
+                        "float16/32/64, bfloat16, bool, int8/16/32/64, uint8/16/32/64, complex64/128" % (t.dtype.code, t.dtype.bits, t.dtype.lanes), 1)
         shape = tuple(t.shape[i] for i in range(t.ndim))
         strides = tuple(t.strides[i] for i in range(t.ndim)) if t.strides else None
         return DTYPE_NAMES[code], shape, strides, t.device.device_type, t.device.device_id

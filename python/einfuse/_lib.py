@@ -45,11 +45,12 @@ class DLTensor(ctypes.Structure):
 
 assert ctypes.sizeof(DLTensor) == 48
 KDLCPU, KDLCUDA = 1, 2
-# DLPack dtype codes: kDLInt 0, kDLUInt 1, kDLFloat 2, kDLBfloat 4, kDLBool 6. einfuse's names
-# (numpy's) by (code, bits).
+# DLPack dtype codes: kDLInt 0, kDLUInt 1, kDLFloat 2, kDLBfloat 4, kDLComplex 5, kDLBool 6.
+# einfuse's names (numpy's) by (code, bits).
 DTYPE_NAMES = {(2, 16): "float16", (4, 16): "bfloat16", (2, 32): "float32", (2, 64): "float64",
                (0, 32): "int32", (0, 64): "int64", (6, 8): "bool", (0, 8): "int8", (0, 16): "int16",
-               (1, 8): "uint8", (1, 16): "uint16", (1, 32): "uint32", (1, 64): "uint64"}
+               (1, 8): "uint8", (1, 16): "uint16", (1, 32): "uint32", (1, 64): "uint64",
+               (5, 64): "complex64", (5, 128): "complex128"}
 DTYPE_CODES = {name: key for key, name in DTYPE_NAMES.items()}
 
 

@@ -15,7 +15,8 @@ from ._lib import Error, KDLCPU, KDLCUDA
 
 _NAMES = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "float32",
           torch.float64: "float64", torch.int32: "int32", torch.int64: "int64", torch.bool: "bool",
-          torch.int8: "int8", torch.int16: "int16", torch.uint8: "uint8"}
+          torch.int8: "int8", torch.int16: "int16", torch.uint8: "uint8", torch.complex64: "complex64",
+          torch.complex128: "complex128"}
 for _name in ("uint16", "uint32", "uint64"):  # torch 2.3 and later
     if hasattr(torch, _name):
         _NAMES[getattr(torch, _name)] = _name
@@ -45,7 +46,7 @@ class TorchAdapter(_core.Adapter):
         name = _NAMES.get(x.dtype)
         if name is None:
             raise Error("einfuse: error: torch dtype %s is not supported; supported: float16, bfloat16, float32, "
-                        "float64, int32, int64" % x.dtype, 1)
+                        "float64, int32, int64, complex64, complex128" % x.dtype, 1)
         dev = x.device
         if dev.type == "cpu":
             where = (KDLCPU, 0)
@@ -121,11 +122,16 @@ def einsum_backward(expr, operands, grad, needs, einsum):
     plans = _grad.plan(expr, [tuple(x.shape) for x in operands])
     grads = []
     for k, x in enumerate(operands):
-        if not needs[k] or not x.dtype.is_floating_point:
+        if not needs[k] or not (x.dtype.is_floating_point or x.dtype.is_complex):
             grads.append(None)
             continue
         p = plans[k]
-        t = grad if p.identity else einsum(p.expr, [grad] + [operands[j] for j in p.others])
+        # Complex: torch's convention (the conjugate Wirtinger derivative) multiplies the output's
+        # gradient by the other operands' conjugates; a real operand keeps the real part.
+        others = [operands[j].conj().resolve_conj() if operands[j].is_complex() else operands[j] for j in p.others]
+        t = grad if p.identity else einsum(p.expr, [grad] + others)
+        if t.is_complex() and not x.is_complex():
+            t = t.real
         t = t.reshape(p.view_shape).expand(p.sizes)
         if p.diagonal:
             z = t.new_zeros(p.shape)

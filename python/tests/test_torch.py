@@ -1,6 +1,7 @@
 """einfuse on PyTorch tensors: results, autograd (gradcheck in float64), programs' missing
 backward, torch.compile (custom operators, no graph break), and on CUDA the caller's device and
 stream. CUDA tests skip without a GPU; torch.compile tests without torch >= 2.4."""
+import warnings
 import numpy as np
 import pytest
 
@@ -172,9 +173,14 @@ def test_double_backward_and_a_tensor_used_twice(device):
 def test_empty_and_scalar_tensors():
     assert einfuse.einsum("ij,jk->ik", torch.ones(0, 3), torch.ones(3, 2)).shape == (0, 2)
     assert einfuse.einsum("i->", torch.arange(5, dtype=torch.int32)).item() == 10
+    with warnings.catch_warnings():  # torch: "ComplexHalf support is experimental"
+        warnings.simplefilter("ignore")
+        half_complex = torch.ones(3, dtype=torch.complex32)
     with pytest.raises(einfuse.Error) as e:
-        einfuse.einsum("i->", torch.ones(3, dtype=torch.complex64))
+        einfuse.einsum("i->", half_complex)
     assert e.value.category == "argument"
+    r = einfuse.einsum("i->", torch.ones(3, dtype=torch.complex64))
+    assert r.dtype == torch.complex64 and r.item() == 3
     r = einfuse.einsum("i->", torch.ones(3, dtype=torch.bool))
     assert r.dtype == torch.bool and r.item() is True
 
@@ -208,3 +214,15 @@ def test_torch_compile_programs_and_out(device):
     h = torch.compile(lambda A, B, out: einfuse.einsum("ij,jk->ik", A, B, out=out), fullgraph=True)
     h(A, B, out)
     torch.testing.assert_close(out, A @ B, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.host
+def test_complex_einsum_and_its_gradient():
+    # torch's convention for complex autograd: the other operands conjugated (gradcheck checks it)
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(3, 4, dtype=torch.complex128, generator=g, requires_grad=True)
+    b = torch.randn(4, 2, dtype=torch.complex128, generator=g, requires_grad=True)
+    assert torch.allclose(einfuse.einsum("ij,jk->ik", a, b), torch.einsum("ij,jk->ik", a, b))
+    assert torch.autograd.gradcheck(lambda a, b: einfuse.einsum("ij,jk->ik", a, b), (a, b))
+    x = torch.randn(4, 2, dtype=torch.float64, generator=g, requires_grad=True)  # real with complex
+    assert torch.autograd.gradcheck(lambda a, x: einfuse.einsum("ij,jk->ik", a, x), (a, x))

@@ -73,7 +73,7 @@ def make(shape, dtype, layout, rng):
             return rng.integers(low, 5, s).astype(dtype)
     elif np.issubdtype(dtype, np.complexfloating):
         def fill(s):
-            return (rng.random(s) + 1j * rng.random(s)).astype(dtype)
+            return np.asarray(rng.random(s) + 1j * rng.random(s)).astype(dtype)  # 0-d: an array, not a scalar
     else:  # numpy's tests use positive values (arange), opt_einsum's np.random.rand: [0, 1)
         def fill(s):
             return rng.random(s).astype(dtype)
