@@ -143,6 +143,28 @@ std::string comment_lines(const std::string &text) {
     return out + "\n";
 }
 
+/** The code of k's size-specialised variants (passes/GpuSpecialise), each kernel once, with only
+ * the variants its launcher can reach: "einfuse_bij_bjk_to_bik_at_3" and "..._at_3_staged". */
+std::string print_specialisations(const ir::Kernel &k) {
+    std::string out;
+    std::set<const ir::Kernel *> done;
+    for (const auto &v : k.launch) {
+        if (!v.code || !done.insert(v.code.get()).second) continue;
+        const ir::Kernel &code = *v.code;
+        std::set<ir::VariantKind> kinds;
+        for (const auto &w : k.launch)
+            if (w.code == v.code) kinds.insert(w.kind);
+        detail::KernelNames names(code);
+        out += "\n" + comment_lines(v.note.substr(0, v.note.find(':')) + ": " + code.name);
+        if (kinds.count(ir::VariantKind::Plain)) out += detail::print_kernel(code, names) + "\n";
+        if (kinds.count(ir::VariantKind::Staged)) out += detail::print_staged_kernel(code, names) + "\n";
+        if (kinds.count(ir::VariantKind::Tiled)) out += detail::print_tiled_kernels(code, names) + "\n";
+        EINFUSE_ASSERT(!kinds.count(ir::VariantKind::GemmSmall) && !kinds.count(ir::VariantKind::GemmTiled),
+                       "a specialisation launches no GEMM kernel of its own");
+    }
+    return out;
+}
+
 } // namespace
 
 std::string emit_cuda(const std::vector<ir::Kernel> &planned, std::string_view einfuse_version) {
@@ -185,6 +207,7 @@ std::string emit_cuda(const std::vector<ir::Kernel> &planned, std::string_view e
         if (k.staging) out += detail::print_staged_kernel(k, names) + "\n";
         if (k.tiling) out += detail::print_tiled_kernels(k, names) + "\n";
         if (k.gemm) out += detail::print_gemm_kernels(k, names) + "\n";
+        out += print_specialisations(k);
         out += detail::print_launcher(k, names);
     }
     return out;

@@ -1,0 +1,161 @@
+// Before (unsized "bij,bjk->bik"): gemm_m32 tiles | gemm_m64 | gemm | plain, so a 2x2 product
+// ran a 256-thread block per matrix. After:
+//   i==2 && j==2 && k==2             the unrolled kernel planned for D=2 (a thread per b)
+//   dense && i==3 && j==3 && k==3    its staged variant for D=3, then its unrolled kernel
+//   ... D=4, 8, 16 the same
+//   i<=16 && j<=16 && k<=16          the loop nest (a thread per output element)
+//   the GEMM's tiles as before, the loop nest last
+// Each specialisation is the definition planned again (choose_strategy .. gpu_launch_rules) with
+// the free inner sizes fixed; it is kept only where it gains (another strategy, or a staged,
+// or tiled variant), and only its variants up to the first that always runs.
+#include "passes/GpuSpecialise.h"
+
+#include "ir/Walk.h"
+#include "passes/ChooseStrategy.h"
+#include "passes/GpuLaunchRules.h"
+#include "support/Error.h"
+
+#include <algorithm>
+
+namespace einfuse::passes {
+
+namespace {
+
+using ir::lit;
+using ir::SizeExpr;
+using ir::SizeOp;
+
+bool contains(const std::vector<std::string> &list, const std::string &v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+/** The sizes as a guard: size(i) == 2 && size(j) == 2 ... (in the variables' order). */
+SizeExpr sizes_equal(const ir::Extents &fixed) {
+    SizeExpr out = lit(1);
+    for (const auto &[v, n] : fixed) out = out && ir::compare(SizeOp::Eq, SizeExpr::size(v), lit(n));
+    return out;
+}
+
+std::string assignment_text(const ir::Extents &fixed) {
+    std::string out;
+    for (const auto &[v, n] : fixed) out += (out.empty() ? "" : ", ") + v + "=" + std::to_string(n);
+    return out;
+}
+
+/** What the specialised plan has that the general one lacks; empty: nothing. */
+std::string gain(const ir::Kernel &general, const ir::Kernel &special) {
+    if (special.strategy != general.strategy) return std::string(ir::strategy_name(special.strategy));
+    if (special.staging && !general.staging) return "staged";
+    if (special.tiling && !general.tiling) return "tiled";
+    return "";
+}
+
+/** The specialisation's variants that can run (up to the first that always does), renamed
+ * after `tag` and guarded by `fixed`; cuBLASLt and the GEMM tiles stay the general kernel's. */
+std::vector<ir::LaunchVariant> specialised_variants(const ir::Kernel &special, const ir::Extents &fixed,
+                                                    const std::string &tag, const std::string &why) {
+    auto code = std::make_shared<const ir::Kernel>(ir::renamed(special, special.name + tag));
+    std::vector<ir::LaunchVariant> out;
+    for (const auto &v : code->launch) {
+        int64_t always = 0;
+        bool last = v.guard.is_const(&always) && always;
+        if (v.kind != ir::VariantKind::Library && v.kind != ir::VariantKind::GemmTiled &&
+            v.kind != ir::VariantKind::GemmSmall) {
+            ir::LaunchVariant s = v;
+            s.guard = sizes_equal(fixed) && v.guard;
+            s.suffix = tag + v.suffix;
+            s.code = code;
+            s.note = "specialised for " + assignment_text(fixed) + " (" + why + "): " + v.note;
+            out.push_back(std::move(s));
+        }
+        if (last) break;
+    }
+    return out;
+}
+
+/** "i, j, k" */
+std::string list_text(const std::vector<std::string> &vars) {
+    std::string out;
+    for (const auto &v : vars) out += (out.empty() ? "" : ", ") + v;
+    return out;
+}
+
+} // namespace
+
+std::vector<std::string> inner_free_vars(const ir::Kernel &k, const ir::Extents &sizes) {
+    std::vector<std::string> first;
+    ir::for_each_tensor_use(k.body, [&](const std::string &, const std::vector<ir::Index> &idx) {
+        if (idx.empty()) return;
+        for (const auto &v : idx.front().vars())
+            if (!contains(first, v)) first.push_back(v);
+    });
+    std::vector<std::string> out;
+    for (const auto &v : k.index_vars)
+        if (!sizes.count(v) && !contains(first, v) && ir::uses_var(k, v)) out.push_back(v);
+    return out;
+}
+
+ir::Kernel gpu_specialise(ir::Kernel k, const StrategyContext &ctx) {
+    // Sizes given while others stay free are pinned: the code may depend on them.
+    bool some_free = false;
+    ir::Extents given;
+    for (const auto &v : k.index_vars) {
+        if (!ir::uses_var(k, v)) continue;
+        auto it = ctx.sizes.find(v);
+        if (it == ctx.sizes.end())
+            some_free = true;
+        else
+            given[v] = it->second;
+    }
+    if (some_free) k.pinned = given;
+    if (!some_free) return k;
+
+    std::vector<std::string> inner = inner_free_vars(k, ctx.sizes);
+    if (inner.empty()) {
+        k.specialised = "none: every free size indexes some tensor first (a batch or row index), which no "
+                        "specialisation fixes";
+        return k;
+    }
+    if (inner.size() > kMaxSpecialisedVars) {
+        k.specialised = "none: " + std::to_string(inner.size()) + " free inner sizes (" + list_text(inner) +
+                        "), more than the " + std::to_string(kMaxSpecialisedVars) + " a specialisation fixes";
+        return k;
+    }
+    std::vector<ir::LaunchVariant> front;
+    std::string kept, skipped;
+    for (int64_t n : kSpecialisedSizes) {
+        ir::Extents sizes = ctx.sizes, fixed;
+        for (const auto &v : inner) sizes[v] = fixed[v] = n;
+        StrategyContext sub{ctx.program, ctx.index, sizes, ctx.options};
+        ir::Kernel special = refine(lower_chosen(sub, choose_strategy(sub)), sub);
+        special = gpu_launch_rules(std::move(special), ctx.options.target);
+        std::string why = special.index_vars == k.index_vars && special.params.size() == k.params.size()
+                              ? gain(k, special)
+                              : "";
+        if (why.empty()) {
+            skipped += (skipped.empty() ? "" : ", ") + std::to_string(n);
+            continue;
+        }
+        kept += (kept.empty() ? "" : "; ") + std::to_string(n) + ": " + why;
+        for (auto &v : specialised_variants(special, fixed, "_at_" + std::to_string(n), why)) front.push_back(std::move(v));
+    }
+    const std::string vars = list_text(inner) + (inner.size() > 1 ? " all " : " ");
+    k.specialised = kept.empty() ? "none: planning " + vars + "= 2, 3, 4, 8 or 16 gains nothing over the general plan"
+                                 : "for " + vars + "= " + kept + " (other sizes: the general plan's variants" +
+                                       (skipped.empty() ? "" : "; " + skipped + " would gain nothing") + ")";
+    // Small products of sizes not specialised: a thread per output element beats a GEMM tile
+    // (32x32 and up) per matrix, most of whose threads would idle.
+    if (k.gemm && !front.empty()) {
+        SizeExpr small = lit(1);
+        for (const auto &v : inner) small = small && ir::compare(SizeOp::Le, SizeExpr::size(v), lit(kMaxUnrolledExtent));
+        ir::LaunchVariant loops = plain_launch(k);
+        loops.guard = small;
+        loops.note = "small matrices of other sizes: the loop nest, a thread per output element";
+        front.push_back(std::move(loops));
+        k.specialised += "; other sizes up to " + std::to_string(kMaxUnrolledExtent) + ": the loop nest";
+    }
+    k.launch.insert(k.launch.begin(), front.begin(), front.end());
+    return k;
+}
+
+} // namespace einfuse::passes
