@@ -547,9 +547,7 @@ Kernel planned_kernel(const char *spec, DType dtype, const ir::Extents &sizes, c
     }
     if (!sizes.empty()) c->plan_for(sizes);
     REQUIRE(c->plan().kernels.size() == 1);
-    Kernel k = c->plan().kernels.front();
-    k.name = name;
-    return k;
+    return ir::renamed(c->plan().kernels.front(), name); // its specialisations' names follow
 }
 
 } // namespace
@@ -687,7 +685,13 @@ TEST_CASE("emit: the GEMM tile rule (k.launch) and the launcher that prints it")
     CHECK(cu.find("if (sizes[1] <= 32 && sizes[3] <= 32) { // the tiled GEMM in 32x32 tiles") != std::string::npos);
     CHECK(cu.find("cudaLaunchKernel(g32_gemm_m32, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream)") != std::string::npos);
     CHECK(cu.find("einfuse_ceil_div(sizes[3], 128) < 132") != std::string::npos);
-    CHECK(cu.find("cudaLaunchKernel(g32, ") == std::string::npos); // a GEMM kernel's launcher never runs the loop nest
+    // Unsized, small matrices run a size-specialised kernel (passes/GpuSpecialise), or the loop
+    // nest for sizes up to 16 that none is planned for, never a GEMM tile per matrix.
+    CHECK(chosen(f32, 1 << 20, 2, 2, 2).kernel == "g32_at_2");
+    CHECK(chosen(f32, 1 << 20, 5, 5, 5).kernel == "g32");
+    CHECK(chosen(f32, 1 << 20, 2, 2, 17).kernel == "g32_gemm_m32");
+    CHECK(cu.find("if (sizes[1] == 2 && sizes[2] == 2 && sizes[3] == 2) { // specialised for i=2, j=2, k=2") != std::string::npos);
+    CHECK(cu.find("if (sizes[1] <= 16 && sizes[2] <= 16 && sizes[3] <= 16) { // small matrices") != std::string::npos);
 }
 
 TEST_CASE("emit: bool and the 8-64-bit integers in every strategy compile with NVRTC and nvcc") {
