@@ -3,11 +3,13 @@
 //   i==2 && j==2 && k==2             the unrolled kernel planned for D=2 (a thread per b)
 //   dense && i==3 && j==3 && k==3    its staged variant for D=3, then its unrolled kernel
 //   ... D=4, 8, 16 the same
+//   dense && i==32 && j==32 && k==32 the small dense GEMM planned for D=32; D=64 the same
 //   i<=16 && j<=16 && k<=16          the loop nest (a thread per output element)
 //   the GEMM's tiles as before, the loop nest last
 // Each specialisation is the definition planned again (choose_strategy .. gpu_launch_rules) with
-// the free inner sizes fixed; it is kept only where it gains (another strategy, or a staged,
-// or tiled variant), and only its variants up to the first that always runs.
+// the free inner sizes fixed; it is kept only where it gains (another strategy, a staged or
+// tiled variant, or a small dense GEMM), and only its variants up to the first that always runs;
+// the GEMM tiles and cuBLASLt stay the general plan's.
 #include "passes/GpuSpecialise.h"
 
 #include "ir/Walk.h"
@@ -24,6 +26,8 @@ namespace {
 using ir::lit;
 using ir::SizeExpr;
 using ir::SizeOp;
+
+constexpr int64_t kStandInBatch = 65536;
 
 bool contains(const std::vector<std::string> &list, const std::string &v) {
     return std::find(list.begin(), list.end(), v) != list.end();
@@ -42,27 +46,38 @@ std::string assignment_text(const ir::Extents &fixed) {
     return out;
 }
 
+/** The guard of a specialised variant: the fixed sizes, unless its own guard tests them already
+ * (a staged variant's does: "size(i) == 3 && ..."). */
+SizeExpr specialised_guard(const SizeExpr &own, const ir::Extents &fixed) {
+    const std::string text = own.inlined().to_string();
+    for (const auto &[v, n] : fixed)
+        if (text.find("size(" + v + ") == " + std::to_string(n)) == std::string::npos) return sizes_equal(fixed) && own;
+    return own;
+}
+
 /** What the specialised plan has that the general one lacks; empty: nothing. */
 std::string gain(const ir::Kernel &general, const ir::Kernel &special) {
     if (special.strategy != general.strategy) return std::string(ir::strategy_name(special.strategy));
     if (special.staging && !general.staging) return "staged";
     if (special.tiling && !general.tiling) return "tiled";
+    if (general.gemm && special.gemm && special.gemm->small && !general.gemm->small) return "small dense GEMM";
     return "";
 }
 
 /** The specialisation's variants that can run (up to the first that always does), renamed
  * after `tag` and guarded by `fixed`; cuBLASLt and the GEMM tiles stay the general kernel's. */
 std::vector<ir::LaunchVariant> specialised_variants(const ir::Kernel &special, const ir::Extents &fixed,
-                                                    const std::string &tag, const std::string &why) {
+                                                    const std::string &tag, const std::string &why, bool small_gemm_only) {
     auto code = std::make_shared<const ir::Kernel>(ir::renamed(special, special.name + tag));
     std::vector<ir::LaunchVariant> out;
     for (const auto &v : code->launch) {
         int64_t always = 0;
         bool last = v.guard.is_const(&always) && always;
-        if (v.kind != ir::VariantKind::Library && v.kind != ir::VariantKind::GemmTiled &&
-            v.kind != ir::VariantKind::GemmSmall) {
+        bool wanted = small_gemm_only ? v.kind == ir::VariantKind::GemmSmall
+                                      : v.kind != ir::VariantKind::Library && v.kind != ir::VariantKind::GemmTiled;
+        if (wanted) {
             ir::LaunchVariant s = v;
-            s.guard = sizes_equal(fixed) && v.guard;
+            s.guard = specialised_guard(v.guard, fixed);
             s.suffix = tag + v.suffix;
             s.code = code;
             s.note = "specialised for " + assignment_text(fixed) + " (" + why + "): " + v.note;
@@ -123,9 +138,18 @@ ir::Kernel gpu_specialise(ir::Kernel k, const StrategyContext &ctx) {
     }
     std::vector<ir::LaunchVariant> front;
     std::string kept, skipped;
-    for (int64_t n : kSpecialisedSizes) {
+    std::vector<int64_t> values(std::begin(kSpecialisedSizes), std::end(kSpecialisedSizes));
+    if (k.gemm) values.insert(values.end(), std::begin(kSpecialisedGemmSizes), std::end(kSpecialisedGemmSizes));
+    for (int64_t n : values) {
         ir::Extents sizes = ctx.sizes, fixed;
         for (const auto &v : inner) sizes[v] = fixed[v] = n;
+        // The small dense GEMM is planned only when every size is known, but builds in M, N and K
+        // alone (its file is the same for any batch): the batch gets a stand-in size, and only
+        // that variant, whose guard reads M, N and K, is kept.
+        const bool small_gemm_only = n > kMaxUnrolledExtent;
+        if (small_gemm_only)
+            for (const auto &v : k.index_vars)
+                if (!sizes.count(v)) sizes[v] = kStandInBatch;
         StrategyContext sub{ctx.program, ctx.index, sizes, ctx.options};
         ir::Kernel special = refine(lower_chosen(sub, choose_strategy(sub)), sub);
         special = gpu_launch_rules(std::move(special), ctx.options.target);
@@ -137,10 +161,13 @@ ir::Kernel gpu_specialise(ir::Kernel k, const StrategyContext &ctx) {
             continue;
         }
         kept += (kept.empty() ? "" : "; ") + std::to_string(n) + ": " + why;
-        for (auto &v : specialised_variants(special, fixed, "_at_" + std::to_string(n), why)) front.push_back(std::move(v));
+        for (auto &v : specialised_variants(special, fixed, "_at_" + std::to_string(n), why, small_gemm_only))
+            front.push_back(std::move(v));
     }
     const std::string vars = list_text(inner) + (inner.size() > 1 ? " all " : " ");
-    k.specialised = kept.empty() ? "none: planning " + vars + "= 2, 3, 4, 8 or 16 gains nothing over the general plan"
+    std::string tried;
+    for (int64_t n : values) tried += (tried.empty() ? "" : ", ") + std::to_string(n);
+    k.specialised = kept.empty() ? "none: planning " + vars + "= " + tried + " gains nothing over the general plan"
                                  : "for " + vars + "= " + kept + " (other sizes: the general plan's variants" +
                                        (skipped.empty() ? "" : "; " + skipped + " would gain nothing") + ")";
     // Small products of sizes not specialised: a thread per output element beats a GEMM tile

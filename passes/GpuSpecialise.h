@@ -12,10 +12,13 @@
 namespace einfuse::passes {
 
 /** The values every free inner size takes together in a specialisation: the batched small
- * products of the brief's table (D = 2, 3, 4, 8, 16; D = 32 and 64 are GEMMs either way) and
- * the point dimensions of kernel sums (d = 2, 3, 4). Each adds a kernel or two to the file
- * (about 60 lines and 0.1 s of nvcc each), so the list stays short. */
+ * products of the brief's table (D = 2, 3, 4, 8, 16 unrolled and staged) and the point
+ * dimensions of kernel sums (d = 2, 3, 4 tiled); for a GEMM also D = 32 and 64, whose small dense
+ * variant ran 81 and 109 us on an H200 where the tiles of an unsized plan take 2-3x longer
+ * (passes/GpuGemmShapes). Each adds a kernel or two to the file (60-150 lines, 0.2-0.5 s of
+ * nvcc each), so the lists stay short. */
 inline constexpr int64_t kSpecialisedSizes[] = {2, 3, 4, 8, 16};
+inline constexpr int64_t kSpecialisedGemmSizes[] = {32, 64};
 /** The most free inner sizes a specialisation fixes (all to one value): more would be guessing. */
 constexpr std::size_t kMaxSpecialisedVars = 3;
 

@@ -172,13 +172,24 @@ TEST_CASE("unsized: bij,bjk->bik picks its size-specialised kernels by the sizes
     CHECK(chosen(k, at(1 << 20, 8)) == n + "_at_8_staged");
     CHECK(chosen(k, at(1 << 18, 16)) == n + "_at_16_staged");
     CHECK(chosen(k, at(100, 5)) == n);                       // not specialised: the loop nest
-    CHECK(chosen(k, at(65536, 32)) == n + "_gemm_m32");      // the GEMM's tiles as before
-    CHECK(chosen(k, at(16384, 64)) == n + "_gemm_m64");
+    CHECK(chosen(k, at(65536, 32)) == n + "_at_32_gemm_small"); // the small dense GEMM, as sized
+    CHECK(chosen(k, at(16384, 64)) == n + "_at_64_gemm_small");
+    CHECK(chosen(k, at(16384, 48)) == n + "_gemm_m64");          // not specialised: the GEMM's tiles
     CHECK(chosen(k, ir::Extents{{"b", 10}, {"i", 2}, {"j", 2}, {"k", 3}}) == n); // not all equal
     // The plan says what was emitted and why.
     std::string plan = emit(*c, "plan");
     CHECK(plan.find("specialised: for i, j, k all = 2: unrolled; 3: unrolled") != std::string::npos);
-    CHECK(plan.find(n + "_at_3_staged [staged] if size(i) == 3") != std::string::npos);
+    CHECK(plan.find(n + "_at_3_staged [staged] if dense(in0) && dense(in1) && size(i) == 3") != std::string::npos);
+    // The specialised small GEMM is the sized file's, whatever the batch (its code has M, N, K only).
+    std::string unsized = emit(*c, "cu"), sized32 = emit(*compiled(kBmm, at(65536, 32)), "cu");
+    auto body = [](const std::string &text, const std::string &kernel) {
+        std::size_t at = text.find(" " + kernel + "(");
+        REQUIRE(at != std::string::npos);
+        std::string out = text.substr(at, text.find("\n}\n", at) - at);
+        for (std::size_t p = out.find("_at_32"); p != std::string::npos; p = out.find("_at_32")) out.erase(p, 6);
+        return out;
+    };
+    CHECK(body(unsized, n + "_at_32_gemm_small") == body(sized32, n + "_gemm_small"));
     // Sized plans have no specialisations: the sizes are known.
     auto sized = compiled(kBmm, at(4096, 3));
     for (const auto &v : sized->plan().kernels.front().launch) CHECK(!v.code);
@@ -210,13 +221,14 @@ TEST_CASE("unsized: a pinned size that nothing unrolls is still checked by the l
 }
 
 TEST_CASE("unsized: the emitted files run every variant right on the CPU (host emulation)") {
-    SUBCASE("bij,bjk->bik unsized: D = 2, 3, 8 specialised, 5 the loop nest, 17 the GEMM tiles") {
+    SUBCASE("bij,bjk->bik unsized: D = 2, 3, 8, 32 specialised, 5 the loop nest, 17 the GEMM tiles") {
         auto c = compiled(kBmm, {});
         run_emulated(*c, "bmm", {{{{"b", 37}, {"i", 2}, {"j", 2}, {"k", 2}}},
                                  {{{"b", 300}, {"i", 3}, {"j", 3}, {"k", 3}}},
                                  {{{"b", 33}, {"i", 8}, {"j", 8}, {"k", 8}}},
                                  {{{"b", 9}, {"i", 5}, {"j", 5}, {"k", 5}}},
-                                 {{{"b", 2}, {"i", 17}, {"j", 17}, {"k", 17}}}});
+                                 {{{"b", 2}, {"i", 17}, {"j", 17}, {"k", 17}}},
+                                 {{{"b", 3}, {"i", 32}, {"j", 32}, {"k", 32}}}});
     }
     SUBCASE("the Gaussian sum unsized (d = 3 tiled and split, d = 5 plain) and with d pinned to 3") {
         auto c = compiled(kGauss, {});

@@ -159,8 +159,8 @@ std::string print_specialisations(const ir::Kernel &k) {
         if (kinds.count(ir::VariantKind::Plain)) out += detail::print_kernel(code, names) + "\n";
         if (kinds.count(ir::VariantKind::Staged)) out += detail::print_staged_kernel(code, names) + "\n";
         if (kinds.count(ir::VariantKind::Tiled)) out += detail::print_tiled_kernels(code, names) + "\n";
-        EINFUSE_ASSERT(!kinds.count(ir::VariantKind::GemmSmall) && !kinds.count(ir::VariantKind::GemmTiled),
-                       "a specialisation launches no GEMM kernel of its own");
+        if (kinds.count(ir::VariantKind::GemmSmall)) out += detail::print_gemm_small_kernel(code, names) + "\n";
+        EINFUSE_ASSERT(!kinds.count(ir::VariantKind::GemmTiled), "a specialisation launches the general kernel's tiles");
     }
     return out;
 }
@@ -184,7 +184,11 @@ std::string emit_cuda(const std::vector<ir::Kernel> &planned, std::string_view e
     // Before the host part: its launchers cast data pointers to __half * as well.
     std::string prelude = detail::device_prelude(types, ops);
     out += detail::abi_comment() + "\n" + (prelude.empty() ? "" : prelude + "\n") + detail::launcher_preamble();
-    auto small = [](const ir::Kernel &k) { return k.gemm && detail::gemm_small_config(k).has_value(); };
+    auto small = [](const ir::Kernel &k) {
+        if (k.gemm && detail::gemm_small_config(k).has_value()) return true;
+        return std::any_of(k.launch.begin(), k.launch.end(),
+                           [](const ir::LaunchVariant &v) { return v.code && v.kind == ir::VariantKind::GemmSmall; });
+    };
     if (std::any_of(kernels.begin(), kernels.end(), detail::launch_uses_dense))
         out += detail::staged_launcher_helpers(); // einfuse_is_dense, for the guards that test density
     // The GEMM templates, once, with the tensor-core instructions of the types that use them.
