@@ -2,7 +2,8 @@
 // the sizes its launcher is given (passes/GpuSpecialise). Checked without a GPU: which variant
 // the rules pick (the executor and the launcher read the same objects), and the emitted file
 // run on the CPU through the host emulation against the float64 reference, one program calling
-// the entry point once per size. The same programs built with nvcc run where there is a GPU.
+// the entry point once per size. The same programs built with nvcc also run where there is a GPU
+// (scripts/gpu-check.sh runs golden_tests there).
 #include "exec/Compiled.h"
 #include "frontend/Program.h"
 #include "ir/Reference.h"
@@ -77,7 +78,9 @@ void run_emulated(Compiled &c, const std::string &name, const std::vector<Case> 
     fs::path dir = fs::temp_directory_path() / ("einfuse_unsized_" + name + "_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
-    std::ofstream(dir / "kernel.cu") << test::emulated_cu(emit(c, "cu", name));
+    const std::string cu = emit(c, "cu", name);
+    std::ofstream(dir / "kernel.cu") << cu;
+    std::ofstream(dir / "kernel_emu.cu") << test::emulated_cu(cu);
     const ir::Program &p = c.program();
     struct Expected {
         std::string file;
@@ -126,8 +129,7 @@ void run_emulated(Compiled &c, const std::string &name, const std::vector<Case> 
         body += "        if (rc == 0) save(\"" + out_file + "\", out_data, " + std::to_string(out_bytes) + ");\n    }\n";
         expected.push_back({out_file, std::move(want), tolerance(p.outputs[0].dtype, c.reduction_length(sizes))});
     }
-    std::ofstream(dir / "main.cpp")
-        << "#include \"kernel.cu\"\n#include <stdio.h>\n#include <stdlib.h>\n"
+    const std::string main_text = "#include <stdio.h>\n#include <stdlib.h>\n"
            "static void *load(const char *path, size_t bytes) {\n"
            "    void *p = NULL; if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) exit(2);\n"
            "    if (path) {\n"
@@ -140,21 +142,33 @@ void run_emulated(Compiled &c, const std::string &name, const std::vector<Case> 
            "    if (cudaDeviceSynchronize() != cudaSuccess || cudaMemcpy(host, p, bytes, cudaMemcpyDeviceToHost) != cudaSuccess) exit(4);\n"
            "    FILE *f = fopen(path, \"wb\"); fwrite(host, 1, bytes, f); fclose(f); free(host);\n}\n"
            "int main(void) {\n" + body + "    return 0;\n}\n";
-    auto [rc, out] = sh("g++ -std=c++20 -O1 -w -I/usr/local/cuda/include -I" + dir.string() + " -include " EINFUSE_SOURCE_DIR
-                        "/tests/CudaHostEmulation.h -x c++ -o " + (dir / "prog").string() + " " + (dir / "main.cpp").string() +
-                        " -pthread");
-    REQUIRE_MESSAGE(rc == 0, out);
-    auto [run_rc, printed] = sh((dir / "prog").string());
-    REQUIRE_MESSAGE(run_rc == 0, printed);
-    for (std::size_t n = 0; n < cases.size(); ++n) {
-        CAPTURE(n);
-        const std::string line = "c" + std::to_string(n) + " " + std::to_string(cases[n].refused) + " ";
-        CHECK_MESSAGE(printed.find(line) != std::string::npos, printed);
-        if (cases[n].refused) continue;
-        Tensor got(DType::F32, expected[n].want.shape());
-        std::ifstream(expected[n].file, std::ios::binary)
-            .read(static_cast<char *>(got.data()), static_cast<std::streamsize>(got.nbytes()));
-        CHECK(ir::max_relative_error(got, expected[n].want) <= expected[n].tolerance);
+    auto check_run = [&](const std::string &build, const std::string &what) {
+        CAPTURE(what);
+        auto [rc, out] = sh(build);
+        REQUIRE_MESSAGE(rc == 0, out);
+        auto [run_rc, printed] = sh((dir / "prog").string());
+        REQUIRE_MESSAGE(run_rc == 0, printed);
+        for (std::size_t n = 0; n < cases.size(); ++n) {
+            CAPTURE(n);
+            const std::string line = "c" + std::to_string(n) + " " + std::to_string(cases[n].refused) + " ";
+            CHECK_MESSAGE(printed.find(line) != std::string::npos, printed);
+            if (cases[n].refused) continue;
+            Tensor got(DType::F32, expected[n].want.shape());
+            std::ifstream(expected[n].file, std::ios::binary)
+                .read(static_cast<char *>(got.data()), static_cast<std::streamsize>(got.nbytes()));
+            CHECK(ir::max_relative_error(got, expected[n].want) <= expected[n].tolerance);
+        }
+    };
+    std::ofstream(dir / "main.cpp") << "#include \"kernel_emu.cu\"\n" + main_text;
+    check_run("g++ -std=c++20 -O1 -w -I/usr/local/cuda/include -I" + dir.string() + " -include " EINFUSE_SOURCE_DIR
+              "/tests/CudaHostEmulation.h -x c++ -o " + (dir / "prog").string() + " " + (dir / "main.cpp").string() +
+              " -pthread",
+              "host emulation");
+    if (fs::exists(test::kNvcc) && cuda_available()) { // the GPU machine: the same program on the device
+        std::ofstream(dir / "main.cu") << "#include \"kernel.cu\"\n" + main_text;
+        check_run(std::string(test::kNvcc) + " -arch=native -I" + dir.string() + " -o " + (dir / "prog").string() + " " +
+                      (dir / "main.cu").string(),
+                  "GPU");
     }
     fs::remove_all(dir);
 }
