@@ -161,29 +161,8 @@ def entry_signature(cu):
     return ins, outs, sizes
 
 
-def driver(cu, dims, repeat):
-    ins, outs, order = entry_signature(cu)
-    if len(outs) != 1:
-        raise RuntimeError("one output expected")
-    size = dict((k, int(v)) for k, v in (p.split("=") for p in dims.split(",")))
-    elem = {"float": 4, "double": 8, "__half": 2, "__nv_bfloat16": 2}
-    decls, fills, set_bytes = "", "", 0
-    for n, (name, idx, ctype) in enumerate(ins):
-        shape = [size[v] for v in idx]
-        strides = [1] * len(shape)
-        for d in range(len(shape) - 2, -1, -1):
-            strides[d] = strides[d + 1] * shape[d + 1]
-        count = 1
-        for s in shape:
-            count *= s
-        set_bytes += count * elem[ctype]
-        lst = lambda v: ", ".join(f"{x}LL" for x in v) or "0"
-        decls += f"    static const int64_t in{n}_shape[] = {{{lst(shape)}}}, in{n}_strides[] = {{{lst(strides)}}};\n"
-        t, fill = C_TYPES[ctype]
-        fills += (f"        {{ {t} *p; CHECK(cudaMalloc(&p, {count * elem[ctype]}ULL)); "
-                  f"{fill}<<<4096, 256>>>(p, {count}ULL, 1000u * s + {n}u); "
-                  f"inputs[(size_t)s * num_in + {n}] = einfuse_tensor{{p, {len(shape)}, in{n}_shape, in{n}_strides}}; }}\n")
-    name, idx, ctype = outs[0]
+def dense(idx, size, prefix):
+    """A dense row-major tensor over the index list: its C declarations and element count."""
     shape = [size[v] for v in idx]
     strides = [1] * len(shape)
     for d in range(len(shape) - 2, -1, -1):
@@ -192,13 +171,34 @@ def driver(cu, dims, repeat):
     for s in shape:
         count *= s
     lst = lambda v: ", ".join(f"{x}LL" for x in v) or "0"
-    decls += f"    static const int64_t out_shape[] = {{{lst(shape)}}}, out_strides[] = {{{lst(strides)}}};\n"
+    return (f"    static const int64_t {prefix}_shape[] = {{{lst(shape)}}}, {prefix}_strides[] = {{{lst(strides)}}};\n",
+            count, len(shape))
+
+
+def driver(cu, dims, repeat):
+    ins, outs, order = entry_signature(cu)
+    if len(outs) != 1:
+        raise RuntimeError("one output expected")
+    size = dict((k, int(v)) for k, v in (p.split("=") for p in dims.split(",")))
+    elem = {"float": 4, "double": 8, "__half": 2, "__nv_bfloat16": 2}
+    decls, fills, set_bytes = "", "", 0
+    for n, (name, idx, ctype) in enumerate(ins):
+        decl, count, rank = dense(idx, size, f"in{n}")
+        set_bytes += count * elem[ctype]
+        decls += decl
+        t, fill = C_TYPES[ctype]
+        fills += (f"        {{ {t} *p; CHECK(cudaMalloc(&p, {count * elem[ctype]}ULL)); "
+                  f"{fill}<<<4096, 256>>>(p, {count}ULL, 1000u * s + {n}u); "
+                  f"inputs[(size_t)s * num_in + {n}] = einfuse_tensor{{p, {rank}, in{n}_shape, in{n}_strides}}; }}\n")
+    name, idx, ctype = outs[0]
+    decl, count, rank = dense(idx, size, "out")
+    decls += decl
     sets = min(64, max(1, -(-2 * L2_BYTES // max(set_bytes, 1))))  # rotated: >= 2 x L2 between two uses of a set
     text = DRIVER
     for k, v in {"NUM_IN": str(len(ins)), "SETS": str(sets), "REPEAT": str(repeat),
                  "SIZES": ", ".join(str(size[v]) for v in order), "NUM_SIZES": str(len(order)),
                  "INPUT_DECLS": decls, "FILL_INPUTS": fills, "OUT_BYTES": f"{count * elem[ctype]}ULL",
-                 "OUT_ELEM": str(elem[ctype]), "OUT_RANK": str(len(shape)),
+                 "OUT_ELEM": str(elem[ctype]), "OUT_RANK": str(rank),
                  "BF16": "1" if ctype == "__nv_bfloat16" else "0"}.items():
         text = text.replace("@" + k + "@", v)
     return text, sets, set_bytes + count * elem[ctype]

@@ -57,15 +57,7 @@ std::string chosen(const ir::Kernel &k, const ir::Extents &sizes) {
     return test::emitted_variant(k, f).entry(k.name);
 }
 
-std::pair<int, std::string> sh(const std::string &cmd) {
-    std::string out;
-    FILE *p = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) return {-1, "popen failed"};
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    int status = ::pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using test::sh;
 
 /** One emitted file called through its entry point at each of `cases` (sizes by variable),
  * built with the host emulation and run; each output checked against the reference. A case
@@ -100,26 +92,22 @@ void run_emulated(Compiled &c, const std::string &name, const std::vector<Case> 
                                  : dynamic_cast<CompiledProgram &>(c).tensor_shape(p.inputs[i].name, sizes);
             inputs.emplace_back(p.inputs[i].dtype, shape);
             inputs.back().fill_random(test::rng());
-            const Tensor &t = inputs.back();
-            const std::string file = (dir / (tag + "_in" + std::to_string(i) + ".bin")).string(), v = tag + "_in" + std::to_string(i);
-            std::ofstream(file, std::ios::binary).write(static_cast<const char *>(t.data()), static_cast<std::streamsize>(t.nbytes()));
-            decls += "        int64_t " + v + "_shape[] = {" + test::int64_list(t.shape()) + "}, " + v + "_strides[] = {" +
-                     test::int64_list(t.strides()) + "};\n";
-            decls += "        void *" + v + " = load(\"" + file + "\", " + std::to_string(t.nbytes()) + ");\n";
-            ins += (ins.empty() ? "" : ", ") + ("{" + v + ", " + std::to_string(t.rank()) + ", " + v + "_shape, " + v + "_strides}");
+            std::string tensor;
+            decls += test::device_tensor_lines(inputs.back(), (dir / (tag + "_in" + std::to_string(i) + ".bin")).string(),
+                                               tag + "_in" + std::to_string(i), "        ", &tensor);
+            ins += (ins.empty() ? "" : ", ") + tensor;
         }
         Tensor want = c.reference(test::pointers(inputs), sizes).front();
         const std::string out_file = (dir / (tag + "_out.bin")).string();
         const std::size_t out_bytes = static_cast<std::size_t>(want.size()) * dtype_size(p.outputs[0].dtype);
-        decls += "        int64_t out_shape[] = {" + test::int64_list(want.shape()) + "}, out_strides[] = {" +
-                 test::int64_list(want.strides()) + "};\n";
-        decls += "        void *out_data = load(NULL, " + std::to_string(out_bytes) + ");\n";
+        std::string out_tensor;
+        decls += test::device_tensor_lines(want, "", "out_data", "        ", &out_tensor);
         std::string list;
         for (const auto &v : p.index_vars) list += (list.empty() ? "" : ", ") + std::to_string(sizes.at(v));
         const std::string nv = std::to_string(p.index_vars.size()), ni = std::to_string(p.inputs.size());
         body += "    {\n" + decls + "        const int64_t sizes[] = {" + list + "};\n";
         body += "        einfuse_tensor in[] = {" + ins + "};\n";
-        body += "        einfuse_tensor out = {out_data, " + std::to_string(want.rank()) + ", out_shape, out_strides};\n";
+        body += "        einfuse_tensor out = " + out_tensor + ";\n";
         body += "        size_t bytes = 0; void *workspace = NULL;\n";
         body += "        int rc = " + name + "_workspace_bytes(sizes, " + nv + ", &bytes);\n";
         body += "        if (rc == 0 && bytes > 0 && cudaMalloc(&workspace, bytes) != cudaSuccess) return 21;\n";
@@ -129,19 +117,8 @@ void run_emulated(Compiled &c, const std::string &name, const std::vector<Case> 
         body += "        if (rc == 0) save(\"" + out_file + "\", out_data, " + std::to_string(out_bytes) + ");\n    }\n";
         expected.push_back({out_file, std::move(want), tolerance(p.outputs[0].dtype, c.reduction_length(sizes))});
     }
-    const std::string main_text = "#include <stdio.h>\n#include <stdlib.h>\n"
-           "static void *load(const char *path, size_t bytes) {\n"
-           "    void *p = NULL; if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) exit(2);\n"
-           "    if (path) {\n"
-           "        void *host = malloc(bytes ? bytes : 1); FILE *f = fopen(path, \"rb\");\n"
-           "        if (!f || fread(host, 1, bytes, f) != bytes) exit(3);\n"
-           "        fclose(f); cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice); free(host);\n"
-           "    }\n    return p;\n}\n"
-           "static void save(const char *path, const void *p, size_t bytes) {\n"
-           "    void *host = malloc(bytes ? bytes : 1);\n"
-           "    if (cudaDeviceSynchronize() != cudaSuccess || cudaMemcpy(host, p, bytes, cudaMemcpyDeviceToHost) != cudaSuccess) exit(4);\n"
-           "    FILE *f = fopen(path, \"wb\"); fwrite(host, 1, bytes, f); fclose(f); free(host);\n}\n"
-           "int main(void) {\n" + body + "    return 0;\n}\n";
+    const std::string main_text = "#include <stdio.h>\n#include <stdlib.h>\n" + test::device_file_helpers() +
+                                  "int main(void) {\n" + body + "    return 0;\n}\n";
     auto check_run = [&](const std::string &build, const std::string &what) {
         CAPTURE(what);
         auto [rc, out] = sh(build);
