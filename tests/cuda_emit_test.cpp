@@ -633,12 +633,17 @@ TEST_CASE("emit: the small dense GEMM variant: when it exists, when a launch tak
     auto strided = dense(f32, 32);
     strided[0] = 2048;
     CHECK(launch(f32, 7, 32, strided, aligned).entry(f32.name) == "s32_gemm_m32");
-    // Planned without sizes, or on tensor cores: no such variant.
-    for (const Kernel *k : {&unsized, &f16})
-        for (const auto &v : k->launch) CHECK(v.kind != ir::VariantKind::GemmSmall);
+    // On tensor cores: no such variant. Planned without sizes: only those of the size-specialised
+    // plans for D=32 and 64 (passes/GpuSpecialise), guarded by those sizes.
+    for (const auto &v : f16.launch) CHECK(v.kind != ir::VariantKind::GemmSmall);
+    for (const auto &v : unsized.launch) CHECK((v.kind != ir::VariantKind::GemmSmall || v.code));
+    CHECK(launch(unsized, 7, 32, dense(unsized, 32), aligned).entry(unsized.name) == "u32_at_32_gemm_small");
+    CHECK(launch(unsized, 7, 48, dense(unsized, 48), aligned).kind == ir::VariantKind::GemmTiled);
     std::string cu = cuda_backend::emit_cuda({f32}, "test");
     CHECK(cu.find("cudaLaunchKernel(s32_gemm_small, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream)") != std::string::npos);
-    CHECK(cuda_backend::emit_cuda({unsized}, "test").find("_gemm_small") == std::string::npos);
+    std::string unsized_cu = cuda_backend::emit_cuda({unsized}, "test");
+    CHECK(unsized_cu.find("u32_gemm_small(") == std::string::npos);
+    CHECK(unsized_cu.find("u32_at_32_gemm_small(") != std::string::npos);
     CHECK(!cuda_cubin(cu, "sm_90").empty());
     CHECK(!cuda_cubin(cu, "sm_75").empty()); // no cp.async there: loads and stores
 }
