@@ -14,6 +14,7 @@
 
 #include "ir/Walk.h"
 #include "passes/ChooseStrategy.h"
+#include "passes/GpuGemmShapes.h"
 #include "passes/GpuLaunchRules.h"
 #include "support/Error.h"
 
@@ -27,7 +28,11 @@ using ir::lit;
 using ir::SizeExpr;
 using ir::SizeOp;
 
+/** The stand-in size of the free outer variables when a small dense GEMM is planned: above its
+ * largest M, N and K (GpuGemmShapes), so only a batch variable can take it and keep the variant,
+ * whose code does not depend on the batch size. */
 constexpr int64_t kStandInBatch = 65536;
+static_assert(kStandInBatch > kSmallMaxDim);
 
 bool contains(const std::vector<std::string> &list, const std::string &v) {
     return std::find(list.begin(), list.end(), v) != list.end();
@@ -46,13 +51,13 @@ std::string assignment_text(const ir::Extents &fixed) {
     return out;
 }
 
-/** The guard of a specialised variant: the fixed sizes, unless its own guard tests them already
- * (a staged variant's does: "size(i) == 3 && ..."). */
+/** The guard of a specialised variant: the fixed sizes, then its own guard, unless that starts
+ * with exactly those tests already (a staged variant's: "size(i) == 3 && size(j) == 3 && ..."). */
 SizeExpr specialised_guard(const SizeExpr &own, const ir::Extents &fixed) {
-    const std::string text = own.inlined().to_string();
-    for (const auto &[v, n] : fixed)
-        if (text.find("size(" + v + ") == " + std::to_string(n)) == std::string::npos) return sizes_equal(fixed) && own;
-    return own;
+    const SizeExpr sizes = sizes_equal(fixed);
+    const std::string text = own.inlined().to_string(), prefix = sizes.to_string();
+    if (text == prefix || text.rfind(prefix + " && ", 0) == 0) return own;
+    return sizes && own;
 }
 
 /** What the specialised plan has that the general one lacks; empty: nothing. */
