@@ -145,7 +145,7 @@ EmbeddedSource describe_embedding(const Compiled &compiled, const std::optional<
                 c.arguments.push_back("splits");
                 ev.combine = std::move(c);
                 for (const auto &part : layout.parts)
-                    if (part.kernel == k.name) ev.workspace_bytes = rule(part.bytes, facts);
+                    if (part.variant == ev.kernel) ev.workspace_bytes = rule(part.bytes, facts);
             }
             if (sized && e.dense_choice < 0 && v.guard.try_evaluate(dense).value_or(0))
                 e.dense_choice = static_cast<int>(e.variants.size());

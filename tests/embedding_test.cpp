@@ -189,3 +189,18 @@ TEST_CASE("embedding: some sizes only (issue 17): pinned, planned for, the rules
     CHECK(e.output_shapes.empty());
     CHECK(e.source.find("sizes[2] != 3) err = EINFUSE_ERR_SIZE;") != std::string::npos);
 }
+
+TEST_CASE("embedding: unsized, each specialised tiled variant has its own parts' rule (issue 17)") {
+    EmbeddedSource e = cuda_source(kGauss, Signature::program());
+    const auto &vs = e.kernels.at(0).variants;
+    REQUIRE(vs.size() >= 2);
+    CHECK(vs[0].kernel == "einfuse_out_at_2_tiled");
+    REQUIRE(vs[0].combine.has_value());
+    CHECK(vs[0].combine->kernel == "einfuse_out_at_2_combine");
+    CHECK(vs[1].kernel == "einfuse_out_at_3_tiled");
+    // Its parts' rule is the workspace layout's entry for that variant (splits x the points of i).
+    CHECK(vs[0].workspace_bytes.text != "0");
+    CHECK(vs[0].workspace_bytes.text.find("size(i)") != std::string::npos);
+    CHECK(vs.back().kind == "plain");
+    CHECK(vs.back().workspace_bytes.text == "0");
+}

@@ -145,7 +145,7 @@ WorkspaceLayout cuda_workspace(const passes::Plan &plan, const std::vector<ir::K
             SizeExpr bytes = SizeExpr::select(ir::compare(ir::SizeOp::Gt, splits, lit(1)),
                                               splits * total * lit(static_cast<int64_t>(dtype_size(v.combine->partial))),
                                               lit(0));
-            out.parts.push_back({k.name, ir::parallel_vars(k), v.grid, splits, bytes});
+            out.parts.push_back({k.name, v.entry(k.name), ir::parallel_vars(k), v.grid, splits, bytes});
         }
     return out;
 }

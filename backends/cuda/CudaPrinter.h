@@ -55,6 +55,7 @@ struct WorkspaceLayout {
     };
     struct Parts {
         std::string kernel;
+        std::string variant; // the tiled kernel whose parts they are (a specialisation's, or the kernel's own)
         std::vector<std::string> parallel;
         ir::SizeExpr grid, splits, bytes; // splits: named einfuse_splits
     };
