@@ -4,7 +4,8 @@
 //   dense && i==3 && j==3 && k==3    its staged variant for D=3, then its unrolled kernel
 //   ... D=4, 8, 16 the same
 //   dense && i==32 && j==32 && k==32 the small dense GEMM planned for D=32; D=64 the same
-//   i<=16 && j<=16 && k<=16          the loop nest (a thread per output element)
+//   j<16 || i<4 || k<4 || i*k<256    the loop nest (a thread per output element): the GEMM
+//                                    strategy's own "too small to tile" rule, at launch
 //   the GEMM's tiles as before, the loop nest last
 // Each specialisation is the definition planned again (choose_strategy .. gpu_launch_rules) with
 // the free inner sizes fixed; it is kept only where it gains (another strategy, a staged or
@@ -161,13 +162,14 @@ ir::Kernel gpu_specialise(ir::Kernel k, const StrategyContext &ctx) {
         std::string why = special.index_vars == k.index_vars && special.params.size() == k.params.size()
                               ? gain(k, special)
                               : "";
-        if (why.empty()) {
+        std::vector<ir::LaunchVariant> variants;
+        if (!why.empty()) variants = specialised_variants(special, fixed, "_at_" + std::to_string(n), why, small_gemm_only);
+        if (variants.empty()) {
             skipped += (skipped.empty() ? "" : ", ") + std::to_string(n);
             continue;
         }
         kept += (kept.empty() ? "" : "; ") + std::to_string(n) + ": " + why;
-        for (auto &v : specialised_variants(special, fixed, "_at_" + std::to_string(n), why, small_gemm_only))
-            front.push_back(std::move(v));
+        for (auto &v : variants) front.push_back(std::move(v));
     }
     const std::string vars = list_text(inner) + (inner.size() > 1 ? " all " : " ");
     std::string tried;
@@ -175,16 +177,16 @@ ir::Kernel gpu_specialise(ir::Kernel k, const StrategyContext &ctx) {
     k.specialised = kept.empty() ? "none: planning " + vars + "= " + tried + " gains nothing over the general plan"
                                  : "for " + vars + "= " + kept + " (other sizes: the general plan's variants" +
                                        (skipped.empty() ? "" : "; " + skipped + " would gain nothing") + ")";
-    // Small products of sizes not specialised: a thread per output element beats a GEMM tile
-    // (32x32 and up) per matrix, most of whose threads would idle.
-    if (k.gemm && !front.empty()) {
-        SizeExpr small = lit(1);
-        for (const auto &v : inner) small = small && ir::compare(SizeOp::Le, SizeExpr::size(v), lit(kMaxUnrolledExtent));
+    // Products of other sizes that a sized plan would not take as a GEMM (too small to tile: the
+    // GEMM strategy's own rule, at launch): the loop nest, a thread per output element, where a
+    // GEMM tile (32x32 and up) per matrix would leave most threads idle ("nc,nc->n" at any c).
+    // Not where the user chose who runs a GEMM (--gemm cublaslt, emitted).
+    if (k.gemm && ctx.options.gemm == GemmRunner::Auto) {
         ir::LaunchVariant loops = plain_launch(k);
-        loops.guard = small;
-        loops.note = "small matrices of other sizes: the loop nest, a thread per output element";
+        loops.guard = gemm_too_small(*k.gemm, ctx.options.target.kind);
+        loops.note = "too small to tile as a GEMM: the loop nest, a thread per output element";
         front.push_back(std::move(loops));
-        k.specialised += "; other sizes up to " + std::to_string(kMaxUnrolledExtent) + ": the loop nest";
+        k.specialised += "; other sizes too small to tile as a GEMM: the loop nest";
     }
     k.launch.insert(k.launch.begin(), front.begin(), front.end());
     return k;

@@ -691,12 +691,14 @@ TEST_CASE("emit: the GEMM tile rule (k.launch) and the launcher that prints it")
     CHECK(cu.find("cudaLaunchKernel(g32_gemm_m32, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream)") != std::string::npos);
     CHECK(cu.find("einfuse_ceil_div(sizes[3], 128) < 132") != std::string::npos);
     // Unsized, small matrices run a size-specialised kernel (passes/GpuSpecialise), or the loop
-    // nest for sizes up to 16 that none is planned for, never a GEMM tile per matrix.
+    // nest where a sized plan would not take a GEMM (too small to tile), never a GEMM tile per matrix.
     CHECK(chosen(f32, 1 << 20, 2, 2, 2).kernel == "g32_at_2");
     CHECK(chosen(f32, 1 << 20, 5, 5, 5).kernel == "g32");
-    CHECK(chosen(f32, 1 << 20, 2, 2, 17).kernel == "g32_gemm_m32");
+    CHECK(chosen(f32, 1 << 20, 2, 2, 17).kernel == "g32");  // M = N = 2
+    CHECK(chosen(f32, 1 << 20, 17, 17, 17).kernel == "g32_gemm_m32");
     CHECK(cu.find("if (sizes[1] == 2 && sizes[2] == 2 && sizes[3] == 2) { // specialised for i=2, j=2, k=2") != std::string::npos);
-    CHECK(cu.find("if (sizes[1] <= 16 && sizes[2] <= 16 && sizes[3] <= 16) { // small matrices") != std::string::npos);
+    CHECK(cu.find("if (sizes[2] < 16 || sizes[1] < 4 || sizes[3] < 4 || sizes[1] * sizes[3] < 256) { // too small to tile") !=
+          std::string::npos);
 }
 
 TEST_CASE("emit: bool and the 8-64-bit integers in every strategy compile with NVRTC and nvcc") {

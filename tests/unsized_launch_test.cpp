@@ -162,10 +162,16 @@ TEST_CASE("unsized: bij,bjk->bik picks its size-specialised kernels by the sizes
     CHECK(chosen(k, at(1 << 22, 4)) == n + "_at_4_staged");
     CHECK(chosen(k, at(1 << 20, 8)) == n + "_at_8_staged");
     CHECK(chosen(k, at(1 << 18, 16)) == n + "_at_16_staged");
-    CHECK(chosen(k, at(100, 5)) == n);                       // not specialised: the loop nest
+    CHECK(chosen(k, at(100, 5)) == n);                       // not specialised, too small to tile: the loop nest
+    CHECK(chosen(k, ir::Extents{{"b", 100}, {"i", 9}, {"j", 4}, {"k", 1}}) == n); // (B,9,4)@(B,4,1) too
     CHECK(chosen(k, at(65536, 32)) == n + "_at_32_gemm_small"); // the small dense GEMM, as sized
     CHECK(chosen(k, at(16384, 64)) == n + "_at_64_gemm_small");
     CHECK(chosen(k, at(16384, 48)) == n + "_gemm_m64");          // not specialised: the GEMM's tiles
+    // "nc,nc->n": never a GEMM tile for a batched dot product, whatever c (brief case 3).
+    auto dot = compiled("nc,nc->n", {});
+    const ir::Kernel &d = dot->plan().kernels.front();
+    CHECK(chosen(d, {{"n", 1000}, {"c", 3}}) == d.name + "_at_3");
+    CHECK(chosen(d, {{"n", 1000}, {"c", 256}}) == d.name);
     CHECK(chosen(k, ir::Extents{{"b", 10}, {"i", 2}, {"j", 2}, {"k", 3}}) == n); // not all equal
     // The plan says what was emitted and why.
     std::string plan = emit(*c, "plan");

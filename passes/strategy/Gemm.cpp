@@ -47,7 +47,9 @@ std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definiti
     int64_t m = group_size(gemm->m, sizes), n = group_size(gemm->n, sizes), k = group_size(gemm->k, sizes);
     std::string sizes_text = "M = " + std::to_string(m) + ", N = " + std::to_string(n) + ", K = " + std::to_string(k);
     const int64_t min_k = device == ir::DeviceKind::Gpu ? kMinGemmKGpu : kMinGemmKHost;
-    if (k < min_k || std::min(m, n) < kMinGemmSide || m * n < kMinGemmTile)
+    ir::LaunchFacts facts;
+    facts.sizes = sizes;
+    if (gemm_too_small(*gemm, device).evaluate(facts))
         return "a GEMM (" + describe(*gemm) + "), but too small to tile (" + sizes_text + "; a GEMM needs K >= " +
                std::to_string(min_k) + ", M and N >= " + std::to_string(kMinGemmSide) + ", M*N >= " +
                std::to_string(kMinGemmTile) + "): the loop nest runs it at the memory limit";
@@ -135,6 +137,19 @@ class Gemm : public Strategy {
 };
 
 } // namespace
+
+ir::SizeExpr gemm_too_small(const ir::Gemm &g, ir::DeviceKind device) {
+    using ir::lit;
+    auto group = [](const std::vector<std::string> &vars) {
+        ir::SizeExpr n = lit(1);
+        for (const auto &v : vars) n = n * ir::SizeExpr::size(v);
+        return n;
+    };
+    auto lt = [](const ir::SizeExpr &a, int64_t b) { return ir::compare(ir::SizeOp::Lt, a, lit(b)); };
+    const ir::SizeExpr m = group(g.m), n = group(g.n);
+    return lt(group(g.k), device == ir::DeviceKind::Gpu ? kMinGemmKGpu : kMinGemmKHost) || lt(m, kMinGemmSide) ||
+           lt(n, kMinGemmSide) || lt(m * n, kMinGemmTile);
+}
 
 const Strategy &gemm_strategy() {
     static const Gemm s;
