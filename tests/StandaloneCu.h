@@ -85,6 +85,14 @@ inline std::pair<int, std::string> sh(const std::string &cmd) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+/** Runs `build`, then `program` when it built: {0, what the program printed}, or the failing
+ * step's status and output. */
+inline std::pair<int, std::string> build_then_run(const std::string &build, const std::string &program) {
+    auto built = sh(build);
+    if (built.first != 0) return {built.first, "build failed: " + built.second};
+    return sh(program);
+}
+
 /** C for a host program around emitted files: `load(path, bytes)` gives device memory holding the
  * file's bytes (path NULL: uninitialised), `save(path, p, bytes)` synchronises and writes device
  * memory to a file; either exits 2-4 on failure. */

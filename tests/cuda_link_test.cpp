@@ -206,10 +206,8 @@ TEST_CASE("link: entry points on the CPU (host emulation): a temporary and split
     const std::string helpers = test::device_file_helpers() + "int main(void) {\n" + body + "    return 0;\n}\n";
     auto check_run = [&](const std::string &build, const std::string &what) {
         CAPTURE(what);
-        auto [rc, out] = sh(build);
-        REQUIRE_MESSAGE(rc == 0, out);
-        auto [run_rc, printed] = sh((dir / "prog").string());
-        REQUIRE_MESSAGE(run_rc == 0, printed);
+        auto [rc, printed] = test::build_then_run(build, (dir / "prog").string());
+        REQUIRE_MESSAGE(rc == 0, printed);
         MESSAGE(what << ": " << printed);
         // The cosine's temporary n (37 floats, one 256-byte slot); the Gaussian sum's parts.
         CHECK(printed.find("cosine workspace 256\n") != std::string::npos);

@@ -121,10 +121,8 @@ void run_emulated(Compiled &c, const std::string &name, const std::vector<Case> 
                                   "int main(void) {\n" + body + "    return 0;\n}\n";
     auto check_run = [&](const std::string &build, const std::string &what) {
         CAPTURE(what);
-        auto [rc, out] = sh(build);
-        REQUIRE_MESSAGE(rc == 0, out);
-        auto [run_rc, printed] = sh((dir / "prog").string());
-        REQUIRE_MESSAGE(run_rc == 0, printed);
+        auto [rc, printed] = test::build_then_run(build, (dir / "prog").string());
+        REQUIRE_MESSAGE(rc == 0, printed);
         for (std::size_t n = 0; n < cases.size(); ++n) {
             CAPTURE(n);
             const std::string line = "c" + std::to_string(n) + " " + std::to_string(cases[n].refused) + " ";
