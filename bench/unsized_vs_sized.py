@@ -229,7 +229,8 @@ def compile_case(binary, case, work, arch, repeat):
     result["file_lines"] = {k: sum(1 for _ in open(os.path.join(base, k + ".cu"))) for k in ("sized", "unsized")}
     with open(os.path.join(base, "driver.cu"), "w") as f:
         f.write(text)
-    build = subprocess.run(["nvcc", f"-arch={arch}", "-O3", "-std=c++17", "-w", "-I", base, "-o",
+    nvcc = "/usr/local/cuda/bin/nvcc" if os.path.exists("/usr/local/cuda/bin/nvcc") else "nvcc"
+    build = subprocess.run([nvcc, f"-arch={arch}", "-O3", "-std=c++17", "-w", "-I", base, "-o",
                             os.path.join(base, "driver"), os.path.join(base, "driver.cu")], capture_output=True, text=True)
     if build.returncode != 0:
         result["skipped"] = "nvcc failed: " + (build.stderr.strip()[-400:])
