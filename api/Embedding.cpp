@@ -75,7 +75,7 @@ EmbeddedSource describe_embedding(const Compiled &compiled, const std::optional<
     out.output_shapes = output_shapes;
 
     cuda_backend::CudaNaming naming = cuda_backend::cuda_naming(plan, name);
-    cuda_backend::WorkspaceLayout layout = cuda_backend::cuda_workspace(plan, naming.kernels);
+    const passes::WorkspaceLayout &layout = plan.workspace;
     out.entry = naming.entry;
     auto role = [&](const std::string &tensor) {
         for (const auto &t : program.inputs)
@@ -85,7 +85,8 @@ EmbeddedSource describe_embedding(const Compiled &compiled, const std::optional<
         return ParamRole::Temporary;
     };
     auto rule_constants = cuda_backend::cuda_launch_rule();
-    for (const auto &k : naming.kernels) {
+    for (std::size_t ki = 0; ki < naming.kernels.size(); ++ki) {
+        const ir::Kernel &k = naming.kernels[ki];
         EmbeddedKernel e;
         e.name = k.name;
         e.launcher = k.name + "_launch";
@@ -145,7 +146,8 @@ EmbeddedSource describe_embedding(const Compiled &compiled, const std::optional<
                 c.arguments.push_back("splits");
                 ev.combine = std::move(c);
                 for (const auto &part : layout.parts)
-                    if (part.variant == ev.kernel) ev.workspace_bytes = rule(part.bytes, facts);
+                    if (part.kernel == ki && part.variant == static_cast<std::size_t>(&v - k.launch.data()))
+                        ev.workspace_bytes = rule(part.bytes, facts);
             }
             if (sized && e.dense_choice < 0 && v.guard.try_evaluate(dense).value_or(0))
                 e.dense_choice = static_cast<int>(e.variants.size());

@@ -47,6 +47,7 @@ namespace detail {
 
 struct KernelState {
     std::string expr;
+    std::shared_ptr<const ParsedExpression> parsed; // inspect()'s parse of expr, when given
     Signature signature;
     DeviceKind target = DeviceKind::Cpu;
     KernelOptions options;
@@ -76,7 +77,8 @@ void compile_into(detail::KernelState &s) {
     if (frontend::is_program(s.expr)) {
         std::map<std::string, DType> dtypes;
         for (const auto &[name, t] : s.signature.input_dtypes) dtypes[name] = internal(t);
-        auto ast = std::make_shared<const frontend::ProgramAst>(frontend::parse_program(s.expr)); // parsed once
+        auto ast = s.parsed ? s.parsed->program // parsed once
+                            : std::make_shared<const frontend::ProgramAst>(frontend::parse_program(s.expr));
         if (!s.signature.dtypes.empty()) {
             auto inputs = frontend::program_inputs(*ast);
             if (inputs.size() != s.signature.dtypes.size())
@@ -93,7 +95,8 @@ void compile_into(detail::KernelState &s) {
         throw UserError("an einsum's signature gives dtypes (and ranks) by operand, not by name");
     std::vector<DType> dtypes;
     for (ScalarType t : s.signature.dtypes) dtypes.push_back(internal(t));
-    auto e = std::make_unique<CompiledEinsum>(s.expr, dtypes, options, s.signature.ranks);
+    auto e = s.parsed ? std::make_unique<CompiledEinsum>(*s.parsed->einsum, dtypes, options, s.signature.ranks)
+                      : std::make_unique<CompiledEinsum>(s.expr, dtypes, options, s.signature.ranks);
     s.einsum = e.get();
     s.compiled = std::move(e);
 }
@@ -197,9 +200,11 @@ void plan_state(detail::KernelState &s, const ir::Extents &extents) {
 
 namespace {
 std::shared_ptr<detail::KernelState> new_state(std::string_view expr, const Signature &signature, DeviceKind target,
-                                               const KernelOptions &options) {
+                                               const KernelOptions &options,
+                                               std::shared_ptr<const detail::ParsedExpression> parsed = nullptr) {
     auto state = std::make_shared<detail::KernelState>();
     state->expr = std::string(expr);
+    state->parsed = std::move(parsed);
     state->signature = signature;
     state->target = target;
     state->options = options;
@@ -222,6 +227,17 @@ Kernel compile_uncached(std::string_view expr, const Signature &signature, Devic
     return guarded(expr, [&] {
         Kernel k;
         k.state_ = new_state(expr, signature, target, options);
+        return k;
+    });
+}
+
+Kernel compile_uncached(const ExpressionInfo &expression, const Signature &signature, DeviceKind target,
+                        const KernelOptions &options) {
+    if (!expression.parsed) input_error("the ExpressionInfo was not made by inspect()");
+    const std::string &expr = expression.parsed->text;
+    return guarded(expr, [&] {
+        Kernel k;
+        k.state_ = new_state(expr, signature, target, options, expression.parsed);
         return k;
     });
 }

@@ -4,6 +4,8 @@
 // borrowed Tensors. Internal to api/: it sees both sides.
 #include "einfuse/einfuse.hpp"
 
+#include "frontend/Einsum.h"
+#include "frontend/Program.h"
 #include "support/Error.h"
 #include "support/Tensor.h"
 
@@ -16,6 +18,15 @@
 
 namespace einfuse {
 class Compiled;
+
+namespace detail {
+/** An expression as inspect() parsed it, which compile_uncached(info, ...) compiles as it is. */
+struct ParsedExpression {
+    std::string text;
+    std::shared_ptr<const frontend::ProgramAst> program; // a program's, else
+    std::optional<frontend::EinsumAst> einsum;            // an einsum's
+};
+} // namespace detail
 }
 
 namespace einfuse::public_api {

@@ -235,19 +235,23 @@ void save_text(const std::string &path, std::string_view text) {
 ExpressionInfo inspect(std::string_view expr) {
     return guarded(expr, [&] {
         ExpressionInfo info;
+        auto parsed = std::make_shared<detail::ParsedExpression>();
+        parsed->text = std::string(expr);
         info.is_program = frontend::is_program(expr);
         if (info.is_program) {
+            parsed->program = std::make_shared<const frontend::ProgramAst>(frontend::parse_program(expr));
             TextRange whole{0, static_cast<int>(expr.size())};
-            for (const auto &[name, rank] : frontend::program_inputs(frontend::parse_program(expr)))
+            for (const auto &[name, rank] : frontend::program_inputs(*parsed->program))
                 info.inputs.push_back({name, rank, whole});
-            return info;
+        } else {
+            const frontend::EinsumAst &ast = parsed->einsum.emplace(frontend::parse_einsum(expr));
+            for (std::size_t i = 0; i < ast.operands.size(); ++i) {
+                const auto &op = ast.operands[i];
+                int rank = op.ellipsis ? -1 : static_cast<int>(op.labels.size());
+                info.inputs.push_back({std::to_string(i), rank, {op.where.begin, op.where.end}});
+            }
         }
-        frontend::EinsumAst ast = frontend::parse_einsum(expr);
-        for (std::size_t i = 0; i < ast.operands.size(); ++i) {
-            const auto &op = ast.operands[i];
-            int rank = op.ellipsis ? -1 : static_cast<int>(op.labels.size());
-            info.inputs.push_back({std::to_string(i), rank, {op.where.begin, op.where.end}});
-        }
+        info.parsed = std::move(parsed);
         return info;
     });
 }

@@ -1,8 +1,9 @@
 // The host time of a compiled einsum called with changing sizes, as a framework with variable
 // batch sizes calls it: batch 100, then 5000, then 100, ... (sizes seen before), and a new batch
-// size every call (never seen). Beside them, the same calls at one repeated size. The kernel runs
-// too (b x 3x3 products, at most 0.2 ms at b=5000): each figure is a median per call over bursts,
-// and the difference to the repeated size is what changing sizes costs. A benchmark, not a test.
+// size every call (never seen), near 5000 and near 100. Beside them, the same calls at one
+// repeated size. The kernel runs too (b x 3x3 products, at most 0.2 ms at b=5000): each figure is
+// a median per call over bursts, and the difference to the repeated size is what changing sizes
+// costs. A benchmark, not a test.
 // Usage: host_size_switch [CALLS]
 #include <einfuse/einfuse.hpp>
 
@@ -46,8 +47,10 @@ int main(int argc, char **argv) {
     double same_large = median_us(calls, [&](int) { run(5000); });
     double alternating = median_us(calls, [&](int i) { run(i % 2 ? 5000 : 100); });
     double fresh = median_us(calls, [&](int i) { run(5001 + i); });
+    double fresh_small = median_us(calls, [&](int i) { run(101 + i); }); // b = 101 ... 100 + 9 * calls
     std::printf("bij,bjk->bik, D=3, host, per call: repeated b=100 %.1f us, repeated b=5000 %.1f us; "
-                "alternating 100/5000 %.1f us (their mean %.1f); a new b every call %.1f us\n",
-                same_small, same_large, alternating, (same_small + same_large) / 2, fresh);
+                "alternating 100/5000 %.1f us (their mean %.1f); a new b every call %.1f us (near 5000), "
+                "%.1f us (near 100)\n",
+                same_small, same_large, alternating, (same_small + same_large) / 2, fresh, fresh_small);
     return 0;
 }

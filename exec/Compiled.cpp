@@ -99,21 +99,24 @@ Compiled::~Compiled() = default;
 Compiled::Compiled(Compiled &&) noexcept = default;
 
 void Compiled::plan_for(const ir::Extents &sizes) {
-    if (planned_sizes_ == sizes && plan_) return;
-    if (planned_sizes_ && plan_) { // keep the current plan and its code for a later return
-        recent_.push_front({std::move(*planned_sizes_), std::move(*plan_), std::move(backend_)});
+    // The same shape class: the passes would decide the same, and the kernels take the sizes as
+    // arguments. A few map lookups, no allocation.
+    if (sized_ && plan_ && plan_->serves(sizes)) return;
+    if (sized_ && plan_) { // keep the current plan and its code for a later return
+        recent_.push_front({std::move(*plan_), std::move(backend_)});
         if (recent_.size() > kRecentPlans) recent_.pop_back();
     }
-    auto earlier = std::find_if(recent_.begin(), recent_.end(), [&](const Planned &p) { return p.sizes == sizes; });
+    auto earlier = std::find_if(recent_.begin(), recent_.end(), [&](const Planned &p) { return p.plan.serves(sizes); });
     if (earlier != recent_.end()) {
         plan_ = std::move(earlier->plan);
         backend_ = std::move(earlier->backend);
         recent_.erase(earlier);
     } else {
         plan_ = passes::lower(program_, sizes, lower_options_);
+        ++counts_.plans;
         backend_ = std::make_unique<Backend>(); // compiled code belongs to its plan
     }
-    planned_sizes_ = sizes;
+    sized_ = true;
 }
 
 std::vector<Tensor> Compiled::reference(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const {
@@ -242,7 +245,10 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
 
     std::vector<double> times_us;
     if (host) {
-        if (!backend_->host) backend_->host = std::make_unique<HostExecutor>(plan());
+        if (!backend_->host) {
+            backend_->host = std::make_unique<HostExecutor>(plan());
+            ++counts_.compiles;
+        }
         auto run_all = [&] {
             for (const auto &k : plan().kernels) {
                 std::vector<const Tensor *> params;
@@ -259,7 +265,10 @@ std::vector<double> Compiled::execute(const std::vector<const Tensor *> &inputs,
         return times_us;
     }
 #ifdef EINFUSE_HAVE_CUDA
-    if (!backend_->cuda) backend_->cuda = std::make_unique<CudaExecutor>(plan(), options_.arch);
+    if (!backend_->cuda) {
+        backend_->cuda = std::make_unique<CudaExecutor>(plan(), options_.arch);
+        ++counts_.compiles;
+    }
     return backend_->cuda->run(plan(), by_name, extents, repeat, cuda_stream);
 #else
     throw TargetError("the CUDA backend is not part of this build (configured with EINFUSE_ENABLE_CUDA=OFF)");
@@ -273,21 +282,25 @@ struct CompiledEinsum::Parts {
 };
 
 namespace {
-CompiledEinsum::Parts einsum_parts(std::string_view spec, const std::vector<DType> &dtypes, const std::vector<int> &ranks);
+CompiledEinsum::Parts einsum_parts(frontend::EinsumAst ast, const std::vector<DType> &dtypes, const std::vector<int> &ranks);
 }
 
 CompiledEinsum::CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options,
                                const std::vector<int> &ranks)
-    : CompiledEinsum(einsum_parts(spec, dtypes, ranks), std::move(options)) {}
+    : CompiledEinsum(einsum_parts(frontend::parse_einsum(spec), dtypes, ranks), std::move(options)) {}
+
+CompiledEinsum::CompiledEinsum(frontend::EinsumAst ast, const std::vector<DType> &dtypes, CompileOptions options,
+                               const std::vector<int> &ranks)
+    : CompiledEinsum(einsum_parts(std::move(ast), dtypes, ranks), std::move(options)) {}
 
 CompiledEinsum::CompiledEinsum(Parts &&parts, CompileOptions options)
     : Compiled(std::move(parts.program), std::move(options)), ast_(std::move(parts.ast)),
       resolved_(std::move(parts.resolved)) {}
 
 namespace {
-CompiledEinsum::Parts einsum_parts(std::string_view spec, const std::vector<DType> &dtypes, const std::vector<int> &ranks) {
+CompiledEinsum::Parts einsum_parts(frontend::EinsumAst ast, const std::vector<DType> &dtypes, const std::vector<int> &ranks) {
     CompiledEinsum::Parts parts;
-    parts.ast = frontend::parse_einsum(spec);
+    parts.ast = std::move(ast);
     parts.resolved = frontend::resolve_einsum(parts.ast, ranks.empty() ? frontend::label_ranks(parts.ast) : ranks);
     // No dtypes: every operand f32 (the public API's default), known only once parsed.
     std::vector<DType> types = dtypes.empty() ? std::vector<DType>(parts.ast.operands.size(), DType::F32) : dtypes;

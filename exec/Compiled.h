@@ -49,17 +49,26 @@ public:
     Compiled(Compiled &&) noexcept;
 
     const ir::Program &program() const { return program_; }
-    /** The plan for the sizes of the last plan_for(), or, before any, for unknown sizes (lowered
-     * at the first call: a caller that binds sizes before asking lowers once). */
+    /** The plan serving the sizes of the last plan_for() (made for sizes of their shape class,
+     * plan().sizes), or, before any, for unknown sizes (lowered at the first call: a caller that
+     * binds sizes before asking lowers once). */
     const passes::Plan &plan() const;
     const CompileOptions &options() const { return options_; }
 
-    /** Re-plans for these index sizes (the contraction order of three or more operands depends
-     * on them); without it the plan assumes sizes. Call before run(). The last kRecentPlans
-     * sized plans stay, with their compiled code: a caller alternating between sizes it used
-     * before (a framework's batch of 100, then 5000, then 100) neither re-plans nor recompiles. */
+    /** Plans for these index sizes (the strategies and the contraction order depend on them);
+     * without it the plan assumes sizes. Call before run(). A plan serves every size of its
+     * shape class (passes::Plan::guards: the facts about sizes its passes relied on), so a new
+     * free size (a framework's batch of 100, then 5000, then 4999) checks the guards and reuses
+     * the plan and its compiled code: no passes, no compiler. The last kRecentPlans classes
+     * stay, with their code, the most recent first. */
     void plan_for(const ir::Extents &sizes);
-    static constexpr std::size_t kRecentPlans = 8;
+    static constexpr std::size_t kRecentPlans = 16;
+
+    /** How often this object lowered (ran the passes for sizes) and compiled (JIT or NVRTC). */
+    struct Counts {
+        std::size_t plans = 0, compiles = 0;
+    };
+    Counts counts() const { return counts_; }
 
     /** Computes the outputs from `inputs` (in the order of program().inputs); with repeat > 0,
      * also times `repeat` further runs. */
@@ -103,15 +112,15 @@ private:
     CompileOptions options_;
     passes::LowerOptions lower_options_; // the target's facts (checked at construction) and the user's choices
     std::unique_ptr<Backend> backend_;
-    /** The sizes plan_ is for (none: unsized), and earlier sized plans with their code, the most
+    /** Whether plan_ is sized (from plan_for), and earlier sized plans with their code, the most
      * recent first. */
     struct Planned {
-        ir::Extents sizes;
         passes::Plan plan;
         std::unique_ptr<Backend> backend;
     };
-    std::optional<ir::Extents> planned_sizes_;
+    bool sized_ = false;
     std::deque<Planned> recent_;
+    mutable Counts counts_;
 };
 
 /** An einsum parsed, checked and lowered for one target. */
@@ -120,6 +129,9 @@ public:
     /** ranks[i] is operand i's rank, needed where it uses '...'; empty: each operand's label
      * count. Throws UserError for bad subscripts or a signature that does not fit them. */
     CompiledEinsum(std::string_view spec, const std::vector<DType> &dtypes, CompileOptions options,
+                   const std::vector<int> &ranks = {});
+    /** The same from subscripts already parsed (frontend::parse_einsum): parsed once. */
+    CompiledEinsum(frontend::EinsumAst ast, const std::vector<DType> &dtypes, CompileOptions options,
                    const std::vector<int> &ranks = {});
 
     const frontend::EinsumAst &ast() const { return ast_; }

@@ -38,12 +38,9 @@ struct Node {
 
 class Orderer {
 public:
-    Orderer(const ir::Program &p, const ir::Definition &d, std::vector<ir::Expr> factors, const ir::Extents &sizes)
+    Orderer(const ir::Program &p, const ir::Definition &d, std::vector<ir::Expr> factors, const Sizes &sizes)
         : p_(p), d_(d), factors_(std::move(factors)) {
-        for (const auto &v : p.index_vars) {
-            auto it = sizes.find(v);
-            extent_.push_back(static_cast<double>(it == sizes.end() ? kAssumedExtent : it->second));
-        }
+        for (const auto &v : p.index_vars) extent_.push_back(sizes.bucket(v, kAssumedExtent)); // one order per bucket
         for (const auto &f : factors_) {
             Mask m = 0;
             for (const auto &v : ir::expect_vars(access_of(f)->tensor, access_of(f)->indices)) m |= bit(v);
@@ -308,7 +305,7 @@ std::optional<std::vector<ir::Expr>> product_factors(const ir::Definition &d) {
 
 } // namespace
 
-ir::Program order_contractions(const ir::Program &p, const ir::Extents &sizes, std::vector<std::string> &notes) {
+ir::Program order_contractions(const ir::Program &p, const Sizes &sizes, std::vector<std::string> &notes) {
     if (p.definitions.size() != 1 || p.index_vars.size() > 64) return p;
     const ir::Definition &d = p.definitions.front();
     auto factors = product_factors(d);

@@ -103,7 +103,7 @@ std::string list_text(const std::vector<std::string> &vars) {
 
 } // namespace
 
-std::vector<std::string> inner_free_vars(const ir::Kernel &k, const ir::Extents &sizes) {
+std::vector<std::string> inner_free_vars(const ir::Kernel &k, const Sizes &sizes) {
     std::vector<std::string> first;
     ir::for_each_tensor_use(k.body, [&](const std::string &, const std::vector<ir::Index> &idx) {
         if (idx.empty()) return;
@@ -112,24 +112,25 @@ std::vector<std::string> inner_free_vars(const ir::Kernel &k, const ir::Extents 
     });
     std::vector<std::string> out;
     for (const auto &v : k.index_vars)
-        if (!sizes.count(v) && !contains(first, v) && ir::uses_var(k, v)) out.push_back(v);
+        if (!sizes.known(v) && !contains(first, v) && ir::uses_var(k, v)) out.push_back(v);
     return out;
 }
 
 ir::Kernel gpu_specialise(ir::Kernel k, const StrategyContext &ctx) {
     // Sizes given while others stay free are pinned: the code may depend on them.
     bool some_free = false;
-    ir::Extents given;
+    std::vector<std::string> known;
     for (const auto &v : k.index_vars) {
         if (!ir::uses_var(k, v)) continue;
-        auto it = ctx.sizes.find(v);
-        if (it == ctx.sizes.end())
-            some_free = true;
+        if (ctx.sizes.known(v))
+            known.push_back(v);
         else
-            given[v] = it->second;
+            some_free = true;
     }
-    if (some_free) k.pinned = given;
-    if (!some_free) return k;
+    if (!some_free) return k; // every size known: nothing pinned (the batch of a sized plan stays free)
+    ir::Extents given;
+    for (const auto &v : known) given[v] = ctx.sizes.exact(v); // the plan holds for exactly them (guards)
+    k.pinned = given;
 
     std::vector<std::string> inner = inner_free_vars(k, ctx.sizes);
     if (inner.empty()) {
@@ -147,7 +148,8 @@ ir::Kernel gpu_specialise(ir::Kernel k, const StrategyContext &ctx) {
     std::vector<int64_t> values(std::begin(kSpecialisedSizes), std::end(kSpecialisedSizes));
     if (k.gemm) values.insert(values.end(), std::begin(kSpecialisedGemmSizes), std::end(kSpecialisedGemmSizes));
     for (int64_t n : values) {
-        ir::Extents sizes = ctx.sizes, fixed;
+        // The specialisation's sizes are launch guards, not the plan's: read without recording.
+        ir::Extents sizes = given, fixed;
         for (const auto &v : inner) sizes[v] = fixed[v] = n;
         // The small dense GEMM is planned only when every size is known, but builds in M, N and K
         // alone (its file is the same for any batch): the batch gets a stand-in size, and only

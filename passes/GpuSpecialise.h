@@ -28,6 +28,6 @@ ir::Kernel gpu_specialise(ir::Kernel k, const StrategyContext &ctx);
 
 /** The inner free variables of k: those ctx's sizes do not give and that index no tensor
  * first (not a batch or row index): i, j, k of "bij,bjk->bik", d of the Gaussian sum. */
-std::vector<std::string> inner_free_vars(const ir::Kernel &k, const ir::Extents &sizes);
+std::vector<std::string> inner_free_vars(const ir::Kernel &k, const Sizes &sizes);
 
 } // namespace einfuse::passes

@@ -6,7 +6,7 @@
 
 namespace einfuse::passes {
 
-std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Extents &sizes,
+std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const Sizes &sizes,
                                             std::string *why_not) {
     auto refuse = [&](std::string why) -> std::optional<ir::Staging> {
         *why_not = std::move(why);
@@ -35,9 +35,9 @@ std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Exten
             batch_first &= !idx.empty() && idx.front() == batch && std::count(idx.begin(), idx.end(), batch) == 1;
             elements = 1;
             for (std::size_t d = 1; d < idx.size(); ++d) {
-                auto it = sizes.find(idx[d]);
-                sizes_known &= it != sizes.end();
-                elements *= it == sizes.end() ? 1 : it->second;
+                std::optional<int64_t> n = sizes.value(idx[d]); // the slice's bytes decide
+                sizes_known &= n.has_value();
+                elements *= n.value_or(1);
             }
         });
         if (!read) return refuse("input " + t.name + " is never read");
@@ -56,9 +56,9 @@ std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Exten
     ir::Staging s{batch, per_block, {}, 1};
     for (const auto &v : k.index_vars) {
         if (v == batch) continue;
-        auto it = sizes.find(v);
-        if (it == sizes.end()) return refuse("the size of '" + v + "' is not known");
-        s.extents[v] = it->second;
+        std::optional<int64_t> n = sizes.value(v); // the staged copy is compiled for it
+        if (!n) return refuse("the size of '" + v + "' is not known");
+        s.extents[v] = *n;
     }
     // Several output elements per thread where a long unrolled reduction reads shared memory
     // twice per multiply-add: the shared reads, not DRAM, bound it otherwise.

@@ -4,6 +4,7 @@
 // that neighbouring threads repeat; staging a block's batch elements with 16-byte loads first
 // reads every byte once, coalesced.
 #include "ir/Kernel.h"
+#include "passes/Sizes.h"
 
 namespace einfuse::passes {
 
@@ -26,6 +27,6 @@ constexpr int64_t kMinTermsForPoints = 8;
 
 /** The staging of k, an unrolled kernel planned for the index sizes `sizes`; nothing when it
  * does not apply, with the reason in *why_not. */
-std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const ir::Extents &sizes, std::string *why_not);
+std::optional<ir::Staging> plan_gpu_staging(const ir::Kernel &k, const Sizes &sizes, std::string *why_not);
 
 } // namespace einfuse::passes

@@ -72,7 +72,7 @@ std::optional<ir::BinaryOp> accumulation(const ir::For &loop, const ir::DeclareS
 
 } // namespace
 
-std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents &sizes, std::string *why_not) {
+std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const Sizes &sizes, std::string *why_not) {
     auto refuse = [&](std::string why) -> std::optional<ir::Tiling> {
         *why_not = std::move(why);
         return std::nullopt;
@@ -83,11 +83,13 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
     if (par.empty()) return refuse("a single output point: a block's threads would all compute it");
     // A tile row holds an operand's slice as a dense block of its variables' sizes.
     if (std::string why = ir::non_var_index(k.body); !why.empty()) return refuse(why);
-    int64_t points = 1;
-    for (const auto &v : par) points *= sizes.count(v) ? sizes.at(v) : kTileRows;
-    if (points < kTileRows)
-        return refuse(std::to_string(points) + " output points, fewer than a block's " + std::to_string(kTileRows) +
-                      " threads");
+    // An unknown size counts as kTileRows: then any known ones need only be non-zero.
+    std::vector<std::string> known;
+    for (const auto &v : par)
+        if (sizes.known(v)) known.push_back(v);
+    if (!sizes.at_least(known, known.size() == par.size() ? kTileRows : 1))
+        return refuse(std::to_string(sizes.shown(known)) + " output points, fewer than a block's " +
+                      std::to_string(kTileRows) + " threads");
     // Scalar declarations, one serial reduction loop, then the statements using its result.
     ir::AroundLoop around = ir::around_first_loop(k);
     const ir::For *loop = around.loop;
@@ -117,12 +119,11 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents
         }
         for (const auto &v : idx) {
             if (v == t.reduce_var) continue;
-            auto it = sizes.find(v);
-            if (it == sizes.end()) {
+            if (std::optional<int64_t> n = sizes.value(v)) { // a tile row's layout is compiled for it
+                t.extents[v] = *n;
+            } else {
                 fits = false;
                 why = "the size of '" + v + "' is not known when planning";
-            } else {
-                t.extents[v] = it->second;
             }
         }
         if (!contains(t.tensors, name)) t.tensors.push_back(name);
@@ -170,7 +171,7 @@ namespace {
  * inside a reduction loop, so every loop of theirs is an inner one; otherwise a reduction's first
  * variable is a loop of the parallel body itself (lower_to_loops nests a Reduce's variables in
  * order, and lowers reductions inside an elementwise value before it) and the rest are inner. */
-void inner_reduction_vars(const ir::Expr &e, bool inside, const ir::Extents &sizes, UnrollSchedule &schedule) {
+void inner_reduction_vars(const ir::Expr &e, bool inside, const Sizes &sizes, UnrollSchedule &schedule) {
     struct Direct : ir::IRVisitor {
         std::vector<const ir::Reduce *> found;
         using ir::IRVisitor::visit;
@@ -180,10 +181,10 @@ void inner_reduction_vars(const ir::Expr &e, bool inside, const ir::Extents &siz
     for (const ir::Reduce *r : direct.found) {
         for (std::size_t i = 0; i < r->reduce_vars.size(); ++i) {
             const std::string &v = r->reduce_vars[i];
-            auto it = sizes.find(v);
-            if ((inside || i > 0) && it != sizes.end() && it->second <= kMaxUnrolledExtent && !contains(schedule.vars, v)) {
+            if (!(inside || i > 0) || contains(schedule.vars, v)) continue;
+            if (std::optional<int64_t> n = sizes.exact_up_to(v, kMaxUnrolledExtent)) {
                 schedule.vars.push_back(v);
-                schedule.extents[v] = it->second;
+                schedule.extents[v] = *n;
             }
         }
         inner_reduction_vars(r->body, inside || !r->reduce_vars.empty(), sizes, schedule);
@@ -192,17 +193,17 @@ void inner_reduction_vars(const ir::Expr &e, bool inside, const ir::Extents &siz
 
 } // namespace
 
-UnrollSchedule inner_unroll_schedule(const ir::Definition &d, const ir::Extents &sizes) {
+UnrollSchedule inner_unroll_schedule(const ir::Definition &d, const Sizes &sizes) {
     UnrollSchedule schedule;
     const auto *top = d.value.as<ir::Reduce>();
     if (!top) return schedule;
     // The top Reduce is the definition's own: its first variable is the loop the tiling stages.
     for (std::size_t i = 1; i < top->reduce_vars.size(); ++i) {
         const std::string &v = top->reduce_vars[i];
-        auto it = sizes.find(v);
-        if (it != sizes.end() && it->second <= kMaxUnrolledExtent && !contains(schedule.vars, v)) {
+        if (contains(schedule.vars, v)) continue;
+        if (std::optional<int64_t> n = sizes.exact_up_to(v, kMaxUnrolledExtent)) {
             schedule.vars.push_back(v);
-            schedule.extents[v] = it->second;
+            schedule.extents[v] = *n;
         }
     }
     inner_reduction_vars(top->body, !top->reduce_vars.empty(), sizes, schedule);

@@ -4,6 +4,7 @@
 // output points, the Gaussian kernel sum at N=20k say, runs 20k threads on a GPU that holds 270k.
 #include "ir/Kernel.h"
 #include "passes/LowerToLoops.h"
+#include "passes/Sizes.h"
 
 namespace einfuse::passes {
 
@@ -18,12 +19,12 @@ constexpr int64_t kMaxTileBytes = 32768;
 
 /** The tiling of k, a broadcast-reduce kernel whose reduced operands' other indices have the
  * sizes in `sizes`; nothing, with the reason in *why_not, when its loop nest does not fit. */
-std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const ir::Extents &sizes, std::string *why_not);
+std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const Sizes &sizes, std::string *why_not);
 
 /** The loops lower_to_loops nests inside the outermost reduction loops of definition d whose
  * sizes are known and at most kMaxUnrolledExtent: unrolled, they keep the reduced operand's row in
  * registers (sum[d] (x[i,d]-y[j,d])^2 at d=3). Decided before lowering, so that the kernel is
  * lowered once. */
-UnrollSchedule inner_unroll_schedule(const ir::Definition &d, const ir::Extents &sizes);
+UnrollSchedule inner_unroll_schedule(const ir::Definition &d, const Sizes &sizes);
 
 } // namespace einfuse::passes

@@ -7,20 +7,19 @@ namespace einfuse::passes {
 namespace {
 
 /** Whether r adds more than kLongSum terms, or a number not known when planning. */
-bool is_long(const ir::Reduce &r, const ir::Extents &sizes) {
-    int64_t terms = 1;
+bool is_long(const ir::Reduce &r, const Sizes &sizes) {
+    std::vector<std::string> so_far;
     for (const auto &v : r.reduce_vars) {
-        auto it = sizes.find(v);
-        if (it == sizes.end() || it->second > kLongSum) return true;
-        terms *= it->second;
-        if (terms > kLongSum) return true;
+        if (!sizes.known(v) || !sizes.at_most({v}, kLongSum)) return true;
+        so_far.push_back(v);
+        if (!sizes.at_most(so_far, kLongSum)) return true;
     }
     return false;
 }
 
 } // namespace
 
-std::vector<LongSum> long_sums(const ir::Definition &d, const ir::Extents &sizes, const ir::Target &target) {
+std::vector<LongSum> long_sums(const ir::Definition &d, const Sizes &sizes, const ir::Target &target) {
     std::vector<LongSum> out;
     ir::for_each_reduce(d.value, [&](const ir::Reduce &r) {
         if (r.reduce_vars.empty() || r.op != ir::ReduceOp::Sum || !is_long(r, sizes)) return;

@@ -15,6 +15,7 @@
 //     host: {j, Wider}; GPU: {j, Compensated} (the sum over d has 3 terms)
 #include "ir/Program.h"
 #include "ir/Target.h"
+#include "passes/Sizes.h"
 
 #include <string>
 #include <vector>
@@ -36,7 +37,7 @@ struct LongSum {
 
 /** The floating-point sums in d's value that are long or of unknown length (sizes lacks one of
  * their variables), each with the method for `target`. lower_to_loops lowers them so. */
-std::vector<LongSum> long_sums(const ir::Definition &d, const ir::Extents &sizes, const ir::Target &target);
+std::vector<LongSum> long_sums(const ir::Definition &d, const Sizes &sizes, const ir::Target &target);
 
 /** "sum over 'j' in f64" / "Kahan-compensated sum over 'j'": for the plan. */
 std::string describe(const LongSum &s);

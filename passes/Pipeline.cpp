@@ -10,6 +10,7 @@
 #include "passes/HostVectors.h"
 #include "passes/PassManager.h"
 #include "passes/Simplify.h"
+#include "passes/Sizes.h"
 
 
 namespace einfuse::passes {
@@ -26,7 +27,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, Device device) {
 
 namespace {
 
-ir::Program prepare(PassManager &pm, const ir::Program &input, const ir::Extents &sizes, std::vector<std::string> &notes) {
+ir::Program prepare(PassManager &pm, const ir::Program &input, const Sizes &sizes, std::vector<std::string> &notes) {
     pm.run("verify", [&] { ir::verify(input); return input; });
     ir::Program simple = pm.run("simplify", [&] { return simplify(input); });
     ir::Program fused = pm.run("fuse_producers", [&] { return fuse_producers(simple, notes); });
@@ -44,12 +45,14 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
     PassManager pm; // EINFUSE_PRINT_AFTER, EINFUSE_DEBUG=2, EINFUSE_TIME_PASSES
     Plan plan;
     plan.target = options.target;
-    plan.program = prepare(pm, input, sizes, plan.notes);
+    plan.sizes = sizes;
+    const Sizes recorded(sizes, &plan.guards); // every size a pass reads, recorded as a guard
+    plan.program = prepare(pm, input, recorded, plan.notes);
     const ir::Program &program = plan.program;
     for (std::size_t i = 0; i < program.definitions.size(); ++i) {
         // Per definition: choose a strategy (and so the unroll schedule), lower once with it, let
         // the strategy refine the kernel, then the GPU's launch rules.
-        StrategyContext ctx{program, i, sizes, options};
+        StrategyContext ctx{program, i, recorded, options};
         StrategyChoice choice = pm.run("choose_strategy", [&] { return choose_strategy(ctx); });
         ir::Kernel k = pm.run("lower_to_loops", [&] { return lower_chosen(ctx, std::move(choice)); });
         k = pm.run("refine", [&] { return refine(std::move(k), ctx); });
@@ -62,6 +65,8 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
         }
         plan.kernels.push_back(std::move(k));
     }
+    if (options.target.is_gpu())
+        plan.workspace = pm.run("gpu_workspace", [&] { return gpu_workspace(plan.program, plan.kernels); });
     return plan;
 }
 
@@ -88,6 +93,12 @@ std::string describe_launch(const ir::Kernel &k) {
 }
 
 } // namespace
+
+std::string Plan::shape_class() const {
+    std::string out;
+    for (const auto &g : guards) out += (out.empty() ? "" : ", ") + ir::to_string(g);
+    return out.empty() ? "any sizes" : out;
+}
 
 std::string Plan::explain() const {
     std::string out;

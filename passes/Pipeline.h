@@ -3,6 +3,8 @@
 // -> loop nests, through a PassManager (PassManager.h): EINFUSE_PRINT_AFTER=<pass>|all prints the
 // IR after a pass, EINFUSE_DEBUG=2 after every pass, EINFUSE_TIME_PASSES=1 the timings.
 #include "ir/Kernel.h"
+#include "passes/GpuWorkspace.h"
+#include "ir/SizeGuard.h"
 
 namespace einfuse::passes {
 
@@ -11,6 +13,16 @@ struct Plan {
     std::vector<ir::Kernel> kernels; // in the order they run
     std::vector<std::string> notes;  // decisions about the whole program (contraction order)
     ir::Target target;               // the machine it was planned for
+    WorkspaceLayout workspace;       // the GPU: temporaries and split parts in the entry point's workspace
+    /** The sizes it was planned for, and every fact about sizes its passes relied on
+     * (passes/Sizes.h): its shape class. For other sizes where every guard holds, lower() gives
+     * this plan again (its messages aside, which quote the sizes it was made for), so it and its
+     * compiled code serve them: the kernels take every size as an argument. */
+    ir::Extents sizes;
+    std::vector<ir::SizeGuard> guards;
+    bool serves(const ir::Extents &other) const { return ir::all_hold(guards, other); }
+    /** "b free; i == 3, j == 3, ...": the guards, for tests and debugging. */
+    std::string shape_class() const;
     /** The text of --emit plan: each kernel, its strategy, its loop nest, and why the other
      * strategies were not chosen. */
     std::string explain() const;

@@ -13,12 +13,15 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DEINFUSE_ENABLE_LLV
 cmake --build build-gpu --parallel "$(nproc)"
 rm -rf .gpu-carry && mkdir -p .gpu-carry
 cp build-gpu/tools/einfuse .gpu-carry/
-for t in gpu_tests golden_tests cli_tests unit_tests; do
+for t in gpu_tests golden_tests cli_tests unit_tests shape_class_tests; do
     [[ -x build-gpu/tests/$t ]] && cp "build-gpu/tests/$t" .gpu-carry/
 done
 cp build-gpu/bench/gpu_call_overhead .gpu-carry/
 cp -L build-gpu/api/libeinfuse.so .gpu-carry/ # the Python package's library (docs/python.md)
 strip .gpu-carry/*
+# dlpack/dlpack.h, which einfuse.h includes, for the JAX XLA handler the Python package compiles
+# there at the first jax.jit use (python/einfuse/_xla.py looks in .gpu-carry/include).
+mkdir -p .gpu-carry/include && cp -r /usr/include/dlpack .gpu-carry/include/
 # The disk cache authenticates entries with OpenSSL's libcrypto (Debian 12: libcrypto.so.3); the
 # GPU machine may lack it, so it travels along and gpu-check.sh uses it only where it is missing.
 mkdir -p .gpu-carry/lib

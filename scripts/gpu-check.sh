@@ -50,6 +50,8 @@ what=${1:-all}
     SECONDS=0
     run $bin/gpu_tests --duration=true
     echo "gpu_tests: ${SECONDS} s"
+    step "tests: shape classes (guards complete: a plan reused for sizes in its class equals a fresh one)"
+    run $bin/shape_class_tests
     step "tests: golden (nvcc and NVRTC compile the emitted .cu)"
     run $bin/golden_tests
     step "tests: cli (host target is not in this build: its cases report exit 4)"

@@ -3,6 +3,7 @@
 // launcher (nvcc on a GPU, or the CPU emulation) on random inputs and compare with the float64
 // reference; the builds and references of one test case's cases run in parallel. Shared by gemm_gpu_test.cpp
 // and gemm_emulated_test.cpp.
+#include "EmitCuda.h"
 #include "LaunchCheck.h"
 #include "StandaloneCu.h"
 #include "TestUtil.h"
@@ -125,7 +126,7 @@ inline std::string GemmChecks::operator()(const char *spec, const ir::Extents &e
     ir::Kernel &k = kernels.front();
     REQUIRE(k.gemm.has_value());
     REQUIRE(k.gemm->allow_tf32 == c.tf32);
-    std::string cu = cuda_backend::emit_cuda(kernels, "test");
+    std::string cu = test::emit_cuda(kernels, "test");
 
     std::vector<int64_t> sizes;
     for (const auto &v : k.index_vars)

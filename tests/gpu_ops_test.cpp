@@ -2,6 +2,7 @@
 // Unary, pow, max/min, the comparisons, Select and the Gaussian kernel sum), printed, compiled by
 // NVRTC for the device's arch and launched through the driver API. Without a device every test
 // exits 77 (CTest: skipped).
+#include "EmitCuda.h"
 #include "ElementwiseOps.h"
 #include "GpuSkip.h"
 
@@ -20,7 +21,7 @@ namespace {
  * downloads `out`. */
 void run_on_gpu(const Kernel &k, const std::vector<const Tensor *> &ins, Tensor &out,
                 const std::vector<int64_t> &extents) {
-    CudaModule module(cuda_cubin(cuda_backend::emit_cuda({k}, "test"), CudaContext::get().arch()));
+    CudaModule module(cuda_cubin(test::emit_cuda({k}, "test"), CudaContext::get().arch()));
     CudaFunction f = module.function(k.name);
     std::vector<DeviceBuffer> buffers;
     buffers.reserve(ins.size() + 1);

@@ -2,6 +2,7 @@
 // element type, printed, compiled by NVRTC for the device's arch and launched through the driver
 // API, against a float64 host loop on fresh random inputs (integers: exact, wrapped like numpy).
 // Without a device every test exits 77 (CTest: skipped).
+#include "EmitCuda.h"
 #include "GpuSkip.h"
 #include "backends/cuda/CudaPrinter.h"
 #include "runtime/CudaDriver.h"
@@ -102,7 +103,7 @@ double run_case(DType storage, DType compute, const Case &c, bool big = false) {
     auto &module = modules[name];
     if (!module)
         module =
-            std::make_unique<CudaModule>(cuda_cubin(cuda_backend::emit_cuda({k}, "test"), CudaContext::get().arch()));
+            std::make_unique<CudaModule>(cuda_cubin(test::emit_cuda({k}, "test"), CudaContext::get().arch()));
     CudaFunction f = module->function(name);
 
     const std::size_t esize = dtype_size(storage);
@@ -202,7 +203,7 @@ TEST_CASE("gpu: the device and the runtime") {
     buf.download(back.data(), back.size() * sizeof(float));
     CHECK(back == std::vector<float>(4, 0.0f));
 
-    CudaModule m(cuda_cubin(cuda_backend::emit_cuda({bmm_kernel(DType::F32, "bmm_probe")}, "test"), ctx.arch()));
+    CudaModule m(cuda_cubin(test::emit_cuda({bmm_kernel(DType::F32, "bmm_probe")}, "test"), ctx.arch()));
     CHECK_THROWS_AS(m.function("no_such_kernel"), TargetError);
 }
 
@@ -262,7 +263,7 @@ TEST_CASE("gpu: integer products and sums wrap around on overflow, as numpy's do
 TEST_CASE("gpu: event timing of the seed's size (B=262144, D=2)") {
     require_gpu();
     Kernel k = bmm_kernel(DType::F32, "bmm_timed");
-    CudaModule m(cuda_cubin(cuda_backend::emit_cuda({k}, "test"), CudaContext::get().arch()));
+    CudaModule m(cuda_cubin(test::emit_cuda({k}, "test"), CudaContext::get().arch()));
     const int64_t B = 262144, D = 2, n = B * D * D;
     DeviceBuffer a(n * 4), b(n * 4), out(n * 4);
     std::vector<float> host(n);
@@ -303,7 +304,7 @@ TEST_CASE("gpu: the emitted .cu's own launcher, built by nvcc, computes bij,bjk-
     // a broadcast in1 (stride 0 over b), a padded output, a check in double, exit 0 on success.
     auto dir = std::filesystem::temp_directory_path() / ("einfuse_gpu_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    std::ofstream(dir / "bmm.cu") << cuda_backend::emit_cuda({bmm_kernel(DType::F32, "bmm_f32")}, "test");
+    std::ofstream(dir / "bmm.cu") << test::emit_cuda({bmm_kernel(DType::F32, "bmm_f32")}, "test");
     std::ofstream(dir / "main.cu") << R"(#include "bmm.cu"
 #include <math.h>
 #include <stdio.h>

@@ -52,7 +52,7 @@ Job make_job(const Options &o, DeviceKind target) {
         signature.dtypes.push_back(dtype.value_or(ScalarType::F32));
         signature.ranks.push_back(shape ? static_cast<int>(shape->size()) : expression.inputs[i].rank);
     }
-    job.kernel = noting_files(job.inputs, [&] { return compile_uncached(o.expr, signature, target, kernel_options(o)); });
+    job.kernel = noting_files(job.inputs, [&] { return compile_uncached(expression, signature, target, kernel_options(o)); });
     for (const auto &t : job.kernel.outputs()) job.output_names.push_back(t.name);
     job.dims = parse_dims(o.dims);
     return job;

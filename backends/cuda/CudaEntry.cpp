@@ -123,33 +123,6 @@ CudaNaming cuda_naming(const passes::Plan &plan, std::string_view name) {
     return out;
 }
 
-WorkspaceLayout cuda_workspace(const passes::Plan &plan, const std::vector<ir::Kernel> &kernels) {
-    WorkspaceLayout out;
-    for (const auto &t : plan.program.temporaries) {
-        const ir::Definition *def = nullptr;
-        for (const auto &d : plan.program.definitions)
-            if (d.tensor == t.name) def = &d;
-        EINFUSE_ASSERT(def != nullptr, "a temporary is defined");
-        SizeExpr count = lit(1);
-        for (const auto &v : def->indices) count = count * SizeExpr::size(v);
-        out.temporaries.push_back({t.name, t.dtype, def->indices,
-                                   ceil_div(count * lit(static_cast<int64_t>(dtype_size(t.dtype))), lit(kWorkspaceAlign)) *
-                                       lit(kWorkspaceAlign)});
-    }
-    for (const auto &k : kernels)
-        for (const auto &v : k.launch) {
-            if (!v.combine) continue;
-            // The tiled variant's parts: splits * total accumulators when it splits (its guard
-            // always holds; a variant before it may run instead, and then they go unused).
-            SizeExpr total = v.combine->part_args.at(0), splits = SizeExpr::named("einfuse_splits", v.splits);
-            SizeExpr bytes = SizeExpr::select(ir::compare(ir::SizeOp::Gt, splits, lit(1)),
-                                              splits * total * lit(static_cast<int64_t>(dtype_size(v.combine->partial))),
-                                              lit(0));
-            out.parts.push_back({k.name, v.entry(k.name), ir::parallel_vars(k), v.grid, splits, bytes});
-        }
-    return out;
-}
-
 namespace detail {
 
 std::string print_entry(const passes::Plan &plan, const CudaNaming &naming) {
@@ -157,7 +130,7 @@ std::string print_entry(const passes::Plan &plan, const CudaNaming &naming) {
     const std::string &e = naming.entry;
     const std::vector<std::string> &vars = p.index_vars;
     EntryNames names(vars);
-    WorkspaceLayout layout = cuda_workspace(plan, naming.kernels);
+    const passes::WorkspaceLayout &layout = plan.workspace;
     auto tensor_line = [&](const ir::TensorInfo &t) {
         const ir::Definition *def = nullptr;
         for (const auto &d : p.definitions)
@@ -222,7 +195,7 @@ std::string print_entry(const passes::Plan &plan, const CudaNaming &naming) {
         out += "    at += " + t.bytes.print_c(names) + ";\n";
     }
     for (const auto &part : layout.parts) {
-        out += "    { // the parts of " + part.kernel + "'s split reduction\n";
+        out += "    { // the parts of " + naming.kernels.at(part.kernel).name + "'s split reduction\n";
         if (part.parallel.empty()) {
             out += "        const int64_t total = 1;\n";
         } else {

@@ -17,8 +17,8 @@ namespace einfuse::cuda_backend {
 /** The whole .cu file: a fixed header line naming einfuse `version`, the launcher ABI and error
  * codes in a comment, then per kernel its statement, the kernel, its variants (k.staging,
  * k.tiling, k.gemm) and its `<name>_launch`, which prints k.launch's rules. The host part is
- * guarded by `#ifndef __CUDACC_RTC__`, so NVRTC compiles the very same text. Kernels without
- * k.launch (lowered for the host, or built by hand) get passes::gpu_launch_rules' first. */
+ * guarded by `#ifndef __CUDACC_RTC__`, so NVRTC compiles the very same text. Every kernel carries
+ * its launch variants (passes::gpu_launch_rules, for the target planned for); InternalError if not. */
 std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view einfuse_version);
 
 /** The file of a whole plan: emit_cuda(kernels) with every kernel named after `name` (see
@@ -40,29 +40,6 @@ struct CudaNaming {
 };
 CudaNaming cuda_naming(const passes::Plan &plan, std::string_view name);
 
-/** The entry point's workspace, as launch rules over the sizes: each temporary dense and
- * row-major, in the program's order, each taking `bytes` (a multiple of kWorkspaceAlign); then
- * one region for the split reductions' parts, as large as the largest kernel's `bytes` (their
- * kernels run one after another), in which `grid` and `total` (the variant's grid, the parallel
- * points) are named locals. */
-constexpr int64_t kWorkspaceAlign = 256;
-struct WorkspaceLayout {
-    struct Temporary {
-        std::string name;
-        DType dtype;
-        std::vector<std::string> dims;
-        ir::SizeExpr bytes;
-    };
-    struct Parts {
-        std::string kernel;
-        std::string variant; // the tiled kernel whose parts they are (a specialisation's, or the kernel's own)
-        std::vector<std::string> parallel;
-        ir::SizeExpr grid, splits, bytes; // splits: named einfuse_splits
-    };
-    std::vector<Temporary> temporaries;
-    std::vector<Parts> parts;
-};
-WorkspaceLayout cuda_workspace(const passes::Plan &plan, const std::vector<ir::Kernel> &named_kernels);
 
 /** Grid and block of a launch: one thread per point of the flattened parallel loops, capped grid,
  * grid-stride loop for the rest. grid is 0 when there is no work (do not launch). */

@@ -54,7 +54,7 @@ EINFUSE_EXPORT einfuse_kernel *einfuse_compile(const char *expr, int num_inputs,
                                                const int *ranks, int device_type);
 
 /* Runs k: sizes are bound from the inputs' shapes at each call (an index only outputs have, from
- * theirs; re-planned only when they change);
+ * theirs; planned and compiled once per shape class: docs/api.md);
  * outputs in the order of the program's outputs (an einsum has one). Runs of one kernel from
  * several threads take turns. Returns an einfuse_status. */
 EINFUSE_EXPORT int einfuse_run(einfuse_kernel *k, int num_inputs, const DLTensor *inputs, int num_outputs,

@@ -255,9 +255,14 @@ struct ExpressionInput {
     int rank = -1;
     TextRange where;
 };
+namespace detail {
+struct ParsedExpression;
+}
 struct ExpressionInfo {
     bool is_program = false;
     std::vector<ExpressionInput> inputs;
+    /** The expression as parsed: compile_uncached(info, ...) compiles it without parsing again. */
+    std::shared_ptr<const detail::ParsedExpression> parsed;
 };
 ExpressionInfo inspect(std::string_view expr);
 
@@ -320,12 +325,13 @@ public:
      * memory with an input or another output (may_share_memory): it is then computed into a
      * temporary and copied, numpy's result; with device views such a call returns when the
      * outputs are written. Index sizes are bound from the inputs' (and a program's
-     * outputs') shapes on every call; the kernel re-plans only when they differ from the last
-     * call's. On the CUDA target, device views are used in place and host views are copied.
-     * With host views the call returns when the outputs are written; with device views only, it
-     * returns once the kernels are queued on CUDA's default stream, as a kernel launch does
-     * (later work on that stream, a copy to the host or a synchronize sees the outputs). The
-     * host target takes host views only. */
+     * outputs') shapes on every call; the kernel plans and compiles once per shape class (sizes
+     * the plan's decisions hold for: a new batch size usually reuses it; docs/api.md). On the
+     * CUDA target, device views are used in place and host views are copied. With host views
+     * the call returns when the outputs are written; with device views only, it returns once the
+     * kernels are queued on CUDA's default stream, as a kernel launch does (later work on that
+     * stream, a copy to the host or a synchronize sees the outputs). The host target takes host
+     * views only. */
     void run(const std::vector<View> &inputs, const std::vector<View> &outputs) const;
     /** The same, queued on `cuda_stream` (a cudaStream_t or CUstream of device 0's primary
      * context; nullptr: the default stream). With device views only, synchronize that stream
@@ -406,6 +412,7 @@ public:
 private:
     friend Kernel compile(std::string_view, const Signature &, DeviceKind, const KernelOptions &);
     friend Kernel compile_uncached(std::string_view, const Signature &, DeviceKind, const KernelOptions &);
+    friend Kernel compile_uncached(const ExpressionInfo &, const Signature &, DeviceKind, const KernelOptions &);
     std::shared_ptr<detail::KernelState> state_;
 };
 
@@ -421,6 +428,9 @@ Kernel compile(std::string_view expr, const Signature &signature, DeviceKind tar
  * holding one each run in parallel. */
 Kernel compile_uncached(std::string_view expr, const Signature &signature, DeviceKind target = DeviceKind::Cpu,
                         const KernelOptions &options = {});
+/** The same for an expression inspect() has parsed already (the CLI inspects, then compiles). */
+Kernel compile_uncached(const ExpressionInfo &expression, const Signature &signature,
+                        DeviceKind target = DeviceKind::Cpu, const KernelOptions &options = {});
 
 struct CacheStats {
     std::size_t hits = 0, misses = 0, entries = 0;

@@ -4,6 +4,7 @@
 // dense variant's shape (passes/GpuGemmShapes) and where cuBLASLt comes in the order (--gemm).
 #include "passes/strategy/Strategy.h"
 
+#include "ir/Walk.h"
 #include "passes/GemmMatch.h"
 #include "passes/GpuGemmShapes.h"
 #include "passes/HostGemm.h"
@@ -28,31 +29,27 @@ constexpr int64_t kMinGemmKHost = 2;
 constexpr int64_t kMinGemmSide = 4;
 constexpr int64_t kMinGemmTile = 256;
 
-int64_t group_size(const std::vector<std::string> &vars, const ir::Extents &sizes) {
-    int64_t n = 1;
-    for (const auto &v : vars) n *= sizes.at(v);
-    return n;
-}
-
 /** The GEMM strategy: a matrix product (passes/GemmMatch.h) big enough that tiling it pays (all
  * sizes unknown: assumed so). `gemm` gets the match. */
-std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definition &d, const ir::Extents &sizes,
+std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definition &d, const Sizes &sizes,
                                         ir::DeviceKind device, std::optional<ir::Gemm> &gemm) {
     std::string why;
     gemm = match_gemm(p, d, &why);
     if (!gemm) return "not a GEMM: " + why;
     for (const auto *g : {&gemm->m, &gemm->n, &gemm->k})
         for (const auto &v : *g)
-            if (!sizes.count(v)) return std::nullopt;
-    int64_t m = group_size(gemm->m, sizes), n = group_size(gemm->n, sizes), k = group_size(gemm->k, sizes);
-    std::string sizes_text = "M = " + std::to_string(m) + ", N = " + std::to_string(n) + ", K = " + std::to_string(k);
+            if (!sizes.known(v)) return std::nullopt;
+    std::vector<std::string> mn = gemm->m;
+    mn.insert(mn.end(), gemm->n.begin(), gemm->n.end());
     const int64_t min_k = device == ir::DeviceKind::Gpu ? kMinGemmKGpu : kMinGemmKHost;
-    ir::LaunchFacts facts;
-    facts.sizes = sizes;
-    if (gemm_too_small(*gemm, device).evaluate(facts))
+    if (!sizes.at_least(gemm->k, min_k) || !sizes.at_least(gemm->m, kMinGemmSide) ||
+        !sizes.at_least(gemm->n, kMinGemmSide) || !sizes.at_least(mn, kMinGemmTile)) {
+        std::string sizes_text = "M = " + std::to_string(sizes.shown(gemm->m)) + ", N = " +
+                                 std::to_string(sizes.shown(gemm->n)) + ", K = " + std::to_string(sizes.shown(gemm->k));
         return "a GEMM (" + describe(*gemm) + "), but too small to tile (" + sizes_text + "; a GEMM needs K >= " +
                std::to_string(min_k) + ", M and N >= " + std::to_string(kMinGemmSide) + ", M*N >= " +
                std::to_string(kMinGemmTile) + "): the loop nest runs it at the memory limit";
+    }
     return std::nullopt;
 }
 
@@ -92,14 +89,16 @@ std::string gpu_runners(const ir::Gemm &g, const ir::Target &target) {
 }
 
 /** The plan's account of a GEMM: its groups, who runs it, and who runs the epilogue. */
-void describe_gemm(ir::Kernel &k, const LowerOptions &options, const ir::Extents &sizes) {
+void describe_gemm(ir::Kernel &k, const LowerOptions &options, const Sizes &sizes) {
     ir::Gemm &g = *k.gemm;
     g.allow_tf32 = options.allow_tf32;
-    // The sizes it was planned for, when every variable has one: a backend may build a variant
-    // for exactly them (the CUDA small dense GEMM), used only when a launch matches.
+    // The sizes it was planned for, when every variable has one: the GPU may build a variant for
+    // exactly them (the CUDA small dense GEMM), used only when a launch matches; recorded below
+    // as far as it read them. The host reads none of them.
     ir::Extents planned;
-    for (const auto &v : k.index_vars)
-        if (auto it = sizes.find(v); it != sizes.end()) planned[v] = it->second;
+    if (options.target.is_gpu())
+        for (const auto &v : k.index_vars)
+            if (sizes.known(v)) planned[v] = sizes.shown({v});
     if (!k.index_vars.empty() && planned.size() == k.index_vars.size()) g.planned = std::move(planned);
     k.strategy_detail = describe(g);
     if (options.gemm == GemmRunner::LoopNest) {
@@ -111,6 +110,21 @@ void describe_gemm(ir::Kernel &k, const LowerOptions &options, const ir::Extents
     // Tensor cores first: the small variant is for CUDA cores only.
     g.mma = plan_gemm_mma(k, options.target);
     g.small = plan_gemm_small(k, options.target);
+    // The small variant reads M, N and K (single variables) from g.planned: whether each is at
+    // most kSmallMaxDim, then, when all are, their values. When it fits, its outputs' strides are
+    // constants too: each the product of the sizes after it (the first index's size is not among
+    // them, so a batch that comes first stays free).
+    if (g.planned) {
+        bool single = g.m.size() == 1 && g.n.size() == 1 && g.k.size() == 1;
+        if (single && sizes.at_most(g.m, kSmallMaxDim) && sizes.at_most(g.n, kSmallMaxDim) &&
+            sizes.at_most(g.k, kSmallMaxDim))
+            for (const auto *group : {&g.m, &g.n, &g.k}) sizes.exact(group->front());
+        if (g.small)
+            ir::for_each_tensor_var_use(k.body, [&](const std::string &t, const std::vector<std::string> &idx) {
+                if (k.param_index(t) >= k.num_inputs)
+                    for (std::size_t d = 1; d < idx.size(); ++d) sizes.exact(idx[d]);
+            });
+    }
     if (options.gemm == GemmRunner::Emitted && g.library) {
         g.library.reset();
         g.library_why_not = "--gemm emitted";
@@ -138,6 +152,8 @@ class Gemm : public Strategy {
 
 } // namespace
 
+// The launch-time form of why_not_gemm's rule above (the same constants): there the sizes are read
+// through passes::Sizes, which records each as the plan's guard; here they are a launch rule.
 ir::SizeExpr gemm_too_small(const ir::Gemm &g, ir::DeviceKind device) {
     using ir::lit;
     auto group = [](const std::vector<std::string> &vars) {

@@ -13,6 +13,7 @@
 #include "ir/Kernel.h"
 #include "passes/LowerToLoops.h"
 #include "passes/Pipeline.h"
+#include "passes/Sizes.h"
 
 #include <optional>
 #include <string>
@@ -24,7 +25,7 @@ namespace einfuse::passes {
 struct StrategyContext {
     const ir::Program &program;
     std::size_t index;           // of the definition in program.definitions
-    const ir::Extents &sizes;    // the planned index sizes; empty when unknown
+    const Sizes &sizes;          // the planned index sizes, read through guards; empty when unknown
     const LowerOptions &options; // the target (ir/Target.h) and the user's choices
 
     const ir::Definition &definition() const { return program.definitions.at(index); }

@@ -25,16 +25,14 @@ constexpr int64_t kMaxGpuSliceBytes = 16;
  * and unrolls the rest: "bij,bjk->bik" at D=16 keeps i a loop and unrolls k and j (256
  * multiply-adds: one 16-wide vector row per i). Moves variables from `small` to the loops,
  * outermost output index first, until `work` fits; returns the note for the plan. */
-std::string loop_over_rows(const ir::Definition &d, const ir::Extents &sizes, std::vector<std::string> &small,
+std::string loop_over_rows(const ir::Definition &d, const Sizes &sizes, std::vector<std::string> &small,
                            int64_t &work) {
     std::string looped;
     for (const auto &v : d.indices) {
         if (work <= kMaxUnrolledWork) break;
         auto it = std::find(small.begin(), small.end(), v);
         if (it == small.end() || small.size() == 1) continue;
-        auto size = sizes.find(v);
-        if (size == sizes.end()) continue;
-        work /= std::max<int64_t>(size->second, 1);
+        work /= std::max<int64_t>(sizes.exact(v), 1); // every small index is known (why_not_unrolled)
         looped += (looped.empty() ? "" : ",") + v;
         small.erase(it);
     }
@@ -43,7 +41,7 @@ std::string loop_over_rows(const ir::Definition &d, const ir::Extents &sizes, st
 
 /** The unrolled strategy: one thread per point of the batch indices (those every tensor uses),
  * everything else unrolled in registers. "bij,bjk->bik" at i=j=k=2: batch b, unroll i, j, k. */
-std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Definition &d, const ir::Extents &sizes,
+std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Definition &d, const Sizes &sizes,
                                             ir::DeviceKind device, UnrollSchedule &schedule, std::string &detail) {
     if (sizes.empty()) return std::string("index sizes are not known when planning (unrolling fixes them)");
     // Batch and unrolled indices are variables; x[h + r] is neither.
@@ -88,12 +86,12 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
     if (batch.empty()) return std::string("no batch index is shared by every tensor");
     int64_t work = 1;
     for (const auto &v : small) {
-        auto it = sizes.find(v);
-        if (it == sizes.end()) return "the size of '" + v + "' is not known when planning";
-        if (it->second > kMaxUnrolledExtent)
-            return "index '" + v + "' has extent " + std::to_string(it->second) + ", above the unrolling limit " +
+        if (!sizes.known(v)) return "the size of '" + v + "' is not known when planning";
+        std::optional<int64_t> n = sizes.exact_up_to(v, kMaxUnrolledExtent);
+        if (!n)
+            return "index '" + v + "' has extent " + std::to_string(sizes.shown({v})) + ", above the unrolling limit " +
                    std::to_string(kMaxUnrolledExtent);
-        work *= it->second;
+        work *= *n;
     }
     std::string rows;
     if (device == ir::DeviceKind::Host) rows = loop_over_rows(d, sizes, small, work);
@@ -104,7 +102,7 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
         for (std::size_t u = 0; u < uses.size(); ++u) {
             int64_t elements = 1;
             for (const auto &v : small)
-                if (std::find(uses[u].begin(), uses[u].end(), v) != uses[u].end()) elements *= sizes.at(v);
+                if (std::find(uses[u].begin(), uses[u].end(), v) != uses[u].end()) elements *= sizes.exact(v);
             widest = std::max(widest, elements * static_cast<int64_t>(dtype_size(use_types[u])));
         }
         if (widest > kMaxGpuSliceBytes) {
@@ -113,7 +111,7 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
                 if (std::find(d.indices.begin(), d.indices.end(), v) == d.indices.end()) reduced.push_back(v);
             schedule.vars = reduced;
             work = 1;
-            for (const auto &v : reduced) work *= sizes.at(v);
+            for (const auto &v : reduced) work *= sizes.exact(v);
             detail = "a thread per output element, the reduction unrolled: a batch element's slice of " +
                      std::to_string(widest) + " bytes is read faster that way on the GPU";
         }
@@ -121,7 +119,7 @@ std::optional<std::string> why_not_unrolled(const ir::Program &p, const ir::Defi
     if (work > kMaxUnrolledWork)
         return "one thread would unroll " + std::to_string(work) + " multiply-adds, above " +
                std::to_string(kMaxUnrolledWork);
-    for (const auto &v : schedule.vars) schedule.extents[v] = sizes.at(v);
+    for (const auto &v : schedule.vars) schedule.extents[v] = sizes.exact(v);
     return std::nullopt;
 }
 

@@ -42,6 +42,19 @@ def _call(expr, optstr, arrays, outs, target, entry=None):
     return _core.execute(e, arrays, outs)
 
 
+def _traced(expr, optstr, arrays, out, one):
+    """Under jax.jit: the XLA custom call's results (an einsum's one array; a program's array, or
+    a dict by output name when it has several)."""
+    from . import _xla
+    if out is not None:
+        raise Error("einfuse: error: out= cannot be used under jax.jit (JAX arrays are immutable)", 1)
+    results = _xla.call(expr, optstr, arrays)
+    if one and len(results) != 1:
+        raise Error("einfuse: error: einfuse.einsum computes one output; the program has %d (use einfuse.run)"
+                    % len(results), 2)
+    return results[0][1] if len(results) == 1 else dict(results)
+
+
 def einsum(expr, *arrays, out=None, target=None, **options):
     """numpy.einsum's semantics (or a one-output index-notation program, inputs in order of first
     use) on any arrays with __dlpack__. `out`: an array to write into (any DLPack array of the
@@ -52,7 +65,10 @@ def einsum(expr, *arrays, out=None, target=None, **options):
         result = _core.torch_hook.einsum(expr, arrays, _core.options_text(options))
         return result if out is None else out.copy_(result)
     optstr = _core.options_text(options) if options else ""
-    e = _core.entry_for(expr, optstr, arrays)
+    try:
+        e = _core.entry_for(expr, optstr, arrays)
+    except _core.Traced:
+        return _traced(expr, optstr, arrays, out, one=True)
     if out is None and target is None and e.n_out == 1 and not (e.grad and _core.torch_hook.needs_grad(arrays)):
         return e.run(arrays)[0]  # the common call, straight to the entry's hot path
     if e.n_out != 1:
@@ -95,7 +111,10 @@ def run(program, /, *, outputs=None, out=None, target=None, options=None, **arra
             outs = [out[n] for n in names] if isinstance(out, dict) else [out]
             result = [o.copy_(r) for o, r in zip(outs, result)]
         return result[0] if len(result) == 1 else dict(zip(names, result))
-    e = _core.entry_for(program, optstr, ordered)
+    try:
+        e = _core.entry_for(program, optstr, ordered)
+    except _core.Traced:
+        return _traced(program, optstr, ordered, out, one=False)
     names = [name for name, _, _ in e.kernel.outputs]
     outs = None
     if out is not None:
@@ -127,7 +146,11 @@ class Compiled:
             result = _core.torch_hook.run(self.expression, arrays, self._optstr)
         else:
             outs = None if out is None else (tuple(out) if isinstance(out, (tuple, list)) else (out,))
-            e = _core.entry_for(self.expression, self._optstr, arrays)
+            try:
+                e = _core.entry_for(self.expression, self._optstr, arrays)
+            except _core.Traced:
+                result = _traced(self.expression, self._optstr, arrays, out, one=False)
+                return tuple(result.values()) if isinstance(result, dict) else result
             self._last = e.kernel
             result = _call(self.expression, self._optstr, arrays, outs, self.target, e)
         return result[0] if len(result) == 1 else tuple(result)

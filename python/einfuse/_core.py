@@ -18,6 +18,11 @@ _run = _lib.run_on_stream
 CACHE_ENTRIES = 512
 
 
+class Traced(Error):
+    """Raised where an array is a JAX tracer: the public calls then emit an XLA custom call
+    (_xla.py) instead of running."""
+
+
 def _never():
     return False
 
@@ -259,8 +264,8 @@ class JaxAdapter(Adapter):
 
     def key(self, x):
         if not hasattr(x, "__dlpack__") or type(x).__name__.endswith("Tracer"):
-            raise Error("einfuse: error: einfuse cannot run on JAX tracers (inside jax.jit, grad or vmap); "
-                        "call it eagerly (docs/python.md, 'JAX')", 1)
+            raise Traced("einfuse: error: einfuse runs on JAX tracers (inside jax.jit) only through its XLA "
+                         "custom call (docs/python.md, 'JAX')", 1)
         return (self, x.shape, str(x.dtype), x.__dlpack_device__())
 
     def empty(self, shape, dtype, device):
