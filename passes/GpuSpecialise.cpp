@@ -118,16 +118,18 @@ std::vector<std::string> inner_free_vars(const ir::Kernel &k, const Sizes &sizes
 
 ir::Kernel gpu_specialise(ir::Kernel k, const StrategyContext &ctx) {
     // Sizes given while others stay free are pinned: the code may depend on them.
+    // Every size known: nothing to do and nothing recorded (a sized plan's class leaves its batch
+    // free). Otherwise the free ones are recorded as unknown, the given ones as exact.
     bool some_free = false;
     std::vector<std::string> known;
     for (const auto &v : k.index_vars) {
         if (!ir::uses_var(k, v)) continue;
-        if (ctx.sizes.known(v))
+        if (ctx.sizes.given(v))
             known.push_back(v);
-        else
+        else if (!ctx.sizes.known(v)) // records "'v' not known"
             some_free = true;
     }
-    if (!some_free) return k; // every size known: nothing pinned (the batch of a sized plan stays free)
+    if (!some_free) return k;
     ir::Extents given;
     for (const auto &v : known) given[v] = ctx.sizes.exact(v); // the plan holds for exactly them (guards)
     k.pinned = given;
