@@ -6,11 +6,13 @@
 #include "einfuse/einfuse.h"
 #include "einfuse/einfuse.hpp"
 
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -450,6 +452,31 @@ const char *einfuse_kernel_embedding(einfuse_kernel *k, int num_inputs, const DL
             fail(EINFUSE_ERROR_ARGUMENT,
                  "expected " + std::to_string(expected) + " inputs (or 0: unsized), got " + std::to_string(num_inputs));
         Sizes sizes = num_inputs > 0 ? bound_sizes(k, num_inputs, inputs) : Sizes{};
+        result = kernel_text(k, embedded_json(k->kernel.embedded_source(sizes, name ? name : "")));
+    });
+    return result;
+}
+
+const char *einfuse_kernel_embedding_dims(einfuse_kernel *k, const char *dims, const char *name) {
+    const char *result = nullptr;
+    guarded([&] {
+        if (!k) fail(EINFUSE_ERROR_ARGUMENT, "the kernel is a null pointer");
+        Sizes sizes;
+        std::string text = dims ? dims : "", part;
+        std::istringstream parts(text);
+        while (std::getline(parts, part, ',')) { // "i=2, j=3": spaces around names and values ignored
+            std::size_t eq = part.find('=');
+            std::string var = eq == std::string::npos ? "" : part.substr(0, eq), value = eq == std::string::npos ? "" : part.substr(eq + 1);
+            for (std::string *t : {&var, &value}) {
+                t->erase(0, t->find_first_not_of(' '));
+                t->erase(t->find_last_not_of(' ') + 1);
+            }
+            char *end = nullptr;
+            long long n = std::strtoll(value.c_str(), &end, 10);
+            if (var.empty() || value.empty() || *end != '\0' || n < 0)
+                fail(EINFUSE_ERROR_ARGUMENT, "dims \"" + text + "\": expected NAME=SIZE[,NAME=SIZE...], e.g. \"d=3\"");
+            sizes[var] = n;
+        }
         result = kernel_text(k, embedded_json(k->kernel.embedded_source(sizes, name ? name : "")));
     });
     return result;

@@ -146,7 +146,8 @@ EmbeddedSource describe_embedding(const Compiled &compiled, const std::optional<
                 c.arguments.push_back("splits");
                 ev.combine = std::move(c);
                 for (const auto &part : layout.parts)
-                    if (part.kernel == ki) ev.workspace_bytes = rule(part.bytes, facts);
+                    if (part.kernel == ki && part.variant == static_cast<std::size_t>(&v - k.launch.data()))
+                        ev.workspace_bytes = rule(part.bytes, facts);
             }
             if (sized && e.dense_choice < 0 && v.guard.try_evaluate(dense).value_or(0))
                 e.dense_choice = static_cast<int>(e.variants.size());

@@ -374,8 +374,9 @@ std::string Kernel::plan() const {
 
 bool Kernel::is_program() const { return checked(state_).program != nullptr; }
 
-Sizes Kernel::bind(const std::vector<std::optional<std::vector<std::int64_t>>> &shapes, const Sizes &sizes) const {
-    detail::KernelState &s = checked(state_);
+namespace {
+Sizes bind_sizes(detail::KernelState &s, const std::vector<std::optional<std::vector<std::int64_t>>> &shapes,
+                 const Sizes &sizes, bool partial) {
     return guarded(s.expr, [&] {
         ir::Extents dims(sizes.begin(), sizes.end()), bound;
         const auto &inputs = s.compiled->program().inputs;
@@ -383,15 +384,24 @@ Sizes Kernel::bind(const std::vector<std::optional<std::vector<std::int64_t>>> &
             throw UserError("expected " + std::to_string(inputs.size()) + " input shapes, got " +
                             std::to_string(shapes.size()));
         if (s.einsum) {
-            bound = s.einsum->bind(shapes, dims);
+            bound = s.einsum->bind(shapes, dims, partial);
         } else {
             std::map<std::string, Shape> named;
             for (std::size_t i = 0; i < shapes.size(); ++i)
                 if (shapes[i]) named[inputs[i].name] = *shapes[i];
-            bound = s.program->bind(named, dims);
+            bound = s.program->bind(named, dims, partial);
         }
         return Sizes(bound.begin(), bound.end());
     });
+}
+} // namespace
+
+Sizes Kernel::bind(const std::vector<std::optional<std::vector<std::int64_t>>> &shapes, const Sizes &sizes) const {
+    return bind_sizes(checked(state_), shapes, sizes, false);
+}
+
+Sizes Kernel::bind_known(const std::vector<std::optional<std::vector<std::int64_t>>> &shapes, const Sizes &sizes) const {
+    return bind_sizes(checked(state_), shapes, sizes, true);
 }
 
 std::vector<std::int64_t> Kernel::input_shape(std::size_t i, const Sizes &sizes) const {
@@ -590,19 +600,24 @@ std::unique_ptr<detail::KernelState> cuda_state(std::string_view expr, const Sig
 
 EmbeddedSource embed(detail::KernelState &s, const std::optional<ir::Extents> &sized, std::string_view name = {}) {
     if (sized) s.compiled->plan_for(*sized);
+    // Some sizes only (pinned, the rest free): the metadata is the unsized one's, rules without values.
+    bool complete = sized.has_value();
+    for (const auto &v : s.compiled->program().index_vars) complete = complete && sized->count(v);
     std::vector<std::vector<int64_t>> shapes;
-    if (sized)
+    if (complete)
         for (const auto &t : s.compiled->plan().program.outputs)
             shapes.push_back(s.einsum ? s.einsum->output_shape(*sized) : s.program->tensor_shape(t.name, *sized));
-    return describe_embedding(*s.compiled, sized, name, shapes);
+    EmbeddedSource out = describe_embedding(*s.compiled, complete ? sized : std::nullopt, name, shapes);
+    if (sized && !complete) out.sizes = Sizes(sized->begin(), sized->end());
+    return out;
 }
 
-/** Sizes bound as `einfuse compile --dims` binds them: checked, with carets. */
+/** Sizes bound as `einfuse compile --dims` binds them: checked, with carets; some may stay free. */
 std::optional<ir::Extents> bind_dims(detail::KernelState &s, const Sizes &sizes) {
     if (sizes.empty()) return std::nullopt;
     ir::Extents dims(sizes.begin(), sizes.end());
-    return s.einsum ? s.einsum->bind(std::vector<std::optional<Shape>>(s.einsum->ast().operands.size()), dims)
-                    : s.program->bind({}, dims);
+    return s.einsum ? s.einsum->bind(std::vector<std::optional<Shape>>(s.einsum->ast().operands.size()), dims, true)
+                    : s.program->bind({}, dims, true);
 }
 
 } // namespace

@@ -366,8 +366,9 @@ CompiledEinsum::Parts einsum_parts(frontend::EinsumAst ast, const std::vector<DT
 }
 } // namespace
 
-ir::Extents CompiledEinsum::bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const {
-    return frontend::bind_einsum_extents(resolved_, shapes, dims);
+ir::Extents CompiledEinsum::bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims,
+                                 bool partial) const {
+    return frontend::bind_einsum_extents(resolved_, shapes, dims, partial);
 }
 
 Shape CompiledEinsum::output_shape(const ir::Extents &extents) const {
@@ -388,8 +389,9 @@ CompiledProgram::CompiledProgram(std::shared_ptr<const frontend::ProgramAst> ast
                                  const std::vector<std::string> &outputs)
     : Compiled(frontend::program_ir(*ast, dtypes, outputs), std::move(options)), ast_(std::move(ast)) {}
 
-ir::Extents CompiledProgram::bind(const std::map<std::string, Shape> &shapes, const ir::Extents &dims) const {
-    return frontend::bind_program_extents(*ast_, shapes, dims);
+ir::Extents CompiledProgram::bind(const std::map<std::string, Shape> &shapes, const ir::Extents &dims,
+                                  bool partial) const {
+    return frontend::bind_program_extents(*ast_, shapes, dims, partial);
 }
 
 Shape CompiledProgram::tensor_shape(const std::string &tensor, const ir::Extents &extents) const {

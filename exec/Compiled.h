@@ -137,8 +137,9 @@ public:
     const frontend::EinsumAst &ast() const { return ast_; }
     const frontend::ResolvedEinsum &resolved() const { return resolved_; }
 
-    /** Index sizes from the inputs' shapes and --dims-style sizes; throws UserError. */
-    ir::Extents bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims) const;
+    /** Index sizes from the inputs' shapes and --dims-style sizes; throws UserError. `partial`:
+     * sizes neither gives are left out, not an error. */
+    ir::Extents bind(const std::vector<std::optional<Shape>> &shapes, const ir::Extents &dims, bool partial = false) const;
     Shape output_shape(const ir::Extents &extents) const;
     Shape operand_shape(int operand, const ir::Extents &extents) const;
 
@@ -163,8 +164,9 @@ public:
 
     const frontend::ProgramAst &ast() const { return *ast_; }
 
-    /** Index sizes from input shapes (by tensor name) and --dims-style sizes; throws UserError. */
-    ir::Extents bind(const std::map<std::string, Shape> &shapes, const ir::Extents &dims) const;
+    /** Index sizes from input shapes (by tensor name) and --dims-style sizes; throws UserError.
+     * `partial`: sizes neither gives are left out, not an error. */
+    ir::Extents bind(const std::map<std::string, Shape> &shapes, const ir::Extents &dims, bool partial = false) const;
     /** The shape of an input or defined tensor under extents. */
     Shape tensor_shape(const std::string &tensor, const ir::Extents &extents) const;
 

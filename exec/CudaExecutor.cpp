@@ -128,6 +128,10 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
             params.push_back(tensors.at(p.name));
             by_param.push_back(address.at(p.name));
         }
+        for (const auto &[v, n] : k.pinned) // planned with these sizes while others stayed free
+            if (extents.at(v) != n)
+                throw UserError("kernel " + k.name + " was planned with " + v + "=" + std::to_string(n) + ", not " +
+                                std::to_string(extents.at(v)));
         KernelArgs host_args = kernel_args(k, params, extents);
         const ir::LaunchFacts facts = launch_facts(k, host_args, by_param);
         if (k.gemm) {
@@ -138,7 +142,8 @@ std::vector<CudaExecutor::Launch> CudaExecutor::build_launches(const passes::Pla
         const ir::LaunchVariant *v = ir::choose_variant(k.launch, facts);
         EINFUSE_ASSERT(v != nullptr, "the plain kernel, last, always runs");
         // A GEMM-strategy kernel without k.gemm: the passes dropped it for --gemm loops.
-        ran_.push_back(v->kind == ir::VariantKind::Tiled       ? "tiled broadcast-reduce kernel"
+        ran_.push_back(v->code                                  ? "size-specialised " + v->code->name
+                       : v->kind == ir::VariantKind::Tiled       ? "tiled broadcast-reduce kernel"
                        : k.strategy == ir::Strategy::Gemm ? "loop nest (--gemm loops)"
                                                           : "kernel");
         const std::size_t num_params = k.params.size(), num_inputs = static_cast<std::size_t>(k.num_inputs);
@@ -213,8 +218,12 @@ CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::m
     EINFUSE_ASSERT(chosen != nullptr, "the plain kernel, last, always runs");
     const bool small = chosen->kind == ir::VariantKind::GemmSmall;
     if (small && before_library && k.gemm->library) why_not = "the small dense variant fits";
-    ran_.push_back(std::string(small ? "emitted small dense GEMM kernel" : "emitted GEMM kernel") + " (not cuBLASLt: " +
-                   why_not + ")");
+    if (chosen->kind == ir::VariantKind::Plain || chosen->kind == ir::VariantKind::Staged)
+        // A size-specialised kernel, or the loop nest for small matrices (passes/GpuSpecialise).
+        ran_.push_back(chosen->code ? "size-specialised " + chosen->code->name : std::string("loop nest"));
+    else
+        ran_.push_back(std::string(small ? "emitted small dense GEMM kernel" : "emitted GEMM kernel") +
+                       " (not cuBLASLt: " + why_not + ")");
     Launch l{function(chosen->entry(k.name)), chosen->grid.evaluate(facts), chosen->block.evaluate(facts), {}};
     add_params(l.args, k, 0, k.params.size(), address, args.strides);
     for (int64_t e : args.extents) l.args.add_i64(e);

@@ -66,9 +66,10 @@ ir::Program einsum_program(const ResolvedEinsum &e, const std::vector<DType> &dt
 
 /** Index sizes from operand shapes (checked against each other and against `dims`, with carets);
  * an operand whose shape is unknown (nullopt) takes its sizes from dims. A size 1 broadcasts
- * against any other size, except between the repeated labels of one operand. */
+ * against any other size, except between the repeated labels of one operand. `partial`: a size
+ * neither gives is left out (`einfuse compile --dims d=3`: the rest free) instead of an error. */
 ir::Extents bind_einsum_extents(const ResolvedEinsum &e, const std::vector<std::optional<Shape>> &shapes,
-                                const ir::Extents &dims);
+                                const ir::Extents &dims, bool partial = false);
 
 /** The shape of operand `operand` (or of the output, operand = -1) under extents. */
 Shape einsum_operand_shape(const ResolvedEinsum &e, int operand, const ir::Extents &extents);

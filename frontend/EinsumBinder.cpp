@@ -27,7 +27,8 @@ std::string describe(const SizeSource &s) { return s.operand < 0 ? "--dims" : op
 void check_size(const std::vector<IndexUse> &uses, const ir::Extents &extents, const std::string &what,
                 SourceRange whole) {
     Shape sizes;
-    for (const auto &u : uses) sizes.push_back(extents.at(u.var));
+    for (const auto &u : uses)
+        if (auto it = extents.find(u.var); it != extents.end()) sizes.push_back(it->second); // partial: the known ones
     if (bytes_fit(sizes, 8)) return;
     SourceRange where = uses.empty() ? whole : SourceRange{uses.front().where.begin, uses.back().where.end};
     throw UserError(Diagnostic{
@@ -41,7 +42,7 @@ std::string show(const std::string &var) {
 } // namespace
 
 ir::Extents bind_einsum_extents(const ResolvedEinsum &e, const std::vector<std::optional<Shape>> &shapes,
-                                const ir::Extents &dims) {
+                                const ir::Extents &dims, bool partial) {
     SourceRange whole{0, static_cast<int>(e.source.size())};
     if (shapes.size() != e.operands.size())
         throw UserError(Diagnostic{"the subscripts name " + std::to_string(e.operands.size()) + " operands but " +
@@ -100,6 +101,7 @@ ir::Extents bind_einsum_extents(const ResolvedEinsum &e, const std::vector<std::
     ir::Extents extents;
     for (const auto &[name, where] : anywhere) {
         auto it = sizes.find(name);
+        if (it == sizes.end() && partial) continue;
         if (it == sizes.end())
             throw UserError(Diagnostic{"no size for " + show(name) + ": give --dims " + name +
                                            "=N or the shape of an operand that uses it",

@@ -33,9 +33,10 @@ ir::Program program_ir(const ProgramAst &ast, const std::map<std::string, DType>
                        const std::vector<std::string> &outputs = {});
 
 /** Index sizes from input shapes (by tensor name; an input without one takes its sizes from dims)
- * and dims; carets on conflicts ("index 'j' has size 3 in A but 4 in B"). */
+ * and dims; carets on conflicts ("index 'j' has size 3 in A but 4 in B"). `partial`: a size
+ * neither gives is left out instead of an error. */
 ir::Extents bind_program_extents(const ProgramAst &ast, const std::map<std::string, Shape> &shapes,
-                                 const ir::Extents &dims);
+                                 const ir::Extents &dims, bool partial = false);
 
 /** A tensor's shape under extents (inputs and defined tensors, by the user's name). */
 Shape program_tensor_shape(const ProgramAst &ast, const std::string &tensor, const ir::Extents &extents);

@@ -23,7 +23,7 @@ struct SizeSource {
 
 class Binder {
   public:
-    Binder(const ProgramAst &ast, const ProgramAnalysis &a) : ast_(ast), a_(a) {}
+    Binder(const ProgramAst &ast, const ProgramAnalysis &a, bool partial) : ast_(ast), a_(a), partial_(partial) {}
 
     ir::Extents bind(const std::map<std::string, Shape> &shapes, const ir::Extents &dims) {
         for (const auto &[name, size] : dims) {
@@ -58,7 +58,7 @@ class Binder {
                 if (r.input) continue;
                 Shape shape = defined_shape(r.version);
                 for (std::size_t d = 0; d < r.indices.size(); ++d)
-                    unify(r.indices[d], shape[d], r.tensor);
+                    if (shape[d] >= 0) unify(r.indices[d], shape[d], r.tensor);
             }
             for (const auto &v : st.indices)
                 require(v, "on the left of '" + st.tensor + "'");
@@ -73,7 +73,7 @@ class Binder {
         }
         ir::Extents extents;
         for (const auto &v : a_.vars)
-            extents[v] = sizes_.at(v).size;
+            if (auto it = sizes_.find(v); it != sizes_.end()) extents[v] = it->second.size;
         for (const auto &st : ast_.statements)
             check_size(st.indices, "'" + st.tensor + "'", st.lhs_where);
         for (const auto &info : a_.statements)
@@ -95,27 +95,32 @@ class Binder {
      * refused here, before anything is allocated: o[i,j] with i = j = 2^31. */
     void check_size(const std::vector<IndexAst> &indices, const std::string &what, SourceRange where) {
         Shape sizes;
-        for (const auto &v : indices) sizes.push_back(sizes_.at(v.var).size);
+        for (const auto &v : indices)
+            if (auto it = sizes_.find(v.var); it != sizes_.end()) sizes.push_back(it->second.size); // partial: the known
         if (!bytes_fit(sizes, 8))
             fail(what + " would have " + shape_product(sizes) + " elements: its byte count does not fit 64 bits",
                  {where});
     }
 
     void require(const IndexAst &v, const std::string &role) {
-        if (!sizes_.count(v.var))
+        if (!sizes_.count(v.var) && !partial_)
             fail("no size for index '" + v.var + "' (" + role + "): no input with a shape uses it", {v.where},
                  {"give --dims " + v.var + "=N"});
     }
 
+    /** -1 where a size is not known (partial). */
     Shape defined_shape(const std::string &version) {
         Shape shape;
-        for (const auto &v : ast_.statements[defined_.at(version)].indices)
-            shape.push_back(sizes_.at(v.var).size);
+        for (const auto &v : ast_.statements[defined_.at(version)].indices) {
+            auto it = sizes_.find(v.var);
+            shape.push_back(it == sizes_.end() ? -1 : it->second.size);
+        }
         return shape;
     }
 
     const ProgramAst &ast_;
     const ProgramAnalysis &a_;
+    bool partial_;
     std::map<std::string, SizeSource> sizes_;
     std::map<std::string, std::size_t> defined_; // version -> its statement
 };
@@ -123,9 +128,9 @@ class Binder {
 } // namespace
 
 ir::Extents bind_program_extents(const ProgramAst &ast, const std::map<std::string, Shape> &shapes,
-                                 const ir::Extents &dims) {
+                                 const ir::Extents &dims, bool partial) {
     ProgramAnalysis a = analyze_program(ast);
-    return Binder(ast, a).bind(shapes, dims);
+    return Binder(ast, a, partial).bind(shapes, dims);
 }
 
 Shape program_tensor_shape(const ProgramAst &ast, const std::string &tensor, const ir::Extents &extents) {

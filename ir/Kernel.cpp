@@ -1,8 +1,10 @@
 #include "ir/Kernel.h"
 
 #include "ir/Walk.h"
+#include "support/Error.h"
 
 #include <algorithm>
+#include <map>
 
 namespace einfuse::ir {
 
@@ -58,6 +60,27 @@ AroundLoop around_first_loop(const Kernel &k) {
             (a.loop ? a.after : a.before).push_back(s);
     }
     return a;
+}
+
+Kernel renamed(Kernel k, const std::string &name) {
+    const std::string old = k.name;
+    k.name = name;
+    if (k.tiling && k.tiling->combine) {
+        auto combine = std::make_shared<Kernel>(*k.tiling->combine);
+        combine->name = name + "_combine";
+        k.tiling->combine = combine;
+    }
+    std::map<const Kernel *, std::shared_ptr<const Kernel>> codes; // a specialisation's variants share one kernel
+    for (auto &v : k.launch) {
+        if (v.code) {
+            EINFUSE_ASSERT(v.code->name.rfind(old, 0) == 0, "a specialisation's name starts with its kernel's");
+            auto &code = codes[v.code.get()];
+            if (!code) code = std::make_shared<Kernel>(renamed(*v.code, name + v.code->name.substr(old.size())));
+            v.code = code;
+        }
+        if (v.combine) v.combine->kernel = (v.code ? v.code->name : name) + "_combine";
+    }
+    return k;
 }
 
 bool uses_var(const Kernel &k, const std::string &var) {

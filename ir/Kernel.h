@@ -85,6 +85,8 @@ struct Kernel {
     std::optional<Gemm> gemm;            // the GEMM strategy's matrix product
     std::optional<HostVectors> host_vectors; // host only: vector width and variant (passes/HostVectors)
     std::vector<LaunchVariant> launch;   // GPU only: its variants, guards and launch rules, in priority order
+    Extents pinned;                      // GPU only: sizes given while others stay free; the launcher refuses others
+    std::string specialised;             // GPU only, sizes not all known: the size-specialised variants and why
     std::optional<HostSplit> host_split; // host only: its split across threads
 
     int param_index(const std::string &tensor) const; // -1 when absent
@@ -94,6 +96,10 @@ struct Kernel {
 /** Whether any tensor the kernel reads or writes is indexed by `var` (a kernel's index_vars may
  * list variables of the program that it does not use). */
 bool uses_var(const Kernel &k, const std::string &var);
+
+/** k named `name`, the kernels its variants launch following: its combine kernel
+ * `<name>_combine`, a specialisation's code `<name><tag>` (LaunchVariant::code) and its combine. */
+Kernel renamed(Kernel k, const std::string &name);
 
 /** The parallel loop variables that enclose everything else, outermost first. */
 std::vector<std::string> parallel_vars(const Kernel &k);

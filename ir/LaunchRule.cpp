@@ -180,12 +180,14 @@ SizeExpr SizeExpr::make(SizeOp op, const SizeExpr &a, const SizeExpr &b) {
     if ((op == SizeOp::Div || op == SizeOp::CeilDiv) && cb)
         EINFUSE_ASSERT(y != 0, "a launch rule divides by a nonzero constant");
     if (ca && cb) return constant(apply(op, x, y));
-    // The folds that keep built-up guards short: 1 && c is c, 0 || c is c; x * 1, x / 1.
+    // The folds that keep built-up guards short: 1 && c is c, 0 || c is c, 1 || c is 1; x * 1, x / 1.
     if (op == SizeOp::And && ca && x) return is_bool(b.op()) ? b : make(SizeOp::Ne, b, constant(0));
     if (op == SizeOp::And && cb && y) return is_bool(a.op()) ? a : make(SizeOp::Ne, a, constant(0));
     if (op == SizeOp::And && ((ca && !x) || (cb && !y))) return constant(0);
     if (op == SizeOp::Or && ca && !x) return is_bool(b.op()) ? b : make(SizeOp::Ne, b, constant(0));
     if (op == SizeOp::Or && cb && !y) return is_bool(a.op()) ? a : make(SizeOp::Ne, a, constant(0));
+    // c || 1 and 1 || c are 1: rules have no side effects to keep ("nc,nc->n": N < 4 always).
+    if (op == SizeOp::Or && ((ca && x) || (cb && y))) return constant(1);
     if (op == SizeOp::Mul && cb && y == 1) return a;
     if (op == SizeOp::Mul && ca && x == 1) return b;
     if ((op == SizeOp::Div || op == SizeOp::CeilDiv) && cb && y == 1) return a;

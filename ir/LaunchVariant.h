@@ -10,6 +10,8 @@
 
 namespace einfuse::ir {
 
+struct Kernel;
+
 enum class VariantKind {
     Plain,     // the loop nest, a thread per output point, grid-stride: always runs; the list's last
     Staged,    // ir::Staging: inputs staged through shared memory
@@ -40,6 +42,11 @@ struct LaunchVariant {
     SizeExpr splits;     // blocks along y: the parts of a split reduction (constant 1: none)
     int64_t shared_bytes = 0; // dynamic shared memory; every variant today uses static only
     std::optional<CombineLaunch> combine;
+    /** A size-specialised variant (passes/GpuSpecialise): the kernel, planned for the sizes its
+     * guard tests, whose code it launches; its name is this kernel's plus a tag ("_at_2x2x2"),
+     * and `suffix` is that tag plus the variant's own ("_at_2x2x2_staged"). Its parameters and
+     * sizes are this kernel's. Null: this kernel's own code. */
+    std::shared_ptr<const Kernel> code;
 
     std::string entry(const std::string &kernel_name) const { return kernel_name + suffix; }
 };

@@ -63,8 +63,10 @@ ir::LaunchVariant staged(const ir::Kernel &k) {
     SizeExpr dense = lit(1);
     for (int p = 0; p < k.num_inputs; ++p) dense = dense && SizeExpr::dense(k.params[p].name, indices[p]);
     std::map<std::string, int64_t> fixed(st.extents.begin(), st.extents.end());
+    // The sizes first: a launch at other sizes (an unsized plan's specialisations, passes/
+    // GpuSpecialise) is refused without reading the tensors' layout.
     return variant(ir::VariantKind::Staged, "_staged",
-                   "inputs dense, sizes as planned: the shared-memory staged variant", dense && sizes_are(fixed),
+                   "sizes as planned, inputs dense: the shared-memory staged variant", sizes_are(fixed) && dense,
                    min(ceil_div(size(st.batch_var), lit(st.batch_per_block)), lit(kMaxGrid)), lit(kBlockSize));
 }
 

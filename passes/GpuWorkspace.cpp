@@ -20,7 +20,8 @@ WorkspaceLayout gpu_workspace(const ir::Program &program, const std::vector<ir::
         out.temporaries.push_back({t.name, t.dtype, def->indices, ir::ceil_div(bytes, lit(kWorkspaceAlign)) * lit(kWorkspaceAlign)});
     }
     for (std::size_t i = 0; i < kernels.size(); ++i)
-        for (const auto &v : kernels[i].launch) {
+        for (std::size_t vi = 0; vi < kernels[i].launch.size(); ++vi) {
+            const ir::LaunchVariant &v = kernels[i].launch[vi];
             if (!v.combine) continue;
             // The tiled variant's parts: splits * total accumulators when it splits (its guard
             // always holds; a variant before it may run instead, and then they go unused).
@@ -28,7 +29,7 @@ WorkspaceLayout gpu_workspace(const ir::Program &program, const std::vector<ir::
             SizeExpr bytes = SizeExpr::select(ir::compare(ir::SizeOp::Gt, splits, lit(1)),
                                               splits * total * lit(static_cast<int64_t>(dtype_size(v.combine->partial))),
                                               lit(0));
-            out.parts.push_back({i, ir::parallel_vars(kernels[i]), v.grid, splits, bytes});
+            out.parts.push_back({i, vi, ir::parallel_vars(kernels[i]), v.grid, splits, bytes});
         }
     return out;
 }

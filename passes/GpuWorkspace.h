@@ -24,7 +24,8 @@ struct WorkspaceLayout {
         ir::SizeExpr bytes;
     };
     struct Parts {
-        std::size_t kernel; // its index in Plan::kernels
+        std::size_t kernel;  // its index in Plan::kernels
+        std::size_t variant; // the tiled variant's index in that kernel's launch (a specialisation's, or its own)
         std::vector<std::string> parallel;
         ir::SizeExpr grid, splits, bytes; // splits: named einfuse_splits
     };

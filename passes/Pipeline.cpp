@@ -5,6 +5,7 @@
 #include "passes/ContractionOrder.h"
 #include "passes/FuseProducers.h"
 #include "passes/GpuLaunchRules.h"
+#include "passes/GpuSpecialise.h"
 #include "passes/HostSplit.h"
 #include "passes/HostVectors.h"
 #include "passes/PassManager.h"
@@ -61,9 +62,10 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
         StrategyChoice choice = pm.run("choose_strategy", [&] { return choose_strategy(ctx); });
         ir::Kernel k = pm.run("lower_to_loops", [&] { return lower_chosen(ctx, std::move(choice)); });
         k = pm.run("refine", [&] { return refine(std::move(k), ctx); });
-        if (options.target.is_gpu())
+        if (options.target.is_gpu()) {
             k = pm.run("gpu_launch_rules", [&] { return gpu_launch_rules(std::move(k), options.target); });
-        else {
+            k = pm.run("gpu_specialise", [&] { return gpu_specialise(std::move(k), ctx); });
+        } else {
             k.host_split = plan_host_split(options);
             k = pm.run("host_vectors", [&] { return choose_host_vectors(std::move(k), options.target); });
         }
@@ -73,6 +75,30 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
         plan.workspace = pm.run("gpu_workspace", [&] { return gpu_workspace(plan.program, plan.kernels); });
     return plan;
 }
+
+namespace {
+
+/** A GPU kernel's pinned sizes, specialisations and launch variants, for --emit plan. */
+std::string describe_launch(const ir::Kernel &k) {
+    std::string out;
+    if (!k.pinned.empty()) {
+        out += "  pinned:";
+        for (const auto &[v, n] : k.pinned) out += " " + v + "=" + std::to_string(n);
+        out += " (given while other sizes stay free: the launcher refuses other values)\n";
+    }
+    if (!k.specialised.empty()) out += "  specialised: " + k.specialised + "\n";
+    if (k.launch.empty()) return out;
+    out += "  launch (the first variant whose guard holds runs):\n";
+    for (const auto &v : k.launch) {
+        std::string name = v.kind == ir::VariantKind::Library ? "cuBLASLt (in-process only)" : k.name + v.suffix;
+        int64_t always = 0;
+        std::string guard = v.guard.is_const(&always) && always ? "always" : "if " + v.guard.inlined().to_string();
+        out += "    " + name + " [" + std::string(ir::variant_kind_name(v.kind)) + "] " + guard + "\n";
+    }
+    return out;
+}
+
+} // namespace
 
 std::string Plan::shape_class() const {
     std::string out;
@@ -89,6 +115,7 @@ std::string Plan::explain() const {
         out += "  computes: " + k.comment + "\n";
         if (k.host_split) out += "  runs on: " + describe(*k.host_split) + "\n";
         if (k.host_vectors) out += "  host vectors: " + describe_host_vectors(*k.host_vectors, target) + "\n";
+        out += describe_launch(k);
         out += "  not chosen:\n";
         for (const auto &r : k.rejected) out += "    " + r + "\n";
         out += "  loop nest:\n" + ir::to_string(k.body, 2);

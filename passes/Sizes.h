@@ -43,6 +43,9 @@ class Sizes {
     double bucket(const std::string &v, double unknown) const;
     static constexpr int64_t kExactUpTo = 64;
 
+    /** Whether v has a size, not recorded: for a caller that records what it relies on itself
+     * (passes/GpuSpecialise: "'v' not known" when it is not, nothing when every size is). */
+    bool given(const std::string &v) const { return extents_.count(v) != 0; }
     /** The product of the sizes of vars (all known), not recorded: for messages only. */
     int64_t shown(const std::vector<std::string> &vars) const { return ir::size_product(vars, extents_); }
 

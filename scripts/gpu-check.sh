@@ -3,7 +3,8 @@
 # beside it. `tests`: the gpu, golden and cli tests, CLI runs checked against the reference, and
 # compute-sanitizer memcheck and racecheck on the staged, tiled and GEMM kernels. `bench`: the
 # benchmark of the brief's table against the installed peers (bench/gpu_bench.py; `quick` skips
-# torch.compile) and the small batched GEMMs (bench/gemm_gpu_bench.py). `compare`: bench/gpu_before_after.py
+# torch.compile), the small batched GEMMs (bench/gemm_gpu_bench.py) and the .cu without --dims against
+# the sized one (bench/unsized_vs_sized.py). `compare`: bench/gpu_before_after.py
 # against an earlier build in .gpu-carry/base/. Default: tests, then the quick benchmark. Results go to $OUT (or ./gpu-results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,8 @@ what=${1:-all}
         run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 bench/python_overhead.py
         step "benchmark: small batched GEMMs (D=32, D=64) in TB/s, in-process and the emitted tiled kernel"
         run python3 bench/gemm_gpu_bench.py $bin/einfuse "$OUT"
+        step "benchmark: the .cu without --dims against the .cu with them, the table's cases (issue 17: within 1.5x)"
+        run python3 bench/unsized_vs_sized.py $bin/einfuse "$OUT"
         exit $status
     fi
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv

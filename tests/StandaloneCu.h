@@ -10,6 +10,8 @@
 #include "support/Tensor.h"
 
 #include <atomic>
+#include <cstdio>
+#include <sys/wait.h>
 #include <cctype>
 #include <condition_variable>
 #include <cstdlib>
@@ -72,6 +74,42 @@ inline std::string emulated_cu(std::string text) {
     return text;
 }
 
+/** stdout and stderr of a shell command, and its exit status. */
+inline std::pair<int, std::string> sh(const std::string &cmd) {
+    std::string out;
+    FILE *p = ::popen((cmd + " 2>&1").c_str(), "r");
+    if (!p) return {-1, "popen failed"};
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    int status = ::pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+/** Runs `build`, then `program` when it built: {0, what the program printed}, or the failing
+ * step's status and output. */
+inline std::pair<int, std::string> build_then_run(const std::string &build, const std::string &program) {
+    auto built = sh(build);
+    if (built.first != 0) return {built.first, "build failed: " + built.second};
+    return sh(program);
+}
+
+/** C for a host program around emitted files: `load(path, bytes)` gives device memory holding the
+ * file's bytes (path NULL: uninitialised), `save(path, p, bytes)` synchronises and writes device
+ * memory to a file; either exits 2-4 on failure. */
+inline std::string device_file_helpers() {
+    return "static void *load(const char *path, size_t bytes) {\n"
+           "    void *p = NULL; if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) exit(2);\n"
+           "    if (path) {\n"
+           "        void *host = malloc(bytes ? bytes : 1); FILE *f = fopen(path, \"rb\");\n"
+           "        if (!f || fread(host, 1, bytes, f) != bytes) exit(3);\n"
+           "        fclose(f); cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice); free(host);\n"
+           "    }\n    return p;\n}\n"
+           "static void save(const char *path, const void *p, size_t bytes) {\n"
+           "    void *host = malloc(bytes ? bytes : 1);\n"
+           "    if (cudaDeviceSynchronize() != cudaSuccess || cudaMemcpy(host, p, bytes, cudaMemcpyDeviceToHost) != cudaSuccess) exit(4);\n"
+           "    FILE *f = fopen(path, \"wb\"); fwrite(host, 1, bytes, f); fclose(f); free(host);\n}\n";
+}
+
 /** A tensor as the launcher gets it: the host data and the device layout (shape, strides in
  * elements, and an offset in elements from a 256-byte aligned allocation, where the data starts). */
 struct StandaloneTensor {
@@ -86,6 +124,20 @@ inline std::string int64_list(const std::vector<int64_t> &v) {
     for (auto x : v) out += (out.empty() ? "" : ", ") + std::to_string(x) + "LL";
     return out.empty() ? "0" : out;
 }
+
+/** C lines (each after `pad`) declaring `<var>_shape`, `<var>_strides` and `<var>`, device memory
+ * load()ed (device_file_helpers) from `file`, where t's bytes are written first; `file` empty:
+ * uninitialised memory of t's size (an output). `*tensor` gets its einfuse_tensor initialiser. */
+inline std::string device_tensor_lines(const Tensor &t, const std::string &file, const std::string &var,
+                                       const std::string &pad, std::string *tensor) {
+    if (!file.empty())
+        std::ofstream(file, std::ios::binary).write(static_cast<const char *>(t.data()), static_cast<std::streamsize>(t.nbytes()));
+    *tensor = "{" + var + ", " + std::to_string(t.rank()) + ", " + var + "_shape, " + var + "_strides}";
+    return pad + "int64_t " + var + "_shape[] = {" + int64_list(t.shape()) + "}, " + var + "_strides[] = {" +
+           int64_list(t.strides()) + "};\n" + pad + "void *" + var + " = load(" + (file.empty() ? "NULL" : "\"" + file + "\"") +
+           ", " + std::to_string(t.nbytes()) + ");\n";
+}
+
 
 /** A standalone program written out and ready to build: its folder, the build command and the
  * size of the result it writes. */

@@ -184,3 +184,28 @@ TEST_CASE("C ABI embedding: the JSON metadata for sizes from input shapes (issue
     CHECK(einfuse_kernel_embedding(nullptr, 0, nullptr, nullptr) == nullptr);
     einfuse_free(k);
 }
+
+TEST_CASE("C ABI embedding with sizes by name (issue 17): some pinned, the rest free") {
+    einfuse_kernel *k = einfuse_compile("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])", 3, nullptr,
+                                        nullptr, kDLCUDA);
+    REQUIRE(k != nullptr);
+    const char *text = einfuse_kernel_embedding_dims(k, "d = 3", "gauss");
+    REQUIRE(text != nullptr);
+    nlohmann::json j = nlohmann::json::parse(text);
+    CHECK(j["sizes"]["d"] == 3);
+    CHECK(j["kernels"][0]["variants"][0]["kernel"] == "gauss_out_tiled"); // planned for d = 3
+    CHECK(j["kernels"][0]["variants"][0]["grid"]["value"].is_null());   // i and j free
+    CHECK(std::string(j["source"]).find("sizes[2] != 3) err = EINFUSE_ERR_SIZE;") != std::string::npos);
+    // Every size: values, as einfuse_kernel_embedding from shapes.
+    nlohmann::json all = nlohmann::json::parse(einfuse_kernel_embedding_dims(k, "i=100000,j=100000,d=3", nullptr));
+    CHECK(all["kernels"][0]["variants"][0]["splits"]["value"] == 41);
+    // None: the unsized plan, its specialisations guarded by d.
+    nlohmann::json none = nlohmann::json::parse(einfuse_kernel_embedding_dims(k, nullptr, nullptr));
+    CHECK(none["kernels"][0]["variants"][0]["kernel"] == "einfuse_out_at_2_tiled");
+    CHECK(einfuse_kernel_embedding_dims(k, "d=x", nullptr) == nullptr);
+    CHECK(einfuse_last_status() == EINFUSE_ERROR_ARGUMENT);
+    CHECK(einfuse_kernel_embedding_dims(k, "q=3", nullptr) == nullptr);
+    CHECK(einfuse_last_status() == EINFUSE_ERROR_EXPRESSION);
+    CHECK(einfuse_kernel_embedding_dims(nullptr, "d=3", nullptr) == nullptr);
+    einfuse_free(k);
+}

@@ -314,3 +314,47 @@ TEST_CASE("the plan says how a host kernel is split across threads (passes/HostS
     CHECK(all.code == 0);
     CHECK(has(all.out, "(all cores; fewer for calls under 32768 iterations per thread)"));
 }
+
+TEST_CASE("compile --dims with some sizes (issue 17): those are pinned, the rest stay free, on every emit kind") {
+    const std::string gauss = "\"out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])\"";
+    Result plan = einfuse("compile " + gauss + " --dims d=3 --emit plan");
+    CHECK(plan.code == 0);
+    CHECK(has(plan.out, "pinned: d=3"));
+    CHECK(has(plan.out, "_tiled [tiled] always")); // the tiled kernel, which needs d
+    Result cu = einfuse("compile " + gauss + " --dims d=3");
+    CHECK(cu.code == 0);
+    CHECK(has(cu.out, "sizes[2] != 3) err = EINFUSE_ERR_SIZE;")); // the launcher refuses another d
+    for (const char *kind : {"h", "ptx"}) {
+        CAPTURE(kind);
+        CHECK(einfuse("compile " + gauss + " --dims d=3 --emit " + kind).code == 0);
+    }
+    CHECK(einfuse("compile " + gauss + " --dims d=3 --target host --emit plan").code == 0);
+    // An einsum's inner sizes pinned, the batch free: unrolled; a shape pins what it gives.
+    Result bmm = einfuse("compile \"bij,bjk->bik\" --dims i=2,j=2,k=2 --emit plan");
+    CHECK(bmm.code == 0);
+    CHECK(has(bmm.out, "kernel einfuse_bij_bjk_to_bik: unrolled"));
+    CHECK(has(bmm.out, "pinned: i=2 j=2 k=2"));
+    CHECK(has(einfuse("compile \"bij,bjk->bik\" --shape 0=5x2x2 --emit plan").out, "pinned: b=5 i=2 j=2"));
+    Result pinned_j = einfuse("compile \"bij,bjk->bik\" --dims j=7");
+    CHECK(has(pinned_j.out, "sizes[2] != 7) err = EINFUSE_ERR_SIZE; // j is pinned to this size"));
+    // Still checked: an unknown name, a size that disagrees with a shape.
+    CHECK(einfuse("compile " + gauss + " --dims q=3").code == 2);
+    CHECK(einfuse("compile \"bij,bjk->bik\" --dims j=3 --shape 0=5x2x2").code == 2);
+    // run needs every size.
+    Result run = einfuse("run \"bij,bjk->bik\" --dims i=2,j=2,k=2");
+    CHECK(run.code == 2);
+    CHECK(has(run.err, "no size for index 'b'"));
+}
+
+TEST_CASE("compile without --dims (issue 17): the plan states the size-specialised variants and their guards") {
+    Result plan = einfuse("compile \"bij,bjk->bik\" --emit plan");
+    CHECK(plan.code == 0);
+    CHECK(has(plan.out, "specialised: for i, j, k all = 2: unrolled; 3: unrolled; 4: unrolled; 8: unrolled; 16: unrolled; "
+                        "32: small dense GEMM; 64: small dense GEMM"));
+    CHECK(has(plan.out, "einfuse_bij_bjk_to_bik_at_2 [plain] if size(i) == 2 && size(j) == 2 && size(k) == 2"));
+    CHECK(has(plan.out, "einfuse_bij_bjk_to_bik [plain] if size(j) < 16 || size(i) < 4 || size(k) < 4 || size(i) * size(k) < 256"));
+    Result gauss = einfuse("compile \"out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])\" --emit plan");
+    CHECK(has(gauss.out, "einfuse_out_at_3_tiled [tiled] if size(d) == 3"));
+    // Nothing to specialise: the plan says why.
+    CHECK(has(einfuse("compile \"ij,jk->ik\" --emit plan").out, "specialised: none:"));
+}

@@ -548,9 +548,7 @@ Kernel planned_kernel(const char *spec, DType dtype, const ir::Extents &sizes, c
     }
     if (!sizes.empty()) c->plan_for(sizes);
     REQUIRE(c->plan().kernels.size() == 1);
-    Kernel k = c->plan().kernels.front();
-    k.name = name;
-    return k;
+    return ir::renamed(c->plan().kernels.front(), name); // its specialisations' names follow
 }
 
 } // namespace
@@ -636,12 +634,17 @@ TEST_CASE("emit: the small dense GEMM variant: when it exists, when a launch tak
     auto strided = dense(f32, 32);
     strided[0] = 2048;
     CHECK(launch(f32, 7, 32, strided, aligned).entry(f32.name) == "s32_gemm_m32");
-    // Planned without sizes, or on tensor cores: no such variant.
-    for (const Kernel *k : {&unsized, &f16})
-        for (const auto &v : k->launch) CHECK(v.kind != ir::VariantKind::GemmSmall);
+    // On tensor cores: no such variant. Planned without sizes: only those of the size-specialised
+    // plans for D=32 and 64 (passes/GpuSpecialise), guarded by those sizes.
+    for (const auto &v : f16.launch) CHECK(v.kind != ir::VariantKind::GemmSmall);
+    for (const auto &v : unsized.launch) CHECK((v.kind != ir::VariantKind::GemmSmall || v.code));
+    CHECK(launch(unsized, 7, 32, dense(unsized, 32), aligned).entry(unsized.name) == "u32_at_32_gemm_small");
+    CHECK(launch(unsized, 7, 48, dense(unsized, 48), aligned).kind == ir::VariantKind::GemmTiled);
     std::string cu = test::emit_cuda({f32}, "test");
     CHECK(cu.find("cudaLaunchKernel(s32_gemm_small, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream)") != std::string::npos);
-    CHECK(test::emit_cuda({unsized}, "test").find("_gemm_small") == std::string::npos);
+    std::string unsized_cu = test::emit_cuda({unsized}, "test");
+    CHECK(unsized_cu.find("u32_gemm_small(") == std::string::npos);
+    CHECK(unsized_cu.find("u32_at_32_gemm_small(") != std::string::npos);
     CHECK(!cuda_cubin(cu, "sm_90").empty());
     CHECK(!cuda_cubin(cu, "sm_75").empty()); // no cp.async there: loads and stores
 }
@@ -688,7 +691,15 @@ TEST_CASE("emit: the GEMM tile rule (k.launch) and the launcher that prints it")
     CHECK(cu.find("if (sizes[1] <= 32 && sizes[3] <= 32) { // the tiled GEMM in 32x32 tiles") != std::string::npos);
     CHECK(cu.find("cudaLaunchKernel(g32_gemm_m32, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream)") != std::string::npos);
     CHECK(cu.find("einfuse_ceil_div(sizes[3], 128) < 132") != std::string::npos);
-    CHECK(cu.find("cudaLaunchKernel(g32, ") == std::string::npos); // a GEMM kernel's launcher never runs the loop nest
+    // Unsized, small matrices run a size-specialised kernel (passes/GpuSpecialise), or the loop
+    // nest where a sized plan would not take a GEMM (too small to tile), never a GEMM tile per matrix.
+    CHECK(chosen(f32, 1 << 20, 2, 2, 2).kernel == "g32_at_2");
+    CHECK(chosen(f32, 1 << 20, 5, 5, 5).kernel == "g32");
+    CHECK(chosen(f32, 1 << 20, 2, 2, 17).kernel == "g32");  // M = N = 2
+    CHECK(chosen(f32, 1 << 20, 17, 17, 17).kernel == "g32_gemm_m32");
+    CHECK(cu.find("if (sizes[1] == 2 && sizes[2] == 2 && sizes[3] == 2) { // specialised for i=2, j=2, k=2") != std::string::npos);
+    CHECK(cu.find("if (sizes[2] < 16 || sizes[1] < 4 || sizes[3] < 4 || sizes[1] * sizes[3] < 256) { // too small to tile") !=
+          std::string::npos);
 }
 
 TEST_CASE("emit: bool and the 8-64-bit integers in every strategy compile with NVRTC and nvcc") {

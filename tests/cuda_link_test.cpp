@@ -25,16 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/** stdout and stderr of a shell command, and its exit status. */
-std::pair<int, std::string> sh(const std::string &cmd) {
-    std::string out;
-    FILE *p = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) return {-1, "popen failed"};
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    int status = ::pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using test::sh;
 
 fs::path fresh_dir(const std::string &what) {
     fs::path dir = fs::temp_directory_path() / ("einfuse_link_" + what + "_" + std::to_string(::getpid()));
@@ -173,13 +164,10 @@ TEST_CASE("link: entry points on the CPU (host emulation): a temporary and split
         for (std::size_t i = 0; i < p.inputs.size(); ++i) {
             inputs.emplace_back(p.inputs[i].dtype, program->tensor_shape(p.inputs[i].name, u.sizes));
             inputs.back().fill_random(test::rng());
-            const Tensor &t = inputs.back();
-            const std::string file = (dir / (n + "_in" + std::to_string(i) + ".bin")).string(), v = n + "_in" + std::to_string(i);
-            std::ofstream(file, std::ios::binary).write(static_cast<const char *>(t.data()), static_cast<std::streamsize>(t.nbytes()));
-            decls += "    int64_t " + v + "_shape[] = {" + test::int64_list(t.shape()) + "}, " + v + "_strides[] = {" +
-                     test::int64_list(t.strides()) + "};\n";
-            decls += "    void *" + v + " = load(\"" + file + "\", " + std::to_string(t.nbytes()) + ");\n";
-            ins += (ins.empty() ? "" : ", ") + ("{" + v + ", " + std::to_string(t.rank()) + ", " + v + "_shape, " + v + "_strides}");
+            std::string tensor;
+            decls += test::device_tensor_lines(inputs.back(), (dir / (n + "_in" + std::to_string(i) + ".bin")).string(),
+                                               n + "_in" + std::to_string(i), "    ", &tensor);
+            ins += (ins.empty() ? "" : ", ") + tensor;
         }
         REQUIRE(p.outputs.size() == 1);
         Tensor want = c->reference(test::pointers(inputs), u.sizes).front();
@@ -215,25 +203,11 @@ TEST_CASE("link: entry points on the CPU (host emulation): a temporary and split
         for (const auto &n : names) out += "#include \"" + n + suffix + "\"\n";
         return out;
     };
-    const std::string helpers =
-        "static void *load(const char *path, size_t bytes) {\n"
-        "    void *p = NULL; if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) exit(2);\n"
-        "    if (path) {\n"
-        "        void *host = malloc(bytes ? bytes : 1); FILE *f = fopen(path, \"rb\");\n"
-        "        if (!f || fread(host, 1, bytes, f) != bytes) exit(3);\n"
-        "        fclose(f); cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice); free(host);\n"
-        "    }\n    return p;\n}\n"
-        "static void save(const char *path, const void *p, size_t bytes) {\n"
-        "    void *host = malloc(bytes ? bytes : 1);\n"
-        "    if (cudaDeviceSynchronize() != cudaSuccess || cudaMemcpy(host, p, bytes, cudaMemcpyDeviceToHost) != cudaSuccess) exit(4);\n"
-        "    FILE *f = fopen(path, \"wb\"); fwrite(host, 1, bytes, f); fclose(f); free(host);\n}\n"
-        "int main(void) {\n" + body + "    return 0;\n}\n";
+    const std::string helpers = test::device_file_helpers() + "int main(void) {\n" + body + "    return 0;\n}\n";
     auto check_run = [&](const std::string &build, const std::string &what) {
         CAPTURE(what);
-        auto [rc, out] = sh(build);
-        REQUIRE_MESSAGE(rc == 0, out);
-        auto [run_rc, printed] = sh((dir / "prog").string());
-        REQUIRE_MESSAGE(run_rc == 0, printed);
+        auto [rc, printed] = test::build_then_run(build, (dir / "prog").string());
+        REQUIRE_MESSAGE(rc == 0, printed);
         MESSAGE(what << ": " << printed);
         // The cosine's temporary n (37 floats, one 256-byte slot); the Gaussian sum's parts.
         CHECK(printed.find("cosine workspace 256\n") != std::string::npos);

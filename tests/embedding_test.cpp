@@ -92,11 +92,21 @@ TEST_CASE("embedding: the Gaussian sum at 100k lists its tiled and combine kerne
 }
 
 TEST_CASE("embedding: bmm lists its variants in the launcher's order; at D=2 the unrolled kernel") {
-    SUBCASE("without sizes: the GEMM tile shapes, then the loop nest (cuBLASLt is in-process only)") {
+    SUBCASE("without sizes: the size-specialised kernels, the GEMM tile shapes, then the loop nest (cuBLASLt is "
+            "in-process only)") {
         EmbeddedSource e = cuda_source("bij,bjk->bik", f32x2());
         REQUIRE(e.kernels.size() == 1);
-        const auto &vs = e.kernels[0].variants;
-        REQUIRE(vs.size() == 4);
+        const auto &all = e.kernels[0].variants;
+        // D = 2 (unrolled), 3, 4, 8, 16 (staged, unrolled), 32, 64 (small dense GEMM), the loop nest
+        // where a sized plan would not take a GEMM (passes/GpuSpecialise), then the general plan's.
+        REQUIRE(all.size() == 16);
+        CHECK(all[0].kernel == "einfuse_bij_bjk_to_bik_at_2");
+        CHECK(all[0].guard.text == "size(i) == 2 && size(j) == 2 && size(k) == 2");
+        CHECK(all[1].kernel == "einfuse_bij_bjk_to_bik_at_3_staged");
+        CHECK(all[9].kernel == "einfuse_bij_bjk_to_bik_at_32_gemm_small");
+        CHECK(all[11].kernel == "einfuse_bij_bjk_to_bik");
+        CHECK(all[11].guard.text == "size(j) < 16 || size(i) < 4 || size(k) < 4 || size(i) * size(k) < 256");
+        const std::vector<EmbeddedVariant> vs(all.begin() + 12, all.end());
         CHECK(vs[0].kernel == "einfuse_bij_bjk_to_bik_gemm_m32");
         CHECK(vs[0].guard.text == "size(i) <= 32 && size(k) <= 32");
         CHECK(vs[1].kernel == "einfuse_bij_bjk_to_bik_gemm_m64");
@@ -104,7 +114,7 @@ TEST_CASE("embedding: bmm lists its variants in the launcher's order; at D=2 the
         CHECK(vs[2].guard.text == "1");
         CHECK(vs[3].kind == "plain");
         CHECK(vs[3].grid.text == "min(ceil_div(size(b) * size(i) * size(k), 256), 524280)");
-        for (const auto &v : vs) {
+        for (const auto &v : all) {
             CHECK(!v.grid.value); // no sizes: no values
             CHECK(v.kind != "library");
         }
@@ -167,4 +177,30 @@ TEST_CASE("embedding: a program's kernels in order, its temporary in the workspa
 TEST_CASE("embedding: a bad --name is an input error") {
     CHECK_THROWS_AS(cuda_source("ij->i", f32x2(), {}, "9lives"), Error);
     CHECK_THROWS_AS(cuda_source("ij->i", Signature::einsum({ScalarType::F32}), {}, "has space"), Error);
+}
+
+TEST_CASE("embedding: some sizes only (issue 17): pinned, planned for, the rules without values") {
+    EmbeddedSource e = cuda_source(kGauss, Signature::program(), {{"d", 3}});
+    REQUIRE(e.kernels.size() == 1);
+    CHECK(e.sizes == Sizes{{"d", 3}});
+    CHECK(e.kernels[0].variants.at(0).kind == "tiled"); // planned for d = 3
+    CHECK(!e.kernels[0].variants[0].grid.value);        // i and j are free
+    CHECK(e.workspace_bytes == -1);
+    CHECK(e.output_shapes.empty());
+    CHECK(e.source.find("sizes[2] != 3) err = EINFUSE_ERR_SIZE;") != std::string::npos);
+}
+
+TEST_CASE("embedding: unsized, each specialised tiled variant has its own parts' rule (issue 17)") {
+    EmbeddedSource e = cuda_source(kGauss, Signature::program());
+    const auto &vs = e.kernels.at(0).variants;
+    REQUIRE(vs.size() >= 2);
+    CHECK(vs[0].kernel == "einfuse_out_at_2_tiled");
+    REQUIRE(vs[0].combine.has_value());
+    CHECK(vs[0].combine->kernel == "einfuse_out_at_2_combine");
+    CHECK(vs[1].kernel == "einfuse_out_at_3_tiled");
+    // Its parts' rule is the workspace layout's entry for that variant (splits x the points of i).
+    CHECK(vs[0].workspace_bytes.text != "0");
+    CHECK(vs[0].workspace_bytes.text.find("size(i)") != std::string::npos);
+    CHECK(vs.back().kind == "plain");
+    CHECK(vs.back().workspace_bytes.text == "0");
 }

@@ -66,8 +66,9 @@ int run_compile(const Options &o) {
         throw UsageError("--name prefixes the symbols of --emit cu, h or ptx, not of --emit " + kind);
     check_name(o.name);
     Job job = make_job(o, target);
-    if (!job.dims.empty() || !o.shapes.empty()) // sizes are optional here; when given, check and plan for them
-        job.kernel.plan_for(job.bind());
+    // Sizes are optional here; those given (--dims, --shape) are checked and planned for, and
+    // pinned where others stay free.
+    if (!job.dims.empty() || !o.shapes.empty()) job.kernel.plan_for(job.bind_known());
     std::string code = job.kernel.emit(kind, o.name);
     if (!o.json) {
         write_text(code, o.output_file);

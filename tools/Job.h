@@ -46,6 +46,10 @@ struct Job {
     Sizes bind() const {
         return noting_files(inputs, [&] { return kernel.bind(inputs.shapes, dims); });
     }
+    /** The same, leaving out the sizes they do not give (compile: those stay free). */
+    Sizes bind_known() const {
+        return noting_files(inputs, [&] { return kernel.bind_known(inputs.shapes, dims); });
+    }
 };
 
 /** An einsum's operands are named 0, 1, ... and its one output `out`; a program's inputs and

@@ -25,27 +25,16 @@ using ir::SizeExpr;
 /** Every name a kernel named `base` exports or defines at file scope. */
 std::vector<std::string> kernel_symbols(const ir::Kernel &k, const std::string &base) {
     std::vector<std::string> out{base, base + "_launch", base + "_run", base + "_combine", base + "_gemm_body"};
-    for (const auto &v : k.launch)
+    for (const auto &v : k.launch) {
         if (!v.suffix.empty()) out.push_back(base + v.suffix);
+        if (v.code) out.push_back(base + v.code->name.substr(k.name.size())); // a specialisation's plain kernel
+        if (v.code && v.combine) out.push_back(out.back() + "_combine");
+    }
     return out;
 }
 
 std::vector<std::string> entry_symbols(const std::string &entry) {
     return {entry + "_launch_with_workspace", entry + "_workspace_bytes", entry + "_error_string", entry + "_layout"};
-}
-
-/** k under its new name, its variants' and combine kernel's names following. */
-ir::Kernel renamed(ir::Kernel k, const std::string &name) {
-    const std::string old = k.name;
-    k.name = name;
-    if (k.tiling && k.tiling->combine) {
-        auto combine = std::make_shared<ir::Kernel>(*k.tiling->combine);
-        combine->name = name + "_combine";
-        k.tiling->combine = combine;
-    }
-    for (auto &v : k.launch)
-        if (v.combine) v.combine->kernel = name + "_combine";
-    return k;
 }
 
 bool is_identifier(const std::string &s) {
@@ -129,7 +118,7 @@ CudaNaming cuda_naming(const passes::Plan &plan, std::string_view name) {
         };
         while (!free(base)) base += "_";
         for (const auto &s : kernel_symbols(k, base)) taken.insert(s);
-        out.kernels.push_back(base == k.name ? k : renamed(k, base));
+        out.kernels.push_back(base == k.name ? k : ir::renamed(k, base));
     }
     return out;
 }

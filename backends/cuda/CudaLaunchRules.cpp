@@ -138,7 +138,7 @@ std::string print_launch(const ir::Kernel &k, const ir::LaunchVariant &v, const 
 
 const ir::LaunchVariant &launch_variant(const ir::Kernel &k, ir::VariantKind kind) {
     for (const auto &v : k.launch)
-        if (v.kind == kind) return v;
+        if (v.kind == kind && !v.code) return v; // its own, not a specialisation's
     throw InternalError("kernel " + k.name + " has no " + std::string(ir::variant_kind_name(kind)) + " launch variant");
 }
 

@@ -218,13 +218,19 @@ std::string print_launcher(const ir::Kernel &k, const KernelNames &names) {
                    ", " + dims_expr + ", sizes, " + (input ? "0" : "1") + ");\n";
         }
     }
-    // Unrolled loops were compiled for one trip count: any other size is refused.
+    // Unrolled loops were compiled for one trip count, and pinned sizes (given while others stay
+    // free) were planned for: any other size is refused.
+    std::set<std::string> checked;
     ir::for_each_loop(k.body, [&](const ir::For &f) {
-        if (f.loop_kind == ir::LoopKind::Unrolled)
+        if (f.loop_kind == ir::LoopKind::Unrolled && checked.insert(f.var).second)
             out += "    if (err == EINFUSE_OK && sizes[" + std::to_string(k.var_index(f.var)) + "] != " +
                    std::to_string(f.fixed_extent) + ") err = EINFUSE_ERR_SIZE; // " + f.var +
                    " is unrolled for this size\n";
     });
+    for (const auto &[v, n] : k.pinned)
+        if (checked.insert(v).second)
+            out += "    if (err == EINFUSE_OK && sizes[" + std::to_string(k.var_index(v)) + "] != " + std::to_string(n) +
+                   ") err = EINFUSE_ERR_SIZE; // " + v + " is pinned to this size (einfuse compile --dims)\n";
     out += "    if (err != EINFUSE_OK) return err;\n";
     out += "    if (total == 0) return EINFUSE_OK;\n";
 

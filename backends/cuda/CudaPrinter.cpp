@@ -143,6 +143,28 @@ std::string comment_lines(const std::string &text) {
     return out + "\n";
 }
 
+/** The code of k's size-specialised variants (passes/GpuSpecialise), each kernel once, with only
+ * the variants its launcher can reach: "einfuse_bij_bjk_to_bik_at_3" and "..._at_3_staged". */
+std::string print_specialisations(const ir::Kernel &k) {
+    std::string out;
+    std::set<const ir::Kernel *> done;
+    for (const auto &v : k.launch) {
+        if (!v.code || !done.insert(v.code.get()).second) continue;
+        const ir::Kernel &code = *v.code;
+        std::set<ir::VariantKind> kinds;
+        for (const auto &w : k.launch)
+            if (w.code == v.code) kinds.insert(w.kind);
+        detail::KernelNames names(code);
+        out += "\n" + comment_lines(v.note.substr(0, v.note.find(':')) + ": " + code.name);
+        if (kinds.count(ir::VariantKind::Plain)) out += detail::print_kernel(code, names) + "\n";
+        if (kinds.count(ir::VariantKind::Staged)) out += detail::print_staged_kernel(code, names) + "\n";
+        if (kinds.count(ir::VariantKind::Tiled)) out += detail::print_tiled_kernels(code, names) + "\n";
+        if (kinds.count(ir::VariantKind::GemmSmall)) out += detail::print_gemm_small_kernel(code, names) + "\n";
+        EINFUSE_ASSERT(!kinds.count(ir::VariantKind::GemmTiled), "a specialisation launches the general kernel's tiles");
+    }
+    return out;
+}
+
 } // namespace
 
 std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view einfuse_version) {
@@ -162,7 +184,11 @@ std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view e
     // Before the host part: its launchers cast data pointers to __half * as well.
     std::string prelude = detail::device_prelude(types, ops);
     out += detail::abi_comment() + "\n" + (prelude.empty() ? "" : prelude + "\n") + detail::launcher_preamble();
-    auto small = [](const ir::Kernel &k) { return k.gemm && detail::gemm_small_config(k).has_value(); };
+    auto small = [](const ir::Kernel &k) {
+        if (k.gemm && detail::gemm_small_config(k).has_value()) return true;
+        return std::any_of(k.launch.begin(), k.launch.end(),
+                           [](const ir::LaunchVariant &v) { return v.code && v.kind == ir::VariantKind::GemmSmall; });
+    };
     if (std::any_of(kernels.begin(), kernels.end(), detail::launch_uses_dense))
         out += detail::staged_launcher_helpers(); // einfuse_is_dense, for the guards that test density
     // The GEMM templates, once, with the tensor-core instructions of the types that use them.
@@ -185,6 +211,7 @@ std::string emit_cuda(const std::vector<ir::Kernel> &kernels, std::string_view e
         if (k.staging) out += detail::print_staged_kernel(k, names) + "\n";
         if (k.tiling) out += detail::print_tiled_kernels(k, names) + "\n";
         if (k.gemm) out += detail::print_gemm_kernels(k, names) + "\n";
+        out += print_specialisations(k);
         out += detail::print_launcher(k, names);
     }
     return out;

@@ -126,6 +126,12 @@ EINFUSE_EXPORT const char *einfuse_kernel_plan(einfuse_kernel *k);
 EINFUSE_EXPORT const char *einfuse_kernel_embedding(einfuse_kernel *k, int num_inputs, const DLTensor *inputs,
                                                     const char *name);
 
+/* The same with index sizes by name, as `einfuse compile --dims`: "d=3" or "b=8,i=2,j=2,k=2" (NULL
+ * or "": unsized). Sizes given while others stay free are pinned (the launcher refuses other
+ * values) and the rules have values only when every size is given. A malformed list is status 1;
+ * a name the expression does not use, status 2. */
+EINFUSE_EXPORT const char *einfuse_kernel_embedding_dims(einfuse_kernel *k, const char *dims, const char *name);
+
 /* Releases k; NULL is ignored. */
 EINFUSE_EXPORT void einfuse_free(einfuse_kernel *k);
 

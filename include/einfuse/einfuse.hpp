@@ -356,11 +356,15 @@ public:
      * unknown) and sizes by name (the CLI's --dims); they must agree. Input error, with carets,
      * when they do not or a size stays unknown. */
     Sizes bind(const std::vector<std::optional<std::vector<std::int64_t>>> &shapes, const Sizes &sizes = {}) const;
+    /** The same, but a size neither gives is left out rather than an error: the sizes to pin
+     * (`einfuse compile --dims d=3`; plan_for() then plans for them, the rest free). */
+    Sizes bind_known(const std::vector<std::optional<std::vector<std::int64_t>>> &shapes, const Sizes &sizes = {}) const;
     /** The shape input `i` (or output `i`) has under `sizes`. */
     std::vector<std::int64_t> input_shape(std::size_t i, const Sizes &sizes) const;
     std::vector<std::int64_t> output_shape(std::size_t i, const Sizes &sizes) const;
     /** Plans for these sizes now (run() does it when the sizes change): the plan, emit() and
-     * cuda_source() then speak of them. */
+     * cuda_source() then speak of them. Some sizes only (bind_known()): those are pinned (the
+     * emitted launcher refuses other values) and the rest stay free. */
     void plan_for(const Sizes &sizes) const;
     /** Text of the kernel's code as planned: "cu" (standalone CUDA C), "ptx", "llvm" (host LLVM
      * IR after O3) or "plan" (`einfuse compile --emit KIND`). Input error for another kind. */
@@ -619,7 +623,8 @@ struct EmbeddedSource {
 };
 
 /** The CUDA source of `expr` for `signature`; with `sizes` (as `einfuse compile --dims`), planned
- * for them (unrolled kernels then accept only those sizes) and with each rule's value. */
+ * for them (unrolled kernels then accept only those sizes) and with each rule's value. Some
+ * sizes only: those are pinned, the others free, and the rules have no values. */
 EmbeddedSource cuda_source(std::string_view expr, const Signature &signature, const Sizes &sizes = {});
 /** The same with every exported symbol prefixed by `name` (`einfuse compile --name`). */
 EmbeddedSource cuda_source(std::string_view expr, const Signature &signature, const Sizes &sizes, std::string_view name);

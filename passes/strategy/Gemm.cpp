@@ -152,6 +152,21 @@ class Gemm : public Strategy {
 
 } // namespace
 
+// The launch-time form of why_not_gemm's rule above (the same constants): there the sizes are read
+// through passes::Sizes, which records each as the plan's guard; here they are a launch rule.
+ir::SizeExpr gemm_too_small(const ir::Gemm &g, ir::DeviceKind device) {
+    using ir::lit;
+    auto group = [](const std::vector<std::string> &vars) {
+        ir::SizeExpr n = lit(1);
+        for (const auto &v : vars) n = n * ir::SizeExpr::size(v);
+        return n;
+    };
+    auto lt = [](const ir::SizeExpr &a, int64_t b) { return ir::compare(ir::SizeOp::Lt, a, lit(b)); };
+    const ir::SizeExpr m = group(g.m), n = group(g.n);
+    return lt(group(g.k), device == ir::DeviceKind::Gpu ? kMinGemmKGpu : kMinGemmKHost) || lt(m, kMinGemmSide) ||
+           lt(n, kMinGemmSide) || lt(m * n, kMinGemmTile);
+}
+
 const Strategy &gemm_strategy() {
     static const Gemm s;
     return s;

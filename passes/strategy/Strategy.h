@@ -67,6 +67,11 @@ class Strategy {
 /** Every registered strategy, in order of preference (Registry.cpp); the last always fits. */
 const std::vector<const Strategy *> &strategies();
 
+/** The GEMM strategy's size rule (Gemm.cpp) as a launch rule over the sizes of g's groups: nonzero
+ * where a plan with those sizes would not take the GEMM (too small to tile: the loop nest runs it
+ * at the memory limit). An unsized plan's launcher runs the loop nest there (passes/GpuSpecialise). */
+ir::SizeExpr gemm_too_small(const ir::Gemm &g, ir::DeviceKind device);
+
 /** The largest trip count an unrolled loop may have, and the most multiply-adds one thread may
  * unroll for one batch element (D=8 batched matrix products: 512). */
 constexpr int64_t kMaxUnrolledExtent = 16;

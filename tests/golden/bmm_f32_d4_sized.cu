@@ -247,7 +247,7 @@ static int einfuse_bij_bjk_to_bik_run(const einfuse_tensor *inputs, int num_inpu
     long long einfuse_a14 = sizes[2];
     long long einfuse_a15 = sizes[3];
     void *einfuse_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_a13, &einfuse_a14, &einfuse_a15};
-    if (einfuse_is_dense(&inputs[0], in0_dims, sizes) && einfuse_is_dense(&inputs[1], in1_dims, sizes) && sizes[1] == 4 && sizes[2] == 4 && sizes[3] == 4) { // inputs dense, sizes as planned: the shared-memory staged variant
+    if (sizes[1] == 4 && sizes[2] == 4 && sizes[3] == 4 && einfuse_is_dense(&inputs[0], in0_dims, sizes) && einfuse_is_dense(&inputs[1], in1_dims, sizes)) { // sizes as planned, inputs dense: the shared-memory staged variant
         const int64_t grid = einfuse_min(einfuse_ceil_div(sizes[0], 128), 524280);
         err = cudaLaunchKernel(einfuse_bij_bjk_to_bik_staged, dim3((unsigned)grid), dim3(256), einfuse_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
         return err;
