@@ -52,8 +52,12 @@ what=${1:-all}
     echo "gpu_tests: ${SECONDS} s"
     step "tests: shape classes (guards complete: a plan reused for sizes in its class equals a fresh one)"
     run $bin/shape_class_tests
-    step "tests: golden (nvcc and NVRTC compile the emitted .cu)"
-    run $bin/golden_tests
+    step "python: torch CUDA, torch.compile, autograd, JAX and CuPy (python/tests, docs/python.md)"
+    if python3 -c "import pytest" 2>/dev/null; then
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 -m pytest -q -rs -p no:cacheprovider python/tests
+    else # no pytest in that environment: the same tests through a stand-in runner
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 python/tests/minipytest.py
+    fi
     step "tests: cli (host target is not in this build: its cases report exit 4)"
     run $bin/cli_tests --test-case-exclude="*README*,*--json*,*--input*,programs*,*split across threads*"
     step "einfuse run on the GPU, checked against the float64 reference"
@@ -77,12 +81,9 @@ what=${1:-all}
         run compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 $bin/gpu_tests \
             --test-case="gpu gemm: the rule*,gpu gemm: transposed*"
     done
-    step "python: torch CUDA, torch.compile, autograd, JAX and CuPy (python/tests, docs/python.md)"
-    if python3 -c "import pytest" 2>/dev/null; then
-        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 -m pytest -q -rs -p no:cacheprovider python/tests
-    else # no pytest in that environment: the same tests through a stand-in runner
-        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 python/tests/minipytest.py
-    fi
+    # Last: nvcc compiles of every golden file are the slowest part and need the GPU least.
+    step "tests: golden (nvcc and NVRTC compile the emitted .cu)"
+    run $bin/golden_tests
     [[ $what == tests ]] && exit $status
     step "host time of a cached call (public C++ API, device arrays)"
     run $bin/gpu_call_overhead
