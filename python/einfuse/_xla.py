@@ -89,8 +89,12 @@ def _register():
         if not _registered:
             import ctypes
             handlers = ctypes.CDLL(str(_build(jax, ffi)))
-            ffi.register_ffi_target(TARGET, ffi.pycapsule(handlers.einfuse_xla_cuda), platform="CUDA")
             ffi.register_ffi_target(TARGET, ffi.pycapsule(handlers.einfuse_xla_host), platform="cpu")
+            try:
+                ffi.register_ffi_target(TARGET, ffi.pycapsule(handlers.einfuse_xla_cuda), platform="CUDA")
+            except Exception:  # a jaxlib without CUDA: the host handler is all it can call
+                if jax.default_backend() == "gpu":
+                    raise
             _registered = True
     return jax, ffi
 
