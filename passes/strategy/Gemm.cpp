@@ -29,6 +29,20 @@ constexpr int64_t kMinGemmKHost = 2;
 constexpr int64_t kMinGemmSide = 4;
 constexpr int64_t kMinGemmTile = 256;
 
+/** The smallest GEMM tiling pays for, on `device`: each product of sizes (K; M; N; M*N) at least
+ * its bound. One rule, read two ways: why_not_gemm at planning time (through passes::Sizes, which
+ * records each as a guard), gemm_too_small at launch time (a launch rule, for unsized plans). */
+struct GemmMinimum {
+    std::vector<std::string> vars;
+    int64_t at_least;
+};
+std::vector<GemmMinimum> gemm_minimums(const ir::Gemm &g, ir::DeviceKind device) {
+    std::vector<std::string> mn = g.m;
+    mn.insert(mn.end(), g.n.begin(), g.n.end());
+    const int64_t min_k = device == ir::DeviceKind::Gpu ? kMinGemmKGpu : kMinGemmKHost;
+    return {{g.k, min_k}, {g.m, kMinGemmSide}, {g.n, kMinGemmSide}, {mn, kMinGemmTile}};
+}
+
 /** The GEMM strategy: a matrix product (passes/GemmMatch.h) big enough that tiling it pays (all
  * sizes unknown: assumed so). `gemm` gets the match. */
 std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definition &d, const Sizes &sizes,
@@ -39,11 +53,9 @@ std::optional<std::string> why_not_gemm(const ir::Program &p, const ir::Definiti
     for (const auto *g : {&gemm->m, &gemm->n, &gemm->k})
         for (const auto &v : *g)
             if (!sizes.known(v)) return std::nullopt;
-    std::vector<std::string> mn = gemm->m;
-    mn.insert(mn.end(), gemm->n.begin(), gemm->n.end());
-    const int64_t min_k = device == ir::DeviceKind::Gpu ? kMinGemmKGpu : kMinGemmKHost;
-    if (!sizes.at_least(gemm->k, min_k) || !sizes.at_least(gemm->m, kMinGemmSide) ||
-        !sizes.at_least(gemm->n, kMinGemmSide) || !sizes.at_least(mn, kMinGemmTile)) {
+    const std::vector<GemmMinimum> minimums = gemm_minimums(*gemm, device);
+    const int64_t min_k = minimums.front().at_least;
+    if (std::any_of(minimums.begin(), minimums.end(), [&](const GemmMinimum &m) { return !sizes.at_least(m.vars, m.at_least); })) {
         std::string sizes_text = "M = " + std::to_string(sizes.shown(gemm->m)) + ", N = " +
                                  std::to_string(sizes.shown(gemm->n)) + ", K = " + std::to_string(sizes.shown(gemm->k));
         return "a GEMM (" + describe(*gemm) + "), but too small to tile (" + sizes_text + "; a GEMM needs K >= " +
@@ -152,19 +164,17 @@ class Gemm : public Strategy {
 
 } // namespace
 
-// The launch-time form of why_not_gemm's rule above (the same constants): there the sizes are read
-// through passes::Sizes, which records each as the plan's guard; here they are a launch rule.
+// The launch-time form of gemm_minimums (why_not_gemm reads the same rule at planning time).
 ir::SizeExpr gemm_too_small(const ir::Gemm &g, ir::DeviceKind device) {
     using ir::lit;
-    auto group = [](const std::vector<std::string> &vars) {
-        ir::SizeExpr n = lit(1);
-        for (const auto &v : vars) n = n * ir::SizeExpr::size(v);
-        return n;
-    };
-    auto lt = [](const ir::SizeExpr &a, int64_t b) { return ir::compare(ir::SizeOp::Lt, a, lit(b)); };
-    const ir::SizeExpr m = group(g.m), n = group(g.n);
-    return lt(group(g.k), device == ir::DeviceKind::Gpu ? kMinGemmKGpu : kMinGemmKHost) || lt(m, kMinGemmSide) ||
-           lt(n, kMinGemmSide) || lt(m * n, kMinGemmTile);
+    std::optional<ir::SizeExpr> any;
+    for (const GemmMinimum &m : gemm_minimums(g, device)) {
+        ir::SizeExpr product = lit(1);
+        for (const auto &v : m.vars) product = product * ir::SizeExpr::size(v);
+        ir::SizeExpr below = ir::compare(ir::SizeOp::Lt, product, lit(m.at_least));
+        any = any ? *any || below : below;
+    }
+    return *any;
 }
 
 const Strategy &gemm_strategy() {
