@@ -27,7 +27,7 @@ bool dlpack_type(ffi::DataType type, DLDataType &out) {
         return true;
     };
     switch (type) {
-    case ffi::DataType::PRED: return set(kDLBool, 8);
+    case ffi::DataType::PRED: return set(6, 8); // kDLBool: DLPack 0.8+, the installed header is 0.6
     case ffi::DataType::S8: return set(kDLInt, 8);
     case ffi::DataType::S16: return set(kDLInt, 16);
     case ffi::DataType::S32: return set(kDLInt, 32);
@@ -94,6 +94,10 @@ ffi::Error run_host(ffi::RemainingArgs args, ffi::RemainingRets rets, einfuse_ke
 
 } // namespace
 
+// The handlers are looked up by name (ctypes), so they must stay visible under -fvisibility=hidden:
+// XLA_FFI_DEFINE_HANDLER_SYMBOL marks them extern "C" but not exported.
+#pragma GCC visibility push(default)
+
 XLA_FFI_DEFINE_HANDLER_SYMBOL(einfuse_xla_cuda, run_cuda,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
@@ -104,3 +108,5 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(einfuse_xla_cuda, run_cuda,
 XLA_FFI_DEFINE_HANDLER_SYMBOL(einfuse_xla_host, run_host,
                               ffi::Ffi::Bind().RemainingArgs().RemainingRets().Attr<ffi::Pointer<einfuse_kernel>>(
                                   "kernel"));
+
+#pragma GCC visibility pop
