@@ -221,9 +221,10 @@ CudaExecutor::Launch CudaExecutor::gemm_launch(const ir::Kernel &k, const std::m
     if (chosen->kind == ir::VariantKind::Plain || chosen->kind == ir::VariantKind::Staged)
         // A size-specialised kernel, or the loop nest for small matrices (passes/GpuSpecialise).
         ran_.push_back(chosen->code ? "size-specialised " + chosen->code->name : std::string("loop nest"));
-    else
-        ran_.push_back(std::string(small ? "emitted small dense GEMM kernel" : "emitted GEMM kernel") +
-                       " (not cuBLASLt: " + why_not + ")");
+    else // a size-specialised GEMM (D=32, 64) names itself first
+        ran_.push_back((chosen->code ? "size-specialised " + chosen->code->name + ", " : std::string()) +
+                       (small ? "emitted small dense GEMM kernel" : "emitted GEMM kernel") + " (not cuBLASLt: " +
+                       why_not + ")");
     Launch l{function(chosen->entry(k.name)), chosen->grid.evaluate(facts), chosen->block.evaluate(facts), {}};
     add_params(l.args, k, 0, k.params.size(), address, args.strides);
     for (int64_t e : args.extents) l.args.add_i64(e);

@@ -43,6 +43,8 @@ struct Tiling {
     std::vector<std::string> tensors;   // the reduced operands, staged per tile
     Extents extents;                    // the fixed sizes of their other indices
     std::string accumulator;            // the scalar the loop accumulates into
+    std::string compensation;           // a compensated sum's error term (acc_c), else empty:
+                                        // a split's part is then accumulator - compensation
     int64_t points_per_thread = 1;      // output points per thread, sharing each row read
     int64_t rows = 0;                   // reduction rows per tile, one thread each (passes/GpuTiling)
     std::shared_ptr<const Kernel> combine; // null: not split (the loop does more than accumulate)

@@ -195,6 +195,7 @@ std::atomic<std::size_t> held_bytes{0}, peak_bytes{0};
 
 std::size_t device_peak_bytes() { return peak_bytes.load(); }
 void reset_device_peak_bytes() { peak_bytes.store(held_bytes.load()); }
+std::size_t device_bytes_held() { return held_bytes.load(); }
 
 DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
     CudaContext::get();

@@ -85,6 +85,8 @@ class DeviceBuffer {
  * hold then). */
 std::size_t device_peak_bytes();
 void reset_device_peak_bytes();
+/** What DeviceBuffers of the whole process hold now (compiled kernels keep their last call's). */
+std::size_t device_bytes_held();
 
 /** An opaque CUfunction. */
 struct CudaFunction {

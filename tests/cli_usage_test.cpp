@@ -88,6 +88,7 @@ TEST_CASE("cli usage: the help's examples run as written (the host ones; cuda on
         CAPTURE(line);
         Result r = einfuse(line.substr(std::string("  einfuse ").size()));
         if (has(line, "--target cuda") && r.code == 4) continue; // no GPU here
+        if (r.code == 4 && has(r.err, "the host backend is not part of this build")) continue; // the GPU machine's build
         CHECK(r.code == 0);
     }
     CHECK(examples >= 4);

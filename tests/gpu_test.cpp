@@ -55,9 +55,10 @@ Tensor make_operand(DType t, int64_t nb, int64_t nx, int64_t ny, const std::stri
     op.fill_random(rng());
     if (big) {
         // Up to 2^30 (i32 and narrower: stored wrapped) or 2^52 (64 bits, exact in the double
-        // Tensor::store takes) in magnitude.
+        // Tensor::store takes) in magnitude; unsigned types non-negative (a negative u64 would be
+        // stored as 2^64 - v, which a double cannot hold exactly).
         const int bits = dtype_bits(t) == 64 ? 52 : 30;
-        std::uniform_int_distribution<int64_t> dist(-(int64_t{1} << bits), int64_t{1} << bits);
+        std::uniform_int_distribution<int64_t> dist(is_unsigned(t) ? 0 : -(int64_t{1} << bits), int64_t{1} << bits);
         for (int64_t e = 0; e < op.storage_elements(); ++e)
             op.store(e, static_cast<double>(dist(rng())));
     }

@@ -167,6 +167,19 @@ std::string print_tile_loop(const TiledParts &t, const KernelNames &names) {
     return out + "            }\n        }\n";
 }
 
+/** The parts' element type: the combine kernel's (f64 for a compensated sum, passes/GpuTiling). */
+DType part_type(const TiledParts &t) {
+    return t.tiling.combine->params.at(static_cast<std::size_t>(t.k.num_inputs)).dtype;
+}
+
+/** Point r's part: its accumulator, less its error term for a compensated sum (in the parts' f64). */
+std::string part_value(const TiledParts &t, int r) {
+    const std::string acc = t.point_names[r].scalar(t.tiling.accumulator);
+    if (t.tiling.compensation.empty()) return acc;
+    const std::string as = "(" + c_type(part_type(t)) + ")";
+    return as + acc + " - " + as + t.point_names[r].scalar(t.tiling.compensation);
+}
+
 /** Per point: its part of a split reduction, or, unsplit, the statements after the loop. */
 std::string print_point_results(const TiledParts &t) {
     std::string out;
@@ -175,7 +188,7 @@ std::string print_point_results(const TiledParts &t) {
         if (t.split) {
             out += "        if (gridDim.y > 1) {\n";
             out += "            if (" + active + ") einfuse_partial[(long long)blockIdx.y * total + idx" + suffix(r) +
-                   "] = " + t.point_names[r].scalar(t.tiling.accumulator) + ";\n";
+                   "] = " + part_value(t, r) + ";\n";
             out += "        } else if (" + active + ") {\n";
         } else {
             out += "        if (" + active + ") {\n";
@@ -194,15 +207,12 @@ std::string print_tiled_kernels(const ir::Kernel &k, const KernelNames &names) {
     const bool split = t.split;
     EINFUSE_ASSERT(constant_rule(launch_variant(k, ir::VariantKind::Tiled).block) == tiling.rows,
                    "the tiled kernel is launched with a thread per tile row");
-    DType acc_type = DType::F32;
-    for (const auto &s : t.around.before)
-        if (const auto *d = s.as<ir::DeclareScalar>(); d && d->name == tiling.accumulator) acc_type = d->type;
 
     std::string out = "// " + k.name + " with its reduced operands tiled through shared memory" +
                       (split ? "; gridDim.y splits the reduction, and " + k.name + "_combine folds the parts" : "") +
                       ".\n";
     out += kernel_signature(k, names, "__launch_bounds__(" + std::to_string(tiling.rows) + ") " + variant_kernel(k, ir::VariantKind::Tiled),
-                            split ? c_type(acc_type) + " *__restrict__ einfuse_partial" : "") +
+                            split ? c_type(part_type(t)) + " *__restrict__ einfuse_partial" : "") +
            " {\n";
     std::map<std::string, std::pair<DType, int64_t>> arrays;
     for (const auto &s : t.tile) arrays[s.array] = {s.info->dtype, s.width};

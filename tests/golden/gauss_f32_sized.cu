@@ -179,7 +179,7 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
     const float *__restrict__ w, long long w_s0,
     float *__restrict__ out, long long out_s0,
     long long n_i, long long n_j, long long n_d,
-    float *__restrict__ einfuse_partial) {
+    double *__restrict__ einfuse_partial) {
     __shared__ __align__(16) float tile_float[1024];
     const long long total = n_i;
     const long long tile_chunk = (n_j + gridDim.y - 1) / gridDim.y;
@@ -274,22 +274,22 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
             }
         }
         if (gridDim.y > 1) {
-            if (tile_active) einfuse_partial[(long long)blockIdx.y * total + idx] = acc;
+            if (tile_active) einfuse_partial[(long long)blockIdx.y * total + idx] = (double)acc - (double)acc_c;
         } else if (tile_active) {
             out[i * out_s0] = acc;
         }
         if (gridDim.y > 1) {
-            if (tile_active_p1) einfuse_partial[(long long)blockIdx.y * total + idx_p1] = acc_p1;
+            if (tile_active_p1) einfuse_partial[(long long)blockIdx.y * total + idx_p1] = (double)acc_p1 - (double)acc_c_p1;
         } else if (tile_active_p1) {
             out[i_p1 * out_s0] = acc_p1;
         }
         if (gridDim.y > 1) {
-            if (tile_active_p2) einfuse_partial[(long long)blockIdx.y * total + idx_p2] = acc_p2;
+            if (tile_active_p2) einfuse_partial[(long long)blockIdx.y * total + idx_p2] = (double)acc_p2 - (double)acc_c_p2;
         } else if (tile_active_p2) {
             out[i_p2 * out_s0] = acc_p2;
         }
         if (gridDim.y > 1) {
-            if (tile_active_p3) einfuse_partial[(long long)blockIdx.y * total + idx_p3] = acc_p3;
+            if (tile_active_p3) einfuse_partial[(long long)blockIdx.y * total + idx_p3] = (double)acc_p3 - (double)acc_c_p3;
         } else if (tile_active_p3) {
             out[i_p3 * out_s0] = acc_p3;
         }
@@ -301,14 +301,14 @@ extern "C" __global__ void einfuse_out_combine(
     const float *__restrict__ x, long long x_s0, long long x_s1,
     const float *__restrict__ y, long long y_s0, long long y_s1,
     const float *__restrict__ w, long long w_s0,
-    const float *__restrict__ einfuse_partial_, long long einfuse_partial__s0, long long einfuse_partial__s1,
+    const double *__restrict__ einfuse_partial_, long long einfuse_partial__s0, long long einfuse_partial__s1,
     float *__restrict__ out, long long out_s0,
     long long n_i, long long n_j, long long n_d, long long n_einfuse_split_) {
     const long long total = n_i;
     for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
          idx += (long long)gridDim.x * blockDim.x) {
         const long long i = idx;
-        float acc = 0.0f;
+        double acc = 0.0;
         for (long long einfuse_split_ = 0; einfuse_split_ < n_einfuse_split_; ++einfuse_split_) {
             acc = acc + einfuse_partial_[einfuse_split_ * einfuse_partial__s0 + i * einfuse_partial__s1];
         }
@@ -359,18 +359,18 @@ static int einfuse_out_run(const einfuse_tensor *inputs, int num_inputs, const e
     // the tiled kernel; its reduction split across blocks when the output is small
     const int64_t grid = einfuse_min(einfuse_ceil_div(total, 1024), 524280);
     int64_t einfuse_splits = (grid > 0 ? einfuse_max(1, einfuse_min(einfuse_min(4096 / grid, 64), einfuse_ceil_div(sizes[1], 256))) : 1);
-    float *einfuse_partial = (float *)einfuse_parts;
-    if (einfuse_splits > 1 && einfuse_partial == NULL && cudaMallocAsync((void **)&einfuse_partial, (size_t)(einfuse_splits * total) * sizeof(float), stream) != cudaSuccess) {
+    double *einfuse_partial = (double *)einfuse_parts;
+    if (einfuse_splits > 1 && einfuse_partial == NULL && cudaMallocAsync((void **)&einfuse_partial, (size_t)(einfuse_splits * total) * sizeof(double), stream) != cudaSuccess) {
         (void)cudaGetLastError(); // no memory for the parts (the error is ours): run unsplit
         einfuse_splits = 1;
         einfuse_partial = NULL;
     }
-    float *einfuse_p0 = einfuse_splits > 1 ? einfuse_partial : NULL;
+    double *einfuse_p0 = einfuse_splits > 1 ? einfuse_partial : NULL;
     void *einfuse_tiled_args[] = {&einfuse_a0, &einfuse_a1, &einfuse_a2, &einfuse_a3, &einfuse_a4, &einfuse_a5, &einfuse_a6, &einfuse_a7, &einfuse_a8, &einfuse_a9, &einfuse_a10, &einfuse_a11, &einfuse_a12, &einfuse_p0};
     err = cudaLaunchKernel(einfuse_out_tiled, dim3((unsigned)grid, (unsigned)einfuse_splits), dim3(256), einfuse_tiled_args, 0, stream) == cudaSuccess ? EINFUSE_OK : EINFUSE_ERR_LAUNCH;
     if (einfuse_splits > 1) {
         const int64_t combine_grid = einfuse_min(einfuse_ceil_div(total, 256), 524280);
-        const float *einfuse_c0 = einfuse_partial;
+        const double *einfuse_c0 = einfuse_partial;
         long long einfuse_c1 = total;
         long long einfuse_c2 = 1;
         long long einfuse_c3 = einfuse_splits;
@@ -424,7 +424,7 @@ static int einfuse_out_layout(const int64_t *sizes, int num_sizes, int64_t *offs
         if (einfuse_total_work(sizes, num_sizes, parallel, 1, &total) != EINFUSE_OK) return EINFUSE_ERR_SIZE;
         const int64_t grid = einfuse_min(einfuse_ceil_div(total, 1024), 524280);
         const int64_t einfuse_splits = (grid > 0 ? einfuse_max(1, einfuse_min(einfuse_min(4096 / grid, 64), einfuse_ceil_div(sizes[1], 256))) : 1);
-        const int64_t need = total > 0 ? (einfuse_splits > 1 ? einfuse_splits * total * 4 : 0) : 0;
+        const int64_t need = total > 0 ? (einfuse_splits > 1 ? einfuse_splits * total * 8 : 0) : 0;
         if (need > parts) parts = need;
     }
     offsets[0] = at; // the parts
