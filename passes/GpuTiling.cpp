@@ -20,7 +20,7 @@ bool contains(const std::vector<std::string> &v, const std::string &x) {
  * variables. The parts of a compensated sum arrive in f64, each its part's accumulator minus its
  * error term (exact in f64 for f32 parts), and are added in f64: the parts' sum is then rounded
  * once, at the store, instead of once per part (2^24 + 10,000 ones split in 40 parts of an f32
- * sum came out 60 too high). */
+ * sum came out at least 34 too high on an H100). */
 std::shared_ptr<const ir::Kernel> combine_kernel(const ir::Kernel &k, const std::vector<ir::Stmt> &after,
                                                  const ir::DeclareScalar &acc, ir::BinaryOp op, bool compensated) {
     const DType type = compensated ? DType::F64 : acc.type;
