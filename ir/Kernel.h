@@ -80,6 +80,10 @@ struct HostVectors {
         std::string accumulator;
         std::string compensation; // empty: a plain running sum
         int registers = 1;
+        // The tensors read along var as whole vectors (indexed by var in their last dimension;
+        // the loop checks their stride is 1, else runs one term at a time); other reads that
+        // var moves are gathered.
+        std::vector<std::string> contiguous;
         // With rows > 1, the parallel loop over rows_var (whose body is the sum's declarations,
         // its loop and what uses it) runs `rows` outputs at a time through one loop over var:
         // each output its own partial sums, the reads that do not depend on rows_var loaded

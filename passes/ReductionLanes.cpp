@@ -133,6 +133,7 @@ std::optional<ir::HostVectors::ReductionLanes> plan(const ir::Kernel &k, const S
                       " terms or not known",
                std::nullopt;
     lanes->registers = kReductionLaneRegisters;
+    lanes->contiguous = along;
     std::string rows;
     if (l.in_parallel_body) {
         lanes->rows_var = l.parallel.back();
@@ -140,10 +141,19 @@ std::optional<ir::HostVectors::ReductionLanes> plan(const ir::Kernel &k, const S
         lanes->registers = kReductionLaneRowRegisters;
         rows = std::to_string(lanes->rows) + " values of " + lanes->rows_var + " at a time, ";
     }
-    *why = "lanes along the sum over " + l.loop->var + " (" + listed(along) + " contiguous along it: whole-vector loads, " +
-           "no gathers), " + rows + std::to_string(lanes->registers) + " registers of per-lane partial sums" +
-           (rows.empty() ? "" : " each") + (lanes->compensation.empty() ? "" : ", Kahan-compensated,") +
-           " folded pairwise after the loop";
+    std::vector<std::string> gathered;
+    ir::for_each_tensor_use(l.loop->body, [&](const std::string &t, const std::vector<ir::Index> &indices) {
+        bool moves = false;
+        for (const auto &term : ir::element_offset(indices)) moves |= term.var == l.loop->var;
+        if (moves && std::find(along.begin(), along.end(), t) == along.end() &&
+            std::find(gathered.begin(), gathered.end(), t) == gathered.end())
+            gathered.push_back(t);
+    });
+    *why = "lanes along the sum over " + l.loop->var + " (" + listed(along) + " contiguous along it: whole-vector loads" +
+           (gathered.empty() ? ", no gathers" : "; " + listed(gathered) + " gathered") + "), " + rows +
+           std::to_string(lanes->registers) + " vectors of terms per step of " +
+           (lanes->compensation.empty() ? "a running sum" : "a Kahan-compensated sum") +
+           " in each lane, the lanes folded pairwise after the loop";
     return lanes;
 }
 

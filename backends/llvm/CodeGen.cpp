@@ -709,18 +709,21 @@ class KernelPrinter {
         return uses == 1 ? dim : -1;
     }
 
-    /** Whether every tensor read in the loop's body that its variable moves has stride 1 along
-     * it (a read it moves otherwise, "x[2*k]", makes the answer false). */
+    /** Whether a read of tensor t is one of those the plan reads whole along the sum. */
+    bool read_whole(const std::string &t) const {
+        const auto *sum = reduction_lanes();
+        return sum && std::find(sum->contiguous.begin(), sum->contiguous.end(), t) != sum->contiguous.end();
+    }
+
+    /** Whether every read in the loop's body of a tensor the plan reads whole along it has
+     * stride 1 along it (reads the lanes move otherwise, "x[2*k]", are gathered). */
     Value *lanes_contiguous(const ir::For &f) {
         std::string outer = lane_var_;
         lane_var_ = f.var;
         Value *all = b_.getTrue();
         ir::for_each_tensor_use(f.body, [&](const std::string &t, const std::vector<ir::Index> &indices) {
-            bool moves = false;
-            for (const auto &term : ir::element_offset(indices)) moves |= term.var == f.var;
-            if (!moves) return;
             int dim = lane_dim(indices);
-            all = dim < 0 ? b_.getFalse() : b_.CreateAnd(all, b_.CreateICmpEQ(strides_[param(t)][dim], b_.getInt64(1)));
+            if (read_whole(t) && dim >= 0) all = b_.CreateAnd(all, b_.CreateICmpEQ(strides_[param(t)][dim], b_.getInt64(1)));
         });
         lane_var_ = outer;
         return all;
@@ -771,7 +774,8 @@ class KernelPrinter {
     Value *lane_access(int p, const std::vector<ir::Index> &indices, Access access) {
         int dim = lane_dim(indices);
         if (dim < 0) return access(nullptr);
-        if (dense_lanes_) return access(first_lane_address(p, indices)); // tested before the loop
+        if (dense_lanes_) // tested before the loop
+            return read_whole(k_.params[p].name) ? access(first_lane_address(p, indices)) : access(nullptr);
         auto *contiguous = llvm::BasicBlock::Create(ctx_, "lanes.contiguous", fn_);
         auto *strided = llvm::BasicBlock::Create(ctx_, "lanes.strided", fn_);
         auto *join = llvm::BasicBlock::Create(ctx_, "lanes.join", fn_);
