@@ -413,7 +413,8 @@ class KernelPrinter {
      * vectoriser only vectorises innermost loops, and the innermost loop here is the reduction,
      * which it could vectorise only by reordering the sum. Lanes over the parallel loop keep
      * every lane's sum in the serial order, so each result has the same bits as the scalar
-     * code's, whatever the vector width or the split across threads. */
+     * code's, whatever the vector width or the split across threads. Not where the plan runs
+     * the lanes along the sum instead (reduction_lanes). */
     bool is_lane_loop(const ir::For &f) const {
         if (f.loop_kind != ir::LoopKind::Parallel || target_.vector_bits < 128 || reduction_lanes()) return false;
         for (const auto &t : k_.params)
