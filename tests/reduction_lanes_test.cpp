@@ -6,6 +6,7 @@
 #include "TestUtil.h"
 #include "backends/llvm/HostJit.h"
 #include "EinsumIr.h"
+#include "HostIrCheck.h"
 #include "passes/Pipeline.h"
 #include "passes/ReductionLanes.h"
 
@@ -13,7 +14,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <string>
 
 using namespace einfuse;
@@ -28,15 +28,9 @@ passes::Plan plan_on(const char *cpu, const char *spec, DType t, const ir::Exten
     return passes::lower(einsum_ir(spec, t), e, o);
 }
 
-int calls(const std::string &ir, const std::string &intrinsic) {
-    std::istringstream lines(ir);
-    int n = 0;
-    for (std::string line; std::getline(lines, line);)
-        n += line.find("call ") != std::string::npos && line.find("@llvm.masked." + intrinsic) != std::string::npos;
-    return n;
-}
+int calls(const std::string &ir, const std::string &intrinsic) { return test::masked_calls(ir, intrinsic); }
 
-const char *const kCpus[] = {"skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "haswell", "znver3"};
+const auto &kCpus = test::kVectorCpus;
 
 const ir::Extents kGemv{{"i", 320}, {"j", 256}, {"k", 192}};
 

@@ -453,17 +453,35 @@ class KernelPrinter {
      * (f32, one thread) took 21.4-23.8 ms against 24.7-26.8 ms with one register (three
      * alternating runs on a loaded machine); a lane loop shorter than 2L runs one register's. */
     Value *print_lane_loop(const ir::For &f, Value *lo, Value *hi, unsigned registers) {
-        int widest = 4;
-        for (const auto &t : k_.params) widest = std::max(widest, static_cast<int>(dtype_size(t.dtype)));
-        lanes_ = registers * static_cast<unsigned>(target_.vector_bits / (8 * widest));
+        lanes_ = registers * lanes_per_register();
         llvm::BasicBlock *pre = b_.GetInsertBlock();
-        Value *count = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b_.CreateSub(hi, lo), b_.getInt64(0));
-        Value *vector_end = b_.CreateAdd(lo, b_.CreateAnd(count, b_.getInt64(-static_cast<int64_t>(lanes_))));
+        Value *vector_end = whole_lanes_end(lo, hi, nullptr);
         auto *loop = llvm::BasicBlock::Create(ctx_, f.var + ".lanes", fn_);
         auto *exit = llvm::BasicBlock::Create(ctx_, f.var + ".lanes.exit", fn_);
         b_.CreateCondBr(b_.CreateICmpSLT(lo, vector_end), loop, exit);
 
         b_.SetInsertPoint(loop);
+        llvm::PHINode *iv = begin_lanes(f, lo, pre);
+        scopes_.emplace_back();
+        print_stmt(f.body);
+        scopes_.pop_back();
+        end_lanes(f, iv, vector_end, loop, exit);
+        b_.SetInsertPoint(exit);
+        lanes_ = 0;
+        lane_var_.clear();
+        return vector_end;
+    }
+
+    /** Where whole vectors of lanes_ iterations of [lo, hi) end (lo when `use` is false). */
+    Value *whole_lanes_end(Value *lo, Value *hi, Value *use) {
+        Value *count = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b_.CreateSub(hi, lo), b_.getInt64(0));
+        if (use) count = b_.CreateSelect(use, count, b_.getInt64(0));
+        return b_.CreateAdd(lo, b_.CreateAnd(count, b_.getInt64(-static_cast<int64_t>(lanes_))));
+    }
+
+    /** The head of a loop of lanes over f.var from lo (entered from `pre`): its first lane's
+     * value, a phi, and f.var as the vector <first, first + 1, ..., first + lanes_ - 1>. */
+    llvm::PHINode *begin_lanes(const ir::For &f, Value *lo, llvm::BasicBlock *pre) {
         llvm::PHINode *iv = b_.CreatePHI(i64(), 2, f.var + ".first");
         iv->addIncoming(lo, pre);
         std::vector<llvm::Constant *> steps;
@@ -471,17 +489,15 @@ class KernelPrinter {
         vars_[f.var] = b_.CreateAdd(widen(iv), llvm::ConstantVector::get(steps), f.var);
         lane_var_ = f.var;
         lane_first_ = iv;
-        scopes_.emplace_back();
-        print_stmt(f.body);
-        scopes_.pop_back();
+        return iv;
+    }
+
+    /** Its latch: the next lanes_ iterations while below vector_end, then `after`. */
+    void end_lanes(const ir::For &f, llvm::PHINode *iv, Value *vector_end, llvm::BasicBlock *loop, llvm::BasicBlock *after) {
         vars_.erase(f.var);
         Value *next = b_.CreateAdd(iv, b_.getInt64(lanes_), "", true, true);
         iv->addIncoming(next, b_.GetInsertBlock());
-        b_.CreateCondBr(b_.CreateICmpSLT(next, vector_end), loop, exit);
-        b_.SetInsertPoint(exit);
-        lanes_ = 0;
-        lane_var_.clear();
-        return vector_end;
+        b_.CreateCondBr(b_.CreateICmpSLT(next, vector_end), loop, after);
     }
 
     const ir::HostVectors::ReductionLanes *reduction_lanes() const {
@@ -527,11 +543,9 @@ class KernelPrinter {
                            unsigned registers, std::vector<Row> &rows) {
         lanes_ = registers * lanes_per_register();
         llvm::BasicBlock *pre = b_.GetInsertBlock();
-        Value *count = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b_.CreateSub(hi, lo), b_.getInt64(0));
         // Only where every read the lanes move is contiguous along them (the common case: one
         // test, outside the loop); otherwise the terms run one at a time below.
-        count = b_.CreateSelect(lanes_contiguous(f), count, b_.getInt64(0));
-        Value *vector_end = b_.CreateAdd(lo, b_.CreateAnd(count, b_.getInt64(-static_cast<int64_t>(lanes_))));
+        Value *vector_end = whole_lanes_end(lo, hi, lanes_contiguous(f));
         // Each row's partial sums: one register of lanes (and of their compensations).
         const unsigned width = lanes_per_register();
         std::vector<std::string> carried{sum.accumulator};
@@ -555,13 +569,7 @@ class KernelPrinter {
         b_.CreateCondBr(b_.CreateICmpSLT(lo, vector_end), loop, exit);
 
         b_.SetInsertPoint(loop);
-        llvm::PHINode *iv = b_.CreatePHI(i64(), 2, f.var + ".first");
-        iv->addIncoming(lo, pre);
-        std::vector<llvm::Constant *> steps;
-        for (unsigned l = 0; l < lanes_; ++l) steps.push_back(b_.getInt64(l));
-        vars_[f.var] = b_.CreateAdd(widen(iv), llvm::ConstantVector::get(steps), f.var);
-        lane_var_ = f.var;
-        lane_first_ = iv;
+        llvm::PHINode *iv = begin_lanes(f, lo, pre);
         serial_open_.push_back(f.var); // reads it moves are whole-vector loads
         dense_lanes_ = true;
         const ir::Expr term = sum_term(f, sum);
@@ -585,10 +593,7 @@ class KernelPrinter {
             });
         dense_lanes_ = false;
         serial_open_.pop_back();
-        vars_.erase(f.var);
-        Value *next = b_.CreateAdd(iv, b_.getInt64(lanes_), "", true, true);
-        iv->addIncoming(next, b_.GetInsertBlock());
-        b_.CreateCondBr(b_.CreateICmpSLT(next, vector_end), loop, fold);
+        end_lanes(f, iv, vector_end, loop, fold);
 
         b_.SetInsertPoint(fold);
         for (std::size_t r = 0; r < rows.size(); ++r)
