@@ -174,4 +174,14 @@ TEST_CASE("reduction lanes: each row of a gemv keeps the long sums' accuracy and
         if (threads == 1) first = got;
         for (int64_t r = 0; r < rows; ++r) CHECK(got.load(r) == first.load(r));
     }
+    // A row folded with three others (CodeGen's fold_rows merges their registers) has the bits
+    // of the same row summed alone (a plan of one row, as many vectors of terms a step).
+    REQUIRE(passes::kReductionLaneRegisters == passes::kReductionLaneRowRegisters);
+    CompiledEinsum dot("j,j->", {DType::F64, DType::F64}, CompileOptions{Target::Host, "", 1});
+    dot.plan_for({{"j", n}});
+    for (int64_t r = 0; r < rows; ++r) {
+        Tensor row = Tensor::borrow(static_cast<double *>(a.data()) + r * n, DType::F64, {n}, {1});
+        CAPTURE(r);
+        CHECK(dot.run({&row, &x}, {{"j", n}}).outputs.front().load(0) == first.load(r));
+    }
 }

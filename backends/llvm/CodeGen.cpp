@@ -596,8 +596,16 @@ class KernelPrinter {
         end_lanes(f, iv, vector_end, loop, fold);
 
         b_.SetInsertPoint(fold);
+        std::vector<Value *> sums, owed;
+        for (auto &p : partial) {
+            const Scalar &a = p.at(sum.accumulator);
+            sums.push_back(b_.CreateLoad(a.llvm_type, a.slot));
+            const Scalar *c = sum.compensation.empty() ? nullptr : &p.at(sum.compensation);
+            owed.push_back(c ? b_.CreateLoad(c->llvm_type, c->slot) : nullptr);
+        }
+        fold_rows(sums, owed);
         for (std::size_t r = 0; r < rows.size(); ++r)
-            in_row(sum, rows[r], [&] { fold_into_running_sum(sum, partial[r]); });
+            in_row(sum, rows[r], [&] { add_to_running_sum(sum, sums[r], owed[r]); });
         b_.CreateBr(exit);
         b_.SetInsertPoint(exit);
         lanes_ = 0;
@@ -605,15 +613,11 @@ class KernelPrinter {
         return vector_end;
     }
 
-    /** The lanes' partial sums folded pairwise (fold_lanes), then added to the running sum in
-     * scope: plainly, or as one Kahan step whose term is their sum, their compensation joining
-     * the running one: y = s - (c_run + c); t = acc + y; c_run = (t - acc) - y; acc = t. */
-    void fold_into_running_sum(const ir::HostVectors::ReductionLanes &sum, std::map<std::string, Scalar> &partial) {
+    /** A row's folded lanes s (and their compensation c) added to the running sum in scope:
+     * plainly, or as one Kahan step whose term is s, c joining the running compensation:
+     * y = s - (c_run + c); t = acc + y; c_run = (t - acc) - y; acc = t. */
+    void add_to_running_sum(const ir::HostVectors::ReductionLanes &sum, Value *s, Value *c) {
         const Scalar &acc = scalar(sum.accumulator);
-        Value *s = b_.CreateLoad(partial[sum.accumulator].llvm_type, partial[sum.accumulator].slot);
-        Value *c = sum.compensation.empty() ? nullptr
-                                            : b_.CreateLoad(partial[sum.compensation].llvm_type, partial[sum.compensation].slot);
-        fold_lanes(s, c);
         if (!c) return void(b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(acc.llvm_type, acc.slot), s), acc.slot));
         const Scalar &comp = scalar(sum.compensation);
         kahan_step(acc.slot, comp.slot, acc.llvm_type, s, b_.CreateFAdd(b_.CreateLoad(comp.llvm_type, comp.slot), c));
@@ -742,30 +746,66 @@ class KernelPrinter {
         return b_.CreateSelect(finite, err, llvm::Constant::getNullValue(t->getType()));
     }
 
-    /** Folds a vector of partial sums (and their Kahan compensations c, or none) to lane 0 by
-     * halves: s[0..h) + s[h..2h), h = L/2, L/4, ..., 1; with compensations, each addition's
-     * rounding error (TwoSum: exact, as no FMA or reassociation applies) joins them. Leaves s and
-     * c as scalars. */
-    void fold_lanes(Value *&s, Value *&c) {
-        unsigned width = llvm::cast<llvm::FixedVectorType>(s->getType())->getNumElements();
+    /** Folds each row's vector of W partial sums (and Kahan compensations, or none) to one
+     * scalar by halves, the same pairwise tree for every row: lanes [0, W/2) + [W/2, W), then
+     * [0, W/4) + [W/4, W/2), ..., each addition's rounding error (TwoSum: exact, as no FMA or
+     * reassociation applies) joining the compensations. While they halve, rows are merged two by
+     * two into one register (row a's halves, then row b's): four rows of 8 lanes take 3 TwoSums
+     * on whole registers instead of 12 on ever smaller ones, and each row's result has the bits
+     * it has when folded alone (so whichever rows a thread's range groups, the same results). */
+    void fold_rows(std::vector<Value *> &s, std::vector<Value *> &c) {
+        const unsigned width = llvm::cast<llvm::FixedVectorType>(s.front()->getType())->getNumElements();
+        const auto rows = static_cast<unsigned>(s.size());
         EINFUSE_ASSERT((width & (width - 1)) == 0, "sum lanes not a power of two in " + k_.name);
-        auto half = [&](Value *v, unsigned from, unsigned n) { return lanes_of(v, from, n); };
-        while (width > 1) {
-            unsigned h = width / 2;
-            Value *a = half(s, 0, h), *b = half(s, h, h);
+        const bool compensated = c.front() != nullptr;
+        // a + b (lanes of two halves), what they owe: ca + cb - err, err the sum's rounding error.
+        auto two_sum = [&](Value *a, Value *b, Value *ca, Value *cb, Value *&owed) {
             Value *sum = b_.CreateFAdd(a, b);
-            if (c) {
-                Value *bb = b_.CreateFSub(sum, a);
-                Value *err = b_.CreateFAdd(b_.CreateFSub(a, b_.CreateFSub(sum, bb)), b_.CreateFSub(b, bb));
-                // a + b = sum + err exactly: what the lanes still owe grows by -err.
-                c = b_.CreateFSub(b_.CreateFAdd(half(c, 0, h), half(c, h, h)), finite_or_zero(sum, err));
+            if (!compensated) return sum;
+            Value *bb = b_.CreateFSub(sum, a);
+            Value *err = b_.CreateFAdd(b_.CreateFSub(a, b_.CreateFSub(sum, bb)), b_.CreateFSub(b, bb));
+            owed = b_.CreateFSub(b_.CreateFAdd(ca, cb), finite_or_zero(sum, err));
+            return sum;
+        };
+        // Lanes `from` to `from + m/2` of every segment of m lanes (segments lanes long, first
+        // `segments` of x, then of y), as one vector (a scalar when one lane).
+        auto halves = [&](Value *x, Value *y, unsigned segments, unsigned m, unsigned from) -> Value * {
+            std::vector<int> mask;
+            for (unsigned v = 0; v < (y ? 2u : 1u); ++v)
+                for (unsigned g = 0; g < segments; ++g)
+                    for (unsigned i = 0; i < m / 2; ++i) mask.push_back(static_cast<int>(v * width + g * m + from + i));
+            if (mask.size() == 1) return b_.CreateExtractElement(x, uint64_t(mask[0]));
+            return y ? b_.CreateShuffleVector(x, y, mask) : b_.CreateShuffleVector(x, mask);
+        };
+        unsigned segments = 1, m = width;
+        if (rows > 1 && (rows & (rows - 1)) == 0 && rows <= width) {
+            for (; s.size() > 1; segments *= 2, m /= 2) {
+                std::vector<Value *> s2, c2;
+                for (std::size_t r = 0; r + 1 < s.size(); r += 2) {
+                    Value *owed = nullptr;
+                    auto lo = [&](Value *x, Value *y) { return halves(x, y, segments, m, 0); };
+                    auto hi = [&](Value *x, Value *y) { return halves(x, y, segments, m, m / 2); };
+                    s2.push_back(two_sum(lo(s[r], s[r + 1]), hi(s[r], s[r + 1]), compensated ? lo(c[r], c[r + 1]) : nullptr,
+                                         compensated ? hi(c[r], c[r + 1]) : nullptr, owed));
+                    c2.push_back(owed);
+                }
+                s = s2, c = c2;
             }
-            s = sum;
-            width = h;
         }
-        if (width == 1 && s->getType()->isVectorTy()) {
-            s = b_.CreateExtractElement(s, uint64_t{0});
-            if (c) c = b_.CreateExtractElement(c, uint64_t{0});
+        for (std::size_t v = 0; v < s.size(); ++v)
+            for (unsigned n = m; n > 1; n /= 2) {
+                Value *owed = nullptr;
+                Value *ca = compensated ? halves(c[v], nullptr, segments, n, 0) : nullptr;
+                Value *cb = compensated ? halves(c[v], nullptr, segments, n, n / 2) : nullptr;
+                s[v] = two_sum(halves(s[v], nullptr, segments, n, 0), halves(s[v], nullptr, segments, n, n / 2), ca, cb, owed);
+                c[v] = owed;
+            }
+        if (s.size() == rows) return; // folded one by one: scalars already
+        Value *all = s.front(), *all_c = c.front();
+        s.clear(), c.clear();
+        for (unsigned r = 0; r < rows; ++r) {
+            s.push_back(b_.CreateExtractElement(all, uint64_t{r}));
+            c.push_back(compensated ? b_.CreateExtractElement(all_c, uint64_t{r}) : nullptr);
         }
     }
 
