@@ -7,7 +7,7 @@
 //
 //   "ijk,k->ij" (a gemv), out[i,j] = sum[k](in0[i,j,k] * in1[k]):
 //     across the output: lanes over j, in0[i,j..j+7,k] gathered with stride K at every k
-//     along the sum:     4 values of j at a time (4 rows of in0 streamed at once, in1[k..k+31]
+//     along the sum:     8 values of j at a time (8 rows of in0 streamed at once, in1[k..k+31]
 //                        loaded once for them), each row's 32 terms per iteration as 4 whole
 //                        vectors, added pairwise into one, then one Kahan step per lane
 //
@@ -29,12 +29,16 @@ namespace einfuse::passes {
  * running sum per lane): four registers of f64 lanes at 512 bits are 32 terms per iteration. */
 constexpr int kReductionLaneRegisters = 4;
 /** Outputs per lane loop where the loop along the sum is all the innermost parallel loop does:
- * four rows of a gemv's matrix streamed at once (their Kahan chains independent), the vector's
- * lanes loaded once for all four, each row kReductionLaneRowRegisters vectors of terms per
- * iteration. Measured on "ijk,k->ij" f64 (AVX-512, one thread; 320x256x192 and 320x16x3072):
- * rows x registers 4x4 12.4 / 8.6 ms, 1x4 12.9 / 11.4, 1x8 12.0 / 10.9, 2x8 11.9 / 9.0,
- * 4x8 12.3 / 8.3, 4x2 15.4 / 9.1 (numpy with OpenBLAS: 8.6 ms for both). */
-constexpr int kReductionLaneRows = 4;
+ * eight rows of a gemv's matrix streamed at once (their Kahan chains independent), the vector's
+ * lanes loaded once for all, each row kReductionLaneRowRegisters vectors of terms per
+ * iteration, their lanes folded together. Measured on "ijk,k->ij" f64 (one thread; 320x256x192
+ * and 320x16x3072), with each row folded alone: rows x registers 4x4 12.4 / 8.6 ms, 1x4 12.9 /
+ * 11.4, 1x8 12.0 / 10.9, 2x8 11.9 / 9.0, 4x8 12.3 / 8.3, 4x2 15.4 / 9.1 (numpy with OpenBLAS:
+ * 8.6 ms for both); with the rows folded together, 8x4 against 4x4 at 320x256x192: 11.9-12.2
+ * against 12.9-14.1 ms at 512 bits, 13.9-14.6 against 16.0-18.5 at 256 (EINFUSE_HOST_VECTOR_BITS:
+ * 16 registers, still no spills that cost), f32 7.7 against 10.0, "nc,nc->n" c=100 15.3
+ * against 16.4. */
+constexpr int kReductionLaneRows = 8;
 constexpr int kReductionLaneRowRegisters = 4;
 
 /** Decides k.host_vectors->reduction_lanes for a host loop-nest kernel (after choose_host_vectors):

@@ -125,11 +125,11 @@ void check_against_reference(const char *spec, DType dtype, const ir::Extents &e
 } // namespace
 
 TEST_CASE("reduction lanes: gemv results match the float64 reference, tails and odd sizes included") {
-    // Lengths around one vector step (32 f64 / 64 f32 terms at 512 bits), rows around a group of 4.
+    // Lengths around one vector step (32 f64 / 64 f32 terms at 512 bits), rows around a group.
     for (DType dtype : {DType::F32, DType::F64})
         for (int threads : {1, 2})
             for (int64_t k : {1, 7, 31, 32, 33, 64, 65, 100, 193, 1000})
-                for (int64_t j : {1, 3, 4, 5, 7}) {
+                for (int64_t j : {1, 3, 8, 9, 17}) { // groups of 8 rows and the rest
                     CAPTURE(k);
                     CAPTURE(j);
                     check_against_reference("ijk,k->ij", dtype, {{"i", 3}, {"j", j}, {"k", k}}, threads, -1);
@@ -145,9 +145,9 @@ TEST_CASE("reduction lanes: gemv results match the float64 reference, tails and 
 }
 
 TEST_CASE("reduction lanes: each row of a gemv keeps the long sums' accuracy and its bits on any thread count") {
-    // Four rows of a million f64 terms of mixed sign, and a fifth (past the group of four): each
-    // within 2 ulps of the exact sum, as one long sum is (tests/LongSums.h).
-    const int64_t rows = 5, n = 1000003;
+    // A group of rows of a million f64 terms of mixed sign, and one more past it: each within 2
+    // ulps of the exact sum, as one long sum is (tests/LongSums.h).
+    const int64_t rows = passes::kReductionLaneRows + 1, n = 1000003;
     Tensor a(DType::F64, {rows, n}), x(DType::F64, {n});
     std::uniform_real_distribution<double> u(-1.0, 1.0);
     for (int64_t i = 0; i < rows * n; ++i) a.store(i, u(test::rng()) + 0.25);
@@ -174,7 +174,7 @@ TEST_CASE("reduction lanes: each row of a gemv keeps the long sums' accuracy and
         if (threads == 1) first = got;
         for (int64_t r = 0; r < rows; ++r) CHECK(got.load(r) == first.load(r));
     }
-    // A row folded with three others (CodeGen's fold_rows merges their registers) has the bits
+    // A row folded with the others of its group (CodeGen's fold_rows merges their registers) has the bits
     // of the same row summed alone (a plan of one row, as many vectors of terms a step).
     REQUIRE(passes::kReductionLaneRegisters == passes::kReductionLaneRowRegisters);
     CompiledEinsum dot("j,j->", {DType::F64, DType::F64}, CompileOptions{Target::Host, "", 1});

@@ -750,8 +750,8 @@ class KernelPrinter {
      * scalar by halves, the same pairwise tree for every row: lanes [0, W/2) + [W/2, W), then
      * [0, W/4) + [W/4, W/2), ..., each addition's rounding error (TwoSum: exact, as no FMA or
      * reassociation applies) joining the compensations. While they halve, rows are merged two by
-     * two into one register (row a's halves, then row b's): four rows of 8 lanes take 3 TwoSums
-     * on whole registers instead of 12 on ever smaller ones, and each row's result has the bits
+     * two into one register (row a's halves, then row b's): eight rows of 8 lanes take 7 TwoSums
+     * on whole registers instead of 24 on ever smaller ones, and each row's result has the bits
      * it has when folded alone (so whichever rows a thread's range groups, the same results). */
     void fold_rows(std::vector<Value *> &s, std::vector<Value *> &c) {
         const unsigned width = llvm::cast<llvm::FixedVectorType>(s.front()->getType())->getNumElements();
