@@ -70,6 +70,31 @@ struct HostVectors {
     bool narrowed_isa = false; // the user narrowed the target: no instruction wider than bits either
     bool no_gathers = false;   // masked gathers/scatters are not worth it: LLVM must not choose them
     std::string why;           // for --emit plan
+
+    /** Lanes along a sum instead of across the output (passes/ReductionLanes decides it): the
+     * serial loop over `var` runs `registers` vectors of its terms at a time, added pairwise into
+     * one, each lane then with its own running sum of `accumulator` (and of Kahan's
+     * `compensation`, when it has one), folded pairwise into the running sum after the loop;
+     * the rest of the loop runs one vector at a time, then one term at a time. "ijk,k->ij" (a
+     * gemv): in0[i,j,k] and in1[k] loaded as whole vectors along k, no gathers. */
+    struct ReductionLanes {
+        std::string var;
+        std::string accumulator;
+        std::string compensation; // empty: a plain running sum
+        int registers = 1;
+        // The tensors read along var as whole vectors (indexed by var in their last dimension;
+        // the loop checks their stride is 1, else runs one term at a time); other reads that
+        // var moves are gathered.
+        std::vector<std::string> contiguous;
+        // With rows > 1, the parallel loop over rows_var (whose body is the sum's declarations,
+        // its loop and what uses it) runs `rows` outputs at a time through one loop over var:
+        // each output its own partial sums, the reads that do not depend on rows_var loaded
+        // once for all ("ijk,k->ij": in1[k..k+L) once for 4 values of j; 4 rows of in0
+        // streamed at once).
+        std::string rows_var;
+        int rows = 1;
+    };
+    std::optional<ReductionLanes> reduction_lanes;
 };
 
 struct Kernel {

@@ -19,7 +19,8 @@ constexpr int kUnrolledVectorBits = 256;
  *     kUnrolledVectorBits wide; an unrolled kernel whose output rows fill a vector (D >= 8 in f32)
  *     is vectorised along its rows and keeps LLVM's default cost model (no gather arises there);
  *   broadcast-reduce (and a GEMM's loop nest): lanes across the parallel loop at the target's
- *     width; reads that vary across lanes are gathered on purpose;
+ *     width; reads that vary across lanes are gathered on purpose (passes/ReductionLanes may then
+ *     put the lanes along the sum instead);
  *   packed GEMM: the micro-kernel's width (ir::Gemm::host_vector_bits).
  * The width never exceeds target.vector_bits (EINFUSE_HOST_VECTOR_BITS narrows it). */
 ir::Kernel choose_host_vectors(ir::Kernel k, const ir::Target &target);

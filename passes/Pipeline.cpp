@@ -8,6 +8,7 @@
 #include "passes/GpuSpecialise.h"
 #include "passes/HostSplit.h"
 #include "passes/HostVectors.h"
+#include "passes/ReductionLanes.h"
 #include "passes/PassManager.h"
 #include "passes/Simplify.h"
 #include "passes/Sizes.h"
@@ -68,6 +69,7 @@ Plan lower(const ir::Program &input, const ir::Extents &sizes, const LowerOption
         } else {
             k.host_split = plan_host_split(options);
             k = pm.run("host_vectors", [&] { return choose_host_vectors(std::move(k), options.target); });
+            k = pm.run("reduction_lanes", [&] { return choose_reduction_lanes(std::move(k), recorded, options.target); });
         }
         plan.kernels.push_back(std::move(k));
     }

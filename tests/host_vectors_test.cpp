@@ -3,6 +3,7 @@
 // masked gathers or scatters, on AVX2 and AVX-512 machines alike (issue 16).
 #include "backends/llvm/HostJit.h"
 #include "EinsumIr.h"
+#include "HostIrCheck.h"
 #include "frontend/Einsum.h"
 #include "frontend/Program.h"
 #include "ir/Printer.h"
@@ -25,17 +26,9 @@ passes::Plan plan_for(const ir::Target &target, int d, DType t = DType::F32) {
     return passes::lower(einsum_ir("bij,bjk->bik", t), {{"b", 100000}, {"i", d}, {"j", d}, {"k", d}}, o);
 }
 
-/** Calls of llvm.masked.gather / llvm.masked.scatter in the module's text (declarations aside). */
-int calls(const std::string &ir, const std::string &intrinsic) {
-    std::istringstream lines(ir);
-    int n = 0;
-    for (std::string line; std::getline(lines, line);)
-        n += line.find("call ") != std::string::npos && line.find("@llvm.masked." + intrinsic) != std::string::npos;
-    return n;
-}
+int calls(const std::string &ir, const std::string &intrinsic) { return test::masked_calls(ir, intrinsic); }
 
-// AVX-512 (Intel before and after the Downfall microcode, AMD Zen 4) and AVX2 (Intel, AMD).
-const char *const kCpus[] = {"skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "haswell", "znver3"};
+const auto &kCpus = test::kVectorCpus;
 
 } // namespace
 

@@ -1,0 +1,173 @@
+#include "passes/ReductionLanes.h"
+
+#include "ir/Walk.h"
+
+#include <algorithm>
+
+namespace einfuse::passes {
+
+namespace {
+
+/** The innermost serial loops of a loop nest, each with the parallel loop variables around it. */
+struct SumLoop {
+    const ir::For *loop;
+    std::vector<std::string> parallel;
+    bool in_parallel_body = false; // the innermost parallel loop's body is {declarations; loop; the rest}
+};
+
+/** Whether `body` is a block of declarations, `loop`, then statements without loops. */
+bool around_only(const ir::Stmt &body, const ir::For *loop) {
+    const auto *b = body.as<ir::Block>();
+    if (!b) return false;
+    std::size_t at = 0;
+    while (at < b->stmts.size() && b->stmts[at].as<ir::DeclareScalar>()) ++at;
+    if (at == b->stmts.size() || b->stmts[at].as<ir::For>() != loop) return false;
+    for (std::size_t s = at + 1; s < b->stmts.size(); ++s)
+        if (b->stmts[s].as<ir::For>() || b->stmts[s].as<ir::Block>()) return false;
+    return true;
+}
+
+void find_sum_loops(const ir::Stmt &s, std::vector<std::string> &parallel, const ir::For *around,
+                    std::vector<SumLoop> &out) {
+    if (const auto *b = s.as<ir::Block>()) {
+        for (const auto &inner : b->stmts) find_sum_loops(inner, parallel, around, out);
+        return;
+    }
+    const auto *f = s.as<ir::For>();
+    if (!f) return;
+    bool innermost = true;
+    ir::for_each_loop(f->body, [&](const ir::For &) { innermost = false; });
+    if (innermost && f->loop_kind == ir::LoopKind::Serial)
+        return void(out.push_back({f, parallel, around && around_only(around->body, f)}));
+    bool par = f->loop_kind == ir::LoopKind::Parallel;
+    if (par) parallel.push_back(f->var);
+    find_sum_loops(f->body, parallel, par ? f : nullptr, out);
+    if (par) parallel.pop_back();
+}
+
+const ir::ScalarRef *ref(const ir::Expr &e) { return e.as<ir::ScalarRef>(); }
+
+/** `acc = acc + term`: acc's name, else "". */
+std::string accumulates(const ir::Stmt &s) {
+    const auto *a = s.as<ir::AssignScalar>();
+    const auto *add = a ? a->value.as<ir::Binary>() : nullptr;
+    if (!add || add->op != ir::BinaryOp::Add || !ref(add->a) || ref(add->a)->name != a->name) return "";
+    return a->name;
+}
+
+/** What the loop's body sums into, as passes/LowerToLoops writes a sum: `acc = acc + term`, or
+ * Kahan's four statements (its compensated_sum) `y = term - c; t = acc + y;
+ * c = select(..); acc = acc + y`. Anything else (a max, a loop, a store): nothing. */
+std::optional<ir::HostVectors::ReductionLanes> sum_in(const ir::For &f) {
+    ir::HostVectors::ReductionLanes lanes;
+    lanes.var = f.var;
+    if (std::string acc = accumulates(f.body); !acc.empty()) {
+        lanes.accumulator = acc;
+        return lanes;
+    }
+    const auto *b = f.body.as<ir::Block>();
+    if (!b || b->stmts.size() != 4) return std::nullopt;
+    const auto *y = b->stmts[0].as<ir::DeclareScalar>();
+    const auto *t = b->stmts[1].as<ir::DeclareScalar>();
+    const auto *c = b->stmts[2].as<ir::AssignScalar>();
+    std::string acc = accumulates(b->stmts[3]);
+    const auto *y_init = y ? y->init.as<ir::Binary>() : nullptr;
+    if (!t || !c || acc.empty() || !y_init || y_init->op != ir::BinaryOp::Sub || !ref(y_init->b) ||
+        ref(y_init->b)->name != c->name || c->name == acc)
+        return std::nullopt;
+    lanes.accumulator = acc;
+    lanes.compensation = c->name;
+    return lanes;
+}
+
+/** The inputs read in `body` whose last dimension is indexed by `var` alone (coefficient 1). */
+std::vector<std::string> contiguous_along(const ir::Stmt &body, const std::string &var, const ir::Kernel &k) {
+    std::vector<std::string> out;
+    ir::for_each_tensor_use(body, [&](const std::string &t, const std::vector<ir::Index> &indices) {
+        int p = k.param_index(t);
+        if (p < 0 || p >= k.num_inputs || indices.empty()) return;
+        int last = static_cast<int>(indices.size()) - 1;
+        bool along = false, other = false;
+        for (const auto &term : ir::element_offset(indices))
+            if (term.dim == last) (term.var == var && term.coeff == 1 ? along : other) = true;
+        if (along && !other && std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+    });
+    return out;
+}
+
+std::string listed(const std::vector<std::string> &names) {
+    std::string out;
+    for (const auto &n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+/** Why the lanes stay across the output, or the lanes along the sum. */
+std::optional<ir::HostVectors::ReductionLanes> plan(const ir::Kernel &k, const Sizes &sizes, std::string *why) {
+    if (k.strategy != ir::Strategy::BroadcastReduce && k.strategy != ir::Strategy::Gemm) return std::nullopt;
+    for (const auto &t : k.params)
+        if (t.dtype != DType::F32 && t.dtype != DType::F64) return *why = "not along a sum: not all tensors f32/f64", std::nullopt;
+    std::vector<std::string> parallel;
+    std::vector<SumLoop> loops;
+    find_sum_loops(k.body, parallel, nullptr, loops);
+    if (loops.size() != 1) return *why = "not along a sum: not one innermost sum loop", std::nullopt;
+    const SumLoop &l = loops.front();
+    std::optional<ir::HostVectors::ReductionLanes> lanes = sum_in(*l.loop);
+    if (!lanes) return *why = "not along the loop over " + l.loop->var + ": it does more than add terms", std::nullopt;
+    std::vector<std::string> along = contiguous_along(l.loop->body, l.loop->var, k);
+    if (along.empty())
+        return *why = "not along the sum over " + l.loop->var + ": no operand's last dimension is " + l.loop->var,
+               std::nullopt;
+    if (!l.parallel.empty()) {
+        std::vector<std::string> across = contiguous_along(l.loop->body, l.parallel.back(), k);
+        if (!across.empty())
+            return *why = "not along the sum over " + l.loop->var + ": " + listed(across) +
+                          " is read whole across the lanes over " + l.parallel.back(),
+                   std::nullopt;
+    }
+    std::size_t widest = 4;
+    for (const auto &t : k.params) widest = std::max(widest, dtype_size(t.dtype));
+    int64_t lanes_per_register = k.host_vectors->bits / (8 * static_cast<int64_t>(widest));
+    int64_t wanted = kReductionLaneRegisters * lanes_per_register;
+    if (!sizes.known(l.loop->var) || !sizes.at_least({l.loop->var}, wanted))
+        return *why = "not along the sum over " + l.loop->var + ": shorter than " + std::to_string(wanted) +
+                      " terms or not known",
+               std::nullopt;
+    lanes->registers = kReductionLaneRegisters;
+    lanes->contiguous = along;
+    std::string rows;
+    if (l.in_parallel_body) {
+        lanes->rows_var = l.parallel.back();
+        lanes->rows = kReductionLaneRows;
+        lanes->registers = kReductionLaneRowRegisters;
+        rows = std::to_string(lanes->rows) + " values of " + lanes->rows_var + " at a time, ";
+    }
+    std::vector<std::string> gathered;
+    ir::for_each_tensor_use(l.loop->body, [&](const std::string &t, const std::vector<ir::Index> &indices) {
+        bool moves = false;
+        for (const auto &term : ir::element_offset(indices)) moves |= term.var == l.loop->var;
+        if (moves && std::find(along.begin(), along.end(), t) == along.end() &&
+            std::find(gathered.begin(), gathered.end(), t) == gathered.end())
+            gathered.push_back(t);
+    });
+    *why = "lanes along the sum over " + l.loop->var + " (" + listed(along) + " contiguous along it: whole-vector loads" +
+           (gathered.empty() ? ", no gathers" : "; " + listed(gathered) + " gathered") + "), " + rows +
+           std::to_string(lanes->registers) + " vectors of terms per step of " +
+           (lanes->compensation.empty() ? "a running sum" : "a Kahan-compensated sum") +
+           " in each lane, the lanes folded pairwise after the loop";
+    return lanes;
+}
+
+} // namespace
+
+ir::Kernel choose_reduction_lanes(ir::Kernel k, const Sizes &sizes, const ir::Target &target) {
+    if (target.is_gpu() || !k.host_vectors || k.host_vectors->bits < 128 || (k.gemm && k.gemm->host_packed)) return k;
+    std::string why;
+    k.host_vectors->reduction_lanes = plan(k, sizes, &why);
+    if (k.host_vectors->reduction_lanes)
+        k.host_vectors->why = why;
+    else if (!why.empty())
+        k.host_vectors->why += " (" + why + ")";
+    return k;
+}
+
+} // namespace einfuse::passes
