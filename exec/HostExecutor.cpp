@@ -32,13 +32,20 @@ HostExecutor::~HostExecutor() = default;
 void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &tensors,
                        const ir::Extents &extents) const {
     KernelArgs args = kernel_args(k, tensors, extents);
+    const auto &entry = impl_->module->entry(k.name);
     std::vector<void *> data;
     for (const Tensor *t : tensors) data.push_back(const_cast<void *>(t->data()));
-    const auto &entry = impl_->module->entry(k.name);
+    if (!entry.data_slots.empty()) {
+        std::vector<void *> in_order;
+        for (int slot : entry.data_slots) in_order.push_back(data[static_cast<std::size_t>(slot)]);
+        data = std::move(in_order);
+    }
     auto fn = entry.fn;
-    std::vector<int64_t> shared_extents; // the sizes a kernel whose code is shared takes
-    for (int slot : entry.extent_slots) shared_extents.push_back(args.extents[slot]);
+    std::vector<int64_t> shared_extents, shared_strides; // what a kernel whose code is shared takes
+    for (int slot : entry.extent_slots) shared_extents.push_back(slot < 0 ? 1 : args.extents[slot]);
+    for (int slot : entry.stride_slots) shared_strides.push_back(slot < 0 ? 0 : args.strides[slot]);
     const int64_t *extents_ptr = entry.extent_slots.empty() ? args.extents.data() : shared_extents.data();
+    const int64_t *strides_ptr = entry.stride_slots.empty() ? args.strides.data() : shared_strides.data();
 
     // The outermost parallel loop is split into one contiguous range per part, as the plan's
     // k.host_split says (passes/HostSplit); results do not depend on the count.
@@ -67,7 +74,7 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     }
     int parts = static_cast<int>(parts64);
     ThreadPool::shared().run(parts, [&](int p) {
-        fn(data.data(), args.strides.data(), extents_ptr, n * p / parts, n * (p + 1) / parts);
+        fn(data.data(), strides_ptr, extents_ptr, n * p / parts, n * (p + 1) / parts);
     });
 }
 

@@ -116,3 +116,32 @@ TEST_CASE("host backend: kernels that differ only in names and size slots share 
     CHECK(distinct.size() <= plan.kernels.size() - sharing + 1);
     CHECK(module->entry(plan.kernels[0].name).extent_slots != module->entry(plan.kernels[1].name).extent_slots);
 }
+
+TEST_CASE("host backend: packed GEMMs of different shapes and transposes share one compiled function") {
+    // Four GEMM steps (M {p} N {j,k,l}, M {p,k,l} N {q}, ...), with A and B in either parameter
+    // position. Unequal sizes, so that a wrong stride or extent shows.
+    const test::TableCase chain{"pi,qj,ijkl,rk,sl->pqrs",
+                                {{"p", 5}, {"q", 6}, {"r", 7}, {"s", 8}, {"i", 9}, {"j", 10}, {"k", 11}, {"l", 12}}};
+    for (DType dtype : {DType::F32, DType::F64}) {
+        CAPTURE(dtype_name(dtype));
+        auto ast = frontend::parse_einsum(chain.spec);
+        ir::Program p = frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)),
+                                                 std::vector<DType>(5, dtype));
+        passes::Plan plan = passes::lower(p, chain.extents);
+        REQUIRE(plan.kernels.size() == 4);
+        auto module = llvm_backend::HostModule::compile(plan.kernels);
+        std::set<void *> code;
+        for (const auto &k : plan.kernels) {
+            REQUIRE((k.gemm && k.gemm->host_packed));
+            const auto &e = module->entry(k.name);
+            code.insert(reinterpret_cast<void *>(e.fn));
+            CHECK(e.data_slots.size() == k.params.size());
+            CHECK_THROWS_AS(module->function(k.name), InternalError);
+        }
+        CHECK(code.size() == 1);
+        for (int threads : {1, 2}) check_on_host(chain, dtype, threads);
+    }
+    // A batched step and one whose M and K hold two variables each, against the reference.
+    for (DType dtype : {DType::F32, DType::F64})
+        check_on_host({"abij,bjk,bkl->ail", {{"a", 2}, {"b", 3}, {"i", 40}, {"j", 33}, {"k", 50}, {"l", 24}}}, dtype, 2);
+}

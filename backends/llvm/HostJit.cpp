@@ -8,6 +8,7 @@
 
 #include "backends/llvm/CodeGen.h"
 #include "backends/llvm/GemmCodeGen.h"
+#include "backends/llvm/GemmShare.h"
 #include "backends/llvm/ScalarOps.h"
 #include "ir/Walk.h"
 #include "support/DiskCache.h"
@@ -314,13 +315,25 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
     };
     std::vector<ir::Kernel> distinct;       // what is compiled
     std::vector<int> object_of(kernels.size());
-    std::vector<std::vector<int>> slots(kernels.size());
+    std::vector<std::vector<int>> slots(kernels.size()), stride_slots(kernels.size()), data_slots(kernels.size());
     {
         PhaseTimer t("print");
         auto jtmb = host_machine();
         auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
+        // Packed GEMMs print the same whatever their shapes once each group is padded to the
+        // most variables any of them has (GemmShare.h).
+        GemmGroupCounts pads;
+        for (const auto &k : kernels)
+            if (auto c = gemm_group_counts(k))
+                pads = {std::max(pads.batch, c->batch), std::max(pads.m, c->m), std::max(pads.n, c->n), std::max(pads.k, c->k)};
+        std::vector<std::optional<SharedGemm>> gemm(kernels.size());
         std::vector<std::string> compact;
-        for (const auto &k : kernels) compact.push_back(kernels.size() > 1 ? text_of(canonical(k, true), jtmb, *tm) : "");
+        for (std::size_t i = 0; i < kernels.size(); ++i) {
+            if (kernels.size() > 1) gemm[i] = shared_gemm(kernels[i], pads);
+            compact.push_back(kernels.size() < 2 ? ""
+                              : gemm[i]         ? "gemm\n" + text_of(canonical(gemm[i]->kernel, false), jtmb, *tm)
+                                                : text_of(canonical(kernels[i], true), jtmb, *tm));
+        }
         std::map<std::string, int> shared; // compact text -> its object, for texts two kernels print
         for (std::size_t i = 0; i < kernels.size(); ++i) {
             bool twice = kernels.size() > 1 && std::count(compact.begin(), compact.end(), compact[i]) > 1;
@@ -330,8 +343,12 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
                 continue;
             }
             auto [it, fresh] = shared.emplace(compact[i], static_cast<int>(distinct.size()));
-            if (fresh) distinct.push_back(canonical(kernels[i], true));
+            if (fresh) distinct.push_back(gemm[i] ? canonical(gemm[i]->kernel, false) : canonical(kernels[i], true));
             object_of[i] = it->second;
+            if (gemm[i]) {
+                slots[i] = gemm[i]->extent_slots, stride_slots[i] = gemm[i]->stride_slots, data_slots[i] = gemm[i]->data_slots;
+                continue;
+            }
             for (std::size_t v = 0; v < kernels[i].index_vars.size(); ++v)
                 if (needs(kernels[i], kernels[i].index_vars[v])) slots[i].push_back(static_cast<int>(v));
         }
@@ -392,7 +409,7 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
             }
             for (std::size_t i = 0; i < kernels.size(); ++i) {
                 EINFUSE_ASSERT(!impl.functions.count(kernels[i].name), "two kernels are named '" + kernels[i].name + "'");
-                impl.functions[kernels[i].name] = {addresses[object_of[i]], slots[i]};
+                impl.functions[kernels[i].name] = {addresses[object_of[i]], slots[i], stride_slots[i], data_slots[i]};
             }
         } catch (const TargetError &e) {
             if (any_cached) throw CachedObjectFailed(e.what());
@@ -415,7 +432,7 @@ const HostModule::Entry &HostModule::entry(const std::string &kernel_name) const
 
 HostKernelFn HostModule::function(const std::string &kernel_name) const {
     const Entry &e = entry(kernel_name);
-    if (!e.extent_slots.empty())
+    if (!e.extent_slots.empty() || !e.stride_slots.empty() || !e.data_slots.empty())
         throw InternalError("host kernel '" + kernel_name + "' shares its code with another and takes its sizes "
                             "through entry().extent_slots");
     return e.fn;

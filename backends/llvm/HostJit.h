@@ -32,11 +32,14 @@ class HostModule {
     static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels);
 
     /** A kernel's code and, when it shares that code with another kernel of the module, which of
-     * its extents the code takes: extents[extent_slots[0]], ... in that order (empty: all of
-     * them, as ir/Kernel.h says). Throws InternalError if no kernel has that name. */
+     * its extents the code takes: extents[extent_slots[0]], ... in that order, 1 for a slot of -1
+     * (empty: all of them, as ir/Kernel.h says); likewise its strides (strides[stride_slots[0]],
+     * ..., 0 for -1) and its tensors (data[data_slots[0]], ...), each empty when taken as they
+     * are. Packed GEMMs of different shapes share one code this way (GemmShare.h). Throws
+     * InternalError if no kernel has that name. */
     struct Entry {
         HostKernelFn fn = nullptr;
-        std::vector<int> extent_slots;
+        std::vector<int> extent_slots, stride_slots, data_slots;
     };
     const Entry &entry(const std::string &kernel_name) const;
 
