@@ -2,9 +2,12 @@
 
 #include "exec/KernelArgs.h"
 #include "exec/ThreadPool.h"
+#include "ir/Walk.h"
 #include "support/Error.h"
 
 #include <algorithm>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -16,15 +19,54 @@ namespace einfuse {
 
 #ifdef EINFUSE_HAVE_LLVM
 
+namespace {
+
+/** Calls of at most this many loop iterations run code compiled quickly (LLVM's O1): the small
+ * kernels of opt_einsum's cases compile in 30-45% less CPU time and ran as fast, since a few
+ * thousand iterations take microseconds either way (docs/performance.md). */
+constexpr double kQuickIterations = 4096;
+
+/** The iterations of k's loop nest (the product of its loops' extents) for sizes `size_of(v)`;
+ * nothing when a loop's size is unknown. */
+template <class F> std::optional<double> iterations(const ir::Kernel &k, F &&size_of) {
+    std::set<std::string> loops;
+    ir::for_each_loop(k.body, [&](const ir::For &f) { loops.insert(f.var); });
+    double n = 1;
+    for (const auto &v : loops) {
+        std::optional<int64_t> e = size_of(v);
+        if (!e) return std::nullopt;
+        n *= static_cast<double>(std::max<int64_t>(*e, 1));
+    }
+    return n;
+}
+
+} // namespace
+
+/** The code tier is the executor's, not the plan's: a plan serves a class of sizes (bmm's for
+ * any batch), and which code is worth compiling depends on the call. Kernels that run few
+ * iterations at the sizes the plan was made for compile quickly; the first call with more
+ * iterations compiles them again with the full pipeline (once) and keeps both. */
 struct HostExecutor::Impl {
     std::unique_ptr<llvm_backend::HostModule> module;
     std::set<std::string> packed_gemm; // kernels compiled as the packed GEMM: they split batch x M
+    std::set<std::string> quick;       // kernels module holds compiled quickly
+    std::vector<ir::Kernel> quick_kernels;
+    mutable std::once_flag full_once;
+    mutable std::unique_ptr<llvm_backend::HostModule> full; // quick_kernels at full optimisation
 };
 
 HostExecutor::HostExecutor(const passes::Plan &plan) : impl_(std::make_unique<Impl>()) {
-    impl_->module = llvm_backend::HostModule::compile(plan.kernels);
-    for (const auto &k : plan.kernels)
+    std::vector<bool> quick;
+    for (const auto &k : plan.kernels) {
         if (k.gemm && k.gemm->host_packed) impl_->packed_gemm.insert(k.name); // as the passes chose
+        auto n = iterations(k, [&](const std::string &v) -> std::optional<int64_t> {
+            auto it = plan.sizes.find(v);
+            return it == plan.sizes.end() ? std::nullopt : std::optional<int64_t>(it->second);
+        });
+        quick.push_back(!impl_->packed_gemm.count(k.name) && n && *n <= kQuickIterations);
+        if (quick.back()) impl_->quick.insert(k.name), impl_->quick_kernels.push_back(k);
+    }
+    impl_->module = llvm_backend::HostModule::compile(plan.kernels, quick);
 }
 
 HostExecutor::~HostExecutor() = default;
@@ -32,7 +74,16 @@ HostExecutor::~HostExecutor() = default;
 void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &tensors,
                        const ir::Extents &extents) const {
     KernelArgs args = kernel_args(k, tensors, extents);
-    const auto &entry = impl_->module->entry(k.name);
+    const llvm_backend::HostModule *module = impl_->module.get();
+    auto called = [&](const std::string &v) -> std::optional<int64_t> {
+        int i = k.var_index(v);
+        return i < 0 ? std::nullopt : std::optional<int64_t>(args.extents[static_cast<std::size_t>(i)]);
+    };
+    if (impl_->quick.count(k.name) && iterations(k, called).value_or(kQuickIterations + 1) > kQuickIterations) {
+        std::call_once(impl_->full_once, [&] { impl_->full = llvm_backend::HostModule::compile(impl_->quick_kernels); });
+        module = impl_->full.get();
+    }
+    const auto &entry = module->entry(k.name);
     std::vector<void *> data;
     for (const Tensor *t : tensors) data.push_back(const_cast<void *>(t->data()));
     if (!entry.data_slots.empty()) {

@@ -145,3 +145,17 @@ TEST_CASE("host backend: packed GEMMs of different shapes and transposes share o
     for (DType dtype : {DType::F32, DType::F64})
         check_on_host({"abij,bjk,bkl->ail", {{"a", 2}, {"b", 3}, {"i", 40}, {"j", 33}, {"k", 50}, {"l", 24}}}, dtype, 2);
 }
+
+TEST_CASE("host e2e: a plan made for a small call, then called with many more iterations") {
+    // bmm's plan serves any batch: made at b=5 (compiled quickly), then run at b=20000, where the
+    // executor compiles the kernel again at full optimisation; both against the reference.
+    for (DType dtype : {DType::F32, DType::F64}) {
+        CAPTURE(dtype_name(dtype));
+        CompiledEinsum c("bij,bjk->bik", {dtype, dtype}, CompileOptions{Target::Host, "", 2});
+        for (int64_t b : {5, 20000, 7}) {
+            CAPTURE(b);
+            auto [err, tol] = test::run_and_compare(c, {{"b", b}, {"i", 3}, {"j", 3}, {"k", 3}});
+            CHECK(err <= tol);
+        }
+    }
+}

@@ -106,18 +106,24 @@ enum class Pipeline {
      * 2.44 against 2.55 ms, f64 512^2 4.09 / 5.09, f64 1024^2 32.1 / 32.7 ms medians; without
      * the unrolling f32 1024^2 ran 10% slower). */
     HandVectorised,
+    /** LLVM's O1 (no vectorisers, no loop unrolling) for kernels the caller calls small
+     * (HostModule::compile's `quick`): 30-45% less CPU time to compile the small kernels of
+     * opt_einsum's cases, whose calls ran as fast (docs/performance.md). */
+    Quick,
 };
 constexpr const char *kHandVectorisedPipeline =
     "function(sroa,early-cse,instcombine,simplifycfg,loop-mssa(licm),gvn,loop-unroll<O3>,instcombine,simplifycfg)";
 
-/** HandVectorised when every kernel is a packed GEMM, else O3. */
-Pipeline pipeline_for(const std::vector<ir::Kernel> &kernels) {
+/** HandVectorised when every kernel is a packed GEMM, else Quick when asked, else O3. */
+Pipeline pipeline_for(const std::vector<ir::Kernel> &kernels, bool quick = false) {
     for (const auto &k : kernels)
-        if (!k.gemm || !k.gemm->host_packed) return Pipeline::O3;
+        if (!k.gemm || !k.gemm->host_packed) return quick ? Pipeline::Quick : Pipeline::O3;
     return kernels.empty() ? Pipeline::O3 : Pipeline::HandVectorised;
 }
 
-const char *pipeline_name(Pipeline p) { return p == Pipeline::O3 ? "O3 loop+slp vectorise" : kHandVectorisedPipeline; }
+const char *pipeline_name(Pipeline p) {
+    return p == Pipeline::O3 ? "O3 loop+slp vectorise" : p == Pipeline::Quick ? "O1" : kHandVectorisedPipeline;
+}
 
 void optimize(llvm::Module &m, llvm::TargetMachine &tm, Pipeline pipeline) {
     llvm::LoopAnalysisManager lam;
@@ -134,6 +140,7 @@ void optimize(llvm::Module &m, llvm::TargetMachine &tm, Pipeline pipeline) {
     pb.registerLoopAnalyses(lam);
     pb.crossRegisterProxies(lam, fam, cgam, mam);
     if (pipeline == Pipeline::O3) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam));
+    if (pipeline == Pipeline::Quick) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O1).run(m, mam));
     llvm::ModulePassManager mpm;
     if (auto e = pb.parsePassPipeline(mpm, kHandVectorisedPipeline))
         throw InternalError("host backend: the packed GEMM's pipeline does not parse: " + describe(std::move(e)));
@@ -315,7 +322,11 @@ HostModule::~HostModule() = default;
  * GEMMs, not 10. The distinct modules are optimised and compiled on up to one thread per core
  * (each with its own LLVMContext and TargetMachine), found in or kept in the caches each on its
  * own, and linked into a JITDylib of their own (each defines the same symbol). */
-std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) {
+std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) { return compile(kernels, {}); }
+
+std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels, const std::vector<bool> &quick) {
+    EINFUSE_ASSERT(quick.empty() || quick.size() == kernels.size(), "host backend: one quick flag per kernel");
+    auto pipeline = [&](std::size_t i) { return pipeline_for({kernels[i]}, !quick.empty() && quick[i]); };
     static constexpr const char *kCanonicalName = "einfuse_kernel";
     auto needs = [](const ir::Kernel &k, const std::string &v) { // a loop or a tensor index reads its size
         bool loop = false;
@@ -341,6 +352,7 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
         return os.str();
     };
     std::vector<ir::Kernel> distinct;       // what is compiled
+    std::vector<Pipeline> pipelines;        // and how
     std::vector<int> object_of(kernels.size());
     std::vector<std::vector<int>> slots(kernels.size()), stride_slots(kernels.size()), data_slots(kernels.size());
     {
@@ -358,8 +370,9 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
         for (std::size_t i = 0; i < kernels.size(); ++i) {
             if (kernels.size() > 1) gemm[i] = shared_gemm(kernels[i], pads);
             compact.push_back(kernels.size() < 2 ? ""
-                              : gemm[i]         ? "gemm\n" + text_of(canonical(gemm[i]->kernel, false), jtmb, *tm)
-                                                : text_of(canonical(kernels[i], true), jtmb, *tm));
+                              : std::string(pipeline_name(pipeline(i))) + "\n" +
+                                    (gemm[i] ? "gemm\n" + text_of(canonical(gemm[i]->kernel, false), jtmb, *tm)
+                                             : text_of(canonical(kernels[i], true), jtmb, *tm)));
         }
         std::map<std::string, int> shared; // compact text -> its object, for texts two kernels print
         for (std::size_t i = 0; i < kernels.size(); ++i) {
@@ -367,10 +380,14 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
             if (!twice) {
                 object_of[i] = static_cast<int>(distinct.size());
                 distinct.push_back(canonical(kernels[i], false));
+                pipelines.push_back(pipeline(i));
                 continue;
             }
             auto [it, fresh] = shared.emplace(compact[i], static_cast<int>(distinct.size()));
-            if (fresh) distinct.push_back(gemm[i] ? canonical(gemm[i]->kernel, false) : canonical(kernels[i], true));
+            if (fresh) {
+                distinct.push_back(gemm[i] ? canonical(gemm[i]->kernel, false) : canonical(kernels[i], true));
+                pipelines.push_back(pipeline(i));
+            }
             object_of[i] = it->second;
             if (gemm[i]) {
                 slots[i] = gemm[i]->extent_slots, stride_slots[i] = gemm[i]->stride_slots, data_slots[i] = gemm[i]->data_slots;
@@ -396,8 +413,7 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
                     llvm::LLVMContext ctx; // declared before the module: outlives it
                     ctx.setDiscardValueNames(true);
                     bool hit = false;
-                    objects[i] = object_code(print_module({distinct[i]}, ctx, jtmb, *tm), jtmb, *tm, pipeline_for({distinct[i]}),
-                                             fresh, &hit);
+                    objects[i] = object_code(print_module({distinct[i]}, ctx, jtmb, *tm), jtmb, *tm, pipelines[i], fresh, &hit);
                     cached[i] = hit;
                 } catch (...) {
                     errors[i] = std::current_exception();
