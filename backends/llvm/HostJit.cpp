@@ -353,6 +353,7 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
     };
     std::vector<ir::Kernel> distinct;       // what is compiled
     std::vector<Pipeline> pipelines;        // and how
+    std::vector<std::size_t> cost;          // its printed size: the compile threads take the largest first
     std::vector<int> object_of(kernels.size());
     std::vector<std::vector<int>> slots(kernels.size()), stride_slots(kernels.size()), data_slots(kernels.size());
     {
@@ -381,12 +382,14 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
                 object_of[i] = static_cast<int>(distinct.size());
                 distinct.push_back(canonical(kernels[i], false));
                 pipelines.push_back(pipeline(i));
+                cost.push_back(compact[i].size());
                 continue;
             }
             auto [it, fresh] = shared.emplace(compact[i], static_cast<int>(distinct.size()));
             if (fresh) {
                 distinct.push_back(gemm[i] ? canonical(gemm[i]->kernel, false) : canonical(kernels[i], true));
                 pipelines.push_back(pipeline(i));
+                cost.push_back(compact[i].size());
             }
             object_of[i] = it->second;
             if (gemm[i]) {
@@ -404,9 +407,15 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
         std::vector<std::string> objects(distinct.size());
         std::vector<char> cached(distinct.size(), 0);
         std::vector<std::exception_ptr> errors(distinct.size());
+        // Largest first (a longest-processing-time schedule): a large kernel started last would
+        // leave the other cores idle while it compiles.
+        std::vector<std::size_t> order(distinct.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
         std::atomic<std::size_t> next{0};
         auto work = [&] {
-            for (std::size_t i; (i = next++) < distinct.size();) {
+            for (std::size_t n; (n = next++) < distinct.size();) {
+                const std::size_t i = order[n];
                 try {
                     auto jtmb = host_machine();
                     auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
