@@ -1,6 +1,7 @@
-// The host backend's driver: print the kernels (CodeGen.cpp), run LLVM's O3 pipeline for the
-// host CPU, hand the module to ORC's LLJIT and resolve every kernel. PassBuilder.h and LLJIT.h
-// take seconds to parse; they stay in this one file.
+// The host backend's driver: print the kernels (CodeGen.cpp), optimise them for the host CPU
+// (O3, the packed GEMM's lean pipeline, or O1 for small calls), hand the modules to ORC's LLJIT
+// and resolve every kernel. PassBuilder.h and LLJIT.h take seconds to parse; they stay in this
+// one file.
 //
 // Exceptions never cross LLVM frames: every llvm::Error/Expected is converted to a TargetError
 // here, in our own frames, after LLVM has returned.
@@ -318,8 +319,9 @@ HostModule::~HostModule() = default;
 /** Each kernel is its own module, printed under one name (kCanonicalName) with no value names.
  * Kernels that print the same once their sizes are numbered by the variables they use (not the
  * program's: the 10 GEMM steps of an 11-matrix chain read 3 of its 12 sizes each) share one
- * module, and take their sizes through `extent_slots`: a chain of 64/96/128 matrices compiles 3
- * GEMMs, not 10. The distinct modules are optimised and compiled on up to one thread per core
+ * module, and take their sizes through `extent_slots`; packed GEMMs are compared in their
+ * canonical form (GemmShare.h), whatever their shapes: a chain of 64/96/128 matrices compiles
+ * one GEMM, not 10. The distinct modules are optimised and compiled on up to one thread per core
  * (each with its own LLVMContext and TargetMachine), found in or kept in the caches each on its
  * own, and linked into a JITDylib of their own (each defines the same symbol). */
 std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) { return compile(kernels, {}); }
