@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <set>
 #include <thread>
@@ -21,22 +22,27 @@ namespace einfuse {
 
 namespace {
 
-/** Calls of at most this many loop iterations run code compiled quickly (LLVM's O1): the small
- * kernels of opt_einsum's cases compile in 30-45% less CPU time and ran as fast, since a few
- * thousand iterations take microseconds either way (docs/performance.md). */
+/** Calls of at most this many loop iterations run code compiled quickly (LLVM's O2 instead of
+ * O3): the small kernels of opt_einsum's cases compile in less CPU time and ran as fast
+ * (docs/performance.md); a larger call may gain from O3's unrolling. */
 constexpr double kQuickIterations = 4096;
 
-/** The iterations of k's loop nest (the product of its loops' extents) for sizes `size_of(v)`;
- * nothing when a loop's size is unknown. */
-template <class F> std::optional<double> iterations(const ir::Kernel &k, F &&size_of) {
+/** The positions in k.index_vars of the variables k loops over; nothing when one is not there. */
+std::optional<std::vector<int>> loop_slots(const ir::Kernel &k) {
     std::set<std::string> loops;
     ir::for_each_loop(k.body, [&](const ir::For &f) { loops.insert(f.var); });
-    double n = 1;
+    std::vector<int> slots;
     for (const auto &v : loops) {
-        std::optional<int64_t> e = size_of(v);
-        if (!e) return std::nullopt;
-        n *= static_cast<double>(std::max<int64_t>(*e, 1));
+        slots.push_back(k.var_index(v));
+        if (slots.back() < 0) return std::nullopt;
     }
+    return slots;
+}
+
+/** The iterations of a loop nest: the product of the extents at `slots`. */
+template <class F> double iterations(const std::vector<int> &slots, F &&extent) {
+    double n = 1;
+    for (int s : slots) n *= static_cast<double>(std::max<int64_t>(extent(s), 1));
     return n;
 }
 
@@ -49,7 +55,7 @@ template <class F> std::optional<double> iterations(const ir::Kernel &k, F &&siz
 struct HostExecutor::Impl {
     std::unique_ptr<llvm_backend::HostModule> module;
     std::set<std::string> packed_gemm; // kernels compiled as the packed GEMM: they split batch x M
-    std::set<std::string> quick;       // kernels module holds compiled quickly
+    std::map<std::string, std::vector<int>> quick; // kernels module holds compiled quickly: their loops' slots
     std::vector<ir::Kernel> quick_kernels;
     mutable std::once_flag full_once;
     mutable std::unique_ptr<llvm_backend::HostModule> full; // quick_kernels at full optimisation
@@ -59,12 +65,11 @@ HostExecutor::HostExecutor(const passes::Plan &plan) : impl_(std::make_unique<Im
     std::vector<bool> quick;
     for (const auto &k : plan.kernels) {
         if (k.gemm && k.gemm->host_packed) impl_->packed_gemm.insert(k.name); // as the passes chose
-        auto n = iterations(k, [&](const std::string &v) -> std::optional<int64_t> {
-            auto it = plan.sizes.find(v);
-            return it == plan.sizes.end() ? std::nullopt : std::optional<int64_t>(it->second);
-        });
-        quick.push_back(!impl_->packed_gemm.count(k.name) && n && *n <= kQuickIterations);
-        if (quick.back()) impl_->quick.insert(k.name), impl_->quick_kernels.push_back(k);
+        auto slots = loop_slots(k);
+        bool sized = slots && std::all_of(slots->begin(), slots->end(), [&](int s) { return plan.sizes.count(k.index_vars[s]); });
+        quick.push_back(sized && !impl_->packed_gemm.count(k.name) &&
+                        iterations(*slots, [&](int s) { return plan.sizes.at(k.index_vars[s]); }) <= kQuickIterations);
+        if (quick.back()) impl_->quick[k.name] = *slots, impl_->quick_kernels.push_back(k);
     }
     impl_->module = llvm_backend::HostModule::compile(plan.kernels, quick);
 }
@@ -75,11 +80,9 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
                        const ir::Extents &extents) const {
     KernelArgs args = kernel_args(k, tensors, extents);
     const llvm_backend::HostModule *module = impl_->module.get();
-    auto called = [&](const std::string &v) -> std::optional<int64_t> {
-        int i = k.var_index(v);
-        return i < 0 ? std::nullopt : std::optional<int64_t>(args.extents[static_cast<std::size_t>(i)]);
-    };
-    if (impl_->quick.count(k.name) && iterations(k, called).value_or(kQuickIterations + 1) > kQuickIterations) {
+    auto quick = impl_->quick.find(k.name);
+    if (quick != impl_->quick.end() &&
+        iterations(quick->second, [&](int s) { return args.extents[static_cast<std::size_t>(s)]; }) > kQuickIterations) {
         std::call_once(impl_->full_once, [&] { impl_->full = llvm_backend::HostModule::compile(impl_->quick_kernels); });
         module = impl_->full.get();
     }

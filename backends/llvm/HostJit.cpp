@@ -1,5 +1,5 @@
 // The host backend's driver: print the kernels (CodeGen.cpp), optimise them for the host CPU
-// (O3, the packed GEMM's lean pipeline, or O1 for small calls), hand the modules to ORC's LLJIT
+// (O3, the packed GEMM's lean pipeline, or O2 for small calls), hand the modules to ORC's LLJIT
 // and resolve every kernel. PassBuilder.h and LLJIT.h take seconds to parse; they stay in this
 // one file.
 //
@@ -107,9 +107,11 @@ enum class Pipeline {
      * 2.44 against 2.55 ms, f64 512^2 4.09 / 5.09, f64 1024^2 32.1 / 32.7 ms medians; without
      * the unrolling f32 1024^2 ran 10% slower). */
     HandVectorised,
-    /** LLVM's O1 (no vectorisers, no loop unrolling) for kernels the caller calls small
-     * (HostModule::compile's `quick`): 30-45% less CPU time to compile the small kernels of
-     * opt_einsum's cases, whose calls ran as fast (docs/performance.md). */
+    /** LLVM's O2 (vectorisers on, as set below; lower unrolling thresholds than O3, no
+     * aggressive InstCombine or argument promotion) for kernels the caller calls small
+     * (HostModule::compile's `quick`): less CPU time to compile the small kernels of
+     * opt_einsum's cases, whose calls ran as fast in alternating runs; O1 compiled a little
+     * faster still, but those calls ran 4-6% slower (docs/performance.md). */
     Quick,
 };
 constexpr const char *kHandVectorisedPipeline =
@@ -123,7 +125,7 @@ Pipeline pipeline_for(const std::vector<ir::Kernel> &kernels, bool quick = false
 }
 
 const char *pipeline_name(Pipeline p) {
-    return p == Pipeline::O3 ? "O3 loop+slp vectorise" : p == Pipeline::Quick ? "O1" : kHandVectorisedPipeline;
+    return p == Pipeline::O3 ? "O3 loop+slp vectorise" : p == Pipeline::Quick ? "O2 loop+slp vectorise" : kHandVectorisedPipeline;
 }
 
 void optimize(llvm::Module &m, llvm::TargetMachine &tm, Pipeline pipeline) {
@@ -141,7 +143,7 @@ void optimize(llvm::Module &m, llvm::TargetMachine &tm, Pipeline pipeline) {
     pb.registerLoopAnalyses(lam);
     pb.crossRegisterProxies(lam, fam, cgam, mam);
     if (pipeline == Pipeline::O3) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam));
-    if (pipeline == Pipeline::Quick) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O1).run(m, mam));
+    if (pipeline == Pipeline::Quick) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(m, mam));
     llvm::ModulePassManager mpm;
     if (auto e = pb.parsePassPipeline(mpm, kHandVectorisedPipeline))
         throw InternalError("host backend: the packed GEMM's pipeline does not parse: " + describe(std::move(e)));

@@ -30,7 +30,7 @@ class HostModule {
     /** Every element type (f16 bf16 f32 f64, bool and the 8-64-bit integers) compiles. Throws TargetError when LLVM
      * fails, InternalError on a malformed kernel or two kernels with one name. */
     static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels);
-    /** The same, kernels[i] compiled by LLVM's O1 pipeline where quick[i] (empty: none): for
+    /** The same, kernels[i] compiled by LLVM's O2 pipeline where quick[i] (empty: none): for
      * kernels the caller knows run only a few iterations, where compiling is most of the time
      * (exec/HostExecutor). Packed GEMMs keep their own pipeline. */
     static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels, const std::vector<bool> &quick);
