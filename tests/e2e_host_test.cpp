@@ -1,5 +1,6 @@
 // Einsums through the whole pipeline on the host (parse -> passes -> LLVM JIT -> threads),
 // compared with the float64 reference on fresh random inputs.
+#include "ProgramCases.h"
 #include "TestUtil.h"
 #include "backends/llvm/HostJit.h"
 #include "frontend/Einsum.h"
@@ -140,6 +141,23 @@ TEST_CASE("host backend: packed GEMMs of different shapes and transposes share o
         }
         CHECK(code.size() == 1);
         for (int threads : {1, 2}) check_on_host(chain, dtype, threads);
+    }
+    // Epilogues that read a bias, along n in one GEMM and along the other's n (its first
+    // operand's m) in the second: one code, against the reference.
+    const test::ProgramCase biased{"T[i,k] = sum[j](A[i,j]*B[j,k]) + b1[k]; O[l,i] = sum[k](C[l,k]*T[i,k]) + b2[i]",
+                                   {{"i", 70}, {"j", 33}, {"k", 50}, {"l", 24}}, 2};
+    for (DType dtype : {DType::F32, DType::F64}) {
+        std::size_t kernels = 0;
+        CHECK(test::run_program_case(biased, dtype, Target::Host, kernels) <= 1.0);
+        CHECK(kernels == 2);
+        CompiledProgram c(biased.source, {{"A", dtype}, {"B", dtype}, {"b1", dtype}, {"C", dtype}, {"b2", dtype}},
+                          CompileOptions{Target::Host, "", 1});
+        c.plan_for(biased.extents);
+        REQUIRE(c.plan().kernels.size() == 2);
+        for (const auto &k : c.plan().kernels) REQUIRE((k.gemm && k.gemm->host_packed));
+        auto module = llvm_backend::HostModule::compile(c.plan().kernels);
+        bool one_code = module->entry(c.plan().kernels[0].name).fn == module->entry(c.plan().kernels[1].name).fn;
+        CHECK(one_code);
     }
     // A batched step and one whose M and K hold two variables each, against the reference.
     for (DType dtype : {DType::F32, DType::F64})
