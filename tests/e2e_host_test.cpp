@@ -1,5 +1,6 @@
 // Einsums through the whole pipeline on the host (parse -> passes -> LLVM JIT -> threads),
 // compared with the float64 reference on fresh random inputs.
+#include "ProgramCases.h"
 #include "TestUtil.h"
 #include "backends/llvm/HostJit.h"
 #include "frontend/Einsum.h"
@@ -115,4 +116,64 @@ TEST_CASE("host backend: kernels that differ only in names and size slots share 
     CHECK(sharing >= 4);
     CHECK(distinct.size() <= plan.kernels.size() - sharing + 1);
     CHECK(module->entry(plan.kernels[0].name).extent_slots != module->entry(plan.kernels[1].name).extent_slots);
+}
+
+TEST_CASE("host backend: packed GEMMs of different shapes and transposes share one compiled function") {
+    // Four GEMM steps (M {p} N {j,k,l}, M {p,k,l} N {q}, ...), with A and B in either parameter
+    // position. Unequal sizes, so that a wrong stride or extent shows.
+    const test::TableCase chain{"pi,qj,ijkl,rk,sl->pqrs",
+                                {{"p", 5}, {"q", 6}, {"r", 7}, {"s", 8}, {"i", 9}, {"j", 10}, {"k", 11}, {"l", 12}}};
+    for (DType dtype : {DType::F32, DType::F64}) {
+        CAPTURE(dtype_name(dtype));
+        auto ast = frontend::parse_einsum(chain.spec);
+        ir::Program p = frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)),
+                                                 std::vector<DType>(5, dtype));
+        passes::Plan plan = passes::lower(p, chain.extents);
+        REQUIRE(plan.kernels.size() == 4);
+        auto module = llvm_backend::HostModule::compile(plan.kernels);
+        std::set<void *> code;
+        for (const auto &k : plan.kernels) {
+            REQUIRE((k.gemm && k.gemm->host_packed));
+            const auto &e = module->entry(k.name);
+            code.insert(reinterpret_cast<void *>(e.fn));
+            CHECK(e.data_slots.size() == k.params.size());
+            CHECK_THROWS_AS(module->function(k.name), InternalError);
+        }
+        CHECK(code.size() == 1);
+        for (int threads : {1, 2}) check_on_host(chain, dtype, threads);
+    }
+    // Epilogues that read a bias, along n in one GEMM and along the other's n (its first
+    // operand's m) in the second: one code, against the reference.
+    const test::ProgramCase biased{"T[i,k] = sum[j](A[i,j]*B[j,k]) + b1[k]; O[l,i] = sum[k](C[l,k]*T[i,k]) + b2[i]",
+                                   {{"i", 70}, {"j", 33}, {"k", 50}, {"l", 24}}, 2};
+    for (DType dtype : {DType::F32, DType::F64}) {
+        std::size_t kernels = 0;
+        CHECK(test::run_program_case(biased, dtype, Target::Host, kernels) <= 1.0);
+        CHECK(kernels == 2);
+        CompiledProgram c(biased.source, {{"A", dtype}, {"B", dtype}, {"b1", dtype}, {"C", dtype}, {"b2", dtype}},
+                          CompileOptions{Target::Host, "", 1});
+        c.plan_for(biased.extents);
+        REQUIRE(c.plan().kernels.size() == 2);
+        for (const auto &k : c.plan().kernels) REQUIRE((k.gemm && k.gemm->host_packed));
+        auto module = llvm_backend::HostModule::compile(c.plan().kernels);
+        bool one_code = module->entry(c.plan().kernels[0].name).fn == module->entry(c.plan().kernels[1].name).fn;
+        CHECK(one_code);
+    }
+    // A batched step and one whose M and K hold two variables each, against the reference.
+    for (DType dtype : {DType::F32, DType::F64})
+        check_on_host({"abij,bjk,bkl->ail", {{"a", 2}, {"b", 3}, {"i", 40}, {"j", 33}, {"k", 50}, {"l", 24}}}, dtype, 2);
+}
+
+TEST_CASE("host e2e: a plan made for a small call, then called with many more iterations") {
+    // bmm's plan serves any batch: made at b=5 (compiled quickly), then run at b=20000, where the
+    // executor compiles the kernel again at full optimisation; both against the reference.
+    for (DType dtype : {DType::F32, DType::F64}) {
+        CAPTURE(dtype_name(dtype));
+        CompiledEinsum c("bij,bjk->bik", {dtype, dtype}, CompileOptions{Target::Host, "", 2});
+        for (int64_t b : {5, 20000, 7}) {
+            CAPTURE(b);
+            auto [err, tol] = test::run_and_compare(c, {{"b", b}, {"i", 3}, {"j", 3}, {"k", 3}});
+            CHECK(err <= tol);
+        }
+    }
 }

@@ -206,7 +206,9 @@ class GemmPrinter {
     }
 
     /** For flat positions f in [0, padded) of a group: each variable's index (into `index`
-     * tables when asked) and, per tensor, the offset sum index * stride (0 past `size`). */
+     * tables when asked) and, per tensor, the offset sum index * stride (0 past `size`). The
+     * indices count like an odometer, the last variable fastest: no division per entry (a
+     * group padded with size-1 variables, GemmShare.h, costs a compare per entry, not a divide). */
     void build_tables(const std::vector<std::string> &grp, Value *size, Value *padded, bool keep_indices,
                       const std::vector<std::pair<int, Value *>> &offsets) {
         std::vector<std::vector<Value *>> per_tensor;
@@ -215,21 +217,29 @@ class GemmPrinter {
             for (const auto &v : grp) s.push_back(stride_of(o.first, v));
             per_tensor.push_back(s);
         }
+        std::vector<llvm::AllocaInst *> digit;
+        {
+            llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+            for (std::size_t j = 0; j < grp.size(); ++j) digit.push_back(entry.CreateAlloca(i64(), nullptr, "digit"));
+        }
+        for (auto *d : digit) b_.CreateStore(c64(0), d);
         loop("tab", c64(0), padded, c64(1), [&](Value *f) {
             Value *inside = b_.CreateICmpSLT(f, size);
-            Value *rem = b_.CreateSelect(inside, f, c64(0));
-            std::vector<Value *> idx(grp.size());
-            for (int j = static_cast<int>(grp.size()) - 1; j >= 0; --j) {
-                Value *e = max64(extent(grp[j]), c64(1));
-                idx[j] = b_.CreateURem(rem, e);
-                rem = b_.CreateUDiv(rem, e);
-            }
+            std::vector<Value *> idx;
+            for (auto *d : digit) idx.push_back(b_.CreateSelect(inside, b_.CreateLoad(i64(), d), c64(0)));
             if (keep_indices)
                 for (std::size_t j = 0; j < grp.size(); ++j) b_.CreateStore(idx[j], gep(i64(), index_tables_[grp[j]], f));
             for (std::size_t t = 0; t < offsets.size(); ++t) {
                 Value *off = c64(0);
                 for (std::size_t j = 0; j < grp.size(); ++j) off = b_.CreateAdd(off, b_.CreateMul(idx[j], per_tensor[t][j]));
                 b_.CreateStore(off, gep(i64(), offsets[t].second, f));
+            }
+            Value *carry = b_.getTrue();
+            for (int j = static_cast<int>(grp.size()) - 1; j >= 0; --j) {
+                Value *next = b_.CreateAdd(idx[j], c64(1));
+                Value *wrap = b_.CreateICmpSGE(next, extent(grp[j]));
+                b_.CreateStore(b_.CreateSelect(carry, b_.CreateSelect(wrap, c64(0), next), idx[j]), digit[j]);
+                carry = b_.CreateAnd(carry, wrap);
             }
         });
     }

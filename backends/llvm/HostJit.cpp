@@ -1,6 +1,7 @@
-// The host backend's driver: print the kernels (CodeGen.cpp), run LLVM's O3 pipeline for the
-// host CPU, hand the module to ORC's LLJIT and resolve every kernel. PassBuilder.h and LLJIT.h
-// take seconds to parse; they stay in this one file.
+// The host backend's driver: print the kernels (CodeGen.cpp), optimise them for the host CPU
+// (O3, the packed GEMM's lean pipeline, or O2 for small calls), hand the modules to ORC's LLJIT
+// and resolve every kernel. PassBuilder.h and LLJIT.h take seconds to parse; they stay in this
+// one file.
 //
 // Exceptions never cross LLVM frames: every llvm::Error/Expected is converted to a TargetError
 // here, in our own frames, after LLVM has returned.
@@ -8,6 +9,7 @@
 
 #include "backends/llvm/CodeGen.h"
 #include "backends/llvm/GemmCodeGen.h"
+#include "backends/llvm/GemmShare.h"
 #include "backends/llvm/ScalarOps.h"
 #include "ir/Walk.h"
 #include "support/DiskCache.h"
@@ -93,9 +95,40 @@ llvm::orc::JITTargetMachineBuilder host_machine() {
     return jtmb;
 }
 
-/** The new pass manager's O3, with both vectorisers on (PipelineTuningOptions leaves SLP off
- * by default; clang and opt switch it on at O3). */
-void optimize(llvm::Module &m, llvm::TargetMachine &tm) {
+/** Which optimisation pipeline a module gets. */
+enum class Pipeline {
+    /** The new pass manager's O3, with both vectorisers on (PipelineTuningOptions leaves SLP
+     * off by default; clang and opt switch it on at O3): loop nests, which LLVM vectorises. */
+    O3,
+    /** The packed GEMM, vectorised as printed (GemmCodeGen.cpp): what it needs of O3 (allocas to
+     * registers, CSE, hoisting, O3's loop unrolling), not the vectorisers, inliner or loop
+     * rotation. opt -time-passes on the f64 GEMM: 8-18 ms against O3's 45-51, and 10-25% less
+     * code generation; run time as fast (ij,jk->ik, one thread, 5 alternating runs: f32 512^2
+     * 2.44 against 2.55 ms, f64 512^2 4.09 / 5.09, f64 1024^2 32.1 / 32.7 ms medians; without
+     * the unrolling f32 1024^2 ran 10% slower). */
+    HandVectorised,
+    /** LLVM's O2 (vectorisers on, as set below; lower unrolling thresholds than O3, no
+     * aggressive InstCombine or argument promotion) for kernels the caller calls small
+     * (HostModule::compile's `quick`): less CPU time to compile the small kernels of
+     * opt_einsum's cases, whose calls ran as fast in alternating runs; O1 compiled a little
+     * faster still, but those calls ran 4-6% slower (docs/performance.md). */
+    Quick,
+};
+constexpr const char *kHandVectorisedPipeline =
+    "function(sroa,early-cse,instcombine,simplifycfg,loop-mssa(licm),gvn,loop-unroll<O3>,instcombine,simplifycfg)";
+
+/** HandVectorised when every kernel is a packed GEMM, else Quick when asked, else O3. */
+Pipeline pipeline_for(const std::vector<ir::Kernel> &kernels, bool quick = false) {
+    for (const auto &k : kernels)
+        if (!k.gemm || !k.gemm->host_packed) return quick ? Pipeline::Quick : Pipeline::O3;
+    return kernels.empty() ? Pipeline::O3 : Pipeline::HandVectorised;
+}
+
+const char *pipeline_name(Pipeline p) {
+    return p == Pipeline::O3 ? "O3 loop+slp vectorise" : p == Pipeline::Quick ? "O2 loop+slp vectorise" : kHandVectorisedPipeline;
+}
+
+void optimize(llvm::Module &m, llvm::TargetMachine &tm, Pipeline pipeline) {
     llvm::LoopAnalysisManager lam;
     llvm::FunctionAnalysisManager fam;
     llvm::CGSCCAnalysisManager cgam;
@@ -109,7 +142,12 @@ void optimize(llvm::Module &m, llvm::TargetMachine &tm) {
     pb.registerFunctionAnalyses(fam);
     pb.registerLoopAnalyses(lam);
     pb.crossRegisterProxies(lam, fam, cgam, mam);
-    pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+    if (pipeline == Pipeline::O3) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam));
+    if (pipeline == Pipeline::Quick) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(m, mam));
+    llvm::ModulePassManager mpm;
+    if (auto e = pb.parsePassPipeline(mpm, kHandVectorisedPipeline))
+        throw InternalError("host backend: the packed GEMM's pipeline does not parse: " + describe(std::move(e)));
+    mpm.run(m, mam);
 }
 
 /** The widest vector registers the features allow: the lane count of hand-vectorised loops. */
@@ -172,14 +210,14 @@ std::unique_ptr<llvm::Module> print_module(const std::vector<ir::Kernel> &kernel
 std::unique_ptr<llvm::Module> build_module(const std::vector<ir::Kernel> &kernels, llvm::LLVMContext &ctx,
                                            const llvm::orc::JITTargetMachineBuilder &jtmb, llvm::TargetMachine &tm) {
     auto m = print_module(kernels, ctx, jtmb, tm);
-    optimize(*m, tm);
+    optimize(*m, tm, pipeline_for(kernels));
     return m;
 }
 
 /** What the machine code depends on: the IR as printed (it names every kernel and holds every
  * size fixed at planning), the CPU and its features, the pipeline's options, the versions. */
-std::string cache_key(const llvm::Module &m, const llvm::orc::JITTargetMachineBuilder &jtmb) {
-    std::string text = "einfuse " EINFUSE_VERSION "; LLVM " LLVM_VERSION_STRING "; O3 loop+slp vectorise; " +
+std::string cache_key(const llvm::Module &m, const llvm::orc::JITTargetMachineBuilder &jtmb, Pipeline pipeline) {
+    std::string text = "einfuse " EINFUSE_VERSION "; LLVM " LLVM_VERSION_STRING "; " + std::string(pipeline_name(pipeline)) + "; " +
                        m.getTargetTriple() + "; " + jtmb.getCPU() + "; " + jtmb.getFeatures().getString() + "\n";
     llvm::raw_string_ostream os(text);
     m.print(os, nullptr);
@@ -209,10 +247,10 @@ class PhaseTimer {
  * optimised and compiled here (and then kept in both). `fresh` skips and drops both caches'
  * entries (their object did not load); `*cached` says whether a cache answered. */
 std::string object_code(std::unique_ptr<llvm::Module> m, const llvm::orc::JITTargetMachineBuilder &jtmb,
-                        llvm::TargetMachine &tm, bool fresh, bool *cached) {
+                        llvm::TargetMachine &tm, Pipeline pipeline, bool fresh, bool *cached) {
     static std::mutex lock;
     static std::map<std::string, std::string> memory;
-    std::string key = cache_key(*m, jtmb);
+    std::string key = cache_key(*m, jtmb, pipeline);
     DiskCache disk = DiskCache::from_environment("host");
     *cached = true;
     {
@@ -226,7 +264,7 @@ std::string object_code(std::unique_ptr<llvm::Module> m, const llvm::orc::JITTar
         *cached = false;
         {
             PhaseTimer t("optimize");
-            optimize(*m, tm);
+            optimize(*m, tm, pipeline);
         }
         PhaseTimer t("machine code");
         llvm::orc::SimpleCompiler compile(tm);
@@ -283,11 +321,16 @@ HostModule::~HostModule() = default;
 /** Each kernel is its own module, printed under one name (kCanonicalName) with no value names.
  * Kernels that print the same once their sizes are numbered by the variables they use (not the
  * program's: the 10 GEMM steps of an 11-matrix chain read 3 of its 12 sizes each) share one
- * module, and take their sizes through `extent_slots`: a chain of 64/96/128 matrices compiles 3
- * GEMMs, not 10. The distinct modules are optimised and compiled on up to one thread per core
+ * module, and take their sizes through `extent_slots`; packed GEMMs are compared in their
+ * canonical form (GemmShare.h), whatever their shapes: a chain of 64/96/128 matrices compiles
+ * one GEMM, not 10. The distinct modules are optimised and compiled on up to one thread per core
  * (each with its own LLVMContext and TargetMachine), found in or kept in the caches each on its
  * own, and linked into a JITDylib of their own (each defines the same symbol). */
-std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) {
+std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) { return compile(kernels, {}); }
+
+std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels, const std::vector<bool> &quick) {
+    EINFUSE_ASSERT(quick.empty() || quick.size() == kernels.size(), "host backend: one quick flag per kernel");
+    auto pipeline = [&](std::size_t i) { return pipeline_for({kernels[i]}, !quick.empty() && quick[i]); };
     static constexpr const char *kCanonicalName = "einfuse_kernel";
     auto needs = [](const ir::Kernel &k, const std::string &v) { // a loop or a tensor index reads its size
         bool loop = false;
@@ -313,25 +356,50 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
         return os.str();
     };
     std::vector<ir::Kernel> distinct;       // what is compiled
+    std::vector<Pipeline> pipelines;        // and how
+    std::vector<std::size_t> cost;          // its printed size: the compile threads take the largest first
     std::vector<int> object_of(kernels.size());
-    std::vector<std::vector<int>> slots(kernels.size());
+    std::vector<std::vector<int>> slots(kernels.size()), stride_slots(kernels.size()), data_slots(kernels.size());
     {
         PhaseTimer t("print");
         auto jtmb = host_machine();
         auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
+        // Packed GEMMs print the same whatever their shapes once each group is padded to the
+        // most variables any of them has (GemmShare.h).
+        GemmGroupCounts pads;
+        for (const auto &k : kernels)
+            if (auto c = gemm_group_counts(k))
+                pads = {std::max(pads.batch, c->batch), std::max(pads.m, c->m), std::max(pads.n, c->n), std::max(pads.k, c->k)};
+        std::vector<std::optional<SharedGemm>> gemm(kernels.size());
         std::vector<std::string> compact;
-        for (const auto &k : kernels) compact.push_back(kernels.size() > 1 ? text_of(canonical(k, true), jtmb, *tm) : "");
+        for (std::size_t i = 0; i < kernels.size(); ++i) {
+            if (kernels.size() > 1) gemm[i] = shared_gemm(kernels[i], pads);
+            compact.push_back(kernels.size() < 2 ? ""
+                              : std::string(pipeline_name(pipeline(i))) + "\n" +
+                                    (gemm[i] ? "gemm\n" + text_of(canonical(gemm[i]->kernel, false), jtmb, *tm)
+                                             : text_of(canonical(kernels[i], true), jtmb, *tm)));
+        }
         std::map<std::string, int> shared; // compact text -> its object, for texts two kernels print
         for (std::size_t i = 0; i < kernels.size(); ++i) {
             bool twice = kernels.size() > 1 && std::count(compact.begin(), compact.end(), compact[i]) > 1;
             if (!twice) {
                 object_of[i] = static_cast<int>(distinct.size());
                 distinct.push_back(canonical(kernels[i], false));
+                pipelines.push_back(pipeline(i));
+                cost.push_back(compact[i].size());
                 continue;
             }
             auto [it, fresh] = shared.emplace(compact[i], static_cast<int>(distinct.size()));
-            if (fresh) distinct.push_back(canonical(kernels[i], true));
+            if (fresh) {
+                distinct.push_back(gemm[i] ? canonical(gemm[i]->kernel, false) : canonical(kernels[i], true));
+                pipelines.push_back(pipeline(i));
+                cost.push_back(compact[i].size());
+            }
             object_of[i] = it->second;
+            if (gemm[i]) {
+                slots[i] = gemm[i]->extent_slots, stride_slots[i] = gemm[i]->stride_slots, data_slots[i] = gemm[i]->data_slots;
+                continue;
+            }
             for (std::size_t v = 0; v < kernels[i].index_vars.size(); ++v)
                 if (needs(kernels[i], kernels[i].index_vars[v])) slots[i].push_back(static_cast<int>(v));
         }
@@ -343,16 +411,22 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
         std::vector<std::string> objects(distinct.size());
         std::vector<char> cached(distinct.size(), 0);
         std::vector<std::exception_ptr> errors(distinct.size());
+        // Largest first (a longest-processing-time schedule): a large kernel started last would
+        // leave the other cores idle while it compiles.
+        std::vector<std::size_t> order(distinct.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
         std::atomic<std::size_t> next{0};
         auto work = [&] {
-            for (std::size_t i; (i = next++) < distinct.size();) {
+            for (std::size_t n; (n = next++) < distinct.size();) {
+                const std::size_t i = order[n];
                 try {
                     auto jtmb = host_machine();
                     auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
                     llvm::LLVMContext ctx; // declared before the module: outlives it
                     ctx.setDiscardValueNames(true);
                     bool hit = false;
-                    objects[i] = object_code(print_module({distinct[i]}, ctx, jtmb, *tm), jtmb, *tm, fresh, &hit);
+                    objects[i] = object_code(print_module({distinct[i]}, ctx, jtmb, *tm), jtmb, *tm, pipelines[i], fresh, &hit);
                     cached[i] = hit;
                 } catch (...) {
                     errors[i] = std::current_exception();
@@ -392,7 +466,7 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
             }
             for (std::size_t i = 0; i < kernels.size(); ++i) {
                 EINFUSE_ASSERT(!impl.functions.count(kernels[i].name), "two kernels are named '" + kernels[i].name + "'");
-                impl.functions[kernels[i].name] = {addresses[object_of[i]], slots[i]};
+                impl.functions[kernels[i].name] = {addresses[object_of[i]], slots[i], stride_slots[i], data_slots[i]};
             }
         } catch (const TargetError &e) {
             if (any_cached) throw CachedObjectFailed(e.what());
@@ -415,7 +489,7 @@ const HostModule::Entry &HostModule::entry(const std::string &kernel_name) const
 
 HostKernelFn HostModule::function(const std::string &kernel_name) const {
     const Entry &e = entry(kernel_name);
-    if (!e.extent_slots.empty())
+    if (!e.extent_slots.empty() || !e.stride_slots.empty() || !e.data_slots.empty())
         throw InternalError("host kernel '" + kernel_name + "' shares its code with another and takes its sizes "
                             "through entry().extent_slots");
     return e.fn;

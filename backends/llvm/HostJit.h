@@ -30,13 +30,20 @@ class HostModule {
     /** Every element type (f16 bf16 f32 f64, bool and the 8-64-bit integers) compiles. Throws TargetError when LLVM
      * fails, InternalError on a malformed kernel or two kernels with one name. */
     static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels);
+    /** The same, kernels[i] compiled by LLVM's O2 pipeline where quick[i] (empty: none): for
+     * kernels the caller knows run only a few iterations, where compiling is most of the time
+     * (exec/HostExecutor). Packed GEMMs keep their own pipeline. */
+    static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels, const std::vector<bool> &quick);
 
     /** A kernel's code and, when it shares that code with another kernel of the module, which of
-     * its extents the code takes: extents[extent_slots[0]], ... in that order (empty: all of
-     * them, as ir/Kernel.h says). Throws InternalError if no kernel has that name. */
+     * its extents the code takes: extents[extent_slots[0]], ... in that order, 1 for a slot of -1
+     * (empty: all of them, as ir/Kernel.h says); likewise its strides (strides[stride_slots[0]],
+     * ..., 0 for -1) and its tensors (data[data_slots[0]], ...), each empty when taken as they
+     * are. Packed GEMMs of different shapes share one code this way (GemmShare.h). Throws
+     * InternalError if no kernel has that name. */
     struct Entry {
         HostKernelFn fn = nullptr;
-        std::vector<int> extent_slots;
+        std::vector<int> extent_slots, stride_slots, data_slots;
     };
     const Entry &entry(const std::string &kernel_name) const;
 
