@@ -2,6 +2,7 @@
 
 #include "ir/Walk.h"
 #include "ir/IRVisitor.h"
+#include "passes/LongSums.h"
 #include "passes/strategy/Strategy.h"
 
 #include <algorithm>
@@ -164,7 +165,7 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const Sizes &size
         if (auto op = accumulation(*loop, acc)) {
             t.accumulator = acc.name;
             for (const auto &d : before)
-                if (d.as<ir::DeclareScalar>()->name == acc.name + "_c") t.compensation = acc.name + "_c";
+                if (d.as<ir::DeclareScalar>()->name == compensation_name(acc.name)) t.compensation = compensation_name(acc.name);
             t.combine = combine_kernel(k, after, acc, *op, !t.compensation.empty());
             break;
         }

@@ -39,6 +39,10 @@ struct LongSum {
  * their variables), each with the method for `target`. lower_to_loops lowers them so. */
 std::vector<LongSum> long_sums(const ir::Definition &d, const Sizes &sizes, const ir::Target &target);
 
+/** The error term lower_to_loops declares for a compensated sum into `accumulator` (its name
+ * is how passes/GpuTiling finds it among the loop's declarations). */
+inline std::string compensation_name(const std::string &accumulator) { return accumulator + "_c"; }
+
 /** "sum over 'j' in f64" / "Kahan-compensated sum over 'j'": for the plan. */
 std::string describe(const LongSum &s);
 

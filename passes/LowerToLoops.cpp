@@ -97,7 +97,7 @@ private:
         auto ref = [&](const std::string &n) { return ir::ScalarRef::make(type, n); };
         auto sub = [](ir::Expr a, ir::Expr b) { return ir::Binary::make(ir::BinaryOp::Sub, std::move(a), std::move(b)); };
         auto add = [](ir::Expr a, ir::Expr b) { return ir::Binary::make(ir::BinaryOp::Add, std::move(a), std::move(b)); };
-        const std::string c = name + "_c", y = name + "_y", t = name + "_t";
+        const std::string c = compensation_name(name), y = name + "_y", t = name + "_t";
         stmts_->push_back(ir::DeclareScalar::make(c, type, ir::Const::make(type, 0)));
         inner.push_back(ir::DeclareScalar::make(y, type, sub(term, ref(c))));
         inner.push_back(ir::DeclareScalar::make(t, type, add(ref(name), ref(y))));
