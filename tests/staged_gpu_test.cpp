@@ -150,9 +150,17 @@ TEST_CASE("gpu staged: tensors past 2^31 elements index with 64 bits (f16, D=3)"
     Tensor block(DType::F16, {1 << 20});
     block.fill_random(test::rng());
     const auto *src = static_cast<const uint16_t *>(block.data());
+    // Each 1M chunk is the block rotated: two memcpys a chunk, not a division per element.
+    const int64_t chunk = 1 << 20;
     for (Tensor *t : {&a, &b}) {
         auto *dst = static_cast<uint16_t *>(t->data());
-        for (int64_t e = 0; e < t->size(); ++e) dst[e] = src[(e + e / (1 << 20) * 7919 + (t == &b) * 104729) % (1 << 20)];
+        for (int64_t start = 0; start < t->size(); start += chunk) {
+            const int64_t n = std::min(chunk, t->size() - start);
+            const int64_t shift = (start / chunk * 7919 + (t == &b) * 104729) % chunk;
+            const int64_t head = std::min(n, chunk - shift); // src[shift ..] first, then src[0 ..]
+            std::memcpy(dst + start, src + shift, head * sizeof(uint16_t));
+            if (n > head) std::memcpy(dst + start + head, src, (n - head) * sizeof(uint16_t));
+        }
     }
     Tensor out = c.run({&a, &b}, sizes).outputs.front();
     // Spot checks in double, the last batch elements (past 2^31) included.

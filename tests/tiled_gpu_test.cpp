@@ -40,7 +40,7 @@ TEST_CASE("gpu tiled: the Gaussian kernel sum, split across blocks and not") {
     test::require_gpu();
     const struct {
         int64_t n, m;
-    } rows[] = {{300, 5000}, {1000, 1000}, {20000, 2000}, {257, 70001}, {300000, 300}};
+    } rows[] = {{300, 5000}, {1000, 1000}, {20000, 600}, {257, 70001}, {100000, 300}}; // the reference is the slow part
     for (const auto &row : rows) {
         CAPTURE(row.n);
         CAPTURE(row.m);
