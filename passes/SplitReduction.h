@@ -8,6 +8,11 @@
 // Before: out[o] = sum[l,m,n](in0[l,m,n] * in1[l,m,n,o])
 // After:  s0[l,o,n] = sum[m](in0[l,m,n] * in1[l,m,n,o]);  out[o] = sum[l,n](s0[l,o,n])
 // (l outermost: the threads split it; n innermost: the vector lanes run across it)
+//
+// When every operand the innermost reduced variable moves is contiguous along it, the lanes go
+// along the sum instead (passes/ReductionLanes) and the partials keep the outermost variables:
+// Before: out = sum[l,m,n](a[l,m,n] * b[l,m,n])
+// After:  s0[l] = sum[m,n](a[l,m,n] * b[l,m,n]);  out = sum[l](s0[l])      (rows streamed whole)
 #include "ir/Program.h"
 #include "passes/Sizes.h"
 #include "ir/Target.h"
@@ -25,5 +30,7 @@ ir::Program split_reductions(const ir::Program &p, const Sizes &sizes, const ir:
 
 constexpr int64_t kSplitMinTerms = 1 << 16;
 constexpr int64_t kSplitFewOutputs = 256;
+/** Partials enough to spread over the threads when the first step keeps the outer variables. */
+constexpr int64_t kSplitPartialsForThreads = 64;
 
 } // namespace einfuse::passes

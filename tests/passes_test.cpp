@@ -181,6 +181,31 @@ TEST_CASE("split_reductions: a long sum into few outputs becomes partial sums on
                                  ir::evaluate_reference(p, ptrs, small).front()) < 1e-12);
 }
 
+TEST_CASE("split_reductions: operands contiguous along the sum keep the outer variables as partials") {
+    // Every read the innermost reduced variable moves is contiguous along it: the first step
+    // streams whole rows with the lanes along the sum; the partials are the threads' work.
+    ir::Program dot = program_of("lmn,lmn->");
+    passes::Plan host = passes::lower(dot, {{"l", 160}, {"m", 160}, {"n", 120}}, passes::Device::Host);
+    REQUIRE(host.kernels.size() == 2);
+    CHECK(host.program.definitions[0].indices == std::vector<std::string>{"l"});
+    CHECK(ir::to_string(host.program.definitions[1].value) == "sum[l](s0[l])");
+    CHECK(host.kernels[0].host_vectors->reduction_lanes.has_value()); // lanes along the sum over n
+    // Fewer than kSplitPartialsForThreads values of l: m joins the partials.
+    ir::Extents small{{"l", 40}, {"m", 40}, {"n", 48}};
+    passes::Plan split = passes::lower(dot, small, passes::Device::Host);
+    REQUIRE(split.kernels.size() == 2);
+    CHECK(split.program.definitions[0].indices == std::vector<std::string>{"l", "m"});
+    std::mt19937_64 rng(std::random_device{}());
+    std::vector<Tensor> in;
+    for (int i = 0; i < 2; ++i) {
+        in.emplace_back(DType::F64, Shape{40, 40, 48});
+        in.back().fill_random(rng);
+    }
+    std::vector<const Tensor *> ptrs{&in[0], &in[1]};
+    CHECK(ir::max_relative_error(ir::evaluate_reference(split.program, ptrs, small).front(),
+                                 ir::evaluate_reference(dot, ptrs, small).front()) < 1e-12);
+}
+
 TEST_CASE("choose_strategy: unrolled when the sizes are known and small, with the reason otherwise") {
     const struct {
         const char *spec;
