@@ -483,15 +483,12 @@ std::vector<Kernel::Deviation> Kernel::check(const std::vector<View> &inputs, co
         std::vector<Tensor> want = s.compiled->reference(in.pointers, extents);
         if (want.size() != outputs.size())
             throw UserError("expected " + std::to_string(want.size()) + " outputs, got " + std::to_string(outputs.size()));
-        // An einsum is a sum of products, so the reference on the inputs' absolute values is each
-        // element's sum of |terms|: its rounding errors scale with that, not with a result that
-        // cancels (ir::max_relative_error with a scale). A program's functions have no such form.
-        std::vector<Tensor> scale;
-        if (s.einsum) scale = s.compiled->reference_magnitudes(in.pointers, extents);
+        // Rounding errors scale with each element's magnitudes (an einsum's sum of |terms|, a
+        // program's first-order bound: ir/Magnitude.h), not with a result that cancels.
+        std::vector<Tensor> scale = s.compiled->reference_magnitudes(in.pointers, extents);
         std::vector<Deviation> result;
         for (std::size_t i = 0; i < want.size(); ++i)
-            result.push_back({scale.empty() ? ir::max_relative_error(out.tensors[i], want[i])
-                                            : ir::max_relative_error(out.tensors[i], want[i], scale[i]),
+            result.push_back({ir::max_relative_error(out.tensors[i], want[i], scale[i]),
                               tolerance(out.tensors[i].dtype(), s.compiled->reduction_length(extents))});
         return result;
     });

@@ -1,7 +1,10 @@
 #include "exec/Compiled.h"
 
+#include "ir/Magnitude.h"
+
 #include "exec/HostExecutor.h"
 #include "backends/cuda/CudaPrinter.h"
+#include "ir/Magnitude.h"
 #include "ir/Reference.h"
 #include "ir/Walk.h"
 #include "support/Error.h"
@@ -130,7 +133,11 @@ std::vector<Tensor> Compiled::reference_magnitudes(const std::vector<const Tenso
     for (const Tensor *t : inputs) magnitudes.push_back(ir::abs_copy(*t));
     std::vector<const Tensor *> pointers;
     for (const auto &t : magnitudes) pointers.push_back(&t);
-    return reference(pointers, extents);
+    // A complex program: the reference on |inputs| (its sums of products' |terms|).
+    if (ir::has_complex_type(program_)) return reference(pointers, extents);
+    std::vector<const Tensor *> both = inputs;
+    both.insert(both.end(), pointers.begin(), pointers.end());
+    return ir::evaluate_reference(ir::magnitude_program(program_), both, extents);
 }
 
 int64_t Compiled::reduction_length(const ir::Extents &extents) const {

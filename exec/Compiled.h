@@ -91,9 +91,10 @@ public:
     /** The float64 reference results of the same program, for checking. */
     std::vector<Tensor> reference(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const;
 
-    /** The reference on the inputs' absolute values: for an einsum (a sum of products), each
-     * element's sum of |terms|, what its rounding errors scale with (ir::max_relative_error's
-     * scale). */
+    /** What each output element's rounding errors scale with (ir::max_relative_error's scale):
+     * for an einsum, its sum of |terms| (the reference on the inputs' absolute values); for a
+     * program, ir::magnitude_program's first-order bound; for a complex program, the reference
+     * on |inputs|. */
     std::vector<Tensor> reference_magnitudes(const std::vector<const Tensor *> &inputs, const ir::Extents &extents) const;
 
     /** The number of terms the longest chain of reductions adds up, for tolerances. */

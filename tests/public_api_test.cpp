@@ -340,6 +340,27 @@ TEST_CASE("public API: the embedding API's source is what `einfuse compile` writ
     }
 }
 
+TEST_CASE("public API: check holds a program that cancels to its terms' magnitudes (ir/Magnitude.h)") {
+    // A two-layer relu MLP in f64: the second layer's sums cancel, and against |result| alone
+    // einfuse's correct results failed --check (6.4e-14 to 9.2e-14 against 6.3e-14, 20 runs of 20
+    // at i=256). Against the first-order magnitude they pass by far; a wrong element still fails.
+    const char *mlp = "h[i,k] = relu(sum[j](x[i,j] * W1[j,k])); out[i,l] = sum[k](h[i,k] * W2[k,l])";
+    pub::Kernel k = pub::compile(mlp, pub::Signature::program({{"x", pub::ScalarType::F64},
+                                                               {"W1", pub::ScalarType::F64},
+                                                               {"W2", pub::ScalarType::F64}}));
+    const std::int64_t i = 64, j = 512, kk = 256, l = 128;
+    pub::Array x = pub::Array::random(pub::ScalarType::F64, {i, j}, 1),
+               w1 = pub::Array::random(pub::ScalarType::F64, {j, kk}, 2),
+               w2 = pub::Array::random(pub::ScalarType::F64, {kk, l}, 3);
+    pub::Sizes sizes{{"i", i}, {"j", j}, {"k", kk}, {"l", l}};
+    std::vector<pub::Array> out = k.run({x.view(), w1.view(), w2.view()});
+    REQUIRE(out.size() == 1);
+    auto d = k.check({x.view(), w1.view(), w2.view()}, {out[0].view()}, sizes);
+    CHECK(d[0].max_rel_err <= d[0].tolerance);
+    out[0].data_as<double>()[5] *= 1.0 + 1e-9;
+    CHECK(k.check({x.view(), w1.view(), w2.view()}, {out[0].view()}, sizes)[0].max_rel_err > d[0].tolerance);
+}
+
 TEST_CASE("public API: what the CLI is built on (inspect, bind, emit, measure, check, .npy, notes)") {
     pub::ExpressionInfo info = pub::inspect("bij,bjk->bik");
     REQUIRE(info.inputs.size() == 2);
