@@ -5,8 +5,8 @@ both equally. Each run is `run --target cuda --repeat N --json` (CUDA events aro
 median); a case's time is the median over its rounds. Inputs are larger than L2 except the
 seed's size (launch-bound, reported as such).
 
-Usage: bench/gpu_before_after.py BEFORE_BINARY AFTER_BINARY [OUT_DIR]
-Writes OUT_DIR/gpu_before_after.md. A ratio after/before above 1 is a slowdown.
+Usage: bench/gpu_before_after.py BEFORE_BINARY AFTER_BINARY [OUT_DIR] [--only TEXT]
+Writes OUT_DIR/gpu_before_after.md. --only: the cases whose expression contains TEXT. A ratio after/before above 1 is a slowdown.
 """
 import json
 import os
@@ -49,10 +49,16 @@ def run(binary, expr, dims, flags):
 
 
 def main():
-    before, after = sys.argv[1], sys.argv[2]
-    out_dir = sys.argv[3] if len(sys.argv) > 3 else os.environ.get("OUT", ".")
+    args = sys.argv[1:]
+    only = ""
+    if "--only" in args:
+        at = args.index("--only")
+        only = args[at + 1]
+        del args[at : at + 2]
+    before, after = args[0], args[1]
+    out_dir = args[2] if len(args) > 2 else os.environ.get("OUT", ".")
     lines = ["| case | dims | before us | after us | after/before | after ran |", "| --- | --- | --- | --- | --- | --- |"]
-    for expr, dims, flags in CASES:
+    for expr, dims, flags in (c for c in CASES if only in c[0]):
         times = {before: [], after: []}
         ran, error = "", ""
         for _ in range(ROUNDS):

@@ -80,8 +80,12 @@ def main():
                          "einfuse_us": round(m["e"], 2), "torch_einsum_us": round(m["t"], 2),
                          "c_abi_run_us": round(m["c"], 2)})
         ops = [np.random.rand(*s).astype(np.float32) for s in shapes]
-        m = per_call_us({"e": lambda: einfuse.einsum(expr, *ops), "t": lambda: np.einsum(expr, *ops),
-                         "c": c_abi_run_fn(expr, ops)}, n)
+        try:
+            m = per_call_us({"e": lambda: einfuse.einsum(expr, *ops), "t": lambda: np.einsum(expr, *ops),
+                             "c": c_abi_run_fn(expr, ops)}, n)
+        except einfuse.Error as e:  # a build without the host backend (the GPU machine's)
+            print("numpy %s: skipped: %s" % (expr, str(e).splitlines()[0]), file=sys.stderr)
+            continue
         rows.append({"framework": "numpy", "device": "cpu", "expr": expr, "shapes": shapes,
                      "einfuse_us": round(m["e"], 2), "numpy_einsum_us": round(m["t"], 2),
                      "c_abi_run_us": round(m["c"], 2)})

@@ -12,7 +12,7 @@ of one set. It reports medians, the ratio unsized/sized, and the largest relativ
 between the two outputs on the same inputs (0 where both run the same kernel). A case the build
 cannot compile (a later row of the table) is listed with the compiler's message.
 
-Usage: bench/unsized_vs_sized.py EINFUSE_BINARY [OUT_DIR] [--arch sm_90] [--repeat N] [--build-only]
+Usage: bench/unsized_vs_sized.py EINFUSE_BINARY [OUT_DIR] [--arch sm_90] [--repeat N] [--build-only] [--only TEXT]
 Writes OUT_DIR/unsized_vs_sized.md and OUT_DIR/unsized_vs_sized.json. Needs nvcc and a GPU.
 """
 import argparse
@@ -244,11 +244,13 @@ def main():
     ap.add_argument("--arch", default="sm_90")
     ap.add_argument("--repeat", type=int, default=int(os.environ.get("EINFUSE_BENCH_REPEAT", "20")))
     ap.add_argument("--build-only", action="store_true", help="compile and build the drivers, run nothing")
+    ap.add_argument("--only", default="", help="the rows whose name contains this text")
     args = ap.parse_args()
+    cases = [c for c in CASES if args.only in c[0]]
     os.makedirs(args.out_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="einfuse_unsized_")
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 4) as pool:
-        built = list(pool.map(lambda c: compile_case(args.einfuse, c, work, args.arch, args.repeat), CASES))
+        built = list(pool.map(lambda c: compile_case(args.einfuse, c, work, args.arch, args.repeat), cases))
     results = []
     for base, r in built:  # the drivers run one at a time
         if "skipped" not in r and not args.build_only:

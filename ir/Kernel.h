@@ -45,6 +45,17 @@ struct Tiling {
     std::string accumulator;            // the scalar the loop accumulates into
     std::string compensation;           // a compensated sum's error term (acc_c), else empty:
                                         // a split's part is then accumulator - compensation
+    /** A compensated sum's tiled loop in blocks (passes/GpuTiling): `accumulate` (the loop's body
+     * with Kahan's step replaced by `sum = sum + term`) adds `terms` rows plainly, in order, into
+     * the block sum `sum`; then `flush` (Kahan's step of the block sum, and sum = 0) compensates
+     * it into the accumulator, every `terms` rows and at each tile's end. */
+    struct CompensatedBlocks {
+        int64_t terms = 0;
+        std::string sum; // declared with `type` and 0 before the loop
+        DType type = DType::F32;
+        Stmt accumulate, flush;
+    };
+    std::optional<CompensatedBlocks> blocks; // none: every term compensated
     int64_t points_per_thread = 1;      // output points per thread, sharing each row read
     int64_t rows = 0;                   // reduction rows per tile, one thread each (passes/GpuTiling)
     std::shared_ptr<const Kernel> combine; // null: not split (the loop does more than accumulate)

@@ -6,6 +6,7 @@
 #include "passes/strategy/Strategy.h"
 
 #include <algorithm>
+#include <set>
 
 namespace einfuse::passes {
 
@@ -77,6 +78,36 @@ std::optional<ir::BinaryOp> accumulation(const ir::For &loop, const ir::DeclareS
 }
 
 } // namespace
+
+/** The loop's compensated sum into `acc` in blocks of kCompensatedBlock terms (ir::Tiling::blocks):
+ *   accumulate: {the term's statements; acc_b = acc_b + term}
+ *   flush:      {acc_y = acc_b - acc_c; acc_t = acc + acc_y; acc_c = ...; acc = acc + acc_y; acc_b = 0} */
+std::optional<ir::Tiling::CompensatedBlocks> compensated_blocks(const ir::For &loop, const ir::DeclareScalar &acc) {
+    std::optional<CompensatedStep> step = compensated_step(loop.body, acc.name);
+    if (!step) return std::nullopt;
+    struct Declared : ir::IRVisitor {
+        std::set<std::string> names;
+        using ir::IRVisitor::visit;
+        void visit(const ir::DeclareScalar &d) override { names.insert(d.name), ir::IRVisitor::visit(d); }
+    } declared_in;
+    declared_in.walk(loop.body);
+    const std::set<std::string> &declared = declared_in.names;
+    ir::Tiling::CompensatedBlocks b;
+    b.terms = kCompensatedBlock;
+    b.type = acc.type;
+    for (b.sum = acc.name + "_b"; declared.count(b.sum) || b.sum == compensation_name(acc.name);) b.sum += "_";
+    const ir::Expr sum = ir::ScalarRef::make(acc.type, b.sum);
+    std::vector<ir::Stmt> accumulate = step->before;
+    accumulate.push_back(ir::AssignScalar::make(b.sum, ir::Binary::make(ir::BinaryOp::Add, sum, step->term)));
+    b.accumulate = ir::Block::make(accumulate);
+    const auto &y = *step->step.front().as<ir::DeclareScalar>();
+    std::vector<ir::Stmt> flush{ir::DeclareScalar::make(
+        y.name, y.type, ir::Binary::make(ir::BinaryOp::Sub, sum, ir::ScalarRef::make(acc.type, compensation_name(acc.name))))};
+    flush.insert(flush.end(), step->step.begin() + 1, step->step.end());
+    flush.push_back(ir::AssignScalar::make(b.sum, ir::Const::make(acc.type, 0)));
+    b.flush = ir::Block::make(flush);
+    return b;
+}
 
 std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const Sizes &sizes, std::string *why_not) {
     auto refuse = [&](std::string why) -> std::optional<ir::Tiling> {
@@ -167,6 +198,7 @@ std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const Sizes &size
             for (const auto &d : before)
                 if (d.as<ir::DeclareScalar>()->name == compensation_name(acc.name)) t.compensation = compensation_name(acc.name);
             t.combine = combine_kernel(k, after, acc, *op, !t.compensation.empty());
+            if (!t.compensation.empty()) t.blocks = compensated_blocks(*loop, acc);
             break;
         }
     }

@@ -32,6 +32,22 @@ std::vector<LongSum> long_sums(const ir::Definition &d, const Sizes &sizes, cons
     return out;
 }
 
+std::optional<CompensatedStep> compensated_step(const ir::Stmt &body, const std::string &accumulator) {
+    const auto *b = body.as<ir::Block>();
+    if (!b || b->stmts.size() < 4) return std::nullopt;
+    const std::size_t at = b->stmts.size() - 4;
+    const auto *y = b->stmts[at].as<ir::DeclareScalar>();
+    const auto *y_init = y ? y->init.as<ir::Binary>() : nullptr;
+    const auto *c = y_init ? y_init->b.as<ir::ScalarRef>() : nullptr;
+    const auto *acc = b->stmts[at + 3].as<ir::AssignScalar>();
+    if (!y_init || y_init->op != ir::BinaryOp::Sub || !c || c->name != compensation_name(accumulator) || !acc ||
+        acc->name != accumulator || !b->stmts[at + 1].as<ir::DeclareScalar>() || !b->stmts[at + 2].as<ir::AssignScalar>())
+        return std::nullopt;
+    return CompensatedStep{{b->stmts.begin(), b->stmts.begin() + static_cast<std::ptrdiff_t>(at)},
+                           y_init->a,
+                           {b->stmts.begin() + static_cast<std::ptrdiff_t>(at), b->stmts.end()}};
+}
+
 std::string describe(const LongSum &s) {
     std::string vars;
     for (const auto &v : s.reduce->reduce_vars) vars += (vars.empty() ? "" : ",") + v;

@@ -185,6 +185,12 @@ TEST_CASE("unsized: bij,bjk->bik picks its size-specialised kernels by the sizes
         return out;
     };
     CHECK(body(unsized, n + "_at_32_gemm_small") == body(sized32, n + "_gemm_small"));
+    // A specialisation's grid counts its own threads: at D=2 one per batch element, where the
+    // launcher's `total` (b*i*k, the general kernel's) launched 4 times the blocks (1.43x slower).
+    std::size_t launch = unsized.find("cudaLaunchKernel(" + n + "_at_2,");
+    REQUIRE(launch != std::string::npos);
+    std::size_t grid = unsized.rfind("const int64_t grid = ", launch);
+    CHECK(unsized.substr(grid, launch - grid).find("einfuse_ceil_div(sizes[0], 256)") != std::string::npos);
     // Sized plans have no specialisations: the sizes are known.
     auto sized = compiled(kBmm, at(4096, 3));
     for (const auto &v : sized->plan().kernels.front().launch) CHECK(!v.code);

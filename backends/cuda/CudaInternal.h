@@ -50,7 +50,8 @@ class KernelNames {
  * on kernels whose indices are all plain variables. */
 std::map<std::string, std::vector<std::vector<std::string>>> tensor_accesses(const ir::Kernel &k);
 
-/** The names of the scalars the kernel declares, in order of declaration. */
+/** The names of the scalars the kernel declares, in order of declaration (and a tiled
+ * variant's block sum, ir::Tiling::blocks). */
 std::vector<std::string> declared_scalars(const ir::Kernel &k);
 
 /** Every element type the kernel touches: its tensors, scalars and expression nodes. */

@@ -89,7 +89,11 @@ std::string launch_call(const std::string &kernel, const std::string &grid, cons
  * einfuse_args (`refs`: their locals' addresses). */
 std::string print_launch(const ir::Kernel &k, const ir::LaunchVariant &v, const ir::LaunchNames &names,
                          const std::vector<std::string> &refs, const std::string &pad) {
-    std::string out = pad + "const int64_t grid = " + v.grid.unnamed().print_c(names) + ";\n";
+    // The launcher's locals (`total`: the product of k's parallel sizes) are k's own; a
+    // specialisation's rules name its own kernel's values, which may differ ("bij,bjk->bik" at
+    // D=2: total is b, not b*i*k), so they are written out in place.
+    auto rule = [&](const ir::SizeExpr &e) { return (v.code ? e.inlined() : e).print_c(names); };
+    std::string out = pad + "const int64_t grid = " + (v.code ? v.grid.inlined() : v.grid.unnamed()).print_c(names) + ";\n";
     const std::string shared = std::to_string(v.shared_bytes), block = "dim3(" + block_text(v.block, names) + ")";
     int64_t one = 0;
     if (!v.combine) {
@@ -101,7 +105,7 @@ std::string print_launch(const ir::Kernel &k, const ir::LaunchVariant &v, const 
     // their own (none: run unsplit), then the combine kernel.
     const ir::CombineLaunch &c = *v.combine;
     const std::string acc = c_type(c.partial);
-    out += pad + "int64_t einfuse_splits = " + v.splits.print_c(names) + ";\n";
+    out += pad + "int64_t einfuse_splits = " + rule(v.splits) + ";\n";
     out += pad + acc + " *einfuse_partial = (" + acc + " *)einfuse_parts;\n";
     out += pad + "if (einfuse_splits > 1 && einfuse_partial == NULL && cudaMallocAsync((void **)&einfuse_partial, "
                  "(size_t)(einfuse_splits * total) * sizeof(" + acc + "), stream) != cudaSuccess) {\n";
@@ -117,11 +121,11 @@ std::string print_launch(const ir::Kernel &k, const ir::LaunchVariant &v, const 
     std::size_t input_args = 0;
     for (int p = 0; p < k.num_inputs; ++p) input_args += 1 + static_cast<std::size_t>(k.params[p].rank);
     std::vector<LaunchArg> parts{{"const " + acc + " *", "einfuse_partial"}};
-    for (const auto &a : c.part_args) parts.push_back({"long long", a.print_c(names)});
+    for (const auto &a : c.part_args) parts.push_back({"long long", rule(a)});
     parts.push_back({"long long", "einfuse_splits"});
     std::vector<std::string> part_refs, combine_refs(refs.begin(), refs.begin() + static_cast<std::ptrdiff_t>(input_args));
     out += pad + "if (einfuse_splits > 1) {\n";
-    out += pad + "    const int64_t combine_grid = " + c.grid.print_c(names) + ";\n";
+    out += pad + "    const int64_t combine_grid = " + rule(c.grid) + ";\n";
     out += declare_args(parts, "einfuse_c", pad + "    ", part_refs);
     combine_refs.insert(combine_refs.end(), part_refs.begin(), part_refs.end() - 1);
     combine_refs.insert(combine_refs.end(), refs.begin() + static_cast<std::ptrdiff_t>(input_args), refs.end());

@@ -146,6 +146,7 @@ std::vector<std::string> declared_scalars(const ir::Kernel &k) {
     Walker w;
     w.on_decl = [&](const ir::DeclareScalar &d) { out.push_back(d.name); };
     w.walk(k.body);
+    if (k.tiling && k.tiling->blocks) out.push_back(k.tiling->blocks->sum); // the tiled loop's block sum
     return out;
 }
 

@@ -137,7 +137,17 @@ std::string print_points(const TiledParts &t) {
         out += "        const long long idx" + suffix(r) + " = min(" + at + ", total - 1);\n";
         out += print_index_split(t.par, t.point_names[r], 2, "idx" + suffix(r), "rest" + suffix(r));
         out += print_list(t.around.before, t.point_names[r], 2);
+        if (const auto &b = t.tiling.blocks)
+            out += print_statements(ir::DeclareScalar::make(b->sum, b->type, ir::Const::make(b->type, 0)), t.point_names[r], 2);
     }
+    return out;
+}
+
+/** Every point's statements `s`, each point in a scope of its own. */
+std::string print_for_points(const TiledParts &t, const ir::Stmt &s, int depth) {
+    const std::string indent(static_cast<std::size_t>(depth) * 4, ' ');
+    std::string out;
+    for (const auto &point : t.point_names) out += indent + "{\n" + print_statements(s, point, depth + 1) + indent + "}\n";
     return out;
 }
 
@@ -162,9 +172,16 @@ std::string print_tile_loop(const TiledParts &t, const KernelNames &names) {
             out += (d ? ", " : "") + names.stride(s.info->name, static_cast<int>(d)) + " = " + std::to_string(s.strides[d]);
         out += ";\n";
     }
-    for (const auto &point : t.point_names)
-        out += "                {\n" + print_statements(t.around.loop->body, point, 5) + "                }\n";
-    return out + "            }\n        }\n";
+    const auto &blocks = t.tiling.blocks;
+    out += print_for_points(t, blocks ? blocks->accumulate : t.around.loop->body, 4);
+    if (!blocks) return out + "            }\n        }\n";
+    // A block's terms added, compensated into the accumulator; the last, partial one at the tile's end.
+    const std::string last = std::to_string(blocks->terms - 1);
+    EINFUSE_ASSERT((blocks->terms & (blocks->terms - 1)) == 0 && t.tiling.rows % blocks->terms == 0,
+                   "compensated blocks divide the tile");
+    out += "                if ((tile_jj & " + last + ") == " + last + ") {\n" + print_for_points(t, blocks->flush, 5) +
+           "                }\n";
+    return out + "            }\n" + print_for_points(t, blocks->flush, 3) + "        }\n";
 }
 
 /** The parts' element type: the combine kernel's (f64 for a compensated sum, passes/GpuTiling). */

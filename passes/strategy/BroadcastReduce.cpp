@@ -88,6 +88,8 @@ class BroadcastReduce : public Strategy {
         detail += tensors + " tiled through shared memory along '" + k.tiling->reduce_var + "'" +
                             (k.tiling->combine ? ", the reduction split across blocks when the output is small"
                                                : "; not split: the loop does more than accumulate one value");
+        if (k.tiling->blocks)
+            detail += "; compensated " + std::to_string(k.tiling->blocks->terms) + " terms at a time (a block's running sum)";
     }
 };
 

@@ -193,21 +193,25 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
         const long long i = idx;
         float acc = 0.0f;
         float acc_c = 0.0f;
+        float acc_b = 0.0f;
         const bool tile_active_p1 = tile_base + threadIdx.x + 256 < total;
         const long long idx_p1 = min(tile_base + threadIdx.x + 256, total - 1);
         const long long i_p1 = idx_p1;
         float acc_p1 = 0.0f;
         float acc_c_p1 = 0.0f;
+        float acc_b_p1 = 0.0f;
         const bool tile_active_p2 = tile_base + threadIdx.x + 512 < total;
         const long long idx_p2 = min(tile_base + threadIdx.x + 512, total - 1);
         const long long i_p2 = idx_p2;
         float acc_p2 = 0.0f;
         float acc_c_p2 = 0.0f;
+        float acc_b_p2 = 0.0f;
         const bool tile_active_p3 = tile_base + threadIdx.x + 768 < total;
         const long long idx_p3 = min(tile_base + threadIdx.x + 768, total - 1);
         const long long i_p3 = idx_p3;
         float acc_p3 = 0.0f;
         float acc_c_p3 = 0.0f;
+        float acc_b_p3 = 0.0f;
         for (long long tile_j0 = tile_begin; tile_j0 < tile_end; tile_j0 += 256) {
             const int tile_rows = (int)min(256LL, tile_end - tile_j0);
             __syncthreads(); // the previous tile is consumed
@@ -233,10 +237,7 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
                     for (long long d = 0; d < 3; ++d) {
                         acc1 = acc1 + (x[i * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
                     }
-                    float acc_y = einfuse_exp(-acc1) * w[j * w_s0] - acc_c;
-                    float acc_t = acc + acc_y;
-                    acc_c = ((float)(fabsf(acc_t) < __int_as_float(0x7f800000)) != 0.0f ? acc_t - acc - acc_y : 0.0f);
-                    acc = acc + acc_y;
+                    acc_b = acc_b + einfuse_exp(-acc1) * w[j * w_s0];
                 }
                 {
                     float acc1_p1 = 0.0f;
@@ -244,10 +245,7 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
                     for (long long d = 0; d < 3; ++d) {
                         acc1_p1 = acc1_p1 + (x[i_p1 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i_p1 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
                     }
-                    float acc_y_p1 = einfuse_exp(-acc1_p1) * w[j * w_s0] - acc_c_p1;
-                    float acc_t_p1 = acc_p1 + acc_y_p1;
-                    acc_c_p1 = ((float)(fabsf(acc_t_p1) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p1 - acc_p1 - acc_y_p1 : 0.0f);
-                    acc_p1 = acc_p1 + acc_y_p1;
+                    acc_b_p1 = acc_b_p1 + einfuse_exp(-acc1_p1) * w[j * w_s0];
                 }
                 {
                     float acc1_p2 = 0.0f;
@@ -255,10 +253,7 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
                     for (long long d = 0; d < 3; ++d) {
                         acc1_p2 = acc1_p2 + (x[i_p2 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i_p2 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
                     }
-                    float acc_y_p2 = einfuse_exp(-acc1_p2) * w[j * w_s0] - acc_c_p2;
-                    float acc_t_p2 = acc_p2 + acc_y_p2;
-                    acc_c_p2 = ((float)(fabsf(acc_t_p2) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p2 - acc_p2 - acc_y_p2 : 0.0f);
-                    acc_p2 = acc_p2 + acc_y_p2;
+                    acc_b_p2 = acc_b_p2 + einfuse_exp(-acc1_p2) * w[j * w_s0];
                 }
                 {
                     float acc1_p3 = 0.0f;
@@ -266,11 +261,66 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
                     for (long long d = 0; d < 3; ++d) {
                         acc1_p3 = acc1_p3 + (x[i_p3 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i_p3 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
                     }
-                    float acc_y_p3 = einfuse_exp(-acc1_p3) * w[j * w_s0] - acc_c_p3;
-                    float acc_t_p3 = acc_p3 + acc_y_p3;
-                    acc_c_p3 = ((float)(fabsf(acc_t_p3) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p3 - acc_p3 - acc_y_p3 : 0.0f);
-                    acc_p3 = acc_p3 + acc_y_p3;
+                    acc_b_p3 = acc_b_p3 + einfuse_exp(-acc1_p3) * w[j * w_s0];
                 }
+                if ((tile_jj & 3) == 3) {
+                    {
+                        float acc_y = acc_b - acc_c;
+                        float acc_t = acc + acc_y;
+                        acc_c = ((float)(fabsf(acc_t) < __int_as_float(0x7f800000)) != 0.0f ? acc_t - acc - acc_y : 0.0f);
+                        acc = acc + acc_y;
+                        acc_b = 0.0f;
+                    }
+                    {
+                        float acc_y_p1 = acc_b_p1 - acc_c_p1;
+                        float acc_t_p1 = acc_p1 + acc_y_p1;
+                        acc_c_p1 = ((float)(fabsf(acc_t_p1) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p1 - acc_p1 - acc_y_p1 : 0.0f);
+                        acc_p1 = acc_p1 + acc_y_p1;
+                        acc_b_p1 = 0.0f;
+                    }
+                    {
+                        float acc_y_p2 = acc_b_p2 - acc_c_p2;
+                        float acc_t_p2 = acc_p2 + acc_y_p2;
+                        acc_c_p2 = ((float)(fabsf(acc_t_p2) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p2 - acc_p2 - acc_y_p2 : 0.0f);
+                        acc_p2 = acc_p2 + acc_y_p2;
+                        acc_b_p2 = 0.0f;
+                    }
+                    {
+                        float acc_y_p3 = acc_b_p3 - acc_c_p3;
+                        float acc_t_p3 = acc_p3 + acc_y_p3;
+                        acc_c_p3 = ((float)(fabsf(acc_t_p3) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p3 - acc_p3 - acc_y_p3 : 0.0f);
+                        acc_p3 = acc_p3 + acc_y_p3;
+                        acc_b_p3 = 0.0f;
+                    }
+                }
+            }
+            {
+                float acc_y = acc_b - acc_c;
+                float acc_t = acc + acc_y;
+                acc_c = ((float)(fabsf(acc_t) < __int_as_float(0x7f800000)) != 0.0f ? acc_t - acc - acc_y : 0.0f);
+                acc = acc + acc_y;
+                acc_b = 0.0f;
+            }
+            {
+                float acc_y_p1 = acc_b_p1 - acc_c_p1;
+                float acc_t_p1 = acc_p1 + acc_y_p1;
+                acc_c_p1 = ((float)(fabsf(acc_t_p1) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p1 - acc_p1 - acc_y_p1 : 0.0f);
+                acc_p1 = acc_p1 + acc_y_p1;
+                acc_b_p1 = 0.0f;
+            }
+            {
+                float acc_y_p2 = acc_b_p2 - acc_c_p2;
+                float acc_t_p2 = acc_p2 + acc_y_p2;
+                acc_c_p2 = ((float)(fabsf(acc_t_p2) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p2 - acc_p2 - acc_y_p2 : 0.0f);
+                acc_p2 = acc_p2 + acc_y_p2;
+                acc_b_p2 = 0.0f;
+            }
+            {
+                float acc_y_p3 = acc_b_p3 - acc_c_p3;
+                float acc_t_p3 = acc_p3 + acc_y_p3;
+                acc_c_p3 = ((float)(fabsf(acc_t_p3) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p3 - acc_p3 - acc_y_p3 : 0.0f);
+                acc_p3 = acc_p3 + acc_y_p3;
+                acc_b_p3 = 0.0f;
             }
         }
         if (gridDim.y > 1) {
