@@ -6,7 +6,7 @@ median); a case's time is the median over its rounds. Inputs are larger than L2 
 seed's size (launch-bound, reported as such).
 
 Usage: bench/gpu_before_after.py BEFORE_BINARY AFTER_BINARY [OUT_DIR] [--only TEXT]
-Writes OUT_DIR/gpu_before_after.md. --only: the cases whose expression contains TEXT. A ratio after/before above 1 is a slowdown.
+Writes OUT_DIR/gpu_before_after.md. --only: the cases whose expression and dims ("EXPR DIMS") contain TEXT. A ratio after/before above 1 is a slowdown.
 """
 import json
 import os
@@ -58,7 +58,7 @@ def main():
     before, after = args[0], args[1]
     out_dir = args[2] if len(args) > 2 else os.environ.get("OUT", ".")
     lines = ["| case | dims | before us | after us | after/before | after ran |", "| --- | --- | --- | --- | --- | --- |"]
-    for expr, dims, flags in (c for c in CASES if only in c[0]):
+    for expr, dims, flags in (c for c in CASES if only in c[0] + " " + c[1]):
         times = {before: [], after: []}
         ran, error = "", ""
         for _ in range(ROUNDS):
