@@ -28,20 +28,22 @@ Expr ratio(const Expr &m, const Expr &d) { return unless_zero(m, Binary::make(Bi
 
 /** m(e), the rules of Magnitude.h, over expressions of magnitudes (f64) and of e's values. */
 class Magnitudes {
-public:
+  public:
     Expr of(const Expr &e) const {
         if (is_integer(e.type())) return abs_of(e); // exact, or wrapping: no rounding to scale
         return visit(e, [&](const auto &n) { return node(e, n); });
     }
 
-private:
+  private:
     Expr node(const Expr &, const Const &c) const { return number(std::abs(c.value)); }
     Expr node(const Expr &, const Access &a) const {
         return Access::make(kF64, a.tensor + kMagnitudeSuffix, a.indices);
     }
     Expr node(const Expr &, const Cast &c) const { return of(c.value); }
     Expr node(const Expr &, const Select &s) const { return Select::make(f64(s.cond), of(s.a), of(s.b)); }
-    Expr node(const Expr &, const ScalarRef &s) const { throw InternalError("ScalarRef '" + s.name + "' in a program"); }
+    Expr node(const Expr &, const ScalarRef &s) const {
+        throw InternalError("ScalarRef '" + s.name + "' in a program");
+    }
 
     Expr node(const Expr &e, const Unary &u) const {
         Expr m = of(u.a), value = abs_of(e);
@@ -50,20 +52,30 @@ private:
         case UnaryOp::Abs:
         case UnaryOp::Conj:
         case UnaryOp::Real:
-        case UnaryOp::Relu: return m; // |f'| <= 1 and |f(a)| <= |a| <= m(a)
-        case UnaryOp::Imag: return number(0);
-        case UnaryOp::Exp: return mul(value, add(m, number(1)));
-        case UnaryOp::Log: return add(ratio(m, abs_of(u.a)), value);
-        case UnaryOp::Sqrt: return add(ratio(m, mul(number(2), value)), value);
-        case UnaryOp::Rsqrt: return mul(value, add(ratio(m, mul(number(2), abs_of(u.a))), number(1)));
+        case UnaryOp::Relu:
+            return m; // |f'| <= 1 and |f(a)| <= |a| <= m(a)
+        case UnaryOp::Imag:
+            return number(0);
+        case UnaryOp::Exp:
+            return mul(value, add(m, number(1)));
+        case UnaryOp::Log:
+            return add(ratio(m, abs_of(u.a)), value);
+        case UnaryOp::Sqrt:
+            return add(ratio(m, mul(number(2), value)), value);
+        case UnaryOp::Rsqrt:
+            return mul(value, add(ratio(m, mul(number(2), abs_of(u.a))), number(1)));
         case UnaryOp::Tanh:
         case UnaryOp::Sin:
-        case UnaryOp::Cos: return add(m, value);
-        case UnaryOp::Sigmoid: return add(mul(number(0.25), m), value);
-        case UnaryOp::Gelu: return add(mul(number(1.13), m), value); // max |gelu'| = 1.1289
+        case UnaryOp::Cos:
+            return add(m, value);
+        case UnaryOp::Sigmoid:
+            return add(mul(number(0.25), m), value);
+        case UnaryOp::Gelu:
+            return add(mul(number(1.13), m), value); // max |gelu'| = 1.1289
         case UnaryOp::Floor:
         case UnaryOp::Ceil:
-        case UnaryOp::Sign: return value; // steps: a jump is not a rounding error
+        case UnaryOp::Sign:
+            return value; // steps: a jump is not a rounding error
         }
         throw InternalError("a unary operation without a magnitude rule");
     }
@@ -71,18 +83,22 @@ private:
     Expr node(const Expr &e, const Binary &b) const {
         switch (b.op) {
         case BinaryOp::Add:
-        case BinaryOp::Sub: return add(of(b.a), of(b.b));
-        case BinaryOp::Mul: return mul(of(b.a), of(b.b));
+        case BinaryOp::Sub:
+            return add(of(b.a), of(b.b));
+        case BinaryOp::Mul:
+            return mul(of(b.a), of(b.b));
         case BinaryOp::Div: {
             Expr divisor = abs_of(b.b);
             return add(ratio(of(b.a), divisor), mul(abs_of(b.a), ratio(of(b.b), mul(divisor, divisor))));
         }
         case BinaryOp::Max:
-        case BinaryOp::Min: return larger(of(b.a), of(b.b));
+        case BinaryOp::Min:
+            return larger(of(b.a), of(b.b));
         case BinaryOp::Pow: {
             // d/da a^b = b a^(b-1); d/db a^b = a^b log|a| (only where b is not a constant).
             Expr minus_one = Binary::make(BinaryOp::Sub, b.b, Const::make(b.b.type(), 1));
-            Expr m = add(mul(mul(abs_of(b.b), abs_of(Binary::make(BinaryOp::Pow, b.a, minus_one))), of(b.a)), abs_of(e));
+            Expr m =
+                add(mul(mul(abs_of(b.b), abs_of(Binary::make(BinaryOp::Pow, b.a, minus_one))), of(b.a)), abs_of(e));
             if (b.b.as<Const>()) return m;
             Expr log_a = abs_of(Unary::make(UnaryOp::Log, Unary::make(UnaryOp::Abs, b.a)));
             Expr mb = of(b.b);
@@ -93,7 +109,8 @@ private:
         case BinaryOp::Gt:
         case BinaryOp::Ge:
         case BinaryOp::Eq:
-        case BinaryOp::Ne: return abs_of(e); // 0 or 1: a step, as floor's
+        case BinaryOp::Ne:
+            return abs_of(e); // 0 or 1: a step, as floor's
         }
         throw InternalError("a binary operation without a magnitude rule");
     }
@@ -115,8 +132,10 @@ Program magnitude_program(const Program &p) {
     all.source = p.source;
     all.name = p.name;
     all.inputs = p.inputs;
-    for (const auto &t : p.inputs) all.inputs.push_back(magnitude_of(t));
-    for (const auto &t : p.outputs) all.outputs.push_back(magnitude_of(t));
+    for (const auto &t : p.inputs)
+        all.inputs.push_back(magnitude_of(t));
+    for (const auto &t : p.outputs)
+        all.outputs.push_back(magnitude_of(t));
     Magnitudes magnitudes;
     for (const auto &d : p.definitions) {
         all.definitions.push_back(d);
@@ -126,7 +145,8 @@ Program magnitude_program(const Program &p) {
     }
     // Only the definitions the outputs' magnitudes read (an einsum's values are not among them).
     std::set<std::string> needed;
-    for (const auto &t : all.outputs) needed.insert(t.name);
+    for (const auto &t : all.outputs)
+        needed.insert(t.name);
     Program q = all;
     q.definitions.clear();
     for (auto d = all.definitions.rbegin(); d != all.definitions.rend(); ++d) {

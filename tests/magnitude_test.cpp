@@ -19,7 +19,8 @@ namespace {
 ir::Program program(const char *text) {
     frontend::ProgramAst ast = frontend::parse_program(text);
     std::map<std::string, DType> dtypes;
-    for (const auto &[name, rank] : frontend::program_inputs(ast)) dtypes[name] = DType::F64;
+    for (const auto &[name, rank] : frontend::program_inputs(ast))
+        dtypes[name] = DType::F64;
     return frontend::program_ir(ast, dtypes);
 }
 
@@ -34,14 +35,18 @@ struct Inputs {
             for (const auto &d : p.definitions) // the input's shape from a read of it
                 ir::for_each_access(d.value, [&](const ir::Access &a) {
                     if (a.tensor != in.name || !shape.empty()) return;
-                    for (const auto &index : a.indices) shape.push_back(sizes.at(*index.as_var()));
+                    for (const auto &index : a.indices)
+                        shape.push_back(sizes.at(*index.as_var()));
                 });
             values.emplace_back(DType::F64, shape);
             values.back().fill_random(rng);
         }
-        for (const auto &t : values) magnitudes.push_back(ir::abs_copy(t));
-        for (const auto &t : values) both.push_back(&t);
-        for (const auto &t : magnitudes) both.push_back(&t);
+        for (const auto &t : values)
+            magnitudes.push_back(ir::abs_copy(t));
+        for (const auto &t : values)
+            both.push_back(&t);
+        for (const auto &t : magnitudes)
+            both.push_back(&t);
     }
     std::vector<const Tensor *> plain() const { return {both.begin(), both.begin() + values.size()}; }
 };
@@ -50,8 +55,8 @@ struct Inputs {
 
 TEST_CASE("magnitude_program: an einsum's magnitude is its sum of |terms|") {
     auto ast = frontend::parse_einsum("bij,bjk->bik");
-    ir::Program p = frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)),
-                                             {DType::F64, DType::F64});
+    ir::Program p =
+        frontend::einsum_program(frontend::resolve_einsum(ast, frontend::label_ranks(ast)), {DType::F64, DType::F64});
     ir::Extents sizes{{"b", 3}, {"i", 4}, {"j", 5}, {"k", 2}};
     Inputs in(p, sizes);
     Tensor m = ir::evaluate_reference(ir::magnitude_program(p), in.both, sizes).front();
@@ -74,7 +79,7 @@ TEST_CASE("magnitude_program: never below the result, for every function") {
         ir::Extents sizes{{"i", 7}, {"j", 9}, {"k", 5}};
         for (auto it = sizes.begin(); it != sizes.end();)
             it = std::find(p.index_vars.begin(), p.index_vars.end(), it->first) == p.index_vars.end() ? sizes.erase(it)
-                                                                                                       : std::next(it);
+                                                                                                      : std::next(it);
         Inputs in(p, sizes);
         Tensor value = ir::evaluate_reference(p, in.plain(), sizes).front();
         Tensor m = ir::evaluate_reference(ir::magnitude_program(p), in.both, sizes).front();
