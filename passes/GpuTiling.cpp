@@ -77,8 +77,6 @@ std::optional<ir::BinaryOp> accumulation(const ir::For &loop, const ir::DeclareS
     return bin->op;
 }
 
-} // namespace
-
 /** The loop's compensated sum into `acc` in blocks of kCompensatedBlock terms (ir::Tiling::blocks):
  *   accumulate: {the term's statements; acc_b = acc_b + term}
  *   flush:      {acc_y = acc_b - acc_c; acc_t = acc + acc_y; acc_c = ...; acc = acc + acc_y; acc_b = 0} */
@@ -88,7 +86,10 @@ std::optional<ir::Tiling::CompensatedBlocks> compensated_blocks(const ir::For &l
     struct Declared : ir::IRVisitor {
         std::set<std::string> names;
         using ir::IRVisitor::visit;
-        void visit(const ir::DeclareScalar &d) override { names.insert(d.name), ir::IRVisitor::visit(d); }
+        void visit(const ir::DeclareScalar &d) override {
+            names.insert(d.name);
+            ir::IRVisitor::visit(d);
+        }
     } declared_in;
     declared_in.walk(loop.body);
     const std::set<std::string> &declared = declared_in.names;
@@ -108,6 +109,8 @@ std::optional<ir::Tiling::CompensatedBlocks> compensated_blocks(const ir::For &l
     b.flush = ir::Block::make(flush);
     return b;
 }
+
+} // namespace
 
 std::optional<ir::Tiling> plan_gpu_tiling(const ir::Kernel &k, const Sizes &sizes, std::string *why_not) {
     auto refuse = [&](std::string why) -> std::optional<ir::Tiling> {
