@@ -77,6 +77,7 @@ TEST_CASE("shape classes (host): results across size changes match the reference
     SUBCASE("the Gaussian kernel sum") {
         CompiledProgram p("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])", {}, CompileOptions{});
         for (int call = 0; call < 8; ++call) check_gaussian(p, {{"i", draw(1, 700)}, {"j", draw(17, 900)}, {"d", 3}});
+        check_gaussian(p, {{"i", 3}, {"j", 40}, {"d", 3}}); // i of at most 4 too (it was a class of its own)
         CHECK(p.counts().plans == 1); // j > 16: one class for every i and j
         check_gaussian(p, {{"i", 50}, {"j", 5}, {"d", 3}}); // a short sum: another class
         CHECK(p.counts().plans == 2);

@@ -40,6 +40,9 @@ UnrollSchedule host_inner_unroll(const ir::Definition &d, const Sizes &sizes) {
     // "s0[l,o,n] = sum[m](in0[l,m,n] * in1[l,m,n,o])" (o=3, n=120): lanes over n, the loop
     // over o inside them, so each lane vector of in0 is read from memory once, not once per o.
     constexpr int64_t kSmallOutput = 4, kLongLanes = 16;
+    // One output variable has no other to run the lanes across: its size is not read, so that
+    // it stays free in the plan's shape class (the Gaussian sum's i, whatever it is).
+    if (d.indices.size() < 2) return schedule;
     std::vector<std::string> small, rest;
     ir::Extents small_sizes;
     int64_t product = 1;
