@@ -123,4 +123,12 @@ std::vector<OffsetTerm> element_offset(const std::vector<Index> &indices) {
     return out;
 }
 
+bool indexes_last_alone(const std::vector<Index> &indices, const std::string &var) {
+    const int last = static_cast<int>(indices.size()) - 1;
+    bool along = false, other = false;
+    for (const auto &term : element_offset(indices))
+        if (term.dim == last) (term.var == var && term.coeff == 1 ? along : other) = true;
+    return along && !other;
+}
+
 } // namespace einfuse::ir

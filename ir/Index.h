@@ -99,4 +99,8 @@ struct OffsetTerm {
  * all compute an access from these terms. */
 std::vector<OffsetTerm> element_offset(const std::vector<Index> &indices);
 
+/** Whether `var` alone, with coefficient 1, indexes the last dimension: in a row-major tensor,
+ * consecutive values of var are then consecutive elements (x[i, j] along j; not x[i, 2*j]). */
+bool indexes_last_alone(const std::vector<Index> &indices, const std::string &var);
+
 } // namespace einfuse::ir

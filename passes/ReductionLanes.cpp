@@ -1,6 +1,7 @@
 #include "passes/ReductionLanes.h"
 
 #include "ir/Walk.h"
+#include "passes/LongSums.h"
 
 #include <algorithm>
 
@@ -66,17 +67,11 @@ std::optional<ir::HostVectors::ReductionLanes> sum_in(const ir::For &f) {
         return lanes;
     }
     const auto *b = f.body.as<ir::Block>();
-    if (!b || b->stmts.size() != 4) return std::nullopt;
-    const auto *y = b->stmts[0].as<ir::DeclareScalar>();
-    const auto *t = b->stmts[1].as<ir::DeclareScalar>();
-    const auto *c = b->stmts[2].as<ir::AssignScalar>();
-    std::string acc = accumulates(b->stmts[3]);
-    const auto *y_init = y ? y->init.as<ir::Binary>() : nullptr;
-    if (!t || !c || acc.empty() || !y_init || y_init->op != ir::BinaryOp::Sub || !ref(y_init->b) ||
-        ref(y_init->b)->name != c->name || c->name == acc)
-        return std::nullopt;
+    const std::string acc = b && !b->stmts.empty() ? accumulates(b->stmts.back()) : "";
+    std::optional<CompensatedStep> step = acc.empty() ? std::nullopt : compensated_step(f.body, acc);
+    if (!step || !step->before.empty()) return std::nullopt; // the step alone: the term is its first line's
     lanes.accumulator = acc;
-    lanes.compensation = c->name;
+    lanes.compensation = compensation_name(acc);
     return lanes;
 }
 
@@ -86,11 +81,7 @@ std::vector<std::string> contiguous_along(const ir::Stmt &body, const std::strin
     ir::for_each_tensor_use(body, [&](const std::string &t, const std::vector<ir::Index> &indices) {
         int p = k.param_index(t);
         if (p < 0 || p >= k.num_inputs || indices.empty()) return;
-        int last = static_cast<int>(indices.size()) - 1;
-        bool along = false, other = false;
-        for (const auto &term : ir::element_offset(indices))
-            if (term.dim == last) (term.var == var && term.coeff == 1 ? along : other) = true;
-        if (along && !other && std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+        if (ir::indexes_last_alone(indices, var) && std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
     });
     return out;
 }

@@ -26,14 +26,10 @@ std::vector<std::string> joined(std::vector<std::string> a, const std::vector<st
 bool streams_along(const ir::Expr &body, const std::string &var) {
     bool moved = false, all_along = true;
     ir::for_each_access(body, [&](const ir::Access &a) {
-        int last = static_cast<int>(a.indices.size()) - 1;
-        bool along = false, other = false, moves = false;
-        for (const auto &term : ir::element_offset(a.indices)) {
-            moves |= term.var == var;
-            if (term.dim == last) (term.var == var && term.coeff == 1 ? along : other) = true;
-        }
+        bool moves = false;
+        for (const auto &term : ir::element_offset(a.indices)) moves |= term.var == var;
         moved |= moves;
-        all_along &= !moves || (along && !other);
+        all_along &= !moves || ir::indexes_last_alone(a.indices, var);
     });
     return moved && all_along;
 }
