@@ -387,9 +387,10 @@ public:
      * `run --repeat`): host views on either target. */
     Timing measure(const std::vector<View> &inputs, const Sizes &sizes, int repeat) const;
 
-    /** Per output: the largest relative error (against max(|reference|, 1)) of `outputs` from
-     * the float64 reference interpreter on the same inputs, and the tolerance for the output's
-     * dtype and the reduction length (the CLI's --check). Host views. */
+    /** Per output: the largest relative error of `outputs` from the float64 reference
+     * interpreter on the same inputs (against max(|reference|, 1, the element's magnitude: an
+     * einsum's sum of |terms|, a program's first-order bound, docs/cli.md), and the tolerance
+     * for the output's dtype and the reduction length (the CLI's --check). Host views. */
     struct Deviation {
         double max_rel_err = 0;
         double tolerance = 0;
