@@ -16,9 +16,12 @@ constexpr int64_t kTileRows = 256;
 constexpr int64_t kTiledPointsPerThread = 4;
 /** Terms a tiled compensated sum adds plainly before each compensated step (ir::Tiling::blocks).
  * Kahan's step costs six operations a term, which the Gaussian sum's exp and three squares do
- * not hide (H100, N=M=100k: 4.83 ms against 3.49 ms for a running sum). In blocks of 4 the error
- * stays within 3u + 2u of the sum of |terms| whatever n is (a block's running sum, then Kahan). */
-constexpr int64_t kCompensatedBlock = 4;
+ * not hide (H100, N=M=100k: 4.83 ms against 3.49 ms for a running sum). Against the running sum,
+ * the same H100 and run: blocks of 4 took 1.11x at best, 8 1.056x, 16 1.08x (each at its best
+ * unrolling, backends/cuda/CudaTiled.cpp). In blocks of 8 the error stays within 7u + 2u of the
+ * sum of |terms| whatever n is (a block's running sum, then Kahan), as numpy's pairwise sum
+ * keeps 8 running sums at its leaves. */
+constexpr int64_t kCompensatedBlock = 8;
 /** The most shared memory a tile may take, so that several blocks share an SM. */
 constexpr int64_t kMaxTileBytes = 32768;
 

@@ -9,7 +9,7 @@
 // - Compensated: Kahan's summation, each addition's rounding error carried into the next term:
 //   about 2 ε of the sum of |terms| whatever n is, at three more additions per term. f64 sums
 //   use it on both targets (no wider type to use). The GPU's tiled loop, where the term is
-//   cheap enough for the step to show, applies it to blocks of 4 terms (passes/GpuTiling.h).
+//   cheap enough for the step to show, applies it to blocks of 8 terms (passes/GpuTiling.h).
 // Short sums (every loop of a known size, at most kLongSum terms) keep the running sum.
 //
 //   out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j]) at d=3, j=100000, f32:

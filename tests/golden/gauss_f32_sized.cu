@@ -224,8 +224,78 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
                 tile_float[(tile_e / 1) * 4 + 3 + tile_e % 1] = w[0 + (tile_j0 + tile_e / 1) * w_s0];
             }
             __syncthreads();
-#pragma unroll 8
-            for (int tile_jj = 0; tile_jj < tile_rows; ++tile_jj) {
+#pragma unroll 2
+            for (int tile_jb = 0; tile_jb + 8 <= tile_rows; tile_jb += 8) {
+#pragma unroll
+                for (int tile_q = 0; tile_q < 8; ++tile_q) {
+                    const long long j = tile_jb + tile_q;
+                    const float *__restrict__ y = tile_float + 0;
+                    const long long y_s0 = 4, y_s1 = 1;
+                    const float *__restrict__ w = tile_float + 3;
+                    const long long w_s0 = 4;
+                    {
+                        float acc1 = 0.0f;
+                        #pragma unroll
+                        for (long long d = 0; d < 3; ++d) {
+                            acc1 = acc1 + (x[i * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
+                        }
+                        acc_b = acc_b + einfuse_exp(-acc1) * w[j * w_s0];
+                    }
+                    {
+                        float acc1_p1 = 0.0f;
+                        #pragma unroll
+                        for (long long d = 0; d < 3; ++d) {
+                            acc1_p1 = acc1_p1 + (x[i_p1 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i_p1 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
+                        }
+                        acc_b_p1 = acc_b_p1 + einfuse_exp(-acc1_p1) * w[j * w_s0];
+                    }
+                    {
+                        float acc1_p2 = 0.0f;
+                        #pragma unroll
+                        for (long long d = 0; d < 3; ++d) {
+                            acc1_p2 = acc1_p2 + (x[i_p2 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i_p2 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
+                        }
+                        acc_b_p2 = acc_b_p2 + einfuse_exp(-acc1_p2) * w[j * w_s0];
+                    }
+                    {
+                        float acc1_p3 = 0.0f;
+                        #pragma unroll
+                        for (long long d = 0; d < 3; ++d) {
+                            acc1_p3 = acc1_p3 + (x[i_p3 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i_p3 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
+                        }
+                        acc_b_p3 = acc_b_p3 + einfuse_exp(-acc1_p3) * w[j * w_s0];
+                    }
+                }
+                {
+                    float acc_y = acc_b - acc_c;
+                    float acc_t = acc + acc_y;
+                    acc_c = ((float)(fabsf(acc_t) < __int_as_float(0x7f800000)) != 0.0f ? acc_t - acc - acc_y : 0.0f);
+                    acc = acc + acc_y;
+                    acc_b = 0.0f;
+                }
+                {
+                    float acc_y_p1 = acc_b_p1 - acc_c_p1;
+                    float acc_t_p1 = acc_p1 + acc_y_p1;
+                    acc_c_p1 = ((float)(fabsf(acc_t_p1) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p1 - acc_p1 - acc_y_p1 : 0.0f);
+                    acc_p1 = acc_p1 + acc_y_p1;
+                    acc_b_p1 = 0.0f;
+                }
+                {
+                    float acc_y_p2 = acc_b_p2 - acc_c_p2;
+                    float acc_t_p2 = acc_p2 + acc_y_p2;
+                    acc_c_p2 = ((float)(fabsf(acc_t_p2) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p2 - acc_p2 - acc_y_p2 : 0.0f);
+                    acc_p2 = acc_p2 + acc_y_p2;
+                    acc_b_p2 = 0.0f;
+                }
+                {
+                    float acc_y_p3 = acc_b_p3 - acc_c_p3;
+                    float acc_t_p3 = acc_p3 + acc_y_p3;
+                    acc_c_p3 = ((float)(fabsf(acc_t_p3) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p3 - acc_p3 - acc_y_p3 : 0.0f);
+                    acc_p3 = acc_p3 + acc_y_p3;
+                    acc_b_p3 = 0.0f;
+                }
+            }
+            for (int tile_jj = tile_rows / 8 * 8; tile_jj < tile_rows; ++tile_jj) {
                 const long long j = tile_jj;
                 const float *__restrict__ y = tile_float + 0;
                 const long long y_s0 = 4, y_s1 = 1;
@@ -262,36 +332,6 @@ extern "C" __global__ void __launch_bounds__(256) einfuse_out_tiled(
                         acc1_p3 = acc1_p3 + (x[i_p3 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]) * (x[i_p3 * x_s0 + d * x_s1] - y[j * y_s0 + d * y_s1]);
                     }
                     acc_b_p3 = acc_b_p3 + einfuse_exp(-acc1_p3) * w[j * w_s0];
-                }
-                if ((tile_jj & 3) == 3) {
-                    {
-                        float acc_y = acc_b - acc_c;
-                        float acc_t = acc + acc_y;
-                        acc_c = ((float)(fabsf(acc_t) < __int_as_float(0x7f800000)) != 0.0f ? acc_t - acc - acc_y : 0.0f);
-                        acc = acc + acc_y;
-                        acc_b = 0.0f;
-                    }
-                    {
-                        float acc_y_p1 = acc_b_p1 - acc_c_p1;
-                        float acc_t_p1 = acc_p1 + acc_y_p1;
-                        acc_c_p1 = ((float)(fabsf(acc_t_p1) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p1 - acc_p1 - acc_y_p1 : 0.0f);
-                        acc_p1 = acc_p1 + acc_y_p1;
-                        acc_b_p1 = 0.0f;
-                    }
-                    {
-                        float acc_y_p2 = acc_b_p2 - acc_c_p2;
-                        float acc_t_p2 = acc_p2 + acc_y_p2;
-                        acc_c_p2 = ((float)(fabsf(acc_t_p2) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p2 - acc_p2 - acc_y_p2 : 0.0f);
-                        acc_p2 = acc_p2 + acc_y_p2;
-                        acc_b_p2 = 0.0f;
-                    }
-                    {
-                        float acc_y_p3 = acc_b_p3 - acc_c_p3;
-                        float acc_t_p3 = acc_p3 + acc_y_p3;
-                        acc_c_p3 = ((float)(fabsf(acc_t_p3) < __int_as_float(0x7f800000)) != 0.0f ? acc_t_p3 - acc_p3 - acc_y_p3 : 0.0f);
-                        acc_p3 = acc_p3 + acc_y_p3;
-                        acc_b_p3 = 0.0f;
-                    }
                 }
             }
             {
