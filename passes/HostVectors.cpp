@@ -17,17 +17,11 @@ namespace {
 const char *kNoGathers = "masked gathers and scatters off: each batch element's slice is contiguous, loaded as whole "
                          "vectors and rearranged with shuffles, whatever this CPU's gathers cost";
 
-/** The fixed length of the output's rows (its innermost index, when that loop is unrolled) if a
- * row fills a vector of `bits`; 0 otherwise. "bij,bjk->bik": k's extent, 8 at D=8 (8 f32 lanes
- * at 256 bits; rows of at least 8): LLVM then vectorises along the rows, B's rows loaded whole and A's elements
- * broadcast, and never considers a gather; turning gathers off there changes its cost model
- * (LLVM 19 then leaves the rows to the SLP vectoriser, which builds them from scalars), so it
- * is done only for shorter rows, where LLVM vectorises across batch elements. */
-int64_t full_rows(const ir::Kernel &k, int bits) {
+/** The fixed length of the output's rows: its innermost index's extent when that loop is
+ * unrolled; 0 otherwise. */
+int64_t unrolled_row(const ir::Kernel &k) {
     if (k.num_inputs >= static_cast<int>(k.params.size())) return 0;
     const ir::TensorInfo &out = k.params[k.num_inputs];
-    std::size_t widest = 1;
-    for (const auto &t : k.params) widest = std::max(widest, dtype_size(t.dtype));
     std::string row_var;
     ir::for_each_tensor_var_use(k.body, [&](const std::string &t, const std::vector<std::string> &vars) {
         if (t == out.name && !vars.empty()) row_var = vars.back();
@@ -36,11 +30,37 @@ int64_t full_rows(const ir::Kernel &k, int bits) {
     ir::for_each_loop(k.body, [&](const ir::For &f) {
         if (f.var == row_var && f.loop_kind == ir::LoopKind::Unrolled) row = f.fixed_extent;
     });
+    return row;
+}
+
+/** The output's rows' length if a row fills a vector of `bits`; 0 otherwise. "bij,bjk->bik": k's
+ * extent, 8 at D=8 (8 f32 lanes at 256 bits; rows of at least 8): LLVM then vectorises along the
+ * rows, B's rows loaded whole and A's elements broadcast, and never considers a gather; turning
+ * gathers off there changes its cost model (LLVM 19 then leaves the rows to the SLP vectoriser,
+ * which builds them from scalars), so it is done only for shorter rows, where LLVM vectorises
+ * across batch elements. */
+int64_t full_rows(const ir::Kernel &k, int bits) {
+    std::size_t widest = 1;
+    for (const auto &t : k.params) widest = std::max(widest, dtype_size(t.dtype));
+    const int64_t row = unrolled_row(k);
     // Rows shorter than 8 are unrolled away before the loop vectoriser runs (f64 at D=4 fills a
     // 256-bit vector, yet LLVM gathered across batch elements), so they count as short.
     int64_t lanes = bits / (8 * static_cast<int64_t>(widest));
     return row >= std::max<int64_t>(lanes, 8) ? row : 0;
 }
+
+/** The output's rows in bits (0: not unrolled). */
+int64_t row_bits(const ir::Kernel &k) {
+    if (k.num_inputs >= static_cast<int>(k.params.size())) return 0;
+    return unrolled_row(k) * 8 * static_cast<int64_t>(dtype_size(k.params[k.num_inputs].dtype));
+}
+
+/** CPUs on which an unrolled kernel whose output rows are 128 bits runs faster with 128-bit
+ * vectors, one vector a row, than with 256-bit ones that rearrange two batch elements' slices.
+ * AMD EPYC, znver3, bij,bjk->bik at D=4 f32 on one thread: 14.1-14.5 GB/s against 12.1-12.3
+ * (D=2 f64 the same either way; D=2, 3, 8, 16 f32 slower at 128: docs/performance.md). Only the
+ * CPU it was measured on: the Xeons (AVX-512) ran D=4 at the memory limit with 256. */
+bool rows_of_128_bits_prefer_128(const ir::Target &target) { return target.cpu == "znver3"; }
 
 } // namespace
 
@@ -59,6 +79,12 @@ ir::Kernel choose_host_vectors(ir::Kernel k, const ir::Target &target) {
             v.bits = kUnrolledVectorBits;
             v.why = "the memory limit needs no wider vectors; ";
         }
+        if (k.strategy == ir::Strategy::Unrolled && v.bits > 128 && row_bits(k) == 128 &&
+            rows_of_128_bits_prefer_128(target)) {
+            v.bits = 128;
+            v.narrowed_isa = true; // prefer-vector-width=128 alone still shuffles 256-bit registers
+            v.why = "on " + target.cpu + ", rows of 128 bits run faster as one 128-bit vector a row (no AVX); ";
+        }
         int64_t row = k.strategy == ir::Strategy::Unrolled ? full_rows(k, v.bits) : 0;
         v.no_gathers = row == 0;
         if (row)
@@ -72,7 +98,7 @@ ir::Kernel choose_host_vectors(ir::Kernel k, const ir::Target &target) {
         v.why = "lanes across the outer parallel loop, each lane's reduction in serial order; reads that vary "
                 "across lanes are gathered";
     }
-    if (v.narrowed_isa) v.why += "; " + target.narrowed_by + " keeps the code to " + std::to_string(target.vector_bits) +
+    if (!target.narrowed_by.empty()) v.why += "; " + target.narrowed_by + " keeps the code to " + std::to_string(target.vector_bits) +
                                  "-bit instructions";
     k.host_vectors = std::move(v);
     return k;

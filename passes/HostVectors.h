@@ -16,7 +16,8 @@ constexpr int kUnrolledVectorBits = 256;
  *   unrolled, elementwise: LLVM's vectorisers choose the loads; gathers and scatters are off, so a
  *     batch element's slice is loaded as whole vectors and rearranged with shuffles (interleaved
  *     groups) or SLP row vectors, whatever the CPU's gather speed; unrolled at most
- *     kUnrolledVectorBits wide; an unrolled kernel whose output rows fill a vector (D >= 8 in f32)
+ *     kUnrolledVectorBits wide (128, no AVX, where the output rows are 128 bits on a CPU measured to
+ *     run those faster so: znver3); an unrolled kernel whose output rows fill a vector (D >= 8 in f32)
  *     is vectorised along its rows and keeps LLVM's default cost model (no gather arises there);
  *   broadcast-reduce (and a GEMM's loop nest): lanes across the parallel loop at the target's
  *     width; reads that vary across lanes are gathered on purpose (passes/ReductionLanes may then
