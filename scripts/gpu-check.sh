@@ -82,6 +82,19 @@ run --output is atomic*,run --dtype c64/c128*,cli messages: a worker thread*,cli
         run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "$GAUSS" --target cuda --dims i=700,j=3000,d=3 --check
     done
     run compute-sanitizer --tool memcheck --error-exitcode 9 $bin/gpu_tests --test-case="gpu staged*,gpu tiled*"
+    # The emitted GEMM kernels in process (NVRTC), each shape the rule picks: small dense, the
+    # general tile, skinny (m64), tensor cores in f16 and bf16, transposed operands, an epilogue.
+    # Seconds each, where the test cases below follow nvcc into child processes for minutes.
+    RELU="D[i,k] = relu(sum[j](A[i,j] * B[j,k]) + bias[k])"
+    for tool in memcheck racecheck; do
+        run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "bij,bjk->bik" --target cuda --dims b=300,i=32,j=32,k=32 --check
+        run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "bij,bjk->bik" --target cuda --dims b=100,i=64,j=64,k=64 --dtype f16 --check
+        run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "ij,jk->ik" --target cuda --dims i=520,j=300,k=390 --gemm emitted --check
+        run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "ij,jk->ik" --target cuda --dims i=64,j=1000,k=3000 --gemm emitted --check
+        run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "ij,jk->ik" --target cuda --dims i=130,j=115,k=33 --dtype f16 --gemm emitted --check
+        run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "bji,bkj->bik" --target cuda --dims b=5,i=33,j=65,k=47 --gemm emitted --check
+        run compute-sanitizer --tool $tool --error-exitcode 9 $bin/einfuse run "$RELU" --target cuda --dims i=150,j=96,k=200 --dtype bf16 --gemm emitted --check
+    done
     # The GEMM tests run their kernels in child processes (standalone programs): followed.
     for tool in memcheck racecheck; do
         run compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 $bin/gpu_tests \
