@@ -4,6 +4,7 @@
 #include "ir/Walk.h"
 
 #include <algorithm>
+#include <optional>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -34,6 +35,33 @@ bool streams_along(const ir::Expr &body, const std::string &var) {
     return moved && all_along;
 }
 
+/** The output variables that some read has after `var` when every read that `var` moves has it
+ * as a plain index followed only by output variables (`outputs`), at least one read none: "n" in
+ * in0[l,m,n] * in1[l,m,n,o] gives {o}. Nothing otherwise (also when no read has any after it:
+ * streams_along's case). */
+std::optional<std::vector<std::string>> outputs_after(const ir::Expr &body, const std::string &var,
+                                                      const std::vector<std::string> &outputs) {
+    bool ok = true, some_alone = false;
+    std::vector<std::string> after;
+    ir::for_each_access(body, [&](const ir::Access &a) {
+        bool moves = false;
+        for (const auto &term : ir::element_offset(a.indices)) moves |= term.var == var;
+        if (!moves) return;
+        std::size_t at = a.indices.size();
+        for (std::size_t i = 0; i < a.indices.size(); ++i)
+            if (const std::string *v = a.indices[i].as_var(); v && *v == var) at = i;
+        if (at == a.indices.size()) return void(ok = false);
+        some_alone |= at + 1 == a.indices.size();
+        for (std::size_t i = at + 1; i < a.indices.size(); ++i) {
+            const std::string *v = a.indices[i].as_var();
+            if (!v || std::find(outputs.begin(), outputs.end(), *v) == outputs.end()) return void(ok = false);
+            if (std::find(after.begin(), after.end(), *v) == after.end()) after.push_back(*v);
+        }
+    });
+    if (!ok || !some_alone || after.empty()) return std::nullopt;
+    return after;
+}
+
 std::string fresh_name(const ir::Program &p) {
     for (int i = 0;; ++i)
         if (!p.find_tensor("s" + std::to_string(i))) return "s" + std::to_string(i);
@@ -57,7 +85,13 @@ ir::Program split_reductions(const ir::Program &p, const Sizes &sizes, const ir:
             continue;
         }
         std::vector<std::string> lead, inner, outer = r->reduce_vars;
-        if (streams_along(r->body, outer.back())) {
+        const std::optional<std::vector<std::string>> copies = outputs_after(r->body, outer.back(), d.indices);
+        if (copies && sizes.at_least({outer.back()}, kSplitMinRow) && sizes.at_most(*copies, kSplitRowCopies)) {
+            // The first step sums the innermost variable alone, row by row (lanes along it,
+            // passes/ReductionLanes); the partials keep every other reduced variable.
+            lead.assign(outer.begin(), outer.end() - 1);
+            outer.erase(outer.begin(), outer.end() - 1);
+        } else if (streams_along(r->body, outer.back())) {
             // The first step sums the innermost variables, in the operands' order, with the
             // lanes along the sum: each thread streams whole rows ("lmn,lmn->": s0[l] =
             // sum[m,n](..), 3.3x faster than partials over n, whose reads stride over m).

@@ -162,8 +162,17 @@ TEST_CASE("split_reductions: a long sum into few outputs becomes partial sums on
     ir::Extents sizes{{"l", 160}, {"m", 160}, {"n", 120}, {"o", 3}};
     passes::Plan host = passes::lower(p, sizes, passes::Device::Host);
     REQUIRE(host.kernels.size() == 2);
-    CHECK(host.program.definitions[0].indices == std::vector<std::string>{"l", "o", "n"}); // threads, -, lanes
-    CHECK(ir::to_string(host.program.definitions[1].value) == "sum[l,n](s0[l,o,n])");
+    // in1's rows of (n, o) are contiguous: the first step sums n alone, row by row.
+    CHECK(host.program.definitions[0].indices == std::vector<std::string>{"l", "m", "o"});
+    CHECK(ir::to_string(host.program.definitions[1].value) == "sum[l,m](s0[l,m,o])");
+    // Rows shorter than kSplitMinRow: the partials run across n instead (the vector lanes).
+    passes::Plan short_rows = passes::lower(p, {{"l", 160}, {"m", 160}, {"n", 16}, {"o", 3}}, passes::Device::Host);
+    REQUIRE(short_rows.kernels.size() == 2);
+    CHECK(short_rows.program.definitions[0].indices.back() == "n");
+    // A reduced variable after n (in1[l,n,m,o]): no row of n to sum alone.
+    passes::Plan strided = passes::lower(program_of("lmn,lnmo->o"), sizes, passes::Device::Host);
+    REQUIRE(strided.kernels.size() == 2);
+    CHECK(strided.program.definitions[0].indices == std::vector<std::string>{"l", "o", "n"});
     CHECK(passes::lower(p, sizes, passes::Device::Gpu).kernels.size() == 1); // the GPU splits across blocks
     CHECK(passes::lower(p, {{"l", 16}, {"m", 16}, {"n", 16}, {"o", 3}}).kernels.size() == 1); // short: kept
     CHECK(passes::lower(p, {}).kernels.size() == 1);                                           // sizes unknown

@@ -1,6 +1,6 @@
 // Lanes along a sum (passes/ReductionLanes): matrix-vector products whose reduction runs along
-// the operands' contiguous dimension load whole vectors along it, never gathers (issue 16's
-// "ijk,k->ij" and the second step of "...lmn,lmno->...o"), on AVX2 and AVX-512 CPUs; and the
+// the operands' contiguous dimension load whole vectors along it (issue 16's "ijk,k->ij"; the
+// first step of "...lmn,lmno->...o" gathers only in1's stride-3 reads), on AVX2 and AVX-512 CPUs; and the
 // results match the float64 reference for lengths that are no multiple of the vector width,
 // for f32 and f64, one and two threads, contiguous and strided operands.
 #include "TestUtil.h"
@@ -77,10 +77,15 @@ TEST_CASE("reduction lanes: where they are chosen, and why not elsewhere") {
         {"nc,nc->n", {{"n", 1000}, {"c", 256}}, "c"},         // batched dot products, long rows
         {"ij,j->i", {{"i", 3}, {"j", 100}}, "j"},             // a gemv with fewer rows than a group
         {"i->", {{"i", 100000}}, "i"},                        // one sum: one row
-        {"lmn,lmno->o", {{"l", 160}, {"m", 160}, {"n", 120}, {"o", 3}}, "n"}, // numpy's "...lmn,lmno->...o": its second step
         {"ij,jk->ik", {{"i", 3}, {"j", 300}, {"k", 700}}, ""}, // lanes across k read in1 whole already
         {"nc,nc->n", {{"n", 1000}, {"c", 20}}, ""},           // shorter than one vector step
     };
+    // numpy's "...lmn,lmno->...o" (passes/SplitReduction): its first step sums each row of n
+    // alone, the lanes along n (in0 whole vectors, in1's stride-3 reads gathered).
+    passes::Plan rows_plan =
+        plan_on("skylake-avx512", "lmn,lmno->o", DType::F64, {{"l", 160}, {"m", 160}, {"n", 120}, {"o", 3}});
+    REQUIRE(rows_plan.kernels.front().host_vectors->reduction_lanes.has_value());
+    CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->var == "n");
     for (const Row &r : rows) {
         CAPTURE(std::string(r.spec));
         passes::Plan plan = plan_on("skylake-avx512", r.spec, DType::F64, r.extents);
