@@ -98,8 +98,9 @@ ir::Kernel choose_host_vectors(ir::Kernel k, const ir::Target &target) {
         v.why = "lanes across the outer parallel loop, each lane's reduction in serial order; reads that vary "
                 "across lanes are gathered";
     }
-    if (!target.narrowed_by.empty()) v.why += "; " + target.narrowed_by + " keeps the code to " + std::to_string(target.vector_bits) +
-                                 "-bit instructions";
+    if (!target.narrowed_by.empty())
+        v.why += "; " + target.narrowed_by + " keeps the code to " + std::to_string(target.vector_bits) +
+                 "-bit instructions";
     k.host_vectors = std::move(v);
     return k;
 }

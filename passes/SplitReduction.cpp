@@ -4,9 +4,9 @@
 #include "ir/Walk.h"
 
 #include <algorithm>
-#include <optional>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <optional>
 
 namespace einfuse::passes {
 
@@ -21,16 +21,22 @@ std::vector<std::string> joined(std::vector<std::string> a, const std::vector<st
     return a;
 }
 
+/** Whether `var` moves the element a reads. */
+bool moves(const ir::Access &a, const std::string &var) {
+    for (const auto &term : ir::element_offset(a.indices))
+        if (term.var == var) return true;
+    return false;
+}
+
 /** Whether every read in `body` that `var` moves has `var` alone as its last index: with
  * row-major operands, a sum over `var` innermost streams them, and passes/ReductionLanes puts the
  * vector lanes along it with whole-vector loads (a read strided along it would be gathered). */
 bool streams_along(const ir::Expr &body, const std::string &var) {
     bool moved = false, all_along = true;
     ir::for_each_access(body, [&](const ir::Access &a) {
-        bool moves = false;
-        for (const auto &term : ir::element_offset(a.indices)) moves |= term.var == var;
-        moved |= moves;
-        all_along &= !moves || ir::indexes_last_alone(a.indices, var);
+        const bool moving = moves(a, var);
+        moved |= moving;
+        all_along &= !moving || ir::indexes_last_alone(a.indices, var);
     });
     return moved && all_along;
 }
@@ -44,9 +50,7 @@ std::optional<std::vector<std::string>> outputs_after(const ir::Expr &body, cons
     bool ok = true, some_alone = false;
     std::vector<std::string> after;
     ir::for_each_access(body, [&](const ir::Access &a) {
-        bool moves = false;
-        for (const auto &term : ir::element_offset(a.indices)) moves |= term.var == var;
-        if (!moves) return;
+        if (!moves(a, var)) return;
         std::size_t at = a.indices.size();
         for (std::size_t i = 0; i < a.indices.size(); ++i)
             if (const std::string *v = a.indices[i].as_var(); v && *v == var) at = i;
