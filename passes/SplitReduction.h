@@ -14,9 +14,10 @@
 // Before: out = sum[l,m,n](a[l,m,n] * b[l,m,n])
 // After:  s0[l] = sum[m,n](a[l,m,n] * b[l,m,n]);  out = sum[l](s0[l])      (rows streamed whole)
 //
-// When the operands that are not contiguous along it are contiguous along it and a few output
-// variables after it (in1[l,m,n,o]: n's row of (n, o) is contiguous), the first step sums that
-// variable alone, row by row, the output variables' copies sharing each row from L1:
+// When some read has the innermost reduced variable last and every other read it moves has it
+// followed only by a few output variables (in1[l,m,n,o]: each row of (n, o) is contiguous), the
+// first step sums that variable alone, row by row, the output variables' copies sharing each row
+// from L1:
 // Before: out[o] = sum[l,m,n](in0[l,m,n] * in1[l,m,n,o])
 // After:  s0[l,m,o] = sum[n](in0[l,m,n] * in1[l,m,n,o]);  out[o] = sum[l,m](s0[l,m,o])
 // AMD EPYC (Zen 3), one thread, l=m=160, n=120: 12.0-13.2 ms against 26.5-30.7 for the split over
