@@ -15,7 +15,7 @@ inline int masked_calls(const std::string &ir, const std::string &intrinsic) {
     return n;
 }
 
-/** AVX-512 (Intel before and after the Downfall microcode, AMD Zen 4) and AVX2 (Intel, AMD). */
-inline const char *const kVectorCpus[] = {"skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "haswell", "znver3"};
+/** AVX-512 (Intel before and after the Downfall microcode, AMD Zen 4 and Zen 5) and AVX2 (Intel, AMD). */
+inline const char *const kVectorCpus[] = {"skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "znver5", "haswell", "znver3"};
 
 } // namespace einfuse::test

@@ -28,6 +28,15 @@ passes::Plan plan_for(const ir::Target &target, int d, DType t = DType::F32) {
 
 int calls(const std::string &ir, const std::string &intrinsic) { return test::masked_calls(ir, intrinsic); }
 
+/** The Gaussian kernel sum at N=M=4000, D=3, planned for `target`. */
+passes::Plan gaussian_plan(DType type, const ir::Target &target) {
+    auto ast = frontend::parse_program("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])");
+    passes::LowerOptions o;
+    o.target = target;
+    return passes::lower(frontend::program_ir(ast, {{"x", type}, {"y", type}, {"w", type}}),
+                         {{"i", 4000}, {"j", 4000}, {"d", 3}}, o);
+}
+
 const auto &kCpus = test::kVectorCpus;
 
 } // namespace
@@ -142,25 +151,41 @@ TEST_CASE("host vectors: the packed GEMM's pipeline compiles for every CPU (no L
 TEST_CASE("host vectors: the Gaussian sum's hot loop over j reads x[i,d] without gathers on any CPU") {
     // sum[d] at d=3 is unrolled (passes/strategy/BroadcastReduce): x[i,0..2] are invariant in
     // j and gathered once per lane vector of i, before the loop; y[j,d] and w[j] are broadcast.
-    auto ast = frontend::parse_program("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])");
     for (DType type : {DType::F32, DType::F64})
         for (const char *cpu : kCpus) {
             CAPTURE(cpu);
             CAPTURE(dtype_name(type));
-            passes::LowerOptions o;
-            o.target = llvm_backend::cpu_target(cpu);
-            passes::Plan plan = passes::lower(frontend::program_ir(ast, {{"x", type}, {"y", type}, {"w", type}}),
-                                              {{"i", 4000}, {"j", 4000}, {"d", 3}}, o);
+            ir::Target target = llvm_backend::cpu_target(cpu);
+            passes::Plan plan = gaussian_plan(type, target);
             REQUIRE(plan.kernels.size() == 1);
             CHECK(ir::to_string(plan.kernels[0].body).find("unrolled for d in 3") != std::string::npos);
-            std::string ir = llvm_backend::emit_llvm_ir(plan.kernels, o.target);
+            std::string ir = llvm_backend::emit_llvm_ir(plan.kernels, target);
             CHECK(calls(ir, "gather") > 0); // x across the lanes of i, outside the loop over j
             CHECK(gathers_in_loop(ir, "j") == 0);
         }
     // Not vacuous: with d's size unknown the loop over d stays, and x is gathered inside j.
+    auto ast = frontend::parse_program("out[i] = sum[j](exp(-sum[d]((x[i,d] - y[j,d])^2)) * w[j])");
     passes::LowerOptions o;
     o.target = llvm_backend::cpu_target("skylake-avx512");
     passes::Plan plan = passes::lower(frontend::program_ir(ast, {}), {{"i", 4000}, {"j", 4000}}, o);
     CHECK(gathers_in_loop(llvm_backend::emit_llvm_ir(plan.kernels, o.target), "j") +
               gathers_in_loop(llvm_backend::emit_llvm_ir(plan.kernels, o.target), "d") > 0);
+}
+
+TEST_CASE("host vectors: every multiply-add is fused by einfuse, not by the code generator, on every CPU") {
+    // backends/llvm/Contraction.h: the code generator fused `contract`-flagged products by what
+    // it saw at each vector width, so on a Zen 5 the Gaussian sum's vector lanes and scalar
+    // tail rounded differently (host_fast_path_test: the same bits for 1, 2 and 3 threads).
+    // Now each fusion is an llvm.fmuladd in the IR, and no flag is left for it to act on.
+    for (DType type : {DType::F32, DType::F64})
+        for (const char *cpu : kCpus) {
+            CAPTURE(cpu);
+            CAPTURE(dtype_name(type));
+            ir::Target target = llvm_backend::cpu_target(cpu);
+            for (const passes::Plan &plan : {gaussian_plan(type, target), plan_for(target, 16, type)}) {
+                std::string ir = llvm_backend::emit_llvm_ir(plan.kernels, target);
+                CHECK(ir.find("llvm.fmuladd") != std::string::npos);
+                CHECK(ir.find(" contract ") == std::string::npos);
+            }
+        }
 }

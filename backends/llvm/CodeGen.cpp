@@ -23,8 +23,9 @@ using llvm::Value;
 
 KernelPrinter::KernelPrinter(const ir::Kernel &k, const HostTarget &target, llvm::Module &m)
     : k_(k), target_(target), m_(m), ctx_(m.getContext()), b_(ctx_) {
-    // `contract` lets acc + a * b become one FMA: one rounding instead of two, never less
-    // accurate. Reassociation stays off: reduction order is the passes' decision, not ours.
+    // `contract` marks acc + a * b as one FMA: one rounding instead of two, never less accurate
+    // (Contraction.h turns the marks into llvm.fmuladd, the same for every vector width).
+    // Reassociation stays off: reduction order is the passes' decision, not ours.
     llvm::FastMathFlags fmf;
     fmf.setAllowContract();
     b_.setFastMathFlags(fmf);

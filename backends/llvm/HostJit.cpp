@@ -8,6 +8,7 @@
 #include "backends/llvm/HostJit.h"
 
 #include "backends/llvm/CodeGen.h"
+#include "backends/llvm/Contraction.h"
 #include "backends/llvm/GemmCodeGen.h"
 #include "backends/llvm/GemmShare.h"
 #include "backends/llvm/ScalarOps.h"
@@ -205,6 +206,7 @@ std::unique_ptr<llvm::Module> print_module(const std::vector<ir::Kernel> &kernel
     HostTarget target = host_target_of(jtmb);
     for (const auto &k : kernels)
         emit_kernel(k, target, *m);
+    make_contractions_explicit(*m);
 
     std::string problems;
     llvm::raw_string_ostream os(problems);
