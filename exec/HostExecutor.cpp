@@ -6,6 +6,7 @@
 #include "support/Error.h"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <map>
 #include <optional>
@@ -14,6 +15,7 @@
 
 #ifdef EINFUSE_HAVE_LLVM
 #include "backends/llvm/HostJit.h"
+#include "backends/llvm/Workspace.h"
 #endif
 
 namespace einfuse {
@@ -127,9 +129,14 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
         parts64 = std::min<int64_t>(parts64, static_cast<int64_t>(iterations / static_cast<double>(split.min_iterations_per_part)) + 1);
     }
     int parts = static_cast<int>(parts64);
+    std::atomic<int64_t> missing{0}; // a packed GEMM's workspace that could not be allocated
     ThreadPool::shared().run(parts, [&](int p) {
         fn(data.data(), strides_ptr, extents_ptr, n * p / parts, n * (p + 1) / parts);
+        if (int64_t bytes = llvm_backend::take_workspace_failure()) missing = bytes;
     });
+    if (int64_t bytes = missing.load())
+        throw UserError("cannot allocate " + std::to_string(bytes) + " bytes for the workspace of kernel " + k.name +
+                        " (its packed panels and tables): out of memory");
 }
 
 #else

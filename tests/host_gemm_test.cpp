@@ -8,11 +8,13 @@
 #include "TestUtil.h"
 
 #include "backends/llvm/HostJit.h"
+#include "backends/llvm/Workspace.h"
 
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 using namespace einfuse;
@@ -269,4 +271,21 @@ TEST_CASE("host gemm: a variable of the program the GEMM kernel does not use may
     Tensor got = c.run({&a, &b, &d}, sizes).outputs.front();
     Tensor want = c.reference({&a, &b, &d}, sizes).front();
     CHECK(ir::max_relative_error(got, want) <= tolerance(DType::F32, 17 * 13));
+}
+
+TEST_CASE("host gemm: the workspace is the thread's, reused and grown; a refused allocation is reported") {
+    using llvm_backend::einfuse_host_workspace;
+    using llvm_backend::take_workspace_failure;
+    void *small = einfuse_host_workspace(1000);
+    REQUIRE(small != nullptr);
+    CHECK(reinterpret_cast<std::uintptr_t>(small) % 64 == 0);
+    CHECK(einfuse_host_workspace(64) == small); // no larger: the same buffer, no allocation
+    void *grown = einfuse_host_workspace(int64_t{1} << 20);
+    REQUIRE(grown != nullptr);
+    std::memset(grown, 1, std::size_t{1} << 20); // all of it is this thread's
+    CHECK(take_workspace_failure() == 0);
+    CHECK(einfuse_host_workspace(int64_t{1} << 62) == nullptr); // 4 EiB: refused, not a crash
+    CHECK(take_workspace_failure() == int64_t{1} << 62);
+    CHECK(take_workspace_failure() == 0); // reported once
+    CHECK(einfuse_host_workspace(1000) != nullptr); // and the next call allocates again
 }

@@ -9,6 +9,7 @@
 
 #include "backends/llvm/CodeGen.h"
 #include "backends/llvm/Contraction.h"
+#include "backends/llvm/Workspace.h"
 #include "backends/llvm/GemmCodeGen.h"
 #include "backends/llvm/GemmShare.h"
 #include "backends/llvm/ScalarOps.h"
@@ -309,6 +310,9 @@ void define_libm(llvm::orc::LLJIT &jit) {
     for (std::size_t i = 0; i < n; ++i)
         symbols[jit.mangleAndIntern(table[i].name)] = {llvm::orc::ExecutorAddr::fromPtr(table[i].address),
                                                        llvm::JITSymbolFlags::Exported};
+    // And the packed GEMM's workspace, this thread's (Workspace.h).
+    symbols[jit.mangleAndIntern(kWorkspaceSymbol)] = {llvm::orc::ExecutorAddr::fromPtr(&einfuse_host_workspace),
+                                                      llvm::JITSymbolFlags::Exported};
     check(jit.getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols))), "defining libm symbols");
 }
 
