@@ -97,6 +97,12 @@ struct HostVectors {
         // the loop checks their stride is 1, else runs one term at a time); other reads that
         // var moves are gathered.
         std::vector<std::string> contiguous;
+        // Reads that var moves by S elements (S of 2..kMaxDeinterleave) whose last index is an
+        // unrolled variable of extent S, the dimension before it indexed by var alone
+        // ("...lmn,lmno->...o"'s in1[l,m,n,o], o in 3): each vector step loads the rows' S*W
+        // elements whole and picks its lanes with a shuffle (the loop checks the strides are S
+        // and 1, else runs one term at a time), instead of gathering them. Tensor and S.
+        std::vector<std::pair<std::string, int>> deinterleaved;
         // With rows > 1, the parallel loop over rows_var (whose body is the sum's declarations,
         // its loop and what uses it) runs `rows` outputs at a time through one loop over var:
         // each output its own partial sums, the reads that do not depend on rows_var loaded

@@ -4,6 +4,7 @@
 #include "passes/LongSums.h"
 
 #include <algorithm>
+#include <map>
 
 namespace einfuse::passes {
 
@@ -86,6 +87,39 @@ std::vector<std::string> contiguous_along(const ir::Stmt &body, const std::strin
     return out;
 }
 
+/** The unrolled loops' fixed extents in `body`, by variable. */
+std::map<std::string, int64_t> unrolled_extents(const ir::Stmt &body) {
+    std::map<std::string, int64_t> out;
+    ir::for_each_loop(body, [&](const ir::For &f) {
+        if (f.loop_kind == ir::LoopKind::Unrolled) out[f.var] = f.fixed_extent;
+    });
+    return out;
+}
+
+/** S when every read of tensor t in `body` is t[..., var, u] with u an unrolled variable of
+ * extent S in 2..kMaxDeinterleave (each alone in its dimension, neither elsewhere); 0 otherwise. */
+int deinterleave_stride(const ir::Stmt &body, const std::string &t, const std::string &var,
+                        const std::map<std::string, int64_t> &unrolled) {
+    int stride = 0;
+    bool all = true;
+    ir::for_each_tensor_use(body, [&](const std::string &name, const std::vector<ir::Index> &indices) {
+        if (name != t) return;
+        const int last = static_cast<int>(indices.size()) - 1;
+        std::string inner;
+        bool along = false, other = false;
+        for (const auto &term : ir::element_offset(indices)) {
+            if (term.dim == last && term.coeff == 1 && !term.var.empty() && inner.empty()) inner = term.var;
+            else if (term.dim == last - 1 && term.coeff == 1 && term.var == var && !along) along = true;
+            else if (term.dim >= last - 1 || term.var == var) other = true;
+        }
+        auto u = unrolled.find(inner);
+        int s = u == unrolled.end() ? 0 : static_cast<int>(u->second);
+        all &= along && !other && s >= 2 && s <= kMaxDeinterleave && (stride == 0 || stride == s);
+        stride = s;
+    });
+    return all ? stride : 0;
+}
+
 std::string listed(const std::vector<std::string> &names) {
     std::string out;
     for (const auto &n : names) out += (out.empty() ? "" : ", ") + n;
@@ -132,16 +166,26 @@ std::optional<ir::HostVectors::ReductionLanes> plan(const ir::Kernel &k, const S
         lanes->registers = kReductionLaneRowRegisters;
         rows = std::to_string(lanes->rows) + " values of " + lanes->rows_var + " at a time, ";
     }
-    std::vector<std::string> gathered;
+    std::vector<std::string> gathered, deinterleaved;
+    const std::map<std::string, int64_t> unrolled = unrolled_extents(k.body);
     ir::for_each_tensor_use(l.loop->body, [&](const std::string &t, const std::vector<ir::Index> &indices) {
         bool moves = false;
         for (const auto &term : ir::element_offset(indices)) moves |= term.var == l.loop->var;
-        if (moves && std::find(along.begin(), along.end(), t) == along.end() &&
-            std::find(gathered.begin(), gathered.end(), t) == gathered.end())
-            gathered.push_back(t);
+        if (!moves || std::find(along.begin(), along.end(), t) != along.end() ||
+            std::find(gathered.begin(), gathered.end(), t) != gathered.end() ||
+            std::find(deinterleaved.begin(), deinterleaved.end(), t) != deinterleaved.end())
+            return;
+        int p = k.param_index(t);
+        int stride = p >= 0 && p < k.num_inputs ? deinterleave_stride(l.loop->body, t, l.loop->var, unrolled) : 0;
+        if (stride == 0) return gathered.push_back(t);
+        deinterleaved.push_back(t);
+        lanes->deinterleaved.emplace_back(t, stride);
     });
+    std::string moved;
+    for (const auto &[t, stride] : lanes->deinterleaved)
+        moved += "; " + t + " at stride " + std::to_string(stride) + ": whole-vector loads deinterleaved by shuffles";
     *why = "lanes along the sum over " + l.loop->var + " (" + listed(along) + " contiguous along it: whole-vector loads" +
-           (gathered.empty() ? ", no gathers" : "; " + listed(gathered) + " gathered") + "), " + rows +
+           moved + (gathered.empty() ? ", no gathers" : "; " + listed(gathered) + " gathered") + "), " + rows +
            std::to_string(lanes->registers) + " vectors of terms per step of " +
            (lanes->compensation.empty() ? "a running sum" : "a Kahan-compensated sum") +
            " in each lane, the lanes folded pairwise after the loop";

@@ -40,6 +40,11 @@ constexpr int kReductionLaneRegisters = 4;
  * against 16.4. */
 constexpr int kReductionLaneRows = 8;
 constexpr int kReductionLaneRowRegisters = 4;
+/** The largest stride a read along the sum is deinterleaved at (ReductionLanes::deinterleaved)
+ * rather than gathered. "...lmn,lmno->...o" f64, stride 3, one thread on an AMD Zen 5: the
+ * gathered first step took 16.1-16.4 ms, the same sums with in1 stored o-major (whole vectors)
+ * 4.0-4.6, numpy 3.7. */
+constexpr int kMaxDeinterleave = 4;
 
 /** Decides k.host_vectors->reduction_lanes for a host loop-nest kernel (after choose_host_vectors):
  * the innermost serial loop of a plain or Kahan-compensated sum (its body only accumulates) is

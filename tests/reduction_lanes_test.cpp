@@ -1,6 +1,6 @@
 // Lanes along a sum (passes/ReductionLanes): matrix-vector products whose reduction runs along
 // the operands' contiguous dimension load whole vectors along it (issue 16's "ijk,k->ij"; the
-// first step of "...lmn,lmno->...o" gathers only in1's stride-3 reads), on AVX2 and AVX-512 CPUs; and the
+// first step of "...lmn,lmno->...o" deinterleaves in1's stride-3 reads from whole vectors), on AVX2 and AVX-512 CPUs; and the
 // results match the float64 reference for lengths that are no multiple of the vector width,
 // for f32 and f64, one and two threads, contiguous and strided operands.
 #include "TestUtil.h"
@@ -81,11 +81,13 @@ TEST_CASE("reduction lanes: where they are chosen, and why not elsewhere") {
         {"nc,nc->n", {{"n", 1000}, {"c", 20}}, ""},           // shorter than one vector step
     };
     // numpy's "...lmn,lmno->...o" (passes/SplitReduction): its first step sums each row of n
-    // alone, the lanes along n (in0 whole vectors, in1's stride-3 reads gathered).
+    // alone, the lanes along n (in0 whole vectors, in1's stride-3 reads deinterleaved).
     passes::Plan rows_plan =
         plan_on("skylake-avx512", "lmn,lmno->o", DType::F64, {{"l", 160}, {"m", 160}, {"n", 120}, {"o", 3}});
     REQUIRE(rows_plan.kernels.front().host_vectors->reduction_lanes.has_value());
     CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->var == "n");
+    CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->deinterleaved ==
+          std::vector<std::pair<std::string, int>>{{"in1", 3}});
     for (const Row &r : rows) {
         CAPTURE(std::string(r.spec));
         passes::Plan plan = plan_on("skylake-avx512", r.spec, DType::F64, r.extents);
@@ -128,6 +130,42 @@ void check_against_reference(const char *spec, DType dtype, const ir::Extents &e
 }
 
 } // namespace
+
+TEST_CASE("reduction lanes: reads at stride 2-4 along the sum are deinterleaved, not gathered, on any CPU") {
+    // "lmn,lmno->o"'s first step reads in1[l,m,n,o] at stride o along n: one masked whole-vector
+    // load and a shuffle per vector of terms, where the same kernel without them gathers.
+    for (const char *cpu : kCpus)
+        for (DType dtype : {DType::F32, DType::F64})
+            for (int64_t o : {2, 3, 4}) {
+                CAPTURE(std::string(cpu));
+                CAPTURE(dtype_name(dtype));
+                CAPTURE(o);
+                ir::Target target = llvm_backend::cpu_target(cpu);
+                passes::Plan plan = plan_on(cpu, "lmn,lmno->o", dtype, {{"l", 160}, {"m", 160}, {"n", 120}, {"o", o}});
+                ir::Kernel first = plan.kernels.front();
+                REQUIRE(first.host_vectors->reduction_lanes.has_value());
+                CHECK(first.host_vectors->reduction_lanes->deinterleaved ==
+                      std::vector<std::pair<std::string, int>>{{"in1", static_cast<int>(o)}});
+                std::string ir = llvm_backend::emit_llvm_ir({first}, target);
+                CHECK(calls(ir, "gather") == 0);
+                CHECK(calls(ir, "load") > 0);
+                first.host_vectors->reduction_lanes->deinterleaved.clear(); // not vacuous
+                CHECK(calls(llvm_backend::emit_llvm_ir({first}, target), "gather") > 0);
+            }
+}
+
+TEST_CASE("reduction lanes: deinterleaved reads match the float64 reference; strided layouts run term by term") {
+    // Lengths around one vector step; in1 padded (its strides are not S and 1: the loop's test
+    // fails and every term runs one at a time) or in0 padded.
+    for (DType dtype : {DType::F32, DType::F64})
+        for (int64_t n : {32, 33, 65, 100, 193})
+            for (int64_t o : {2, 3, 4})
+                for (int strided : {-1, 0, 1}) {
+                    CAPTURE(n);
+                    CAPTURE(o);
+                    check_against_reference("lmn,lmno->o", dtype, {{"l", 3}, {"m", 5}, {"n", n}, {"o", o}}, 2, strided);
+                }
+}
 
 TEST_CASE("reduction lanes: gemv results match the float64 reference, tails and odd sizes included") {
     // Lengths around one vector step (32 f64 / 64 f32 terms at 512 bits), rows around a group.

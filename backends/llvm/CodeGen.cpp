@@ -333,6 +333,8 @@ Value *KernelPrinter::print_leaf(const ir::Expr &e) {
         for (const auto &term : ir::element_offset(a->indices))
             moves |= std::find(serial_open_.begin(), serial_open_.end(), term.var) != serial_open_.end();
         if (!moves) return b_.CreateMaskedGather(vector_of(a->type), where, align(a->type), all_lanes(), nullptr, a->tensor);
+        if (int stride = dense_lanes_ ? deinterleave_stride(a->tensor) : 0)
+            return deinterleaved_read(p, a->indices, stride); // strides checked before the loop
         return lane_access(p, a->indices, [&](Value *first) -> Value * {
             if (first) return b_.CreateAlignedLoad(vector_of(a->type), first, align(a->type), a->tensor);
             return b_.CreateMaskedGather(vector_of(a->type), where, align(a->type), all_lanes(), nullptr, a->tensor);

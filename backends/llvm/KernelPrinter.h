@@ -103,6 +103,8 @@ class KernelPrinter {
     Value *print_sum_rows(const ir::For &pf, const ir::HostVectors::ReductionLanes &sum, Value *lo, Value *hi);
     int lane_dim(const std::vector<ir::Index> &indices) const;
     bool read_whole(const std::string &t) const;
+    int deinterleave_stride(const std::string &t) const;
+    Value *deinterleaved_read(int p, const std::vector<ir::Index> &indices, int stride);
     Value *lanes_contiguous(const ir::For &f);
     Value *finite_or_zero(Value *t, Value *err);
     void fold_rows(std::vector<Value *> &s, std::vector<Value *> &c);

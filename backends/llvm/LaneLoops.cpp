@@ -328,15 +328,49 @@ bool KernelPrinter::read_whole(const std::string &t) const {
     return sum && std::find(sum->contiguous.begin(), sum->contiguous.end(), t) != sum->contiguous.end();
 }
 
+/** S when the plan deinterleaves tensor t's reads along the sum at stride S, else 0. */
+int KernelPrinter::deinterleave_stride(const std::string &t) const {
+    const auto *sum = reduction_lanes();
+    if (!sum) return 0;
+    for (const auto &[name, stride] : sum->deinterleaved)
+        if (name == t) return stride;
+    return 0;
+}
+
+/** t[..., v, u] for the lanes' values of v, u fixed (the plan's deinterleaved read: u an
+ * unrolled variable of extent S = stride, its dimension of stride 1 and v's of stride S, both
+ * checked before the loop): the lanes' elements are every S-th of the S x W that start at the
+ * first lane's, so one whole-vector load and a constant shuffle. The load stops at the last
+ * lane's element (a masked load: the S - 1 - u elements after it may lie past the tensor's end);
+ * only its last register is masked once LLVM splits it. */
+Value *KernelPrinter::deinterleaved_read(int p, const std::vector<ir::Index> &indices, int stride) {
+    const ir::TensorInfo &t = k_.params[p];
+    const unsigned span = lanes_ * static_cast<unsigned>(stride);
+    auto *wide = llvm::FixedVectorType::get(element_type(t.dtype), span);
+    std::vector<llvm::Constant *> needed;
+    for (unsigned e = 0; e < span; ++e) needed.push_back(b_.getInt1(e <= (lanes_ - 1) * static_cast<unsigned>(stride)));
+    Value *rows = b_.CreateMaskedLoad(wide, first_lane_address(p, indices), align(t.dtype),
+                                      llvm::ConstantVector::get(needed), nullptr, t.name);
+    std::vector<int> every;
+    for (unsigned l = 0; l < lanes_; ++l) every.push_back(stride * static_cast<int>(l));
+    return b_.CreateShuffleVector(rows, every);
+}
+
 /** Whether every read in the loop's body of a tensor the plan reads whole along it has
- * stride 1 along it (reads the lanes move otherwise, "x[2*k]", are gathered). */
+ * stride 1 along it (reads the lanes move otherwise, "x[2*k]", are gathered), and every
+ * deinterleaved read (S) has strides S and 1 in its last two dimensions. */
 Value *KernelPrinter::lanes_contiguous(const ir::For &f) {
     std::string outer = lane_var_;
     lane_var_ = f.var;
     Value *all = b_.getTrue();
+    auto is = [&](Value *stride, int64_t want) { return b_.CreateICmpEQ(stride, b_.getInt64(want)); };
     ir::for_each_tensor_use(f.body, [&](const std::string &t, const std::vector<ir::Index> &indices) {
         int dim = lane_dim(indices);
-        if (read_whole(t) && dim >= 0) all = b_.CreateAnd(all, b_.CreateICmpEQ(strides_[param(t)][dim], b_.getInt64(1)));
+        if (read_whole(t) && dim >= 0) all = b_.CreateAnd(all, is(strides_[param(t)][dim], 1));
+        if (int stride = deinterleave_stride(t)) {
+            const auto &s = strides_[param(t)];
+            all = b_.CreateAnd(all, b_.CreateAnd(is(s.back(), 1), is(s[s.size() - 2], stride)));
+        }
     });
     lane_var_ = outer;
     return all;
