@@ -7,6 +7,24 @@
 
 namespace einfuse {
 
+namespace {
+
+/** Polls done() for up to ThreadPool::kSpin; true once it holds. */
+template <class Done> bool spin_until(Done done) {
+    const auto until = std::chrono::steady_clock::now() + ThreadPool::kSpin;
+    do {
+        for (int i = 0; i < 64; ++i) {
+            if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    } while (std::chrono::steady_clock::now() < until);
+    return done();
+}
+
+} // namespace
+
 ThreadPool &ThreadPool::shared() {
     static ThreadPool pool;
     return pool;
@@ -42,6 +60,7 @@ void ThreadPool::work(int part) {
     unsigned long seen = 0;
     for (;;) {
         const std::function<void(int)> *task = nullptr;
+        spin_until([&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; });
         {
             std::unique_lock<std::mutex> lock(m_);
             wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -72,6 +91,7 @@ void ThreadPool::run(int parts, const std::function<void(int)> &task) {
     }
     wake_.notify_all();
     task(0);
+    spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lock(m_);
     done_.wait(lock, [&] { return pending_ == 0; });
     task_ = nullptr;
