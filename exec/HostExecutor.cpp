@@ -133,6 +133,7 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
     ThreadPool::shared().run(parts, [&](int p) {
         fn(data.data(), strides_ptr, extents_ptr, n * p / parts, n * (p + 1) / parts);
         if (int64_t bytes = llvm_backend::take_workspace_failure()) missing = bytes;
+        llvm_backend::release_large_workspace();
     });
     if (int64_t bytes = missing.load())
         throw UserError("cannot allocate " + std::to_string(bytes) + " bytes for the workspace of kernel " + k.name +

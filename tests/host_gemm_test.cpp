@@ -288,4 +288,11 @@ TEST_CASE("host gemm: the workspace is the thread's, reused and grown; a refused
     CHECK(take_workspace_failure() == int64_t{1} << 62);
     CHECK(take_workspace_failure() == 0); // reported once
     CHECK(einfuse_host_workspace(1000) != nullptr); // and the next call allocates again
+    // Kept up to kKeptWorkspaceBytes; a larger one goes after its call.
+    void *kept = einfuse_host_workspace(llvm_backend::kKeptWorkspaceBytes);
+    llvm_backend::release_large_workspace();
+    CHECK(einfuse_host_workspace(64) == kept);
+    REQUIRE(einfuse_host_workspace(llvm_backend::kKeptWorkspaceBytes + 1) != nullptr);
+    llvm_backend::release_large_workspace(); // freed; the next call allocates anew
+    CHECK(einfuse_host_workspace(64) != nullptr);
 }

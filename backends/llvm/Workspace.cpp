@@ -36,6 +36,13 @@ extern "C" void *einfuse_host_workspace(int64_t bytes) {
     return p;
 }
 
+void release_large_workspace() {
+    if (buffer.capacity <= kKeptWorkspaceBytes) return;
+    std::free(buffer.data);
+    buffer.data = nullptr;
+    buffer.capacity = 0;
+}
+
 int64_t take_workspace_failure() {
     int64_t bytes = failed;
     failed = 0;
