@@ -103,11 +103,12 @@ struct HostVectors {
         // elements whole and picks its lanes with a shuffle (the loop checks the strides are S
         // and 1, else runs one term at a time), instead of gathering them. Tensor and S.
         std::vector<std::pair<std::string, int>> deinterleaved;
-        // With rows > 1, the parallel loop over rows_var (whose body is the sum's declarations,
-        // its loop and what uses it) runs `rows` outputs at a time through one loop over var:
-        // each output its own partial sums, the reads that do not depend on rows_var loaded
-        // once for all ("ijk,k->ij": in1[k..k+L) once for 4 values of j; 4 rows of in0
-        // streamed at once).
+        // With rows > 1, the loop over rows_var (whose body is the sum's declarations, its loop
+        // and what uses it; a parallel loop, or an unrolled one of extent 2..8) runs `rows`
+        // outputs at a time through one loop over var: each output its own partial sums, the
+        // reads that do not depend on rows_var loaded once for all ("ijk,k->ij": in1[k..k+L)
+        // once for 8 values of j, 8 rows of in0 streamed at once; "...lmn,lmno->...o": the 3
+        // values of o, in0 loaded once).
         std::string rows_var;
         int rows = 1;
     };

@@ -15,6 +15,7 @@ struct SumLoop {
     const ir::For *loop;
     std::vector<std::string> parallel;
     bool in_parallel_body = false; // the innermost parallel loop's body is {declarations; loop; the rest}
+    const ir::For *unrolled_around = nullptr; // or an unrolled loop's, directly around it
 };
 
 /** Whether `body` is a block of declarations, `loop`, then statements without loops. */
@@ -39,11 +40,14 @@ void find_sum_loops(const ir::Stmt &s, std::vector<std::string> &parallel, const
     if (!f) return;
     bool innermost = true;
     ir::for_each_loop(f->body, [&](const ir::For &) { innermost = false; });
-    if (innermost && f->loop_kind == ir::LoopKind::Serial)
-        return void(out.push_back({f, parallel, around && around_only(around->body, f)}));
+    if (innermost && f->loop_kind == ir::LoopKind::Serial) {
+        const bool in_body = around && around_only(around->body, f);
+        const bool parallel_around = in_body && around->loop_kind == ir::LoopKind::Parallel;
+        return void(out.push_back({f, parallel, parallel_around, in_body && !parallel_around ? around : nullptr}));
+    }
     bool par = f->loop_kind == ir::LoopKind::Parallel;
     if (par) parallel.push_back(f->var);
-    find_sum_loops(f->body, parallel, par ? f : nullptr, out);
+    find_sum_loops(f->body, parallel, par || f->loop_kind == ir::LoopKind::Unrolled ? f : nullptr, out);
     if (par) parallel.pop_back();
 }
 
@@ -165,6 +169,14 @@ std::optional<ir::HostVectors::ReductionLanes> plan(const ir::Kernel &k, const S
         lanes->rows = kReductionLaneRows;
         lanes->registers = kReductionLaneRowRegisters;
         rows = std::to_string(lanes->rows) + " values of " + lanes->rows_var + " at a time, ";
+    } else if (l.unrolled_around && l.unrolled_around->fixed_extent >= 2 &&
+               l.unrolled_around->fixed_extent <= kReductionLaneRows) {
+        // "...lmn,lmno->...o"'s o in 3: its sums in one loop, each row's reads of in1 beside the
+        // others' (deinterleaved from the same cache lines), in0 loaded once for all.
+        lanes->rows_var = l.unrolled_around->var;
+        lanes->rows = static_cast<int>(l.unrolled_around->fixed_extent);
+        lanes->registers = kReductionLaneRowRegisters;
+        rows = "all " + std::to_string(lanes->rows) + " values of " + lanes->rows_var + " at once, ";
     }
     std::vector<std::string> gathered, deinterleaved;
     const std::map<std::string, int64_t> unrolled = unrolled_extents(k.body);

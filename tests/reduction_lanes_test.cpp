@@ -88,6 +88,10 @@ TEST_CASE("reduction lanes: where they are chosen, and why not elsewhere") {
     CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->var == "n");
     CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->deinterleaved ==
           std::vector<std::pair<std::string, int>>{{"in1", 3}});
+    // The unrolled loop over o around the sum: its three sums run in one loop over n.
+    CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->rows_var == "o");
+    CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->rows == 3);
+    CHECK(rows_plan.explain().find("all 3 values of o at once") != std::string::npos);
     for (const Row &r : rows) {
         CAPTURE(std::string(r.spec));
         passes::Plan plan = plan_on("skylake-avx512", r.spec, DType::F64, r.extents);
