@@ -9,6 +9,7 @@ the host the call also computes, so the problems are tiny and a cached call's co
 dispatch. Medians of 15 rounds of N calls, the variants' rounds interleaved. "C ABI run alone" is
 einfuse_run_on_stream on the cached kernel, its DLTensors refilled from the same arrays, the same output
 every time: einfuse.einsum minus that is the Python layer's cost (with the output's allocation).
+For torch, each step of the hot path is also timed alone: the profile of a call.
 The brief's target: <= 10 us and <= torch.einsum on CUDA."""
 import json
 import statistics
@@ -61,6 +62,31 @@ def c_abi_run_fn(expr, ops):
     return call
 
 
+def hot_path_parts(expr, ops, n, sync):
+    """The profile of a cached einfuse.einsum call on torch tensors: each step of its hot path
+    (python/einfuse/__init__.py einsum, _core.entry_for, _core._runner) timed alone, the same way."""
+    from einfuse import _core, _lib
+    e = _core.entry_for(expr, "", ops)
+    out = e.allocs[0]()
+    stream = e.out_adapter.stream(e.device[1]) if e.device[0] == _lib.KDLCUDA else None
+    run, h, n_in, ins, outs, fills = _lib.run_on_stream, e.kernel.handle, e.n_in, e.ins, e.outs, e.fills
+    for f, x in zip(fills, ops):
+        f(x)
+    e.out_fills[0](out)
+    parts = {
+        "torch.compile check": _core.compiling,
+        "cache lookup (key of each array)": lambda: _core.entry_for(expr, "", ops),
+        "autograd check": lambda: _core.torch_hook.needs_grad(ops),
+        "lock and DLTensor data pointers": lambda: [e.lock.acquire(), [f(x) for f, x in zip(fills, ops)],
+                                                    e.out_fills[0](out), e.lock.release()],
+        "output allocation (torch.empty)": e.allocs[0],
+        "ctypes call of einfuse_run_on_stream": lambda: run(h, n_in, ins, 1, outs, stream),
+    }
+    if stream is not None:
+        parts["current stream"] = lambda: e.out_adapter.stream(e.device[1])
+    return per_call_us(parts, n, sync)
+
+
 def main():
     rows = []
     try:
@@ -76,9 +102,10 @@ def main():
             with torch.no_grad():
                 m = per_call_us({"e": lambda: einfuse.einsum(expr, *ops), "t": lambda: torch.einsum(expr, *ops),
                                  "c": c_abi_run_fn(expr, ops)}, n, sync)
+                parts = hot_path_parts(expr, ops, n, sync)
             rows.append({"framework": "torch", "device": device, "expr": expr, "shapes": shapes,
                          "einfuse_us": round(m["e"], 2), "torch_einsum_us": round(m["t"], 2),
-                         "c_abi_run_us": round(m["c"], 2)})
+                         "c_abi_run_us": round(m["c"], 2), "parts_us": {k: round(v, 2) for k, v in parts.items()}})
         ops = [np.random.rand(*s).astype(np.float32) for s in shapes]
         try:
             m = per_call_us({"e": lambda: einfuse.einsum(expr, *ops), "t": lambda: np.einsum(expr, *ops),
@@ -98,6 +125,8 @@ def main():
         print("%-6s %-4s %-14s %-10s einfuse.einsum %7.2f us   %s %7.2f us   (C ABI run alone %6.2f us)" % (
             r["framework"], r["device"], r["expr"], "x".join(map(str, r["shapes"][0])), r["einfuse_us"], peer,
             peer_us, r["c_abi_run_us"]))
+        for part, us in r.get("parts_us", {}).items():
+            print("       %-40s %6.2f us" % (part, us))
 
 
 if __name__ == "__main__":
