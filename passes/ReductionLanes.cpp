@@ -175,7 +175,7 @@ std::optional<ir::HostVectors::ReductionLanes> plan(const ir::Kernel &k, const S
         // others' (deinterleaved from the same cache lines), in0 loaded once for all.
         lanes->rows_var = l.unrolled_around->var;
         lanes->rows = static_cast<int>(l.unrolled_around->fixed_extent);
-        lanes->registers = kReductionLaneRowRegisters;
+        lanes->registers = kReductionLaneUnrolledRowRegisters;
         rows = "all " + std::to_string(lanes->rows) + " values of " + lanes->rows_var + " at once, ";
     }
     std::vector<std::string> gathered, deinterleaved;
