@@ -198,7 +198,7 @@ std::optional<ir::HostVectors::ReductionLanes> plan(const ir::Kernel &k, const S
         moved += "; " + t + " at stride " + std::to_string(stride) + ": whole-vector loads deinterleaved by shuffles";
     *why = "lanes along the sum over " + l.loop->var + " (" + listed(along) + " contiguous along it: whole-vector loads" +
            moved + (gathered.empty() ? ", no gathers" : "; " + listed(gathered) + " gathered") + "), " + rows +
-           std::to_string(lanes->registers) + " vectors of terms per step of " +
+           std::to_string(lanes->registers) + (lanes->registers == 1 ? " vector" : " vectors") + " of terms per step of " +
            (lanes->compensation.empty() ? "a running sum" : "a Kahan-compensated sum") +
            " in each lane, the lanes folded pairwise after the loop";
     return lanes;
