@@ -44,9 +44,10 @@ constexpr int kReductionLaneRowRegisters = 4;
  * at once, often a deinterleaved read's: in1[l,m,n,o] along n). "...lmn,lmno->...o" f64,
  * l=m=160, n=120, o=3, an AMD Zen 5, alternating runs, medians of 30 calls: 1 register 4.0-4.4
  * ms on one thread against 5.7-6.8 for 4 (2 registers 4.7-6.2), two threads 3.3-3.6 against
- * 3.9-4.4; o=2 2.8 against 3.8 ms; o=4 level. Each row's four registers and their
- * compensations, and the shuffles' sources, outgrow the 32 vector registers, and a row of
- * 120 terms runs 3 four-register steps then 3 one-register steps before its fold. */
+ * 3.9-4.4; o=2 2.8 against 3.8 ms; o=4 level. Likely causes, not checked in the machine code:
+ * three rows of four registers, their compensations and the shuffles' sources crowd the 32
+ * vector registers, and a row of 120 terms runs 3 four-register steps, then 3 one-register
+ * steps, before each of its 25,600 folds. */
 constexpr int kReductionLaneUnrolledRowRegisters = 1;
 /** The largest stride a read along the sum is deinterleaved at (ReductionLanes::deinterleaved)
  * rather than gathered. "...lmn,lmno->...o" f64, stride 3, one thread on an AMD Zen 5: the

@@ -92,7 +92,7 @@ TEST_CASE("reduction lanes: where they are chosen, and why not elsewhere") {
     CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->rows_var == "o");
     CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->rows == 3);
     CHECK(rows_plan.explain().find("all 3 values of o at once") != std::string::npos);
-    // One register of lanes per row (passes/ReductionLanes.h: four spilled and ran 1.4x slower).
+    // One register of lanes per row (passes/ReductionLanes.h: four ran 1.4x slower).
     CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->registers == passes::kReductionLaneUnrolledRowRegisters);
     CHECK(rows_plan.explain().find("1 vector of terms per step") != std::string::npos);
     for (const Row &r : rows) {
