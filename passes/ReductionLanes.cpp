@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace einfuse::passes {
 
@@ -178,19 +179,16 @@ std::optional<ir::HostVectors::ReductionLanes> plan(const ir::Kernel &k, const S
         lanes->registers = kReductionLaneUnrolledRowRegisters;
         rows = "all " + std::to_string(lanes->rows) + " values of " + lanes->rows_var + " at once, ";
     }
-    std::vector<std::string> gathered, deinterleaved;
+    std::vector<std::string> gathered;
+    std::set<std::string> seen(along.begin(), along.end()); // each tensor read the lanes move, once
     const std::map<std::string, int64_t> unrolled = unrolled_extents(k.body);
     ir::for_each_tensor_use(l.loop->body, [&](const std::string &t, const std::vector<ir::Index> &indices) {
         bool moves = false;
         for (const auto &term : ir::element_offset(indices)) moves |= term.var == l.loop->var;
-        if (!moves || std::find(along.begin(), along.end(), t) != along.end() ||
-            std::find(gathered.begin(), gathered.end(), t) != gathered.end() ||
-            std::find(deinterleaved.begin(), deinterleaved.end(), t) != deinterleaved.end())
-            return;
+        if (!moves || !seen.insert(t).second) return;
         int p = k.param_index(t);
         int stride = p >= 0 && p < k.num_inputs ? deinterleave_stride(l.loop->body, t, l.loop->var, unrolled) : 0;
         if (stride == 0) return gathered.push_back(t);
-        deinterleaved.push_back(t);
         lanes->deinterleaved.emplace_back(t, stride);
     });
     std::string moved;
