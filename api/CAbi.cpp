@@ -69,9 +69,11 @@ template <class F> int guarded(F &&f) { return last_status = guarded_status(std:
 
 std::string tensor_name(bool output, int i) { return std::string(output ? "output " : "input ") + std::to_string(i); }
 
-ScalarType to_dtype(DLDataType t, const std::string &what) {
+/** The type of input or output `index`'s DLPack dtype. (The tensor's name is made only for an
+ * error: these checks run on every call.) */
+ScalarType to_dtype(DLDataType t, bool output, int index) {
     if (auto s = scalar_type_of(t)) return *s;
-    fail(EINFUSE_ERROR_ARGUMENT, what + " has DLPack dtype (code " + std::to_string(t.code) + ", bits " +
+    fail(EINFUSE_ERROR_ARGUMENT, tensor_name(output, index) + " has DLPack dtype (code " + std::to_string(t.code) + ", bits " +
                                      std::to_string(t.bits) + ", lanes " + std::to_string(t.lanes) +
                                      "); supported: float16/32/64, bfloat16, bool, int8/16/32/64, uint8/16/32/64 with 1 lane");
 }
@@ -87,35 +89,38 @@ DeviceKind to_device(int device_type) {
 DeviceKind common_device(int num_inputs, const DLTensor *inputs, int num_outputs, const DLTensor *outputs) {
     const DLTensor *first = num_inputs > 0 ? &inputs[0] : &outputs[0];
     DeviceKind device = to_device(first->device.device_type);
-    auto same = [&](const DLTensor &t, const std::string &what) {
+    auto same = [&](const DLTensor &t, bool output, int i) {
         if (t.device.device_type != first->device.device_type || t.device.device_id != first->device.device_id)
-            fail(EINFUSE_ERROR_ARGUMENT, what + " is on another device than the first tensor; all must share one");
+            fail(EINFUSE_ERROR_ARGUMENT,
+                 tensor_name(output, i) + " is on another device than the first tensor; all must share one");
     };
-    for (int i = 0; i < num_inputs; ++i) same(inputs[i], tensor_name(false, i));
-    for (int i = 0; i < num_outputs; ++i) same(outputs[i], tensor_name(true, i));
+    for (int i = 0; i < num_inputs; ++i) same(inputs[i], false, i);
+    for (int i = 0; i < num_outputs; ++i) same(outputs[i], true, i);
     if (device == DeviceKind::Cuda && first->device.device_id != 0)
         fail(EINFUSE_ERROR_TARGET, "CUDA device " + std::to_string(first->device.device_id) +
                                        " requested; this build runs on CUDA device 0 only");
     return device;
 }
 
-/** The View of a DLTensor, after checking what DLPack allows but einfuse does not. */
-View view_of(const DLTensor &t, const std::string &what, bool output) {
-    if (t.ndim < 0 || (t.ndim > 0 && !t.shape)) fail(EINFUSE_ERROR_ARGUMENT, what + " has a negative ndim or a null shape");
-    to_dtype(t.dtype, what);
+/** The View of input or output `index`, after checking what DLPack allows but einfuse does not. */
+View view_of(const DLTensor &t, bool output, int index) {
+    auto what = [&] { return tensor_name(output, index); };
+    if (t.ndim < 0 || (t.ndim > 0 && !t.shape))
+        fail(EINFUSE_ERROR_ARGUMENT, what() + " has a negative ndim or a null shape");
+    to_dtype(t.dtype, output, index);
     for (int d = 0; d < t.ndim; ++d) {
-        if (t.shape[d] < 0) fail(EINFUSE_ERROR_ARGUMENT, what + " has a negative extent");
+        if (t.shape[d] < 0) fail(EINFUSE_ERROR_ARGUMENT, what() + " has a negative extent");
     }
     View v;
     try { // the View refuses a byte span past int64 (offsets inside it would wrap)
         v = from_dlpack(t);
     } catch (const Error &e) {
-        fail(EINFUSE_ERROR_ARGUMENT, what + ": " + e.message());
+        fail(EINFUSE_ERROR_ARGUMENT, what() + ": " + e.message());
     }
     // A zero stride (or strides that step onto each other) where a dimension has more than one
     // element; with a dimension of size 0 there are no elements, and numpy gives such one stride 0.
     if (output && has_overlapping_elements(v))
-        fail(EINFUSE_ERROR_ARGUMENT, what + "'s strides make its elements overlap (a zero stride on a dimension of "
+        fail(EINFUSE_ERROR_ARGUMENT, what() + "'s strides make its elements overlap (a zero stride on a dimension of "
                                             "size > 1, or strides that step onto each other); an output's elements "
                                             "may not overlap");
     return v;
@@ -143,7 +148,10 @@ using namespace einfuse;
  * keeps one copy of each distinct text (one per set of sizes asked for; plans and tensor names
  * from einfuse_kernel_plan and einfuse_kernel_tensors too), at a stable address. */
 struct einfuse_kernel {
-    Kernel kernel;
+    explicit einfuse_kernel(einfuse::Kernel k) : kernel(std::move(k)), inputs(kernel.inputs()), outputs(kernel.outputs()) {}
+    einfuse::Kernel kernel;
+    // The signature, kept: every run checks the tensors against it.
+    std::vector<einfuse::TensorSpec> inputs, outputs;
     std::set<std::string> sources;
     std::mutex mutex;
 };
@@ -160,7 +168,7 @@ Kernel compile_checked(const char *expr, int num_inputs, const DLDataType *dtype
     Signature signature;
     signature.outputs = std::move(outputs);
     for (int i = 0; i < num_inputs; ++i) {
-        signature.dtypes.push_back(dtypes ? to_dtype(dtypes[i], tensor_name(false, i)) : ScalarType::F32);
+        signature.dtypes.push_back(dtypes ? to_dtype(dtypes[i], false, i) : ScalarType::F32);
         if (ranks) signature.ranks.push_back(ranks[i]);
     }
     Kernel k = cached ? compile(expr, signature, device, options) : compile_uncached(expr, signature, device, options);
@@ -192,11 +200,10 @@ void check_output_shapes(const Kernel &k, const std::vector<View> &in, const std
 /** Checks the tensors against the kernel's signature, then computes. The run checks the
  * outputs' shapes before it computes anything; only when it refuses them are they compared here,
  * for a message that names both shapes (so that a call that fits binds its sizes once). */
-void run_kernel(const Kernel &k, int num_inputs, const DLTensor *inputs, int num_outputs, DLTensor *outputs,
-                void *stream) {
+void run_kernel(const Kernel &k, const std::vector<TensorSpec> &in_specs, const std::vector<TensorSpec> &out_specs,
+                int num_inputs, const DLTensor *inputs, int num_outputs, DLTensor *outputs, void *stream) {
     if (num_inputs < 0 || num_outputs < 0) fail(EINFUSE_ERROR_ARGUMENT, "a negative tensor count");
     if ((num_inputs > 0 && !inputs) || (num_outputs > 0 && !outputs)) fail(EINFUSE_ERROR_ARGUMENT, "a null tensor array");
-    std::vector<TensorSpec> in_specs = k.inputs(), out_specs = k.outputs();
     if (static_cast<std::size_t>(num_inputs) != in_specs.size())
         fail(EINFUSE_ERROR_ARGUMENT,
              "expected " + std::to_string(in_specs.size()) + " inputs, got " + std::to_string(num_inputs));
@@ -207,14 +214,16 @@ void run_kernel(const Kernel &k, int num_inputs, const DLTensor *inputs, int num
         fail(EINFUSE_ERROR_ARGUMENT, std::string("the tensors' device does not match the kernel's (") +
                                          (k.target() == DeviceKind::Cuda ? "cuda" : "host") + ")");
     std::vector<View> in, out;
+    in.reserve(static_cast<std::size_t>(num_inputs));
+    out.reserve(static_cast<std::size_t>(num_outputs));
     for (int i = 0; i < num_inputs; ++i) {
-        in.push_back(view_of(inputs[i], tensor_name(false, i), false));
+        in.push_back(view_of(inputs[i], false, i));
         if (in.back().dtype() != in_specs[i].dtype || in.back().ndim() != in_specs[i].rank)
             fail(EINFUSE_ERROR_EXPRESSION, tensor_name(false, i) + " is " + type_text(in.back().dtype(), in.back().ndim()) +
                                                "; the kernel was compiled for " +
                                                type_text(in_specs[i].dtype, in_specs[i].rank));
     }
-    for (int i = 0; i < num_outputs; ++i) out.push_back(view_of(outputs[i], tensor_name(true, i), true));
+    for (int i = 0; i < num_outputs; ++i) out.push_back(view_of(outputs[i], true, i));
     try {
         k.run(in, out, stream);
     } catch (const Error &e) {
@@ -280,13 +289,13 @@ thread_local std::vector<std::string> inspected_names;
 /** k's index sizes from the shapes of `inputs` (their ndim, shape and dtype only: data may be
  * NULL), checked against k's signature. */
 Sizes bound_sizes(einfuse_kernel *k, int num_inputs, const DLTensor *inputs) {
-    std::vector<TensorSpec> in_specs = k->kernel.inputs();
+    const std::vector<TensorSpec> &in_specs = k->inputs;
     std::vector<std::optional<std::vector<std::int64_t>>> in_shapes;
     for (int i = 0; i < num_inputs; ++i) {
         const DLTensor &t = inputs[i];
         if (t.ndim < 0 || (t.ndim > 0 && !t.shape))
             fail(EINFUSE_ERROR_ARGUMENT, tensor_name(false, i) + " has a negative ndim or a null shape");
-        ScalarType dtype = to_dtype(t.dtype, tensor_name(false, i));
+        ScalarType dtype = to_dtype(t.dtype, false, i);
         if (dtype != in_specs[i].dtype || t.ndim != in_specs[i].rank)
             fail(EINFUSE_ERROR_EXPRESSION, tensor_name(false, i) + " is " + type_text(dtype, t.ndim) +
                                                "; the kernel was compiled for " +
@@ -324,7 +333,7 @@ int einfuse_einsum_on_stream(const char *spec, int num_inputs, const DLTensor *i
         if (k.outputs().size() != 1)
             fail(EINFUSE_ERROR_EXPRESSION, "einfuse_einsum computes one output; the program has " +
                                                std::to_string(k.outputs().size()) + " (use einfuse_compile/run)");
-        run_kernel(k, num_inputs, inputs, 1, output, stream);
+        run_kernel(k, k.inputs(), k.outputs(), num_inputs, inputs, 1, output, stream);
     });
 }
 
@@ -337,9 +346,7 @@ einfuse_kernel *einfuse_compile(const char *expr, int num_inputs, const DLDataTy
     einfuse_kernel *result = nullptr;
     guarded([&] {
         DeviceKind device = to_device(device_type);
-        auto k = std::make_unique<einfuse_kernel>();
-        k->kernel = compile_checked(expr, num_inputs, dtypes, ranks, device, false);
-        result = k.release();
+        result = new einfuse_kernel(compile_checked(expr, num_inputs, dtypes, ranks, device, false));
     });
     return result;
 }
@@ -348,7 +355,7 @@ int einfuse_run_on_stream(einfuse_kernel *k, int num_inputs, const DLTensor *inp
                           DLTensor *outputs, void *stream) {
     return guarded([&] {
         if (!k) fail(EINFUSE_ERROR_ARGUMENT, "the kernel is a null pointer");
-        run_kernel(k->kernel, num_inputs, inputs, num_outputs, outputs, stream);
+        run_kernel(k->kernel, k->inputs, k->outputs, num_inputs, inputs, num_outputs, outputs, stream);
     });
 }
 
@@ -378,9 +385,7 @@ einfuse_kernel *einfuse_compile_with_options(const char *expr, int num_inputs, c
         DeviceKind device = to_device(device_type);
         std::vector<std::string> outputs;
         KernelOptions kernel_options = parse_options(options, outputs);
-        auto k = std::make_unique<einfuse_kernel>();
-        k->kernel = compile_checked(expr, num_inputs, dtypes, ranks, device, false, kernel_options, outputs);
-        result = k.release();
+        result = new einfuse_kernel(compile_checked(expr, num_inputs, dtypes, ranks, device, false, kernel_options, outputs));
     });
     return result;
 }
@@ -406,7 +411,7 @@ int einfuse_kernel_tensors(einfuse_kernel *k, int outputs, int *count, int capac
     return guarded([&] {
         if (!k) fail(EINFUSE_ERROR_ARGUMENT, "the kernel is a null pointer");
         if (!count) fail(EINFUSE_ERROR_ARGUMENT, "count is a null pointer");
-        std::vector<TensorSpec> specs = outputs ? k->kernel.outputs() : k->kernel.inputs();
+        const std::vector<TensorSpec> &specs = outputs ? k->outputs : k->inputs;
         *count = static_cast<int>(specs.size());
         for (int i = 0; i < capacity && i < *count; ++i) {
             if (names) names[i] = kernel_text(k, specs[i].name);
@@ -422,7 +427,7 @@ int einfuse_output_shapes(einfuse_kernel *k, int num_inputs, const DLTensor *inp
         if (!k) fail(EINFUSE_ERROR_ARGUMENT, "the kernel is a null pointer");
         if ((num_inputs > 0 && !inputs) || !dtypes || !ranks || (!shapes && max_rank > 0))
             fail(EINFUSE_ERROR_ARGUMENT, "a null array");
-        std::vector<TensorSpec> in_specs = k->kernel.inputs(), out_specs = k->kernel.outputs();
+        const std::vector<TensorSpec> &in_specs = k->inputs, &out_specs = k->outputs;
         if (num_inputs < 0 || static_cast<std::size_t>(num_inputs) != in_specs.size())
             fail(EINFUSE_ERROR_ARGUMENT,
                  "expected " + std::to_string(in_specs.size()) + " inputs, got " + std::to_string(num_inputs));

@@ -115,7 +115,7 @@ bool has_overlapping_elements(const View &v) {
 
 namespace public_api {
 
-void check_output_layouts(const std::vector<View> &outputs, const std::vector<TensorSpec> &specs) {
+void check_output_layouts(const std::vector<View> &outputs, const std::vector<ir::TensorInfo> &wanted) {
     for (std::size_t i = 0; i < outputs.size(); ++i) {
         if (!has_overlapping_elements(outputs[i])) continue;
         std::string shape, strides;
@@ -123,7 +123,7 @@ void check_output_layouts(const std::vector<View> &outputs, const std::vector<Te
             shape += (d ? "," : "") + std::to_string(outputs[i].shape()[d]);
             strides += (d ? "," : "") + std::to_string(outputs[i].strides()[d]);
         }
-        input_error("output " + std::to_string(i) + (i < specs.size() ? " (" + specs[i].name + ")" : std::string()) +
+        input_error("output " + std::to_string(i) + (i < wanted.size() ? " (" + wanted[i].name + ")" : std::string()) +
                     " of shape [" + shape + "] has strides [" + strides +
                     "] that make its elements overlap; an output's elements must not overlap (a stride of 0 is "
                     "allowed only on a dimension of size 0 or 1)");

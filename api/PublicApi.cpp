@@ -55,6 +55,7 @@ struct KernelState {
     CompiledEinsum *einsum = nullptr;   // compiled, when expr is an einsum
     CompiledProgram *program = nullptr; // compiled, when expr is a program
     std::optional<ir::Extents> planned; // the sizes of the current plan, once run
+    std::vector<std::int64_t> planned_shapes; // the views' shapes `planned` was bound from by run()
     std::vector<std::uint64_t> last_call; // the views of the last run on device views only
     std::mutex mutex;                   // run() re-plans and compiles lazily: one at a time
 };
@@ -192,6 +193,7 @@ ir::Extents bind_views(const detail::KernelState &s, const std::vector<View> &in
 /** Plans for `extents` unless the current plan already is for them. Caller holds s.mutex. */
 void plan_state(detail::KernelState &s, const ir::Extents &extents) {
     if (s.planned && *s.planned == extents) return;
+    s.planned_shapes.clear();
     s.compiled->plan_for(extents);
     s.planned = extents;
 }
@@ -257,6 +259,21 @@ namespace {
 
 /** Everything a run depends on in its views: addresses, types, shapes and strides, in order; empty
  * when a view is on the host (such a run copies, and is not repeated as it is). */
+/** The views' ranks and shapes, all that binding the index sizes reads (run() binds once per
+ * distinct shapes: a repeated call skips the binding and the plan's comparison). */
+std::vector<std::int64_t> shape_signature(const std::vector<View> &inputs, const std::vector<View> &outputs) {
+    std::vector<std::int64_t> sig;
+    sig.reserve(4 * (inputs.size() + outputs.size()) + 1);
+    for (const auto *views : {&inputs, &outputs}) {
+        for (const View &v : *views) {
+            sig.push_back(static_cast<std::int64_t>(v.shape().size()));
+            sig.insert(sig.end(), v.shape().begin(), v.shape().end());
+        }
+        sig.push_back(-1);
+    }
+    return sig;
+}
+
 std::vector<std::uint64_t> call_signature(const std::vector<View> &inputs, const std::vector<View> &outputs) {
     std::vector<std::uint64_t> sig;
     sig.reserve(8 * (inputs.size() + outputs.size()) + 2);
@@ -310,7 +327,7 @@ void Kernel::run(const std::vector<View> &inputs, const std::vector<View> &outpu
             std::lock_guard<std::mutex> lock(s.mutex);
             if (sig == s.last_call && s.compiled->relaunch(cuda_stream)) return true;
         }
-        check_output_layouts(outputs, specs(s.compiled->program().outputs));
+        check_output_layouts(outputs, s.compiled->program().outputs);
         return false;
     });
     if (relaunched) return;
@@ -330,11 +347,15 @@ void Kernel::run(const std::vector<View> &inputs, const std::vector<View> &outpu
         std::vector<Tensor *> out_ptrs;
         for (const auto &t : ins) in_ptrs.push_back(&t);
         for (auto &t : outs) out_ptrs.push_back(&t);
+        std::vector<std::int64_t> shapes = shape_signature(inputs, outputs);
         std::lock_guard<std::mutex> lock(s.mutex);
-        ir::Extents extents = bind_views(s, inputs, &outputs);
-        plan_state(s, extents);
+        if (!s.planned || s.planned_shapes != shapes) {
+            ir::Extents extents = bind_views(s, inputs, &outputs);
+            plan_state(s, extents);
+            s.planned_shapes = std::move(shapes);
+        }
         s.last_call.clear();
-        s.compiled->run_into(in_ptrs, out_ptrs, extents, cuda_stream);
+        s.compiled->run_into(in_ptrs, out_ptrs, *s.planned, cuda_stream);
         s.last_call = std::move(sig);
     });
 }

@@ -92,8 +92,8 @@ inline Tensor borrow(const View &v) {
 // Overlapping memory (Overlap.cpp), for Kernel::run.
 
 /** Throws an Input error for an output two of whose elements are one address (which write
- * would win is a race). `specs` names them. */
-void check_output_layouts(const std::vector<View> &outputs, const std::vector<TensorSpec> &specs);
+ * would win is a race). `wanted`, the program's outputs, names them. */
+void check_output_layouts(const std::vector<View> &outputs, const std::vector<ir::TensorInfo> &wanted);
 
 /** Per output, whether its memory may meet an input's or another output's. */
 std::vector<bool> outputs_to_buffer(const std::vector<View> &inputs, const std::vector<View> &outputs);

@@ -9,7 +9,9 @@ the host the call also computes, so the problems are tiny and a cached call's co
 dispatch. Medians of 15 rounds of N calls, the variants' rounds interleaved. "C ABI run alone" is
 einfuse_run_on_stream on the cached kernel, its DLTensors refilled from the same arrays, the same output
 every time: einfuse.einsum minus that is the Python layer's cost (with the output's allocation).
-For torch, each step of the hot path is also timed alone: the profile of a call.
+For torch, each step of the hot path is also timed alone: the profile of a call. A cached call on
+torch tensors runs in python/einfuse/_fastcall.c when it is built ("compiled call path" says
+whether it was loaded).
 The brief's target: <= 10 us and <= torch.einsum on CUDA."""
 import json
 import statistics
@@ -64,7 +66,8 @@ def c_abi_run_fn(expr, ops):
 
 def hot_path_parts(expr, ops, n, sync):
     """The profile of a cached einfuse.einsum call on torch tensors: each step of its hot path
-    (python/einfuse/__init__.py einsum, _core.entry_for, _core._runner) timed alone, the same way."""
+    (python/einfuse/__init__.py einsum, then python/einfuse/_fastcall.c) timed alone, the same
+    way; and, to compare, the Python runner (ctypes) that takes the call without the module."""
     from einfuse import _core, _lib
     e = _core.entry_for(expr, "", ops)
     out = e.allocs[0]()
@@ -72,16 +75,19 @@ def hot_path_parts(expr, ops, n, sync):
     run, h, n_in, ins, outs, fills = _lib.run_on_stream, e.kernel.handle, e.n_in, e.ins, e.outs, e.fills
     for f, x in zip(fills, ops):
         f(x)
-    e.out_fills[0](out)
-    parts = {
-        "torch.compile check": _core.compiling,
-        "cache lookup (key of each array)": lambda: _core.entry_for(expr, "", ops),
-        "autograd check": lambda: _core.torch_hook.needs_grad(ops),
-        "lock and DLTensor data pointers": lambda: [e.lock.acquire(), [f(x) for f, x in zip(fills, ops)],
-                                                    e.out_fills[0](out), e.lock.release()],
+    fill_out = e.out_fills[0]
+    parts = {"torch.compile check": _core.compiling}
+    if _lib.fastcall is not None:
+        lookup = _lib.fastcall.lookup
+        parts["compiled call: key, lookup, runner (all but the Python function)"] = lambda: lookup(expr, "", ops, 1)
+        parts["compiled runner alone (no key)"] = lambda: e.run(ops)
+    parts.update({
         "output allocation (torch.empty)": e.allocs[0],
-        "ctypes call of einfuse_run_on_stream": lambda: run(h, n_in, ins, 1, outs, stream),
-    }
+        "  for comparison: ops[0].new_empty(shape)": lambda shape=tuple(out.shape): ops[0].new_empty(shape),
+        # Its output slot is refilled: the Python runner's calls point it at outputs they drop.
+        "C ABI through ctypes (the same arrays and output)": lambda: (fill_out(out), run(h, n_in, ins, 1, outs, stream)),
+        "Python runner (ctypes path, without the module)": lambda r=_core.python_runner(e): r(ops),
+    })
     if stream is not None:
         parts["current stream"] = lambda: e.out_adapter.stream(e.device[1])
     return per_call_us(parts, n, sync)
@@ -116,6 +122,8 @@ def main():
         rows.append({"framework": "numpy", "device": "cpu", "expr": expr, "shapes": shapes,
                      "einfuse_us": round(m["e"], 2), "numpy_einsum_us": round(m["t"], 2),
                      "c_abi_run_us": round(m["c"], 2)})
+    print("compiled call path: %s" % ("loaded" if einfuse._lib.fastcall else "not loaded (%s)" % einfuse._lib.fastcall_problem),
+          file=sys.stderr)
     if "--json" in sys.argv:
         print(json.dumps(rows, indent=1))
         return
@@ -126,7 +134,7 @@ def main():
             r["framework"], r["device"], r["expr"], "x".join(map(str, r["shapes"][0])), r["einfuse_us"], peer,
             peer_us, r["c_abi_run_us"]))
         for part, us in r.get("parts_us", {}).items():
-            print("       %-40s %6.2f us" % (part, us))
+            print("       %-66s %6.2f us" % (part, us))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ for t in gpu_tests golden_tests cli_tests unit_tests shape_class_tests; do
 done
 cp build-gpu/bench/gpu_call_overhead .gpu-carry/
 cp -L build-gpu/api/libeinfuse.so .gpu-carry/ # the Python package's library (docs/python.md)
+# and its compiled call path, found beside the library (built where this machine has python3-dev)
+[[ -f build-gpu/api/_fastcall.abi3.so ]] && cp build-gpu/api/_fastcall.abi3.so .gpu-carry/
 strip .gpu-carry/*
 # dlpack/dlpack.h, which einfuse.h includes, for the JAX XLA handler the Python package compiles
 # there at the first jax.jit use (python/einfuse/_xla.py looks in .gpu-carry/include).

@@ -5,7 +5,7 @@
 # benchmark of the brief's table against the installed peers (bench/gpu_bench.py; `quick` skips
 # torch.compile), the small batched GEMMs (bench/gemm_gpu_bench.py) and the .cu without --dims against
 # the sized one (bench/unsized_vs_sized.py). `tests` in two device calls: `label` (the gpu label,
-# shape classes, Python, cli) and `rest` (CLI runs, sanitizers, golden). `compare`: bench/gpu_before_after.py
+# shape classes, Python, cli, then the host time of cached C++ and Python calls) and `rest` (CLI runs, sanitizers, golden). `compare`: bench/gpu_before_after.py
 # against an earlier build in .gpu-carry/base/. Default: tests, then the quick benchmark. Results go to $OUT (or ./gpu-results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -64,7 +64,13 @@ what=${1:-all}
         run $bin/cli_tests --test-case-exclude="*README*,*--json*,*--input*,programs*,*split across threads*,\
 run --output is atomic*,run --dtype c64/c128*,cli messages: a worker thread*,cli messages: EINFUSE_CACHE_DIR*,\
 --check: NaN*,--check: a sum of 2^25*,opt_einsum's test_large_path*,cli usage: --dims repeats*,cli usage: the disk cache*"
-        [[ $what == label ]] && exit $status
+        if [[ $what == label ]]; then # the call path changes with the code the label tests: timed with it
+            step "host time of a cached call (public C++ API, device arrays)"
+            run $bin/gpu_call_overhead
+            step "host time of a cached Python call: einfuse.einsum against torch.einsum (bench/python_overhead.py)"
+            run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 bench/python_overhead.py
+            exit $status
+        fi
     fi
     step "einfuse run on the GPU, checked against the float64 reference"
     for dims in b=262144,i=2,j=2,k=2 b=100000,i=3,j=3,k=3 b=4096,i=16,j=16,k=16 b=7,i=5,j=300,k=2; do

@@ -7,7 +7,7 @@ packages=(
     cmake ninja-build g++ git
     llvm-19-dev libzstd-dev zlib1g-dev libxml2-dev libz3-dev libffi-dev libncurses-dev
     libboost1.81-dev doctest-dev libcli11-dev libfmt-dev nlohmann-json3-dev
-    python3-numpy python3-pytest python3-torch
+    python3-numpy python3-pytest python3-torch python3-dev
     libdlpack-dev pkg-config
     libxxhash-dev libssl-dev
     clang-19 libclang-rt-19-dev

@@ -6,13 +6,14 @@
     f = einfuse.compile("bij,bjk->bik"); c = f(a, b); print(f.plan)
 
 Results are arrays of the first input's framework, on its device, computed in place there (no
-copies) and, on a GPU, on the framework's current stream. Pure Python over libeinfuse.so's C ABI
-(ctypes); docs/python.md has the details."""
+copies) and, on a GPU, on the framework's current stream. Python over libeinfuse.so's C ABI
+(ctypes), with an optional compiled call path for cached calls; docs/python.md has the details."""
 import sys as _sys
 
 from . import _core, _lib
 from ._lib import Error, library_path
 
+_fastcall = _lib.fastcall  # the compiled call path, or None (docs/python.md, "Call overhead")
 __version__ = _lib.version
 __all__ = ["einsum", "run", "compile", "Compiled", "Error", "clear_cache", "library_path"]
 
@@ -64,13 +65,22 @@ def einsum(expr, *arrays, out=None, target=None, **options):
     if _core.compiling():  # torch.compile traces the custom operator; out= becomes a copy into it
         result = _core.torch_hook.einsum(expr, arrays, _core.options_text(options))
         return result if out is None else out.copy_(result)
+    plain_call = out is None and target is None and not options
+    if plain_call and _fastcall is not None:
+        result = _fastcall.lookup(expr, "", arrays, 1)  # a cached call on torch tensors, all in C
+        if result is not None:
+            return result[0]
     optstr = _core.options_text(options) if options else ""
+    arrays = _core.plain(arrays)
     try:
         e = _core.entry_for(expr, optstr, arrays)
     except _core.Traced:
         return _traced(expr, optstr, arrays, out, one=True)
     if out is None and target is None and e.n_out == 1 and not (e.grad and _core.torch_hook.needs_grad(arrays)):
-        return e.run(arrays)[0]  # the common call, straight to the entry's hot path
+        result = e.run(arrays)[0]  # the common call, straight to the entry's hot path
+        if plain_call and _fastcall is not None and isinstance(e.run, _fastcall.Runner):
+            _fastcall.remember(expr, "", arrays, e.run)  # (a call the C cache does not take is not kept)
+        return result
     if e.n_out != 1:
         raise Error("einfuse: error: einfuse.einsum computes one output; the program has %d (use einfuse.run)"
                     % e.n_out, 2)
@@ -103,6 +113,8 @@ def run(program, /, *, outputs=None, out=None, target=None, options=None, **arra
         opts["outputs"] = [outputs] if isinstance(outputs, str) else list(outputs)
     optstr = _core.options_text(opts)
     ordered = _ordered(program, arrays)
+    if not _core.compiling():
+        ordered = _core.plain(ordered)
     if _core.compiling():
         result = _core.torch_hook.run(program, ordered, optstr)
         names = _core.output_names(program, optstr, tuple(_core.torch_hook.dtype_name(x) for x in ordered),
@@ -146,6 +158,7 @@ class Compiled:
             result = _core.torch_hook.run(self.expression, arrays, self._optstr)
         else:
             outs = None if out is None else (tuple(out) if isinstance(out, (tuple, list)) else (out,))
+            arrays = _core.plain(arrays)
             try:
                 e = _core.entry_for(self.expression, self._optstr, arrays)
             except _core.Traced:
@@ -188,6 +201,8 @@ def clear_cache():
     """Drops every cached kernel (they are freed once no call holds them)."""
     _core._entries.clear()
     _core._kernels.clear()
+    if _fastcall is not None:
+        _fastcall.clear()
 
 
 if "torch" in _sys.modules:  # so that torch.compile, tracing einfuse.einsum, sees the custom operators

@@ -130,6 +130,8 @@ class Adapter:
     """Generic DLPack producer; outputs as numpy arrays (host only)."""
     name = "dlpack"
     grad = False
+    pointer = None  # x -> its data address, where the framework gives it without DLPack (torch)
+    needs_after = False  # whether after() does anything (the compiled runner has no after step)
 
     def key(self, x):
         return (self, tuple(x.shape), str(x.dtype), x.__dlpack_device__())
@@ -168,6 +170,10 @@ class Adapter:
 
     def stream(self, device_id):
         return None
+
+    def stream_function(self):
+        """device_id -> the current stream's address (or None), for the compiled runner."""
+        return self.stream
 
     def after(self, device_type):
         pass
@@ -261,6 +267,7 @@ class JaxAdapter(Adapter):
     inputs are ready and the call waits for it, so that XLA's later work sees the result. The
     output is a fresh jax array that einfuse writes in place before anyone else sees it."""
     name = "jax"
+    needs_after = True
 
     def key(self, x):
         if not hasattr(x, "__dlpack__") or type(x).__name__.endswith("Tracer"):
@@ -411,7 +418,13 @@ def _make_entry(expr, optstr, arrays, adapters):
 
 
 def _runner(e):
-    """run(arrays) -> new outputs: the hot path, everything it needs bound once per entry."""
+    """run(arrays) -> new outputs: the hot path, everything it needs bound once per entry. The
+    compiled one (_fastcall.Runner) where the arrays' adapter gives data pointers directly."""
+    return _compiled_runner(e) or python_runner(e)
+
+
+def python_runner(e):
+    """The hot path in Python: the entry's DLTensors filled under its lock, the ctypes call."""
     fills, allocs, out_fills, lock = e.fills, e.allocs, e.out_fills, e.lock
     handle, n_in, n_out, ins, outs = e.kernel.handle, e.n_in, e.n_out, e.ins, e.outs
     ad = e.out_adapter
@@ -447,6 +460,27 @@ def _runner(e):
             after(KDLCUDA)
         return res
     return run
+
+
+def _compiled_runner(e):
+    """The entry's _fastcall.Runner, or None: it needs the module, every adapter's `pointer`
+    (x -> data address; torch's), no `after` step, and at most MAX_TENSORS tensors each way."""
+    fast = _lib.fastcall
+    if fast is None or e.n_out < 1 or max(e.n_in, e.n_out) > fast.MAX_TENSORS:
+        return None
+    pointers = {ad.pointer for ad in e.adapters}
+    if len(pointers) != 1 or None in pointers or e.out_adapter.pointer is None or e.out_adapter.needs_after:
+        return None
+    stream = e.out_adapter.stream_function() if e.device[0] == KDLCUDA else None
+    owner = (e.kernel, e.ins, e.outs, e.keep)  # the handle and the DLTensors (and their shapes) stay alive
+    return fast.Runner(_lib.run_address, e.kernel.handle, ctypes.addressof(e.ins), e.n_in, ctypes.addressof(e.outs),
+                       e.n_out, e.device[1], owner, pointers.pop(), tuple(e.allocs), stream, _lib.error)
+
+
+def plain(arrays):
+    """The arrays as einfuse reads them: torch's lazy conjugate and negative views resolved
+    (their data pointers hold the values before the conjugation or negation)."""
+    return arrays if torch_hook is None else torch_hook.resolved(arrays)
 
 
 def entry_for(expr, optstr, arrays):

@@ -1,7 +1,7 @@
-"""libeinfuse.so through ctypes: where it is found, the DLPack structs, the C functions, Error.
+"""libeinfuse.so through ctypes: where it is found, the DLPack structs, the C functions, Error;
+and the optional compiled call path (_fastcall.abi3.so, built beside the library).
 
-Nothing here is compiled: the C ABI (include/einfuse/einfuse.h) is declared below by hand and
-must follow that header."""
+The C ABI (include/einfuse/einfuse.h) is declared below by hand and must follow that header."""
 import ctypes
 import os
 from pathlib import Path
@@ -120,6 +120,39 @@ kernel_plan = _declare("einfuse_kernel_plan", ctypes.c_char_p, [ctypes.c_void_p]
 kernel_source = _declare("einfuse_kernel_source", ctypes.c_char_p, [ctypes.c_void_p])
 free_kernel = _declare("einfuse_free", None, [ctypes.c_void_p])
 version = _declare("einfuse_version", ctypes.c_char_p, [])().decode()
+
+run_address = ctypes.cast(run_on_stream, ctypes.c_void_p).value
+
+
+def _load_fastcall():
+    """einfuse._fastcall (python/einfuse/_fastcall.c), found beside the loaded library (the build
+    tree's api/, .gpu-carry/) or in its einfuse/ folder (an installed prefix), or None: then the
+    calls take the Python runner, which does the same (fastcall_problem says why, when it is
+    there but does not load). EINFUSE_FASTCALL=0 turns it off."""
+    global fastcall_problem
+    if os.environ.get("EINFUSE_FASTCALL", "1") in ("0", "off", "no"):
+        fastcall_problem = "turned off by EINFUSE_FASTCALL"
+        return None
+    import importlib.machinery
+    import importlib.util
+    for folder in (library_path.parent, library_path.parent / "einfuse"):
+        path = folder / "_fastcall.abi3.so"
+        if path.exists():
+            loader = importlib.machinery.ExtensionFileLoader("einfuse._fastcall", str(path))
+            spec = importlib.util.spec_from_file_location("einfuse._fastcall", str(path), loader=loader)
+            module = importlib.util.module_from_spec(spec)
+            try:
+                loader.exec_module(module)
+            except (ImportError, OSError) as e:  # an interpreter older than its limited API (3.11)
+                fastcall_problem = "%s: %s" % (path, e)
+                return None
+            return module
+    fastcall_problem = "no _fastcall.abi3.so beside %s" % library_path
+    return None
+
+
+fastcall_problem = None
+fastcall = _load_fastcall()
 
 capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
 capsule_pointer.restype, capsule_pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]

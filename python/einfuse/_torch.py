@@ -10,7 +10,7 @@ from typing import List
 
 import torch
 
-from . import _core, _grad
+from . import _core, _grad, _lib
 from ._lib import Error, KDLCPU, KDLCUDA
 
 _NAMES = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "float32",
@@ -38,6 +38,7 @@ def _torch_device(device):
 class TorchAdapter(_core.Adapter):
     name = "torch"
     grad = True
+    pointer = staticmethod(torch.Tensor.data_ptr)
 
     def key(self, x):
         return (self, x.shape, x.stride(), x.dtype, x.device)
@@ -75,6 +76,21 @@ class TorchAdapter(_core.Adapter):
             return _raw_stream(device_id) or None
         return torch.cuda.current_stream(device_id).cuda_stream or None
 
+    def stream_function(self):
+        return _raw_stream or self.stream
+
+
+def _resolved(x):
+    if isinstance(x, torch.Tensor) and (x.is_conj() or x.is_neg()):
+        return x.resolve_conj().resolve_neg()
+    return x
+
+
+def resolved(arrays):
+    """The arrays with torch's lazy conjugate and negative views made real (x.conj() of a complex
+    tensor, or its .imag, share the data of x: its pointer does not hold their values)."""
+    return tuple(_resolved(x) for x in arrays)
+
 
 _adapter = TorchAdapter()
 
@@ -84,6 +100,7 @@ def adapter():
 
 
 def _eager(expr, operands, options):
+    operands = resolved(operands)
     return _core.execute(_core.entry_for(expr, options, operands), operands)
 
 
@@ -262,3 +279,5 @@ if _is_compiling is not None and HAVE_CUSTOM_OPS:
     _core.inspect = _constant(_core.inspect)
     _core.output_names = _constant(_core.output_names)
 _core.torch_hook = sys.modules[__name__]
+if _lib.fastcall is not None:  # cached calls on plain tensors go straight to the compiled runner
+    _lib.fastcall.configure((torch.Tensor, torch.nn.Parameter), torch.is_grad_enabled, _core.CACHE_ENTRIES)
