@@ -220,6 +220,25 @@ TEST_CASE("public API: one kernel called with changing sizes, back to earlier on
     }
 }
 
+TEST_CASE("public API: a repeated shape skips binding, and plan_for in between is not missed") {
+    // run() binds the index sizes once per distinct shapes (PublicApi.cpp, shape_signature); a
+    // plan for other sizes in between must make the next run plan again.
+    pub::Kernel k = pub::compile_uncached("bij,bjk->bik", pub::Signature::einsum({pub::ScalarType::F32, pub::ScalarType::F32}));
+    auto run_checked = [&](int64_t b, int64_t d) {
+        Tensor x = random_tensor(DType::F32, {b, d, d}), y = random_tensor(DType::F32, {b, d, d});
+        Tensor got(DType::F32, {b, d, d});
+        k.run({view_of(x), view_of(y)}, {view_of(got)});
+        auto [err, tol] = compare_einsum("bij,bjk->bik", {&x, &y}, got);
+        CHECK(err <= tol);
+    };
+    run_checked(50, 3);
+    run_checked(50, 3);
+    k.plan_for({{"b", 50}, {"i", 2}, {"j", 2}, {"k", 2}});
+    run_checked(50, 3);
+    run_checked(50, 2);
+    run_checked(50, 3);
+}
+
 TEST_CASE("public API: concurrent runs of one cached kernel") {
     pub::Kernel k = pub::compile("ij,j->i", pub::Signature::einsum({pub::ScalarType::F64, pub::ScalarType::F64}));
     std::vector<std::thread> threads;
