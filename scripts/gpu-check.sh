@@ -6,7 +6,8 @@
 # torch.compile), the small batched GEMMs (bench/gemm_gpu_bench.py) and the .cu without --dims against
 # the sized one (bench/unsized_vs_sized.py). `tests` in two device calls: `label` (the gpu label,
 # shape classes, Python, cli, then the host time of cached C++ and Python calls) and `rest` (CLI runs, sanitizers, golden). `compare`: bench/gpu_before_after.py
-# against an earlier build in .gpu-carry/base/. Default: tests, then the quick benchmark. Results go to $OUT (or ./gpu-results).
+# against an earlier build in .gpu-carry/base/. `gemm-sanitizer`: only the sanitizers' runs of the GEMM
+# tests' child processes (the slowest part of `rest`). Default: tests, then the quick benchmark. Results go to $OUT (or ./gpu-results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
@@ -29,6 +30,16 @@ what=${1:-all}
     if [[ $what == compare ]]; then # .gpu-carry/base/einfuse: an earlier build, the same cases side by side
         step "benchmark: before (.gpu-carry/base) and after, alternating on this GPU"
         run python3 bench/gpu_before_after.py $bin/base/einfuse $bin/einfuse "$OUT"
+        exit $status
+    fi
+    if [[ $what == gemm-sanitizer ]]; then # the child-process runs that `rest` has never reached the end of
+        for tool in memcheck racecheck; do
+            step "compute-sanitizer $tool, following child processes: the GEMM tests' standalone programs"
+            SECONDS=0
+            run compute-sanitizer --tool $tool --target-processes all --error-exitcode 9 $bin/gpu_tests \
+                --test-case="gpu gemm: the rule*,gpu gemm: transposed*"
+            echo "$tool: ${SECONDS} s"
+        done
         exit $status
     fi
     if [[ $what == bench ]]; then

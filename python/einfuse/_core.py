@@ -6,6 +6,7 @@ with the caller's framework and runs the kernel on the caller's stream. A miss c
 einfuse_kernel per expression, dtypes, shapes and device, shared by entries) and asks the C ABI
 for the outputs' shapes and dtypes."""
 import ctypes
+import functools
 import sys
 import threading
 
@@ -130,7 +131,8 @@ class Adapter:
     """Generic DLPack producer; outputs as numpy arrays (host only)."""
     name = "dlpack"
     grad = False
-    pointer = None  # x -> its data address, where the framework gives it without DLPack (torch)
+    compiled = False  # whether the compiled runner (_fastcall.Runner) reads these arrays
+    pointer = None  # there: x -> its data address (torch's data_ptr); None: the buffer protocol (numpy)
     needs_after = False  # whether after() does anything (the compiled runner has no after step)
 
     def key(self, x):
@@ -181,6 +183,16 @@ class Adapter:
 
 class NumpyAdapter(Adapter):
     name = "numpy"
+    compiled = True  # through the buffer protocol, where filler() would not copy (see _compiled_runner)
+
+    def __init__(self):
+        if _lib.fastcall is not None:
+            import numpy
+            _lib.fastcall.configure_buffers((numpy.ndarray,), CACHE_ENTRIES)
+
+    def allocator(self, shape, dtype, device):
+        import numpy
+        return functools.partial(numpy.empty, shape, dtype)
 
     def key(self, x):
         return (self, x.shape, x.strides, x.dtype)
@@ -413,14 +425,14 @@ def _make_entry(expr, optstr, arrays, adapters):
     e.allocs = [e.out_adapter.allocator(shape, dtype, device) for shape, dtype in e.out_meta]
     e.adapters = adapters
     e.grad = any(ad.grad for ad in adapters)
-    e.run = _runner(e)
+    e.run = _runner(e, arrays)
     return e
 
 
-def _runner(e):
+def _runner(e, arrays):
     """run(arrays) -> new outputs: the hot path, everything it needs bound once per entry. The
-    compiled one (_fastcall.Runner) where the arrays' adapter gives data pointers directly."""
-    return _compiled_runner(e) or python_runner(e)
+    compiled one (_fastcall.Runner) where it can read the arrays."""
+    return _compiled_runner(e, arrays) or python_runner(e)
 
 
 def python_runner(e):
@@ -462,19 +474,23 @@ def python_runner(e):
     return run
 
 
-def _compiled_runner(e):
-    """The entry's _fastcall.Runner, or None: it needs the module, every adapter's `pointer`
-    (x -> data address; torch's), no `after` step, and at most MAX_TENSORS tensors each way."""
+def _compiled_runner(e, arrays):
+    """The entry's _fastcall.Runner, or None: it needs the module, one adapter for every array
+    that the runner reads (torch; numpy where its element strides are whole and non-negative:
+    others are copied first), no `after` step, and at most MAX_TENSORS tensors each way."""
     fast = _lib.fastcall
     if fast is None or e.n_out < 1 or max(e.n_in, e.n_out) > fast.MAX_TENSORS:
         return None
-    pointers = {ad.pointer for ad in e.adapters}
-    if len(pointers) != 1 or None in pointers or e.out_adapter.pointer is None or e.out_adapter.needs_after:
+    kinds = set(e.adapters) | {e.out_adapter}
+    ad = e.out_adapter
+    if len(kinds) != 1 or not ad.compiled or ad.needs_after:
+        return None
+    if isinstance(ad, NumpyAdapter) and any(s < 0 or s % x.itemsize for x in arrays for s in x.strides):
         return None
     stream = e.out_adapter.stream_function() if e.device[0] == KDLCUDA else None
-    owner = (e.kernel, e.ins, e.outs, e.keep)  # the handle and the DLTensors (and their shapes) stay alive
+    owner = e.kernel  # keeps the handle alive (the runner copies the DLTensors, with their shapes)
     return fast.Runner(_lib.run_address, e.kernel.handle, ctypes.addressof(e.ins), e.n_in, ctypes.addressof(e.outs),
-                       e.n_out, e.device[1], owner, pointers.pop(), tuple(e.allocs), stream, _lib.error)
+                       e.n_out, e.device[1], owner, ad.pointer, tuple(e.allocs), stream, _lib.error)
 
 
 def plain(arrays):

@@ -13,11 +13,13 @@
  *  - Runner: one cache entry's call. Its DLTensors are the entry's (shapes and strides fixed when
  *    the entry was made); each call copies them to the stack, sets the data pointers of that
  *    call's arrays and runs with the GIL released, so calls on several threads need no lock.
- *  - lookup/remember: a cache of Runners by (expression, options, each tensor's type, shape,
- *    strides, dtype, device), for torch tensors only (configure() names their types), so that a
- *    cached einfuse.einsum call does not leave C before the kernel runs. Anything unusual (a
- *    tensor that needs grad, a conjugate or negative view, another type) misses, and the Python
- *    path, which handles everything, takes the call. */
+ *  - lookup/remember: a cache of Runners by (expression, options, each array's type, shape,
+ *    strides, dtype, device), for torch tensors and numpy arrays (configure_torch() and
+ *    configure_buffers() name their types), so that a cached einfuse.einsum call does not leave
+ *    C before the kernel runs. Anything unusual (a tensor that needs grad, a conjugate or negative
+ *    view, another type) misses, and the Python path, which handles everything, takes the call.
+ *
+ * Data addresses: torch's data_ptr(); numpy's from the buffer protocol, held through the run. */
 #define Py_LIMITED_API 0x030B0000
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -51,10 +53,11 @@ typedef struct {
     RunOnStream run;
     void *kernel;
     int n_in, n_out;
-    const DLTensor *ins, *outs; /* the entry's: its ctypes arrays, held alive by `owner` */
+    DLTensor *ins, *outs; /* copies of the entry's, with their shapes and strides (in `dims`) */
+    int64_t *dims;
     int device_id;
-    PyObject *owner;   /* what keeps the kernel and the DLTensors alive (the Python entry's parts) */
-    PyObject *pointer; /* x -> its data address as an int (torch.Tensor.data_ptr) */
+    PyObject *owner;   /* what keeps the kernel alive */
+    PyObject *pointer; /* x -> its data address as an int (torch.Tensor.data_ptr); None: the buffer protocol (numpy) */
     PyObject *allocs;  /* tuple: one callable per output, returning a new output */
     PyObject *stream;  /* device_id -> the caller's current stream as an int, or None (host) */
     PyObject *error;   /* status -> the exception to raise (_lib.error) */
@@ -62,7 +65,15 @@ typedef struct {
 
 static PyObject *runner_type;
 
-static int data_of(Runner *r, PyObject *x, void **data) {
+/* The data address of x: from the buffer protocol (held in `view` until the caller releases it),
+ * or from r->pointer. */
+static int data_of(Runner *r, PyObject *x, void **data, Py_buffer *view, int *held) {
+    if (r->pointer == Py_None) {
+        if (PyObject_GetBuffer(x, view, PyBUF_STRIDES) < 0) return -1;
+        ++*held;
+        *data = view->buf;
+        return 0;
+    }
     PyObject *address = PyObject_CallFunctionObjArgs(r->pointer, x, NULL);
     if (!address) return -1;
     *data = PyLong_AsVoidPtr(address);
@@ -90,17 +101,19 @@ static PyObject *run_arrays(Runner *r, PyObject *arrays) {
         return NULL;
     }
     DLTensor ins[MAX_TENSORS], outs[MAX_TENSORS];
+    Py_buffer views[2 * MAX_TENSORS]; /* the buffers held through the run (numpy) */
+    int held = 0;
     memcpy(ins, r->ins, sizeof(DLTensor) * r->n_in);
     memcpy(outs, r->outs, sizeof(DLTensor) * r->n_out);
-    for (int i = 0; i < r->n_in; ++i)
-        if (data_of(r, item(arrays, i), &ins[i].data) < 0) return NULL;
     PyObject *results = PyList_New(r->n_out);
     if (!results) return NULL;
+    for (int i = 0; i < r->n_in; ++i)
+        if (data_of(r, item(arrays, i), &ins[i].data, &views[held], &held) < 0) goto fail;
     for (int o = 0; o < r->n_out; ++o) {
         PyObject *out = PyObject_CallNoArgs(PyTuple_GetItem(r->allocs, o));
         if (!out) goto fail;
         PyList_SetItem(results, o, out); /* steals */
-        if (data_of(r, out, &outs[o].data) < 0) goto fail;
+        if (data_of(r, out, &outs[o].data, &views[held], &held) < 0) goto fail;
     }
     void *stream = NULL;
     if (r->stream != Py_None) {
@@ -122,8 +135,10 @@ static PyObject *run_arrays(Runner *r, PyObject *arrays) {
         }
         goto fail;
     }
+    for (int v = 0; v < held; ++v) PyBuffer_Release(&views[v]);
     return results;
 fail:
+    for (int v = 0; v < held; ++v) PyBuffer_Release(&views[v]);
     Py_DECREF(results);
     return NULL;
 }
@@ -139,11 +154,49 @@ static PyObject *runner_call(PyObject *self, PyObject *args, PyObject *kwargs) {
     return run_arrays((Runner *)self, arrays);
 }
 
+/* The runner's own copies of the entry's DLTensors: the Python path may repoint the entry's
+ * (a DLPack fill copies a capsule's DLTensor, whose shape lives as long as that call). */
+static int copy_tensors(Runner *r, const DLTensor *ins, const DLTensor *outs) {
+    int n = r->n_in + r->n_out;
+    size_t dims = 0;
+    for (int i = 0; i < n; ++i) {
+        const DLTensor *t = i < r->n_in ? &ins[i] : &outs[i - r->n_in];
+        if (t->ndim < 0 || t->ndim > 64 || (t->ndim && !t->shape)) {
+            PyErr_SetString(PyExc_ValueError, "einfuse: Runner: a DLTensor without a shape");
+            return -1;
+        }
+        dims += (size_t)t->ndim * (t->strides ? 2 : 1);
+    }
+    r->ins = PyMem_Calloc((size_t)n, sizeof(DLTensor));
+    r->dims = PyMem_Calloc(dims ? dims : 1, sizeof(int64_t));
+    if (!r->ins || !r->dims) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    r->outs = r->ins + r->n_in;
+    int64_t *next = r->dims;
+    for (int i = 0; i < n; ++i) {
+        const DLTensor *t = i < r->n_in ? &ins[i] : &outs[i - r->n_in];
+        DLTensor *c = &r->ins[i];
+        *c = *t;
+        c->data = NULL;
+        c->shape = next;
+        memcpy(next, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+        next += t->ndim;
+        if (t->strides) {
+            c->strides = next;
+            memcpy(next, t->strides, sizeof(int64_t) * (size_t)t->ndim);
+            next += t->ndim;
+        }
+    }
+    return 0;
+}
+
 static void *address_arg(PyObject *v) { return PyLong_AsVoidPtr(v); }
 
 /* Runner(run, kernel, ins, n_in, outs, n_out, device_id, owner, pointer, allocs, stream, error):
  * run, kernel, ins and outs are addresses (ints): einfuse_run_on_stream, the einfuse_kernel and
- * the entry's DLTensor arrays. */
+ * the entry's DLTensor arrays (copied, with their shapes and strides). */
 static PyObject *runner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     PyObject *run, *kernel, *ins, *outs, *owner, *pointer, *allocs, *stream, *error;
     int n_in, n_out, device_id;
@@ -158,14 +211,17 @@ static PyObject *runner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
     if (!r) return NULL;
     r->run = (RunOnStream)address_arg(run);
     r->kernel = address_arg(kernel);
-    r->ins = address_arg(ins);
-    r->outs = address_arg(outs);
-    if (PyErr_Occurred() || !r->run || !r->kernel || !r->outs || (n_in && !r->ins)) {
+    const DLTensor *entry_ins = address_arg(ins), *entry_outs = address_arg(outs);
+    if (PyErr_Occurred() || !r->run || !r->kernel || !entry_outs || (n_in && !entry_ins)) {
         Py_DECREF(r);
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "einfuse: Runner: a null address");
         return NULL;
     }
     r->n_in = n_in, r->n_out = n_out, r->device_id = device_id;
+    if (copy_tensors(r, entry_ins, entry_outs) < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
     PyObject **fields[] = {&r->owner, &r->pointer, &r->allocs, &r->stream, &r->error};
     PyObject *values[] = {owner, pointer, allocs, stream, error};
     for (int i = 0; i < 5; ++i) {
@@ -200,6 +256,9 @@ static void runner_dealloc(PyObject *self) {
     PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     runner_clear(self);
+    Runner *r = (Runner *)self;
+    PyMem_Free(r->ins);
+    PyMem_Free(r->dims);
     freefunc free = (freefunc)PyType_GetSlot(type, Py_tp_free);
     free(self);
     Py_DECREF(type);
@@ -215,20 +274,27 @@ static PyType_Slot runner_slots[] = {
 static PyType_Spec runner_spec = {"einfuse._fastcall.Runner", sizeof(Runner), 0,
                                   Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, runner_slots};
 
-/* --- The cache of torch calls ---------------------------------------------------------------- */
+/* --- The cache of calls ------------------------------------------------------------------ */
 
-static PyObject *cache;            /* key -> (Runner, number of outputs) */
-static PyObject *fast_types;       /* tuple of the types a key is made for (torch.Tensor, Parameter) */
-static PyObject *grad_enabled;     /* torch.is_grad_enabled */
-static PyObject *name_shape, *name_stride, *name_dtype, *name_device, *name_requires_grad, *name_is_conj, *name_is_neg;
+static PyObject *cache;        /* key -> Runner */
+static PyObject *torch_types;  /* the tensor types keys are made for (torch.Tensor, Parameter) */
+static PyObject *buffer_types; /* the array types read through the buffer protocol (numpy.ndarray) */
+static PyObject *grad_enabled; /* torch.is_grad_enabled */
+static PyObject *name_shape, *name_stride, *name_strides, *name_dtype, *name_device, *name_requires_grad, *name_is_conj,
+    *name_is_neg;
 static Py_ssize_t cache_limit = 512;
 
-static int is_fast_type(PyObject *x) {
-    if (!fast_types) return 0;
-    PyObject *t = (PyObject *)Py_TYPE(x);
-    for (Py_ssize_t i = 0, n = PyTuple_Size(fast_types); i < n; ++i)
-        if (PyTuple_GetItem(fast_types, i) == t) return 1;
+enum { OTHER, TORCH, BUFFER };
+
+static int in_types(PyObject *types, PyObject *t) {
+    for (Py_ssize_t i = 0, n = types ? PyTuple_Size(types) : 0; i < n; ++i)
+        if (PyTuple_GetItem(types, i) == t) return 1;
     return 0;
+}
+
+static int kind_of(PyObject *x) {
+    PyObject *t = (PyObject *)Py_TYPE(x);
+    return in_types(torch_types, t) ? TORCH : in_types(buffer_types, t) ? BUFFER : OTHER;
 }
 
 static int true_method(PyObject *x, PyObject *name) { /* 1, 0, or -1 with an exception */
@@ -239,8 +305,33 @@ static int true_method(PyObject *x, PyObject *name) { /* 1, 0, or -1 with an exc
     return truth;
 }
 
+/* Whether the cache takes torch tensor x (1), not (0), or an exception (-1): not one that needs
+ * grad while grad is on (autograd's path), nor a conjugate or negative view (resolved first).
+ * `grad` caches torch.is_grad_enabled() across a call's tensors (-2: not asked yet). */
+static int torch_takes(PyObject *x, int *grad) {
+    PyObject *rg = PyObject_GetAttr(x, name_requires_grad);
+    if (!rg) return -1;
+    int requires = PyObject_IsTrue(rg);
+    Py_DECREF(rg);
+    if (requires < 0) return -1;
+    if (requires) {
+        if (*grad == -2) {
+            PyObject *g = PyObject_CallNoArgs(grad_enabled);
+            if (!g) return -1;
+            *grad = PyObject_IsTrue(g);
+            Py_DECREF(g);
+            if (*grad < 0) return -1;
+        }
+        if (*grad) return 0;
+    }
+    int conj = true_method(x, name_is_conj);
+    if (conj) return conj < 0 ? -1 : 0;
+    int neg = true_method(x, name_is_neg);
+    return neg < 0 ? -1 : !neg;
+}
+
 /* The key of a call, or NULL: with an exception when one is set, else a call the cache does not
- * take (another type, a tensor that needs grad while grad is on, a conjugate or negative view). */
+ * take. Per array: its type, shape, strides, dtype and device (None for a buffer's). */
 static PyObject *key_of(PyObject *expr, PyObject *options, PyObject *arrays) {
     Py_ssize_t n = length(arrays);
     if (n < 0) return NULL;
@@ -250,35 +341,32 @@ static PyObject *key_of(PyObject *expr, PyObject *options, PyObject *arrays) {
     PyTuple_SetItem(key, 0, expr);
     Py_INCREF(options);
     PyTuple_SetItem(key, 1, options);
-    int grad = -2; /* asked once, only when a tensor requires grad */
+    int grad = -2;
     for (Py_ssize_t i = 0; i < n; ++i) {
         PyObject *x = item(arrays, i);
-        if (!is_fast_type(x)) goto miss;
-        int requires = -1;
-        PyObject *rg = PyObject_GetAttr(x, name_requires_grad);
-        if (rg) {
-            requires = PyObject_IsTrue(rg);
-            Py_DECREF(rg);
+        int kind = kind_of(x);
+        if (kind == OTHER) goto miss;
+        if (kind == TORCH) {
+            int takes = torch_takes(x, &grad);
+            if (takes < 0) goto fail;
+            if (!takes) goto miss;
         }
-        if (requires < 0) goto fail;
-        if (requires) {
-            if (grad == -2) {
-                PyObject *g = PyObject_CallNoArgs(grad_enabled);
-                if (!g) goto fail;
-                grad = PyObject_IsTrue(g);
-                Py_DECREF(g);
-                if (grad < 0) goto fail;
-            }
-            if (grad) goto miss;
-        }
-        int conj = true_method(x, name_is_conj), neg = conj ? conj : true_method(x, name_is_neg);
-        if (conj < 0 || neg < 0) goto fail;
-        if (conj || neg) goto miss;
         PyObject *t = (PyObject *)Py_TYPE(x);
         Py_INCREF(t);
         PyTuple_SetItem(key, 2 + 5 * i, t);
-        PyObject *parts[4] = {PyObject_GetAttr(x, name_shape), call_method(x, name_stride),
-                              PyObject_GetAttr(x, name_dtype), PyObject_GetAttr(x, name_device)};
+        PyObject *parts[4];
+        if (kind == TORCH) {
+            parts[0] = PyObject_GetAttr(x, name_shape);
+            parts[1] = call_method(x, name_stride);
+            parts[2] = PyObject_GetAttr(x, name_dtype);
+            parts[3] = PyObject_GetAttr(x, name_device);
+        } else {
+            parts[0] = PyObject_GetAttr(x, name_shape);
+            parts[1] = PyObject_GetAttr(x, name_strides);
+            parts[2] = PyObject_GetAttr(x, name_dtype);
+            Py_INCREF(Py_None);
+            parts[3] = Py_None;
+        }
         for (int p = 0; p < 4; ++p)
             PyTuple_SetItem(key, 3 + 5 * i + p, parts[p]); /* steals; a NULL is checked below */
         if (!parts[0] || !parts[1] || !parts[2] || !parts[3]) goto fail;
@@ -289,7 +377,7 @@ miss:
     return NULL;
 fail:
     Py_DECREF(key);
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "einfuse: a tensor's attribute was missing");
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "einfuse: an array's attribute was missing");
     return NULL;
 }
 
@@ -346,19 +434,36 @@ static PyObject *remember(PyObject *module, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* configure(types, is_grad_enabled, limit): the tensor types keys are made for. */
-static PyObject *configure(PyObject *module, PyObject *args) {
+static int ensure_cache(Py_ssize_t limit) {
+    if (limit > 0) cache_limit = limit;
+    return cache || (cache = PyDict_New()) ? 0 : -1;
+}
+
+static void replace(PyObject **field, PyObject *value) {
+    Py_INCREF(value);
+    Py_XDECREF(*field);
+    *field = value;
+}
+
+/* configure_torch(types, is_grad_enabled, limit): the tensor types keys are made for. */
+static PyObject *configure_torch(PyObject *module, PyObject *args) {
     PyObject *types, *grad;
     Py_ssize_t limit;
     if (!PyArg_ParseTuple(args, "O!On", &PyTuple_Type, &types, &grad, &limit)) return NULL;
-    Py_INCREF(types);
-    Py_XDECREF(fast_types);
-    fast_types = types;
-    Py_INCREF(grad);
-    Py_XDECREF(grad_enabled);
-    grad_enabled = grad;
-    cache_limit = limit > 0 ? limit : 1;
-    if (!cache && !(cache = PyDict_New())) return NULL;
+    replace(&torch_types, types);
+    replace(&grad_enabled, grad);
+    if (ensure_cache(limit) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* configure_buffers(types, limit): array types keyed by (shape, strides, dtype) and read through
+ * the buffer protocol (numpy.ndarray). */
+static PyObject *configure_buffers(PyObject *module, PyObject *args) {
+    PyObject *types;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "O!n", &PyTuple_Type, &types, &limit)) return NULL;
+    replace(&buffer_types, types);
+    if (ensure_cache(limit) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -372,7 +477,8 @@ static PyObject *size(PyObject *module, PyObject *unused) { return PyLong_FromSs
 static PyMethodDef methods[] = {
     {"lookup", lookup, METH_VARARGS, "lookup(expr, options, arrays, n_out) -> [outputs] or None"},
     {"remember", remember, METH_VARARGS, "remember(expr, options, arrays, runner)"},
-    {"configure", configure, METH_VARARGS, "configure(types, is_grad_enabled, limit)"},
+    {"configure_torch", configure_torch, METH_VARARGS, "configure_torch(types, is_grad_enabled, limit)"},
+    {"configure_buffers", configure_buffers, METH_VARARGS, "configure_buffers(types, limit)"},
     {"clear", clear, METH_NOARGS, "drops every remembered call"},
     {"size", size, METH_NOARGS, "the number of remembered calls"},
     {NULL, NULL, 0, NULL},
@@ -385,10 +491,10 @@ PyMODINIT_FUNC PyInit__fastcall(void) {
     if (!m) return NULL;
     runner_type = PyType_FromSpec(&runner_spec);
     if (!runner_type || PyModule_AddObjectRef(m, "Runner", runner_type) < 0) goto fail;
-    const char *names[] = {"shape", "stride", "dtype", "device", "requires_grad", "is_conj", "is_neg"};
-    PyObject **slots[] = {&name_shape, &name_stride, &name_dtype, &name_device, &name_requires_grad, &name_is_conj,
-                          &name_is_neg};
-    for (int i = 0; i < 7; ++i)
+    const char *names[] = {"shape", "stride", "strides", "dtype", "device", "requires_grad", "is_conj", "is_neg"};
+    PyObject **slots[] = {&name_shape,  &name_stride,        &name_strides, &name_dtype,
+                          &name_device, &name_requires_grad, &name_is_conj, &name_is_neg};
+    for (int i = 0; i < 8; ++i)
         if (!(*slots[i] = PyUnicode_InternFromString(names[i]))) goto fail;
     if (PyModule_AddIntConstant(m, "MAX_TENSORS", MAX_TENSORS) < 0) goto fail;
     return m;

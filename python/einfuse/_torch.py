@@ -38,6 +38,7 @@ def _torch_device(device):
 class TorchAdapter(_core.Adapter):
     name = "torch"
     grad = True
+    compiled = True
     pointer = staticmethod(torch.Tensor.data_ptr)
 
     def key(self, x):
@@ -280,4 +281,4 @@ if _is_compiling is not None and HAVE_CUSTOM_OPS:
     _core.output_names = _constant(_core.output_names)
 _core.torch_hook = sys.modules[__name__]
 if _lib.fastcall is not None:  # cached calls on plain tensors go straight to the compiled runner
-    _lib.fastcall.configure((torch.Tensor, torch.nn.Parameter), torch.is_grad_enabled, _core.CACHE_ENTRIES)
+    _lib.fastcall.configure_torch((torch.Tensor, torch.nn.Parameter), torch.is_grad_enabled, _core.CACHE_ENTRIES)

@@ -1,13 +1,14 @@
-"""The compiled call path (python/einfuse/_fastcall.c): cached torch calls run through it, give
-the Python path's results, fall back where they must (autograd, conjugate and negative views,
-other array types), are safe on several threads, raise einfuse.Error, and the package works
-without the module (EINFUSE_FASTCALL=0)."""
+"""The compiled call path (python/einfuse/_fastcall.c): cached torch and numpy calls run through
+it, give the Python path's results, fall back where they must (autograd, conjugate and negative
+views, negative numpy strides, other array types), are safe on several threads, raise
+einfuse.Error, and the package works without the module (EINFUSE_FASTCALL=0)."""
 import ctypes
 import os
 import subprocess
 import sys
 import threading
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -60,7 +61,7 @@ def test_what_the_cache_does_not_take():
     einfuse.einsum("ij,jk->ik", a, b)
     assert fast.lookup("ij,jk->ik", "", (a, b), 1) is not None
     assert fast.lookup("ij,jk->ik", "", (a, b), 2) is None  # another number of outputs
-    assert fast.lookup("ij,jk->ik", "", (a.numpy(), b.numpy()), 1) is None  # numpy: the Python path
+    assert fast.lookup("ij,jk->ik", "", (a.numpy(), b), 1) is None  # mixed types: the Python path
     g = a.clone().requires_grad_()
     assert fast.lookup("ij,jk->ik", "", (g, b), 1) is None  # needs grad: autograd's path
     with torch.no_grad():
@@ -151,3 +152,47 @@ def test_clear_cache_forgets_the_compiled_calls():
         assert e.category == "target"
     einfuse.clear_cache()
     assert fast.size() == 0
+
+
+@built
+@pytest.mark.host
+def test_numpy_calls_run_in_c_through_the_buffer_protocol():
+    einfuse.clear_cache()
+    rng = np.random.default_rng(5)
+    a, b = rng.random((40, 3, 4)), rng.random((40, 4, 2))
+    want = np.einsum("bij,bjk->bik", a, b)
+    np.testing.assert_allclose(einfuse.einsum("bij,bjk->bik", a, b), want, rtol=1e-12)
+    assert fast.size() == 1
+    result = fast.lookup("bij,bjk->bik", "", (a, b), 1)
+    assert result is not None and isinstance(result[0], np.ndarray)
+    np.testing.assert_allclose(result[0], want, rtol=1e-12)
+    # Read-only (broadcast_to, stride 0) and transposed arrays: their own entries, in C too.
+    ro = np.broadcast_to(rng.random((1, 3, 4)), (40, 3, 4))
+    for _ in range(2):
+        np.testing.assert_allclose(einfuse.einsum("bij,bjk->bik", ro, b), np.einsum("bij,bjk->bik", ro, b), rtol=1e-12)
+    assert fast.lookup("bij,bjk->bik", "", (ro, b), 1) is not None
+    # Negative strides are copied by the Python path, never remembered in C.
+    flipped = a[::-1]
+    for _ in range(2):
+        np.testing.assert_allclose(einfuse.einsum("bij,bjk->bik", flipped, b), np.einsum("bij,bjk->bik", flipped, b),
+                                   rtol=1e-12)
+    assert fast.lookup("bij,bjk->bik", "", (flipped, b), 1) is None
+
+
+@built
+@pytest.mark.host
+def test_an_out_call_between_plain_calls_leaves_the_runner_intact():
+    """out= runs the entry's DLTensors through DLPack fills, which point their shapes into a
+    capsule freed after that call; the runner keeps copies of its own (before, the next plain
+    call read the freed shape: 'index n has size 1287')."""
+    import gc
+    x, y = np.random.rand(256, 8), np.random.rand(256, 8)
+    want = np.einsum("nc,nc->n", x, y)
+    np.testing.assert_allclose(einfuse.einsum("nc,nc->n", x, y), want, rtol=1e-12)
+    out = np.empty(256)
+    for _ in range(3):
+        einfuse.einsum("nc,nc->n", x, y, out=out)
+        gc.collect()
+        np.testing.assert_allclose(out, want, rtol=1e-12)
+        _ = [np.ones(8) for _ in range(100)]  # reuse the freed memory
+        np.testing.assert_allclose(einfuse.einsum("nc,nc->n", x, y), want, rtol=1e-12)
