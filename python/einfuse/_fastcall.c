@@ -1,18 +1,19 @@
-/* einfuse._fastcall: the cached call's hot path, compiled (docs/python.md, "Call overhead").
+/* einfuse._fastcall: the cached call's hot path, compiled (docs/python.md, "The per-call path").
  *
  * The package is Python over the C ABI through ctypes, and stays so: this module is optional
- * (without it, _core.py's Python runner does the same work). What it saves is what a cached call
- * on torch tensors spends in the interpreter: the ctypes call (its argument conversion), the
- * entry's lock and the cache key built by bytecode. It does not link libeinfuse: the address of
+ * (without it, _core.py's python_runner does the same work). What it saves is what a cached call
+ * on torch tensors or numpy arrays spends in the interpreter: the ctypes call (its argument
+ * conversion), the entry's lock and the cache key built by bytecode. It does not link libeinfuse: the address of
  * einfuse_run_on_stream comes from the ctypes library that _lib.py loaded.
  *
  * Built against Python's limited API (3.11), so the one file serves every later CPython, such as
  * the GPU machine's 3.12, without compiling there.
  *
  * Two things:
- *  - Runner: one cache entry's call. Its DLTensors are the entry's (shapes and strides fixed when
- *    the entry was made); each call copies them to the stack, sets the data pointers of that
- *    call's arrays and runs with the GIL released, so calls on several threads need no lock.
+ *  - Runner: one cache entry's call. It keeps a copy of the entry's DLTensors (shapes and strides
+ *    fixed when the entry was made); each call copies them to the stack, sets the data pointers
+ *    of that call's arrays and runs with the GIL released, so calls on several threads need no
+ *    lock.
  *  - lookup/remember: a cache of Runners by (expression, options, each array's type, shape,
  *    strides, dtype, device), for torch tensors and numpy arrays (configure_torch() and
  *    configure_buffers() name their types), so that a cached einfuse.einsum call does not leave
@@ -45,7 +46,7 @@ static PyObject *call_method(PyObject *x, PyObject *name) {
 typedef int (*RunOnStream)(void *kernel, int num_inputs, const DLTensor *inputs, int num_outputs, DLTensor *outputs,
                            void *stream);
 
-/* More tensors than this take the Python runner (_core._runner): the DLTensors live on the stack. */
+/* More tensors than this take the Python runner (_core.python_runner): the DLTensors live on the stack. */
 #define MAX_TENSORS 32
 
 typedef struct {
