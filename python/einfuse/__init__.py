@@ -13,7 +13,7 @@ import sys as _sys
 from . import _core, _lib
 from ._lib import Error, library_path
 
-_fastcall = _lib.fastcall  # the compiled call path, or None (docs/python.md, "Call overhead")
+_fastcall = _lib.fastcall  # the compiled call path, or None (docs/python.md, "The per-call path")
 __version__ = _lib.version
 __all__ = ["einsum", "run", "compile", "Compiled", "Error", "clear_cache", "library_path"]
 
@@ -67,7 +67,7 @@ def einsum(expr, *arrays, out=None, target=None, **options):
         return result if out is None else out.copy_(result)
     plain_call = out is None and target is None and not options
     if plain_call and _fastcall is not None:
-        result = _fastcall.lookup(expr, "", arrays, 1)  # a cached call on torch tensors, all in C
+        result = _fastcall.lookup(expr, "", arrays, 1)  # a cached call on torch or numpy arrays, all in C
         if result is not None:
             return result[0]
     optstr = _core.options_text(options) if options else ""
@@ -113,8 +113,6 @@ def run(program, /, *, outputs=None, out=None, target=None, options=None, **arra
         opts["outputs"] = [outputs] if isinstance(outputs, str) else list(outputs)
     optstr = _core.options_text(opts)
     ordered = _ordered(program, arrays)
-    if not _core.compiling():
-        ordered = _core.plain(ordered)
     if _core.compiling():
         result = _core.torch_hook.run(program, ordered, optstr)
         names = _core.output_names(program, optstr, tuple(_core.torch_hook.dtype_name(x) for x in ordered),
@@ -123,6 +121,7 @@ def run(program, /, *, outputs=None, out=None, target=None, options=None, **arra
             outs = [out[n] for n in names] if isinstance(out, dict) else [out]
             result = [o.copy_(r) for o, r in zip(outs, result)]
         return result[0] if len(result) == 1 else dict(zip(names, result))
+    ordered = _core.plain(ordered)
     try:
         e = _core.entry_for(program, optstr, ordered)
     except _core.Traced:

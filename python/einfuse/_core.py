@@ -541,6 +541,9 @@ def execute(e, arrays, outs=None):
 
 def _fill_any(slot, x):
     """A caller's output array of any kind, fully described (shape, strides, dtype, device)."""
+    if torch_hook is not None and torch_hook.resolved((x,))[0] is not x:
+        raise Error("einfuse: error: out= is a conjugate or negative view (x.conj(), or its .imag): einfuse "
+                    "would write the values before the conjugation; pass a plain tensor", 1)
     ad = adapter_of(x)
     info = ad.describe(x)
     keep = []

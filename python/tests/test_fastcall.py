@@ -82,6 +82,8 @@ def test_conjugate_and_negative_views_are_read_as_their_values():
         assert neg.is_neg()
         torch.testing.assert_close(einfuse.einsum("i->i", neg), neg.resolve_neg())
         torch.testing.assert_close(einfuse.run("y[i] = 2 * x[i]", x=neg), 2 * neg.resolve_neg())
+    with pytest.raises(einfuse.Error, match="conjugate or negative view"):
+        einfuse.einsum("i,i->i", a, b, out=torch.empty(6, dtype=torch.complex128).conj())
 
 
 @built
