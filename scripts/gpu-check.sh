@@ -4,8 +4,9 @@
 # compute-sanitizer memcheck and racecheck on the staged, tiled and GEMM kernels. `bench`: the
 # benchmark of the brief's table against the installed peers (bench/gpu_bench.py; `quick` skips
 # torch.compile), the small batched GEMMs (bench/gemm_gpu_bench.py) and the .cu without --dims against
-# the sized one (bench/unsized_vs_sized.py). `tests` in two device calls: `label` (the gpu label,
-# shape classes, Python, cli, then the host time of cached C++ and Python calls) and `rest` (CLI runs, sanitizers, golden). `compare`: bench/gpu_before_after.py
+# the sized one (bench/unsized_vs_sized.py). `tests` in two device calls: `label` (Python and the
+# host time of cached C++ and Python calls first, then the gpu label, shape classes, cli) and
+# `rest` (CLI runs, sanitizers, golden). `compare`: bench/gpu_before_after.py
 # against an earlier build in .gpu-carry/base/. `gemm-sanitizer`: only the sanitizers' runs of the GEMM
 # tests' child processes (the slowest part of `rest`). Default: tests, then the quick benchmark. Results go to $OUT (or ./gpu-results).
 set -uo pipefail
@@ -22,6 +23,14 @@ status=0
 
 step() { echo; echo "== $* =="; }
 run() { "$@" || { echo "FAILED ($?): $*"; status=1; }; }
+python_tests() {
+    step "python: torch CUDA, torch.compile, autograd, JAX and CuPy (python/tests, docs/python.md)"
+    if python3 -c "import pytest" 2>/dev/null; then
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 -m pytest -q -rs -p no:cacheprovider python/tests
+    else # no pytest in that environment: the same tests through a stand-in runner
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 python/tests/minipytest.py
+    fi
+}
 
 what=${1:-all}
 {
@@ -57,6 +66,13 @@ what=${1:-all}
         run python3 bench/unsized_vs_sized.py $bin/einfuse "$OUT"
         exit $status
     fi
+    if [[ $what == label ]]; then # first, the minutes-short part: the Python layer and the call's host time
+        python_tests
+        step "host time of a cached call (public C++ API, device arrays)"
+        run $bin/gpu_call_overhead
+        step "host time of a cached Python call: einfuse.einsum against torch.einsum (bench/python_overhead.py)"
+        run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 bench/python_overhead.py
+    fi
     if [[ $what != rest ]]; then
         step "tests: gpu (per test case times; the whole label should take under 5 minutes)"
         SECONDS=0
@@ -64,24 +80,13 @@ what=${1:-all}
         echo "gpu_tests: ${SECONDS} s"
         step "tests: shape classes (guards complete: a plan reused for sizes in its class equals a fresh one)"
         run $bin/shape_class_tests
-        step "python: torch CUDA, torch.compile, autograd, JAX and CuPy (python/tests, docs/python.md)"
-        if python3 -c "import pytest" 2>/dev/null; then
-            run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 -m pytest -q -rs -p no:cacheprovider python/tests
-        else # no pytest in that environment: the same tests through a stand-in runner
-            run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 python/tests/minipytest.py
-        fi
+        [[ $what == label ]] || python_tests
         step "tests: cli (host target is not in this build: its cases report exit 4)"
         # Left out: the cases that run on the host target (this build has no LLVM).
         run $bin/cli_tests --test-case-exclude="*README*,*--json*,*--input*,programs*,*split across threads*,\
 run --output is atomic*,run --dtype c64/c128*,cli messages: a worker thread*,cli messages: EINFUSE_CACHE_DIR*,\
 --check: NaN*,--check: a sum of 2^25*,opt_einsum's test_large_path*,cli usage: --dims repeats*,cli usage: the disk cache*"
-        if [[ $what == label ]]; then # the call path changes with the code the label tests: timed with it
-            step "host time of a cached call (public C++ API, device arrays)"
-            run $bin/gpu_call_overhead
-            step "host time of a cached Python call: einfuse.einsum against torch.einsum (bench/python_overhead.py)"
-            run env EINFUSE_LIBRARY=$PWD/$bin/libeinfuse.so PYTHONPATH=$PWD/python python3 bench/python_overhead.py
-            exit $status
-        fi
+        [[ $what == label ]] && exit $status
     fi
     step "einfuse run on the GPU, checked against the float64 reference"
     for dims in b=262144,i=2,j=2,k=2 b=100000,i=3,j=3,k=3 b=4096,i=16,j=16,k=16 b=7,i=5,j=300,k=2; do
