@@ -207,9 +207,14 @@ class NumpyAdapter(Adapter):
         strides = tuple(s // item for s in x.strides) if all(s % item == 0 for s in x.strides) else None
         return x.dtype.name, x.shape, strides, KDLCPU, 0
 
+    @staticmethod
+    def copied(x):
+        """Whether x is read through a contiguous copy: einfuse takes non-negative element strides."""
+        return any(s < 0 or s % x.itemsize for s in x.strides)
+
     def filler(self, slot, x):
         addr = ctypes.addressof(slot)
-        if any(s < 0 or s % x.itemsize for s in x.strides):  # einfuse takes non-negative element strides
+        if self.copied(x):
             import numpy
 
             def fill_copy(x):
@@ -485,7 +490,7 @@ def _compiled_runner(e, arrays):
     ad = e.out_adapter
     if len(kinds) != 1 or not ad.compiled or ad.needs_after:
         return None
-    if isinstance(ad, NumpyAdapter) and any(s < 0 or s % x.itemsize for x in arrays for s in x.strides):
+    if isinstance(ad, NumpyAdapter) and any(ad.copied(x) for x in arrays):
         return None
     stream = e.out_adapter.stream_function() if e.device[0] == KDLCUDA else None
     owner = e.kernel  # keeps the handle alive (the runner copies the DLTensors, with their shapes)
@@ -541,7 +546,7 @@ def execute(e, arrays, outs=None):
 
 def _fill_any(slot, x):
     """A caller's output array of any kind, fully described (shape, strides, dtype, device)."""
-    if torch_hook is not None and torch_hook.resolved((x,))[0] is not x:
+    if torch_hook is not None and torch_hook.lazy_view(x):
         raise Error("einfuse: error: out= is a conjugate or negative view (x.conj(), or its .imag): einfuse "
                     "would write the values before the conjugation; pass a plain tensor", 1)
     ad = adapter_of(x)

@@ -81,16 +81,15 @@ class TorchAdapter(_core.Adapter):
         return _raw_stream or self.stream
 
 
-def _resolved(x):
-    if isinstance(x, torch.Tensor) and (x.is_conj() or x.is_neg()):
-        return x.resolve_conj().resolve_neg()
-    return x
+def lazy_view(x):
+    """Whether x is torch's lazy conjugate or negative view (x.conj() of a complex tensor, or its
+    .imag): it shares the data of x, whose pointer does not hold the view's values."""
+    return isinstance(x, torch.Tensor) and (x.is_conj() or x.is_neg())
 
 
 def resolved(arrays):
-    """The arrays with torch's lazy conjugate and negative views made real (x.conj() of a complex
-    tensor, or its .imag, share the data of x: its pointer does not hold their values)."""
-    return tuple(_resolved(x) for x in arrays)
+    """The arrays with lazy views (lazy_view) made real."""
+    return tuple(x.resolve_conj().resolve_neg() if lazy_view(x) else x for x in arrays)
 
 
 _adapter = TorchAdapter()
