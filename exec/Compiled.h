@@ -71,7 +71,7 @@ public:
     Counts counts() const { return counts_; }
 
     /** Computes the outputs from `inputs` (in the order of program().inputs); with repeat > 0,
-     * also times `repeat` further runs. */
+     * also times `repeat` further runs, of the code later calls settle on (HostExecutor::settle). */
     RunResult run(const std::vector<const Tensor *> &inputs, const ir::Extents &extents, int repeat = 0) const;
 
     /** Computes into caller-allocated outputs (in the order of program().outputs), which must

@@ -16,64 +16,48 @@
 #ifdef EINFUSE_HAVE_LLVM
 #include "backends/llvm/HostJit.h"
 #include "backends/llvm/Workspace.h"
+#include "exec/HostTiers.h"
 #endif
 
 namespace einfuse {
 
 #ifdef EINFUSE_HAVE_LLVM
 
-namespace {
-
-/** Calls of at most this many loop iterations run code compiled quickly (LLVM's O2 instead of
- * O3): the small kernels of opt_einsum's cases compile in less CPU time and ran as fast
- * (docs/performance.md); a larger call may gain from O3's unrolling. */
-constexpr double kQuickIterations = 4096;
-
-/** The positions in k.index_vars of the variables k loops over; nothing when one is not there. */
-std::optional<std::vector<int>> loop_slots(const ir::Kernel &k) {
-    std::set<std::string> loops;
-    ir::for_each_loop(k.body, [&](const ir::For &f) { loops.insert(f.var); });
-    std::vector<int> slots;
-    for (const auto &v : loops) {
-        slots.push_back(k.var_index(v));
-        if (slots.back() < 0) return std::nullopt;
-    }
-    return slots;
-}
-
-/** The iterations of a loop nest: the product of the extents at `slots`. */
-template <class F> double iterations(const std::vector<int> &slots, F &&extent) {
-    double n = 1;
-    for (int s : slots) n *= static_cast<double>(std::max<int64_t>(extent(s), 1));
-    return n;
-}
-
-} // namespace
-
-/** The code tier is the executor's, not the plan's: a plan serves a class of sizes (bmm's for
- * any batch), and which code is worth compiling depends on the call. Kernels that run few
- * iterations at the sizes the plan was made for compile quickly; the first call with more
- * iterations compiles them again with the full pipeline (once) and keeps both. */
+/** Each kernel starts on the code its tiers say (exec/HostTiers.h): the kernels that start on
+ * cheaper code keep it for calls of up to their max_iterations, and the first call with more
+ * compiles them at full optimisation (once) and keeps both; kernels that start cold run their
+ * settled code from when it is ready, compiled in the background from their second call on. */
 struct HostExecutor::Impl {
     std::unique_ptr<llvm_backend::HostModule> module;
-    std::set<std::string> packed_gemm; // kernels compiled as the packed GEMM: they split batch x M
-    std::map<std::string, std::vector<int>> quick; // kernels module holds compiled quickly: their loops' slots
-    std::vector<ir::Kernel> quick_kernels;
+    std::set<std::string> packed_gemm;           // kernels compiled as the packed GEMM: they split batch x M
+    std::map<std::string, KernelTiers> cheaper;  // kernels whose first code is not Full
+    std::map<std::string, std::atomic<bool>> ran; // those that start cold: called before?
+    std::vector<ir::Kernel> cheaper_kernels;
+    std::unique_ptr<SettledCode> settled;        // the settled code of those that start cold
     mutable std::once_flag full_once;
-    mutable std::unique_ptr<llvm_backend::HostModule> full; // quick_kernels at full optimisation
+    mutable std::unique_ptr<llvm_backend::HostModule> full; // cheaper_kernels at full optimisation
 };
 
-HostExecutor::HostExecutor(const passes::Plan &plan) : impl_(std::make_unique<Impl>()) {
-    std::vector<bool> quick;
+HostExecutor::HostExecutor(const passes::Plan &plan) : HostExecutor(plan, cold_code_from_environment()) {}
+
+HostExecutor::HostExecutor(const passes::Plan &plan, bool cold_first) : impl_(std::make_unique<Impl>()) {
+    std::vector<llvm_backend::CodeTier> first;
+    std::vector<ir::Kernel> cold;
+    std::vector<llvm_backend::CodeTier> settled;
     for (const auto &k : plan.kernels) {
         if (k.gemm && k.gemm->host_packed) impl_->packed_gemm.insert(k.name); // as the passes chose
-        auto slots = loop_slots(k);
-        bool sized = slots && std::all_of(slots->begin(), slots->end(), [&](int s) { return plan.sizes.count(k.index_vars[s]); });
-        quick.push_back(sized && !impl_->packed_gemm.count(k.name) &&
-                        iterations(*slots, [&](int s) { return plan.sizes.at(k.index_vars[s]); }) <= kQuickIterations);
-        if (quick.back()) impl_->quick[k.name] = *slots, impl_->quick_kernels.push_back(k);
+        KernelTiers tiers = choose_tiers(k, plan, cold_first);
+        first.push_back(tiers.first);
+        if (tiers.first == llvm_backend::CodeTier::Full) continue;
+        if (tiers.first == llvm_backend::CodeTier::Cold) {
+            cold.push_back(k), settled.push_back(tiers.settled);
+            impl_->ran[k.name] = false;
+        }
+        impl_->cheaper_kernels.push_back(k);
+        impl_->cheaper.emplace(k.name, std::move(tiers));
     }
-    impl_->module = llvm_backend::HostModule::compile(plan.kernels, quick);
+    impl_->module = llvm_backend::HostModule::compile(plan.kernels, first);
+    if (!cold.empty()) impl_->settled = std::make_unique<SettledCode>(std::move(cold), std::move(settled));
 }
 
 HostExecutor::~HostExecutor() = default;
@@ -82,11 +66,14 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
                        const ir::Extents &extents) const {
     KernelArgs args = kernel_args(k, tensors, extents);
     const llvm_backend::HostModule *module = impl_->module.get();
-    auto quick = impl_->quick.find(k.name);
-    if (quick != impl_->quick.end() &&
-        iterations(quick->second, [&](int s) { return args.extents[static_cast<std::size_t>(s)]; }) > kQuickIterations) {
-        std::call_once(impl_->full_once, [&] { impl_->full = llvm_backend::HostModule::compile(impl_->quick_kernels); });
-        module = impl_->full.get();
+    if (auto cheaper = impl_->cheaper.find(k.name); cheaper != impl_->cheaper.end()) {
+        if (loop_iterations(cheaper->second, args.extents) > cheaper->second.max_iterations) {
+            std::call_once(impl_->full_once, [&] { impl_->full = llvm_backend::HostModule::compile(impl_->cheaper_kernels); });
+            module = impl_->full.get();
+        } else if (cheaper->second.first == llvm_backend::CodeTier::Cold) {
+            if (const llvm_backend::HostModule *settled = impl_->settled->ready()) module = settled;
+            else if (impl_->ran.at(k.name).exchange(true)) impl_->settled->start(); // its second call
+        }
     }
     const auto &entry = module->entry(k.name);
     std::vector<void *> data;
@@ -140,14 +127,20 @@ void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &t
                         " (its packed panels and tables): out of memory");
 }
 
+void HostExecutor::settle() const {
+    if (impl_->settled) impl_->settled->wait();
+}
+
 #else
 
 struct HostExecutor::Impl {};
-HostExecutor::HostExecutor(const passes::Plan &) {
+HostExecutor::HostExecutor(const passes::Plan &plan) : HostExecutor(plan, false) {}
+HostExecutor::HostExecutor(const passes::Plan &, bool) {
     throw TargetError("the host backend is not part of this build (configured with EINFUSE_ENABLE_LLVM=OFF)");
 }
 HostExecutor::~HostExecutor() = default;
 void HostExecutor::run(const ir::Kernel &, const std::vector<const Tensor *> &, const ir::Extents &) const {}
+void HostExecutor::settle() const {}
 
 #endif
 

@@ -115,7 +115,22 @@ enum class Pipeline {
      * opt_einsum's cases, whose calls ran as fast in alternating runs; O1 compiled a little
      * faster still, but those calls ran 4-6% slower (docs/performance.md). */
     Quick,
+    /** CodeTier::Cold: the cleanup passes below, and code generation at -O1 (-O0's fast
+     * register allocation made `abc,bdef,fghj,cem,mhk,ljk->adgl`'s run 2x slower). First calls,
+     * Zen 5 VM: that case 40-44 ms instead of 141, `acdf,jbje,..` 57 instead of 100-131, their
+     * runs as fast as O3's; bmm's unrolled kernels ran 6-20x slower (LLVM's vectorisers write
+     * their lanes), so exec/HostTiers uses this tier only where that cannot cost much. */
+    Cold,
+    /** The packed GEMM's CodeTier::Cold: HandVectorised without its loop unrolling. First
+     * calls of `ij,jk->ik` at 512^2, Zen 5 VM: 37 ms instead of 66, the run 0-4% slower (f64
+     * 5.9-6.0 against 5.8-6.1 ms, f32 3.12-3.15 against 3.01-3.12); at 1024^2 79 ms instead of
+     * 110, the run as fast. */
+    GemmCold,
 };
+constexpr const char *kGemmColdPipeline =
+    "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg,loop-mssa(licm),gvn,"
+    "instcombine<no-verify-fixpoint>,simplifycfg)";
+constexpr const char *kColdPipeline = "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg)";
 /** `instcombine` named in a pipeline's text checks, by default, that one iteration reached its
  * fixpoint, and aborts the process with "LLVM ERROR: Instruction Combining did not reach a
  * fixpoint" where it did not (a check meant for LLVM's own tests: on an AMD EPYC, znver3, the
@@ -124,18 +139,32 @@ constexpr const char *kHandVectorisedPipeline =
     "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg,loop-mssa(licm),gvn,loop-unroll<O3>,"
     "instcombine<no-verify-fixpoint>,simplifycfg)";
 
-/** HandVectorised when every kernel is a packed GEMM, else Quick when asked, else O3. */
-Pipeline pipeline_for(const std::vector<ir::Kernel> &kernels, bool quick = false) {
+/** HandVectorised when every kernel is a packed GEMM, else the tier's. */
+Pipeline pipeline_for(const std::vector<ir::Kernel> &kernels, CodeTier tier = CodeTier::Full) {
     for (const auto &k : kernels)
-        if (!k.gemm || !k.gemm->host_packed) return quick ? Pipeline::Quick : Pipeline::O3;
-    return kernels.empty() ? Pipeline::O3 : Pipeline::HandVectorised;
+        if (!k.gemm || !k.gemm->host_packed)
+            return tier == CodeTier::Cold ? Pipeline::Cold : tier == CodeTier::Quick ? Pipeline::Quick : Pipeline::O3;
+    if (kernels.empty()) return Pipeline::O3;
+    return tier == CodeTier::Cold ? Pipeline::GemmCold : Pipeline::HandVectorised;
 }
 
 const char *pipeline_name(Pipeline p) {
-    return p == Pipeline::O3 ? "O3 loop+slp vectorise" : p == Pipeline::Quick ? "O2 loop+slp vectorise" : kHandVectorisedPipeline;
+    switch (p) {
+    case Pipeline::O3: return "O3 loop+slp vectorise";
+    case Pipeline::Quick: return "O2 loop+slp vectorise";
+    case Pipeline::Cold: return "cold: sroa early-cse instcombine simplifycfg, codegen O1";
+    case Pipeline::GemmCold: return kGemmColdPipeline;
+    case Pipeline::HandVectorised: break;
+    }
+    return kHandVectorisedPipeline;
 }
 
-void optimize(llvm::Module &m, llvm::TargetMachine &tm, Pipeline pipeline) {
+/** Code generation's level for a pipeline: -O1 for cold code, else -O3. */
+llvm::CodeGenOptLevel codegen_level(Pipeline p) {
+    return p == Pipeline::Cold ? llvm::CodeGenOptLevel::Less : llvm::CodeGenOptLevel::Aggressive;
+}
+
+void optimize(llvm::Module &m, llvm::TargetMachine &tm, Pipeline pipeline, const std::atomic<bool> *cancel = nullptr) {
     llvm::LoopAnalysisManager lam;
     llvm::FunctionAnalysisManager fam;
     llvm::CGSCCAnalysisManager cgam;
@@ -143,7 +172,10 @@ void optimize(llvm::Module &m, llvm::TargetMachine &tm, Pipeline pipeline) {
     llvm::PipelineTuningOptions tuning;
     tuning.LoopVectorization = true;
     tuning.SLPVectorization = true;
-    llvm::PassBuilder pb(&tm, tuning); // with tm, the cost models know the host's vector width
+    // A cancelled compile skips every pass it may (the required ones, few and cheap, still run).
+    llvm::PassInstrumentationCallbacks callbacks;
+    if (cancel) callbacks.registerShouldRunOptionalPassCallback([cancel](llvm::StringRef, llvm::Any) { return !cancel->load(); });
+    llvm::PassBuilder pb(&tm, tuning, std::nullopt, cancel ? &callbacks : nullptr); // with tm, the cost models know the host's vector width
     pb.registerModuleAnalyses(mam);
     pb.registerCGSCCAnalyses(cgam);
     pb.registerFunctionAnalyses(fam);
@@ -151,9 +183,12 @@ void optimize(llvm::Module &m, llvm::TargetMachine &tm, Pipeline pipeline) {
     pb.crossRegisterProxies(lam, fam, cgam, mam);
     if (pipeline == Pipeline::O3) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam));
     if (pipeline == Pipeline::Quick) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(m, mam));
+    const char *text = pipeline == Pipeline::Cold       ? kColdPipeline
+                       : pipeline == Pipeline::GemmCold ? kGemmColdPipeline
+                                                        : kHandVectorisedPipeline;
     llvm::ModulePassManager mpm;
-    if (auto e = pb.parsePassPipeline(mpm, kHandVectorisedPipeline))
-        throw InternalError("host backend: the packed GEMM's pipeline does not parse: " + describe(std::move(e)));
+    if (auto e = pb.parsePassPipeline(mpm, text))
+        throw InternalError(std::string("host backend: the pipeline '") + text + "' does not parse: " + describe(std::move(e)));
     mpm.run(m, mam);
 }
 
@@ -255,7 +290,8 @@ class PhaseTimer {
  * optimised and compiled here (and then kept in both). `fresh` skips and drops both caches'
  * entries (their object did not load); `*cached` says whether a cache answered. */
 std::string object_code(std::unique_ptr<llvm::Module> m, const llvm::orc::JITTargetMachineBuilder &jtmb,
-                        llvm::TargetMachine &tm, Pipeline pipeline, bool fresh, bool *cached) {
+                        llvm::TargetMachine &tm, Pipeline pipeline, bool fresh, bool *cached,
+                        const std::atomic<bool> *cancel = nullptr) {
     static std::mutex lock;
     static std::map<std::string, std::string> memory;
     std::string key = cache_key(*m, jtmb, pipeline);
@@ -272,8 +308,9 @@ std::string object_code(std::unique_ptr<llvm::Module> m, const llvm::orc::JITTar
         *cached = false;
         {
             PhaseTimer t("optimize");
-            optimize(*m, tm, pipeline);
+            optimize(*m, tm, pipeline, cancel);
         }
+        if (cancel && cancel->load()) throw CompileCancelled(); // half-optimised: never cached
         PhaseTimer t("machine code");
         llvm::orc::SimpleCompiler compile(tm);
         auto object = take(compile(*m), "generating machine code");
@@ -339,9 +376,11 @@ HostModule::~HostModule() = default;
  * own, and linked into a JITDylib of their own (each defines the same symbol). */
 std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels) { return compile(kernels, {}); }
 
-std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels, const std::vector<bool> &quick) {
-    EINFUSE_ASSERT(quick.empty() || quick.size() == kernels.size(), "host backend: one quick flag per kernel");
-    auto pipeline = [&](std::size_t i) { return pipeline_for({kernels[i]}, !quick.empty() && quick[i]); };
+std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &kernels, const std::vector<CodeTier> &tiers,
+                                                const CompileControl &control) {
+    EINFUSE_ASSERT(tiers.empty() || tiers.size() == kernels.size(), "host backend: one code tier per kernel");
+    auto pipeline = [&](std::size_t i) { return pipeline_for({kernels[i]}, tiers.empty() ? CodeTier::Full : tiers[i]); };
+    auto cancelled = [&] { return control.cancel && control.cancel->load(); };
     static constexpr const char *kCanonicalName = "einfuse_kernel";
     auto needs = [](const ir::Kernel &k, const std::string &v) { // a loop or a tensor index reads its size
         bool loop = false;
@@ -432,19 +471,24 @@ std::unique_ptr<HostModule> HostModule::compile(const std::vector<ir::Kernel> &k
             for (std::size_t n; (n = next++) < distinct.size();) {
                 const std::size_t i = order[n];
                 try {
+                    if (cancelled()) throw CompileCancelled();
                     auto jtmb = host_machine();
+                    jtmb.setCodeGenOptLevel(codegen_level(pipelines[i]));
                     auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
                     llvm::LLVMContext ctx; // declared before the module: outlives it
                     ctx.setDiscardValueNames(true);
                     bool hit = false;
-                    objects[i] = object_code(print_module({distinct[i]}, ctx, jtmb, *tm), jtmb, *tm, pipelines[i], fresh, &hit);
+                    objects[i] = object_code(print_module({distinct[i]}, ctx, jtmb, *tm), jtmb, *tm, pipelines[i], fresh, &hit,
+                                             control.cancel);
                     cached[i] = hit;
                 } catch (...) {
                     errors[i] = std::current_exception();
                 }
             }
         };
-        std::size_t helpers = std::min<std::size_t>(distinct.size(), std::max(1u, std::thread::hardware_concurrency())) - 1;
+        const std::size_t at_once = control.threads > 0 ? static_cast<std::size_t>(control.threads)
+                                                        : std::max(1u, std::thread::hardware_concurrency());
+        const std::size_t helpers = std::max<std::size_t>(std::min(distinct.size(), at_once), 1) - 1;
         std::vector<std::thread> threads;
         for (std::size_t h = 0; h < helpers; ++h) threads.emplace_back(work);
         work();

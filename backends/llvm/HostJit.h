@@ -3,6 +3,9 @@
 // AVX2, AVX-512), or printed as optimised LLVM IR. No LLVM header leaks from here, so users of
 // the API compile fast.
 #include "ir/Kernel.h"
+#include "support/Error.h"
+
+#include <atomic>
 
 #include <cstdint>
 #include <memory>
@@ -22,18 +25,45 @@ namespace einfuse::llvm_backend {
 using HostKernelFn = void (*)(void *const *data, const int64_t *strides, const int64_t *extents, int64_t begin,
                               int64_t end);
 
+/** How much LLVM does for a kernel: compile time against run time. */
+enum class CodeTier {
+    /** Memory to registers, CSE, InstCombine and SimplifyCFG, then code generation at -O1: a
+     * few milliseconds a kernel. For a first call, where compiling is most of the time; the code
+     * of kernels whose lanes the printer writes itself (lanes along a sum) runs as fast as Full's.
+     * A packed GEMM's cold code is its own pipeline without the loop unrolling. */
+    Cold,
+    /** LLVM's O2 with both vectorisers: kernels that run few iterations. */
+    Quick,
+    /** LLVM's O3 with both vectorisers, code generation at -O3. */
+    Full,
+};
+
+/** What a caller asks of a compile in progress. */
+struct CompileControl {
+    const std::atomic<bool> *cancel = nullptr; // set: stop as soon as LLVM allows
+    int threads = 0;                           // modules compiled at once; 0: one per core
+};
+
+/** A compile stopped through CompileControl::cancel. */
+struct CompileCancelled : TargetError {
+    CompileCancelled() : TargetError("host backend: the compile was cancelled") {}
+};
+
 /** Kernels compiled by LLVM's O3 pipeline and ORC's LLJIT for the host CPU. Every function is
  * resolved during compile(), so function() is a map lookup, safe to call from any thread, and
  * the functions may run concurrently. */
 class HostModule {
   public:
-    /** Every element type (f16 bf16 f32 f64, bool and the 8-64-bit integers) compiles. Throws TargetError when LLVM
-     * fails, InternalError on a malformed kernel or two kernels with one name. */
+    /** Every element type (f16 bf16 f32 f64, bool and the 8-64-bit integers) compiles, at
+     * CodeTier::Full. Throws TargetError when LLVM fails, InternalError on a malformed kernel or
+     * two kernels with one name. */
     static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels);
-    /** The same, kernels[i] compiled by LLVM's O2 pipeline where quick[i] (empty: none): for
-     * kernels the caller knows run only a few iterations, where compiling is most of the time
-     * (exec/HostExecutor). Packed GEMMs keep their own pipeline. */
-    static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels, const std::vector<bool> &quick);
+    /** The same, kernels[i] compiled at tiers[i] (empty: all Full); exec/HostTiers chooses.
+     * `control` may ask for fewer threads or cancel:
+     * then the optional passes left are skipped, no further module is started, and compile()
+     * throws CompileCancelled. */
+    static std::unique_ptr<HostModule> compile(const std::vector<ir::Kernel> &kernels, const std::vector<CodeTier> &tiers,
+                                               const CompileControl &control = {});
 
     /** A kernel's code and, when it shares that code with another kernel of the module, which of
      * its extents the code takes: extents[extent_slots[0]], ... in that order, 1 for a slot of -1

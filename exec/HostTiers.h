@@ -1,0 +1,82 @@
+#pragma once
+// Which code each host kernel runs, and when it is compiled (issue 16's first call). A kernel's
+// first calls may run cheaply compiled code (llvm_backend::CodeTier::Cold or Quick); from its
+// second call on, the code it settles on is compiled on a thread of its own while the cheap code
+// keeps running, and replaces it once whole. This is the executor's choice, not the plan's: a
+// plan serves a class of sizes (bmm's for any batch), and which code is worth compiling depends
+// on the sizes a call brings.
+#include "backends/llvm/HostJit.h"
+#include "passes/Pipeline.h"
+
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+namespace einfuse {
+
+/** Calls of at most this many loop iterations settle on LLVM's O2 (CodeTier::Quick) instead of
+ * O3: the small kernels of opt_einsum's cases compile in less CPU time and ran as fast
+ * (docs/performance.md); a larger call may gain from O3's unrolling. */
+constexpr double kQuickIterations = 4096;
+
+/** Kernels of at most this many loop iterations may start on cold code even where LLVM's
+ * vectorisers write their lanes: bmm's unrolled kernels ran 6-20x slower cold, which at this
+ * size costs at most a few milliseconds once, against tens saved in compiling. */
+constexpr double kColdIterations = 65536;
+
+struct KernelTiers {
+    llvm_backend::CodeTier first = llvm_backend::CodeTier::Full;   // compiled with the executor
+    llvm_backend::CodeTier settled = llvm_backend::CodeTier::Full; // what later calls run
+    /** A call of more loop iterations runs Full code, compiled then (once): the cheaper tiers
+     * were chosen for the plan's sizes. */
+    double max_iterations = std::numeric_limits<double>::infinity();
+    std::vector<int> loop_slots; // positions in k.index_vars of the variables k loops over
+};
+
+/** The tiers of k in `plan`. Packed GEMMs and lanes the printer writes itself (along a sum) start
+ * cold at any size; other kernels start cold up to kColdIterations at the plan's sizes, and
+ * those whose loops' sizes the plan leaves free start Full. `cold_first` false: none starts cold (the
+ * tiers before cold code, for comparisons: EINFUSE_HOST_COLD_CODE=0). */
+KernelTiers choose_tiers(const ir::Kernel &k, const passes::Plan &plan, bool cold_first);
+
+/** The iterations of k's loop nest at these extents (in k.index_vars order). */
+double loop_iterations(const KernelTiers &tiers, const std::vector<int64_t> &extents);
+
+/** EINFUSE_HOST_COLD_CODE: unset or anything but "0" starts kernels on cold code. */
+bool cold_code_from_environment();
+
+/** The settled code of the kernels that start cold, compiled on a thread of its own, once, when
+ * asked; published whole. Its compile uses one thread and its objects go to the disk cache like
+ * any other. A failed compile leaves the cold code running. */
+class SettledCode {
+  public:
+    SettledCode(std::vector<ir::Kernel> kernels, std::vector<llvm_backend::CodeTier> tiers);
+    /** Cancels a compile in progress (LLVM skips its remaining optional passes) and waits for it. */
+    ~SettledCode();
+    SettledCode(const SettledCode &) = delete;
+    SettledCode &operator=(const SettledCode &) = delete;
+
+    /** Starts the compile; later calls do nothing. Safe from any thread. */
+    void start();
+    /** The settled code once compiled, else nullptr. Safe from any thread, lock-free. */
+    const llvm_backend::HostModule *ready() const { return ready_.load(std::memory_order_acquire); }
+    /** Starts the compile if needed and waits for it: the settled code, or nullptr if it failed. */
+    const llvm_backend::HostModule *wait();
+
+  private:
+    void compile();
+
+    const std::vector<ir::Kernel> kernels_;
+    const std::vector<llvm_backend::CodeTier> tiers_;
+    std::once_flag started_;
+    std::thread thread_;
+    std::atomic<bool> cancel_{false};
+    std::unique_ptr<llvm_backend::HostModule> module_;
+    std::atomic<const llvm_backend::HostModule *> ready_{nullptr};
+    std::mutex m_;
+    std::condition_variable finished_;
+    bool done_ = false;
+};
+
+} // namespace einfuse
