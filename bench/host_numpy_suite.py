@@ -11,7 +11,10 @@ with a cold cache.
   that child's environment only, and --openblas (a directory holding OpenBLAS's libblas.so.3, e.g.
   `apt-get download libopenblas0-pthread` unpacked with `dpkg -x`) is put on its LD_LIBRARY_PATH.
 - einfuse: `einfuse.einsum(spec, *arrays, threads=T)` (python/, the C ABI of build/api/
-  libeinfuse.so) in another child; the first call (compile) is not timed.
+  libeinfuse.so) in another child; the first call (compile) is not timed. That child runs with
+  EINFUSE_HOST_COLD_CODE=0: each kernel compiled at the tier it settles on from the start, the
+  code a program runs once its first calls' cold code is replaced (exec/HostTiers.h), so that no
+  batch times cold code while the settled code compiles in the background.
 Each figure is the median of 7 batches of calls (a batch lasts >= 5 ms); rounds alternate numpy
 and einfuse, and the table has the median over rounds. The result of every case is compared
 with numpy's first (relative error against the largest magnitude).
@@ -103,7 +106,7 @@ print(json.dumps(res))
 
 def run_worker(which, threads, cases, env):
     r = subprocess.run([sys.executable, "-c", WORKER, which, str(threads), json.dumps(cases)], capture_output=True,
-                       text=True, env=env)
+                       text=True, env=dict(env, EINFUSE_HOST_COLD_CODE="0"))
     if r.returncode:
         raise SystemExit(f"{which} worker failed:\n{r.stderr[-3000:]}")
     return json.loads(r.stdout)

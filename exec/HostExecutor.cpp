@@ -31,11 +31,33 @@ struct HostExecutor::Impl {
     std::unique_ptr<llvm_backend::HostModule> module;
     std::set<std::string> packed_gemm;           // kernels compiled as the packed GEMM: they split batch x M
     std::map<std::string, KernelTiers> cheaper;  // kernels whose first code is not Full
-    std::map<std::string, std::atomic<bool>> ran; // those that start cold: called before?
+    mutable std::map<std::string, std::atomic<bool>> ran; // those that start cold: called before?
     std::vector<ir::Kernel> cheaper_kernels;
     std::unique_ptr<SettledCode> settled;        // the settled code of those that start cold
     mutable std::once_flag full_once;
     mutable std::unique_ptr<llvm_backend::HostModule> full; // cheaper_kernels at full optimisation
+
+    struct Code {
+        const llvm_backend::HostModule *module;
+        llvm_backend::CodeTier tier;
+    };
+    /** The code a call of k at `extents` (k.index_vars' order) runs. `calling`: the call is about
+     * to run, so a kernel's second call starts its settled code's compile, and a call larger
+     * than its cheaper code's limit compiles Full code. */
+    Code code_for(const ir::Kernel &k, const std::vector<int64_t> &extents, bool calling) const {
+        auto cheaper_it = cheaper.find(k.name);
+        if (cheaper_it == cheaper.end()) return {module.get(), llvm_backend::CodeTier::Full};
+        const KernelTiers &tiers = cheaper_it->second;
+        if (loop_iterations(tiers, extents) > tiers.max_iterations) {
+            if (calling) std::call_once(full_once, [&] { full = llvm_backend::HostModule::compile(cheaper_kernels); });
+            return {full.get(), llvm_backend::CodeTier::Full};
+        }
+        if (tiers.first == llvm_backend::CodeTier::Cold) {
+            if (const llvm_backend::HostModule *code = settled->ready()) return {code, tiers.settled};
+            if (calling && ran.at(k.name).exchange(true)) settled->start(); // its second call
+        }
+        return {module.get(), tiers.first};
+    }
 };
 
 HostExecutor::HostExecutor(const passes::Plan &plan) : HostExecutor(plan, cold_code_from_environment()) {}
@@ -65,16 +87,7 @@ HostExecutor::~HostExecutor() = default;
 void HostExecutor::run(const ir::Kernel &k, const std::vector<const Tensor *> &tensors,
                        const ir::Extents &extents) const {
     KernelArgs args = kernel_args(k, tensors, extents);
-    const llvm_backend::HostModule *module = impl_->module.get();
-    if (auto cheaper = impl_->cheaper.find(k.name); cheaper != impl_->cheaper.end()) {
-        if (loop_iterations(cheaper->second, args.extents) > cheaper->second.max_iterations) {
-            std::call_once(impl_->full_once, [&] { impl_->full = llvm_backend::HostModule::compile(impl_->cheaper_kernels); });
-            module = impl_->full.get();
-        } else if (cheaper->second.first == llvm_backend::CodeTier::Cold) {
-            if (const llvm_backend::HostModule *settled = impl_->settled->ready()) module = settled;
-            else if (impl_->ran.at(k.name).exchange(true)) impl_->settled->start(); // its second call
-        }
-    }
+    const llvm_backend::HostModule *module = impl_->code_for(k, args.extents, true).module;
     const auto &entry = module->entry(k.name);
     std::vector<void *> data;
     for (const Tensor *t : tensors) data.push_back(const_cast<void *>(t->data()));
@@ -131,6 +144,16 @@ void HostExecutor::settle() const {
     if (impl_->settled) impl_->settled->wait();
 }
 
+const char *HostExecutor::code_tier(const ir::Kernel &k, const std::vector<const Tensor *> &tensors,
+                                    const ir::Extents &extents) const {
+    switch (impl_->code_for(k, kernel_args(k, tensors, extents).extents, false).tier) {
+    case llvm_backend::CodeTier::Cold: return "cold";
+    case llvm_backend::CodeTier::Quick: return "quick";
+    case llvm_backend::CodeTier::Full: break;
+    }
+    return "full";
+}
+
 #else
 
 struct HostExecutor::Impl {};
@@ -141,6 +164,9 @@ HostExecutor::HostExecutor(const passes::Plan &, bool) {
 HostExecutor::~HostExecutor() = default;
 void HostExecutor::run(const ir::Kernel &, const std::vector<const Tensor *> &, const ir::Extents &) const {}
 void HostExecutor::settle() const {}
+const char *HostExecutor::code_tier(const ir::Kernel &, const std::vector<const Tensor *> &, const ir::Extents &) const {
+    return "full";
+}
 
 #endif
 

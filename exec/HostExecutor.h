@@ -22,6 +22,10 @@ public:
      * runs measure the code that stays. */
     void settle() const;
 
+    /** The code a call of k with these tensors would run now: "cold", "quick" or "full"
+     * (exec/HostTiers.h); for tests. */
+    const char *code_tier(const ir::Kernel &k, const std::vector<const Tensor *> &tensors, const ir::Extents &extents) const;
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

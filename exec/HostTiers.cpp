@@ -7,6 +7,8 @@
 #include <set>
 #include <string>
 
+#include <unistd.h>
+
 namespace einfuse {
 
 using llvm_backend::CodeTier;
@@ -58,11 +60,19 @@ SettledCode::SettledCode(std::vector<ir::Kernel> kernels, std::vector<CodeTier> 
 
 SettledCode::~SettledCode() {
     cancel_ = true;
-    if (thread_.joinable()) thread_.join();
+    if (!thread_.joinable()) return;
+    if (forked()) { // the compile's thread was not copied into this process: nothing to join
+        new std::thread(std::move(thread_)); // left unjoined, never destroyed
+        return;
+    }
+    thread_.join();
 }
+
+bool SettledCode::forked() const { return owner_ != getpid(); }
 
 void SettledCode::start() {
     std::call_once(started_, [&] {
+        owner_ = getpid();
         try {
             thread_ = std::thread([this] { compile(); });
         } catch (...) { // no thread to be had: the cold code keeps running
@@ -90,6 +100,7 @@ void SettledCode::compile() {
 
 const llvm_backend::HostModule *SettledCode::wait() {
     start();
+    if (forked()) return ready(); // a fork during the compile: this process keeps its cold code
     std::unique_lock<std::mutex> hold(m_);
     finished_.wait(hold, [&] { return done_; });
     return module_.get();

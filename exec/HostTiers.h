@@ -66,11 +66,14 @@ class SettledCode {
 
   private:
     void compile();
+    /** This is a child forked while the compile ran: its thread is the parent's alone. */
+    bool forked() const;
 
     const std::vector<ir::Kernel> kernels_;
     const std::vector<llvm_backend::CodeTier> tiers_;
     std::once_flag started_;
     std::thread thread_;
+    int owner_ = 0; // the process that started the thread
     std::atomic<bool> cancel_{false};
     std::unique_ptr<llvm_backend::HostModule> module_;
     std::atomic<const llvm_backend::HostModule *> ready_{nullptr};
