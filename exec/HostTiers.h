@@ -21,9 +21,11 @@ namespace einfuse {
 constexpr double kQuickIterations = 4096;
 
 /** Kernels of at most this many loop iterations may start on cold code even where LLVM's
- * vectorisers write their lanes: bmm's unrolled kernels ran 6-20x slower cold, which at this
- * size costs at most a few milliseconds once, against tens saved in compiling. */
-constexpr double kColdIterations = 65536;
+ * vectorisers write their lanes: bmm's unrolled kernels ran 6-20x slower cold (D=3: 28 ns an
+ * iteration against 5), which at this size costs a few milliseconds a call until the settled
+ * code arrives, against 20-60 ms saved in compiling (`...lmn,lmno->...o`'s final sum over l,m,
+ * 76,800 iterations: 57 ms at O3). */
+constexpr double kColdIterations = 262144;
 
 struct KernelTiers {
     llvm_backend::CodeTier first = llvm_backend::CodeTier::Full;   // compiled with the executor
