@@ -95,6 +95,19 @@ TEST_CASE("reduction lanes: where they are chosen, and why not elsewhere") {
     // One register of lanes per row (passes/ReductionLanes.h: four ran 1.4x slower).
     CHECK(rows_plan.kernels.front().host_vectors->reduction_lanes->registers == passes::kReductionLaneUnrolledRowRegisters);
     CHECK(rows_plan.explain().find("1 vector of terms per step") != std::string::npos);
+    // The same when l and m are short (the lanes used to run across o, gathered: 12x slower at
+    // l=m=10, n=30720) or short and of o's size (l was unrolled instead of o).
+    for (ir::Extents short_rows : {ir::Extents{{"l", 10}, {"m", 10}, {"n", 30720}, {"o", 3}},
+                                   ir::Extents{{"l", 2}, {"m", 3}, {"n", 100000}, {"o", 3}}})
+        for (DType dtype : {DType::F32, DType::F64}) {
+            CAPTURE(short_rows.at("l"));
+            CAPTURE(dtype_name(dtype));
+            ir::Kernel first = plan_on("skylake-avx512", "lmn,lmno->o", dtype, short_rows).kernels.front();
+            REQUIRE(first.host_vectors->reduction_lanes.has_value());
+            CHECK(first.host_vectors->reduction_lanes->var == "n");
+            CHECK(first.host_vectors->reduction_lanes->rows_var == "o");
+            CHECK(first.host_vectors->reduction_lanes->deinterleaved == std::vector<std::pair<std::string, int>>{{"in1", 3}});
+        }
     for (const Row &r : rows) {
         CAPTURE(std::string(r.spec));
         passes::Plan plan = plan_on("skylake-avx512", r.spec, DType::F64, r.extents);
