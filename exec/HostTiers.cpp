@@ -3,9 +3,11 @@
 #include "ir/Walk.h"
 
 #include <algorithm>
+#include <deque>
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <unistd.h>
 
@@ -55,30 +57,110 @@ bool cold_code_from_environment() {
     return !e || std::string(e) != "0";
 }
 
+namespace {
+
+/** The one thread that compiles settled code, for every executor of the process, one job at a
+ * time in the order asked: a framework whose hundreds of kernels reach their second call at once
+ * gets one compile at a time, not hundreds of threads and their memory. Started at the first
+ * job. At exit (an atexit handler, registered after LLVM's statics were made, so it runs before
+ * they are destroyed) it cancels the job it runs and is joined; the queue itself is never
+ * destroyed, so executors destroyed later still find it. In a child forked from a process that
+ * had it, it is not there: the child's jobs are never run (their cold code stays). */
+class SettledCodeQueue {
+  public:
+    static SettledCodeQueue &shared() {
+        static SettledCodeQueue *queue = [] {
+            auto *q = new SettledCodeQueue;
+            std::atexit([] { shared().shut_down(); });
+            return q;
+        }();
+        return *queue;
+    }
+
+    /** Whether queued jobs run in this process. */
+    bool runs_here() const { return !forked(); }
+
+    /** Queues `job`; false when no thread can run it (none could be started, or a forked child). */
+    bool push(SettledCode *job) {
+        std::lock_guard<std::mutex> hold(m_);
+        if (forked() || stop_) return false;
+        if (!worker_.joinable()) {
+            try {
+                worker_ = std::thread([this] { work(); });
+            } catch (...) {
+                return false;
+            }
+        }
+        jobs_.push_back(job);
+        wake_.notify_all();
+        return true;
+    }
+
+    /** Takes `job` out of the queue, or waits until the worker has finished it. */
+    void forget(SettledCode *job) {
+        std::unique_lock<std::mutex> hold(m_);
+        jobs_.erase(std::remove(jobs_.begin(), jobs_.end(), job), jobs_.end());
+        if (forked()) return; // nothing runs here
+        idle_.wait(hold, [&] { return running_ != job; });
+    }
+
+    void shut_down() {
+        std::unique_lock<std::mutex> hold(m_);
+        stop_ = true;
+        jobs_.clear();
+        if (running_) running_->cancel();
+        wake_.notify_all();
+        hold.unlock();
+        if (!worker_.joinable()) return;
+        if (forked()) new std::thread(std::move(worker_)); // the parent's thread: not ours to join
+        else worker_.join();
+    }
+
+  private:
+    SettledCodeQueue() : owner_(getpid()) {}
+    bool forked() const { return getpid() != owner_; }
+
+    void work() {
+        std::unique_lock<std::mutex> hold(m_);
+        for (;;) {
+            wake_.wait(hold, [&] { return stop_ || !jobs_.empty(); });
+            if (stop_) return;
+            running_ = jobs_.front();
+            jobs_.pop_front();
+            hold.unlock();
+            running_->compile();
+            hold.lock();
+            running_ = nullptr;
+            idle_.notify_all();
+        }
+    }
+
+    const pid_t owner_;
+    std::mutex m_;
+    std::condition_variable wake_, idle_;
+    std::deque<SettledCode *> jobs_;
+    SettledCode *running_ = nullptr;
+    bool stop_ = false;
+    std::thread worker_;
+};
+
+} // namespace
+
 SettledCode::SettledCode(std::vector<ir::Kernel> kernels, std::vector<CodeTier> tiers)
     : kernels_(std::move(kernels)), tiers_(std::move(tiers)) {}
 
 SettledCode::~SettledCode() {
-    cancel_ = true;
-    if (!thread_.joinable()) return;
-    if (forked()) { // the compile's thread was not copied into this process: nothing to join
-        new std::thread(std::move(thread_)); // left unjoined, never destroyed
-        return;
-    }
-    thread_.join();
+    cancel();
+    if (queued_) SettledCodeQueue::shared().forget(this);
 }
-
-bool SettledCode::forked() const { return owner_ != getpid(); }
 
 void SettledCode::start() {
     std::call_once(started_, [&] {
-        owner_ = getpid();
-        try {
-            thread_ = std::thread([this] { compile(); });
-        } catch (...) { // no thread to be had: the cold code keeps running
-            std::lock_guard<std::mutex> hold(m_);
-            done_ = true;
-        }
+        queued_ = SettledCodeQueue::shared().push(this);
+        if (queued_) return;
+        std::lock_guard<std::mutex> hold(m_); // no thread to run it: the cold code stays
+        done_ = true;
+        finished_.notify_all();
     });
 }
 
@@ -100,7 +182,7 @@ void SettledCode::compile() {
 
 const llvm_backend::HostModule *SettledCode::wait() {
     start();
-    if (forked()) return ready(); // a fork during the compile: this process keeps its cold code
+    if (!SettledCodeQueue::shared().runs_here()) return ready(); // forked while it was queued
     std::unique_lock<std::mutex> hold(m_);
     finished_.wait(hold, [&] { return done_; });
     return module_.get();

@@ -11,7 +11,6 @@
 #include <condition_variable>
 #include <limits>
 #include <mutex>
-#include <thread>
 
 namespace einfuse {
 
@@ -48,34 +47,37 @@ double loop_iterations(const KernelTiers &tiers, const std::vector<int64_t> &ext
 /** EINFUSE_HOST_COLD_CODE: unset or anything but "0" starts kernels on cold code. */
 bool cold_code_from_environment();
 
-/** The settled code of the kernels that start cold, compiled on a thread of its own, once, when
- * asked; published whole. Its compile uses one thread and its objects go to the disk cache like
- * any other. A failed compile leaves the cold code running. */
+/** The settled code of the kernels that start cold, compiled once when asked, on the process's
+ * one thread for such compiles (queued behind other executors' in the order asked), with one
+ * thread of LLVM's; its objects go to the disk cache like any other; published whole. A failed
+ * or cancelled compile leaves the cold code running. */
 class SettledCode {
   public:
     SettledCode(std::vector<ir::Kernel> kernels, std::vector<llvm_backend::CodeTier> tiers);
-    /** Cancels a compile in progress (LLVM skips its remaining optional passes) and waits for it. */
+    /** Takes a queued compile out of the queue, or cancels one in progress (LLVM skips its
+     * remaining optional passes) and waits for it. */
     ~SettledCode();
     SettledCode(const SettledCode &) = delete;
     SettledCode &operator=(const SettledCode &) = delete;
 
-    /** Starts the compile; later calls do nothing. Safe from any thread. */
+    /** Queues the compile; later calls do nothing. Safe from any thread. */
     void start();
     /** The settled code once compiled, else nullptr. Safe from any thread, lock-free. */
     const llvm_backend::HostModule *ready() const { return ready_.load(std::memory_order_acquire); }
-    /** Starts the compile if needed and waits for it: the settled code, or nullptr if it failed. */
+    /** Starts the compile if needed and waits for it: the settled code, or nullptr if it failed
+     * or cannot run (a child forked from a process that compiled in the background). */
     const llvm_backend::HostModule *wait();
 
-  private:
+    /** Compiles, on the calling thread (the queue's); then wait() returns. */
     void compile();
-    /** This is a child forked while the compile ran: its thread is the parent's alone. */
-    bool forked() const;
+    /** Asks a compile in progress to stop as soon as LLVM allows. */
+    void cancel() { cancel_ = true; }
 
+  private:
     const std::vector<ir::Kernel> kernels_;
     const std::vector<llvm_backend::CodeTier> tiers_;
     std::once_flag started_;
-    std::thread thread_;
-    int owner_ = 0; // the process that started the thread
+    bool queued_ = false; // written once in start(), read by the destructor
     std::atomic<bool> cancel_{false};
     std::unique_ptr<llvm_backend::HostModule> module_;
     std::atomic<const llvm_backend::HostModule *> ready_{nullptr};

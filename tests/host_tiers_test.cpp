@@ -10,9 +10,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace einfuse;
 
@@ -185,4 +190,54 @@ TEST_CASE("host tiers: an executor destroyed while its settled code compiles can
         }
         CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20)); // no hang
     }
+}
+
+namespace {
+int thread_count() {
+    int n = 0;
+    for (const auto &entry : std::filesystem::directory_iterator("/proc/self/task")) n += entry.is_directory();
+    return n;
+}
+} // namespace
+
+TEST_CASE("host tiers: many kernels settling at once share one compile thread, and all settle") {
+    NoDiskCache no_cache;
+    std::vector<std::unique_ptr<OneKernel>> kernels;
+    std::vector<std::unique_ptr<HostExecutor>> executors;
+    for (int64_t n = 5; n < 17; ++n) { // distinct sizes: distinct code, compiled anew
+        kernels.push_back(std::make_unique<OneKernel>("ij,jk->ik", DType::F64, ir::Extents{{"i", n}, {"j", n + 1}, {"k", 3}}));
+        executors.push_back(std::make_unique<HostExecutor>(kernels.back()->c.plan(), true));
+    }
+    const int before = thread_count();
+    for (std::size_t i = 0; i < kernels.size(); ++i)
+        for (int call = 0; call < 2; ++call) executors[i]->run(kernels[i]->kernel(), kernels[i]->params(), kernels[i]->extents);
+    CHECK(thread_count() <= before + 1); // the queue's one thread at most
+    for (std::size_t i = 0; i < kernels.size(); ++i) {
+        executors[i]->settle();
+        CHECK(std::string(executors[i]->code_tier(kernels[i]->kernel(), kernels[i]->params(), kernels[i]->extents)) == "quick");
+    }
+}
+
+TEST_CASE("host tiers: a child forked while the settled code compiles keeps its cold code and exits cleanly") {
+    NoDiskCache no_cache;
+    OneKernel one("ij,jk->ik", DType::F64, {{"i", 83}, {"j", 97}, {"k", 71}});
+    auto ex = std::make_unique<HostExecutor>(one.c.plan(), true);
+    ex->run(one.kernel(), one.params(), one.extents);
+    Tensor want = one.tensors.back();
+    ex->run(one.kernel(), one.params(), one.extents); // queues the settled code's compile
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ex->settle(); // returns: no compile runs in this process
+        ex->run(one.kernel(), one.params(), one.extents);
+        const bool same = same_bits(one.tensors.back(), want);
+        ex.reset(); // and the destructor does not wait for the parent's thread
+        _exit(same ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    ex->settle();
+    CHECK(std::string(ex->code_tier(one.kernel(), one.params(), one.extents)) == "full");
 }
