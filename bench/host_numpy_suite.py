@@ -19,7 +19,10 @@ Each figure is the median of 7 batches of calls (a batch lasts >= 5 ms); rounds 
 and einfuse, and the table has the median over rounds. The result of every case is compared
 with numpy's first (relative error against the largest magnitude).
 --first-call: each case's first einfuse call in a fresh process with a fresh, empty disk cache
-(planning, LLVM and the JIT included, the library's load not), median of 3 processes.
+(planning, LLVM and the JIT included, the library's load not), median of 3 processes, and the
+second call of the same process; beside it the same with EINFUSE_HOST_COLD_CODE=0 (no cold code:
+every kernel compiled at the tier it settles on before the first call), alternating.
+--rounds 0 skips the compiled calls (with --first-call: the first calls alone).
 --before DIR: another build (its api/libeinfuse.so) timed in the same rounds, a column of its own.
 The CPU and the load average are printed with the results.
 """
@@ -144,7 +147,7 @@ def main():
             envs["before"] = dict(ef_env, EINFUSE_LIBRARY=os.path.abspath(os.path.join(args.before, "api", "libeinfuse.so")),
                                   EINFUSE_CACHE_DIR=cache + "-before")
         results = {}
-        for threads in map(int, args.threads.split(",")):
+        for threads in map(int, args.threads.split(",") if args.rounds > 0 else []):  # --rounds 0: first calls only
             np_env["OPENBLAS_NUM_THREADS"] = np_env["OMP_NUM_THREADS"] = str(threads)
             rounds = {which: [] for which in envs}
             for r in range(args.rounds):
@@ -172,19 +175,26 @@ def main():
 
         if args.first_call:
             print("\nfirst call with a cold cache (fresh process and cache dir, median of 3), ms:")
-            which = [w for w in ("before", "einfuse") if w in envs]
-            print("| case | dtype | " + " | ".join(f"{w} ms" for w in which) + " |")
-            print("| --- | --- |" + " --- |" * len(which))
+            envs["no cold code"] = dict(envs["einfuse"], EINFUSE_HOST_COLD_CODE="0")
+            which = [w for w in ("before", "einfuse", "no cold code") if w in envs]
+            print("| case | dtype | " + " | ".join(f"{w} ms | second call" for w in which) + " |")
+            print("| --- | --- |" + " --- | --- |" * len(which))
+            met = {w: 0 for w in which}
             for case in cases:
                 times = {w: [] for w in which}
                 for _ in range(3):
                     for w in which:  # alternating
                         with tempfile.TemporaryDirectory() as fresh:
                             times[w].append(run_worker_first(case, dict(envs[w], EINFUSE_CACHE_DIR=fresh)))
+                first = {w: statistics.median(t[0] for t in times[w]) for w in which}
+                second = {w: statistics.median(t[1] for t in times[w]) for w in which}
+                for w in which:
+                    met[w] += first[w] <= 100
                 shape_text = " ".join("x".join(map(str, s)) for s in case[1])
                 print(f"| `{case[0]}` {shape_text} | {case[2]} | " +
-                      " | ".join(f"{statistics.median(times[w]):.0f}" for w in which) + " |")
-                results.setdefault(f"{case[0]} {shape_text} {case[2]}", {})["first_ms"] = statistics.median(times["einfuse"])
+                      " | ".join(f"{first[w]:.0f} | {second[w]:.1f}" for w in which) + " |")
+                results.setdefault(f"{case[0]} {shape_text} {case[2]}", {})["first_ms"] = first["einfuse"]
+            print("at or under 100 ms: " + ", ".join(f"{w} {met[w]} of {len(cases)}" for w in which))
         print(f"\nload: {uptime()}")
     if args.json:
         with open(args.json, "w") as f:
@@ -197,7 +207,8 @@ import numpy as np
 import einfuse
 spec, shapes, dtype = json.loads(sys.argv[1])
 ops = [np.random.default_rng(1).random(s).astype({"f32": np.float32, "f64": np.float64}[dtype]) for s in shapes]
-t = time.perf_counter(); einfuse.einsum(spec, *ops, threads=1); print((time.perf_counter() - t) * 1e3)
+t = time.perf_counter(); einfuse.einsum(spec, *ops, threads=1); first = (time.perf_counter() - t) * 1e3
+t = time.perf_counter(); einfuse.einsum(spec, *ops, threads=1); print(first, (time.perf_counter() - t) * 1e3)
 """
 
 
@@ -205,7 +216,7 @@ def run_worker_first(case, env):
     r = subprocess.run([sys.executable, "-c", FIRST, json.dumps(case)], capture_output=True, text=True, env=env)
     if r.returncode:
         raise SystemExit(f"first-call worker failed:\n{r.stderr[-3000:]}")
-    return float(r.stdout.strip())
+    return tuple(map(float, r.stdout.split()))
 
 
 if __name__ == "__main__":

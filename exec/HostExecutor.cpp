@@ -9,7 +9,6 @@
 #include <atomic>
 #include <mutex>
 #include <map>
-#include <optional>
 #include <set>
 #include <thread>
 
