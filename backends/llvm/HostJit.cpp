@@ -117,12 +117,12 @@ enum class Pipeline {
     Quick,
     /** CodeTier::Cold: the cleanup passes below, and code generation at -O1 (-O0's fast
      * register allocation made `abc,bdef,fghj,cem,mhk,ljk->adgl`'s run 2x slower). First calls,
-     * Zen 5 VM: that case 40-44 ms instead of 141, `acdf,jbje,..` 57 instead of 100-131, their
+     * Zen 4 VM: that case 40-44 ms instead of 141, `acdf,jbje,..` 57 instead of 100-131, their
      * runs as fast as O3's; bmm's unrolled kernels ran 6-20x slower (LLVM's vectorisers write
      * their lanes), so exec/HostTiers uses this tier only where that cannot cost much. */
     Cold,
     /** The packed GEMM's CodeTier::Cold: HandVectorised without its loop unrolling. First
-     * calls of `ij,jk->ik` at 512^2, Zen 5 VM: 37 ms instead of 66, the run 0-4% slower (f64
+     * calls of `ij,jk->ik` at 512^2, Zen 4 VM: 37 ms instead of 66, the run 0-4% slower (f64
      * 5.9-6.0 against 5.8-6.1 ms, f32 3.12-3.15 against 3.01-3.12); at 1024^2 79 ms instead of
      * 110, the run as fast. */
     GemmCold,
