@@ -1,6 +1,7 @@
 // The host's vector width and kernel variant per CPU (passes/HostVectors), checked on the
 // optimised LLVM IR for CPUs named explicitly: the unrolled batched products never depend on
 // masked gathers or scatters, on AVX2 and AVX-512 machines alike (issue 16).
+#include "TestUtil.h"
 #include "backends/llvm/HostJit.h"
 #include "EinsumIr.h"
 #include "HostIrCheck.h"
@@ -55,10 +56,12 @@ TEST_CASE("host vectors: unrolled bij,bjk->bik at D=2..8 has no gathers or scatt
                 CHECK(k.strategy == ir::Strategy::Unrolled);
                 REQUIRE(k.host_vectors.has_value());
                 // Rows of 8 are vectorised along themselves; on znver3 rows of 128 bits (D=4 f32,
-                // D=2 f64) take 128-bit vectors, one a row (passes/HostVectors.cpp).
+                // D=2 f64) take 128-bit vectors, one a row, and on znver4 rows of 512 bits (D=8
+                // f64) 512-bit ones (passes/HostVectors.cpp).
                 const bool rows_128 = std::string(cpu) == "znver3" && d * static_cast<int>(dtype_size(type)) == 16;
+                const bool rows_512 = std::string(cpu) == "znver4" && d * static_cast<int>(dtype_size(type)) == 64;
                 CHECK(k.host_vectors->no_gathers == (d < 8));
-                CHECK(k.host_vectors->bits == (rows_128 ? 128 : 256));
+                CHECK(k.host_vectors->bits == (rows_128 ? 128 : rows_512 ? 512 : 256));
                 CHECK(k.host_vectors->narrowed_isa == rows_128);
                 std::string ir = llvm_backend::emit_llvm_ir(plan.kernels, target);
                 CHECK(ir.find("\"target-cpu\"=\"" + std::string(cpu) + "\"") != std::string::npos);
@@ -66,6 +69,31 @@ TEST_CASE("host vectors: unrolled bij,bjk->bik at D=2..8 has no gathers or scatt
                 CHECK(calls(ir, "scatter") == 0);
             }
         }
+    }
+}
+
+TEST_CASE("host vectors: rows of 512 bits take 512-bit vectors on znver4 only, one a row, and match the reference") {
+    for (const char *cpu : kCpus) {
+        CAPTURE(cpu);
+        ir::Target target = llvm_backend::cpu_target(cpu);
+        passes::Plan plan = plan_for(target, 16, DType::F32);
+        const ir::Kernel &k = plan.kernels.at(0);
+        REQUIRE(k.host_vectors.has_value());
+        const bool znver4 = std::string(cpu) == "znver4";
+        CHECK(k.host_vectors->bits == (znver4 ? 512 : 256));
+        CHECK((plan.explain().find("rows of 512 bits or more run faster in 512-bit vectors") != std::string::npos) == znver4);
+        std::string ir = llvm_backend::emit_llvm_ir(plan.kernels, target);
+        CHECK((ir.find("\"prefer-vector-width\"=\"512\"") != std::string::npos) == znver4);
+        CHECK(calls(ir, "gather") == 0);
+    }
+    // Rows of 8 f32 (256 bits) keep 256-bit vectors there.
+    CHECK(plan_for(llvm_backend::cpu_target("znver4"), 8, DType::F32).kernels.at(0).host_vectors->bits == 256);
+    // On this machine's CPU (512-bit vectors where it is a znver4), against the reference.
+    for (DType type : {DType::F32, DType::F64}) {
+        CAPTURE(dtype_name(type));
+        CompiledEinsum c("bij,bjk->bik", {type, type}, CompileOptions{Target::Host, "", 2});
+        auto [err, tol] = test::run_and_compare(c, {{"b", 301}, {"i", 16}, {"j", 16}, {"k", 16}});
+        CHECK(err <= tol);
     }
 }
 
