@@ -107,6 +107,7 @@ class SettledCodeQueue {
     void shut_down() {
         std::unique_lock<std::mutex> hold(m_);
         stop_ = true;
+        for (SettledCode *job : jobs_) job->give_up(); // never to run: its waiters return
         jobs_.clear();
         if (running_) running_->cancel();
         wake_.notify_all();
@@ -176,6 +177,12 @@ void SettledCode::compile() {
     std::lock_guard<std::mutex> hold(m_);
     module_ = std::move(module);
     ready_.store(module_.get(), std::memory_order_release);
+    done_ = true;
+    finished_.notify_all();
+}
+
+void SettledCode::give_up() {
+    std::lock_guard<std::mutex> hold(m_);
     done_ = true;
     finished_.notify_all();
 }

@@ -1,8 +1,8 @@
 #pragma once
 // Which code each host kernel runs, and when it is compiled (issue 16's first call). A kernel's
 // first calls may run cheaply compiled code (llvm_backend::CodeTier::Cold or Quick); from its
-// second call on, the code it settles on is compiled on a thread of its own while the cheap code
-// keeps running, and replaces it once whole. This is the executor's choice, not the plan's: a
+// second call on, the code it settles on is compiled on the process's one compile thread while
+// the cheap code keeps running, and replaces it once whole. This is the executor's choice, not the plan's: a
 // plan serves a class of sizes (bmm's for any batch), and which code is worth compiling depends
 // on the sizes a call brings.
 #include "backends/llvm/HostJit.h"
@@ -72,6 +72,8 @@ class SettledCode {
     void compile();
     /** Asks a compile in progress to stop as soon as LLVM allows. */
     void cancel() { cancel_ = true; }
+    /** The compile will never run (the process is exiting): wait() returns, the cold code stays. */
+    void give_up();
 
   private:
     const std::vector<ir::Kernel> kernels_;
