@@ -10,7 +10,6 @@
 #include <mutex>
 #include <map>
 #include <set>
-#include <thread>
 
 #ifdef EINFUSE_HAVE_LLVM
 #include "backends/llvm/HostJit.h"

@@ -33,8 +33,9 @@ KernelTiers choose_tiers(const ir::Kernel &k, const passes::Plan &plan, bool col
         if (own_lanes && cold_first) tiers.first = CodeTier::Cold; // measured as fast as Full's
         return tiers;
     }
-    double planned = 1;
-    for (int s : tiers.loop_slots) planned *= static_cast<double>(std::max<int64_t>(plan.sizes.at(k.index_vars[s]), 1));
+    std::vector<int64_t> planned_extents(k.index_vars.size(), 1);
+    for (int s : tiers.loop_slots) planned_extents[static_cast<std::size_t>(s)] = plan.sizes.at(k.index_vars[s]);
+    const double planned = loop_iterations(tiers, planned_extents);
     if (planned <= kQuickIterations) {
         tiers.settled = CodeTier::Quick;
         tiers.first = cold_first ? CodeTier::Cold : CodeTier::Quick;
