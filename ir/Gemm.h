@@ -54,6 +54,7 @@ struct Gemm {
     // (--gemm cublaslt), else after the small dense variant.
     bool host_packed = false;
     int host_vector_bits = 0;
+    int64_t host_a_block_bytes = 0; // the packed GEMM's A block (MC rows, K deep) at most this big
     bool library_first = false;
 };
 

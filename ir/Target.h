@@ -31,6 +31,7 @@ struct Target {
     std::string features;    // LLVM's feature list as detected ("+avx2,+avx512f,..."); empty: the CPU's defaults
     std::string narrowed_by; // the user's limit on vector_bits, for the plan: "EINFUSE_HOST_VECTOR_BITS=256"
     int cores = 1;           // hardware threads the executor may use
+    int64_t l2_bytes = 0;    // the CPU's L2 cache per core, in bytes; 0: not known (a CPU named, not detected)
     std::string source;  // where the facts came from, for the plan: "the device NVIDIA H200", "the table"
 
     /** The table's row for `sm` (the nearest known architecture at or below it; sm_75 below):

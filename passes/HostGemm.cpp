@@ -82,6 +82,10 @@ PackedGemmTile packed_gemm_tile(DType t, int vector_bits) {
     return tile;
 }
 
+int64_t packed_gemm_a_block_bytes(const ir::Target &target) {
+    return target.l2_bytes > 0 ? target.l2_bytes / 4 : kUnknownL2ABlockBytes;
+}
+
 namespace {
 
 std::optional<std::string> why_not_packed(const ir::Kernel &k, int vector_bits) {
@@ -96,7 +100,7 @@ std::optional<std::string> why_not_packed(const ir::Kernel &k, int vector_bits) 
 }
 
 /** "packed GEMM, f32 micro-kernel 14x32 in 512-bit vectors, ..." for the plan. */
-std::string describe_packed(const ir::Kernel &k, const PackedGemmParts &parts, int vector_bits) {
+std::string describe_packed(const ir::Kernel &k, const PackedGemmParts &parts, int vector_bits, const ir::Target &target) {
     PackedGemmTile t = packed_gemm_tile(parts.type, vector_bits);
     std::string widened;
     for (const auto *name : {&k.gemm->a, &k.gemm->b}) {
@@ -106,7 +110,11 @@ std::string describe_packed(const ir::Kernel &k, const PackedGemmParts &parts, i
     }
     return "packed GEMM, " + std::string(dtype_name(parts.type)) + " micro-kernel " + std::to_string(t.mr) + "x" +
            std::to_string(t.nr()) + " in " + std::to_string(vector_bits) +
-           "-bit vectors, A packed in blocks of MC rows and B in panels of NC columns, both whole K deep (the "
+           "-bit vectors, A packed in blocks of MC rows (at most " + std::to_string(k.gemm->host_a_block_bytes / 1024) +
+           " KiB: " +
+           (target.l2_bytes > 0 ? "a quarter of the CPU's " + std::to_string(target.l2_bytes / 1024) + " KiB L2"
+                                : std::string("the CPU's L2 not known")) +
+           ") and B in panels of NC columns, both whole K deep (the "
            "tile's sums stay in registers), the epilogue applied to each finished tile; threads split batch x M" +
            widened;
 }
@@ -123,7 +131,8 @@ void choose_host_gemm(ir::Kernel &k, const LowerOptions &options) {
     } else {
         g.host_packed = true;
         g.host_vector_bits = bits;
-        detail = "host: " + describe_packed(k, *packed_gemm_parts(k, nullptr), bits);
+        g.host_a_block_bytes = packed_gemm_a_block_bytes(options.target);
+        detail = "host: " + describe_packed(k, *packed_gemm_parts(k, nullptr), bits, options.target);
     }
     k.strategy_detail += (k.strategy_detail.empty() ? "" : "; ") + detail;
 }

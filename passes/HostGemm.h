@@ -33,6 +33,14 @@ struct PackedGemmTile {
 };
 PackedGemmTile packed_gemm_tile(DType type, int vector_bits);
 
+/** The largest A block (MC rows of packed A, whole K deep) the packed GEMM keeps: a quarter of
+ * the CPU's L2, so that the A block, the B strip each micro-kernel streams (K x NR) and the
+ * output tiles share it. 512 KiB where the L2 is not known: a quarter of the 2 MiB-L2 Xeon the
+ * blocking was first measured on. On a 512 KiB-L2 AMD Zen 3 the 512 KiB block thrashed its L2:
+ * f64 1024^3 on one thread 22-26 GFLOP/s, with 128 KiB 26-29 (docs/performance.md). */
+int64_t packed_gemm_a_block_bytes(const ir::Target &target);
+constexpr int64_t kUnknownL2ABlockBytes = 512 * 1024;
+
 /** Decides how the host runs GEMM kernel k: the packed GEMM for the target's vector width, or
  * the loop nest when it cannot (the reasons above, a CPU without vector registers) or when
  * EINFUSE_HOST_GEMM=0 asks for it. Records it in k.gemm and appends it to k.strategy_detail. */

@@ -14,7 +14,7 @@
 // The output cannot hold them (its old value may be read; its type may be f16) and a buffer for
 // them is a partial-sum tensor. So the tile's accumulators stay in registers for all of K, the
 // packed panels hold whole K, and MC / NC shrink as K grows so that an A block fits L2
-// (kABlockBytes) and a B panel stays moderate (kBPanelBytes). Each output element's sum runs
+// (ir::Gemm::host_a_block_bytes) and a B panel stays moderate (kBPanelBytes). Each output element's sum runs
 // k = 0..K-1 in one register lane whatever the tile or thread: the bits do not depend on the
 // split.
 //
@@ -50,10 +50,10 @@ namespace {
 
 using llvm::Value;
 
-// Cache budgets (bytes). An A block (MC x K) is reused across a whole B panel from L2; a B panel
-// (K x NC) is reused across every A block from L2/L3. Measured on a 2 MiB-L2 Xeon; see
+// Cache budgets (bytes). An A block (MC x K) is reused across a whole B panel from L2, at most
+// ir::Gemm::host_a_block_bytes (passes/HostGemm: a quarter of the CPU's L2); a B panel (K x NC)
+// is reused across every A block from L2/L3. Measured on a 2 MiB-L2 Xeon; see
 // docs/performance.md.
-constexpr int64_t kABlockBytes = 512 * 1024;
 constexpr int64_t kBPanelBytes = 4 * 1024 * 1024;
 constexpr int64_t kMaxMC = 240;
 
@@ -338,9 +338,10 @@ void GemmPrinter::emit() {
     b_.CreateCondBr(b_.CreateICmpSLT(begin, end), work, ret);
     b_.SetInsertPoint(work);
 
-    // Blocking: MC rows of A (K deep) within kABlockBytes, NC columns of B within kBPanelBytes.
+    // Blocking: MC rows of A (K deep) within host_a_block_bytes, NC columns of B within kBPanelBytes.
+    const int64_t a_block_bytes = g_.host_a_block_bytes > 0 ? g_.host_a_block_bytes : passes::kUnknownL2ABlockBytes;
     Value *row_bytes = b_.CreateMul(max64(K_, c64(1)), c64(esize()));
-    Value *mc = b_.CreateMul(max64(b_.CreateSDiv(b_.CreateSDiv(c64(kABlockBytes), row_bytes), c64(mr)), c64(1)), c64(mr));
+    Value *mc = b_.CreateMul(max64(b_.CreateSDiv(b_.CreateSDiv(c64(a_block_bytes), row_bytes), c64(mr)), c64(1)), c64(mr));
     mc = min64(min64(mc, c64(kMaxMC / mr * mr)), round_up(max64(M_, c64(1)), mr));
     Value *nc = b_.CreateMul(max64(b_.CreateSDiv(b_.CreateSDiv(c64(kBPanelBytes), row_bytes), c64(nr)), c64(1)), c64(nr));
     nc = min64(nc, round_up(max64(N_, c64(1)), nr));

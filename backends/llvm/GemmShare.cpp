@@ -149,6 +149,7 @@ std::optional<SharedGemm> shared_gemm(const ir::Kernel &k, const GemmGroupCounts
     cg.batch = batch, cg.m = m, cg.n = n, cg.k = kk;
     cg.host_packed = true;
     cg.host_vector_bits = g.host_vector_bits;
+    cg.host_a_block_bytes = g.host_a_block_bytes;
     c.gemm = cg;
     if (!passes::packed_gemm_parts(c, nullptr)) return std::nullopt;
     return s;

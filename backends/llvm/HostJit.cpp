@@ -33,6 +33,8 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -560,6 +562,7 @@ ir::Target host_target() {
     static const HostTarget cpu = host_target_of(host_machine());
     ir::Target t = ir::Target::host(cpu.vector_bits, cpu.cpu);
     t.features = cpu.features;
+    t.l2_bytes = std::max<long>(0, sysconf(_SC_LEVEL2_CACHE_SIZE)); // glibc reads it from CPUID
     t.source = "this machine's CPU";
     return t;
 }
