@@ -165,7 +165,8 @@ std::optional<ir::HostVectors::ReductionLanes> plan(const ir::Kernel &k, const S
     lanes->registers = kReductionLaneRegisters;
     lanes->contiguous = along;
     std::string rows;
-    if (l.in_parallel_body) {
+    const bool long_rows = sizes.at_least({l.loop->var}, kInterleavedRowBytes / static_cast<int64_t>(widest));
+    if (l.in_parallel_body && long_rows) {
         lanes->rows_var = l.parallel.back();
         lanes->rows = kReductionLaneRows;
         lanes->registers = kReductionLaneRowRegisters;

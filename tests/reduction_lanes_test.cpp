@@ -33,6 +33,7 @@ int calls(const std::string &ir, const std::string &intrinsic) { return test::ma
 const auto &kCpus = test::kVectorCpus;
 
 const ir::Extents kGemv{{"i", 320}, {"j", 256}, {"k", 192}};
+const ir::Extents kLongRowGemv{{"i", 320}, {"j", 16}, {"k", 3072}}; // rows of 12 or 24 KiB
 
 } // namespace
 
@@ -48,8 +49,8 @@ TEST_CASE("reduction lanes: a gemv along its contiguous sum loads whole vectors,
             REQUIRE(k.host_vectors->reduction_lanes.has_value());
             const auto &lanes = *k.host_vectors->reduction_lanes;
             CHECK(lanes.var == "k");
-            CHECK(lanes.rows_var == "j");
-            CHECK(lanes.rows == passes::kReductionLaneRows);
+            CHECK(lanes.rows_var.empty()); // rows of 192 terms, summed one after another
+            CHECK(lanes.rows == 1);
             CHECK(lanes.compensation.empty() == (type == DType::F32)); // f64: Kahan; f32: summed in f64
             CHECK(plan.explain().find("lanes along the sum over k (in0, in1 contiguous along it") != std::string::npos);
             std::string ir = llvm_backend::emit_llvm_ir(plan.kernels, llvm_backend::cpu_target(cpu));
@@ -58,6 +59,21 @@ TEST_CASE("reduction lanes: a gemv along its contiguous sum loads whole vectors,
             int width = k.host_vectors->bits / 8 / static_cast<int>(dtype_size(type));
             CHECK(ir.find("load <" + std::to_string(width) + " x " + (type == DType::F32 ? "float" : "double") + ">") !=
                   std::string::npos);
+        }
+}
+
+TEST_CASE("reduction lanes: a gemv's long rows are streamed several at a time, short ones one by one") {
+    for (const char *cpu : kCpus)
+        for (DType type : {DType::F32, DType::F64}) {
+            CAPTURE(cpu);
+            CAPTURE(dtype_name(type));
+            for (const auto &[extents, rows] : {std::pair{kLongRowGemv, passes::kReductionLaneRows}, std::pair{kGemv, 1}}) {
+                passes::Plan plan = plan_on(cpu, "ijk,k->ij", type, extents);
+                const auto &lanes = *plan.kernels.at(0).host_vectors->reduction_lanes;
+                CHECK(lanes.rows == rows);
+                CHECK(lanes.rows_var == (rows > 1 ? "j" : ""));
+                CHECK((plan.explain().find("8 values of j at a time") != std::string::npos) == (rows > 1));
+            }
         }
 }
 
