@@ -50,7 +50,7 @@ struct HostExecutor::Impl {
             if (calling) std::call_once(full_once, [&] { full = llvm_backend::HostModule::compile(cheaper_kernels); });
             return {full.get(), llvm_backend::CodeTier::Full};
         }
-        if (tiers.first == llvm_backend::CodeTier::Cold) {
+        if (is_cold(tiers.first)) {
             if (const llvm_backend::HostModule *code = settled->ready()) return {code, tiers.settled};
             if (calling && ran.at(k.name).exchange(true)) settled->start(); // its second call
         }
@@ -69,7 +69,7 @@ HostExecutor::HostExecutor(const passes::Plan &plan, bool cold_first) : impl_(st
         KernelTiers tiers = choose_tiers(k, plan, cold_first);
         first.push_back(tiers.first);
         if (tiers.first == llvm_backend::CodeTier::Full) continue;
-        if (tiers.first == llvm_backend::CodeTier::Cold) {
+        if (is_cold(tiers.first)) {
             cold.push_back(k), settled.push_back(tiers.settled);
             impl_->ran[k.name] = false;
         }
@@ -145,7 +145,8 @@ void HostExecutor::settle() const {
 const char *HostExecutor::code_tier(const ir::Kernel &k, const std::vector<const Tensor *> &tensors,
                                     const ir::Extents &extents) const {
     switch (impl_->code_for(k, kernel_args(k, tensors, extents).extents, false).tier) {
-    case llvm_backend::CodeTier::Cold: return "cold";
+    case llvm_backend::CodeTier::Cold:
+    case llvm_backend::CodeTier::ColdSmall: return "cold";
     case llvm_backend::CodeTier::Quick: return "quick";
     case llvm_backend::CodeTier::Full: break;
     }

@@ -38,11 +38,13 @@ KernelTiers choose_tiers(const ir::Kernel &k, const passes::Plan &plan, bool col
     const double planned = loop_iterations(tiers, planned_extents);
     if (planned <= kQuickIterations) {
         tiers.settled = CodeTier::Quick;
-        tiers.first = cold_first ? CodeTier::Cold : CodeTier::Quick;
+        tiers.first = cold_first ? CodeTier::ColdSmall : CodeTier::Quick;
         tiers.max_iterations = kQuickIterations;
-    } else if (cold_first && (own_lanes || planned <= kColdIterations)) {
+    } else if (cold_first && (planned <= kColdIterations || (own_lanes && planned <= kColdSmallLaneIterations))) {
+        tiers.first = CodeTier::ColdSmall;
+        tiers.max_iterations = own_lanes ? kColdSmallLaneIterations : kColdIterations;
+    } else if (cold_first && own_lanes) {
         tiers.first = CodeTier::Cold;
-        if (!own_lanes) tiers.max_iterations = kColdIterations;
     }
     return tiers;
 }

@@ -26,6 +26,18 @@ constexpr double kQuickIterations = 4096;
  * 76,800 iterations: 57 ms at O3). */
 constexpr double kColdIterations = 262144;
 
+/** Kernels whose lanes the printer writes (along a sum) start on the cheapest code generation
+ * (CodeTier::ColdSmall) up to this many iterations, a run of some 10 ms, and on Cold's -O1 above,
+ * where a run's slowdown would outweigh the compile time saved. `...lmn,lmno->...o` (9.2 million
+ * iterations) on a Zen 3 VM: first call 59 ms instead of 94, its cold runs 11.4 ms against 9.2;
+ * `ijk,k->ij` 320x256x192 (15.7 million): 28 against 41 ms, the runs as fast (13.2, 14.5). */
+constexpr double kColdSmallLaneIterations = 1 << 24;
+
+/** Whether code of this tier is cold code (the first calls'; replaced by the settled code). */
+inline bool is_cold(llvm_backend::CodeTier t) {
+    return t == llvm_backend::CodeTier::Cold || t == llvm_backend::CodeTier::ColdSmall;
+}
+
 struct KernelTiers {
     llvm_backend::CodeTier first = llvm_backend::CodeTier::Full;   // compiled with the executor
     llvm_backend::CodeTier settled = llvm_backend::CodeTier::Full; // what later calls run
@@ -37,7 +49,10 @@ struct KernelTiers {
 
 /** The tiers of k in `plan`. Packed GEMMs and lanes the printer writes itself (along a sum) start
  * cold at any size; other kernels start cold up to kColdIterations at the plan's sizes, and
- * those whose loops' sizes the plan leaves free start Full. `cold_first` false: none starts cold (the
+ * those whose loops' sizes the plan leaves free start Full. Loop nests of at most
+ * kColdIterations at the plan's sizes, and lanes kernels of at most kColdSmallLaneIterations,
+ * start on ColdSmall, whose code generation is cheapest (a larger call than that runs Full
+ * code, as above); larger lanes kernels on Cold. `cold_first` false: none starts cold (the
  * tiers before cold code, for comparisons: EINFUSE_HOST_COLD_CODE=0). */
 KernelTiers choose_tiers(const ir::Kernel &k, const passes::Plan &plan, bool cold_first);
 

@@ -3,6 +3,7 @@
 // cold code (EINFUSE_HOST_COLD_CODE=0), within the reference's tolerance, on fresh random inputs.
 #include "TestUtil.h"
 #include "exec/HostExecutor.h"
+#include "exec/HostTiers.h"
 #include "frontend/Einsum.h"
 
 #include <doctest/doctest.h>
@@ -75,8 +76,10 @@ TEST_CASE("host tiers: first calls cold, then the settled code, with the same bi
         {"abc,bdef,fghj,cem,mhk,ljk->adgl",
          {{"a", 2}, {"b", 3}, {"c", 4}, {"d", 5}, {"e", 4}, {"f", 3}, {"g", 2}, {"h", 6}, {"j", 4}, {"k", 3}, {"l", 2}, {"m", 5}}},
         {"acdf,jbje,gihb,hfac,gfac,gifabc,hfac", {{"a", 2}, {"b", 3}, {"c", 4}, {"d", 5}, {"e", 4}, {"f", 3}, {"g", 2}, {"h", 6}, {"i", 5}, {"j", 4}}},
-        // Lanes along a Kahan-compensated sum, with a stride-3 read (cold at any size).
+        // Lanes along a Kahan-compensated sum, with a stride-3 read (cold at any size: code
+        // generation at -O0 up to kColdSmallLaneIterations, at -O1 above).
         {"lmn,lmno->o", {{"l", 20}, {"m", 24}, {"n", 30}, {"o", 3}}},
+        {"lmn,lmno->o", {{"l", 160}, {"m", 200}, {"n", 180}, {"o", 3}}},
         {"ijk,k->ij", {{"i", 40}, {"j", 30}, {"k", 200}}},
         // A packed GEMM (cold: without its unrolling) and a chain of them.
         {"ij,jk->ik", {{"i", 96}, {"j", 80}, {"k", 64}}},
@@ -115,6 +118,36 @@ TEST_CASE("host tiers: first calls cold, then the settled code, with the same bi
             CHECK(ir::max_relative_error(settled, want, test::einsum_scale(tiered, inputs, row.extents)) <=
                   tolerance(dtype, reduction_length(tiered, row.extents)));
         }
+}
+
+TEST_CASE("host tiers: short runs start on the cheapest code generation, long lanes and GEMMs on -O1") {
+    using llvm_backend::CodeTier;
+    struct Row {
+        const char *spec;
+        ir::Extents extents;
+        CodeTier first, settled;
+    };
+    const Row rows[] = {
+        {"bij,bjk->bik", {{"b", 50}, {"i", 3}, {"j", 3}, {"k", 3}}, CodeTier::ColdSmall, CodeTier::Quick},
+        {"bij,bjk->bik", {{"b", 5000}, {"i", 3}, {"j", 3}, {"k", 3}}, CodeTier::ColdSmall, CodeTier::Full},
+        {"bij,bjk->bik", {{"b", 30000}, {"i", 4}, {"j", 4}, {"k", 4}}, CodeTier::Full, CodeTier::Full},
+        {"ijk,k->ij", {{"i", 40}, {"j", 30}, {"k", 200}}, CodeTier::ColdSmall, CodeTier::Full},
+        {"ijk,k->ij", {{"i", 320}, {"j", 256}, {"k", 192}}, CodeTier::ColdSmall, CodeTier::Full},
+        {"ijk,k->ij", {{"i", 640}, {"j", 256}, {"k", 192}}, CodeTier::Cold, CodeTier::Full},
+        {"ij,jk->ik", {{"i", 96}, {"j", 80}, {"k", 64}}, CodeTier::Cold, CodeTier::Full},
+    };
+    for (const auto &row : rows) {
+        CAPTURE(row.spec);
+        CAPTURE(row.extents.at("i"));
+        auto ast = frontend::parse_einsum(row.spec);
+        CompiledEinsum c(row.spec, std::vector<DType>(ast.operands.size(), DType::F32), CompileOptions{Target::Host, "", 1});
+        c.plan_for(row.extents);
+        REQUIRE(c.plan().kernels.size() == 1);
+        KernelTiers tiers = choose_tiers(c.plan().kernels.front(), c.plan(), true);
+        CHECK(tiers.first == row.first);
+        CHECK(tiers.settled == row.settled);
+        CHECK(choose_tiers(c.plan().kernels.front(), c.plan(), false).first == (row.settled == CodeTier::Quick ? CodeTier::Quick : CodeTier::Full));
+    }
 }
 
 TEST_CASE("host tiers: which code a call runs, before and after the settled code is ready") {

@@ -118,11 +118,17 @@ enum class Pipeline {
      * faster still, but those calls ran 4-6% slower (docs/performance.md). */
     Quick,
     /** CodeTier::Cold: the cleanup passes below, and code generation at -O1 (-O0's fast
-     * register allocation made `abc,bdef,fghj,cem,mhk,ljk->adgl`'s run 2x slower). First calls,
+     * register allocation made `abc,bdef,fghj,cem,mhk,ljk->adgl`'s run 2x slower: ColdSmall,
+     * for short runs only). First calls,
      * Zen 4 VM: that case 40-44 ms instead of 141, `acdf,jbje,..` 57 instead of 100-131, their
      * runs as fast as O3's; bmm's unrolled kernels ran 6-20x slower (LLVM's vectorisers write
      * their lanes), so exec/HostTiers uses this tier only where that cannot cost much. */
     Cold,
+    /** CodeTier::ColdSmall: Cold's passes, code generation at -O0. First calls, Zen 3 VM (a
+     * slower compiler than the Zen 4's), fresh processes: `abc,bdef,fghj,cem,mhk,ljk->adgl` 39 ms
+     * instead of 80, `acdf,jbje,..` 63 instead of 116, `ea,fb,abcd,gc,hd->efgh` 27 instead of
+     * 74; the second calls, still on this code, 0.3-1.0 ms against 0.3-0.7. */
+    ColdSmall,
     /** The packed GEMM's CodeTier::Cold: HandVectorised without its loop unrolling. First
      * calls of `ij,jk->ik` at 512^2, Zen 4 VM: 37 ms instead of 66, the run 0-4% slower (f64
      * 5.9-6.0 against 5.8-6.1 ms, f32 3.12-3.15 against 3.01-3.12); at 1024^2 79 ms instead of
@@ -145,9 +151,12 @@ constexpr const char *kHandVectorisedPipeline =
 Pipeline pipeline_for(const std::vector<ir::Kernel> &kernels, CodeTier tier = CodeTier::Full) {
     for (const auto &k : kernels)
         if (!k.gemm || !k.gemm->host_packed)
-            return tier == CodeTier::Cold ? Pipeline::Cold : tier == CodeTier::Quick ? Pipeline::Quick : Pipeline::O3;
+            return tier == CodeTier::Cold        ? Pipeline::Cold
+                   : tier == CodeTier::ColdSmall ? Pipeline::ColdSmall
+                   : tier == CodeTier::Quick     ? Pipeline::Quick
+                                                 : Pipeline::O3;
     if (kernels.empty()) return Pipeline::O3;
-    return tier == CodeTier::Cold ? Pipeline::GemmCold : Pipeline::HandVectorised;
+    return tier == CodeTier::Cold || tier == CodeTier::ColdSmall ? Pipeline::GemmCold : Pipeline::HandVectorised;
 }
 
 const char *pipeline_name(Pipeline p) {
@@ -155,14 +164,16 @@ const char *pipeline_name(Pipeline p) {
     case Pipeline::O3: return "O3 loop+slp vectorise";
     case Pipeline::Quick: return "O2 loop+slp vectorise";
     case Pipeline::Cold: return "cold: sroa early-cse instcombine simplifycfg, codegen O1";
+    case Pipeline::ColdSmall: return "cold: sroa early-cse instcombine simplifycfg, codegen O0";
     case Pipeline::GemmCold: return kGemmColdPipeline;
     case Pipeline::HandVectorised: break;
     }
     return kHandVectorisedPipeline;
 }
 
-/** Code generation's level for a pipeline: -O1 for cold code, else -O3. */
+/** Code generation's level for a pipeline: -O0 or -O1 for cold code, else -O3. */
 llvm::CodeGenOptLevel codegen_level(Pipeline p) {
+    if (p == Pipeline::ColdSmall) return llvm::CodeGenOptLevel::None;
     return p == Pipeline::Cold ? llvm::CodeGenOptLevel::Less : llvm::CodeGenOptLevel::Aggressive;
 }
 
@@ -185,7 +196,7 @@ void optimize(llvm::Module &m, llvm::TargetMachine &tm, Pipeline pipeline, const
     pb.crossRegisterProxies(lam, fam, cgam, mam);
     if (pipeline == Pipeline::O3) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam));
     if (pipeline == Pipeline::Quick) return void(pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(m, mam));
-    const char *text = pipeline == Pipeline::Cold       ? kColdPipeline
+    const char *text = pipeline == Pipeline::Cold || pipeline == Pipeline::ColdSmall ? kColdPipeline
                        : pipeline == Pipeline::GemmCold ? kGemmColdPipeline
                                                         : kHandVectorisedPipeline;
     llvm::ModulePassManager mpm;

@@ -32,6 +32,10 @@ enum class CodeTier {
      * of kernels whose lanes the printer writes itself (lanes along a sum) runs as fast as Full's.
      * A packed GEMM's cold code is its own pipeline without the loop unrolling. */
     Cold,
+    /** Cold's passes, then code generation at -O0 (LLVM's fast instruction selection and register
+     * allocation): half Cold's compile time or less, code up to 2x slower. For kernels whose
+     * runs are short (exec/HostTiers: at most kColdIterations), where compiling is the time. */
+    ColdSmall,
     /** LLVM's O2 with both vectorisers: kernels that run few iterations. */
     Quick,
     /** LLVM's O3 with both vectorisers, code generation at -O3. */
