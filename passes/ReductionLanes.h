@@ -46,7 +46,8 @@ constexpr int kReductionLaneRowRegisters = 4;
  * lines each, which the prefetchers of a 512 KiB-L2 AMD Zen 3 do not follow: a C probe of the
  * two loops (f64, 125 MB, one thread) read rows of 192 terms at 8.6-9.2 GB/s one at a time
  * against 5.7-6.8 eight at a time, rows of 768 at 8.0-10.2 against 9.7-12.0, and rows of 1536 at
- * 8.1-9.4 against 10.9-13.3; the Xeon measured above, 192 terms: 1x8 12.0 ms, 8x4 11.9. */
+ * 8.1-9.4 against 10.9-13.3. The Xeon measured above, 192 terms: 1x4 12.9 ms, 8x4 11.9 (not
+ * re-measured with this rule). */
 constexpr int64_t kInterleavedRowBytes = 8 * 1024;
 /** Vectors of terms per row and iteration where the rows are an unrolled loop's (all its values
  * at once, often a deinterleaved read's: in1[l,m,n,o] along n). "...lmn,lmno->...o" f64,
