@@ -66,13 +66,15 @@ namespace {
  * time in the order asked: a framework whose hundreds of kernels reach their second call at once
  * gets one compile at a time, not hundreds of threads and their memory. Started at the first
  * job. At exit (an atexit handler, registered after LLVM's statics were made, so it runs before
- * they are destroyed) it cancels the job it runs and is joined; the queue itself is never
+ * they are destroyed: make_compiler_statics makes those of O3 first, as cold code generated at
+ * -O0 does not; a fresh-clone CI run crashed at exit twice without it) it cancels the job it runs and is joined; the queue itself is never
  * destroyed, so executors destroyed later still find it. In a child forked from a process that
  * had it, it is not there: the child's jobs are never run (their cold code stays). */
 class SettledCodeQueue {
   public:
     static SettledCodeQueue &shared() {
         static SettledCodeQueue *queue = [] {
+            llvm_backend::make_compiler_statics(); // before the handler below, which must outlive them
             auto *q = new SettledCodeQueue;
             std::atexit([] { shared().shut_down(); });
             return q;

@@ -22,6 +22,8 @@
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
@@ -567,6 +569,46 @@ const std::string &HostModule::optimized_ir() const {
     // The machine code may come from a cache, without the optimised IR: print it on demand.
     std::call_once(impl_->ir_once, [&] { impl_->ir = emit_llvm_ir(impl_->kernels); });
     return impl_->ir;
+}
+
+void make_compiler_statics() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        try {
+            auto jtmb = host_machine();
+            jtmb.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+            auto tm = take(jtmb.createTargetMachine(), "creating the target machine");
+            llvm::LLVMContext ctx;
+            auto m = std::make_unique<llvm::Module>("einfuse-statics", ctx);
+            m->setDataLayout(tm->createDataLayout());
+            m->setTargetTriple(tm->getTargetTriple().str());
+            // void f(double *p, i64 n) { for (i = 0; i < n; ++i) p[i] = fmuladd(p[i], 2, 1); }: a
+            // loop the vectorisers take, so that their code and vector code generation run too.
+            llvm::IRBuilder<> b(ctx);
+            auto *type = llvm::FunctionType::get(b.getVoidTy(), {b.getPtrTy(), b.getInt64Ty()}, false);
+            auto *f = llvm::Function::Create(type, llvm::Function::ExternalLinkage, "statics", *m);
+            auto *entry = llvm::BasicBlock::Create(ctx, "entry", f), *body = llvm::BasicBlock::Create(ctx, "loop", f),
+                 *done = llvm::BasicBlock::Create(ctx, "done", f);
+            b.SetInsertPoint(entry);
+            b.CreateCondBr(b.CreateICmpSGT(f->getArg(1), b.getInt64(0)), body, done);
+            b.SetInsertPoint(body);
+            llvm::PHINode *i = b.CreatePHI(b.getInt64Ty(), 2);
+            i->addIncoming(b.getInt64(0), entry);
+            llvm::Value *at = b.CreateGEP(b.getDoubleTy(), f->getArg(0), i);
+            llvm::Value *x = b.CreateLoad(b.getDoubleTy(), at);
+            llvm::Value *two = llvm::ConstantFP::get(b.getDoubleTy(), 2.0), *one = llvm::ConstantFP::get(b.getDoubleTy(), 1.0);
+            b.CreateStore(b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {b.getDoubleTy()}, {x, two, one}), at);
+            llvm::Value *next = b.CreateAdd(i, b.getInt64(1));
+            i->addIncoming(next, body);
+            b.CreateCondBr(b.CreateICmpSLT(next, f->getArg(1)), body, done);
+            b.SetInsertPoint(done);
+            b.CreateRetVoid();
+            optimize(*m, *tm, Pipeline::O3);
+            llvm::orc::SimpleCompiler compile(*tm);
+            take(compile(*m), "generating machine code");
+        } catch (...) { // they are made later, where first used
+        }
+    });
 }
 
 ir::Target host_target() {

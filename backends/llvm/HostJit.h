@@ -98,6 +98,13 @@ class HostModule {
     std::unique_ptr<Impl> impl_;
 };
 
+/** Optimises and generates machine code for a tiny loop at O3, on the calling thread, once per
+ * process (a few milliseconds): the function-local statics LLVM makes on first use of its
+ * optimiser and code generator then exist before a caller registers an exit handler that must
+ * run before they are destroyed (exec/HostTiers joins its compile thread so). Cold code alone,
+ * generated at -O0, does not make those of the -O3 code generator. */
+void make_compiler_statics();
+
 /** This CPU as the passes plan for it (ir::Target::host): LLVM's name for it, its features and
  * its widest vector register. A user's narrower limit (EINFUSE_HOST_VECTOR_BITS) is the
  * caller's to apply (ir::Target::narrowed); the passes record it per kernel. */
