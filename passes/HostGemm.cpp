@@ -83,6 +83,7 @@ PackedGemmTile packed_gemm_tile(DType t, int vector_bits) {
 }
 
 int64_t packed_gemm_a_block_bytes(const ir::Target &target) {
+    constexpr int64_t kUnknownL2ABlockBytes = 512 * 1024;
     return target.l2_bytes > 0 ? target.l2_bytes / 4 : kUnknownL2ABlockBytes;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Whether the host runs a GEMM kernel as the packed, register-blocked GEMM (backends/llvm's
 // GemmCodeGen prints it) or as its loop nest, and the packed GEMM's micro-kernel shape: decided
-// here, recorded in ir::Gemm (host_packed, host_vector_bits) with the reason in the plan. The
+// here, recorded in ir::Gemm (host_packed, host_vector_bits, host_a_block_bytes) with the reason in the plan. The
 // backend prints what is recorded and only checks that it can.
 #include "ir/Kernel.h"
 #include "passes/Pipeline.h"
@@ -39,7 +39,6 @@ PackedGemmTile packed_gemm_tile(DType type, int vector_bits);
  * blocking was first measured on. On a 512 KiB-L2 AMD Zen 3 the 512 KiB block thrashed its L2:
  * f64 1024^3 on one thread 22-26 GFLOP/s, with 128 KiB 26-29 (docs/performance.md). */
 int64_t packed_gemm_a_block_bytes(const ir::Target &target);
-constexpr int64_t kUnknownL2ABlockBytes = 512 * 1024;
 
 /** Decides how the host runs GEMM kernel k: the packed GEMM for the target's vector width, or
  * the loop nest when it cannot (the reasons above, a CPU without vector registers) or when

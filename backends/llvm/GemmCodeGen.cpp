@@ -339,7 +339,7 @@ void GemmPrinter::emit() {
     b_.SetInsertPoint(work);
 
     // Blocking: MC rows of A (K deep) within host_a_block_bytes, NC columns of B within kBPanelBytes.
-    const int64_t a_block_bytes = g_.host_a_block_bytes > 0 ? g_.host_a_block_bytes : passes::kUnknownL2ABlockBytes;
+    const int64_t a_block_bytes = g_.host_a_block_bytes;
     Value *row_bytes = b_.CreateMul(max64(K_, c64(1)), c64(esize()));
     Value *mc = b_.CreateMul(max64(b_.CreateSDiv(b_.CreateSDiv(c64(a_block_bytes), row_bytes), c64(mr)), c64(1)), c64(mr));
     mc = min64(min64(mc, c64(kMaxMC / mr * mr)), round_up(max64(M_, c64(1)), mr));
@@ -606,6 +606,7 @@ void emit_gemm_kernel(const ir::Kernel &k, const HostTarget &target, llvm::Modul
     EINFUSE_ASSERT(k.gemm->host_vector_bits >= 128 && k.gemm->host_vector_bits <= target.vector_bits,
                    "kernel " + k.name + " was planned for " + std::to_string(k.gemm->host_vector_bits) +
                        "-bit vectors; this CPU has " + std::to_string(target.vector_bits));
+    EINFUSE_ASSERT(k.gemm->host_a_block_bytes > 0, "kernel " + k.name + " has no A block size (passes/HostGemm sets it)");
     EINFUSE_ASSERT(!m.getFunction(k.name), "two kernels are named '" + k.name + "'");
     GemmPrinter(k, target, m, std::move(*parts)).emit();
 }
