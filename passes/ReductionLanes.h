@@ -70,7 +70,8 @@ constexpr int kMaxDeinterleave = 4;
  * last dimension (contiguous in a row-major operand), no input read in it is indexed so by the
  * innermost parallel variable (then the lanes across the output load whole vectors already:
  * "ij,jk->ik"), and the sum has at least one iteration's terms (read through sizes: its shape
- * class). Rows: the innermost parallel loop around the sum, kReductionLaneRows at a time, or
+ * class). Rows: the innermost parallel loop around the sum, kReductionLaneRows at a time (when
+ * each row holds kInterleavedRowBytes or more; shorter rows one after another), or
  * else an unrolled loop directly around it (extent 2..kReductionLaneRows), all at once; either
  * loop's body must be the sum's declarations, its loop and statements without loops. Otherwise
  * the kernel is returned as it was, the reason appended to the plan's line. */

@@ -34,7 +34,8 @@ enum class CodeTier {
     Cold,
     /** Cold's passes, then code generation at -O0 (LLVM's fast instruction selection and register
      * allocation): half Cold's compile time or less, code up to 2x slower. For kernels whose
-     * runs are short (exec/HostTiers: at most kColdIterations), where compiling is the time. */
+     * runs are short (exec/HostTiers: loop nests of at most kColdIterations, lanes kernels of at
+     * most kColdSmallLaneIterations), where compiling is the time. */
     ColdSmall,
     /** LLVM's O2 with both vectorisers: kernels that run few iterations. */
     Quick,
